@@ -1,0 +1,1 @@
+"""Adapters: databases and brokers behind the ports the domain owns."""

@@ -1,0 +1,128 @@
+"""MQTT head-end uplink over paho: QoS 1, persistent session, acknowledged after commit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from bijli.adapters.brokers.batching import gather
+from bijli.headend.ports import BrokerDown, Delivery
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where an MQTT broker listens, and how to speak to it."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    mqtt5: bool = True
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        """``mqtt://[user:pass@]host[:port][?protocol=5|311]``."""
+        parts = urlsplit(url)
+        if parts.scheme != "mqtt" or not parts.hostname:
+            raise ValueError(f"not an MQTT broker URL: {url!r} (expected mqtt://host:port)")
+        protocol = parse_qs(parts.query).get("protocol", ["5"])[0]
+        if protocol not in ("5", "311"):
+            raise ValueError(f"MQTT protocol must be 5 or 311, not {protocol!r}")
+        return cls(
+            host=parts.hostname,
+            port=parts.port or 1883,
+            username=parts.username,
+            password=parts.password,
+            mqtt5=protocol == "5",
+        )
+
+
+class MqttUplink:
+    """Subscribes to the meters' uplink; hands messages over in batches; acks after commit."""
+
+    def __init__(
+        self,
+        address: BrokerAddress,
+        topic_filter: str,
+        client_id: str,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._address = address
+        self._filter = topic_filter
+        self._loop = loop
+        self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._connected = threading.Event()
+        self._failed: str | None = None
+        protocol = paho.MQTTv5 if address.mqtt5 else paho.MQTTv311
+        kwargs: dict[str, object] = {}
+        if not address.mqtt5:
+            kwargs["clean_session"] = False
+        self._client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=protocol,
+            manual_ack=True,
+            **kwargs,
+        )
+        self._client.max_inflight_messages_set(1000)
+        if address.username:
+            self._client.username_pw_set(address.username, address.password)
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Connect and subscribe; raises BrokerDown if the broker does not answer."""
+        properties = None
+        if self._address.mqtt5:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = 24 * 3600
+            properties.ReceiveMaximum = 65535
+        try:
+            self._client.connect(
+                self._address.host,
+                self._address.port,
+                keepalive=30,
+                clean_start=False if self._address.mqtt5 else paho.MQTT_CLEAN_START_FIRST_ONLY,
+                properties=properties,
+            )
+        except OSError as e:
+            raise BrokerDown(f"MQTT broker {self._address.host}:{self._address.port}: {e}") from e
+        self._client.loop_start()
+        if not self._connected.wait(timeout_s) or self._failed:
+            self._client.loop_stop()
+            raise BrokerDown(self._failed or "MQTT broker did not accept the connection in time")
+
+    def _on_connect(self, client: paho.Client, _userdata: object, _flags: object, reason: object, _p: object) -> None:
+        if getattr(reason, "is_failure", False):
+            self._failed = f"MQTT broker refused the head-end: {reason}"
+        else:
+            client.subscribe(self._filter, qos=1)
+        self._connected.set()
+
+    def _on_message(self, _client: paho.Client, _userdata: object, msg: paho.MQTTMessage) -> None:
+        delivery = Delivery(msg.topic, bytes(msg.payload), (msg.mid, msg.qos))
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, delivery)
+
+    async def next_batch(self, max_messages: int, max_wait_s: float) -> list[Delivery]:
+        return await gather(self._queue, max_messages, max_wait_s)
+
+    async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        for d in deliveries:
+            mid, qos = d.token  # type: ignore[misc]
+            if qos:
+                self._client.ack(mid, qos)
+
+    async def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()

@@ -1,0 +1,1 @@
+"""SQL store: one code path for SQLite and PostgreSQL (SQLAlchemy Core)."""

@@ -1,0 +1,188 @@
+"""Read side: what the API, the pages and the demo summary ask of the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from bijli.adapters.db import schema as t
+from bijli.prepaid.model import CHARGE_KINDS, EntryKind
+
+_CHARGES = [k.value for k in CHARGE_KINDS]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeterView:
+    meter_id: str
+    account_no: str | None
+    consumer_name: str | None
+    area: str
+    feeder: str
+    transformer: str
+    status: str
+    sanctioned_load_w: int | None
+    last_seen: datetime | None
+    last_interval: datetime | None
+    active_sim: int | None
+    operator: str | None
+    rssi_dbm: int | None
+    relay: int | None
+    balance_paise: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadingView:
+    interval_start: datetime
+    import_wh: int
+    import_wh_total: int
+    voltage_dv: int
+    current_ma: int
+    quality: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BalanceView:
+    account_no: str
+    balance_paise: int
+    opening_paise: int
+    recharges_paise: int
+    charges_paise: int
+    last_entry_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MoneyTotals:
+    balance_start_paise: int
+    recharges_paise: int
+    charges_paise: int
+    balance_end_paise: int
+
+
+def _balances() -> sa.Subquery:
+    return (
+        sa.select(t.ledger.c.account_no, sa.func.sum(t.ledger.c.amount_paise).label("balance"))
+        .group_by(t.ledger.c.account_no)
+        .subquery()
+    )
+
+
+def _meter_select() -> sa.Select[tuple[object, ...]]:
+    bal = _balances()
+    return (
+        sa.select(
+            t.meters.c.meter_id,
+            t.accounts.c.account_no,
+            t.accounts.c.consumer_name,
+            t.meters.c.area,
+            t.meters.c.feeder,
+            t.meters.c.transformer,
+            t.meters.c.status,
+            t.accounts.c.sanctioned_load_w,
+            t.meter_state.c.last_seen,
+            t.meter_state.c.last_interval,
+            t.meter_state.c.active_sim,
+            t.meter_state.c.operator,
+            t.meter_state.c.rssi_dbm,
+            t.meter_state.c.relay,
+            bal.c.balance.label("balance_paise"),
+        )
+        .select_from(t.meters)
+        .join(t.meter_state, t.meter_state.c.meter_id == t.meters.c.meter_id)
+        .join(t.accounts, t.accounts.c.meter_id == t.meters.c.meter_id, isouter=True)
+        .join(bal, bal.c.account_no == t.accounts.c.account_no, isouter=True)
+    )
+
+
+def _meter_view(row: sa.Row[tuple[object, ...]]) -> MeterView:
+    values = row._asdict()
+    if values["balance_paise"] is not None:
+        values["balance_paise"] = int(values["balance_paise"])
+    return MeterView(**values)
+
+
+class Queries:
+    """Read-only questions to the store."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def count_meters(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(t.meters)).scalar_one())
+
+    def meters(self, limit: int, offset: int) -> list[MeterView]:
+        q = _meter_select().order_by(t.meters.c.meter_id).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            return [_meter_view(r) for r in conn.execute(q)]
+
+    def meter(self, meter_id: str) -> MeterView | None:
+        q = _meter_select().where(t.meters.c.meter_id == meter_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        return None if row is None else _meter_view(row)
+
+    def readings(self, meter_id: str, start: datetime, end: datetime) -> list[ReadingView]:
+        """Intervals starting in [start, end), oldest first."""
+        r = t.readings.c
+        q = (
+            sa.select(r.interval_start, r.import_wh, r.import_wh_total, r.voltage_dv, r.current_ma, r.quality)
+            .where(r.meter_id == meter_id, r.interval_start >= start, r.interval_start < end)
+            .order_by(r.interval_start)
+        )
+        with self.engine.connect() as conn:
+            return [ReadingView(**row._asdict()) for row in conn.execute(q)]
+
+    def balance(self, account_no: str) -> BalanceView:
+        l = t.ledger.c  # noqa: E741 - the ledger's columns
+        q = sa.select(
+            sa.func.coalesce(sa.func.sum(l.amount_paise), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((l.kind == EntryKind.OPENING.value, l.amount_paise), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((l.kind == EntryKind.RECHARGE.value, l.amount_paise), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((l.kind.in_(_CHARGES), -l.amount_paise), else_=0)), 0),
+            sa.func.max(l.posted_at),
+        ).where(l.account_no == account_no)
+        with self.engine.connect() as conn:
+            total, opening, recharges, charges, last = conn.execute(q).one()
+        if last is not None and not isinstance(last, datetime):
+            last = t.UtcDateTime().process_result_value(last, self.engine.dialect)
+        return BalanceView(
+            account_no=account_no,
+            balance_paise=int(total),
+            opening_paise=int(opening),
+            recharges_paise=int(recharges),
+            charges_paise=int(charges),
+            last_entry_at=last,
+        )
+
+    def money_totals(self) -> MoneyTotals:
+        """Across all accounts: opening balances, recharges, charges and what is left."""
+        l = t.ledger.c  # noqa: E741 - the ledger's columns
+        with self.engine.connect() as conn:
+            by_kind = dict(conn.execute(sa.select(l.kind, sa.func.sum(l.amount_paise)).group_by(l.kind)).all())
+            total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(l.amount_paise), 0))).scalar_one()
+        return MoneyTotals(
+            balance_start_paise=int(by_kind.get(EntryKind.OPENING.value, 0)),
+            recharges_paise=int(by_kind.get(EntryKind.RECHARGE.value, 0)),
+            charges_paise=-sum(int(by_kind.get(k, 0)) for k in _CHARGES),
+            balance_end_paise=int(total),
+        )
+
+    def count_readings(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(t.readings)).scalar_one())
+
+    def count_quarantined(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(t.quarantine)).scalar_one())
+
+    def quarantine_reasons(self) -> dict[str, int]:
+        q = sa.select(t.quarantine.c.reason, sa.func.count()).group_by(t.quarantine.c.reason)
+        with self.engine.connect() as conn:
+            return {reason: int(n) for reason, n in conn.execute(q)}
+
+    def latest_interval(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.max(t.meter_state.c.last_interval))).scalar_one()

@@ -1,0 +1,141 @@
+"""Tables of the store. Money in integer paise, energy in integer Wh, time in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend (SQLite keeps no zone of its own)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+meters = sa.Table(
+    "meters",
+    metadata,
+    sa.Column("meter_id", sa.String(32), primary_key=True),
+    sa.Column("area", sa.String(64), nullable=False),
+    sa.Column("feeder", sa.String(32), nullable=False),
+    sa.Column("transformer", sa.String(32), nullable=False),
+    sa.Column("phases", sa.SmallInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("installed_at", UtcDateTime, nullable=False),
+)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("account_no", sa.String(32), primary_key=True),
+    sa.Column("meter_id", sa.ForeignKey("meters.meter_id"), nullable=False, unique=True),
+    sa.Column("consumer_name", sa.String(128), nullable=False),
+    sa.Column("mobile", sa.String(16), nullable=False),
+    sa.Column("tariff_code", sa.String(32), nullable=False),
+    sa.Column("sanctioned_load_w", sa.Integer, nullable=False),
+    sa.Column("opened_at", UtcDateTime, nullable=False),
+)
+
+meter_state = sa.Table(
+    "meter_state",
+    metadata,
+    sa.Column("meter_id", sa.ForeignKey("meters.meter_id"), primary_key=True),
+    sa.Column("last_fc", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("last_seen", UtcDateTime),
+    sa.Column("last_interval", UtcDateTime),
+    sa.Column("active_sim", sa.SmallInteger),
+    sa.Column("operator", sa.String(32)),
+    sa.Column("rssi_dbm", sa.SmallInteger),
+    sa.Column("relay", sa.SmallInteger),
+    sa.Column("balance_mirror_paise", sa.BigInteger),
+)
+
+readings = sa.Table(
+    "readings",
+    metadata,
+    sa.Column("meter_id", sa.String(32), primary_key=True),
+    sa.Column("interval_start", UtcDateTime, primary_key=True),
+    sa.Column("import_wh", sa.Integer, nullable=False),
+    sa.Column("import_vah", sa.Integer, nullable=False),
+    sa.Column("export_wh", sa.Integer, nullable=False),
+    sa.Column("voltage_dv", sa.Integer, nullable=False),
+    sa.Column("current_ma", sa.Integer, nullable=False),
+    sa.Column("import_wh_total", sa.BigInteger, nullable=False),
+    sa.Column("quality", sa.String(16), nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("meter_id", sa.String(32), nullable=False),
+    sa.Column("code", sa.Integer, nullable=False),
+    sa.Column("occurred_at", UtcDateTime, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("meter_id", "code", "occurred_at"),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("received_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("topic", sa.String(256), nullable=False),
+    sa.Column("meter_id", sa.String(32), index=True),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+)
+
+ledger = sa.Table(
+    "ledger",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("account_no", sa.ForeignKey("accounts.account_no"), nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("amount_paise", sa.BigInteger, nullable=False),
+    sa.Column("reference", sa.String(96), nullable=False, unique=True),
+    sa.Column("period_start", UtcDateTime),
+    sa.Column("energy_wh", sa.Integer),
+    sa.Column("posted_at", UtcDateTime, nullable=False),
+    sa.Index("ix_ledger_account_no_id", "account_no", "id"),
+)
+
+billing_months = sa.Table(
+    "billing_months",
+    metadata,
+    sa.Column("account_no", sa.ForeignKey("accounts.account_no"), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("opening_wh_total", sa.BigInteger, nullable=False),
+)

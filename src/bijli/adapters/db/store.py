@@ -1,0 +1,235 @@
+"""The store's queries and writes. Every write of a batch runs in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from bijli.adapters.db import schema as t
+from bijli.headend.model import MeterRecord
+from bijli.prepaid.model import CHARGE_KINDS, EntryKind, LedgerEntry
+from bijli.prepaid.model import Connection as Supply
+from bijli.prepaid.tariff import Tariff
+
+CHARGE_KIND_VALUES = tuple(k.value for k in CHARGE_KINDS)
+
+
+def _insert_ignoring(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: list[str]) -> None:
+    """Insert rows, leaving any whose key is already stored as it is."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).on_conflict_do_nothing(index_elements=keys)
+    conn.execute(stmt, list(rows))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeterRegistration:
+    """A meter and its consumer's account, as commissioned."""
+
+    meter_id: str
+    area: str
+    feeder: str
+    transformer: str
+    phases: int
+    account_no: str
+    consumer_name: str
+    mobile: str
+    tariff_code: str
+    sanctioned_load_w: int
+    installed_at: datetime
+
+
+class StoreTx:
+    """One transaction's worth of store operations."""
+
+    def __init__(self, conn: Connection, tariffs: Mapping[str, Tariff]) -> None:
+        self.conn = conn
+        self._tariffs = tariffs
+
+    def meter_records(self, meter_ids: Iterable[str]) -> dict[str, MeterRecord]:
+        ids = sorted(set(meter_ids))
+        if not ids:
+            return {}
+        q = (
+            sa.select(
+                t.meters.c.meter_id,
+                t.meters.c.status,
+                t.meter_state.c.last_fc,
+                t.accounts.c.account_no,
+                t.accounts.c.sanctioned_load_w,
+                t.accounts.c.tariff_code,
+            )
+            .join(t.meter_state, t.meter_state.c.meter_id == t.meters.c.meter_id)
+            .join(t.accounts, t.accounts.c.meter_id == t.meters.c.meter_id, isouter=True)
+            .where(t.meters.c.meter_id.in_(ids))
+        )
+        if self.conn.dialect.name == "postgresql":
+            q = q.with_for_update(of=t.meter_state)
+        found = {}
+        for row in self.conn.execute(q):
+            supply = None
+            if row.account_no is not None:
+                supply = Supply(
+                    account_no=row.account_no,
+                    meter_id=row.meter_id,
+                    sanctioned_load_w=row.sanctioned_load_w,
+                    tariff=self._tariffs[row.tariff_code],
+                )
+            found[row.meter_id] = MeterRecord(row.meter_id, row.status, row.last_fc, supply)
+        return found
+
+    def existing_intervals(self, keys: Iterable[tuple[str, datetime]]) -> set[tuple[str, datetime]]:
+        by_meter: dict[str, list[datetime]] = {}
+        for meter_id, start in keys:
+            by_meter.setdefault(meter_id, []).append(start)
+        if not by_meter:
+            return set()
+        lo = min(min(v) for v in by_meter.values())
+        hi = max(max(v) for v in by_meter.values())
+        q = sa.select(t.readings.c.meter_id, t.readings.c.interval_start).where(
+            t.readings.c.meter_id.in_(sorted(by_meter)),
+            t.readings.c.interval_start.between(lo, hi),
+        )
+        return {(r.meter_id, r.interval_start) for r in self.conn.execute(q)}
+
+    def insert_readings(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        _insert_ignoring(self.conn, t.readings, rows, ["meter_id", "interval_start"])
+
+    def month_openings(self, candidates: Mapping[tuple[str, str], int]) -> dict[tuple[str, str], int]:
+        """Each (account, month)'s register at the month's start: the lowest seen so far."""
+        if not candidates:
+            return {}
+        accounts = sorted({a for a, _ in candidates})
+        months = sorted({m for _, m in candidates})
+        q = sa.select(t.billing_months).where(
+            t.billing_months.c.account_no.in_(accounts), t.billing_months.c.month.in_(months)
+        )
+        known = {(r.account_no, r.month): r.opening_wh_total for r in self.conn.execute(q)}
+        inserts, updates = [], []
+        result = dict(known)
+        for key, low in candidates.items():
+            if key not in known:
+                inserts.append({"account_no": key[0], "month": key[1], "opening_wh_total": low})
+                result[key] = low
+            elif low < known[key]:
+                updates.append({"b_account": key[0], "b_month": key[1], "b_low": low})
+                result[key] = low
+        _insert_ignoring(self.conn, t.billing_months, inserts, ["account_no", "month"])
+        if updates:
+            self.conn.execute(
+                t.billing_months.update()
+                .where(
+                    t.billing_months.c.account_no == sa.bindparam("b_account"),
+                    t.billing_months.c.month == sa.bindparam("b_month"),
+                )
+                .values(opening_wh_total=sa.bindparam("b_low")),
+                updates,
+            )
+        return {k: result[k] for k in candidates}
+
+    def post(self, entries: Sequence[LedgerEntry], now: datetime) -> None:
+        """Append ledger entries; an entry whose reference is already posted is left alone."""
+        rows = [
+            {
+                "account_no": e.account_no,
+                "kind": e.kind.value,
+                "amount_paise": e.amount_paise,
+                "reference": e.reference,
+                "period_start": e.period_start,
+                "energy_wh": e.energy_wh,
+                "posted_at": now,
+            }
+            for e in entries
+        ]
+        _insert_ignoring(self.conn, t.ledger, rows, ["reference"])
+
+    def insert_events(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        _insert_ignoring(self.conn, t.events, rows, ["meter_id", "code", "occurred_at"])
+
+    def quarantine(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(t.quarantine.insert(), list(rows))
+
+    def update_state(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Per meter: `b_meter` plus the meter_state columns to set."""
+        groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault(tuple(sorted(row)), []).append(row)
+        for columns, group in groups.items():
+            values = {c: sa.bindparam(c) for c in columns if c != "b_meter"}
+            stmt = t.meter_state.update().where(t.meter_state.c.meter_id == sa.bindparam("b_meter"))
+            self.conn.execute(stmt.values(**values), group)
+
+    def register(
+        self, registrations: Sequence[MeterRegistration], openings: Sequence[LedgerEntry], now: datetime
+    ) -> int:
+        """Commission meters with their accounts and opening balances; known ones are kept."""
+        known = set(
+            self.conn.execute(
+                sa.select(t.meters.c.meter_id).where(t.meters.c.meter_id.in_([r.meter_id for r in registrations]))
+            ).scalars()
+        )
+        fresh = [r for r in registrations if r.meter_id not in known]
+        if not fresh:
+            return 0
+        self.conn.execute(
+            t.meters.insert(),
+            [
+                {
+                    "meter_id": r.meter_id,
+                    "area": r.area,
+                    "feeder": r.feeder,
+                    "transformer": r.transformer,
+                    "phases": r.phases,
+                    "status": "commissioned",
+                    "installed_at": r.installed_at,
+                }
+                for r in fresh
+            ],
+        )
+        self.conn.execute(t.meter_state.insert(), [{"meter_id": r.meter_id, "last_fc": 0} for r in fresh])
+        self.conn.execute(
+            t.accounts.insert(),
+            [
+                {
+                    "account_no": r.account_no,
+                    "meter_id": r.meter_id,
+                    "consumer_name": r.consumer_name,
+                    "mobile": r.mobile,
+                    "tariff_code": r.tariff_code,
+                    "sanctioned_load_w": r.sanctioned_load_w,
+                    "opened_at": r.installed_at,
+                }
+                for r in fresh
+            ],
+        )
+        fresh_accounts = {r.account_no for r in fresh}
+        self.post([e for e in openings if e.account_no in fresh_accounts], now)
+        return len(fresh)
+
+
+class Store:
+    """The store over one engine; `transaction()` gives a StoreTx."""
+
+    def __init__(self, engine: Engine, tariffs: Mapping[str, Tariff]) -> None:
+        self.engine = engine
+        self.tariffs = tariffs
+
+    @contextmanager
+    def transaction(self) -> Iterator[StoreTx]:
+        with self.engine.begin() as conn:
+            yield StoreTx(conn, self.tariffs)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+__all__ = ["CHARGE_KIND_VALUES", "EntryKind", "MeterRegistration", "Store", "StoreTx"]

@@ -1,0 +1,34 @@
+"""Alembic environment: runs on the connection bijli hands it (see adapters.db.engine)."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from bijli.adapters.db.schema import metadata
+
+config = context.config
+
+
+def run() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
+        with engine.begin() as connection:
+            _migrate(connection)
+        return
+    _migrate(connection)
+
+
+def _migrate(connection: object) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()

@@ -1,0 +1,123 @@
+"""The `bijli` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bijli import settings as settings_mod
+from bijli.bootstrap import bootstrap
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Operate smart prepaid electricity meters.")
+db_app = typer.Typer(no_args_is_help=True, help="The store: schema migrations.")
+app.add_typer(db_app, name="db")
+console = Console(stderr=True)
+
+DataDir = Annotated[Path, typer.Option("--data-dir", help="Folder for the embedded store and site key.")]
+DatabaseUrl = Annotated[
+    str | None, typer.Option("--database-url", help="postgresql://… (default: SQLite in the data folder).")
+]
+
+
+@app.command()
+def demo(
+    headless: Annotated[bool, typer.Option(help="Simulate as fast as possible, print a JSON summary, exit.")] = False,
+    meters: Annotated[int, typer.Option(min=1, help="How many meters in the simulated city.")] = 200,
+    days: Annotated[int, typer.Option(min=1, help="Simulated days (headless).")] = 2,
+    start: Annotated[str | None, typer.Option(help="First simulated day, YYYY-MM-DD (headless).")] = None,
+    data_dir: DataDir = Path(".bijli-demo"),
+    port: Annotated[int, typer.Option(help="Web port.")] = 8000,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second (interactive).")] = 120.0,
+    mqtt_port: Annotated[int, typer.Option(help="Port of the in-process MQTT broker (interactive).")] = 1884,
+) -> None:
+    """Run a simulated city of prepaid meters on the embedded stack."""
+    from bijli import demo as demo_mod
+
+    if headless:
+        cfg = settings_mod.build(data_dir=data_dir, broker_url="memory")
+        platform = bootstrap(cfg)
+        first = date.fromisoformat(start) if start else demo_mod.default_start(days)
+        result = asyncio.run(demo_mod.run_headless(platform, meters, days, first))
+        platform.store.dispose()
+        print(json.dumps(result))
+        return
+    from bijli.live import run_live
+
+    cfg = settings_mod.build(data_dir=data_dir, broker_url="embedded", port=port)
+    asyncio.run(run_live(bootstrap(cfg), meters=meters, speed=speed, mqtt_port=mqtt_port, console=console))
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = Path(".bijli-demo"),
+    database_url: DatabaseUrl = None,
+    broker_url: Annotated[
+        str | None, typer.Option("--broker-url", help="mqtt://host:port to ingest from; none: web only.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback until authentication lands).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Web port.")] = 8000,
+    topic_root: Annotated[str, typer.Option(help="First level of the MQTT topics.")] = "bijli",
+) -> None:
+    """Run the platform: web and API, and ingest from a broker when one is given."""
+    from bijli.serve import run_serve
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise typer.BadParameter("until authentication lands, bijli serves on loopback only", param_hint="--host")
+    cfg = settings_mod.build(
+        data_dir=data_dir,
+        database_url=database_url,
+        broker_url=broker_url or "none",
+        topic_root=topic_root,
+        host=host,
+        port=port,
+    )
+    asyncio.run(run_serve(bootstrap(cfg), console))
+
+
+@app.command()
+def simulate(
+    broker_url: Annotated[str, typer.Option("--broker-url", help="mqtt://host:port the meters publish to.")],
+    meters: Annotated[int, typer.Option(min=1)] = 200,
+    days: Annotated[float | None, typer.Option(help="Stop after this many simulated days.")] = None,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second; 0: as fast as possible.")] = 0.0,
+    start: Annotated[str | None, typer.Option(help="First simulated day, YYYY-MM-DD (default: yesterday).")] = None,
+    data_dir: DataDir = Path(".bijli-demo"),
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Also commission the fleet's meters into this store.")
+    ] = None,
+    commission_into_store: Annotated[bool, typer.Option("--commission/--no-commission")] = True,
+    topic_root: Annotated[str, typer.Option(help="First level of the MQTT topics.")] = "bijli",
+) -> None:
+    """Run a fleet of meter twins against any MQTT broker."""
+    from bijli.fleet.simulate import run_simulation
+
+    cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url=broker_url, topic_root=topic_root)
+    first = date.fromisoformat(start) if start else None
+    platform = bootstrap(cfg) if commission_into_store else None
+    summary = asyncio.run(
+        run_simulation(cfg, platform, meters=meters, days=days, speed=speed, start=first, console=console)
+    )
+    print(json.dumps(summary))
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = Path(".bijli-demo"), database_url: DatabaseUrl = None) -> None:
+    """Bring the store's schema up to date."""
+    from bijli.adapters.db import engine as db
+
+    cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url="none")
+    eng = db.create(cfg.database_url)
+    db.upgrade(eng)
+    console.print(f"store at revision [bold]{db.current_revision(eng)}[/bold]")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app()

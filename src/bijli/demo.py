@@ -1,0 +1,118 @@
+"""The demo: a simulated city of prepaid meters reporting into the platform."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from bijli.adapters.brokers.memory import MemoryBroker
+from bijli.adapters.db.store import MeterRegistration
+from bijli.bootstrap import Platform
+from bijli.fleet.city import Consumer, build_city
+from bijli.fleet.fleet import Fleet
+from bijli.headend.service import HeadEnd
+from bijli.kernel.clock import SimulatedClock
+from bijli.kernel.time import INTERVAL, INTERVALS_PER_DAY, IST, ist_midnight
+from bijli.kernel.units import format_rupees
+from bijli.prepaid.handlers import record_recharge
+from bijli.prepaid.model import opening
+
+RECHARGE_EVERY = 10
+"""In the demo every tenth consumer recharges Rs 500 at noon on each day after the first."""
+RECHARGE_PAISE = 50_000
+REPORT_DELAY = timedelta(seconds=20)
+"""Meters send an interval's reading a little after it ends."""
+
+
+def commission(platform: Platform, city: Sequence[Consumer], at: datetime) -> int:
+    """Register the city's meters, accounts and opening balances (known ones are kept)."""
+    regs = [
+        MeterRegistration(
+            meter_id=c.meter_id,
+            area=c.area,
+            feeder=c.feeder,
+            transformer=c.transformer,
+            phases=c.phases,
+            account_no=c.account_no,
+            consumer_name=c.consumer_name,
+            mobile=c.mobile,
+            tariff_code=platform.settings.tariff_code,
+            sanctioned_load_w=c.sanctioned_load_w,
+            installed_at=at,
+        )
+        for c in city
+    ]
+    openings = [opening(c.account_no, c.opening_balance_paise) for c in city]
+    with platform.store.transaction() as tx:
+        return tx.register(regs, openings, at)
+
+
+def default_start(days: int, today: date | None = None) -> date:
+    """The first day of a `days`-long run that ends at the start of today (IST)."""
+    today = today or datetime.now(IST).date()
+    return today - timedelta(days=days)
+
+
+@dataclass(frozen=True, slots=True)
+class HeadlessResult:
+    meters: int
+    intervals_expected: int
+    summary: dict[str, object]
+
+
+async def run_headless(platform: Platform, meters: int, days: int, start: date, seed: int = 7) -> dict[str, object]:
+    """Simulate `days` days of `meters` meters as fast as possible; the summary is read back."""
+    city = build_city(meters, seed)
+    begin = ist_midnight(start)
+    commission(platform, city, begin - timedelta(days=1))
+    tariff = platform.store.tariffs[platform.settings.tariff_code]
+    fleet = Fleet(city, platform.settings.site_secret, tariff, platform.settings.topic_root, seed)
+    fleet.frame_counter[:] = int(datetime.now(IST).timestamp() * 1000)
+    broker = MemoryBroker()
+    clock = SimulatedClock(begin)
+    headend = HeadEnd(platform.store, broker, platform.ring, platform.settings.topic_root, clock)
+    task = asyncio.create_task(headend.run())
+    try:
+        for n in range(days * INTERVALS_PER_DAY):
+            interval_start = begin + n * INTERVAL
+            clock.set(interval_start + INTERVAL + REPORT_DELAY)
+            for out in fleet.report(interval_start):
+                await broker.publish(out.topic, out.payload)
+            if n % INTERVALS_PER_DAY == INTERVALS_PER_DAY // 2 and n >= INTERVALS_PER_DAY:
+                await broker.drain()
+                _noon_recharges(platform, fleet, city, interval_start, clock.now())
+            if task.done():
+                task.result()
+        await broker.drain()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    return summary(platform, meters, days)
+
+
+def _noon_recharges(platform: Platform, fleet: Fleet, city: Sequence[Consumer], at: datetime, now: datetime) -> None:
+    day = at.astimezone(IST).date().isoformat()
+    for i in range(0, len(city), RECHARGE_EVERY):
+        c = city[i]
+        record_recharge(platform.store, c.account_no, RECHARGE_PAISE, f"DEMO-{c.account_no}-{day}", now)
+        fleet.credit(i, RECHARGE_PAISE)
+
+
+def summary(platform: Platform, meters: int, days: int) -> dict[str, object]:
+    """The headless demo's closing figures, every one read back from the store."""
+    q = platform.queries
+    money = q.money_totals()
+    return {
+        "meters": q.count_meters(),
+        "intervals_expected": meters * days * INTERVALS_PER_DAY,
+        "readings_stored": q.count_readings(),
+        "readings_rejected": q.count_quarantined(),
+        "balance_total_start": format_rupees(money.balance_start_paise),
+        "recharges_total": format_rupees(money.recharges_paise),
+        "charges_total": format_rupees(money.charges_paise),
+        "balance_total_end": format_rupees(money.balance_end_paise),
+    }

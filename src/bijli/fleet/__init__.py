@@ -1,0 +1,1 @@
+"""Fleets of meter twins on a simulated clock."""

@@ -1,0 +1,1 @@
+"""Head-end: takes meters' frames off the broker, checks them, stores them."""

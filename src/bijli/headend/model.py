@@ -1,0 +1,158 @@
+"""Screening meters' frames: who sent it, is it authentic, is it new, does it make sense.
+
+Pure: takes deliveries and what the store knows of the meters, returns what to keep and what
+to quarantine, with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bijli.headend.ports import Delivery
+from bijli.kernel.time import INTERVAL_S, epoch, is_interval_start
+from bijli.prepaid.model import Connection
+from bijli.protocol import keys, topics
+from bijli.protocol.codec import Refusal, open_frame
+from bijli.protocol.frames import KIND_OF, ReadingFrame, UplinkFrame
+
+CLOCK_TOLERANCE_S = 300
+"""How far ahead of the head-end's clock a meter's time may be before it is refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class MeterRecord:
+    """What the head-end knows of a meter when a frame from it arrives."""
+
+    meter_id: str
+    status: str
+    last_fc: int
+    connection: Connection | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A delivery kept only for audit, with the reason."""
+
+    delivery: Delivery
+    meter_id: str | None
+    refusal: Refusal
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """An authentic, new, sensible frame."""
+
+    delivery: Delivery
+    frame: UplinkFrame
+
+
+@dataclass(slots=True)
+class Screened:
+    accepted: list[Accepted] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    last_fc: dict[str, int] = field(default_factory=dict)
+    """The new highest frame counter per meter that sent an authentic frame."""
+
+
+class KeyRing:
+    """Per-meter frame keys, derived once from the site secret and kept."""
+
+    def __init__(self, site_secret: bytes) -> None:
+        self._secret = site_secret
+        self._keys: dict[str, bytes] = {}
+
+    def frame_key(self, meter_id: str) -> bytes:
+        key = self._keys.get(meter_id)
+        if key is None:
+            key = self._keys[meter_id] = keys.frame_key(self._secret, meter_id)
+        return key
+
+    def mac(self, meter_id: str) -> hmac.HMAC:
+        """A prepared HMAC of the meter's frame key."""
+        return hmac.new(self.frame_key(meter_id), digestmod=hashlib.sha256)
+
+
+def meters_named(root: str, deliveries: Iterable[Delivery]) -> set[str]:
+    """The meter ids the deliveries' topics name."""
+    found = set()
+    for d in deliveries:
+        parsed = topics.parse_uplink(root, d.topic)
+        if parsed:
+            found.add(parsed[0])
+    return found
+
+
+def screen(
+    deliveries: Iterable[Delivery],
+    registry: Mapping[str, MeterRecord],
+    ring: KeyRing,
+    root: str,
+    now: datetime,
+) -> Screened:
+    """Sort a batch into accepted frames (in frame-counter order per meter) and rejections."""
+    out = Screened()
+    authentic: list[Accepted] = []
+    for d in deliveries:
+        parsed = topics.parse_uplink(root, d.topic)
+        if parsed is None:
+            out.rejected.append(Rejected(d, None, Refusal("bad-topic", f"not an uplink topic: {d.topic}")))
+            continue
+        meter_id, kind = parsed
+        record = registry.get(meter_id)
+        if record is None:
+            out.rejected.append(Rejected(d, meter_id, Refusal("unknown-meter", f"meter {meter_id} is not registered")))
+            continue
+        if record.status != "commissioned":
+            refusal = Refusal("not-commissioned", f"meter {meter_id} is {record.status}")
+            out.rejected.append(Rejected(d, meter_id, refusal))
+            continue
+        opened = open_frame(ring.frame_key(meter_id), meter_id, d.payload)
+        if isinstance(opened, Refusal):
+            out.rejected.append(Rejected(d, meter_id, opened))
+            continue
+        if KIND_OF[type(opened)] != kind:
+            refusal = Refusal("misdirected", f"a {KIND_OF[type(opened)]} frame on the {kind} topic")
+            out.rejected.append(Rejected(d, meter_id, refusal))
+            continue
+        authentic.append(Accepted(d, opened))
+
+    authentic.sort(key=lambda a: (a.frame.m, a.frame.fc))
+    for item in authentic:
+        meter_id = item.frame.m
+        last = out.last_fc.get(meter_id, registry[meter_id].last_fc)
+        if item.frame.fc <= last:
+            detail = f"frame counter {item.frame.fc} is not above {last}, the last accepted"
+            out.rejected.append(Rejected(item.delivery, meter_id, Refusal("replayed", detail)))
+            continue
+        out.last_fc[meter_id] = item.frame.fc
+        problem = check_content(item.frame, now)
+        if problem is not None:
+            out.rejected.append(Rejected(item.delivery, meter_id, problem))
+            continue
+        out.accepted.append(item)
+    return out
+
+
+def check_content(frame: UplinkFrame, now: datetime) -> Refusal | None:
+    """Whether an authentic frame's values make sense; a frame is taken whole or not at all."""
+    latest = epoch(now) + CLOCK_TOLERANCE_S
+    if frame.ts > latest:
+        return Refusal("clock-ahead", f"meter clock {frame.ts} is ahead of the head-end's {epoch(now)}")
+    if isinstance(frame, ReadingFrame):
+        if not frame.intervals:
+            return Refusal("empty", "a reading frame with no intervals")
+        for r in frame.intervals:
+            if not is_interval_start(r.start):
+                return Refusal("misaligned", f"interval start {r.start} is not on a 15-minute boundary")
+            if r.start + INTERVAL_S > latest:
+                return Refusal("clock-ahead", f"interval starting {r.start} has not ended yet")
+            values = (r.import_wh, r.import_vah, r.export_wh, r.voltage_dv, r.current_ma)
+            if min(values) < 0 or r.import_wh_total < 0:
+                return Refusal("negative", f"negative value in interval starting {r.start}")
+            if r.import_wh_total < r.import_wh:
+                return Refusal("register", f"cumulative register below the interval's import at {r.start}")
+    return None

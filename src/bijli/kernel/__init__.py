@@ -1,0 +1,1 @@
+"""Shared building blocks: units, time, clocks."""

@@ -1,0 +1,1 @@
+"""Prepaid: tariff, ledger, recharge."""

@@ -1,0 +1,133 @@
+"""Prepaid rules: what each interval and each day costs, and what a recharge credits.
+
+Charges are posted with cumulative rounding: the energy charge of an interval is the month's
+cost to the paisa after it minus the month's cost to the paisa before it. However readings
+arrive (late, out of order, twice), a month's charges add up to its exact cost rounded once,
+and each charge depends only on the interval's own facts, so posting it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from bijli.kernel.time import days_in_month, ist_day
+from bijli.kernel.units import Paise, Wh, to_paise
+from bijli.prepaid.tariff import Tariff
+
+
+class EntryKind(enum.StrEnum):
+    """What a ledger entry is for. Credits are positive, charges negative."""
+
+    OPENING = "opening"
+    RECHARGE = "recharge"
+    ENERGY = "energy_charge"
+    FIXED = "fixed_charge"
+    DUTY = "electricity_duty"
+    ADJUSTMENT = "adjustment"
+
+
+CHARGE_KINDS = frozenset({EntryKind.ENERGY, EntryKind.FIXED, EntryKind.DUTY})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerEntry:
+    """One append-only line of an account's ledger; `reference` makes it happen once."""
+
+    account_no: str
+    kind: EntryKind
+    amount_paise: Paise
+    reference: str
+    period_start: datetime | None = None
+    energy_wh: Wh | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Connection:
+    """What the tariff needs to know of a consumer's connection."""
+
+    account_no: str
+    meter_id: str
+    sanctioned_load_w: int
+    tariff: Tariff
+
+
+def interval_charges(
+    connection: Connection, interval_start: datetime, month_wh_before: Wh, wh: Wh
+) -> list[LedgerEntry]:
+    """The energy charge and its duty for one interval's import."""
+    version = connection.tariff.on(ist_day(interval_start))
+    before = version.energy_cost(month_wh_before)
+    after = version.energy_cost(month_wh_before + wh)
+    energy = to_paise(after) - to_paise(before)
+    duty = to_paise(after * version.duty_rate) - to_paise(before * version.duty_rate)
+    key = f"{connection.meter_id}:{interval_start.isoformat()}"
+    return [
+        LedgerEntry(
+            account_no=connection.account_no,
+            kind=EntryKind.ENERGY,
+            amount_paise=-energy,
+            reference=f"energy:{key}",
+            period_start=interval_start,
+            energy_wh=wh,
+        ),
+        LedgerEntry(
+            account_no=connection.account_no,
+            kind=EntryKind.DUTY,
+            amount_paise=-duty,
+            reference=f"duty:energy:{key}",
+            period_start=interval_start,
+        ),
+    ]
+
+
+def daily_fixed_charges(connection: Connection, day: date, day_start: datetime) -> list[LedgerEntry]:
+    """The fixed charge for one day (a month's charge spread over its days) and its duty."""
+    version = connection.tariff.on(day)
+    monthly = version.fixed_per_kw_month * Decimal(connection.sanctioned_load_w) / 1000
+    n = days_in_month(day)
+    through = monthly * day.day / n
+    before = monthly * (day.day - 1) / n
+    fixed = to_paise(through) - to_paise(before)
+    duty = to_paise(through * version.duty_rate) - to_paise(before * version.duty_rate)
+    key = f"{connection.meter_id}:{day.isoformat()}"
+    return [
+        LedgerEntry(
+            account_no=connection.account_no,
+            kind=EntryKind.FIXED,
+            amount_paise=-fixed,
+            reference=f"fixed:{key}",
+            period_start=day_start,
+        ),
+        LedgerEntry(
+            account_no=connection.account_no,
+            kind=EntryKind.DUTY,
+            amount_paise=-duty,
+            reference=f"duty:fixed:{key}",
+            period_start=day_start,
+        ),
+    ]
+
+
+def recharge(account_no: str, amount_paise: Paise, payment_reference: str) -> LedgerEntry:
+    """A credit for a payment; the payment reference makes it count once."""
+    if amount_paise <= 0:
+        raise ValueError("a recharge must be a positive amount")
+    return LedgerEntry(
+        account_no=account_no,
+        kind=EntryKind.RECHARGE,
+        amount_paise=amount_paise,
+        reference=f"recharge:{payment_reference}",
+    )
+
+
+def opening(account_no: str, amount_paise: Paise) -> LedgerEntry:
+    """The balance an account starts with."""
+    return LedgerEntry(
+        account_no=account_no,
+        kind=EntryKind.OPENING,
+        amount_paise=amount_paise,
+        reference=f"opening:{account_no}",
+    )

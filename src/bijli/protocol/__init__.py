@@ -1,0 +1,1 @@
+"""Wire protocol v1: topics, frames, signatures. Pure: no I/O."""

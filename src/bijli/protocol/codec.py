@@ -1,0 +1,68 @@
+"""Sealing and opening frames.
+
+On the wire a frame is its compact UTF-8 JSON text, one line feed (0x0A), and an
+authentication tag: HMAC-SHA256 over the JSON bytes with the meter's frame key, truncated to
+16 bytes and written as 32 lowercase hex digits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Final
+
+import msgspec
+
+from bijli.protocol.frames import PROTOCOL_VERSION, UplinkFrame
+
+TAG_BYTES: Final = 16
+TAG_HEX: Final = TAG_BYTES * 2
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(UplinkFrame)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a frame was not accepted: a short code and a sentence for the operator."""
+
+    code: str
+    detail: str
+
+
+def tag(key: bytes, body: bytes) -> bytes:
+    """The authentication tag of a frame body, as hex ASCII."""
+    return hmac.new(key, body, hashlib.sha256).hexdigest()[:TAG_HEX].encode("ascii")
+
+
+def seal(key: bytes, frame: UplinkFrame) -> bytes:
+    """A frame ready to publish: JSON, line feed, tag."""
+    body = _encoder.encode(frame)
+    return body + b"\n" + tag(key, body)
+
+
+def seal_with(mac: hmac.HMAC, frame: UplinkFrame) -> bytes:
+    """Like `seal`, from a prepared HMAC of the meter's key (copied, never consumed)."""
+    body = _encoder.encode(frame)
+    h = mac.copy()
+    h.update(body)
+    return body + b"\n" + h.hexdigest()[:TAG_HEX].encode("ascii")
+
+
+def open_frame(key: bytes, meter_id: str, payload: bytes) -> UplinkFrame | Refusal:
+    """Check a payload's tag, decode it, and check it speaks for `meter_id`."""
+    body, sep, got = payload.rpartition(b"\n")
+    if not sep or len(got) != TAG_HEX:
+        return Refusal("malformed", "no authentication tag after the frame")
+    if not hmac.compare_digest(tag(key, body), got):
+        return Refusal("forged", "authentication tag does not match the meter's key")
+    try:
+        frame = _decoder.decode(body)
+    except msgspec.DecodeError as e:
+        return Refusal("malformed", f"frame does not decode: {e}")
+    if frame.v != PROTOCOL_VERSION:
+        return Refusal("unsupported", f"protocol version {frame.v} is not supported")
+    if frame.m != meter_id:
+        return Refusal("misdirected", f"frame names meter {frame.m!r} on meter {meter_id!r}'s topic")
+    return frame

@@ -1,0 +1,103 @@
+"""The frames of protocol v1.
+
+A frame is a JSON object. The envelope fields are ``v`` (protocol version, 1), ``k`` (kind),
+``m`` (meter id), ``fc`` (frame counter: strictly increasing per meter, never reused) and
+``ts`` (the meter's clock when it sent the frame, epoch seconds). Measured values are named
+by their IS 15959 OBIS code and carried as integers in the unit the code's row states.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+PROTOCOL_VERSION: Final = 1
+
+# OBIS codes used as field names (IS 15959, single-phase block load profile and friends).
+BLOCK_LOAD_PROFILE: Final = "1.0.99.1.0.255"
+KWH_IMPORT_INTERVAL: Final = "1.0.1.29.0.255"
+KVAH_IMPORT_INTERVAL: Final = "1.0.9.29.0.255"
+KWH_EXPORT_INTERVAL: Final = "1.0.2.29.0.255"
+VOLTAGE_AVERAGE: Final = "1.0.12.27.0.255"
+CURRENT_AVERAGE: Final = "1.0.11.27.0.255"
+KWH_IMPORT_TOTAL: Final = "1.0.1.8.0.255"
+DISCONNECT_CONTROL: Final = "0.0.96.3.10.255"
+CURRENT_BALANCE: Final = "0.0.94.96.24.255"
+
+
+class IntervalRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One 15-minute entry of the block load profile."""
+
+    start: int = msgspec.field(name="t")
+    """Interval start, epoch seconds, on a 15-minute boundary."""
+    import_wh: int = msgspec.field(name=KWH_IMPORT_INTERVAL)
+    """Active energy imported in the interval, Wh."""
+    import_vah: int = msgspec.field(name=KVAH_IMPORT_INTERVAL)
+    """Apparent energy imported in the interval, VAh."""
+    export_wh: int = msgspec.field(name=KWH_EXPORT_INTERVAL)
+    """Active energy exported in the interval, Wh."""
+    voltage_dv: int = msgspec.field(name=VOLTAGE_AVERAGE)
+    """Average voltage over the interval, in 0.1 V."""
+    current_ma: int = msgspec.field(name=CURRENT_AVERAGE)
+    """Average current over the interval, mA."""
+    import_wh_total: int = msgspec.field(name=KWH_IMPORT_TOTAL)
+    """Cumulative active energy import register at the interval's end, Wh."""
+
+
+class Event(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One entry of an event log (IS 15959 event code)."""
+
+    code: int
+    at: int
+    """When it happened, epoch seconds."""
+
+
+class _Envelope(msgspec.Struct, frozen=True, tag_field="k", forbid_unknown_fields=True):
+    v: int
+    m: str
+    fc: int
+    ts: int
+
+
+class ReadingFrame(_Envelope, frozen=True, tag="reading"):
+    """Interval readings, oldest first (several when the meter delivers a backlog)."""
+
+    intervals: list[IntervalRecord] = msgspec.field(name=BLOCK_LOAD_PROFILE)
+
+
+class EventFrame(_Envelope, frozen=True, tag="event"):
+    """Events as they happen."""
+
+    events: list[Event]
+
+
+class StatusFrame(_Envelope, frozen=True, tag="status"):
+    """Connectivity and state, sent on connect and every interval."""
+
+    sim: int
+    """Active SIM slot, 1 or 2."""
+    operator: str
+    rssi_dbm: int
+    relay: int = msgspec.field(name=DISCONNECT_CONTROL)
+    """0 disconnected, 1 connected, 2 ready for reconnection."""
+    balance_paise: int = msgspec.field(name=CURRENT_BALANCE)
+    """The meter's credit mirror, paise."""
+
+
+class AckFrame(_Envelope, frozen=True, tag="ack"):
+    """A meter's answer to a command."""
+
+    command_id: str
+    status: str
+    detail: str = ""
+
+
+UplinkFrame = ReadingFrame | EventFrame | StatusFrame | AckFrame
+
+KIND_OF: Final[dict[type[_Envelope], str]] = {
+    ReadingFrame: "reading",
+    EventFrame: "event",
+    StatusFrame: "status",
+    AckFrame: "ack",
+}
