@@ -34,7 +34,6 @@ def demo(
     start: Annotated[str | None, typer.Option(help="First simulated day, YYYY-MM-DD (headless).")] = None,
     data_dir: DataDir = Path(".bijli-demo"),
     port: Annotated[int, typer.Option(help="Web port.")] = 8000,
-    speed: Annotated[float, typer.Option(help="Simulated seconds per real second (interactive).")] = 120.0,
     mqtt_port: Annotated[int, typer.Option(help="Port of the in-process MQTT broker (interactive).")] = 1884,
 ) -> None:
     """Run a simulated city of prepaid meters on the embedded stack."""
@@ -51,7 +50,7 @@ def demo(
     from bijli.live import run_live
 
     cfg = settings_mod.build(data_dir=data_dir, broker_url="embedded", port=port)
-    asyncio.run(run_live(bootstrap(cfg), meters=meters, speed=speed, mqtt_port=mqtt_port, console=console))
+    asyncio.run(run_live(bootstrap(cfg), meters=meters, mqtt_port=mqtt_port, console=console))
 
 
 @app.command()
@@ -85,8 +84,9 @@ def serve(
 def simulate(
     broker_url: Annotated[str, typer.Option("--broker-url", help="mqtt://host:port the meters publish to.")],
     meters: Annotated[int, typer.Option(min=1)] = 200,
-    days: Annotated[float | None, typer.Option(help="Stop after this many simulated days.")] = None,
-    speed: Annotated[float, typer.Option(help="Simulated seconds per real second; 0: as fast as possible.")] = 0.0,
+    days: Annotated[
+        float | None, typer.Option(help="Simulate this many days up to now, then stop (default: go on live).")
+    ] = None,
     start: Annotated[str | None, typer.Option(help="First simulated day, YYYY-MM-DD (default: yesterday).")] = None,
     data_dir: DataDir = Path(".bijli-demo"),
     database_url: Annotated[
@@ -101,9 +101,7 @@ def simulate(
     cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url=broker_url, topic_root=topic_root)
     first = date.fromisoformat(start) if start else None
     platform = bootstrap(cfg) if commission_into_store else None
-    summary = asyncio.run(
-        run_simulation(cfg, platform, meters=meters, days=days, speed=speed, start=first, console=console)
-    )
+    summary = asyncio.run(run_simulation(cfg, platform, meters=meters, days=days, start=first, console=console))
     print(json.dumps(summary))
 
 

@@ -81,7 +81,7 @@ class MqttUplink:
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
 
-    def start(self, timeout_s: float = 10.0) -> None:
+    async def start(self, timeout_s: float = 10.0) -> None:
         """Connect and subscribe; raises BrokerDown if the broker does not answer."""
         properties = None
         if self._address.mqtt5:
@@ -99,7 +99,8 @@ class MqttUplink:
         except OSError as e:
             raise BrokerDown(f"MQTT broker {self._address.host}:{self._address.port}: {e}") from e
         self._client.loop_start()
-        if not self._connected.wait(timeout_s) or self._failed:
+        connected = await asyncio.to_thread(self._connected.wait, timeout_s)
+        if not connected or self._failed:
             self._client.loop_stop()
             raise BrokerDown(self._failed or "MQTT broker did not accept the connection in time")
 

@@ -1,0 +1,58 @@
+"""`bijli demo`: the embedded stack live, with a simulated city reporting into it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+
+from rich.console import Console
+
+from bijli.adapters.brokers.embedded import HEADEND_USER, headend_password, start_broker
+from bijli.adapters.brokers.mqtt import BrokerAddress
+from bijli.bootstrap import Platform
+from bijli.fleet.simulate import run_simulation
+from bijli.serve import headend_for, web_server
+
+MQTT_HOST = "127.0.0.1"
+
+
+async def run_live(platform: Platform, *, meters: int, mqtt_port: int, console: Console) -> None:
+    """Broker, head-end, web and fleet in one process, until interrupted."""
+    cfg = platform.settings
+    broker = await start_broker(cfg.site_secret, cfg.topic_root, MQTT_HOST, mqtt_port)
+    address = BrokerAddress(MQTT_HOST, mqtt_port, HEADEND_USER, headend_password(cfg.site_secret), mqtt5=False)
+    headend = await headend_for(platform, address, client_id="bijli-headend-demo")
+    fleet_settings = dataclasses.replace(cfg, broker_url=f"mqtt://{MQTT_HOST}:{mqtt_port}?protocol=311")
+    server = web_server(platform)
+    url = f"http://{cfg.host}:{cfg.port}"
+    tasks = [
+        asyncio.create_task(headend.run()),
+        asyncio.create_task(
+            run_simulation(fleet_settings, platform, meters=meters, days=None, start=None, console=console)
+        ),
+    ]
+    for task in tasks:
+        task.add_done_callback(_report_failure)
+    console.print(f"[bold]bijli demo[/bold]: {meters} meters in Civil Lines and Mall Road, data in {cfg.data_dir}")
+    console.print(f"  operations:  {url}/operations")
+    console.print(f"  a consumer:  {url}/consumer/KNCL0000001")
+    console.print(f"  API:         {url}/api/v1/meters   (OpenAPI: {url}/openapi.json)")
+    console.print(f"  MQTT broker: mqtt://{MQTT_HOST}:{mqtt_port} (per-meter credentials)")
+    console.print("The fleet catches up on the last day, then reports live every 15 minutes. Ctrl-C stops.")
+    try:
+        await server.serve()
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await headend.uplink.close()
+        await broker.shutdown()
+        platform.store.dispose()
+
+
+def _report_failure(task: asyncio.Task[object]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logging.getLogger(__name__).error("demo task stopped", exc_info=task.exception())

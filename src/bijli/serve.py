@@ -1,0 +1,67 @@
+"""`bijli serve`: web and API, and the head-end when a broker is given."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+
+import uvicorn
+from rich.console import Console
+
+from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
+from bijli.bootstrap import Platform
+from bijli.headend.service import HeadEnd
+from bijli.kernel.clock import SystemClock
+from bijli.protocol import topics
+
+
+def web_server(platform: Platform) -> uvicorn.Server:
+    """The web app on the settings' loopback address."""
+    from bijli.web.app import create_app
+
+    config = uvicorn.Config(
+        create_app(platform),
+        host=platform.settings.host,
+        port=platform.settings.port,
+        log_level="warning",
+        lifespan="off",
+    )
+    return uvicorn.Server(config)
+
+
+async def headend_for(platform: Platform, address: BrokerAddress, client_id: str | None = None) -> HeadEnd:
+    """A head-end ingesting from an MQTT broker (shared subscription group ``headend``)."""
+    root = platform.settings.topic_root
+    uplink = MqttUplink(
+        address,
+        topics.shared_uplink_filter(root, "headend") if address.mqtt5 else topics.uplink_filter(root),
+        client_id or f"bijli-headend-{socket.gethostname()}-{os.getpid()}",
+        asyncio.get_running_loop(),
+    )
+    await uplink.start()
+    return HeadEnd(platform.store, uplink, platform.ring, root, SystemClock())
+
+
+async def run_serve(platform: Platform, console: Console) -> None:
+    """Serve until interrupted."""
+    tasks: list[asyncio.Task[None]] = []
+    headend = None
+    if platform.settings.broker_url.startswith("mqtt://"):
+        address = BrokerAddress.parse(platform.settings.broker_url)
+        headend = await headend_for(platform, address)
+        tasks.append(asyncio.create_task(headend.run()))
+        console.print(f"head-end ingesting from [bold]{address.host}:{address.port}[/bold]")
+    server = web_server(platform)
+    console.print(f"web and API on [bold]http://{platform.settings.host}:{platform.settings.port}/[/bold]")
+    try:
+        await server.serve()
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if headend is not None:
+            await headend.uplink.close()
+        platform.store.dispose()
