@@ -1,0 +1,5 @@
+"""`python -m bijli`."""
+
+from bijli.cli import main
+
+main()

@@ -1,0 +1,68 @@
+"""The head-end's MQTT uplink on the real Mosquitto: nothing is acknowledged before commit."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
+from bijli.headend.ports import Delivery
+from bijli.protocol import topics
+
+
+def _publish(url: str, items: list[tuple[str, bytes]]) -> None:
+    address = BrokerAddress.parse(url)
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    client.connect(address.host, address.port)
+    client.loop_start()
+    for topic, payload in items:
+        client.publish(topic, payload, qos=1).wait_for_publish(10)
+    client.disconnect()
+    client.loop_stop()
+
+
+async def _connect(url: str, root: str, client_id: str) -> MqttUplink:
+    uplink = MqttUplink(BrokerAddress.parse(url), topics.uplink_filter(root), client_id, asyncio.get_running_loop())
+    await uplink.start()
+    return uplink
+
+
+async def _take(uplink: MqttUplink, count: int) -> list[Delivery]:
+    got: list[Delivery] = []
+    while len(got) < count:
+        got.extend(await asyncio.wait_for(uplink.next_batch(100, 0.2), timeout=15))
+    return got
+
+
+@pytest.mark.mosquitto
+def test_messages_not_acknowledged_are_delivered_again_after_a_reconnect(mosquitto: str, topic_root: str) -> None:
+    client_id = f"headend-{uuid.uuid4().hex[:8]}"
+    topic = topics.uplink(topic_root, "KNCL0000001", "reading")
+
+    async def scenario() -> tuple[list[bytes], list[bytes], list[bytes]]:
+        uplink = await _connect(mosquitto, topic_root, client_id)
+        await asyncio.to_thread(_publish, mosquitto, [(topic, b"one"), (topic, b"two")])
+        first = await _take(uplink, 2)
+        await uplink.close()  # gone before its commit: nothing acknowledged
+
+        uplink = await _connect(mosquitto, topic_root, client_id)
+        again = await _take(uplink, 2)
+        await uplink.ack(again)  # committed this time
+        await asyncio.sleep(0)
+        await uplink.close()
+
+        uplink = await _connect(mosquitto, topic_root, client_id)
+        await asyncio.to_thread(_publish, mosquitto, [(topic, b"three")])
+        last = await _take(uplink, 1)
+        await uplink.ack(last)
+        await uplink.close()
+        return [d.payload for d in first], [d.payload for d in again], [d.payload for d in last]
+
+    first, again, last = asyncio.run(scenario())
+    assert first == [b"one", b"two"]
+    assert sorted(again) == [b"one", b"two"]
+    assert last == [b"three"]
