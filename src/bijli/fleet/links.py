@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from types import TracebackType
 
 import aiomqtt
-import paho.mqtt.client as paho
 
 from bijli.adapters.brokers.mqtt import BrokerAddress
 from bijli.fleet.fleet import Outgoing
@@ -36,7 +35,7 @@ class MeterConnections:
 
     async def __aenter__(self) -> MeterConnections:
         gate = asyncio.Semaphore(self._parallel)
-        protocol = paho.MQTTv5 if self._address.mqtt5 else paho.MQTTv311
+        protocol = aiomqtt.ProtocolVersion.V5 if self._address.mqtt5 else aiomqtt.ProtocolVersion.V311
 
         async def connect(meter_id: str) -> None:
             client = aiomqtt.Client(

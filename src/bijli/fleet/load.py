@@ -72,10 +72,12 @@ def interval_wh(
     rng = np.random.default_rng([seed, 2, interval_index])
     noise = rng.lognormal(mean=-0.05, sigma=0.30, size=scale_w.shape)
     watts = np.minimum(scale_w * shape * season * weekday * noise, sanctioned_w * 1.0)
-    return np.rint(watts / 4.0).astype(np.int64)
+    wh: npt.NDArray[np.int64] = np.rint(watts / 4.0).astype(np.int64)
+    return wh
 
 
 def voltage_dv(size: int, seed: int, interval_index: int) -> npt.NDArray[np.int64]:
     """Average supply voltage in 0.1 V: around 230 V, sagging a little at random."""
     rng = np.random.default_rng([seed, 3, interval_index])
-    return np.rint(rng.normal(2300.0, 45.0, size=size)).astype(np.int64)
+    volts: npt.NDArray[np.int64] = np.rint(rng.normal(2300.0, 45.0, size=size)).astype(np.int64)
+    return volts

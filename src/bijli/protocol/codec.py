@@ -58,7 +58,7 @@ def open_frame(key: bytes, meter_id: str, payload: bytes) -> UplinkFrame | Refus
     if not hmac.compare_digest(tag(key, body), got):
         return Refusal("forged", "authentication tag does not match the meter's key")
     try:
-        frame = _decoder.decode(body)
+        frame: UplinkFrame = _decoder.decode(body)
     except msgspec.DecodeError as e:
         return Refusal("malformed", f"frame does not decode: {e}")
     if frame.v != PROTOCOL_VERSION:

@@ -25,7 +25,7 @@ def headend_password(site_secret: bytes) -> str:
     return keys.mqtt_password(site_secret, HEADEND_USER)
 
 
-class MeterAuthPlugin(BaseAuthPlugin):
+class MeterAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no types
     """Admits meters with their own derived password, and the head-end."""
 
     @dataclass
@@ -44,7 +44,7 @@ class MeterAuthPlugin(BaseAuthPlugin):
         return hmac.compare_digest(password, keys.mqtt_password(secret, user))
 
 
-class MeterTopicPlugin(BaseTopicPlugin):
+class MeterTopicPlugin(BaseTopicPlugin):  # type: ignore[misc]  # amqtt ships no types
     """A meter publishes only on its own uplink and listens only to its own commands."""
 
     @dataclass

@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
 import paho.mqtt.client as paho
@@ -65,15 +66,12 @@ class MqttUplink:
         self._connected = threading.Event()
         self._failed: str | None = None
         protocol = paho.MQTTv5 if address.mqtt5 else paho.MQTTv311
-        kwargs: dict[str, object] = {}
-        if not address.mqtt5:
-            kwargs["clean_session"] = False
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=protocol,
             manual_ack=True,
-            **kwargs,
+            clean_session=None if address.mqtt5 else False,
         )
         self._client.max_inflight_messages_set(1000)
         if address.username:
@@ -85,7 +83,7 @@ class MqttUplink:
         """Connect and subscribe; raises BrokerDown if the broker does not answer."""
         properties = None
         if self._address.mqtt5:
-            properties = Properties(PacketTypes.CONNECT)
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = 24 * 3600
             properties.ReceiveMaximum = 65535
         try:
@@ -120,7 +118,7 @@ class MqttUplink:
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         for d in deliveries:
-            mid, qos = d.token  # type: ignore[misc]
+            mid, qos = cast(tuple[int, int], d.token)
             if qos:
                 self._client.ack(mid, qos)
 

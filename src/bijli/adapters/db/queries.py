@@ -185,4 +185,5 @@ class Queries:
 
     def latest_interval(self) -> datetime | None:
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.max(t.meter_state.c.last_interval))).scalar_one()
+            latest: datetime | None = conn.execute(sa.select(sa.func.max(t.meter_state.c.last_interval))).scalar_one()
+        return latest

@@ -164,7 +164,7 @@ class StoreTx:
         for row in rows:
             groups.setdefault(tuple(sorted(row)), []).append(row)
         for columns, group in groups.items():
-            values = {c: sa.bindparam(c) for c in columns if c != "b_meter"}
+            values: dict[str, Any] = {c: sa.bindparam(c) for c in columns if c != "b_meter"}
             stmt = t.meter_state.update().where(t.meter_state.c.meter_id == sa.bindparam("b_meter"))
             self.conn.execute(stmt.values(**values), group)
 
