@@ -12,6 +12,7 @@ from bijli.headend.model import KeyRing, MeterRecord, Rejected, meters_named, sc
 from bijli.headend.ports import Delivery
 from bijli.kernel.time import ist_day, ist_midnight, month_key, utc_from_epoch
 from bijli.prepaid.model import LedgerEntry, daily_fixed_charges, interval_charges
+from bijli.protocol.codec import Refusal
 from bijli.protocol.frames import AckFrame, EventFrame, ReadingFrame, StatusFrame
 
 
@@ -91,6 +92,14 @@ def ingest_batch(store: Store, deliveries: Sequence[Delivery], ring: KeyRing, ro
         events_stored=len(events),
         quarantined=len(screened.rejected),
     )
+
+
+def quarantine_unprocessable(store: Store, delivery: Delivery, error: Exception, now: datetime) -> IngestReport:
+    """Keep a delivery that the store could not take, so it stops blocking the others."""
+    refusal = Refusal("unprocessable", f"could not be stored: {error!r}"[:1000])
+    with store.transaction() as tx:
+        tx.quarantine([_quarantine_row(Rejected(delivery, None, refusal), now)])
+    return IngestReport(received=1, readings_stored=0, readings_duplicate=0, events_stored=0, quarantined=1)
 
 
 def _charges(tx: StoreTx, fresh: Sequence[dict[str, Any]], registry: dict[str, MeterRecord]) -> list[LedgerEntry]:

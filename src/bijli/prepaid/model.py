@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from bijli.kernel.time import days_in_month, ist_day
@@ -63,14 +63,14 @@ def interval_charges(
     after = version.energy_cost(month_wh_before + wh)
     energy = to_paise(after) - to_paise(before)
     duty = to_paise(after * version.duty_rate) - to_paise(before * version.duty_rate)
-    key = f"{connection.meter_id}:{interval_start.isoformat()}"
+    key = f"{connection.meter_id}:{_utc(interval_start).isoformat()}"
     return [
         LedgerEntry(
             account_no=connection.account_no,
             kind=EntryKind.ENERGY,
             amount_paise=-energy,
             reference=f"energy:{key}",
-            period_start=interval_start,
+            period_start=_utc(interval_start),
             energy_wh=wh,
         ),
         LedgerEntry(
@@ -78,7 +78,7 @@ def interval_charges(
             kind=EntryKind.DUTY,
             amount_paise=-duty,
             reference=f"duty:energy:{key}",
-            period_start=interval_start,
+            period_start=_utc(interval_start),
         ),
     ]
 
@@ -113,6 +113,8 @@ def daily_fixed_charges(connection: Connection, day: date, day_start: datetime) 
 
 def recharge(account_no: str, amount_paise: Paise, payment_reference: str) -> LedgerEntry:
     """A credit for a payment; the payment reference makes it count once."""
+    if type(amount_paise) is not int:
+        raise TypeError("a recharge amount is whole paise (int)")
     if amount_paise <= 0:
         raise ValueError("a recharge must be a positive amount")
     return LedgerEntry(
@@ -131,3 +133,10 @@ def opening(account_no: str, amount_paise: Paise) -> LedgerEntry:
         amount_paise=amount_paise,
         reference=f"opening:{account_no}",
     )
+
+
+def _utc(moment: datetime) -> datetime:
+    """An aware moment in UTC, so one instant always gives one reference."""
+    if moment.tzinfo is None:
+        raise ValueError("a naive datetime has no place in the ledger")
+    return moment.astimezone(UTC)

@@ -72,16 +72,16 @@ def parse_tariff(text: str) -> Tariff:
         doc = tomllib.loads(text)
         versions = tuple(
             TariffVersion(
-                effective_from=v["effective_from"],
+                effective_from=_date(v["effective_from"]),
                 slabs=tuple(
                     Slab(
-                        up_to_wh=None if "up_to_kwh" not in s else int(s["up_to_kwh"]) * WH_PER_KWH,
-                        rate=Decimal(s["rate"]),
+                        up_to_wh=None if "up_to_kwh" not in s else _whole(s["up_to_kwh"]) * WH_PER_KWH,
+                        rate=_exact(s["rate"]),
                     )
                     for s in v["slabs"]
                 ),
-                fixed_per_kw_month=Decimal(v["fixed_per_kw_month"]),
-                duty_rate=Decimal(v["duty_percent"]) / 100,
+                fixed_per_kw_month=_exact(v["fixed_per_kw_month"]),
+                duty_rate=_exact(v["duty_percent"]) / 100,
             )
             for v in doc["versions"]
         )
@@ -92,12 +92,31 @@ def parse_tariff(text: str) -> Tariff:
     return tariff
 
 
+def _exact(value: object) -> Decimal:
+    """A rate written as a string ("5.50") or a whole number; a TOML float is not exact."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise TypeError(f'write amounts as strings, e.g. "5.50", not {value!r}')
+    return Decimal(value)
+
+
+def _whole(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"slab edges are whole kWh, not {value!r}")
+    return value
+
+
+def _date(value: object) -> date:
+    if type(value) is not date:
+        raise TypeError(f"effective_from must be a date (YYYY-MM-DD), not {value!r}")
+    return value
+
+
 def _check(tariff: Tariff) -> None:
     if not tariff.versions:
         raise TariffError(f"tariff {tariff.code} has no versions")
     dates = [v.effective_from for v in tariff.versions]
-    if dates != sorted(dates):
-        raise TariffError(f"tariff {tariff.code}: versions must be oldest first")
+    if dates != sorted(set(dates)):
+        raise TariffError(f"tariff {tariff.code}: versions must be oldest first, one per date")
     for v in tariff.versions:
         edges = [s.up_to_wh for s in v.slabs]
         if not edges or edges[-1] is not None or None in edges[:-1]:

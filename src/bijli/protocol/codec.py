@@ -23,6 +23,13 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(UplinkFrame)
 
 
+class _Version(msgspec.Struct):
+    v: int
+
+
+_version_decoder = msgspec.json.Decoder(_Version)
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """Why a frame was not accepted: a short code and a sentence for the operator."""
@@ -58,11 +65,12 @@ def open_frame(key: bytes, meter_id: str, payload: bytes) -> UplinkFrame | Refus
     if not hmac.compare_digest(tag(key, body), got):
         return Refusal("forged", "authentication tag does not match the meter's key")
     try:
+        version = _version_decoder.decode(body).v
+        if version != PROTOCOL_VERSION:
+            return Refusal("unsupported", f"protocol version {version} is not supported")
         frame: UplinkFrame = _decoder.decode(body)
     except msgspec.DecodeError as e:
         return Refusal("malformed", f"frame does not decode: {e}")
-    if frame.v != PROTOCOL_VERSION:
-        return Refusal("unsupported", f"protocol version {frame.v} is not supported")
     if frame.m != meter_id:
         return Refusal("misdirected", f"frame names meter {frame.m!r} on meter {meter_id!r}'s topic")
     return frame

@@ -8,7 +8,7 @@ by their IS 15959 OBIS code and carried as integers in the unit the code's row s
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Annotated, Final
 
 import msgspec
 
@@ -26,71 +26,83 @@ DISCONNECT_CONTROL: Final = "0.0.96.3.10.255"
 CURRENT_BALANCE: Final = "0.0.94.96.24.255"
 
 
+# Ranges every value must lie in: what the store's columns and a calendar can hold. A frame
+# with a value outside them is refused as malformed before it reaches the store.
+Epoch = Annotated[int, msgspec.Meta(ge=0, le=2**33)]
+"""Epoch seconds, 1970 to about 2242."""
+Counter = Annotated[int, msgspec.Meta(ge=-(2**62), le=2**62)]
+"""A frame counter; one not above the last accepted is refused as a replay."""
+Quantity = Annotated[int, msgspec.Meta(le=2**31 - 1)]
+"""An interval quantity; negative values decode, and are refused with their own reason."""
+Register = Annotated[int, msgspec.Meta(le=2**62)]
+MeterId = Annotated[str, msgspec.Meta(min_length=3, max_length=32)]
+
+
 class IntervalRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One 15-minute entry of the block load profile."""
 
-    start: int = msgspec.field(name="t")
+    start: Epoch = msgspec.field(name="t")
     """Interval start, epoch seconds, on a 15-minute boundary."""
-    import_wh: int = msgspec.field(name=KWH_IMPORT_INTERVAL)
+    import_wh: Quantity = msgspec.field(name=KWH_IMPORT_INTERVAL)
     """Active energy imported in the interval, Wh."""
-    import_vah: int = msgspec.field(name=KVAH_IMPORT_INTERVAL)
+    import_vah: Quantity = msgspec.field(name=KVAH_IMPORT_INTERVAL)
     """Apparent energy imported in the interval, VAh."""
-    export_wh: int = msgspec.field(name=KWH_EXPORT_INTERVAL)
+    export_wh: Quantity = msgspec.field(name=KWH_EXPORT_INTERVAL)
     """Active energy exported in the interval, Wh."""
-    voltage_dv: int = msgspec.field(name=VOLTAGE_AVERAGE)
+    voltage_dv: Quantity = msgspec.field(name=VOLTAGE_AVERAGE)
     """Average voltage over the interval, in 0.1 V."""
-    current_ma: int = msgspec.field(name=CURRENT_AVERAGE)
+    current_ma: Quantity = msgspec.field(name=CURRENT_AVERAGE)
     """Average current over the interval, mA."""
-    import_wh_total: int = msgspec.field(name=KWH_IMPORT_TOTAL)
+    import_wh_total: Register = msgspec.field(name=KWH_IMPORT_TOTAL)
     """Cumulative active energy import register at the interval's end, Wh."""
 
 
 class Event(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One entry of an event log (IS 15959 event code)."""
 
-    code: int
-    at: int
+    code: Annotated[int, msgspec.Meta(ge=0, le=65535)]
+    at: Epoch
     """When it happened, epoch seconds."""
 
 
 class _Envelope(msgspec.Struct, frozen=True, tag_field="k", forbid_unknown_fields=True):
     v: int
-    m: str
-    fc: int
-    ts: int
+    m: MeterId
+    fc: Counter
+    ts: Epoch
 
 
 class ReadingFrame(_Envelope, frozen=True, tag="reading"):
     """Interval readings, oldest first (several when the meter delivers a backlog)."""
 
-    intervals: list[IntervalRecord] = msgspec.field(name=BLOCK_LOAD_PROFILE)
+    intervals: Annotated[list[IntervalRecord], msgspec.Meta(max_length=9000)] = msgspec.field(name=BLOCK_LOAD_PROFILE)
 
 
 class EventFrame(_Envelope, frozen=True, tag="event"):
     """Events as they happen."""
 
-    events: list[Event]
+    events: Annotated[list[Event], msgspec.Meta(max_length=1000)]
 
 
 class StatusFrame(_Envelope, frozen=True, tag="status"):
-    """Connectivity and state, sent on connect and every interval."""
+    """Connectivity and state, sent on connect and then at least hourly."""
 
-    sim: int
+    sim: Annotated[int, msgspec.Meta(ge=1, le=2)]
     """Active SIM slot, 1 or 2."""
-    operator: str
-    rssi_dbm: int
-    relay: int = msgspec.field(name=DISCONNECT_CONTROL)
+    operator: Annotated[str, msgspec.Meta(max_length=32)]
+    rssi_dbm: Annotated[int, msgspec.Meta(ge=-150, le=0)]
+    relay: Annotated[int, msgspec.Meta(ge=0, le=2)] = msgspec.field(name=DISCONNECT_CONTROL)
     """0 disconnected, 1 connected, 2 ready for reconnection."""
-    balance_paise: int = msgspec.field(name=CURRENT_BALANCE)
+    balance_paise: Annotated[int, msgspec.Meta(ge=-(2**62), le=2**62)] = msgspec.field(name=CURRENT_BALANCE)
     """The meter's credit mirror, paise."""
 
 
 class AckFrame(_Envelope, frozen=True, tag="ack"):
     """A meter's answer to a command."""
 
-    command_id: str
-    status: str
-    detail: str = ""
+    command_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    status: Annotated[str, msgspec.Meta(max_length=32)]
+    detail: Annotated[str, msgspec.Meta(max_length=256)] = ""
 
 
 UplinkFrame = ReadingFrame | EventFrame | StatusFrame | AckFrame

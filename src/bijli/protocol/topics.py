@@ -11,7 +11,8 @@ from typing import Final
 
 VERSION: Final = "v1"
 UP_KINDS: Final = ("reading", "event", "status", "ack")
-METER_ID_PATTERN: Final = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,31}$")
+METER_ID_PATTERN: Final = re.compile(r"[A-Z0-9][A-Z0-9-]{2,31}")
+"""Use with `fullmatch`: upper-case letters, digits and hyphens, 3 to 32 long."""
 
 
 def uplink(root: str, meter_id: str, kind: str) -> str:
@@ -44,7 +45,7 @@ def parse_uplink(root: str, topic: str) -> tuple[str, str] | None:
         or parts[2] != "m"
         or parts[4] != "up"
         or parts[5] not in UP_KINDS
-        or not METER_ID_PATTERN.match(parts[3])
+        or not METER_ID_PATTERN.fullmatch(parts[3])
     ):
         return None
     return parts[3], parts[5]

@@ -39,7 +39,7 @@ class MeterAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no t
             password = password.decode("utf-8", "replace")
         if user == HEADEND_USER:
             return hmac.compare_digest(password, headend_password(secret))
-        if not topics.METER_ID_PATTERN.match(user):
+        if not topics.METER_ID_PATTERN.fullmatch(user):
             return False
         return hmac.compare_digest(password, keys.mqtt_password(secret, user))
 
