@@ -1,0 +1,58 @@
+"""`bijli demo` (the README's first command) on the embedded profile: meters speak MQTT with
+their own credentials to the in-process broker, and their last day shows up in the API."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import BIJLI, free_port, wait_until
+
+METERS = 10
+
+
+def test_live_demo_catches_up_on_the_last_day_and_serves_it(data_dir: Path) -> None:
+    port, mqtt_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [
+            *BIJLI,
+            "demo",
+            "--meters",
+            str(METERS),
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+            "--mqtt-port",
+            str(mqtt_port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    now = datetime.now(UTC)
+    window = {"start": (now - timedelta(days=2)).isoformat(), "end": (now + timedelta(hours=1)).isoformat()}
+
+    def day_in(meter_id: str) -> bool:
+        assert proc.poll() is None, "bijli demo exited early"
+        try:
+            got = httpx.get(f"{base}/api/v1/meters/{meter_id}/readings", params=window, timeout=5)
+        except httpx.HTTPError:
+            return False
+        return got.status_code == 200 and len(got.json()["items"]) >= 96
+
+    try:
+        wait_until(lambda: day_in("KNCL0000001") and day_in("KNMR0000005"), 180, "a day of readings")
+        meters = httpx.get(f"{base}/api/v1/meters").json()
+        assert meters["total"] == METERS
+        assert all(m["online"] for m in meters["items"])
+        assert httpx.get(f"{base}/operations").status_code == 200
+        assert httpx.get(f"{base}/consumer/KNCL0000001").status_code == 200
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=30)
+    assert "operations" in output
