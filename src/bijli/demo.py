@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bijli.adapters.brokers.memory import MemoryBroker
@@ -54,13 +53,6 @@ def default_start(days: int, today: date | None = None) -> date:
     """The first day of a `days`-long run that ends at the start of today (IST)."""
     today = today or datetime.now(IST).date()
     return today - timedelta(days=days)
-
-
-@dataclass(frozen=True, slots=True)
-class HeadlessResult:
-    meters: int
-    intervals_expected: int
-    summary: dict[str, object]
 
 
 async def run_headless(platform: Platform, meters: int, days: int, start: date, seed: int = 7) -> dict[str, object]:

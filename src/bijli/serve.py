@@ -27,6 +27,7 @@ def web_server(platform: Platform) -> uvicorn.Server:
         port=platform.settings.port,
         log_level="warning",
         lifespan="off",
+        ws="none",
     )
     return uvicorn.Server(config)
 

@@ -50,6 +50,7 @@ class BalanceView:
     opening_paise: int
     recharges_paise: int
     charges_paise: int
+    adjustments_paise: int
     last_entry_at: datetime | None
 
 
@@ -61,48 +62,6 @@ class MoneyTotals:
     balance_end_paise: int
 
 
-def _balances() -> sa.Subquery:
-    return (
-        sa.select(t.ledger.c.account_no, sa.func.sum(t.ledger.c.amount_paise).label("balance"))
-        .group_by(t.ledger.c.account_no)
-        .subquery()
-    )
-
-
-def _meter_select() -> sa.Select[tuple[object, ...]]:
-    bal = _balances()
-    return (
-        sa.select(
-            t.meters.c.meter_id,
-            t.accounts.c.account_no,
-            t.accounts.c.consumer_name,
-            t.meters.c.area,
-            t.meters.c.feeder,
-            t.meters.c.transformer,
-            t.meters.c.status,
-            t.accounts.c.sanctioned_load_w,
-            t.meter_state.c.last_seen,
-            t.meter_state.c.last_interval,
-            t.meter_state.c.active_sim,
-            t.meter_state.c.operator,
-            t.meter_state.c.rssi_dbm,
-            t.meter_state.c.relay,
-            bal.c.balance.label("balance_paise"),
-        )
-        .select_from(t.meters)
-        .join(t.meter_state, t.meter_state.c.meter_id == t.meters.c.meter_id)
-        .join(t.accounts, t.accounts.c.meter_id == t.meters.c.meter_id, isouter=True)
-        .join(bal, bal.c.account_no == t.accounts.c.account_no, isouter=True)
-    )
-
-
-def _meter_view(row: sa.Row[tuple[object, ...]]) -> MeterView:
-    values = row._asdict()
-    if values["balance_paise"] is not None:
-        values["balance_paise"] = int(values["balance_paise"])
-    return MeterView(**values)
-
-
 class Queries:
     """Read-only questions to the store."""
 
@@ -112,17 +71,6 @@ class Queries:
     def count_meters(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(t.meters)).scalar_one())
-
-    def meters(self, limit: int, offset: int) -> list[MeterView]:
-        q = _meter_select().order_by(t.meters.c.meter_id).limit(limit).offset(offset)
-        with self.engine.connect() as conn:
-            return [_meter_view(r) for r in conn.execute(q)]
-
-    def meter(self, meter_id: str) -> MeterView | None:
-        q = _meter_select().where(t.meters.c.meter_id == meter_id)
-        with self.engine.connect() as conn:
-            row = conn.execute(q).first()
-        return None if row is None else _meter_view(row)
 
     def readings(self, meter_id: str, start: datetime, end: datetime) -> list[ReadingView]:
         """Intervals starting in [start, end), oldest first."""
@@ -142,10 +90,11 @@ class Queries:
             sa.func.coalesce(sa.func.sum(sa.case((l.kind == EntryKind.OPENING.value, l.amount_paise), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(sa.case((l.kind == EntryKind.RECHARGE.value, l.amount_paise), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(sa.case((l.kind.in_(_CHARGES), -l.amount_paise), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((l.kind == EntryKind.ADJUSTMENT.value, l.amount_paise), else_=0)), 0),
             sa.func.max(l.posted_at),
         ).where(l.account_no == account_no)
         with self.engine.connect() as conn:
-            total, opening, recharges, charges, last = conn.execute(q).one()
+            total, opening, recharges, charges, adjustments, last = conn.execute(q).one()
         if last is not None and not isinstance(last, datetime):
             last = t.UtcDateTime().process_result_value(last, self.engine.dialect)
         return BalanceView(
@@ -154,6 +103,7 @@ class Queries:
             opening_paise=int(opening),
             recharges_paise=int(recharges),
             charges_paise=int(charges),
+            adjustments_paise=int(adjustments),
             last_entry_at=last,
         )
 

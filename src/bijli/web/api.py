@@ -1,0 +1,227 @@
+"""REST API v1: the contract other utility systems call. Paths and fields here are a promise."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
+
+import bijli
+from bijli.adapters.db.queries import MeterView
+from bijli.kernel.time import INTERVAL
+from bijli.kernel.units import format_rupees, kwh
+from bijli.web.context import Relay, WebContext, relay_state
+
+PREFIX = "/api/v1"
+MAX_SPAN = timedelta(days=31)
+MILLI = Decimal("0.001")
+
+Rupees = Annotated[
+    str,
+    Field(
+        pattern=r"^-?\d+\.\d{2}$",
+        examples=["1234.50"],
+        description="Rupees as a decimal string with two places (never a float).",
+    ),
+]
+Kwh = Annotated[
+    str,
+    Field(pattern=r"^\d+\.\d{3}$", examples=["0.125"], description="kWh as a decimal string, exact to the Wh."),
+]
+MeterId = Annotated[str, Path(description="The meter's id, e.g. KNCL0000001.", max_length=32)]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "error"]
+    database: Literal["ok", "unavailable"]
+    version: str
+
+
+class Meter(BaseModel):
+    meter_id: str
+    account_no: str | None
+    consumer_name: str | None
+    area: str
+    feeder: str
+    transformer: str
+    status: str = Field(description="Lifecycle status, e.g. commissioned.")
+    relay: Relay | None = Field(description="The load switch as last reported; null until the meter reports.")
+    balance: Rupees | None = Field(description="Prepaid balance from the ledger; null for a meter without an account.")
+    last_seen: datetime | None = Field(description="When the meter last sent an authentic frame (UTC).")
+    online: bool = Field(description="Whether the meter was heard from in the last 30 minutes.")
+    active_sim: int | None = Field(description="SIM slot in use, 1 or 2.")
+    operator: str | None
+    rssi_dbm: int | None
+    last_interval: datetime | None = Field(description="Start of the latest stored 15-minute interval (UTC).")
+
+
+class MeterPage(BaseModel):
+    items: list[Meter]
+    total: int
+    limit: int
+    offset: int
+
+
+class Reading(BaseModel):
+    interval_start: datetime
+    kwh: Kwh = Field(description="Energy imported in the interval.")
+    cumulative_kwh: Kwh = Field(description="The import register at the end of the interval.")
+    quality: str = Field(examples=["actual"])
+
+
+class Readings(BaseModel):
+    meter_id: str
+    start: datetime
+    end: datetime
+    interval_minutes: int = Field(examples=[15])
+    items: list[Reading]
+
+
+class Balance(BaseModel):
+    meter_id: str
+    account_no: str
+    balance: Rupees = Field(description="opening + recharges - charges + adjustments, exactly.")
+    opening: Rupees
+    recharges: Rupees
+    charges: Rupees
+    adjustments: Rupees
+    currency: Literal["INR"]
+    as_of: datetime = Field(description="When the latest ledger entry counted here was posted (UTC).")
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such meter."}}
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(UTC)
+
+
+def _meter_out(ctx: WebContext, m: MeterView) -> Meter:
+    return Meter(
+        meter_id=m.meter_id,
+        account_no=m.account_no,
+        consumer_name=m.consumer_name,
+        area=m.area,
+        feeder=m.feeder,
+        transformer=m.transformer,
+        status=m.status,
+        relay=relay_state(m.relay),
+        balance=None if m.balance_paise is None else format_rupees(m.balance_paise),
+        last_seen=_utc(m.last_seen),
+        online=ctx.is_online(m),
+        active_sim=m.active_sim,
+        operator=m.operator,
+        rssi_dbm=m.rssi_dbm,
+        last_interval=_utc(m.last_interval),
+    )
+
+
+def _kwh(wh: int) -> str:
+    return str(kwh(wh).quantize(MILLI))
+
+
+def _invalid(field: str, message: str, value: object) -> RequestValidationError:
+    """A 422 shaped like FastAPI's own validation errors."""
+    return RequestValidationError([{"type": "value_error", "loc": ("query", field), "msg": message, "input": value}])
+
+
+def router(ctx: WebContext) -> APIRouter:
+    """The v1 API's routes over one platform."""
+    api = APIRouter(prefix=PREFIX, tags=["v1"])
+
+    def find(meter_id: str) -> MeterView:
+        meter = ctx.reads.meter(meter_id)
+        if meter is None:
+            raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
+        return meter
+
+    @api.get(
+        "/health",
+        response_model=Health,
+        responses={503: {"model": Health, "description": "The database does not answer."}},
+    )
+    def health() -> Health | JSONResponse:
+        """Whether the service and its database answer."""
+        try:
+            ctx.reads.ping()
+        except SQLAlchemyError:
+            down = Health(status="error", database="unavailable", version=bijli.__version__)
+            return JSONResponse(status_code=503, content=down.model_dump())
+        return Health(status="ok", database="ok", version=bijli.__version__)
+
+    @api.get("/meters", response_model=MeterPage)
+    def meters(
+        limit: Annotated[int, Query(ge=1, le=1000, description="Meters per page, 1 to 1000.")] = 100,
+        offset: Annotated[int, Query(ge=0, description="Meters to skip, in meter-id order.")] = 0,
+    ) -> MeterPage:
+        """Meters in meter-id order, a page at a time."""
+        items = [_meter_out(ctx, m) for m in ctx.reads.meters(limit, offset)]
+        return MeterPage(items=items, total=ctx.platform.queries.count_meters(), limit=limit, offset=offset)
+
+    @api.get("/meters/{meter_id}", response_model=Meter, responses=NOT_FOUND)
+    def meter(meter_id: MeterId) -> Meter:
+        """One meter: its consumer, place in the network, connectivity, relay and balance."""
+        return _meter_out(ctx, find(meter_id))
+
+    @api.get("/meters/{meter_id}/readings", response_model=Readings, responses=NOT_FOUND)
+    def readings(
+        meter_id: MeterId,
+        start: Annotated[datetime, Query(description="ISO 8601 with a time zone (Z or an offset); included.")],
+        end: Annotated[datetime, Query(description="ISO 8601 with a time zone; excluded. At most 31 days on.")],
+    ) -> Readings:
+        """The meter's 15-minute interval readings starting in [start, end)."""
+        for name, moment in (("start", start), ("end", end)):
+            if moment.tzinfo is None or moment.utcoffset() is None:
+                raise _invalid(name, f"{name} needs a time zone: add Z or an offset such as +05:30", moment.isoformat())
+        if end <= start:
+            raise _invalid("end", "end must be later than start", end.isoformat())
+        if end - start > MAX_SPAN:
+            raise _invalid("end", "end may be at most 31 days after start", end.isoformat())
+        find(meter_id)
+        rows = ctx.platform.queries.readings(meter_id, start.astimezone(UTC), end.astimezone(UTC))
+        return Readings(
+            meter_id=meter_id,
+            start=start.astimezone(UTC),
+            end=end.astimezone(UTC),
+            interval_minutes=int(INTERVAL.total_seconds() // 60),
+            items=[
+                Reading(
+                    interval_start=r.interval_start.astimezone(UTC),
+                    kwh=_kwh(r.import_wh),
+                    cumulative_kwh=_kwh(r.import_wh_total),
+                    quality=r.quality,
+                )
+                for r in rows
+            ],
+        )
+
+    @api.get("/meters/{meter_id}/balance", response_model=Balance, responses=NOT_FOUND)
+    def balance(meter_id: MeterId) -> Balance:
+        """The prepaid balance from the ledger, with what makes it up."""
+        m = find(meter_id)
+        if m.account_no is None:
+            raise HTTPException(status_code=404, detail=f"meter {meter_id} has no prepaid account")
+        b = ctx.platform.queries.balance(m.account_no)
+        return Balance(
+            meter_id=meter_id,
+            account_no=b.account_no,
+            balance=format_rupees(b.balance_paise),
+            opening=format_rupees(b.opening_paise),
+            recharges=format_rupees(b.recharges_paise),
+            charges=format_rupees(b.charges_paise),
+            adjustments=format_rupees(b.adjustments_paise),
+            currency="INR",
+            as_of=(b.last_entry_at or ctx.clock.now()).astimezone(UTC),
+        )
+
+    return api

@@ -1,0 +1,85 @@
+"""The web application: REST API v1, the pages and their static files, over one platform."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import bijli
+from bijli.bootstrap import Platform
+from bijli.kernel.clock import Clock, SystemClock
+from bijli.web import api, display, pages
+from bijli.web.context import WebContext
+from bijli.web.reads import Reads
+
+HERE = Path(__file__).parent
+STATUS_TITLES = {
+    400: ("Bad request", "गलत अनुरोध"),
+    404: ("Not found", "नहीं मिला"),
+    422: ("Bad request", "गलत अनुरोध"),
+}
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.filters.update(
+        rupees=display.rupees_text,
+        count=display.count_text,
+        kwh=display.kwh_text,
+        ist=display.ist_text,
+        iso=display.iso_utc,
+    )
+    return templates
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(api.PREFIX + "/") or request.url.path == "/openapi.json"
+
+
+def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
+    """The ASGI app over `platform`; `clock` (default: the wall clock) decides who is online."""
+    ctx = WebContext(platform=platform, reads=Reads(platform.store.engine), clock=clock or SystemClock())
+    templates = _templates()
+    app = FastAPI(
+        title="bijli",
+        version=bijli.__version__,
+        description="Operate smart prepaid electricity meters. REST API v1 for other utility systems.",
+        openapi_url="/openapi.json",
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN; bijli loads nothing from elsewhere.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.include_router(api.router(ctx))
+    app.include_router(pages.router(ctx, templates))
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
+        title, title_hi = STATUS_TITLES.get(status, ("Something went wrong", "कुछ गड़बड़ हुई"))
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"status": status, "title": title, "title_hi": title_hi, "detail": detail},
+            status_code=status,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request):
+            return await http_exception_handler(request, exc)
+        return error_page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if _wants_json(request):
+            return await request_validation_exception_handler(request, exc)
+        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
+        return error_page(request, 422, detail)
+
+    return app

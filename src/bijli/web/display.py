@@ -1,0 +1,57 @@
+"""How numbers and times read on the pages: rupees and counts grouped the Indian way, times in IST."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from bijli.kernel.time import IST
+from bijli.kernel.units import format_rupees
+
+MINUS = "\u2212"
+
+
+def indian_grouping(whole: int) -> str:
+    """A non-negative whole number with lakh and crore commas: 12345678 -> ``1,23,45,678``."""
+    digits = str(whole)
+    if len(digits) <= 3:
+        return digits
+    head, tail = digits[:-3], digits[-3:]
+    pairs: list[str] = []
+    while len(head) > 2:
+        head, pair = head[:-2], head[-2:]
+        pairs.insert(0, pair)
+    return ",".join([head, *pairs, tail])
+
+
+def rupees_text(paise: int | None) -> str:
+    """Paise as ``₹1,23,456.50`` (a true minus sign when negative); a dash when unknown."""
+    if paise is None:
+        return "—"
+    whole, fraction = format_rupees(abs(paise)).split(".")
+    sign = MINUS if paise < 0 else ""
+    return f"{sign}₹{indian_grouping(int(whole))}.{fraction}"
+
+
+def count_text(n: int) -> str:
+    """A count with Indian grouping: 24000 -> ``24,000``, 750000 -> ``7,50,000``."""
+    return indian_grouping(n) if n >= 0 else MINUS + indian_grouping(-n)
+
+
+def kwh_text(energy: Decimal, places: int = 3) -> str:
+    """kWh with a fixed number of places."""
+    return f"{energy.quantize(Decimal(1).scaleb(-places))}"
+
+
+def ist_text(moment: datetime | None) -> str:
+    """A moment as ``03 Nov 2026, 14:05`` in IST; a dash when unknown."""
+    if moment is None:
+        return "—"
+    return moment.astimezone(IST).strftime("%d %b %Y, %H:%M")
+
+
+def iso_utc(moment: datetime | None) -> str:
+    """A moment as ISO 8601 UTC, for `<time datetime=…>`."""
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

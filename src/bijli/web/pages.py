@@ -1,0 +1,103 @@
+"""The pages: the operations dashboard and the consumer page, rendered on the server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from bijli.adapters.db.queries import MeterView
+from bijli.kernel.time import ist_day, ist_midnight
+from bijli.web.chart import day_chart
+from bijli.web.context import WebContext, relay_state
+
+PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeterRow:
+    """One line of the operations table."""
+
+    meter: MeterView
+    online: bool
+    relay: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pager:
+    page: int
+    pages: int
+    total: int
+    first: int
+    last: int
+
+
+def _day(text: str | None) -> date | None:
+    if text is None or text == "":
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(status_code=400, detail=f"day {text!r} is not a date like 2026-11-02") from None
+
+
+def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
+    """The pages' routes over one platform."""
+    pages = APIRouter(include_in_schema=False)
+
+    def today() -> date:
+        return ist_day(ctx.clock.now())
+
+    @pages.get("/")
+    def home() -> RedirectResponse:
+        return RedirectResponse("/operations", status_code=303)
+
+    @pages.get("/operations", response_class=HTMLResponse)
+    def operations(request: Request, page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
+        fleet = ctx.reads.fleet(ctx.online_since())
+        pages_total = max(1, -(-fleet.meters // PAGE_SIZE))
+        if page > pages_total:
+            raise HTTPException(status_code=404, detail=f"page {page} is past the last page, {pages_total}")
+        offset = (page - 1) * PAGE_SIZE
+        meters = ctx.reads.meters(PAGE_SIZE, offset)
+        rows = [MeterRow(meter=m, online=ctx.is_online(m), relay=relay_state(m.relay)) for m in meters]
+        pager = Pager(page=page, pages=pages_total, total=fleet.meters, first=offset + 1, last=offset + len(rows))
+        return templates.TemplateResponse(
+            request,
+            "operations.html",
+            {"fleet": fleet, "rows": rows, "pager": pager, "now": ctx.clock.now()},
+        )
+
+    @pages.get("/consumer/{meter_id}", response_class=HTMLResponse)
+    def consumer(
+        request: Request,
+        meter_id: Annotated[str, Path(max_length=32)],
+        day: Annotated[str | None, Query(description="An IST day, YYYY-MM-DD.")] = None,
+    ) -> HTMLResponse:
+        meter = ctx.reads.meter(meter_id)
+        if meter is None:
+            raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
+        shown = _day(day) or (ist_day(meter.last_interval) if meter.last_interval else today())
+        readings = ctx.platform.queries.readings(meter_id, ist_midnight(shown), ist_midnight(shown + timedelta(days=1)))
+        balance = ctx.platform.queries.balance(meter.account_no) if meter.account_no else None
+        return templates.TemplateResponse(
+            request,
+            "consumer.html",
+            {
+                "meter": meter,
+                "online": ctx.is_online(meter),
+                "relay": relay_state(meter.relay),
+                "balance": balance,
+                "chart": day_chart(shown, readings),
+                "day": shown,
+                "prev_day": shown - timedelta(days=1),
+                "next_day": shown + timedelta(days=1) if shown < today() else None,
+                "now": ctx.clock.now(),
+            },
+        )
+
+    return pages

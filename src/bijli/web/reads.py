@@ -1,0 +1,132 @@
+"""Read queries the pages and the API need that stay fast at fleet size.
+
+`Queries.meters()` sums the whole ledger per account before it pages; here a page of meters is
+chosen first and only its accounts' ledgers are summed (through the ledger's account index).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from bijli.adapters.db import schema as t
+from bijli.adapters.db.queries import MeterView
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FleetCounts:
+    """The fleet at a glance."""
+
+    meters: int
+    online: int
+    balance_paise: int
+
+
+def _meter_select() -> sa.Select[tuple[object, ...]]:
+    return (
+        sa.select(
+            t.meters.c.meter_id,
+            t.accounts.c.account_no,
+            t.accounts.c.consumer_name,
+            t.meters.c.area,
+            t.meters.c.feeder,
+            t.meters.c.transformer,
+            t.meters.c.status,
+            t.accounts.c.sanctioned_load_w,
+            t.meter_state.c.last_seen,
+            t.meter_state.c.last_interval,
+            t.meter_state.c.active_sim,
+            t.meter_state.c.operator,
+            t.meter_state.c.rssi_dbm,
+            t.meter_state.c.relay,
+            sa.case(
+                (t.accounts.c.account_no.is_(None), sa.null()),
+                else_=sa.select(sa.func.coalesce(sa.func.sum(t.ledger.c.amount_paise), 0))
+                .where(t.ledger.c.account_no == t.accounts.c.account_no)
+                .scalar_subquery(),
+            ).label("balance_paise"),
+        )
+        .select_from(t.meters)
+        .join(t.meter_state, t.meter_state.c.meter_id == t.meters.c.meter_id)
+        .join(t.accounts, t.accounts.c.meter_id == t.meters.c.meter_id, isouter=True)
+    )
+
+
+def _meter_view(row: sa.Row[tuple[object, ...]]) -> MeterView:
+    values = row._asdict()
+    if values["balance_paise"] is not None:
+        values["balance_paise"] = int(values["balance_paise"])
+    return MeterView(**values)
+
+
+class LedgerTotal:
+    """The sum of the whole ledger, kept up to date by reading only the entries added since.
+
+    The ledger is append-only with increasing ids, so each call adds the entries past the last
+    id seen. On PostgreSQL two transactions may commit their ids out of order; a full recount
+    every `recount_after_s` seconds picks up any entry the running total stepped over.
+    """
+
+    def __init__(self, engine: Engine, recount_after_s: float = 300.0) -> None:
+        self._engine = engine
+        self._recount_after_s = recount_after_s
+        self._lock = threading.Lock()
+        self._last_id = 0
+        self._total = 0
+        self._counted_at: float | None = None
+
+    def paise(self) -> int:
+        with self._lock:
+            moment = time.monotonic()
+            if self._counted_at is None or moment - self._counted_at > self._recount_after_s:
+                self._last_id, self._total, self._counted_at = 0, 0, moment
+            q = sa.select(sa.func.coalesce(sa.func.sum(t.ledger.c.amount_paise), 0), sa.func.max(t.ledger.c.id)).where(
+                t.ledger.c.id > self._last_id
+            )
+            with self._engine.connect() as conn:
+                added, last_id = conn.execute(q).one()
+            if last_id is not None:
+                self._total += int(added)
+                self._last_id = int(last_id)
+            return self._total
+
+
+class Reads:
+    """Read-only questions from the web layer."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.ledger_total = LedgerTotal(engine)
+
+    def ping(self) -> None:
+        """Ask the database something trivial; raises if it cannot answer."""
+        with self.engine.connect() as conn:
+            conn.execute(sa.select(sa.literal(1))).scalar_one()
+
+    def meters(self, limit: int, offset: int) -> list[MeterView]:
+        """A page of meters in meter-id order, each with its account's balance."""
+        q = _meter_select().order_by(t.meters.c.meter_id).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            return [_meter_view(r) for r in conn.execute(q)]
+
+    def meter(self, meter_id: str) -> MeterView | None:
+        q = _meter_select().where(t.meters.c.meter_id == meter_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        return None if row is None else _meter_view(row)
+
+    def fleet(self, online_since: datetime) -> FleetCounts:
+        """How many meters, how many heard from since `online_since`, and the sum of all balances."""
+        s = t.meter_state.c
+        q = sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(sa.case((s.last_seen >= online_since, 1), else_=0)), 0),
+        ).select_from(t.meter_state)
+        with self.engine.connect() as conn:
+            meters, online = conn.execute(q).one()
+        return FleetCounts(meters=int(meters), online=int(online), balance_paise=self.ledger_total.paise())

@@ -1,0 +1,101 @@
+"""Headless Chromium against the real app, served by uvicorn over a demo-filled store."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from bijli import demo, settings
+from bijli.bootstrap import Platform, bootstrap
+from bijli.kernel.clock import SimulatedClock
+from bijli.web.app import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROME_ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-dev-shm-usage",
+    "--window-size=1366,900",
+    "--lang=en-IN",
+)
+DEMO_START = date(2026, 11, 1)
+DEMO_DAYS = 2
+DEMO_METERS = 24
+NOW = datetime(2026, 11, 2, 18, 40, tzinfo=UTC)
+"""Ten minutes after the demo's last reports: its meters are online."""
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+
+def _browser_missing() -> str | None:
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if shutil.which(p) is None]
+    return f"{' and '.join(missing)} not installed (apt-get install chromium chromium-driver)" if missing else None
+
+
+@pytest.fixture(scope="session")
+def browser_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    platform = bootstrap(settings.build(data_dir=tmp_path_factory.mktemp("bijli-browser"), broker_url="memory"))
+    asyncio.run(demo.run_headless(platform, meters=DEMO_METERS, days=DEMO_DAYS, start=DEMO_START))
+    yield platform
+    platform.store.dispose()
+
+
+@pytest.fixture(scope="session")
+def base_url(browser_platform: Platform) -> Iterator[str]:
+    """The app served by uvicorn on a free loopback port, in a thread."""
+    app = create_app(browser_platform, clock=SimulatedClock(NOW))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the web server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=15)
+    sock.close()
+
+
+@pytest.fixture(scope="session")
+def chrome() -> Iterator[object]:
+    """A headless Chromium driven by chromedriver; missing browser fails on CI, skips elsewhere."""
+    reason = _browser_missing()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests need Chromium on CI: {reason}")
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in CHROME_ARGS:
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
