@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 
@@ -13,7 +12,7 @@ from bijli.adapters.brokers.embedded import HEADEND_USER, headend_password, star
 from bijli.adapters.brokers.mqtt import BrokerAddress
 from bijli.bootstrap import Platform
 from bijli.fleet.simulate import run_simulation
-from bijli.serve import headend_for, web_server
+from bijli.serve import cancel, headend_for, web_server
 
 MQTT_HOST = "127.0.0.1"
 
@@ -44,10 +43,7 @@ async def run_live(platform: Platform, *, meters: int, mqtt_port: int, console: 
     try:
         await server.serve()
     finally:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(tasks)
         await headend.uplink.close()
         await broker.shutdown()
         platform.store.dispose()

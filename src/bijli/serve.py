@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import socket
+from typing import Any
 
 import uvicorn
 from rich.console import Console
@@ -45,9 +46,18 @@ async def headend_for(platform: Platform, address: BrokerAddress, client_id: str
     return HeadEnd(platform.store, uplink, platform.ring, root, SystemClock())
 
 
+async def cancel(tasks: list[asyncio.Task[Any]]) -> None:
+    """Stop background tasks and wait until they have stopped."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def run_serve(platform: Platform, console: Console) -> None:
     """Serve until interrupted."""
-    tasks: list[asyncio.Task[None]] = []
+    tasks: list[asyncio.Task[Any]] = []
     headend = None
     if platform.settings.broker_url.startswith("mqtt://"):
         address = BrokerAddress.parse(platform.settings.broker_url)
@@ -59,10 +69,7 @@ async def run_serve(platform: Platform, console: Console) -> None:
     try:
         await server.serve()
     finally:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(tasks)
         if headend is not None:
             await headend.uplink.close()
         platform.store.dispose()
