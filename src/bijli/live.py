@@ -15,6 +15,7 @@ from bijli.fleet.simulate import run_simulation
 from bijli.serve import cancel, headend_for, web_server
 
 MQTT_HOST = "127.0.0.1"
+PACE_TIMEOUT_S = 30.0
 
 
 async def run_live(platform: Platform, *, meters: int, mqtt_port: int, console: Console) -> None:
@@ -25,11 +26,23 @@ async def run_live(platform: Platform, *, meters: int, mqtt_port: int, console: 
     headend = await headend_for(platform, address, client_id="bijli-headend-demo")
     fleet_settings = dataclasses.replace(cfg, broker_url=f"mqtt://{MQTT_HOST}:{mqtt_port}?protocol=311")
     server = web_server(platform)
+
+    async def caught_up(published: int) -> None:
+        # amqtt stops waiting for a QoS 1 PUBACK after 5 s and never sends the message again,
+        # and the head-end acknowledges only after commit: so the catch-up waits each round
+        # until the head-end has the round, keeping amqtt's deliveries few and short.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PACE_TIMEOUT_S
+        while headend.totals.received < published and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+
     url = f"http://{cfg.host}:{cfg.port}"
     tasks = [
         asyncio.create_task(headend.run()),
         asyncio.create_task(
-            run_simulation(fleet_settings, platform, meters=meters, days=None, start=None, console=console)
+            run_simulation(
+                fleet_settings, platform, meters=meters, days=None, start=None, console=console, paced_by=caught_up
+            )
         ),
     ]
     for task in tasks:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
 from rich.console import Console
@@ -37,11 +38,14 @@ async def run_simulation(
     console: Console,
     clock: Clock | None = None,
     seed: int = 7,
+    paced_by: Callable[[int], Awaitable[None]] | None = None,
 ) -> dict[str, object]:
     """Publish every interval from the start until `days` are done (or forever, live).
 
-    Intervals already over go out as fast as the broker takes them; after that each goes
-    out when it ends, so a meter never reports a time that has not come.
+    Intervals already over go out as fast as the broker takes them (or, with `paced_by`, as
+    fast as that lets them: it is awaited with the running count of frames published after
+    every round); after that each goes out when it ends, so a meter never reports a time that
+    has not come.
     """
     from bijli.demo import commission
 
@@ -67,6 +71,8 @@ async def run_simulation(
             frames = fleet.report(t)
             await link.publish(frames)
             published += len(frames)
+            if paced_by is not None:
+                await paced_by(published)
             intervals += 1
             if intervals % 96 == 0:
                 console.print(f"simulated through {t.astimezone(IST):%Y-%m-%d %H:%M} IST, {published} frames")
