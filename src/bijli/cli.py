@@ -14,10 +14,12 @@ from rich.console import Console
 
 from bijli import settings as settings_mod
 from bijli.bootstrap import bootstrap
+from bijli.tokens_cli import token_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Operate smart prepaid electricity meters.")
 db_app = typer.Typer(no_args_is_help=True, help="The store: schema migrations.")
 app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
 console = Console(stderr=True)
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Folder for the embedded store and site key.")]

@@ -11,7 +11,7 @@ from bijli.adapters.brokers.memory import MemoryBroker
 from bijli.adapters.db.store import MeterRegistration
 from bijli.bootstrap import Platform
 from bijli.fleet.city import Consumer, build_city
-from bijli.fleet.fleet import Fleet
+from bijli.fleet.twin import FleetTwin
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SimulatedClock
 from bijli.kernel.time import INTERVAL, INTERVALS_PER_DAY, IST, ist_midnight
@@ -61,8 +61,9 @@ async def run_headless(platform: Platform, meters: int, days: int, start: date, 
     begin = ist_midnight(start)
     commission(platform, city, begin - timedelta(days=1))
     tariff = platform.store.tariffs[platform.settings.tariff_code]
-    fleet = Fleet(city, platform.settings.site_secret, tariff, platform.settings.topic_root, seed)
-    fleet.frame_counter[:] = int(datetime.now(IST).timestamp() * 1000)
+    fleet = FleetTwin(
+        city, [], platform.settings.site_secret, tariff, start=begin, root=platform.settings.topic_root, seed=seed
+    )
     broker = MemoryBroker()
     clock = SimulatedClock(begin)
     headend = HeadEnd(platform.store, broker, platform.ring, platform.settings.topic_root, clock)
@@ -71,7 +72,8 @@ async def run_headless(platform: Platform, meters: int, days: int, start: date, 
         for n in range(days * INTERVALS_PER_DAY):
             interval_start = begin + n * INTERVAL
             clock.set(interval_start + INTERVAL + REPORT_DELAY)
-            for out in fleet.report(interval_start):
+            fleet.close_interval(interval_start)
+            for out in fleet.take_outgoing():
                 await broker.publish(out.topic, out.payload)
             if n % INTERVALS_PER_DAY == INTERVALS_PER_DAY // 2 and n >= INTERVALS_PER_DAY:
                 await broker.drain()
@@ -86,12 +88,14 @@ async def run_headless(platform: Platform, meters: int, days: int, start: date, 
     return summary(platform, meters, days)
 
 
-def _noon_recharges(platform: Platform, fleet: Fleet, city: Sequence[Consumer], at: datetime, now: datetime) -> None:
+def _noon_recharges(
+    platform: Platform, fleet: FleetTwin, city: Sequence[Consumer], at: datetime, now: datetime
+) -> None:
     day = at.astimezone(IST).date().isoformat()
     for i in range(0, len(city), RECHARGE_EVERY):
         c = city[i]
         record_recharge(platform.store, c.account_no, RECHARGE_PAISE, f"DEMO-{c.account_no}-{day}", now)
-        fleet.credit(i, RECHARGE_PAISE)
+        fleet.credit(i, RECHARGE_PAISE, now.timestamp())
 
 
 def summary(platform: Platform, meters: int, days: int) -> dict[str, object]:

@@ -58,3 +58,28 @@ def build_city(meters: int, seed: int = 7) -> list[Consumer]:
             )
         )
     return people
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransformerMeter:
+    """The meter on a distribution transformer: it sees everything its consumers draw."""
+
+    meter_id: str
+    area: str
+    feeder: str
+    transformer: str
+
+
+def transformer_meters(city: list[Consumer]) -> list[TransformerMeter]:
+    """One DT meter for each transformer the consumers hang on, in order of first appearance."""
+    seen: dict[str, TransformerMeter] = {}
+    for c in city:
+        if c.transformer not in seen:
+            code = c.transformer.split("-", 1)[0]
+            seen[c.transformer] = TransformerMeter(
+                meter_id=f"KN{code}T{len([t for t in seen.values() if t.area == c.area]) + 1:05d}",
+                area=c.area,
+                feeder=c.feeder,
+                transformer=c.transformer,
+            )
+    return list(seen.values())

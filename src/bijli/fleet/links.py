@@ -10,7 +10,7 @@ from types import TracebackType
 import aiomqtt
 
 from bijli.adapters.brokers.mqtt import BrokerAddress
-from bijli.fleet.fleet import Outgoing
+from bijli.fleet.twin import Outgoing
 from bijli.protocol import keys, topics
 
 

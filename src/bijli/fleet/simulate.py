@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from rich.console import Console
 
 from bijli.adapters.brokers.mqtt import BrokerAddress
 from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
-from bijli.fleet.fleet import Fleet
 from bijli.fleet.links import MeterConnections
+from bijli.fleet.twin import FleetTwin
 from bijli.kernel.clock import Clock, SystemClock
 from bijli.kernel.time import INTERVAL, INTERVAL_S, IST, epoch, ist_midnight, utc_from_epoch
 from bijli.prepaid.tariff import builtin_tariffs
@@ -55,8 +55,7 @@ async def run_simulation(
     if platform is not None:
         commission(platform, city, begin - timedelta(days=1))
     tariff = builtin_tariffs()[settings.tariff_code]
-    fleet = Fleet(city, settings.site_secret, tariff, settings.topic_root, seed)
-    fleet.frame_counter[:] = int(datetime.now(UTC).timestamp() * 1000)
+    fleet = FleetTwin(city, [], settings.site_secret, tariff, start=begin, root=settings.topic_root, seed=seed)
     end = None if days is None else begin + timedelta(days=days)
     address = BrokerAddress.parse(settings.broker_url)
     published = intervals = 0
@@ -68,7 +67,8 @@ async def run_simulation(
             wait = (due - clock.now()).total_seconds()
             if wait > 0:  # caught up: never report an interval before it has ended
                 await asyncio.sleep(wait)
-            frames = fleet.report(t)
+            fleet.close_interval(t)
+            frames = fleet.take_outgoing()
             await link.publish(frames)
             published += len(frames)
             if paced_by is not None:

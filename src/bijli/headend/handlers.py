@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bijli.adapters.db.store import Store, StoreTx
+from bijli.adapters.db.store import Store, StoreTx, earliest
 from bijli.headend.model import KeyRing, MeterRecord, Rejected, meters_named, screen
 from bijli.headend.ports import Delivery
 from bijli.kernel.time import ist_day, ist_midnight, month_key, utc_from_epoch
 from bijli.prepaid.model import LedgerEntry, daily_fixed_charges, interval_charges
 from bijli.protocol.codec import Refusal
-from bijli.protocol.frames import AckFrame, EventFrame, ReadingFrame, StatusFrame
+from bijli.protocol.frames import (
+    REGISTER_MODULUS,
+    AckFrame,
+    DailyFrame,
+    EventFrame,
+    ReadingFrame,
+    StatusFrame,
+    TokenFrame,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,69 +35,133 @@ class IngestReport:
     quarantined: int
 
 
+@dataclass(slots=True)
+class Collected:
+    """What a batch's accepted frames add to the store, row by row."""
+
+    now: datetime
+    readings: dict[tuple[str, datetime], dict[str, Any]] = field(default_factory=dict)
+    days: dict[tuple[str, datetime], dict[str, Any]] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    redemptions: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    state: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _reading(frame: ReadingFrame, out: Collected) -> None:
+    for r in frame.intervals:
+        start = utc_from_epoch(r.start)
+        out.readings.setdefault(
+            (frame.m, start),
+            {
+                "meter_id": frame.m,
+                "interval_start": start,
+                "import_wh": r.import_wh,
+                "import_vah": r.import_vah,
+                "export_wh": r.export_wh,
+                "voltage_dv": r.voltage_dv,
+                "current_ma": r.current_ma,
+                "import_wh_total": r.import_wh_total,
+                "quality": "actual",
+                "received_at": out.now,
+            },
+        )
+
+
+def _daily(frame: DailyFrame, out: Collected) -> None:
+    for d in frame.days:
+        start = utc_from_epoch(d.day_start)
+        out.days.setdefault(
+            (frame.m, start),
+            {
+                "meter_id": frame.m,
+                "day_start": start,
+                "import_wh_total": d.import_wh_total,
+                "export_wh_total": d.export_wh_total,
+                "import_vah_total": d.import_vah_total,
+                "received_at": out.now,
+            },
+        )
+
+
+def _event(frame: EventFrame, out: Collected) -> None:
+    out.events.extend(
+        {"meter_id": frame.m, "code": e.code, "occurred_at": utc_from_epoch(e.at), "received_at": out.now}
+        for e in frame.events
+    )
+
+
+def _status(frame: StatusFrame, out: Collected) -> None:
+    out.state[frame.m].update(
+        active_sim=frame.sim,
+        operator=frame.operator,
+        rssi_dbm=frame.rssi_dbm,
+        relay=frame.relay,
+        balance_mirror_paise=frame.balance_paise,
+        failovers=frame.failovers,
+        sim1_s=frame.sim1_s,
+        sim2_s=frame.sim2_s,
+        switched_at=utc_from_epoch(frame.switched_at) if frame.switched_at else None,
+    )
+
+
+def _token(frame: TokenFrame, out: Collected) -> None:
+    for r in frame.redemptions:
+        out.redemptions.setdefault(
+            (frame.m, r.token_id),
+            {
+                "meter_id": frame.m,
+                "token_id": r.token_id,
+                "status": r.status,
+                "amount_paise": r.amount_paise,
+                "redeemed_at": utc_from_epoch(r.at),
+                "received_at": out.now,
+            },
+        )
+
+
+def _ack(_frame: AckFrame, _out: Collected) -> None:
+    """Acknowledgements are read by the command dispatcher; the frame counter already moved."""
+
+
+COLLECT: dict[type, Callable[[Any, Collected], None]] = {
+    ReadingFrame: _reading,
+    DailyFrame: _daily,
+    EventFrame: _event,
+    StatusFrame: _status,
+    TokenFrame: _token,
+    AckFrame: _ack,
+}
+
+
 def ingest_batch(store: Store, deliveries: Sequence[Delivery], ring: KeyRing, root: str, now: datetime) -> IngestReport:
     """Screen, store and charge a batch in one transaction; the caller acks after it returns."""
     with store.transaction() as tx:
         registry = tx.meter_records(meters_named(root, deliveries))
         screened = screen(deliveries, registry, ring, root, now)
-
-        readings: dict[tuple[str, datetime], dict[str, Any]] = {}
-        events: list[dict[str, Any]] = []
-        state: dict[str, dict[str, Any]] = {}
+        out = Collected(now)
         for meter_id, fc in screened.last_fc.items():
-            state[meter_id] = {"b_meter": meter_id, "last_fc": fc, "last_seen": now}
+            out.state[meter_id] = {"b_meter": meter_id, "last_fc": fc, "last_seen": now}
         for item in screened.accepted:
-            frame = item.frame
-            if isinstance(frame, ReadingFrame):
-                for r in frame.intervals:
-                    start = utc_from_epoch(r.start)
-                    readings.setdefault(
-                        (frame.m, start),
-                        {
-                            "meter_id": frame.m,
-                            "interval_start": start,
-                            "import_wh": r.import_wh,
-                            "import_vah": r.import_vah,
-                            "export_wh": r.export_wh,
-                            "voltage_dv": r.voltage_dv,
-                            "current_ma": r.current_ma,
-                            "import_wh_total": r.import_wh_total,
-                            "quality": "actual",
-                            "received_at": now,
-                        },
-                    )
-            elif isinstance(frame, EventFrame):
-                events.extend(
-                    {"meter_id": frame.m, "code": e.code, "occurred_at": utc_from_epoch(e.at), "received_at": now}
-                    for e in frame.events
-                )
-            elif isinstance(frame, StatusFrame):
-                state[frame.m].update(
-                    active_sim=frame.sim,
-                    operator=frame.operator,
-                    rssi_dbm=frame.rssi_dbm,
-                    relay=frame.relay,
-                    balance_mirror_paise=frame.balance_paise,
-                )
-            elif isinstance(frame, AckFrame):
-                pass  # command lifecycle arrives with the command dispatcher
+            COLLECT[type(item.frame)](item.frame, out)
 
-        existing = tx.existing_intervals(readings)
-        fresh = [row for key, row in readings.items() if key not in existing]
+        existing = tx.existing_intervals(out.readings)
+        fresh = [row for key, row in out.readings.items() if key not in existing]
         tx.insert_readings(fresh)
         tx.post(_charges(tx, fresh, registry), now)
         for row in fresh:
-            s = state[row["meter_id"]]
+            s = out.state[row["meter_id"]]
             if s.get("last_interval") is None or row["interval_start"] > s["last_interval"]:
                 s["last_interval"] = row["interval_start"]
-        tx.insert_events(events)
-        tx.update_state(list(state.values()))
+        tx.insert_events(out.events)
+        tx.insert_days(list(out.days.values()))
+        tx.insert_redemptions(list(out.redemptions.values()))
+        tx.update_state(list(out.state.values()))
         tx.quarantine([_quarantine_row(r, now) for r in screened.rejected])
     return IngestReport(
         received=len(deliveries),
         readings_stored=len(fresh),
-        readings_duplicate=len(readings) - len(fresh),
-        events_stored=len(events),
+        readings_duplicate=len(out.readings) - len(fresh),
+        events_stored=len(out.events),
         quarantined=len(screened.rejected),
     )
 
@@ -111,14 +183,14 @@ def _charges(tx: StoreTx, fresh: Sequence[dict[str, Any]], registry: dict[str, M
         if supply is None:
             continue
         key = (supply.account_no, month_key(ist_day(row["interval_start"])))
-        start_total = row["import_wh_total"] - row["import_wh"]
-        lows[key] = min(lows.get(key, start_total), start_total)
+        start_total = (row["import_wh_total"] - row["import_wh"]) % REGISTER_MODULUS
+        lows[key] = earliest(lows.get(key, start_total), start_total)
         billed.append((supply, key, row))
     openings = tx.month_openings(lows)
     entries: list[LedgerEntry] = []
     days: set[tuple[str, object]] = set()
     for supply, key, row in billed:
-        before = max(0, row["import_wh_total"] - row["import_wh"] - openings[key])
+        before = (row["import_wh_total"] - row["import_wh"] - openings[key]) % REGISTER_MODULUS
         entries.extend(interval_charges(supply, row["interval_start"], before, row["import_wh"]))
         day = ist_day(row["interval_start"])
         if (supply.account_no, day) not in days:

@@ -10,17 +10,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
-from bijli.protocol.frames import PROTOCOL_VERSION, UplinkFrame
+from bijli.protocol.frames import PROTOCOL_VERSION, CommandFrame, UplinkFrame
 
 TAG_BYTES: Final = 16
 TAG_HEX: Final = TAG_BYTES * 2
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(UplinkFrame)
+_command_decoder = msgspec.json.Decoder(CommandFrame)
 
 
 class _Version(msgspec.Struct):
@@ -43,13 +44,13 @@ def tag(key: bytes, body: bytes) -> bytes:
     return hmac.new(key, body, hashlib.sha256).hexdigest()[:TAG_HEX].encode("ascii")
 
 
-def seal(key: bytes, frame: UplinkFrame) -> bytes:
+def seal(key: bytes, frame: UplinkFrame | CommandFrame) -> bytes:
     """A frame ready to publish: JSON, line feed, tag."""
     body = _encoder.encode(frame)
     return body + b"\n" + tag(key, body)
 
 
-def seal_with(mac: hmac.HMAC, frame: UplinkFrame) -> bytes:
+def seal_with(mac: hmac.HMAC, frame: UplinkFrame | CommandFrame) -> bytes:
     """Like `seal`, from a prepared HMAC of the meter's key (copied, never consumed)."""
     body = _encoder.encode(frame)
     h = mac.copy()
@@ -58,7 +59,18 @@ def seal_with(mac: hmac.HMAC, frame: UplinkFrame) -> bytes:
 
 
 def open_frame(key: bytes, meter_id: str, payload: bytes) -> UplinkFrame | Refusal:
-    """Check a payload's tag, decode it, and check it speaks for `meter_id`."""
+    """Check a payload's tag, decode it, and check it speaks for `meter_id` (head-end side)."""
+    opened: UplinkFrame | Refusal = _open(key, meter_id, payload, _decoder)
+    return opened
+
+
+def open_command(key: bytes, meter_id: str, payload: bytes) -> CommandFrame | Refusal:
+    """The same checks for a command arriving at a meter."""
+    opened: CommandFrame | Refusal = _open(key, meter_id, payload, _command_decoder)
+    return opened
+
+
+def _open(key: bytes, meter_id: str, payload: bytes, decoder: msgspec.json.Decoder[Any]) -> Any:
     body, sep, got = payload.rpartition(b"\n")
     if not sep or len(got) != TAG_HEX:
         return Refusal("malformed", "no authentication tag after the frame")
@@ -68,7 +80,7 @@ def open_frame(key: bytes, meter_id: str, payload: bytes) -> UplinkFrame | Refus
         version = _version_decoder.decode(body).v
         if version != PROTOCOL_VERSION:
             return Refusal("unsupported", f"protocol version {version} is not supported")
-        frame: UplinkFrame = _decoder.decode(body)
+        frame = decoder.decode(body)
     except msgspec.DecodeError as e:
         return Refusal("malformed", f"frame does not decode: {e}")
     if frame.m != meter_id:

@@ -22,6 +22,11 @@ KWH_EXPORT_INTERVAL: Final = "1.0.2.29.0.255"
 VOLTAGE_AVERAGE: Final = "1.0.12.27.0.255"
 CURRENT_AVERAGE: Final = "1.0.11.27.0.255"
 KWH_IMPORT_TOTAL: Final = "1.0.1.8.0.255"
+KWH_EXPORT_TOTAL: Final = "1.0.2.8.0.255"
+KVAH_IMPORT_TOTAL: Final = "1.0.9.8.0.255"
+DAILY_PROFILE: Final = "1.0.99.2.0.255"
+REGISTER_MODULUS: Final = 10**9
+"""Cumulative energy registers hold 999,999.999 kWh (in Wh) and then roll over to zero."""
 DISCONNECT_CONTROL: Final = "0.0.96.3.10.255"
 CURRENT_BALANCE: Final = "0.0.94.96.24.255"
 
@@ -65,6 +70,25 @@ class Event(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """When it happened, epoch seconds."""
 
 
+class DailyRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One midnight entry of the daily profile: the cumulative registers at 00:00 IST."""
+
+    day_start: Epoch = msgspec.field(name="t")
+    import_wh_total: Register = msgspec.field(name=KWH_IMPORT_TOTAL)
+    export_wh_total: Register = msgspec.field(name=KWH_EXPORT_TOTAL)
+    import_vah_total: Register = msgspec.field(name=KVAH_IMPORT_TOTAL)
+
+
+class Redemption(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A recharge token the meter took (or refused) at its hotspot."""
+
+    token_id: Annotated[int, msgspec.Meta(ge=0, le=2**24)]
+    status: Annotated[int, msgspec.Meta(ge=0, le=99)]
+    """0 accepted; otherwise the refusal code of the token section."""
+    amount_paise: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+    at: Epoch
+
+
 class _Envelope(msgspec.Struct, frozen=True, tag_field="k", forbid_unknown_fields=True):
     v: int
     m: MeterId
@@ -76,6 +100,12 @@ class ReadingFrame(_Envelope, frozen=True, tag="reading"):
     """Interval readings, oldest first (several when the meter delivers a backlog)."""
 
     intervals: Annotated[list[IntervalRecord], msgspec.Meta(max_length=9000)] = msgspec.field(name=BLOCK_LOAD_PROFILE)
+
+
+class DailyFrame(_Envelope, frozen=True, tag="daily"):
+    """Midnight register snapshots, oldest first."""
+
+    days: Annotated[list[DailyRecord], msgspec.Meta(max_length=400)] = msgspec.field(name=DAILY_PROFILE)
 
 
 class EventFrame(_Envelope, frozen=True, tag="event"):
@@ -95,6 +125,19 @@ class StatusFrame(_Envelope, frozen=True, tag="status"):
     """0 disconnected, 1 connected, 2 ready for reconnection."""
     balance_paise: Annotated[int, msgspec.Meta(ge=-(2**62), le=2**62)] = msgspec.field(name=CURRENT_BALANCE)
     """The meter's credit mirror, paise."""
+    failovers: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] = 0
+    """SIM switches since installation."""
+    sim1_s: Annotated[int, msgspec.Meta(ge=0, le=2**40)] = 0
+    """Seconds connected on SIM 1 since installation."""
+    sim2_s: Annotated[int, msgspec.Meta(ge=0, le=2**40)] = 0
+    switched_at: Epoch = 0
+    """When the meter last changed SIM (0: never)."""
+
+
+class TokenFrame(_Envelope, frozen=True, tag="token"):
+    """Recharge tokens taken at the hotspot, reported once the meter is online."""
+
+    redemptions: Annotated[list[Redemption], msgspec.Meta(max_length=1000)]
 
 
 class AckFrame(_Envelope, frozen=True, tag="ack"):
@@ -105,11 +148,37 @@ class AckFrame(_Envelope, frozen=True, tag="ack"):
     detail: Annotated[str, msgspec.Meta(max_length=256)] = ""
 
 
-UplinkFrame = ReadingFrame | EventFrame | StatusFrame | AckFrame
+class CommandFrame(_Envelope, frozen=True, tag="command"):
+    """A command to one meter (downlink), sealed with the meter's frame key.
+
+    ``fc`` is the head-end's downlink counter for that meter: the meter refuses a command
+    whose counter is not above the last it accepted.
+    """
+
+    command_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    action: Annotated[str, msgspec.Meta(max_length=32)]
+    args: Annotated[dict[str, int], msgspec.Meta(max_length=16)] = msgspec.field(default_factory=dict)
+
+
+UplinkFrame = ReadingFrame | DailyFrame | EventFrame | StatusFrame | AckFrame | TokenFrame
 
 KIND_OF: Final[dict[type[_Envelope], str]] = {
     ReadingFrame: "reading",
+    DailyFrame: "daily",
     EventFrame: "event",
     StatusFrame: "status",
     AckFrame: "ack",
+    TokenFrame: "token",
 }
+
+COMMAND_ACTIONS: Final = (
+    "relay_connect",
+    "relay_disconnect",
+    "time_sync",
+    "read_profile",
+    "read_now",
+    "credit",
+    "hotspot_settings",
+)
+"""What a command may ask; `args` by action: time_sync {"t": epoch}, read_profile {"from":
+epoch, "to": epoch}, credit {"amount_paise": n}, hotspot_settings {"window_s": n}."""

@@ -10,7 +10,7 @@ import re
 from typing import Final
 
 VERSION: Final = "v1"
-UP_KINDS: Final = ("reading", "event", "status", "ack")
+UP_KINDS: Final = ("reading", "daily", "event", "status", "ack", "token")
 METER_ID_PATTERN: Final = re.compile(r"[A-Z0-9][A-Z0-9-]{2,31}")
 """Use with `fullmatch`: upper-case letters, digits and hyphens, 3 to 32 long."""
 

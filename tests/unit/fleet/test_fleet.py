@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
 from bijli.fleet.city import build_city
-from bijli.fleet.fleet import Fleet, Outgoing
+from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.headend.model import KeyRing, MeterRecord, screen
 from bijli.headend.ports import Delivery
 from bijli.kernel.time import INTERVAL, epoch, ist_midnight
@@ -25,12 +25,19 @@ START = ist_midnight(date(2026, 3, 1))
 LMV1 = builtin_tariffs()["UP-LMV1-DU"]
 
 
-def new_fleet(meters: int = METERS, seed: int = 7) -> Fleet:
-    return Fleet(build_city(meters), SECRET, LMV1, seed=seed)
+def new_fleet(meters: int = METERS, seed: int = 7, start: datetime = START) -> FleetTwin:
+    return FleetTwin(
+        build_city(meters), [], SECRET, LMV1, start=start, seed=seed, first_counter=0, options=TwinOptions(drift_ppm=0)
+    )
 
 
-def run_rounds(fleet: Fleet, rounds: int = ROUNDS) -> list[list[Outgoing]]:
-    return [fleet.report(START + n * INTERVAL) for n in range(rounds)]
+def report(fleet: FleetTwin, start: datetime) -> list[Outgoing]:
+    fleet.close_interval(start)
+    return fleet.take_outgoing()
+
+
+def run_rounds(fleet: FleetTwin, rounds: int = ROUNDS) -> list[list[Outgoing]]:
+    return [report(fleet, START + n * INTERVAL) for n in range(rounds)]
 
 
 def opened(out: Outgoing) -> tuple[str, str, UplinkFrame]:
@@ -107,7 +114,7 @@ def test_frame_counters_strictly_increase_across_all_kinds(rounds: list[list[Out
 
 def test_frames_are_sent_at_the_end_of_their_interval(rounds: list[list[Outgoing]]) -> None:
     for n, sent in enumerate(rounds):
-        assert {opened(o)[2].ts for o in sent} == {epoch(START + (n + 1) * INTERVAL)}
+        assert {opened(o)[2].ts for o in sent} == {epoch(START + (n + 1) * INTERVAL) + 20}
 
 
 def test_head_end_accepts_everything_a_healthy_fleet_sends() -> None:
@@ -119,7 +126,7 @@ def test_head_end_accepts_everything_a_healthy_fleet_sends() -> None:
     ring = KeyRing(SECRET)
 
     for n in range(ROUNDS):
-        sent = fleet.report(START + n * INTERVAL)
+        sent = report(fleet, START + n * INTERVAL)
         out = screen([Delivery(o.topic, o.payload) for o in sent], registry, ring, "bijli", START + (n + 1) * INTERVAL)
         assert out.rejected == []
         assert len(out.accepted) == len(sent)
@@ -134,18 +141,18 @@ def test_credit_mirror_falls_as_energy_and_fixed_charges_are_taken() -> None:
     status = {m: f for m, _, f in map(opened, sent[4]) if isinstance(f, StatusFrame)}
 
     for i, c in enumerate(fleet.consumers):
-        assert fleet.balance_paise[i] < openings[i]
-        assert type(fleet.balance_paise[i]) is int
-        assert status[c.meter_id].balance_paise == fleet.balance_paise[i]
+        assert fleet.balance[i] < openings[i]
+        assert fleet.balance.dtype.kind == "i"  # whole paise, never float
+        assert status[c.meter_id].balance_paise == fleet.balance[i]
 
 
 def test_a_recharge_reaches_the_credit_mirror() -> None:
     fleet = new_fleet(2)
-    before = fleet.balance_paise[1]
+    before = int(fleet.balance[1])
 
-    fleet.credit(1, 50_000)
+    fleet.credit(1, 50_000, START.timestamp())
 
-    assert fleet.balance_paise[1] == before + 50_000
+    assert fleet.balance[1] == before + 50_000
 
 
 def test_same_seed_gives_the_same_frames() -> None:
@@ -153,19 +160,19 @@ def test_same_seed_gives_the_same_frames() -> None:
 
 
 def test_first_interval_of_each_ist_day_takes_that_days_fixed_charge() -> None:
-    fleet = new_fleet(2)
     new_year = ist_midnight(date(2027, 1, 1))
+    fleet = new_fleet(2, start=new_year - INTERVAL)
     supply = Connection(
         account_no="x", meter_id="x", sanctioned_load_w=fleet.consumers[0].sanctioned_load_w, tariff=LMV1
     )
     fixed = -sum(e.amount_paise for e in daily_fixed_charges(supply, date(2027, 1, 1), new_year))
 
-    fleet.report(new_year - INTERVAL)  # 23:45 IST on 31 December
-    before_midnight = fleet.balance_paise[0]
-    fleet.report(new_year)
-    after_first = fleet.balance_paise[0]
-    fleet.report(new_year + INTERVAL)
-    after_second = fleet.balance_paise[0]
+    report(fleet, new_year - INTERVAL)  # 23:45 IST on 31 December
+    before_midnight = int(fleet.balance[0])
+    report(fleet, new_year)
+    after_first = int(fleet.balance[0])
+    report(fleet, new_year + INTERVAL)
+    after_second = int(fleet.balance[0])
 
     assert before_midnight - after_first > fixed
     assert after_first - after_second < fixed

@@ -78,6 +78,10 @@ meter_state = sa.Table(
     sa.Column("rssi_dbm", sa.SmallInteger),
     sa.Column("relay", sa.SmallInteger),
     sa.Column("balance_mirror_paise", sa.BigInteger),
+    sa.Column("failovers", sa.Integer),
+    sa.Column("sim1_s", sa.BigInteger),
+    sa.Column("sim2_s", sa.BigInteger),
+    sa.Column("switched_at", UtcDateTime),
 )
 
 readings = sa.Table(
@@ -138,4 +142,26 @@ billing_months = sa.Table(
     sa.Column("account_no", sa.ForeignKey("accounts.account_no"), primary_key=True),
     sa.Column("month", sa.String(7), primary_key=True),
     sa.Column("opening_wh_total", sa.BigInteger, nullable=False),
+)
+
+daily_registers = sa.Table(
+    "daily_registers",
+    metadata,
+    sa.Column("meter_id", sa.String(32), primary_key=True),
+    sa.Column("day_start", UtcDateTime, primary_key=True),
+    sa.Column("import_wh_total", sa.BigInteger, nullable=False),
+    sa.Column("export_wh_total", sa.BigInteger, nullable=False),
+    sa.Column("import_vah_total", sa.BigInteger, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+)
+
+token_redemptions = sa.Table(
+    "token_redemptions",
+    metadata,
+    sa.Column("meter_id", sa.String(32), primary_key=True),
+    sa.Column("token_id", sa.Integer, primary_key=True),
+    sa.Column("status", sa.SmallInteger, nullable=False),
+    sa.Column("amount_paise", sa.BigInteger, nullable=False),
+    sa.Column("redeemed_at", UtcDateTime, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
 )

@@ -17,6 +17,7 @@ from bijli.headend.model import MeterRecord
 from bijli.prepaid.model import CHARGE_KINDS, EntryKind, LedgerEntry
 from bijli.prepaid.model import Connection as Supply
 from bijli.prepaid.tariff import Tariff
+from bijli.protocol.frames import REGISTER_MODULUS
 
 CHARGE_KIND_VALUES = tuple(k.value for k in CHARGE_KINDS)
 
@@ -45,6 +46,11 @@ class MeterRegistration:
     tariff_code: str
     sanctioned_load_w: int
     installed_at: datetime
+
+
+def earliest(a: int, b: int) -> int:
+    """Of two readings of a register that rolls over, the one taken first (they are close)."""
+    return a if (b - a) % REGISTER_MODULUS < REGISTER_MODULUS // 2 else b
 
 
 class StoreTx:
@@ -119,7 +125,7 @@ class StoreTx:
             if key not in known:
                 inserts.append({"account_no": key[0], "month": key[1], "opening_wh_total": low})
                 result[key] = low
-            elif low < known[key]:
+            elif earliest(low, known[key]) != known[key]:
                 updates.append({"b_account": key[0], "b_month": key[1], "b_low": low})
                 result[key] = low
         _insert_ignoring(self.conn, t.billing_months, inserts, ["account_no", "month"])
@@ -150,6 +156,12 @@ class StoreTx:
             for e in entries
         ]
         _insert_ignoring(self.conn, t.ledger, rows, ["reference"])
+
+    def insert_days(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        _insert_ignoring(self.conn, t.daily_registers, rows, ["meter_id", "day_start"])
+
+    def insert_redemptions(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        _insert_ignoring(self.conn, t.token_redemptions, rows, ["meter_id", "token_id"])
 
     def insert_events(self, rows: Sequence[Mapping[str, Any]]) -> None:
         _insert_ignoring(self.conn, t.events, rows, ["meter_id", "code", "occurred_at"])
