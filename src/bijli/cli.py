@@ -20,6 +20,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Operate smar
 db_app = typer.Typer(no_args_is_help=True, help="The store: schema migrations.")
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: figures, not pass/fail.")
+app.add_typer(bench_app, name="bench")
 console = Console(stderr=True)
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Folder for the embedded store and site key.")]
@@ -105,6 +107,18 @@ def simulate(
     platform = bootstrap(cfg) if commission_into_store else None
     summary = asyncio.run(run_simulation(cfg, platform, meters=meters, days=days, start=first, console=console))
     print(json.dumps(summary))
+
+
+@bench_app.command("fleet")
+def bench_fleet(
+    meters: Annotated[int, typer.Option(min=1, help="Consumer meters (their DT meters come too).")] = 24_000,
+    days: Annotated[float, typer.Option(min=0.0, help="Simulated days.")] = 1.0,
+    intervals: Annotated[int | None, typer.Option(min=1, help="Simulate this many 15-minute rounds instead.")] = None,
+) -> None:
+    """Simulate a fleet without a broker (frames built and signed, then dropped); one JSON line."""
+    from bijli.benchmarks.fleet import run
+
+    print(json.dumps(run(meters, days, intervals=intervals)))
 
 
 @db_app.command("upgrade")

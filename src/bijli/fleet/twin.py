@@ -12,8 +12,6 @@ counter never goes backwards.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -31,7 +29,7 @@ from bijli.meter.sensors import CLOCK_SET, CONDITIONS, RELAY_CONNECTED, RELAY_DI
 from bijli.prepaid.policy import UPPCL, PrepaidPolicy
 from bijli.prepaid.tariff import Tariff
 from bijli.protocol import keys, tokens, topics
-from bijli.protocol.codec import Refusal, open_command, seal_with
+from bijli.protocol.codec import Refusal, Sealer, open_command
 from bijli.protocol.frames import (
     PROTOCOL_VERSION,
     REGISTER_MODULUS,
@@ -78,8 +76,9 @@ class TwinOptions:
     timers: ModemTimers = DEFAULT_TIMERS
     operators: tuple[str, str] = OPERATORS
     hotspot_window_s: int = 300
-    history_days: int = 7
-    """How far back the meter can answer a profile read (real meters: 45-90 days)."""
+    history_days: int = 2
+    """How far back the meter can answer a profile read (real meters: 45-90 days; the twin
+    keeps 20 bytes per meter per interval, so 90 days of 24,000 meters take 4 GB)."""
     policy: PrepaidPolicy = UPPCL
     drift_ppm: float = 2.0
     """Typical RTC drift; each meter gets a random drift within ±this."""
@@ -183,13 +182,15 @@ class FleetTwin:
         self.used_tokens: dict[int, tokens.UsedTokens] = {}
         self.backlog: dict[int, Backlog] = {}
         self._depth = self.options.history_days * 96
-        self.history = np.zeros((n, max(self._depth, 1), 6), dtype=np.int64) if self._depth else None
+        self.history = np.zeros((self._depth, 5, n), dtype=np.int32) if self._depth else None
         self._history_start = np.full(max(self._depth, 1), -1, dtype=np.int64)
 
-        self._macs = [hmac.new(keys.frame_key(site_secret, m), digestmod=hashlib.sha256) for m in self.meter_ids]
+        self._keys = [keys.frame_key(site_secret, m) for m in self.meter_ids]
+        self._sealers = [Sealer(k) for k in self._keys]
         self._frame_keys_secret = site_secret
         self._token_keys: dict[int, bytes] = {}
         self._outgoing: list[Outgoing] = []
+        self._reading_topics = [topics.uplink(root, m, "reading") for m in self.meter_ids]
         self._rounds = 0
         self._charged_day: date | None = None
         self.now = float(epoch(start))
@@ -416,18 +417,26 @@ class FleetTwin:
         online = self.online
         end_local = utc_from_epoch(int(t_end)).astimezone(IST)
         midnight = end_local.hour == 0 and end_local.minute == 0
-        for i in range(self.n):
-            if online[i]:
-                self._send(i, send_at, "reading", ReadingFrame, intervals=[records[i]])
-                if midnight:
-                    self._send(i, send_at, "daily", DailyFrame, days=[self._daily(i, t_end)])
-                if with_status:
-                    self._send_status(i, send_at)
-            else:
-                backlog = self.backlog.setdefault(i, Backlog())
-                backlog.intervals.append(records[i])
-                if midnight:
-                    backlog.days.append(self._daily(i, t_end))
+        self._send_readings(np.nonzero(online)[0], records, send_at)
+        if with_status:
+            self._send_statuses(np.nonzero(online)[0], send_at)
+        for i in np.nonzero(online)[0].tolist() if midnight else ():
+            self._send(i, send_at, "daily", DailyFrame, days=[self._daily(i, t_end)])
+        for i in np.nonzero(~online)[0].tolist():
+            backlog = self.backlog.setdefault(i, Backlog())
+            backlog.intervals.append(records[i])
+            if midnight:
+                backlog.days.append(self._daily(i, t_end))
+
+    def _send_readings(self, idx: npt.NDArray[np.int64], records: list[IntervalRecord], t: float) -> None:
+        """One reading frame from each of `idx`: the hot path, so it avoids per-meter numpy."""
+        self.fc[idx] += 1
+        counters = self.fc[idx].tolist()
+        stamps = np.floor(t + self.clock_offset[idx]).astype(np.int64).tolist()
+        ids, topics_, sealers, out = self.meter_ids, self._reading_topics, self._sealers, self._outgoing
+        for i, fc, ts in zip(idx.tolist(), counters, stamps, strict=True):
+            frame = ReadingFrame(v=PROTOCOL_VERSION, m=ids[i], fc=fc, ts=ts, intervals=[records[i]])
+            out.append(Outgoing(t, i, topics_[i], sealers[i].seal(frame), frame))
 
     def _records(self, t0: int, wh: Ints, vah: Ints, volts: Ints, milliamps: Ints) -> list[IntervalRecord]:
         return [
@@ -452,11 +461,7 @@ class FleetTwin:
             return
         slot = (t0 // INTERVAL_S) % self._depth
         self._history_start[slot] = t0
-        self.history[:, slot, 0] = wh
-        self.history[:, slot, 1] = vah
-        self.history[:, slot, 2] = volts
-        self.history[:, slot, 3] = milliamps
-        self.history[:, slot, 4] = self.reg_import
+        self.history[slot] = np.stack([wh, vah, volts, milliamps, self.reg_import])
 
     def _charge(self, start: datetime, wh: Ints) -> None:
         """The credit mirror pays for what the meter recorded, by its own copy of the tariff."""
@@ -545,7 +550,7 @@ class FleetTwin:
         """A command arrives on the meter's downlink; the meter acts and acknowledges."""
         i = self.index[meter_id]
         self.advance(at)
-        opened = open_command(self._macs_key(i), meter_id, payload)
+        opened = open_command(self._keys[i], meter_id, payload)
         if isinstance(opened, Refusal):
             return  # an unauthenticated command is ignored; nothing to acknowledge to
         if opened.fc <= self.last_command_fc[i]:
@@ -576,9 +581,6 @@ class FleetTwin:
         else:
             self._ack(i, opened, "refused", f"cannot {action} with {sorted(args)}", at)
 
-    def _macs_key(self, i: int) -> bytes:
-        return keys.frame_key(self._frame_keys_secret, self.meter_ids[i])
-
     def _profile(self, i: int, start: int, end: int) -> list[IntervalRecord]:
         if self.history is None:
             return []
@@ -586,7 +588,7 @@ class FleetTwin:
         for slot in np.argsort(self._history_start).tolist():
             t0 = int(self._history_start[slot])
             if t0 >= 0 and start <= t0 < end:
-                wh, vah, volts, ma, total = (int(v) for v in self.history[i, slot, :5])
+                wh, vah, volts, ma, total = self.history[slot, :, i].tolist()
                 found.append(
                     IntervalRecord(
                         start=t0,
@@ -614,22 +616,48 @@ class FleetTwin:
             self.backlog.setdefault(i, Backlog()).events.append(event)
 
     def _send_status(self, i: int, t: float) -> None:
-        slot = int(self.active_sim[i])
-        self._send(
-            i,
-            t,
-            "status",
-            StatusFrame,
-            sim=slot + 1,
-            operator=self.options.operators[int(self.sim_operator[slot, i])],
-            rssi_dbm=int(self.rssi[slot, i]),
-            relay=int(self.relay[i]),
-            balance_paise=int(self.balance[i]),
-            failovers=int(self.failovers[i]),
-            sim1_s=int(self.sim_seconds[0, i]),
-            sim2_s=int(self.sim_seconds[1, i]),
-            switched_at=int(self.switched_at[i]),
+        self._send_statuses(np.array([i], dtype=np.int64), t)
+
+    def _send_statuses(self, idx: npt.NDArray[np.int64], t: float) -> None:
+        """A status frame from each of `idx`, its values read from the arrays in one go."""
+        if idx.size == 0:
+            return
+        slot = self.active_sim[idx]
+        self.fc[idx] += 1
+        names = self.options.operators
+        columns = zip(
+            idx.tolist(),
+            self.fc[idx].tolist(),
+            np.floor(t + self.clock_offset[idx]).astype(np.int64).tolist(),
+            slot.tolist(),
+            self.sim_operator[slot, idx].tolist(),
+            self.rssi[slot, idx].tolist(),
+            self.relay[idx].astype(np.int64).tolist(),
+            self.balance[idx].tolist(),
+            self.failovers[idx].tolist(),
+            self.sim_seconds[0, idx].astype(np.int64).tolist(),
+            self.sim_seconds[1, idx].astype(np.int64).tolist(),
+            self.switched_at[idx].tolist(),
+            strict=True,
         )
+        for i, fc, ts, sim, op, rssi, relay, balance, failovers, s1, s2, switched in columns:
+            frame = StatusFrame(
+                v=PROTOCOL_VERSION,
+                m=self.meter_ids[i],
+                fc=fc,
+                ts=ts,
+                sim=sim + 1,
+                operator=names[op],
+                rssi_dbm=rssi,
+                relay=relay,
+                balance_paise=balance,
+                failovers=failovers,
+                sim1_s=s1,
+                sim2_s=s2,
+                switched_at=switched,
+            )
+            topic = topics.uplink(self.root, self.meter_ids[i], "status")
+            self._outgoing.append(Outgoing(t, i, topic, self._sealers[i].seal(frame), frame))
 
     def _flush(self, i: int, t: float) -> None:
         backlog = self.backlog.pop(i, None)
@@ -650,7 +678,7 @@ class FleetTwin:
             v=PROTOCOL_VERSION, m=self.meter_ids[i], fc=int(self.fc[i]), ts=int(t + self.clock_offset[i]), **body
         )
         topic = topics.uplink(self.root, self.meter_ids[i], kind)
-        self._outgoing.append(Outgoing(t, i, topic, seal_with(self._macs[i], frame), frame))
+        self._outgoing.append(Outgoing(t, i, topic, self._sealers[i].seal(frame), frame))
 
     def take_outgoing(self) -> list[Outgoing]:
         """Everything sent since the last call, in the order it went out."""

@@ -6,8 +6,6 @@ to quarantine, with the reason.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,10 +68,6 @@ class KeyRing:
         if key is None:
             key = self._keys[meter_id] = keys.frame_key(self._secret, meter_id)
         return key
-
-    def mac(self, meter_id: str) -> hmac.HMAC:
-        """A prepared HMAC of the meter's frame key."""
-        return hmac.new(self.frame_key(meter_id), digestmod=hashlib.sha256)
 
 
 def meters_named(root: str, deliveries: Iterable[Delivery]) -> set[str]:

@@ -41,7 +41,7 @@ class Refusal:
 
 def tag(key: bytes, body: bytes) -> bytes:
     """The authentication tag of a frame body, as hex ASCII."""
-    return hmac.new(key, body, hashlib.sha256).hexdigest()[:TAG_HEX].encode("ascii")
+    return hmac.digest(key, body, "sha256")[:TAG_BYTES].hex().encode("ascii")
 
 
 def seal(key: bytes, frame: UplinkFrame | CommandFrame) -> bytes:
@@ -50,12 +50,24 @@ def seal(key: bytes, frame: UplinkFrame | CommandFrame) -> bytes:
     return body + b"\n" + tag(key, body)
 
 
-def seal_with(mac: hmac.HMAC, frame: UplinkFrame | CommandFrame) -> bytes:
-    """Like `seal`, from a prepared HMAC of the meter's key (copied, never consumed)."""
-    body = _encoder.encode(frame)
-    h = mac.copy()
-    h.update(body)
-    return body + b"\n" + h.hexdigest()[:TAG_HEX].encode("ascii")
+class Sealer:
+    """Seals one meter's frames fast: HMAC-SHA256 with the key's inner and outer hash states
+    prepared once (RFC 2104), which halves the cost of a tag on the fleet's hot path."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    def seal(self, frame: UplinkFrame | CommandFrame) -> bytes:
+        body = _encoder.encode(frame)
+        inner = self._inner.copy()
+        inner.update(body)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return body + b"\n" + outer.digest()[:TAG_BYTES].hex().encode("ascii")
 
 
 def open_frame(key: bytes, meter_id: str, payload: bytes) -> UplinkFrame | Refusal:

@@ -1,0 +1,1 @@
+"""Benchmarks that print figures (`bijli bench …`); not pass/fail tests."""
