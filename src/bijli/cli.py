@@ -14,12 +14,16 @@ from rich.console import Console
 
 from bijli import settings as settings_mod
 from bijli.bootstrap import bootstrap
+from bijli.meter_cli import meter_app
 from bijli.tokens_cli import token_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Operate smart prepaid electricity meters.")
 db_app = typer.Typer(no_args_is_help=True, help="The store: schema migrations.")
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(meter_app, name="meter")
+scenario_app = typer.Typer(no_args_is_help=True, help="Scenario files: what happens to a simulated city.")
+app.add_typer(scenario_app, name="scenario")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: figures, not pass/fail.")
 app.add_typer(bench_app, name="bench")
 console = Console(stderr=True)
@@ -106,6 +110,44 @@ def simulate(
     first = date.fromisoformat(start) if start else None
     platform = bootstrap(cfg) if commission_into_store else None
     summary = asyncio.run(run_simulation(cfg, platform, meters=meters, days=days, start=first, console=console))
+    print(json.dumps(summary))
+
+
+@scenario_app.command("run")
+def scenario_run(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The scenario (TOML).")],
+    data_dir: DataDir = Path(".bijli-demo"),
+    database_url: DatabaseUrl = None,
+    broker_url: Annotated[
+        str | None, typer.Option("--broker-url", help="mqtt://… to publish to; none: run the head-end in-process.")
+    ] = None,
+    truth: Annotated[Path | None, typer.Option(help="Where to write the ground truth (JSON lines).")] = None,
+    topic_root: Annotated[str, typer.Option(help="First level of the MQTT topics.")] = "bijli",
+) -> None:
+    """Run a scenario file through the platform; prints one JSON summary line."""
+    from bijli import scenario_run as runner
+    from bijli.fleet.scenario import ScenarioError, load
+
+    try:
+        scenario = load(file)
+    except ScenarioError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from e
+    cfg = settings_mod.build(
+        data_dir=data_dir, database_url=database_url, broker_url=broker_url or "memory", topic_root=topic_root
+    )
+    truth_path = truth or cfg.data_dir / f"{file.stem}.truth.jsonl"
+    if broker_url:
+        platform = bootstrap(cfg) if database_url or not broker_url else None
+        summary = asyncio.run(
+            runner.run_over_mqtt(
+                platform, scenario, cfg.site_secret, broker_url, topic_root, cfg.tariff_code, truth_path, console
+            )
+        )
+    else:
+        platform = bootstrap(cfg)
+        summary = asyncio.run(runner.run_in_process(platform, scenario, truth_path, console))
+        platform.store.dispose()
     print(json.dumps(summary))
 
 

@@ -158,8 +158,8 @@ class FleetTwin:
         self.hooking_w = np.zeros(n)
         """Unmetered load hooked onto each transformer (indexed by the DT meter)."""
 
-        # Modem: SIM 1 is preferred; half the fleet has each operator as its first SIM.
-        first = np.arange(n) % 2
+        # Modem: SIM 1 is preferred; about half the fleet, at random, has each operator first.
+        first = rng.integers(0, 2, size=n)
         self.sim_operator = np.stack([first, 1 - first])  # [sim slot, meter] -> operator index
         self.net_up = np.ones((2, n), dtype=np.bool_)
         self.net_up_since = np.full((2, n), float(epoch(start)))
@@ -206,7 +206,7 @@ class FleetTwin:
 
     def advance(self, to: datetime | float) -> None:
         """Run the modems' timers up to `to`: reconnections, returns to the preferred SIM."""
-        t = to if isinstance(to, float) else float(epoch(to))
+        t = float(to) if isinstance(to, int | float) else float(epoch(to))
         while True:
             due = self.reconnect_at <= t
             pending_return = self._return_due()
@@ -238,7 +238,7 @@ class FleetTwin:
 
     def network(self, operator: str, area: str | None, up: bool, at: datetime | float) -> None:
         """An operator's network goes down (or comes back) in an area (None: everywhere)."""
-        t = at if isinstance(at, float) else float(epoch(at))
+        t = float(at) if isinstance(at, int | float) else float(epoch(at))
         self.advance(t)
         if up:
             self._outages.discard((operator, area))
@@ -308,7 +308,7 @@ class FleetTwin:
 
     def broker(self, up: bool, at: datetime | float) -> None:
         """The broker goes away (meters keep what they would send) or comes back."""
-        t = at if isinstance(at, float) else float(epoch(at))
+        t = float(at) if isinstance(at, int | float) else float(epoch(at))
         self.advance(t)
         self.broker_up = up
         if up:
@@ -326,7 +326,7 @@ class FleetTwin:
 
     def condition(self, name: str, meters: Sequence[int], on: bool, at: datetime | float) -> None:
         """A tamper or supply condition starts (or ends) on some meters; they log it at once."""
-        t = at if isinstance(at, float) else float(epoch(at))
+        t = float(at) if isinstance(at, int | float) else float(epoch(at))
         self.advance(t)
         spec = CONDITIONS[name]
         idx = np.array([i for i in meters if self.active[name][i] != on], dtype=np.int64)
@@ -348,7 +348,7 @@ class FleetTwin:
 
     def hook(self, transformer: str, watts: float, at: datetime | float) -> None:
         """Unmetered load hooked onto a transformer's lines (0 W: the hook is removed)."""
-        t = at if isinstance(at, float) else float(epoch(at))
+        t = float(at) if isinstance(at, int | float) else float(epoch(at))
         self.advance(t)
         j = np.nonzero((self.transformer_of == transformer) & ~self.is_consumer)[0]
         self.hooking_w[j] = watts
@@ -518,11 +518,16 @@ class FleetTwin:
         """The consumer presses the hotspot button; the hotspot stays open for the window."""
         i = self.index[meter_id]
         self.advance(at)
-        self.hotspot_until[i] = at + self.options.hotspot_window_s
+        if self._powered_consumer(i):  # without supply there is no hotspot to open
+            self.hotspot_until[i] = at + self.options.hotspot_window_s
         return float(self.hotspot_until[i])
 
     def hotspot_open(self, meter_id: str, at: float) -> bool:
-        return bool(self.hotspot_until[self.index[meter_id]] >= at)
+        i = self.index[meter_id]
+        return self._powered_consumer(i) and bool(self.hotspot_until[i] > at)
+
+    def _powered_consumer(self, i: int) -> bool:
+        return bool(self.is_consumer[i]) and not bool(self.active["power_failure"][i])
 
     def redeem(self, meter_id: str, digits: str, at: float) -> tokens.Redemption:
         """A phone posts a token to the meter's hotspot (the caller checked it is open)."""
@@ -537,7 +542,9 @@ class FleetTwin:
         if result.status == tokens.TokenStatus.ACCEPTED:
             assert result.token_id is not None and result.amount_paise is not None
             self.credit(i, result.amount_paise, at)
-            report = Redemption(token_id=result.token_id, status=0, amount_paise=result.amount_paise, at=int(at))
+            report = Redemption(
+                token_id=result.token_id, status=0, amount_paise=result.amount_paise, at=int(at + self.clock_offset[i])
+            )
             if self.online[i]:
                 self._send(i, at, "token", TokenFrame, redemptions=[report])
             else:

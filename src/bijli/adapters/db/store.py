@@ -33,19 +33,19 @@ def _insert_ignoring(conn: Connection, table: sa.Table, rows: Sequence[Mapping[s
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MeterRegistration:
-    """A meter and its consumer's account, as commissioned."""
+    """A meter and its consumer's account, as commissioned (a transformer's meter has none)."""
 
     meter_id: str
     area: str
     feeder: str
     transformer: str
     phases: int
-    account_no: str
-    consumer_name: str
-    mobile: str
-    tariff_code: str
-    sanctioned_load_w: int
     installed_at: datetime
+    account_no: str | None = None
+    consumer_name: str = ""
+    mobile: str = ""
+    tariff_code: str = ""
+    sanctioned_load_w: int = 0
 
 
 def earliest(a: int, b: int) -> int:
@@ -208,6 +208,9 @@ class StoreTx:
             ],
         )
         self.conn.execute(t.meter_state.insert(), [{"meter_id": r.meter_id, "last_fc": 0} for r in fresh])
+        with_account = [r for r in fresh if r.account_no is not None]
+        if not with_account:
+            return len(fresh)
         self.conn.execute(
             t.accounts.insert(),
             [
@@ -220,7 +223,7 @@ class StoreTx:
                     "sanctioned_load_w": r.sanctioned_load_w,
                     "opened_at": r.installed_at,
                 }
-                for r in fresh
+                for r in with_account
             ],
         )
         fresh_accounts = {r.account_no for r in fresh}

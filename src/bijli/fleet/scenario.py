@@ -1,0 +1,318 @@
+"""Scenario files: what happens to a simulated city, and when (TOML).
+
+```toml
+name = "Jio down in Civil Lines"
+start = 2026-11-02          # first IST day
+days = 1
+meters = 2000
+transformer_meters = true
+
+[[events]]
+kind = "network"            # network | flapping | broker | condition | hooking | recharge | hotspot | clock
+operator = "Jio"
+area = "Civil Lines"        # leave out: everywhere
+at = "10:00"                # IST on the first day; "day 2 10:00"; or an ISO date-time
+for = "2h"
+```
+
+A scenario becomes a list of actions in time order, each applied to a `FleetTwin`, and a
+ground truth: who was tampered with or stole, and when, for measuring detection later.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from bijli.fleet.twin import FleetTwin
+from bijli.kernel.time import IST, epoch
+from bijli.meter.sensors import CONDITIONS
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be run, with the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One change to the world at one moment."""
+
+    at: float
+    what: str
+    apply: Callable[[FleetTwin, ScenarioHooks], None]
+
+
+@dataclass(slots=True)
+class ScenarioHooks:
+    """What actions may need beyond the twin: the utility's side of recharges and tokens."""
+
+    recharge: Callable[[str, int, str, float], None] | None = None
+    """(meter id, paise, payment reference, at): an online payment reaching the ledger."""
+    issue_token: Callable[[str, int, float], str] | None = None
+    """(meter id, paise, at) -> the 20 digits a consumer bought."""
+    token_results: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    start: date
+    days: float
+    meters: int
+    seed: int
+    transformer_meters: bool
+    actions: tuple[Action, ...]
+    truth: tuple[dict[str, Any], ...]
+    modem: dict[str, int]
+    operators: tuple[str, str]
+
+    @property
+    def begin(self) -> datetime:
+        return datetime.combine(self.start, time(0), IST)
+
+    @property
+    def intervals(self) -> int:
+        return round(self.days * 96)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_DAY_TIME = re.compile(r"^\s*(?:day\s+(\d+)\s+)?(\d{1,2}):(\d{2})\s*$")
+
+
+def duration(text: str) -> timedelta:
+    """'90s', '30m', '2h', '1.5d'."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ScenarioError(f"not a duration: {text!r} (write e.g. 30m, 2h, 1d)")
+    value, unit = float(match.group(1)), match.group(2)
+    return timedelta(seconds=value * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
+
+
+def moment(text: str, first_day: date) -> datetime:
+    """'10:00' (IST, first day), 'day 2 06:30', or an ISO date-time with its zone."""
+    match = _DAY_TIME.match(text)
+    if match:
+        day = first_day + timedelta(days=int(match.group(1) or 1) - 1)
+        return datetime.combine(day, time(int(match.group(2)), int(match.group(3))), IST)
+    try:
+        found = datetime.fromisoformat(text)
+    except ValueError as e:
+        raise ScenarioError(f"not a time: {text!r} (write 10:00, 'day 2 10:00' or ISO)") from e
+    if found.tzinfo is None:
+        raise ScenarioError(f"{text!r} needs a time zone, e.g. +05:30")
+    return found
+
+
+def load(path: Path) -> Scenario:
+    """A scenario from its TOML file."""
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{path}: {e}") from e
+    return parse(doc, name=path.stem)
+
+
+def parse(doc: dict[str, Any], name: str = "scenario") -> Scenario:
+    """A scenario from its parsed TOML."""
+    start = doc.get("start")
+    if not isinstance(start, date) or isinstance(start, datetime):
+        raise ScenarioError("start must be a date, e.g. start = 2026-11-02")
+    operators = tuple(doc.get("operators", ("Jio", "Airtel")))
+    if len(operators) != 2:
+        raise ScenarioError("operators names the two SIMs' operators")
+    actions: list[Action] = []
+    truth: list[dict[str, Any]] = []
+    for n, event in enumerate(doc.get("events", []), start=1):
+        kind = event.get("kind")
+        builder = _BUILDERS.get(kind)
+        if builder is None:
+            raise ScenarioError(f"event {n}: unknown kind {kind!r}; known: {', '.join(sorted(_BUILDERS))}")
+        try:
+            acts, facts = builder(event, start, operators)
+        except KeyError as e:
+            raise ScenarioError(f"event {n} ({kind}): missing {e.args[0]!r}") from e
+        actions.extend(acts)
+        truth.extend(facts)
+    actions.sort(key=lambda a: a.at)
+    return Scenario(
+        name=str(doc.get("name", name)),
+        start=start,
+        days=float(doc.get("days", 1)),
+        meters=int(doc.get("meters", 200)),
+        seed=int(doc.get("seed", 7)),
+        transformer_meters=bool(doc.get("transformer_meters", True)),
+        actions=tuple(actions),
+        truth=tuple(truth),
+        modem={k: int(v) for k, v in doc.get("modem", {}).items()},
+        operators=(str(operators[0]), str(operators[1])),
+    )
+
+
+Built = tuple[list[Action], list[dict[str, Any]]]
+
+
+def _span(event: dict[str, Any], first_day: date) -> tuple[datetime, datetime]:
+    begin = moment(str(event["at"]), first_day)
+    return begin, begin + duration(str(event["for"]))
+
+
+def _network(event: dict[str, Any], first_day: date, operators: tuple[str, ...]) -> Built:
+    operator, area = str(event["operator"]), event.get("area")
+    if operator not in operators:
+        raise ScenarioError(f"operator {operator!r} is not one of {operators}")
+    begin, end = _span(event, first_day)
+    where = area or "everywhere"
+    return [
+        Action(
+            epoch(begin),
+            f"{operator} down in {where}",
+            lambda tw, _h: tw.network(operator, area, False, epoch(begin) * 1.0),
+        ),
+        Action(
+            epoch(end), f"{operator} back in {where}", lambda tw, _h: tw.network(operator, area, True, epoch(end) * 1.0)
+        ),
+    ], [
+        {"kind": "network_down", "operator": operator, "area": area, "start": begin.isoformat(), "end": end.isoformat()}
+    ]
+
+
+def _flapping(event: dict[str, Any], first_day: date, operators: tuple[str, ...]) -> Built:
+    operator, area = str(event["operator"]), event.get("area")
+    begin, end = _span(event, first_day)
+    every = duration(str(event.get("every", "10m")))
+    actions: list[Action] = []
+    t, down = begin, True
+    while t < end:
+        at = float(epoch(t))
+        actions.append(Action(at, f"{operator} {'down' if down else 'up'}", _flip(operator, area, not down, at)))
+        t, down = t + every, not down
+    actions.append(Action(float(epoch(end)), f"{operator} steady", _flip(operator, area, True, float(epoch(end)))))
+    return actions, [
+        {"kind": "flapping", "operator": operator, "area": area, "start": begin.isoformat(), "end": end.isoformat()}
+    ]
+
+
+def _flip(operator: str, area: str | None, up: bool, at: float) -> Callable[[FleetTwin, ScenarioHooks], None]:
+    return lambda tw, _h: tw.network(operator, area, up, at)
+
+
+def _broker(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> Built:
+    begin, end = _span(event, first_day)
+    return [
+        Action(epoch(begin), "broker down", lambda tw, _h: tw.broker(False, float(epoch(begin)))),
+        Action(epoch(end), "broker back", lambda tw, _h: tw.broker(True, float(epoch(end)))),
+    ], [{"kind": "broker_down", "start": begin.isoformat(), "end": end.isoformat()}]
+
+
+def _condition(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> Built:
+    name = str(event["condition"])
+    if name not in CONDITIONS:
+        raise ScenarioError(f"unknown condition {name!r}; known: {', '.join(sorted(CONDITIONS))}")
+    meters = [str(m) for m in event["meters"]]
+    begin, end = _span(event, first_day)
+    spec = CONDITIONS[name]
+
+    def on(tw: FleetTwin, _h: ScenarioHooks) -> None:
+        tw.condition(name, [tw.index[m] for m in meters], True, float(epoch(begin)))
+
+    def off(tw: FleetTwin, _h: ScenarioHooks) -> None:
+        tw.condition(name, [tw.index[m] for m in meters], False, float(epoch(end)))
+
+    facts = [
+        {
+            "kind": "tamper" if spec.is_theft else name,
+            "condition": name,
+            "meter_id": m,
+            "theft": spec.is_theft,
+            "start": begin.isoformat(),
+            "end": end.isoformat(),
+        }
+        for m in meters
+    ]
+    return [Action(epoch(begin), f"{name} on {len(meters)}", on), Action(epoch(end), f"{name} off", off)], facts
+
+
+def _hooking(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> Built:
+    transformer, watts = str(event["transformer"]), float(event["watts"])
+    begin, end = _span(event, first_day)
+    return [
+        Action(epoch(begin), f"hook on {transformer}", lambda tw, _h: tw.hook(transformer, watts, float(epoch(begin)))),
+        Action(epoch(end), f"hook off {transformer}", lambda tw, _h: tw.hook(transformer, 0.0, float(epoch(end)))),
+    ], [
+        {
+            "kind": "hooking",
+            "transformer": transformer,
+            "watts": watts,
+            "theft": True,
+            "start": begin.isoformat(),
+            "end": end.isoformat(),
+        }
+    ]
+
+
+def _paise(event: dict[str, Any]) -> int:
+    rupees = str(event["amount"])
+    if not re.fullmatch(r"\d+(\.\d{1,2})?", rupees):
+        raise ScenarioError(f'amount {rupees!r}: write rupees, e.g. "500" or "499.50"')
+    whole, _, frac = rupees.partition(".")
+    return int(whole) * 100 + int(frac.ljust(2, "0") or 0)
+
+
+def _recharge(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> Built:
+    meter, paise = str(event["meter"]), _paise(event)
+    at = float(epoch(moment(str(event["at"]), first_day)))
+    reference = str(event.get("reference", f"SCN-{meter}-{int(at)}"))
+
+    def pay(tw: FleetTwin, hooks: ScenarioHooks) -> None:
+        if hooks.recharge is not None:
+            hooks.recharge(meter, paise, reference, at)
+        tw.advance(at)
+        tw.credit(tw.index[meter], paise, at)  # the credit push reaches the meter
+
+    return [Action(at, f"recharge {meter}", pay)], []
+
+
+def _hotspot(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> Built:
+    meter, paise = str(event["meter"]), _paise(event)
+    at = float(epoch(moment(str(event["at"]), first_day)))
+
+    def use(tw: FleetTwin, hooks: ScenarioHooks) -> None:
+        if hooks.issue_token is None:
+            raise ScenarioError("a hotspot event needs a token vendor")
+        digits = hooks.issue_token(meter, paise, at - 600)  # bought online ten minutes earlier
+        tw.press_button(meter, at)
+        result = tw.redeem(meter, digits, at + 60)
+        hooks.token_results.append({"meter_id": meter, "status": int(result.status), "at": at + 60})
+
+    return [Action(at, f"hotspot recharge {meter}", use)], []
+
+
+def _clock(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> Built:
+    meters, offset = [str(m) for m in event["meters"]], float(event["offset_s"])
+    at = float(epoch(moment(str(event["at"]), first_day)))
+
+    def jump(tw: FleetTwin, _h: ScenarioHooks) -> None:
+        tw.advance(at)
+        for m in meters:
+            tw.clock_offset[tw.index[m]] += offset
+
+    return [Action(at, f"clock of {len(meters)} off by {offset} s", jump)], [
+        {"kind": "clock", "meters": meters, "offset_s": offset, "at": at}
+    ]
+
+
+_BUILDERS: dict[str, Callable[[dict[str, Any], date, tuple[str, ...]], Built]] = {
+    "network": _network,
+    "flapping": _flapping,
+    "broker": _broker,
+    "condition": _condition,
+    "hooking": _hooking,
+    "recharge": _recharge,
+    "hotspot": _hotspot,
+    "clock": _clock,
+}
