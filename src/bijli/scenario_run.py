@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -57,8 +58,17 @@ def _hooks(platform: Platform | None, twin: FleetTwin, secret: bytes) -> Scenari
     return ScenarioHooks(recharge=recharge, issue_token=vend)
 
 
-async def run_in_process(platform: Platform, scenario: Scenario, truth: Path, console: Console) -> dict[str, object]:
-    """The scenario into this platform's store through an in-process head-end."""
+async def run_in_process(
+    platform: Platform,
+    scenario: Scenario,
+    truth: Path,
+    console: Console,
+    observe: Callable[[list[Outgoing]], None] | None = None,
+) -> dict[str, object]:
+    """The scenario into this platform's store through an in-process head-end.
+
+    `observe`, if given, sees every frame the meters send, in order (for tests and tools).
+    """
     cfg = platform.settings
     twin = twin_for(scenario, cfg.site_secret, platform.store.tariffs[cfg.tariff_code], cfg.topic_root)
     _commission_all(platform, twin, scenario.begin - timedelta(days=1))
@@ -69,6 +79,8 @@ async def run_in_process(platform: Platform, scenario: Scenario, truth: Path, co
     task = asyncio.create_task(headend.run())
 
     async def sink(frames: list[Outgoing]) -> None:
+        if observe is not None:
+            observe(frames)
         for frame in frames:
             clock.set(max(clock.now(), datetime.fromtimestamp(frame.at, UTC)))
             await broker.publish(frame.topic, frame.payload)

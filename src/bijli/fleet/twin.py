@@ -413,7 +413,7 @@ class FleetTwin:
         records = self._records(t0, wh, vah, volts, milliamps)
         with_status = self._rounds % STATUS_EVERY == 0
         self._rounds += 1
-        send_at = t_end + 20.0
+        send_at = t_end  # what the meter captured at the boundary goes out at once
         online = self.online
         end_local = utc_from_epoch(int(t_end)).astimezone(IST)
         midnight = end_local.hour == 0 and end_local.minute == 0

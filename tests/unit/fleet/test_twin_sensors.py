@@ -243,3 +243,20 @@ def test_a_hook_from_half_way_through_an_interval_adds_half_its_energy() -> None
     unfair = recorded(hooked.run_to(interval + INTERVAL_S + 30), interval)
 
     assert unfair[CL_DT.meter_id] - fair[CL_DT.meter_id] == 250
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="FleetTwin._accrue counts `connected & broker_up` and ignores power_failure, so a meter without "
+    "supply keeps adding seconds on its SIM (and its modem even fails over while it is dark)",
+)
+def test_a_meter_without_supply_counts_no_connected_seconds() -> None:
+    world = World()
+    fail, restore = T0 + INTERVAL_S, T0 + INTERVAL_S + 3600
+
+    world.condition("power_failure", METER, True, fail)
+    world.run_to(restore)
+    back = world.condition("power_failure", METER, False, restore)
+
+    (state,) = [f for f in of(METER, back) if isinstance(f, StatusFrame)]
+    assert state.sim1_s + state.sim2_s <= (restore - T0) - 3600
