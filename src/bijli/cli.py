@@ -43,6 +43,7 @@ def demo(
     data_dir: DataDir = Path(".bijli-demo"),
     port: Annotated[int, typer.Option(help="Web port.")] = 8000,
     mqtt_port: Annotated[int, typer.Option(help="Port of the in-process MQTT broker (interactive).")] = 1884,
+    hotspot_port: Annotated[int, typer.Option(help="Port of the meters' hotspots (interactive).")] = 8100,
 ) -> None:
     """Run a simulated city of prepaid meters on the embedded stack."""
     from bijli import demo as demo_mod
@@ -58,7 +59,9 @@ def demo(
     from bijli.live import run_live
 
     cfg = settings_mod.build(data_dir=data_dir, broker_url="embedded", port=port)
-    asyncio.run(run_live(bootstrap(cfg), meters=meters, mqtt_port=mqtt_port, console=console))
+    asyncio.run(
+        run_live(bootstrap(cfg), meters=meters, mqtt_port=mqtt_port, hotspot_port=hotspot_port, console=console)
+    )
 
 
 @app.command()
@@ -101,6 +104,12 @@ def simulate(
         str | None, typer.Option("--database-url", help="Also commission the fleet's meters into this store.")
     ] = None,
     commission_into_store: Annotated[bool, typer.Option("--commission/--no-commission")] = True,
+    transformer_meters: Annotated[
+        bool, typer.Option("--transformer-meters/--no-transformer-meters", help="Also a meter on each transformer.")
+    ] = False,
+    hotspot_port: Annotated[
+        int | None, typer.Option(help="Serve the meters' hotspots on this loopback port (see `bijli meter`).")
+    ] = None,
     topic_root: Annotated[str, typer.Option(help="First level of the MQTT topics.")] = "bijli",
 ) -> None:
     """Run a fleet of meter twins against any MQTT broker."""
@@ -109,7 +118,18 @@ def simulate(
     cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url=broker_url, topic_root=topic_root)
     first = date.fromisoformat(start) if start else None
     platform = bootstrap(cfg) if commission_into_store else None
-    summary = asyncio.run(run_simulation(cfg, platform, meters=meters, days=days, start=first, console=console))
+    summary = asyncio.run(
+        run_simulation(
+            cfg,
+            platform,
+            meters=meters,
+            days=days,
+            start=first,
+            console=console,
+            transformer_meters=transformer_meters,
+            hotspot_port=hotspot_port,
+        )
+    )
     print(json.dumps(summary))
 
 

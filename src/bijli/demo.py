@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from bijli.adapters.brokers.memory import MemoryBroker
 from bijli.adapters.db.store import MeterRegistration
 from bijli.bootstrap import Platform
-from bijli.fleet.city import Consumer, build_city
+from bijli.fleet.city import Consumer, TransformerMeter, build_city
 from bijli.fleet.twin import FleetTwin
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SimulatedClock
@@ -26,8 +26,11 @@ REPORT_DELAY = timedelta(seconds=20)
 """Meters send an interval's reading a little after it ends."""
 
 
-def commission(platform: Platform, city: Sequence[Consumer], at: datetime) -> int:
-    """Register the city's meters, accounts and opening balances (known ones are kept)."""
+def commission(
+    platform: Platform, city: Sequence[Consumer], at: datetime, transformers: Sequence[TransformerMeter] = ()
+) -> int:
+    """Register the city's meters, accounts and opening balances, and its transformers' meters
+    (which have no account); meters already known are kept as they are."""
     regs = [
         MeterRegistration(
             meter_id=c.meter_id,
@@ -43,6 +46,12 @@ def commission(platform: Platform, city: Sequence[Consumer], at: datetime) -> in
             installed_at=at,
         )
         for c in city
+    ]
+    regs += [
+        MeterRegistration(
+            meter_id=d.meter_id, area=d.area, feeder=d.feeder, transformer=d.transformer, phases=3, installed_at=at
+        )
+        for d in transformers
     ]
     openings = [opening(c.account_no, c.opening_balance_paise) for c in city]
     with platform.store.transaction() as tx:

@@ -18,7 +18,7 @@ MQTT_HOST = "127.0.0.1"
 PACE_TIMEOUT_S = 30.0
 
 
-async def run_live(platform: Platform, *, meters: int, mqtt_port: int, console: Console) -> None:
+async def run_live(platform: Platform, *, meters: int, mqtt_port: int, hotspot_port: int, console: Console) -> None:
     """Broker, head-end, web and fleet in one process, until interrupted."""
     cfg = platform.settings
     broker = await start_broker(cfg.site_secret, cfg.topic_root, MQTT_HOST, mqtt_port)
@@ -41,7 +41,14 @@ async def run_live(platform: Platform, *, meters: int, mqtt_port: int, console: 
         asyncio.create_task(headend.run()),
         asyncio.create_task(
             run_simulation(
-                fleet_settings, platform, meters=meters, days=None, start=None, console=console, paced_by=caught_up
+                fleet_settings,
+                platform,
+                meters=meters,
+                days=None,
+                start=None,
+                console=console,
+                paced_by=caught_up,
+                hotspot_port=hotspot_port,
             )
         ),
     ]
@@ -52,6 +59,7 @@ async def run_live(platform: Platform, *, meters: int, mqtt_port: int, console: 
     console.print(f"  a consumer:  {url}/consumer/KNCL0000001")
     console.print(f"  API:         {url}/api/v1/meters   (OpenAPI: {url}/openapi.json)")
     console.print(f"  MQTT broker: mqtt://{MQTT_HOST}:{mqtt_port} (per-meter credentials)")
+    console.print(f"  hotspots:    http://{MQTT_HOST}:{hotspot_port}/meters/KNCL0000001/hotspot")
     console.print("The fleet catches up on the last day, then reports live every 15 minutes. Ctrl-C stops.")
     try:
         await server.serve()

@@ -19,7 +19,6 @@ from rich.console import Console
 from bijli.adapters.brokers.memory import MemoryBroker
 from bijli.adapters.brokers.mqtt import BrokerAddress
 from bijli.adapters.db import schema as t
-from bijli.adapters.db.store import MeterRegistration
 from bijli.bootstrap import Platform
 from bijli.demo import commission
 from bijli.fleet.links import MeterConnections
@@ -34,15 +33,7 @@ from bijli.protocol.tokens import issue_token
 
 
 def _commission_all(platform: Platform, twin: FleetTwin, at: datetime) -> None:
-    commission(platform, twin.consumers, at)
-    regs = [
-        MeterRegistration(
-            meter_id=d.meter_id, area=d.area, feeder=d.feeder, transformer=d.transformer, phases=3, installed_at=at
-        )
-        for d in twin.transformers
-    ]
-    with platform.store.transaction() as tx:
-        tx.register(regs, [], at)
+    commission(platform, twin.consumers, at, twin.transformers)
 
 
 def _hooks(platform: Platform | None, twin: FleetTwin, secret: bytes) -> ScenarioHooks:

@@ -3,19 +3,21 @@ their own credentials to the in-process broker, and their last day shows up in t
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import BIJLI, free_port, wait_until
+from tests.conftest import BIJLI, free_port, run_bijli, wait_until
 
 METERS = 10
 
 
 def test_live_demo_catches_up_on_the_last_day_and_serves_it(data_dir: Path) -> None:
-    port, mqtt_port = free_port(), free_port()
+    port, mqtt_port, hotspot_port = free_port(), free_port(), free_port()
     proc = subprocess.Popen(
         [
             *BIJLI,
@@ -26,6 +28,8 @@ def test_live_demo_catches_up_on_the_last_day_and_serves_it(data_dir: Path) -> N
             str(data_dir),
             "--port",
             str(port),
+            "--hotspot-port",
+            str(hotspot_port),
             "--mqtt-port",
             str(mqtt_port),
         ],
@@ -52,7 +56,20 @@ def test_live_demo_catches_up_on_the_last_day_and_serves_it(data_dir: Path) -> N
         assert all(m["online"] for m in meters["items"])
         assert httpx.get(f"{base}/operations").status_code == 200
         assert httpx.get(f"{base}/consumer/KNCL0000001").status_code == 200
+
+        # A consumer buys a token online and types it at the meter's hotspot.
+        bought = json.loads(run_bijli(["token", "issue", "KNCL0000002", "300", "--data-dir", str(data_dir), "--json"]))
+        twin = ["--twin-url", f"http://127.0.0.1:{hotspot_port}"]
+        run_bijli(["meter", "press-hotspot", "KNCL0000002", *twin])
+        answer = run_bijli(["meter", "redeem", "KNCL0000002", bought["token"], *twin])
+        assert "accepted" in answer.lower()
+        wait_until(lambda: _redeemed(data_dir, "KNCL0000002") == [bought["token_id"]], 60, "the redemption reported")
     finally:
         proc.terminate()
         output, _ = proc.communicate(timeout=30)
     assert "operations" in output
+
+
+def _redeemed(data_dir: Path, meter_id: str) -> list[int]:
+    with sqlite3.connect(data_dir / "bijli.db") as db:
+        return [row[0] for row in db.execute("SELECT token_id FROM token_redemptions WHERE meter_id = ?", (meter_id,))]

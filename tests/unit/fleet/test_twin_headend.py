@@ -101,7 +101,7 @@ def test_a_day_with_outages_goes_through_the_head_end_with_nothing_refused() -> 
     head_end.command(cl, 1, "relay_disconnect", T0 + 8 * HOUR + 100)
     head_end.command(cl, 2, "relay_connect", T0 + 8 * HOUR + 1000)
     head_end.command(cl, 3, "time_sync", T0 + 8 * HOUR + 1100, t=int(T0 + 8 * HOUR + 1100) + 30)
-    head_end.run_to(T0 + 9 * HOUR + 30, lose_after=T0 + 9 * HOUR)  # the broker drops the last frames
+    head_end.run_to(T0 + 9 * HOUR + 30, lose_after=T0 + 9 * HOUR - 1)  # the broker drops the last frames
     twin.broker(False, T0 + 9 * HOUR + 30)
     head_end.run_to(T0 + 9 * HOUR + 1830)
     twin.broker(True, T0 + 9 * HOUR + 1830)

@@ -35,9 +35,7 @@ class World:
     """The twin driven in time order: each interval is closed as the clock passes its end."""
 
     def __init__(self) -> None:
-        self.twin = FleetTwin(
-            CITY, DTS, SECRET, LMV1, start=START, first_counter=0, options=TwinOptions(drift_ppm=0)
-        )
+        self.twin = FleetTwin(CITY, DTS, SECRET, LMV1, start=START, first_counter=0, options=TwinOptions(drift_ppm=0))
         self.closed = 0
         self.log: list[Outgoing] = []
 
