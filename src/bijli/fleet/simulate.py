@@ -20,7 +20,6 @@ from bijli.kernel.time import INTERVAL, INTERVAL_S, IST, epoch, ist_midnight, ut
 from bijli.prepaid.tariff import builtin_tariffs
 from bijli.settings import Settings
 
-
 TICK_S = 0.5
 """How often a live fleet sends what its meters have to say between interval boundaries."""
 

@@ -156,6 +156,9 @@ class FleetTwin:
         self._supply_acc = np.zeros(n)
         self._record_acc = np.zeros(n)
         self.hooking_w = np.zeros(n)
+        self._hook_acc = np.zeros(n)
+        """Watt-seconds of hooked load so far in the interval being metered."""
+        self._hook_mark = np.full(n, float(epoch(start)))
         """Unmetered load hooked onto each transformer (indexed by the DT meter)."""
 
         # Modem: SIM 1 is preferred; about half the fleet, at random, has each operator first.
@@ -179,6 +182,7 @@ class FleetTwin:
         self.clock_offset = np.zeros(n)
         self.drift = rng.uniform(-self.options.drift_ppm, self.options.drift_ppm, size=n) * 1e-6
         self.hotspot_until = np.zeros(n)
+        self.hotspot_window = np.full(n, self.options.hotspot_window_s, dtype=np.int64)
         self.used_tokens: dict[int, tokens.UsedTokens] = {}
         self.backlog: dict[int, Backlog] = {}
         self._depth = self.options.history_days * 96
@@ -189,7 +193,7 @@ class FleetTwin:
         self._sealers = [Sealer(k) for k in self._keys]
         self._frame_keys_secret = site_secret
         self._token_keys: dict[int, bytes] = {}
-        self._outgoing: list[Outgoing] = []
+        self._queue: list[tuple[float, int, str, type[Frame], int, dict[str, Any]]] = []
         self._reading_topics = [topics.uplink(root, m, "reading") for m in self.meter_ids]
         self._rounds = 0
         self._charged_day: date | None = None
@@ -230,7 +234,7 @@ class FleetTwin:
     def _accrue(self, t: float) -> None:
         span = max(0.0, t - self._accrued_to)
         if span:
-            on = self.connected & self.broker_up
+            on = self.connected & self.broker_up & ~self.active["power_failure"] & ~self.active["comm_module_removed"]
             for slot in (0, 1):
                 self.sim_seconds[slot] += span * (on & (self.active_sim == slot))
             self.clock_offset += span * self.drift
@@ -257,6 +261,10 @@ class FleetTwin:
         # A network came back while the meter had none: register on it.
         stranded = ~self.connected & (self.reconnect_at >= NEVER) & (came_up[0] | came_up[1])
         self._schedule(stranded, t)
+        # The preferred network came back while the meter was about to register on the other.
+        prefer = ~self.connected & (self.reconnect_at < NEVER) & (self.reconnect_sim == 1) & came_up[0]
+        self.reconnect_sim[prefer] = 0
+        self.reconnect_at[prefer] = t + self.options.timers.register_s
         # Pending failover whose target network has just gone: look again.
         retarget = ~self.connected & (self.reconnect_at < NEVER) & ~self.net_up[self.reconnect_sim, np.arange(self.n)]
         self.reconnect_at[retarget] = NEVER
@@ -303,8 +311,7 @@ class FleetTwin:
         self.active_sim[idx] = 0
         self.failovers[idx] += 1
         self.switched_at[idx] = int(t)
-        for i in idx.tolist():
-            self._send_status(i, t)
+        self._send_statuses(idx[self.online[idx]], t)
 
     def broker(self, up: bool, at: datetime | float) -> None:
         """The broker goes away (meters keep what they would send) or comes back."""
@@ -351,6 +358,8 @@ class FleetTwin:
         t = float(at) if isinstance(at, int | float) else float(epoch(at))
         self.advance(t)
         j = np.nonzero((self.transformer_of == transformer) & ~self.is_consumer)[0]
+        self._hook_acc[j] += self.hooking_w[j] * (t - self._hook_mark[j])
+        self._hook_mark[j] = t
         self.hooking_w[j] = watts
 
     def _mark_shares(self, idx: npt.NDArray[np.int64], t: float) -> None:
@@ -395,7 +404,10 @@ class FleetTwin:
                 weights=real[:nc][self.dt_index[:nc] >= 0],
                 minlength=len(self.transformers),
             )
-            dt_real = seen * DT_LOSSES + self.hooking_w[nc:] / 4.0
+            hooked_wh = (self._hook_acc[nc:] + self.hooking_w[nc:] * (t_end - self._hook_mark[nc:])) / 3600.0
+            self._hook_acc[:] = 0.0
+            self._hook_mark[:] = t_end
+            dt_real = seen * DT_LOSSES + hooked_wh
             dt_supply = ~self.active["power_failure"][nc:]
             real[nc:] = np.rint(dt_real * dt_supply).astype(np.int64)
             wh[nc:] = real[nc:]
@@ -430,13 +442,10 @@ class FleetTwin:
 
     def _send_readings(self, idx: npt.NDArray[np.int64], records: list[IntervalRecord], t: float) -> None:
         """One reading frame from each of `idx`: the hot path, so it avoids per-meter numpy."""
-        self.fc[idx] += 1
-        counters = self.fc[idx].tolist()
         stamps = np.floor(t + self.clock_offset[idx]).astype(np.int64).tolist()
-        ids, topics_, sealers, out = self.meter_ids, self._reading_topics, self._sealers, self._outgoing
-        for i, fc, ts in zip(idx.tolist(), counters, stamps, strict=True):
-            frame = ReadingFrame(v=PROTOCOL_VERSION, m=ids[i], fc=fc, ts=ts, intervals=[records[i]])
-            out.append(Outgoing(t, i, topics_[i], sealers[i].seal(frame), frame))
+        queue = self._queue
+        for i, ts in zip(idx.tolist(), stamps, strict=True):
+            queue.append((t, i, "reading", ReadingFrame, ts, {"intervals": [records[i]]}))
 
     def _records(self, t0: int, wh: Ints, vah: Ints, volts: Ints, milliamps: Ints) -> list[IntervalRecord]:
         return [
@@ -498,6 +507,8 @@ class FleetTwin:
 
     def _set_relay(self, i: int, closed: bool, t: float, for_credit: bool = False) -> None:
         if bool(self.relay[i]) == closed:
+            if not closed and not for_credit:
+                self.relay_for_credit[i] = False  # an operator's order outranks the credit cut-off
             return
         self._mark_shares(np.array([i]), t)
         self.relay[i] = closed
@@ -519,7 +530,7 @@ class FleetTwin:
         i = self.index[meter_id]
         self.advance(at)
         if self._powered_consumer(i):  # without supply there is no hotspot to open
-            self.hotspot_until[i] = at + self.options.hotspot_window_s
+            self.hotspot_until[i] = at + self.hotspot_window[i]
         return float(self.hotspot_until[i])
 
     def hotspot_open(self, meter_id: str, at: float) -> bool:
@@ -584,6 +595,7 @@ class FleetTwin:
             self._send_status(i, at)
             self._ack(i, opened, "done", "", at)
         elif action == "hotspot_settings" and 60 <= args.get("window_s", 0) <= 3600:
+            self.hotspot_window[i] = args["window_s"]
             self._ack(i, opened, "done", "", at)
         else:
             self._ack(i, opened, "refused", f"cannot {action} with {sorted(args)}", at)
@@ -630,11 +642,9 @@ class FleetTwin:
         if idx.size == 0:
             return
         slot = self.active_sim[idx]
-        self.fc[idx] += 1
         names = self.options.operators
         columns = zip(
             idx.tolist(),
-            self.fc[idx].tolist(),
             np.floor(t + self.clock_offset[idx]).astype(np.int64).tolist(),
             slot.tolist(),
             self.sim_operator[slot, idx].tolist(),
@@ -647,24 +657,20 @@ class FleetTwin:
             self.switched_at[idx].tolist(),
             strict=True,
         )
-        for i, fc, ts, sim, op, rssi, relay, balance, failovers, s1, s2, switched in columns:
-            frame = StatusFrame(
-                v=PROTOCOL_VERSION,
-                m=self.meter_ids[i],
-                fc=fc,
-                ts=ts,
-                sim=sim + 1,
-                operator=names[op],
-                rssi_dbm=rssi,
-                relay=relay,
-                balance_paise=balance,
-                failovers=failovers,
-                sim1_s=s1,
-                sim2_s=s2,
-                switched_at=switched,
-            )
-            topic = topics.uplink(self.root, self.meter_ids[i], "status")
-            self._outgoing.append(Outgoing(t, i, topic, self._sealers[i].seal(frame), frame))
+        queue = self._queue
+        for i, ts, sim, op, rssi, relay, balance, failovers, s1, s2, switched in columns:
+            body = {
+                "sim": sim + 1,
+                "operator": names[op],
+                "rssi_dbm": rssi,
+                "relay": relay,
+                "balance_paise": balance,
+                "failovers": failovers,
+                "sim1_s": s1,
+                "sim2_s": s2,
+                "switched_at": switched,
+            }
+            queue.append((t, i, "status", StatusFrame, ts, body))
 
     def _flush(self, i: int, t: float) -> None:
         backlog = self.backlog.pop(i, None)
@@ -680,17 +686,27 @@ class FleetTwin:
             self._send(i, t, "token", TokenFrame, redemptions=backlog.redemptions)
 
     def _send(self, i: int, t: float, kind: str, cls: type[Frame], **body: Any) -> None:
-        self.fc[i] += 1
-        frame = cls(
-            v=PROTOCOL_VERSION, m=self.meter_ids[i], fc=int(self.fc[i]), ts=int(t + self.clock_offset[i]), **body
-        )
-        topic = topics.uplink(self.root, self.meter_ids[i], kind)
-        self._outgoing.append(Outgoing(t, i, topic, self._sealers[i].seal(frame), frame))
+        self._queue.append((t, i, kind, cls, int(np.floor(t + self.clock_offset[i])), body))
 
     def take_outgoing(self) -> list[Outgoing]:
-        """Everything sent since the last call, in the order it went out."""
-        out, self._outgoing = self._outgoing, []
-        out.sort(key=lambda o: o.at)
+        """Everything sent since the last call, in the order it went out.
+
+        Frames are numbered and sealed here, in sending order, so a meter's frame counter rises
+        in the order its frames leave it, whatever order they were prepared in.
+        """
+        queue, self._queue = self._queue, []
+        queue.sort(key=lambda q: q[0])
+        counters = self.fc.tolist()
+        ids, sealers, root = self.meter_ids, self._sealers, self.root
+        reading_topics = self._reading_topics
+        out = []
+        for t, i, kind, cls, ts, body in queue:
+            fc = counters[i] = counters[i] + 1
+            frame = cls(v=PROTOCOL_VERSION, m=ids[i], fc=fc, ts=ts, **body)
+            topic = reading_topics[i] if kind == "reading" else topics.uplink(root, ids[i], kind)
+            out.append(Outgoing(t, i, topic, sealers[i].seal(frame), frame))
+        if queue:
+            self.fc[:] = counters
         return out
 
     def undelivered(self, items: Sequence[Outgoing]) -> None:

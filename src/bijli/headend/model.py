@@ -15,7 +15,7 @@ from bijli.kernel.time import INTERVAL_S, epoch, is_interval_start
 from bijli.prepaid.model import Connection
 from bijli.protocol import keys, topics
 from bijli.protocol.codec import Refusal, open_frame
-from bijli.protocol.frames import KIND_OF, ReadingFrame, UplinkFrame
+from bijli.protocol.frames import KIND_OF, REGISTER_MODULUS, ReadingFrame, UplinkFrame
 
 CLOCK_TOLERANCE_S = 300
 """How far ahead of the head-end's clock a meter's time may be before it is refused."""
@@ -147,6 +147,6 @@ def check_content(frame: UplinkFrame, now: datetime) -> Refusal | None:
             values = (r.import_wh, r.import_vah, r.export_wh, r.voltage_dv, r.current_ma)
             if min(values) < 0 or r.import_wh_total < 0:
                 return Refusal("negative", f"negative value in interval starting {r.start}")
-            if r.import_wh_total < r.import_wh:
-                return Refusal("register", f"cumulative register below the interval's import at {r.start}")
+            if r.import_wh_total >= REGISTER_MODULUS:
+                return Refusal("register", f"cumulative register beyond its {REGISTER_MODULUS} Wh range at {r.start}")
     return None

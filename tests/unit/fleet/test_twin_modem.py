@@ -324,11 +324,6 @@ def test_undelivered_frames_are_sealed_anew_on_retry_never_resent() -> None:
     assert readings([o for o in world.log if o not in lost]) == world.every_interval_once()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FleetTwin.network: a pending reconnection is only retargeted when its target network goes "
-    "down, not when the preferred one comes back, so meters of the SIM restored second end on SIM 2",
-)
 def test_meters_come_back_on_their_preferred_sim_when_both_networks_return_together() -> None:
     world = World()
     down, up = T0 + 60, T0 + 3600 + 60
@@ -367,11 +362,6 @@ def test_scenario_moments_may_be_whole_epoch_seconds() -> None:
     assert world.twin.failovers.sum() == sum(operator[m] == "Jio" for m in world.meters_in(CL))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FleetTwin._return_to_preferred calls _send_status without checking `online`, so a meter that "
-    "returns to SIM 1 while the broker is down (or without supply) still sends a status frame",
-)
 def test_nothing_goes_out_while_the_broker_is_down_even_on_a_return_to_the_preferred_sim() -> None:
     world, t, hit, _ = jio_outage_in_civil_lines()
     world.run_to(t + 600)
@@ -385,13 +375,6 @@ def test_nothing_goes_out_while_the_broker_is_down_even_on_a_return_to_the_prefe
     assert during == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FleetTwin seals a frame when it is queued, not when it goes out: broker(True, t) seals the status "
-    "and backlog for t + register_s at once, so an event at t + 3 gets a higher counter but goes out first; "
-    "take_outgoing (sorted by time) then hands the head-end counters out of order, and a head-end that "
-    "takes them in two batches refuses the backlog as replayed",
-)
 def test_counters_rise_in_the_order_frames_go_out_when_something_happens_as_the_broker_returns() -> None:
     world = World()
     twin = world.twin

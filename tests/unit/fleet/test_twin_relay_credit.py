@@ -281,11 +281,6 @@ def test_credit_does_not_reconnect_a_meter_disconnected_by_command() -> None:
     assert status(world, at + 120).relay == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FleetTwin._set_relay returns early when the relay is already open, so a relay_disconnect "
-    "command to a meter cut off for credit leaves relay_for_credit set and a recharge reconnects it",
-)
 def test_an_operators_disconnection_holds_over_a_credit_cut_off_when_credit_arrives() -> None:
     world, state = cut_off_for_credit()
     at = world.t0 + 3 * 3600 + 300
@@ -363,6 +358,17 @@ def test_unknown_actions_and_bad_arguments_are_refused() -> None:
     sent = world.order("self_destruct", at) + world.order("credit", at + 1, args={"amount_paise": 0})
 
     assert acks(of(METER, sent)) == [("cmd-1", "refused"), ("cmd-2", "refused")]
+
+
+def test_hotspot_settings_change_how_long_the_hotspot_stays_open() -> None:
+    world = World()
+    at = world.t0 + 600
+
+    assert acks(of(METER, world.order("hotspot_settings", at, args={"window_s": 60}))) == [("cmd-1", "done")]
+    world.twin.press_button(METER, at + 10)
+
+    assert world.twin.hotspot_open(METER, at + 69)
+    assert not world.twin.hotspot_open(METER, at + 71)
 
 
 def test_time_sync_sets_the_meters_clock() -> None:

@@ -225,11 +225,6 @@ def test_hooking_raises_only_the_transformer_meters_reading() -> None:
         }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FleetTwin.hook sets hooking_w without accounting for the moment: close_interval adds "
-    "watts/4 for the whole interval even when the hook starts half way through it",
-)
 def test_a_hook_from_half_way_through_an_interval_adds_half_its_energy() -> None:
     honest, hooked = World(), World()
     interval = T0 + 2 * INTERVAL_S
@@ -243,11 +238,6 @@ def test_a_hook_from_half_way_through_an_interval_adds_half_its_energy() -> None
     assert unfair[CL_DT.meter_id] - fair[CL_DT.meter_id] == 250
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FleetTwin._accrue counts `connected & broker_up` and ignores power_failure, so a meter without "
-    "supply keeps adding seconds on its SIM (and its modem even fails over while it is dark)",
-)
 def test_a_meter_without_supply_counts_no_connected_seconds() -> None:
     world = World()
     fail, restore = T0 + INTERVAL_S, T0 + INTERVAL_S + 3600

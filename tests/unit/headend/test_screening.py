@@ -13,6 +13,7 @@ from bijli.kernel.time import epoch
 from bijli.protocol import keys, topics
 from bijli.protocol.codec import seal
 from bijli.protocol.frames import (
+    REGISTER_MODULUS,
     AckFrame,
     Event,
     EventFrame,
@@ -192,10 +193,16 @@ def test_reading_frame_without_intervals_is_empty() -> None:
     assert reasons(run(delivered(frame))) == ["empty"]
 
 
-def test_reading_whose_register_is_below_the_interval_import_is_refused() -> None:
-    out = run(delivered(reading(CL1, 11, interval(import_wh=500, import_wh_total=499))))
+def test_reading_whose_register_is_beyond_its_range_is_refused() -> None:
+    out = run(delivered(reading(CL1, 11, interval(import_wh=500, import_wh_total=REGISTER_MODULUS))))
 
     assert reasons(out) == ["register"]
+
+
+def test_reading_just_after_the_register_rolled_over_is_accepted() -> None:
+    out = run(delivered(reading(CL1, 11, interval(import_wh=500, import_wh_total=499))))
+
+    assert reasons(out) == []
 
 
 def test_one_bad_interval_refuses_the_whole_frame() -> None:
