@@ -132,6 +132,7 @@ class FleetTwin:
         )
         rng = np.random.default_rng([seed, 10])
 
+        self.phases = np.array([c.phases for c in self.consumers] + [3] * nt, dtype=np.int64)
         self.sanctioned_w = np.array([c.sanctioned_load_w for c in self.consumers] + [0] * nt, dtype=np.int64)
         self.scale_w = household_scale(self.sanctioned_w, seed)
         self.reg_import = rng.integers(1_000_000, 9_000_000, size=n).astype(np.int64)
@@ -413,7 +414,9 @@ class FleetTwin:
             wh[nc:] = real[nc:]
         volts = voltage_dv(self.n, self.seed, n_index)
         volts = np.where(supply_share > 0, volts, 0)
-        milliamps = np.where(volts > 0, np.rint(wh * 4 * 1e4 / np.maximum(volts, 1)), 0).astype(np.int64)
+        # Average current per phase: a three-phase supply shares the load over its phases.
+        per_phase = wh * 4 * 1e4 / (np.maximum(volts, 1) * self.phases)
+        milliamps = np.where(volts > 0, np.rint(per_phase), 0).astype(np.int64)
         vah = np.rint(wh / 0.92).astype(np.int64)
         self.reg_import = (self.reg_import + wh) % REGISTER_MODULUS
         self.reg_vah = (self.reg_vah + vah) % REGISTER_MODULUS
