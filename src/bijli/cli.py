@@ -157,17 +157,23 @@ def scenario_run(
         data_dir=data_dir, database_url=database_url, broker_url=broker_url or "memory", topic_root=topic_root
     )
     truth_path = truth or cfg.data_dir / f"{file.stem}.truth.jsonl"
-    if broker_url:
-        platform = bootstrap(cfg) if database_url or not broker_url else None
-        summary = asyncio.run(
-            runner.run_over_mqtt(
-                platform, scenario, cfg.site_secret, broker_url, topic_root, cfg.tariff_code, truth_path, console
+    platform = bootstrap(cfg) if database_url or not broker_url else None
+    try:
+        if broker_url:
+            summary = asyncio.run(
+                runner.run_over_mqtt(
+                    platform, scenario, cfg.site_secret, broker_url, topic_root, cfg.tariff_code, truth_path, console
+                )
             )
-        )
-    else:
-        platform = bootstrap(cfg)
-        summary = asyncio.run(runner.run_in_process(platform, scenario, truth_path, console))
-        platform.store.dispose()
+        else:
+            assert platform is not None
+            summary = asyncio.run(runner.run_in_process(platform, scenario, truth_path, console))
+    except ScenarioError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from e
+    finally:
+        if platform is not None:
+            platform.store.dispose()
     print(json.dumps(summary))
 
 

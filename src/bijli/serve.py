@@ -13,6 +13,7 @@ from rich.console import Console
 
 from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
 from bijli.bootstrap import Platform
+from bijli.headend.dispatcher import Dispatcher
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SystemClock
 from bijli.protocol import topics
@@ -64,6 +65,11 @@ async def run_serve(platform: Platform, console: Console) -> None:
         headend = await headend_for(platform, address)
         tasks.append(asyncio.create_task(headend.run()))
         console.print(f"head-end ingesting from [bold]{address.host}:{address.port}[/bold]")
+        # Commands go out on the head-end's own broker connection.
+        assert isinstance(headend.uplink, MqttUplink)
+        dispatcher = Dispatcher(platform.store, headend.uplink, platform.ring, headend.root, SystemClock())
+        tasks.append(asyncio.create_task(dispatcher.run()))
+        console.print("command dispatcher running")
     server = web_server(platform)
     console.print(f"web and API on [bold]http://{platform.settings.host}:{platform.settings.port}/[/bold]")
     try:

@@ -130,6 +130,11 @@ def test_both_operators_down_for_six_hours_the_readings_arrive_after_in_order_an
         up=at(15).astimezone(UTC).replace(tzinfo=None),
     )[0][0]
     assert late == len(mall_road) * 23  # every interval of the outage came in after it
+    # Meanwhile the gaps were estimated and flagged; each estimate gave way to the real reading.
+    edits = dict(rows(platform, "SELECT action, count(*) FROM reading_edits WHERE action != 'flagged' GROUP BY action"))
+    assert edits["estimated"] > len(mall_road) * 10
+    assert edits["replaced"] == edits["estimated"]
+    assert rows(platform, "SELECT count(*) FROM readings WHERE quality != 'actual'")[0][0] == 0
 
 
 CODES = {

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bijli.fleet.city import build_city, transformer_meters
-from bijli.fleet.scenario import Scenario, ScenarioHooks
+from bijli.fleet.scenario import Scenario, ScenarioHooks, check_against
 from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.kernel.time import INTERVAL, epoch
 from bijli.meter.modem import ModemTimers
@@ -24,6 +24,7 @@ def twin_for(scenario: Scenario, site_secret: bytes, tariff: Tariff, root: str) 
     city = build_city(scenario.meters, scenario.seed)
     transformers = transformer_meters(city) if scenario.transformer_meters else []
     options = TwinOptions(timers=ModemTimers(**scenario.modem), operators=scenario.operators)
+    check_against(scenario, {c.meter_id for c in city}, {d.transformer for d in transformers})
     return FleetTwin(
         city, transformers, site_secret, tariff, start=scenario.begin, root=root, seed=scenario.seed, options=options
     )

@@ -70,6 +70,7 @@ class Scenario:
     truth: tuple[dict[str, Any], ...]
     modem: dict[str, int]
     operators: tuple[str, str]
+    named_meters: tuple[str, ...] = ()
 
     @property
     def begin(self) -> datetime:
@@ -148,12 +149,37 @@ def parse(doc: dict[str, Any], name: str = "scenario") -> Scenario:
         transformer_meters=bool(doc.get("transformer_meters", True)),
         actions=tuple(actions),
         truth=tuple(truth),
-        modem={k: int(v) for k, v in doc.get("modem", {}).items()},
+        modem=_modem(doc.get("modem", {})),
         operators=(str(operators[0]), str(operators[1])),
+        named_meters=tuple(
+            str(m)
+            for e in doc.get("events", [])
+            for m in [*(e.get("meters", []) or []), *([e["meter"]] if "meter" in e else [])]
+        ),
     )
 
 
 Built = tuple[list[Action], list[dict[str, Any]]]
+
+
+def _modem(table: dict[str, Any]) -> dict[str, int]:
+    known = {"detect_s", "register_s", "return_after_s"}
+    unknown = set(table) - known
+    if unknown:
+        raise ScenarioError(f"[modem] knows {', '.join(sorted(known))}, not {', '.join(sorted(unknown))}")
+    return {k: int(v) for k, v in table.items()}
+
+
+def check_against(scenario: Scenario, meter_ids: set[str], transformers: set[str]) -> None:
+    """Refuse a scenario that names meters or transformers the city does not have."""
+    for fact in scenario.truth:
+        if "meter_id" in fact and fact["meter_id"] not in meter_ids:
+            raise ScenarioError(f"the city has no meter {fact['meter_id']!r}")
+        if fact.get("kind") == "hooking" and fact["transformer"] not in transformers:
+            raise ScenarioError(f"no metered transformer {fact['transformer']!r} (transformer_meters on?)")
+    for name in scenario.named_meters:
+        if name not in meter_ids:
+            raise ScenarioError(f"the city has no meter {name!r}")
 
 
 def _span(event: dict[str, Any], first_day: date) -> tuple[datetime, datetime]:
@@ -183,6 +209,8 @@ def _network(event: dict[str, Any], first_day: date, operators: tuple[str, ...])
 
 def _flapping(event: dict[str, Any], first_day: date, operators: tuple[str, ...]) -> Built:
     operator, area = str(event["operator"]), event.get("area")
+    if operator not in operators:
+        raise ScenarioError(f"operator {operator!r} is not one of {operators}")
     begin, end = _span(event, first_day)
     every = duration(str(event.get("every", "10m")))
     actions: list[Action] = []
@@ -255,6 +283,13 @@ def _hooking(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> B
     ]
 
 
+def _whole_rupees(event: dict[str, Any]) -> int:
+    paise = _paise(event)
+    if paise % 100:
+        raise ScenarioError(f"a token is for whole rupees, not {event['amount']!r}")
+    return paise
+
+
 def _paise(event: dict[str, Any]) -> int:
     rupees = str(event["amount"])
     if not re.fullmatch(r"\d+(\.\d{1,2})?", rupees):
@@ -278,7 +313,7 @@ def _recharge(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> 
 
 
 def _hotspot(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> Built:
-    meter, paise = str(event["meter"]), _paise(event)
+    meter, paise = str(event["meter"]), _whole_rupees(event)
     at = float(epoch(moment(str(event["at"]), first_day)))
 
     def use(tw: FleetTwin, hooks: ScenarioHooks) -> None:
@@ -286,6 +321,9 @@ def _hotspot(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> B
             raise ScenarioError("a hotspot event needs a token vendor")
         digits = hooks.issue_token(meter, paise, at - 600)  # bought online ten minutes earlier
         tw.press_button(meter, at)
+        if not tw.hotspot_open(meter, at + 60):  # no supply: the hotspot does not come up
+            hooks.token_results.append({"meter_id": meter, "status": "closed", "at": at + 60})
+            return
         result = tw.redeem(meter, digits, at + 60)
         hooks.token_results.append({"meter_id": meter, "status": int(result.status), "at": at + 60})
 

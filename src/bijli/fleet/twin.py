@@ -578,28 +578,43 @@ class FleetTwin:
             self._ack(i, opened, "refused", "replayed command", at)
             return
         self.last_command_fc[i] = opened.fc
+        # The head-end sends a command again (a new counter, the same id) when it heard no
+        # answer. The meter keeps the ids of the last 256 it carried out and answers those
+        # again without acting twice, so a credit never counts twice.
+        carried_out: dict[int, dict[str, None]] = self.__dict__.setdefault("carried_out", {})
+        ids = carried_out.setdefault(i, {})
+        if opened.command_id in ids:
+            self._ack(i, opened, "done", "already done", at)
+            return
+
+        def done(detail: str = "") -> None:
+            ids[opened.command_id] = None
+            if len(ids) > 256:
+                del ids[next(iter(ids))]
+            self._ack(i, opened, "done", detail, at)
+
         action, args = opened.action, opened.args
         if action in ("relay_connect", "relay_disconnect"):
             self._set_relay(i, action == "relay_connect", at)
-            self._ack(i, opened, "done", "", at)
+            done()
         elif action == "time_sync" and "t" in args:
             self.clock_offset[i] = args["t"] - at
             self._event(i, CLOCK_SET, at, online=bool(self.online[i]))
-            self._ack(i, opened, "done", "", at)
+            done()
         elif action == "credit" and args.get("amount_paise", 0) > 0:
             self.credit(i, args["amount_paise"], at)
-            self._ack(i, opened, "done", "", at)
+            done()
         elif action == "read_profile" and "from" in args and "to" in args:
             found = self._profile(i, args["from"], args["to"])
             for chunk in range(0, len(found), READINGS_PER_FRAME):
                 self._send(i, at, "reading", ReadingFrame, intervals=found[chunk : chunk + READINGS_PER_FRAME])
-            self._ack(i, opened, "done", f"{len(found)} intervals", at)
+            done(f"{len(found)} intervals")
         elif action == "read_now":
             self._send_status(i, at)
-            self._ack(i, opened, "done", "", at)
+            done()
         elif action == "hotspot_settings" and 60 <= args.get("window_s", 0) <= 3600:
             self.hotspot_window[i] = args["window_s"]
-            self._ack(i, opened, "done", "", at)
+            done()
         else:
             self._ack(i, opened, "refused", f"cannot {action} with {sorted(args)}", at)
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from bijli.adapters.db.commands import record_acks
 from bijli.adapters.db.store import Store, StoreTx, earliest
+from bijli.headend.commands import acks_from
 from bijli.headend.model import KeyRing, MeterRecord, Rejected, meters_named, screen
 from bijli.headend.ports import Delivery
-from bijli.kernel.time import ist_day, ist_midnight, month_key, utc_from_epoch
+from bijli.kernel.time import INTERVAL, ist_day, ist_midnight, month_key, utc_from_epoch
+from bijli.mdm.vee import Observed, validate
 from bijli.prepaid.model import LedgerEntry, daily_fixed_charges, interval_charges
 from bijli.protocol.codec import Refusal
 from bijli.protocol.frames import (
@@ -33,6 +37,7 @@ class IngestReport:
     readings_duplicate: int
     events_stored: int
     quarantined: int
+    readings_replaced: int = 0
 
 
 @dataclass(slots=True)
@@ -44,6 +49,7 @@ class Collected:
     days: dict[tuple[str, datetime], dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     redemptions: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    sent_at: dict[tuple[str, datetime], int] = field(default_factory=dict)
     state: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -63,8 +69,10 @@ def _reading(frame: ReadingFrame, out: Collected) -> None:
                 "import_wh_total": r.import_wh_total,
                 "quality": "actual",
                 "received_at": out.now,
+                "flags": 0,
             },
         )
+        out.sent_at.setdefault((frame.m, start), frame.ts)
 
 
 def _daily(frame: DailyFrame, out: Collected) -> None:
@@ -120,7 +128,7 @@ def _token(frame: TokenFrame, out: Collected) -> None:
 
 
 def _ack(_frame: AckFrame, _out: Collected) -> None:
-    """Acknowledgements are read by the command dispatcher; the frame counter already moved."""
+    """Acknowledgements are recorded against their commands by `record_acks`, in this batch's transaction."""
 
 
 COLLECT: dict[type, Callable[[Any, Collected], None]] = {
@@ -133,22 +141,37 @@ COLLECT: dict[type, Callable[[Any, Collected], None]] = {
 }
 
 
-def ingest_batch(store: Store, deliveries: Sequence[Delivery], ring: KeyRing, root: str, now: datetime) -> IngestReport:
+def ingest_batch(
+    store: Store, deliveries: Sequence[Delivery], ring: KeyRing, root: str, now: datetime, worker: str = "headend"
+) -> IngestReport:
     """Screen, store and charge a batch in one transaction; the caller acks after it returns."""
     with store.transaction() as tx:
         registry = tx.meter_records(meters_named(root, deliveries))
         screened = screen(deliveries, registry, ring, root, now)
         out = Collected(now)
         for meter_id, fc in screened.last_fc.items():
-            out.state[meter_id] = {"b_meter": meter_id, "last_fc": fc, "last_seen": now}
+            window = screened.fc_window[meter_id]
+            out.state[meter_id] = {"b_meter": meter_id, "last_fc": fc, "fc_window": window, "last_seen": now}
         for item in screened.accepted:
             COLLECT[type(item.frame)](item.frame, out)
 
-        existing = tx.existing_intervals(out.readings)
-        fresh = [row for key, row in out.readings.items() if key not in existing]
+        known = tx.readings_around(out.readings)
+        fresh, replacing = [], []
+        for key, row in out.readings.items():
+            stored = known.get(key)
+            if stored is None:
+                fresh.append(row)
+            elif stored.quality == "estimated":
+                replacing.append((row, stored))
+        actual = fresh + [row for row, _ in replacing]
+        edits = _validate(actual, out, known, registry, now)
+        edits += [_edit(row, "replaced", "the actual reading arrived", now, before=stored) for row, stored in replacing]
         tx.insert_readings(fresh)
-        tx.post(_charges(tx, fresh, registry), now)
-        for row in fresh:
+        tx.replace_readings([row for row, _ in replacing])
+        tx.record_edits(edits)
+        tx.post(_charges(tx, actual, registry), now)  # estimates are never billed; actuals once
+        tx.add_daily(_daily_usage(actual, now))
+        for row in actual:
             s = out.state[row["meter_id"]]
             if s.get("last_interval") is None or row["interval_start"] > s["last_interval"]:
                 s["last_interval"] = row["interval_start"]
@@ -156,14 +179,89 @@ def ingest_batch(store: Store, deliveries: Sequence[Delivery], ring: KeyRing, ro
         tx.insert_days(list(out.days.values()))
         tx.insert_redemptions(list(out.redemptions.values()))
         tx.update_state(list(out.state.values()))
+        record_acks(tx.conn, acks_from(item.frame for item in screened.accepted), now)
         tx.quarantine([_quarantine_row(r, now) for r in screened.rejected])
-    return IngestReport(
-        received=len(deliveries),
-        readings_stored=len(fresh),
-        readings_duplicate=len(out.readings) - len(fresh),
-        events_stored=len(out.events),
-        quarantined=len(screened.rejected),
-    )
+        report = IngestReport(
+            received=len(deliveries),
+            readings_stored=len(fresh),
+            readings_duplicate=len(out.readings) - len(actual),
+            events_stored=len(out.events),
+            quarantined=len(screened.rejected),
+            readings_replaced=len(replacing),
+        )
+        tx.log_batch(
+            {
+                "worker": worker,
+                "committed_at": now,
+                "received": report.received,
+                "readings_stored": report.readings_stored,
+                "readings_duplicate": report.readings_duplicate,
+                "readings_replaced": report.readings_replaced,
+                "quarantined": report.quarantined,
+            }
+        )
+    return report
+
+
+def _validate(
+    rows: list[dict[str, Any]],
+    out: Collected,
+    known: dict[tuple[str, datetime], Any],
+    registry: dict[str, MeterRecord],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Flag what looks wrong in new actual readings; the flagged ones go to the edit log."""
+    edits = []
+    for row in rows:
+        meter = row["meter_id"]
+        previous = (meter, row["interval_start"] - INTERVAL)
+        if previous in out.readings:
+            previous_total: int | None = out.readings[previous]["import_wh_total"]
+        else:
+            stored = known.get(previous)
+            previous_total = stored.import_wh_total if stored is not None and stored.quality == "actual" else None
+        record = registry[meter]
+        flags = validate(
+            Observed(
+                import_wh=row["import_wh"],
+                import_wh_total=row["import_wh_total"],
+                voltage_dv=row["voltage_dv"],
+                interval_start=row["interval_start"],
+                sent_at=out.sent_at[(meter, row["interval_start"])],
+            ),
+            previous_total,
+            record.connection.sanctioned_load_w if record.connection else None,
+            None if record.relay is None else record.relay == 1,
+        )
+        row["flags"] = int(flags)
+        if flags:
+            edits.append(_edit(row, "flagged", str(flags), now))
+    return edits
+
+
+def _edit(row: dict[str, Any], action: str, reason: str, now: datetime, before: Any = None) -> dict[str, Any]:
+    values = {c: row[c] for c in ("import_wh", "import_wh_total", "quality", "flags")}
+    return {
+        "meter_id": row["meter_id"],
+        "interval_start": row["interval_start"],
+        "action": action,
+        "before": None if before is None else json.dumps({c: getattr(before, c) for c in values}),
+        "after": json.dumps(values),
+        "reason": reason[:128],
+        "at": now,
+    }
+
+
+def _daily_usage(rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    days: dict[tuple[str, date], list[int]] = {}
+    for row in rows:
+        key = (row["meter_id"], ist_day(row["interval_start"]))
+        acc = days.setdefault(key, [0, 0])
+        acc[0] += row["import_wh"]
+        acc[1] += 1
+    return [
+        {"meter_id": m, "day": d, "wh": wh, "intervals": n, "last_received_at": now} for (m, d), (wh, n) in days.items()
+    ]
 
 
 def quarantine_unprocessable(store: Store, delivery: Delivery, error: Exception, now: datetime) -> IngestReport:

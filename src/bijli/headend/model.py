@@ -29,6 +29,10 @@ class MeterRecord:
     status: str
     last_fc: int
     connection: Connection | None
+    fc_window: int = 0
+    """Which of the `REPLAY_WINDOW` counters below `last_fc` were accepted (bit k: last_fc - 1 - k)."""
+    relay: int | None = None
+    """The relay state the meter last reported."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,7 @@ class Screened:
     rejected: list[Rejected] = field(default_factory=list)
     last_fc: dict[str, int] = field(default_factory=dict)
     """The new highest frame counter per meter that sent an authentic frame."""
+    fc_window: dict[str, int] = field(default_factory=dict)
 
 
 class KeyRing:
@@ -118,17 +123,42 @@ def screen(
     for item in authentic:
         meter_id = item.frame.m
         last = out.last_fc.get(meter_id, registry[meter_id].last_fc)
-        if item.frame.fc <= last:
-            detail = f"frame counter {item.frame.fc} is not above {last}, the last accepted"
+        window = out.fc_window.get(meter_id, registry[meter_id].fc_window)
+        fresh, last, window = admit(last, window, item.frame.fc)
+        if not fresh:
+            detail = f"frame counter {item.frame.fc} was accepted before, or is too far below {last}, the highest"
             out.rejected.append(Rejected(item.delivery, meter_id, Refusal("replayed", detail)))
             continue
-        out.last_fc[meter_id] = item.frame.fc
+        out.last_fc[meter_id], out.fc_window[meter_id] = last, window
         problem = check_content(item.frame, now)
         if problem is not None:
             out.rejected.append(Rejected(item.delivery, meter_id, problem))
             continue
         out.accepted.append(item)
     return out
+
+
+REPLAY_WINDOW = 62
+"""How far below the highest counter a frame may still arrive (it may come late through
+another head-end worker), like IPsec's anti-replay window; each counter counts once."""
+_WINDOW_MASK = (1 << REPLAY_WINDOW) - 1
+
+
+def admit(last: int, window: int, fc: int) -> tuple[bool, int, int]:
+    """Whether counter `fc` is new for a meter, and the meter's (highest, window) after it.
+
+    Counters start at 1, so nothing at or below 0 is ever new.
+    """
+    if fc <= 0:
+        return False, last, window
+    if fc > last:
+        shift = fc - last
+        window = ((window << shift) | (1 << (shift - 1))) & _WINDOW_MASK if shift <= REPLAY_WINDOW else 0
+        return True, fc, window
+    behind = last - fc
+    if behind == 0 or behind > REPLAY_WINDOW or window >> (behind - 1) & 1:
+        return False, last, window
+    return True, last, window | 1 << (behind - 1)
 
 
 def check_content(frame: UplinkFrame, now: datetime) -> Refusal | None:

@@ -24,6 +24,7 @@ class IngestTotals:
     readings_stored: int = 0
     readings_duplicate: int = 0
     quarantined: int = 0
+    readings_replaced: int = 0
     errors: list[str] = field(default_factory=list)
 
     def add(self, report: IngestReport) -> None:
@@ -32,6 +33,7 @@ class IngestTotals:
         self.readings_stored += report.readings_stored
         self.readings_duplicate += report.readings_duplicate
         self.quarantined += report.quarantined
+        self.readings_replaced += report.readings_replaced
 
 
 class HeadEnd:
@@ -46,6 +48,7 @@ class HeadEnd:
         clock: Clock,
         max_batch: int = 2000,
         max_wait_s: float = 0.05,
+        name: str = "headend",
     ) -> None:
         self.store = store
         self.uplink = uplink
@@ -54,6 +57,7 @@ class HeadEnd:
         self.clock = clock
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
+        self.name = name
         self.totals = IngestTotals()
 
     async def run(self) -> None:
@@ -84,7 +88,9 @@ class HeadEnd:
                 await asyncio.sleep(1.0)
 
     async def _ingest(self, batch: list[Delivery]) -> IngestReport:
-        return await asyncio.to_thread(ingest_batch, self.store, batch, self.ring, self.root, self.clock.now())
+        return await asyncio.to_thread(
+            ingest_batch, self.store, batch, self.ring, self.root, self.clock.now(), self.name
+        )
 
     async def _one_by_one(self, batch: list[Delivery]) -> IngestReport:
         reports = []

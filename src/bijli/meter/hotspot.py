@@ -191,7 +191,11 @@ def hotspot_app(twin: FleetTwin, clock: Callable[[], float]) -> FastAPI:
     async def press_button(meter_id: str) -> dict[str, Any]:
         meter_index(meter_id)
         open_until = twin.press_button(meter_id, float(clock()))
-        return {"meter_id": meter_id, "open_until": _iso(open_until), "window_s": twin.options.hotspot_window_s}
+        return {
+            "meter_id": meter_id,
+            "open_until": _iso(open_until),
+            "window_s": int(twin.hotspot_window[twin.index[meter_id]]),
+        }
 
     @app.get("/meters/{meter_id}/hotspot", response_class=HTMLResponse)
     async def hotspot_page(request: Request, meter_id: str) -> HTMLResponse:

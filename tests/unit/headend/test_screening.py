@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from msgspec.structs import replace
 
-from bijli.headend.model import KeyRing, MeterRecord, Screened, screen
+from bijli.headend.model import REPLAY_WINDOW, KeyRing, MeterRecord, Screened, screen
 from bijli.headend.ports import Delivery
 from bijli.kernel.time import epoch
 from bijli.protocol import keys, topics
@@ -33,7 +33,8 @@ CL1, CL2 = "KNCL0000001", "KNCL0000002"
 
 def registry(*extra: MeterRecord) -> dict[str, MeterRecord]:
     records = [
-        MeterRecord(meter_id=CL1, status="commissioned", last_fc=10, connection=None),
+        # CL1 has sent frames 1 to 10, all accepted: its window below 10 is full.
+        MeterRecord(meter_id=CL1, status="commissioned", last_fc=10, connection=None, fc_window=(1 << 9) - 1),
         MeterRecord(meter_id=CL2, status="commissioned", last_fc=0, connection=None),
         *extra,
     ]
@@ -90,6 +91,23 @@ def test_every_kind_of_frame_is_accepted_on_its_own_topic() -> None:
     out = run(*(delivered(f) for f in frames))
 
     assert [a.frame for a in out.accepted] == frames
+
+
+def test_a_late_frame_below_the_highest_counter_counts_once_if_never_seen() -> None:
+    records = {CL1: MeterRecord(meter_id=CL1, status="commissioned", last_fc=20, connection=None, fc_window=0b1)}
+
+    out = run(delivered(reading(fc=17)), delivered(reading(fc=17)), delivered(reading(fc=19)), records=records)
+
+    assert [a.frame.fc for a in out.accepted] == [17]
+    assert reasons(out) == ["replayed", "replayed"]  # 17 a second time; 19 was accepted before
+
+
+def test_a_frame_further_below_than_the_window_is_replayed() -> None:
+    records = {CL1: MeterRecord(meter_id=CL1, status="commissioned", last_fc=100, connection=None, fc_window=0)}
+
+    out = run(delivered(reading(fc=100 - REPLAY_WINDOW - 1)), records=records)
+
+    assert reasons(out) == ["replayed"]
 
 
 @pytest.mark.parametrize("fc", [10, 9, 1, 0, -1])

@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import paho.mqtt.client as paho
@@ -78,6 +78,13 @@ class MqttUplink:
             self._client.username_pw_set(address.username, address.password)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
+        self._client.on_publish = self._on_publish
+        # Downlink publishes waiting for the broker's PUBACK, by message id. The broker may
+        # answer before `publish` has registered its waiter; such answers wait in `_answered`.
+        self._publish_lock = threading.Lock()
+        self._waiting: dict[int, asyncio.Future[Any]] = {}
+        self._answered: dict[int, Any] = {}
+        self._abandoned: set[int] = set()
 
     async def start(self, timeout_s: float = 10.0) -> None:
         """Connect and subscribe; raises BrokerDown if the broker does not answer."""
@@ -113,6 +120,45 @@ class MqttUplink:
         delivery = Delivery(msg.topic, bytes(msg.payload), (msg.mid, msg.qos))
         self._loop.call_soon_threadsafe(self._queue.put_nowait, delivery)
 
+    def _on_publish(self, _client: paho.Client, _userdata: object, mid: int, reason: object, _p: object) -> None:
+        with self._publish_lock:
+            if mid in self._abandoned:
+                self._abandoned.discard(mid)
+                return
+            waiter = self._waiting.pop(mid, None)
+            if waiter is None:
+                self._answered[mid] = reason
+                return
+        self._loop.call_soon_threadsafe(_settle, waiter, reason)
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 1, timeout_s: float = 10.0) -> None:
+        """Publish on the head-end's connection (commands to meters); returns once the broker
+        has taken the message (PUBACK at QoS 1), raises BrokerDown if it has not."""
+        info = self._client.publish(topic, payload, qos=qos)
+        if info.rc != paho.MQTT_ERR_SUCCESS or qos == 0:
+            with self._publish_lock:
+                if self._answered.pop(info.mid, None) is None:
+                    self._abandoned.add(info.mid)
+            if info.rc != paho.MQTT_ERR_SUCCESS:
+                raise BrokerDown(f"MQTT publish to {topic} failed: {paho.error_string(info.rc)}")
+            return
+        waiter: asyncio.Future[Any] = self._loop.create_future()
+        with self._publish_lock:
+            answered = info.mid in self._answered
+            reason = self._answered.pop(info.mid, None)
+            if not answered:
+                self._waiting[info.mid] = waiter
+        if not answered:
+            try:
+                reason = await asyncio.wait_for(waiter, timeout_s)
+            except TimeoutError as e:
+                with self._publish_lock:
+                    if self._waiting.pop(info.mid, None) is not None:
+                        self._abandoned.add(info.mid)
+                raise BrokerDown(f"MQTT broker did not acknowledge a publish to {topic} within {timeout_s} s") from e
+        if getattr(reason, "is_failure", False):
+            raise BrokerDown(f"MQTT broker refused a publish to {topic}: {reason}")
+
     async def next_batch(self, max_messages: int, max_wait_s: float) -> list[Delivery]:
         return await gather(self._queue, max_messages, max_wait_s)
 
@@ -125,3 +171,8 @@ class MqttUplink:
     async def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+
+
+def _settle(waiter: asyncio.Future[Any], reason: object) -> None:
+    if not waiter.done():
+        waiter.set_result(reason)

@@ -82,6 +82,8 @@ meter_state = sa.Table(
     sa.Column("sim1_s", sa.BigInteger),
     sa.Column("sim2_s", sa.BigInteger),
     sa.Column("switched_at", UtcDateTime),
+    sa.Column("fc_window", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("downlink_fc", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 readings = sa.Table(
@@ -97,6 +99,7 @@ readings = sa.Table(
     sa.Column("import_wh_total", sa.BigInteger, nullable=False),
     sa.Column("quality", sa.String(16), nullable=False),
     sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("flags", sa.Integer, nullable=False, server_default="0"),
 )
 
 events = sa.Table(
@@ -164,4 +167,70 @@ token_redemptions = sa.Table(
     sa.Column("amount_paise", sa.BigInteger, nullable=False),
     sa.Column("redeemed_at", UtcDateTime, nullable=False),
     sa.Column("received_at", UtcDateTime, nullable=False),
+)
+
+reading_edits = sa.Table(
+    "reading_edits",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("meter_id", sa.String(32), nullable=False),
+    sa.Column("interval_start", UtcDateTime, nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),  # estimated | replaced | flagged
+    sa.Column("before", sa.Text),
+    sa.Column("after", sa.Text, nullable=False),
+    sa.Column("reason", sa.String(128), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index("ix_reading_edits_meter_id_interval_start", "meter_id", "interval_start"),
+)
+
+meter_daily = sa.Table(
+    "meter_daily",
+    metadata,
+    sa.Column("meter_id", sa.String(32), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("wh", sa.BigInteger, nullable=False),
+    sa.Column("intervals", sa.Integer, nullable=False),
+    sa.Column("last_received_at", UtcDateTime, nullable=False),
+)
+
+ingest_batches = sa.Table(
+    "ingest_batches",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("worker", sa.String(64), nullable=False),
+    sa.Column("committed_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("received", sa.Integer, nullable=False),
+    sa.Column("readings_stored", sa.Integer, nullable=False),
+    sa.Column("readings_duplicate", sa.Integer, nullable=False),
+    sa.Column("readings_replaced", sa.Integer, nullable=False),
+    sa.Column("quarantined", sa.Integer, nullable=False),
+)
+
+commands = sa.Table(
+    "commands",
+    metadata,
+    sa.Column("command_id", sa.String(40), primary_key=True),
+    sa.Column("idempotency_key", sa.String(96), nullable=False, unique=True),
+    sa.Column("meter_id", sa.ForeignKey("meters.meter_id"), nullable=False, index=True),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("args", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("requested_by", sa.String(64), nullable=False),
+    sa.Column("reason", sa.String(256), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_sent_at", UtcDateTime),
+    sa.Column("detail", sa.Text, nullable=False, server_default=""),
+)
+
+command_log = sa.Table(
+    "command_log",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("command_id", sa.ForeignKey("commands.command_id"), nullable=False, index=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
 )

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bijli.adapters.db import schema as t
 from bijli.headend.model import MeterRecord
+from bijli.kernel.time import INTERVAL
 from bijli.prepaid.model import CHARGE_KINDS, EntryKind, LedgerEntry
 from bijli.prepaid.model import Connection as Supply
 from bijli.prepaid.tariff import Tariff
@@ -22,7 +23,7 @@ from bijli.protocol.frames import REGISTER_MODULUS
 CHARGE_KIND_VALUES = tuple(k.value for k in CHARGE_KINDS)
 
 
-def _insert_ignoring(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: list[str]) -> None:
+def insert_ignoring(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: list[str]) -> None:
     """Insert rows, leaving any whose key is already stored as it is."""
     if not rows:
         return
@@ -48,6 +49,19 @@ class MeterRegistration:
     sanctioned_load_w: int = 0
 
 
+READING_VALUES = (
+    "import_wh",
+    "import_vah",
+    "export_wh",
+    "voltage_dv",
+    "current_ma",
+    "import_wh_total",
+    "quality",
+    "received_at",
+    "flags",
+)
+
+
 def earliest(a: int, b: int) -> int:
     """Of two readings of a register that rolls over, the one taken first (they are close)."""
     return a if (b - a) % REGISTER_MODULUS < REGISTER_MODULUS // 2 else b
@@ -69,6 +83,8 @@ class StoreTx:
                 t.meters.c.meter_id,
                 t.meters.c.status,
                 t.meter_state.c.last_fc,
+                t.meter_state.c.fc_window,
+                t.meter_state.c.relay,
                 t.accounts.c.account_no,
                 t.accounts.c.sanctioned_load_w,
                 t.accounts.c.tariff_code,
@@ -76,6 +92,7 @@ class StoreTx:
             .join(t.meter_state, t.meter_state.c.meter_id == t.meters.c.meter_id)
             .join(t.accounts, t.accounts.c.meter_id == t.meters.c.meter_id, isouter=True)
             .where(t.meters.c.meter_id.in_(ids))
+            .order_by(t.meters.c.meter_id)  # workers lock meters in one order: no deadlock
         )
         if self.conn.dialect.name == "postgresql":
             q = q.with_for_update(of=t.meter_state)
@@ -89,25 +106,83 @@ class StoreTx:
                     sanctioned_load_w=row.sanctioned_load_w,
                     tariff=self._tariffs[row.tariff_code],
                 )
-            found[row.meter_id] = MeterRecord(row.meter_id, row.status, row.last_fc, supply)
+            found[row.meter_id] = MeterRecord(
+                row.meter_id, row.status, row.last_fc, supply, fc_window=row.fc_window, relay=row.relay
+            )
         return found
 
-    def existing_intervals(self, keys: Iterable[tuple[str, datetime]]) -> set[tuple[str, datetime]]:
+    def readings_around(self, keys: Iterable[tuple[str, datetime]]) -> dict[tuple[str, datetime], Any]:
+        """Stored readings at these (meter, interval) keys and the interval before each."""
         by_meter: dict[str, list[datetime]] = {}
         for meter_id, start in keys:
             by_meter.setdefault(meter_id, []).append(start)
         if not by_meter:
-            return set()
-        lo = min(min(v) for v in by_meter.values())
+            return {}
+        lo = min(min(v) for v in by_meter.values()) - INTERVAL
         hi = max(max(v) for v in by_meter.values())
-        q = sa.select(t.readings.c.meter_id, t.readings.c.interval_start).where(
-            t.readings.c.meter_id.in_(sorted(by_meter)),
-            t.readings.c.interval_start.between(lo, hi),
+        r = t.readings.c
+        q = sa.select(
+            r.meter_id,
+            r.interval_start,
+            r.quality,
+            r.import_wh,
+            r.import_vah,
+            r.export_wh,
+            r.voltage_dv,
+            r.current_ma,
+            r.import_wh_total,
+            r.flags,
+        ).where(r.meter_id.in_(sorted(by_meter)), r.interval_start.between(lo, hi))
+        return {(row.meter_id, row.interval_start): row for row in self.conn.execute(q)}
+
+    def replace_readings(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Put actual readings in place of estimates."""
+        if not rows:
+            return
+        r = t.readings.c
+        values: dict[str, Any] = {c: sa.bindparam(f"v_{c}") for c in READING_VALUES}
+        stmt = (
+            t.readings.update()
+            .where(r.meter_id == sa.bindparam("k_meter"), r.interval_start == sa.bindparam("k_start"))
+            .values(**values)
         )
-        return {(r.meter_id, r.interval_start) for r in self.conn.execute(q)}
+        self.conn.execute(
+            stmt,
+            [
+                {
+                    "k_meter": row["meter_id"],
+                    "k_start": row["interval_start"],
+                    **{f"v_{c}": row[c] for c in READING_VALUES},
+                }
+                for row in rows
+            ],
+        )
+
+    def record_edits(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(t.reading_edits.insert(), list(rows))
+
+    def add_daily(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Add actual energy to each meter's day (rows: meter_id, day, wh, intervals, last_received_at)."""
+        if not rows:
+            return
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(t.meter_daily)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["meter_id", "day"],
+            set_={
+                "wh": t.meter_daily.c.wh + stmt.excluded.wh,
+                "intervals": t.meter_daily.c.intervals + stmt.excluded.intervals,
+                "last_received_at": stmt.excluded.last_received_at,
+            },
+        )
+        self.conn.execute(stmt, list(rows))
+
+    def log_batch(self, row: Mapping[str, Any]) -> None:
+        self.conn.execute(t.ingest_batches.insert(), [dict(row)])
 
     def insert_readings(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        _insert_ignoring(self.conn, t.readings, rows, ["meter_id", "interval_start"])
+        insert_ignoring(self.conn, t.readings, rows, ["meter_id", "interval_start"])
 
     def month_openings(self, candidates: Mapping[tuple[str, str], int]) -> dict[tuple[str, str], int]:
         """Each (account, month)'s register at the month's start: the lowest seen so far."""
@@ -128,7 +203,7 @@ class StoreTx:
             elif earliest(low, known[key]) != known[key]:
                 updates.append({"b_account": key[0], "b_month": key[1], "b_low": low})
                 result[key] = low
-        _insert_ignoring(self.conn, t.billing_months, inserts, ["account_no", "month"])
+        insert_ignoring(self.conn, t.billing_months, inserts, ["account_no", "month"])
         if updates:
             self.conn.execute(
                 t.billing_months.update()
@@ -155,16 +230,16 @@ class StoreTx:
             }
             for e in entries
         ]
-        _insert_ignoring(self.conn, t.ledger, rows, ["reference"])
+        insert_ignoring(self.conn, t.ledger, rows, ["reference"])
 
     def insert_days(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        _insert_ignoring(self.conn, t.daily_registers, rows, ["meter_id", "day_start"])
+        insert_ignoring(self.conn, t.daily_registers, rows, ["meter_id", "day_start"])
 
     def insert_redemptions(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        _insert_ignoring(self.conn, t.token_redemptions, rows, ["meter_id", "token_id"])
+        insert_ignoring(self.conn, t.token_redemptions, rows, ["meter_id", "token_id"])
 
     def insert_events(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        _insert_ignoring(self.conn, t.events, rows, ["meter_id", "code", "occurred_at"])
+        insert_ignoring(self.conn, t.events, rows, ["meter_id", "code", "occurred_at"])
 
     def quarantine(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:

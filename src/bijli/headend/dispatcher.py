@@ -1,0 +1,131 @@
+"""The command dispatcher: every tick it expires, confirms, and sends what is due.
+
+Everything it knows is in the store, so it can stop at any moment and any number of them can
+run side by side (see `bijli.adapters.db.commands` for how they share the work).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bijli.adapters.db import commands as db
+from bijli.adapters.db.store import Store
+from bijli.headend.commands import DEFAULT_POLICY, DispatchPolicy
+from bijli.headend.model import KeyRing
+from bijli.kernel.clock import Clock
+from bijli.protocol import topics
+from bijli.protocol.codec import seal
+
+log = logging.getLogger(__name__)
+
+
+class Downlink(Protocol):
+    """Where sealed commands are published to meters."""
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        """Publish and return once the broker has taken it; raise BrokerDown if it did not."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    """What one tick did."""
+
+    expired: int
+    confirmed: int
+    sent: int
+    held: int
+    gave_up: int
+    not_published: int
+
+
+@dataclass(slots=True)
+class DispatchTotals:
+    """Running totals since the dispatcher started."""
+
+    ticks: int = 0
+    expired: int = 0
+    confirmed: int = 0
+    sent: int = 0
+    gave_up: int = 0
+    not_published: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, r: TickReport) -> None:
+        self.ticks += 1
+        self.expired += r.expired
+        self.confirmed += r.confirmed
+        self.sent += r.sent
+        self.gave_up += r.gave_up
+        self.not_published += r.not_published
+
+
+class Dispatcher:
+    """Sends stored commands to meters and follows them until they settle."""
+
+    def __init__(
+        self,
+        store: Store,
+        downlink: Downlink,
+        ring: KeyRing,
+        root: str,
+        clock: Clock,
+        policy: DispatchPolicy = DEFAULT_POLICY,
+    ) -> None:
+        self.store = store
+        self.downlink = downlink
+        self.ring = ring
+        self.root = root
+        self.clock = clock
+        self.policy = policy
+        self.totals = DispatchTotals()
+
+    async def run(self) -> None:
+        """Tick until cancelled; a tick that fails (store or broker down) is tried again next time."""
+        while True:
+            try:
+                self.totals.add(await self.tick())
+            except Exception as e:
+                log.exception("command dispatch round failed; trying again")
+                self.totals.errors.append(repr(e))
+            await asyncio.sleep(self.policy.tick_s)
+
+    async def tick(self) -> TickReport:
+        """One round: expire, confirm, then claim and publish what is due."""
+        engine, policy = self.store.engine, self.policy
+        expired = await asyncio.to_thread(db.expire_due, engine, self.clock.now(), policy)
+        confirmed = await asyncio.to_thread(db.confirm_observed, engine, self.clock.now(), policy)
+        claimed = await asyncio.to_thread(db.claim_due, engine, self.clock.now(), policy)
+        # Published together, in counter order (each publish is handed to the broker client
+        # before the next starts). Already marked sent: one that does not go out now is sent
+        # again after the timeout.
+        results = await asyncio.gather(
+            *(
+                self.downlink.publish(topics.downlink(self.root, f.m), seal(self.ring.frame_key(f.m), f), qos=1)
+                for f in claimed.frames
+            ),
+            return_exceptions=True,
+        )
+        not_published = 0
+        for frame, result in zip(claimed.frames, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning(
+                    "command %s to %s not published (%r); sent again after the timeout",
+                    frame.command_id,
+                    frame.m,
+                    result,
+                )
+                not_published += 1
+        if claimed.frames:
+            log.info("sent %d commands", len(claimed.frames) - not_published)
+        return TickReport(
+            expired=expired,
+            confirmed=confirmed,
+            sent=len(claimed.frames) - not_published,
+            held=claimed.held,
+            gave_up=claimed.gave_up,
+            not_published=not_published,
+        )

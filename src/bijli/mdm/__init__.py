@@ -1,0 +1,1 @@
+"""Meter data management: validation, estimation and editing; aggregates; collection reports."""

@@ -1,0 +1,195 @@
+"""REST API v1 for commands to meters: ask for one, follow it, list a meter's. A contract."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, StrictInt
+
+from bijli.adapters.db import commands as db
+from bijli.adapters.db.commands import CommandRecord, CommandRequest
+from bijli.headend.commands import DEFAULT_POLICY, Status, check_args, settled
+from bijli.web.api import PREFIX, MeterId, Problem
+from bijli.web.context import WebContext
+
+Action = Literal[
+    "relay_connect", "relay_disconnect", "time_sync", "read_profile", "read_now", "credit", "hotspot_settings"
+]
+StatusName = Literal["queued", "sent", "acknowledged", "confirmed", "failed", "expired"]
+MAX_EXPIRY_S = int(DEFAULT_POLICY.max_expiry.total_seconds())
+MIN_EXPIRY_S = int(DEFAULT_POLICY.min_expiry.total_seconds())
+DEFAULT_EXPIRY_S = int(DEFAULT_POLICY.default_expiry.total_seconds())
+
+
+class NewCommand(BaseModel):
+    """A command to ask of a meter."""
+
+    action: Action
+    args: dict[str, StrictInt] = Field(
+        default_factory=dict,
+        description='Per action: read_profile {"from": epoch, "to": epoch}, credit {"amount_paise": n}, '
+        'hotspot_settings {"window_s": n}; none for the others.',
+        examples=[{}],
+    )
+    reason: Annotated[str, Field(min_length=1, max_length=256, description="Why; kept in the audit trail.")]
+    requested_by: Annotated[
+        str, Field(min_length=1, max_length=64, description="Who asks (until authentication says so itself).")
+    ]
+    idempotency_key: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=96,
+            description="Asking again with the same key returns the same command; default: a new key.",
+        ),
+    ] = None
+    expires_in_s: Annotated[
+        int,
+        Field(ge=MIN_EXPIRY_S, le=MAX_EXPIRY_S, description="Seconds the command may take to be carried out."),
+    ] = DEFAULT_EXPIRY_S
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    status: StatusName
+    detail: str
+
+
+class Command(BaseModel):
+    command_id: str
+    meter_id: str
+    action: Action
+    args: dict[str, int]
+    status: StatusName
+    settled: bool = Field(description="Whether the status is final: nothing more will happen to the command.")
+    requested_by: str
+    reason: str
+    idempotency_key: str
+    attempts: int = Field(description="How many times it was sent to the meter.")
+    detail: str = Field(description="The latest note: the meter's answer, the evidence, or why it failed.")
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    sent_at: datetime | None = Field(description="First sent.")
+    last_sent_at: datetime | None
+    acknowledged_at: datetime | None
+    confirmed_at: datetime | None
+    failed_at: datetime | None
+    expired_at: datetime | None
+    history: list[HistoryEntry] = Field(description="The audit trail, oldest first; the first entry says who and why.")
+
+
+class CommandPage(BaseModel):
+    items: list[Command]
+    limit: int
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(UTC)
+
+
+def command_out(c: CommandRecord) -> Command:
+    return Command(
+        command_id=c.command_id,
+        meter_id=c.meter_id,
+        action=c.action,  # type: ignore[arg-type]  # stored only after check_args
+        args=c.args,
+        status=c.status.value,
+        settled=settled(c.action, c.status),
+        requested_by=c.requested_by,
+        reason=c.reason,
+        idempotency_key=c.idempotency_key,
+        attempts=c.attempts,
+        detail=c.detail,
+        created_at=c.created_at.astimezone(UTC),
+        updated_at=c.updated_at.astimezone(UTC),
+        expires_at=c.expires_at.astimezone(UTC),
+        sent_at=_utc(c.first(Status.SENT)),
+        last_sent_at=_utc(c.last_sent_at),
+        acknowledged_at=_utc(c.first(Status.ACKNOWLEDGED)),
+        confirmed_at=_utc(c.first(Status.CONFIRMED)),
+        failed_at=_utc(c.first(Status.FAILED)),
+        expired_at=_utc(c.first(Status.EXPIRED)),
+        history=[HistoryEntry(at=h.at.astimezone(UTC), status=h.status.value, detail=h.detail) for h in c.history],
+    )
+
+
+def _invalid_args(message: str, value: object) -> RequestValidationError:
+    return RequestValidationError([{"type": "value_error", "loc": ("body", "args"), "msg": message, "input": value}])
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such meter."},
+    409: {"model": Problem, "description": "The idempotency key was used for a different request."},
+}
+
+
+def router(ctx: WebContext) -> APIRouter:
+    """The command routes over one platform."""
+    api = APIRouter(prefix=PREFIX, tags=["v1", "commands"])
+    engine = ctx.platform.store.engine
+
+    @api.post(
+        "/meters/{meter_id}/commands",
+        response_model=Command,
+        status_code=202,
+        responses={200: {"model": Command, "description": "Asked before with this key: the same command."}, **ERRORS},
+    )
+    def ask(meter_id: MeterId, body: NewCommand, response: Response) -> Command:
+        """Ask a meter to do something. The command is stored and sent when the meter is online."""
+        now = ctx.clock.now()
+        problem = check_args(body.action, body.args, now)
+        if problem is not None:
+            raise _invalid_args(problem, body.args)
+        request = CommandRequest(
+            meter_id=meter_id,
+            action=body.action,
+            args=body.args,
+            reason=body.reason,
+            requested_by=body.requested_by,
+            idempotency_key=body.idempotency_key or str(uuid.uuid4()),
+            expires_in=timedelta(seconds=body.expires_in_s),
+        )
+        try:
+            command, new = db.submit(engine, request, now)
+        except db.UnknownMeter as e:
+            raise HTTPException(status_code=404, detail=f"meter {meter_id} not found") from e
+        except db.MeterNotInService as e:
+            raise HTTPException(status_code=409, detail=str(e)) from e
+        except db.IdempotencyConflict as e:
+            detail = f"{e}: command {e.existing.command_id}"
+            raise HTTPException(status_code=409, detail=detail) from e
+        if not new:
+            response.status_code = 200
+        return command_out(command)
+
+    @api.get(
+        "/commands/{command_id}",
+        response_model=Command,
+        responses={404: {"model": Problem, "description": "No such command."}},
+    )
+    def one(command_id: Annotated[str, Path(max_length=40)]) -> Command:
+        """A command with its lifecycle and audit trail."""
+        with engine.connect() as conn:
+            command = db.find(conn, command_id)
+        if command is None:
+            raise HTTPException(status_code=404, detail=f"command {command_id} not found")
+        return command_out(command)
+
+    @api.get("/meters/{meter_id}/commands", response_model=CommandPage, responses={404: ERRORS[404]})
+    def of_meter(
+        meter_id: MeterId,
+        limit: Annotated[int, Query(ge=1, le=500, description="How many, newest first.")] = 50,
+    ) -> CommandPage:
+        """The meter's commands, newest first."""
+        if ctx.reads.meter(meter_id) is None:
+            raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
+        with engine.connect() as conn:
+            items = db.for_meter(conn, meter_id, limit)
+        return CommandPage(items=[command_out(c) for c in items], limit=limit)
+
+    return api
