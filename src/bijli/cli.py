@@ -22,6 +22,10 @@ db_app = typer.Typer(no_args_is_help=True, help="The store: schema migrations.")
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(meter_app, name="meter")
+report_app = typer.Typer(no_args_is_help=True, help="Daily reports: data collection, silent meters.")
+app.add_typer(report_app, name="report")
+mdm_app = typer.Typer(no_args_is_help=True, help="Meter data management: validation and estimation.")
+app.add_typer(mdm_app, name="mdm")
 scenario_app = typer.Typer(no_args_is_help=True, help="Scenario files: what happens to a simulated city.")
 app.add_typer(scenario_app, name="scenario")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: figures, not pass/fail.")
@@ -187,6 +191,55 @@ def bench_fleet(
     from bijli.benchmarks.fleet import run
 
     print(json.dumps(run(meters, days, intervals=intervals)))
+
+
+@report_app.command("collection")
+def report_collection(
+    day: Annotated[str, typer.Option(help="IST day, YYYY-MM-DD.")],
+    data_dir: DataDir = Path(".bijli-demo"),
+    database_url: DatabaseUrl = None,
+    silent_hours: Annotated[int, typer.Option(help="List meters silent for this many hours.")] = 24,
+) -> None:
+    """The data-collection rate of a day and the meters not heard from; one JSON line."""
+    from datetime import UTC, datetime, timedelta
+
+    from bijli.mdm import reports
+
+    cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url="none")
+    platform = bootstrap(cfg)
+    engine = platform.store.engine
+    result = reports.collection(engine, date.fromisoformat(day)).as_dict()
+    silent = reports.non_communicating(engine, datetime.now(UTC), timedelta(hours=silent_hours))
+    result["non_communicating"] = [m["meter_id"] for m in silent]
+    platform.store.dispose()
+    print(json.dumps(result))
+
+
+@mdm_app.command("vee")
+def mdm_vee(
+    data_dir: DataDir = Path(".bijli-demo"),
+    database_url: DatabaseUrl = None,
+    lookback_hours: Annotated[int, typer.Option(help="How far back to look for missing intervals.")] = 48,
+) -> None:
+    """One pass of validation and estimation: estimate what is missing; one JSON line."""
+    from datetime import UTC, datetime, timedelta
+
+    from bijli.mdm.jobs import run_vee
+
+    cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url="none")
+    platform = bootstrap(cfg)
+    report = run_vee(platform.store, datetime.now(UTC), lookback=timedelta(hours=lookback_hours))
+    platform.store.dispose()
+    print(
+        json.dumps(
+            {
+                "from": report.checked_from.isoformat(),
+                "to": report.checked_to.isoformat(),
+                "meters_incomplete": report.meters_incomplete,
+                "intervals_estimated": report.intervals_estimated,
+            }
+        )
+    )
 
 
 @db_app.command("upgrade")

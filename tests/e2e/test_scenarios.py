@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from bijli.bootstrap import Platform, bootstrap
 from bijli.fleet.scenario import parse
 from bijli.fleet.twin import Outgoing
 from bijli.kernel.time import IST
+from bijli.mdm.reports import collection, usage
 from bijli.meter.modem import DEFAULT_TIMERS
 from bijli.protocol.frames import ReadingFrame, StatusFrame
 from bijli.scenario_run import run_in_process
@@ -191,3 +193,45 @@ def test_each_tamper_reaches_the_store_with_its_code_and_a_hotspot_recharge_work
         "        JOIN meters m ON m.meter_id = r.meter_id WHERE m.transformer = 'CL-F01-DT02')",
     )[0]
     assert balance[0] - balance[1] * 1.03 >= 2000 * 4 * 0.9  # about 2 kW for 4 h unmetered
+
+
+def test_late_data_shows_in_the_collection_report_and_every_interval_ends_up_real(
+    platform: Platform, tmp_path: Path
+) -> None:
+    # Mall Road loses both networks from 20:00 until 10:00 the next morning: its last four
+    # hours of day one arrive ten hours after the day ended, within 24 h but not within 8 h.
+    scenario = parse(
+        {
+            "start": DAY,
+            "days": 2,
+            "meters": METERS,
+            "transformer_meters": True,
+            "events": [
+                {"kind": "network", "operator": op, "area": "Mall Road", "at": "20:00", "for": "14h"}
+                for op in ("Jio", "Airtel")
+            ],
+        }
+    )
+    summary = asyncio.run(run_in_process(platform, scenario, tmp_path / "truth.jsonl", Console(quiet=True)))
+
+    assert summary["readings_stored"] == summary["readings_expected"] == (METERS + 4) * 192
+    assert rows(platform, "SELECT count(*) FROM readings WHERE quality != 'actual'")[0][0] == 0
+    report = collection(platform.store.engine, DAY)
+    assert report.meters == METERS + 4
+    assert report.complete_within_8h == (METERS + 4) // 2  # Civil Lines only
+    assert report.complete_within_24h == report.complete_now == METERS + 4
+    assert report.as_dict()["complete_within_8h_pct"] == 50.0
+    next_day = collection(platform.store.engine, date(2026, 11, 3))
+    assert next_day.complete_within_8h == METERS + 4
+    assert summary["quarantine"] == {}
+    # The usage aggregates add up: areas = transformers = meters, kWh to the watt-hour.
+    by = {level: usage(platform.store.engine, level, DAY, DAY) for level in ("meter", "transformer", "area")}
+    totals = {level: sum(Decimal(i["kwh"]) for i in items) for level, items in by.items()}
+    assert totals["meter"] == totals["transformer"] == totals["area"] > 0
+    stored = rows(
+        platform,
+        "SELECT sum(import_wh) FROM readings WHERE interval_start >= :a AND interval_start < :b",
+        a=at(0).astimezone(UTC).replace(tzinfo=None),
+        b=at(0).astimezone(UTC).replace(tzinfo=None) + timedelta(days=1),
+    )[0][0]
+    assert totals["meter"] == Decimal(stored) / 1000

@@ -1,0 +1,706 @@
+"""`bijli bench ingest`: readings per second end to end, beside the machine's own limits.
+
+One run measures the same frames (real frames of the fleet twin, signed with each meter's
+key and encoded as MQTT PUBLISH packets before any clock starts) three ways:
+
+- **ingest**: a publisher (several MQTT 5 connections, QoS 1) -> Mosquitto -> K head-end worker
+  processes sharing ``$share/headend/…`` (the `HeadEnd` and `MqttUplink` that `bijli serve`
+  runs, acknowledging each batch after its commit) -> PostgreSQL; from the first publish to
+  the last commit;
+- **broker limit**: the same frames through the same broker to K subscriber processes that
+  do nothing but acknowledge (QoS 1, manual acknowledgement, the same receive maximum); from
+  the first publish to the last receipt;
+- **copy limit**: the same rows by binary ``COPY`` into a scratch table built like ``readings``
+  (same columns, key and monthly partitions), best of three.
+
+A second set of rounds then goes out at half the measured rate, for the receive-to-commit
+latency at half load, and the store is compared with what was published: ``lost`` (published,
+not stored) and ``doubled`` (stored twice, or stored without being published).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing as mp
+import os
+import queue
+import resource
+import struct
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+import psycopg
+import sqlalchemy as sa
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from sqlalchemy.engine import Engine, make_url
+
+from bijli import settings as settings_mod
+from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
+from bijli.adapters.db import engine as db
+from bijli.adapters.db import partitions
+from bijli.benchmarks.readings_query import BenchError, dedicated_database, scratch_settings
+from bijli.bootstrap import Platform, bootstrap
+from bijli.demo import commission
+from bijli.fleet.city import build_city
+from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
+from bijli.headend.service import HeadEnd
+from bijli.kernel.clock import SystemClock
+from bijli.kernel.time import INTERVAL, INTERVAL_S, epoch, utc_from_epoch
+from bijli.protocol import topics
+from bijli.protocol.frames import ReadingFrame
+from bijli.serve import cancel
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1/bijli_bench_ingest"
+DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
+GROUP = "headend"
+STALL_S = 30.0
+"""Give up waiting for the store (and count what is missing as lost) after this long without progress."""
+PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Options:
+    meters: int = 24_000
+    intervals: int = 8
+    """Rounds published as fast as they go (every meter's reading, statuses every fourth)."""
+    latency_intervals: int = 4
+    """Further rounds published at half the measured rate, for the latency at half load."""
+    workers: int = 2
+    publishers: int = 4
+    """MQTT connections the publisher spreads the meters over."""
+    database_url: str = DEFAULT_URL
+    broker_url: str = DEFAULT_BROKER
+
+
+# ---------------------------------------------------------------------- MQTT 5 on the wire
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _utf8(text: bytes) -> bytes:
+    return struct.pack(">H", len(text)) + text
+
+
+def connect_packet(client_id: str, keepalive: int = 60) -> bytes:
+    """CONNECT, MQTT 5, clean start, no properties."""
+    body = _utf8(b"MQTT") + bytes([5, 0x02]) + struct.pack(">H", keepalive) + b"\x00" + _utf8(client_id.encode())
+    return b"\x10" + _varint(len(body)) + body
+
+
+def publish_packet(topic: bytes, payload: bytes, packet_id: int) -> bytes:
+    """PUBLISH at QoS 1, no properties."""
+    body = _utf8(topic) + struct.pack(">H", packet_id) + b"\x00" + payload
+    return b"\x32" + _varint(len(body)) + body
+
+
+def _packet_at(buf: bytes | bytearray, pos: int) -> tuple[int, int, int] | None:
+    """(type, start of body, end) of the packet at `pos`, or None if it is not all there yet."""
+    if len(buf) - pos < 2:
+        return None
+    length, shift, i = 0, 0, pos + 1
+    while True:
+        if i >= len(buf):
+            return None
+        byte = buf[i]
+        length |= (byte & 0x7F) << shift
+        shift, i = shift + 7, i + 1
+        if not byte & 0x80:
+            break
+    if i + length > len(buf):
+        return None
+    return buf[pos] >> 4, i, i + length
+
+
+class WirePublisher:
+    """One MQTT 5 connection publishing pre-encoded QoS 1 packets: as fast as the broker takes
+    them, or at a set pace, never more unacknowledged than the broker's receive maximum."""
+
+    def __init__(self, address: BrokerAddress, client_id: str) -> None:
+        self.address = address
+        self.client_id = client_id
+        self.window = 65535
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self._reader, self._writer = await asyncio.open_connection(self.address.host, self.address.port)
+        self._writer.write(connect_packet(self.client_id))
+        buf = bytearray()
+        while (found := _packet_at(buf, 0)) is None:
+            data = await self._reader.read(4096)
+            if not data:
+                raise BenchError("the broker closed the connection before CONNACK")
+            buf += data
+        kind, start, end = found
+        if kind != 2 or buf[start + 1] >= 0x80:
+            raise BenchError(f"the broker refused the publisher (packet {kind}, reason {buf[start + 1]})")
+        props = bytes(buf[start + 2 : end])
+        skip = 1 if props[0] < 0x80 else 2
+        props = props[skip:]
+        i = 0
+        while i < len(props):  # pick out Receive Maximum (0x21); skip the rest
+            ident = props[i]
+            if ident == 0x21:
+                self.window = struct.unpack(">H", props[i + 1 : i + 3])[0]
+                break
+            if ident in (0x12, 0x1A, 0x1C, 0x1F):  # UTF-8 strings
+                i += 3 + struct.unpack(">H", props[i + 1 : i + 3])[0]
+            elif ident in (0x11, 0x27):  # four-byte integers
+                i += 5
+            elif ident in (0x13, 0x22):  # two-byte integers
+                i += 3
+            elif ident == 0x26:  # user property: two strings
+                n = struct.unpack(">H", props[i + 1 : i + 3])[0]
+                i += 3 + n
+                i += 2 + struct.unpack(">H", props[i : i + 2])[0]
+            else:  # one-byte values
+                i += 2
+
+    async def publish(self, packets: Sequence[bytes], rate_per_s: float | None = None) -> None:
+        """Send all `packets` and wait until the broker has acknowledged every one."""
+        assert self._reader is not None and self._writer is not None
+        state = {"acked": 0}
+        progress = asyncio.Event()
+        acks = asyncio.create_task(self._read_acks(len(packets), state, progress))
+        sent, t0 = 0, time.perf_counter()
+        try:
+            while sent < len(packets):
+                room = self.window - (sent - state["acked"])
+                if rate_per_s is not None:
+                    room = min(room, int(rate_per_s * (time.perf_counter() - t0)) + 1 - sent)
+                    if room <= 0 and sent - state["acked"] < self.window:
+                        await asyncio.sleep(0.002)
+                        continue
+                if room <= 0:
+                    progress.clear()
+                    await progress.wait()
+                    continue
+                self._writer.write(b"".join(packets[sent : sent + room]))
+                sent += min(room, len(packets) - sent)
+                if self._writer.transport.get_write_buffer_size() > 1 << 20:
+                    await self._writer.drain()
+            await acks
+        finally:
+            acks.cancel()
+
+    async def _read_acks(self, expected: int, state: dict[str, int], progress: asyncio.Event) -> None:
+        assert self._reader is not None
+        buf = bytearray()
+        while state["acked"] < expected:
+            data = await self._reader.read(1 << 16)
+            if not data:
+                raise BenchError("the broker closed the publisher's connection")
+            buf += data
+            pos = 0
+            while (found := _packet_at(buf, pos)) is not None:
+                kind, start, end = found
+                if kind == 4:  # PUBACK
+                    if end - start > 2 and buf[start + 2] >= 0x80:
+                        raise BenchError(f"the broker refused a message (reason {buf[start + 2]})")
+                    state["acked"] += 1
+                elif kind == 14:
+                    raise BenchError("the broker disconnected the publisher")
+                pos = end
+            del buf[:pos]
+            progress.set()
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.write(b"\xe0\x00")
+            await self._writer.drain()
+            self._writer.close()
+
+
+async def publish_all(
+    address: BrokerAddress, per_connection: Sequence[Sequence[bytes]], tag: str, rate_per_s: float | None = None
+) -> float:
+    """Publish each list of packets on its own connection; the wall time of the first write."""
+    publishers = [WirePublisher(address, f"bijli-bench-pub-{tag}-{i}") for i in range(len(per_connection))]
+    await asyncio.gather(*(p.open() for p in publishers))
+    share = None if rate_per_s is None else rate_per_s / len(publishers)
+    first = time.time()
+    await asyncio.gather(*(p.publish(packets, share) for p, packets in zip(publishers, per_connection, strict=True)))
+    await asyncio.gather(*(p.close() for p in publishers))
+    return first
+
+
+# ---------------------------------------------------------------------- the frames
+
+
+@dataclass(frozen=True, slots=True)
+class Rounds:
+    """Frames of some 15-minute rounds, as (topic, payload), meter by meter in sending order."""
+
+    frames: list[Outgoing]
+    readings: int
+
+    def packets(self, connections: int, root: str | None = None, old_root: str = "") -> list[list[bytes]]:
+        """PUBLISH packets for each connection; a meter always on the same one, in order."""
+        out: list[list[bytes]] = [[] for _ in range(connections)]
+        for f in self.frames:
+            topic = f.topic if root is None else root + f.topic[len(old_root) :]
+            lane = out[f.meter % connections]
+            lane.append(publish_packet(topic.encode(), f.payload, len(lane) % 65535 + 1))
+        return out
+
+
+def fleet_rounds(twin: FleetTwin, begin: datetime, first: int, count: int) -> Rounds:
+    """What the twin sends in rounds `first` .. `first + count - 1`, sealed."""
+    frames: list[Outgoing] = []
+    for n in range(first, first + count):
+        twin.close_interval(begin + n * INTERVAL)
+        frames.extend(twin.take_outgoing())
+    readings = sum(len(f.frame.intervals) for f in frames if isinstance(f.frame, ReadingFrame))
+    return Rounds(frames, readings)
+
+
+# ---------------------------------------------------------------------- subscriber and worker processes
+
+
+def _subscriber(
+    address: BrokerAddress, topic_filter: str, client_id: str, ready: Event, stop: Event, seen: Any
+) -> None:
+    """A subscriber that does nothing but acknowledge: received count, first and last receipt."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5, manual_ack=True)
+    counted = [0]
+
+    def on_connect(c: paho.Client, _u: object, _f: object, _rc: object, _p: object) -> None:
+        c.subscribe(topic_filter, qos=1)
+
+    def on_subscribe(_c: paho.Client, _u: object, _mid: object, _rc: object, _p: object) -> None:
+        ready.set()
+
+    def on_message(c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
+        c.ack(msg.mid, msg.qos)
+        now = time.time()
+        counted[0] += 1
+        if counted[0] == 1:
+            seen[1] = now
+        seen[0] = counted[0]
+        seen[2] = now
+
+    client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
+    client.on_message = on_message
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.ReceiveMaximum = 65535
+    client.connect(address.host, address.port, clean_start=True, properties=props)
+    client.loop_start()
+    stop.wait()
+    client.disconnect()
+    client.loop_stop()
+
+
+class TimedUplink(MqttUplink):
+    """The head-end's MQTT uplink, also noting when each message arrived and when its batch was
+    acknowledged (just after the commit), and how long the worker spent storing batches."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._arrived: dict[int, float] = {}
+        self.arrivals: list[float] = []
+        self.commits: list[float] = []
+        self.busy_s = 0.0
+        self._batch_at = 0.0
+
+    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        self._arrived[msg.mid] = time.time()
+        super()._on_message(client, userdata, msg)
+
+    async def next_batch(self, max_messages: int, max_wait_s: float) -> list[Any]:
+        batch = await super().next_batch(max_messages, max_wait_s)
+        self._batch_at = time.perf_counter()
+        return batch
+
+    async def ack(self, deliveries: Sequence[Any]) -> None:
+        now = time.time()
+        self.busy_s += time.perf_counter() - self._batch_at
+        for d in deliveries:  # before the PUBACK: the broker may reuse the packet id right after
+            self.arrivals.append(self._arrived.pop(d.token[0], now))
+            self.commits.append(now)
+        await super().ack(deliveries)
+
+
+def _worker(
+    database_url: str, broker_url: str, root: str, secret: bytes, index: int, ready: Event, stop: Event, results: Any
+) -> None:
+    """One head-end worker process: ingest until told to stop, then report."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(_work(database_url, broker_url, root, secret, index, ready, stop, results))
+
+
+async def _work(
+    database_url: str, broker_url: str, root: str, secret: bytes, index: int, ready: Event, stop: Event, results: Any
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = settings_mod.build(data_dir=Path(tmp), database_url=database_url, broker_url=broker_url, topic_root=root)
+        platform = bootstrap(replace(cfg, site_secret=secret), migrate=False)
+        address = BrokerAddress.parse(broker_url)
+        uplink = TimedUplink(
+            address, topics.shared_uplink_filter(root, GROUP), f"bijli-bench-{root}-{index}", asyncio.get_running_loop()
+        )
+        await uplink.start()
+        headend = HeadEnd(platform.store, uplink, platform.ring, root, SystemClock())
+        task = asyncio.create_task(headend.run())
+        ready.set()
+        while not await asyncio.to_thread(stop.wait, 0.2):
+            if task.done():
+                task.result()
+        await cancel([task])
+        await uplink.close()
+        platform.store.dispose()
+        results.put(
+            {
+                "index": index,
+                "arrivals": uplink.arrivals,
+                "commits": uplink.commits,
+                "busy_s": uplink.busy_s,
+                "readings_stored": headend.totals.readings_stored,
+                "batches": headend.totals.batches,
+                "errors": headend.totals.errors[:5],
+                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+
+
+# ---------------------------------------------------------------------- the copy limit
+
+
+def _pg_value(kind: str, value: Any) -> bytes:
+    if kind == "integer":
+        return struct.pack(">ii", 4, value)
+    if kind == "bigint":
+        return struct.pack(">iq", 8, value)
+    if kind == "smallint":
+        return struct.pack(">ih", 2, value)
+    if kind == "timestamp with time zone":
+        delta = value - PG_EPOCH
+        return struct.pack(">iq", 8, (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds)
+    if kind.startswith(("character varying", "text")):
+        data = str(value).encode()
+        return struct.pack(">i", len(data)) + data
+    raise BenchError(f"the copy limit does not know how to write a {kind} column")
+
+
+def copy_rows(rounds: Rounds, now: datetime) -> list[dict[str, Any]]:
+    """The rows the head-end would store for these rounds, in the order it would store them."""
+    rows = []
+    for f in rounds.frames:
+        if isinstance(f.frame, ReadingFrame):
+            for r in f.frame.intervals:
+                rows.append(
+                    {
+                        "meter_id": f.frame.m,
+                        "interval_start": utc_from_epoch(r.start),
+                        "import_wh": r.import_wh,
+                        "import_vah": r.import_vah,
+                        "export_wh": r.export_wh,
+                        "voltage_dv": r.voltage_dv,
+                        "current_ma": r.current_ma,
+                        "import_wh_total": r.import_wh_total,
+                        "quality": "actual",
+                        "received_at": now,
+                        "flags": 0,
+                    }
+                )
+    return rows
+
+
+def _psycopg_url(url: str) -> str:
+    return make_url(db.normalise_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def copy_limit(engine: Engine, url: str, rows: list[dict[str, Any]], tries: int = 3) -> float:
+    """Rows per second of a binary COPY into a scratch table made like `readings`; best of `tries`."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS copy_bench"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE copy_bench (LIKE readings INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
+                "PARTITION BY RANGE (interval_start)"
+            )
+        )
+        conn.execute(sa.text("ALTER TABLE copy_bench ADD PRIMARY KEY (meter_id, interval_start)"))
+        for i, p in enumerate(partitions.partitions(conn)):
+            bounds = "DEFAULT" if p.start is None or p.end is None else f"FOR VALUES FROM ('{p.start}') TO ('{p.end}')"
+            conn.execute(sa.text(f"CREATE TABLE copy_bench_{i} PARTITION OF copy_bench {bounds}"))
+        columns = conn.execute(
+            sa.text(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = 'readings'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+            )
+        ).all()
+    known = [(name, kind) for name, kind in columns if name in rows[0]]
+    head = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+    field_count = struct.pack(">h", len(known))
+    body = b"".join(field_count + b"".join(_pg_value(kind, row[name]) for name, kind in known) for row in rows)
+    data = head + body + struct.pack(">h", -1)
+    names = ", ".join(name for name, _ in known)
+    best = float("inf")
+    with psycopg.connect(_psycopg_url(url)) as conn:
+        for _ in range(tries):
+            conn.execute("TRUNCATE copy_bench")
+            conn.commit()
+            t = time.perf_counter()
+            with conn.cursor() as cur, cur.copy(f"COPY copy_bench ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+                for at in range(0, len(data), 1 << 20):
+                    copy.write(data[at : at + (1 << 20)])
+            conn.commit()
+            best = min(best, time.perf_counter() - t)
+        conn.execute("DROP TABLE copy_bench")
+        conn.commit()
+    return len(rows) / best
+
+
+# ---------------------------------------------------------------------- the run
+
+
+def _count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM readings")).scalar_one())
+
+
+async def _until_stored(engine: Engine, expected: int) -> int:
+    """Poll the store until it holds `expected` readings, or makes no progress for STALL_S."""
+    last, last_change = -1, time.monotonic()
+    while True:
+        n = await asyncio.to_thread(_count, engine)
+        if n >= expected:
+            return n
+        if n != last:
+            last, last_change = n, time.monotonic()
+        elif time.monotonic() - last_change > STALL_S:
+            return n
+        await asyncio.sleep(0.1)
+
+
+def _ms(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000, 1)
+
+
+class _Processes:
+    """Child processes of the run (spawned: a fresh interpreter each, like separate services)."""
+
+    def __init__(self) -> None:
+        self.ctx = mp.get_context("spawn")
+        self.started: list[Any] = []
+
+    def start(self, target: Any, *args: Any) -> None:
+        p = self.ctx.Process(target=target, args=args, daemon=True)
+        p.start()
+        self.started.append(p)
+
+    def wait_ready(self, events: Sequence[Event], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        for e in events:
+            if not e.wait(max(0.0, deadline - time.monotonic())):
+                raise BenchError(f"{what} did not get ready within {timeout:.0f} s")
+
+    def stop(self, stop: Event) -> None:
+        stop.set()
+        for p in self.started:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=5)
+        self.started.clear()
+
+
+def run(opts: Options, progress: Callable[[str], None] | None = None) -> dict[str, object]:
+    """Measure ingest, broker limit and copy limit on the same frames; the figures."""
+    say = progress or (lambda _msg: None)
+    address = BrokerAddress.parse(opts.broker_url)
+    if not address.mqtt5:
+        raise BenchError("the benchmark speaks MQTT 5 (shared subscriptions)")
+    run_id = uuid.uuid4().hex[:8]
+    root_ingest, root_broker = f"bi{run_id}", f"bb{run_id}"
+    dedicated_database(opts.database_url, fresh=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = scratch_settings(opts.database_url, Path(tmp))
+        cfg = replace(cfg, site_secret=os.urandom(32), topic_root=root_ingest)
+        platform = bootstrap(cfg)
+        try:
+            return _run(opts, platform.store.engine, cfg, address, root_ingest, root_broker, platform, say)
+        finally:
+            platform.store.dispose()
+
+
+def _run(
+    opts: Options,
+    engine: Engine,
+    cfg: settings_mod.Settings,
+    address: BrokerAddress,
+    root_ingest: str,
+    root_broker: str,
+    platform: Platform,
+    say: Callable[[str], None],
+) -> dict[str, object]:
+    rounds_total = opts.intervals + opts.latency_intervals
+    now = datetime.now(UTC)
+    begin = utc_from_epoch((epoch(now) // INTERVAL_S - rounds_total - 2) * INTERVAL_S)
+    city = build_city(opts.meters)
+    t = time.perf_counter()
+    commission(platform, city, begin - timedelta(days=1))
+    say(f"commissioned {len(city)} meters in {time.perf_counter() - t:.1f} s")
+    twin = FleetTwin(
+        city,
+        [],
+        cfg.site_secret,
+        platform.store.tariffs[cfg.tariff_code],
+        start=begin,
+        root=root_ingest,
+        first_counter=0,
+        options=TwinOptions(history_days=0),
+    )
+    saturate = fleet_rounds(twin, begin, 0, opts.intervals)
+    half = fleet_rounds(twin, begin, opts.intervals, opts.latency_intervals)
+    ingest_packets = saturate.packets(opts.publishers)
+    broker_packets = saturate.packets(opts.publishers, root_broker, root_ingest)
+    half_packets = half.packets(opts.publishers)
+    say(f"sealed {len(saturate.frames) + len(half.frames)} frames ({saturate.readings + half.readings} readings)")
+
+    procs = _Processes()
+    ctx = procs.ctx
+
+    # 1. The broker's limit: the same frames to K subscribers that only acknowledge.
+    stop = ctx.Event()
+    ready = [ctx.Event() for _ in range(opts.workers)]
+    seen = [ctx.Array("d", 3, lock=False) for _ in range(opts.workers)]
+    for i in range(opts.workers):
+        topic_filter = f"$share/bench/{topics.uplink_filter(root_broker)}"
+        procs.start(_subscriber, address, topic_filter, f"bijli-bench-sub-{root_broker}-{i}", ready[i], stop, seen[i])
+    try:
+        procs.wait_ready(ready, 60, "the subscribers")
+        time.sleep(0.5)
+        first = asyncio.run(publish_all(address, broker_packets, root_broker))
+        deadline, total = time.monotonic() + STALL_S, 0
+        while time.monotonic() < deadline:
+            total = int(sum(s[0] for s in seen))
+            if total >= len(saturate.frames):
+                break
+            time.sleep(0.05)
+        last = max(s[2] for s in seen)
+    finally:
+        procs.stop(stop)
+    broker_s = max(last - first, 1e-9)
+    broker_limit = saturate.readings * (total / len(saturate.frames)) / broker_s
+    say(f"broker: {total} frames in {broker_s:.2f} s")
+
+    # 2. Ingest, as fast as it goes, then at half that rate.
+    stop = ctx.Event()
+    ready = [ctx.Event() for _ in range(opts.workers)]
+    results = ctx.Queue()
+    for i in range(opts.workers):
+        procs.start(
+            _worker, cfg.database_url, opts.broker_url, root_ingest, cfg.site_secret, i, ready[i], stop, results
+        )
+    reports: list[dict[str, Any]] = []
+    try:
+        procs.wait_ready(ready, 120, "the head-end workers")
+        time.sleep(0.5)
+        first = asyncio.run(publish_all(address, ingest_packets, root_ingest + "-1"))
+        stored = asyncio.run(_until_stored(engine, saturate.readings))
+        saturated_done = time.time()
+        say(f"ingest: {stored} readings stored")
+        frame_rate = len(saturate.frames) / max(saturated_done - first, 1e-9)
+        half_start = time.time()
+        asyncio.run(publish_all(address, half_packets, root_ingest + "-2", rate_per_s=frame_rate / 2))
+        asyncio.run(_until_stored(engine, saturate.readings + half.readings))
+        stop.set()
+        for _ in range(opts.workers):
+            try:
+                reports.append(results.get(timeout=60))
+            except queue.Empty:
+                break
+    finally:
+        procs.stop(stop)
+    if len(reports) < opts.workers:
+        raise BenchError("a head-end worker did not report; see its log above")
+    commits = [c for r in reports for c in r["commits"]]
+    arrivals = [a for r in reports for a in r["arrivals"]]
+    last_commit = max((c for c in commits if c <= saturated_done), default=saturated_done)
+    ingest_s = max(last_commit - first, 1e-9)
+    readings_per_s = stored / ingest_s
+    saturated_latency = [c - a for a, c in zip(arrivals, commits, strict=True) if c <= saturated_done]
+    half_latency = [c - a for a, c in zip(arrivals, commits, strict=True) if a >= half_start]
+    store_stage = sum(r["readings_stored"] / r["busy_s"] for r in reports if r["busy_s"] > 0)
+    batches = sum(int(r["batches"]) for r in reports)
+
+    # 3. The copy limit: the same rows into a table like `readings`.
+    copy_per_s = copy_limit(engine, cfg.database_url, copy_rows(saturate, datetime.now(UTC)))
+    say(f"copy: {copy_per_s:.0f} rows/s")
+
+    lost, doubled, quarantined = _compare(engine, [c.meter_id for c in city], begin, rounds_total)
+    with engine.connect() as conn:
+        size = sum(p.bytes for p in partitions.partitions(conn))
+        total_readings = _count(engine)
+    return {
+        "readings_per_s": round(readings_per_s),
+        "broker_limit_per_s": round(broker_limit),
+        "copy_limit_per_s": round(copy_per_s),
+        "ratio_to_broker": round(readings_per_s / broker_limit, 3),
+        "ratio_to_copy": round(readings_per_s / copy_per_s, 3),
+        "lost": lost,
+        "doubled": doubled,
+        "meters": opts.meters,
+        "intervals": opts.intervals,
+        "workers": opts.workers,
+        "publishers": opts.publishers,
+        "readings": saturate.readings,
+        "frames": len(saturate.frames),
+        "ingest_s": round(ingest_s, 2),
+        "broker_s": round(broker_s, 2),
+        "store_stage_per_s": round(store_stage),
+        "store_stage_to_copy": round(store_stage / copy_per_s, 3),
+        "saturated_receive_to_commit_p99_ms": _ms(saturated_latency, 0.99),
+        "half_load_per_s": round(frame_rate / 2 * saturate.readings / len(saturate.frames)),
+        "half_load_receive_to_commit_p50_ms": _ms(half_latency, 0.5),
+        "half_load_receive_to_commit_p99_ms": _ms(half_latency, 0.99),
+        "worker_rss_mb": round(max(r["rss_mb"] for r in reports), 1),
+        "batches": batches,
+        "messages_per_batch": round(len(commits) / max(1, batches), 1),
+        "bytes_per_reading": round(size / max(total_readings, 1), 1),
+        "quarantined": quarantined,
+        "worker_errors": [e for r in reports for e in r["errors"]],
+    }
+
+
+def _compare(engine: Engine, meter_ids: list[str], begin: datetime, rounds: int) -> tuple[int, int, dict[str, int]]:
+    """Published against stored: (lost, doubled, quarantined by reason)."""
+    end = begin + rounds * INTERVAL
+    with engine.connect() as conn:
+        inside, total, distinct = conn.execute(
+            sa.text(
+                "SELECT count(*) FILTER (WHERE meter_id = ANY(:ids) AND interval_start >= :lo "
+                "AND interval_start < :hi), count(*), count(DISTINCT (meter_id, interval_start)) FROM readings"
+            ),
+            {"ids": meter_ids, "lo": begin, "hi": end},
+        ).one()
+        reasons: dict[str, int] = dict(
+            conn.execute(sa.text("SELECT reason, count(*) FROM quarantine GROUP BY reason")).all()
+        )
+    expected = len(meter_ids) * rounds
+    return expected - int(inside), (int(total) - int(distinct)) + (int(total) - int(inside)), reasons
