@@ -49,19 +49,30 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+def new_pg_database() -> Iterator[Callable[[], str]]:
+    """Makes new, empty PostgreSQL databases for one test; all dropped afterwards."""
     require("PostgreSQL on 127.0.0.1:5432", port_open("127.0.0.1", 5432))
-    name = f"bijli_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
+    names: list[str] = []
+
+    def make() -> str:
+        name = f"bijli_test_{uuid.uuid4().hex[:12]}"
         with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        names.append(name)
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+    yield make
+    with admin.connect() as conn:
+        for name in names:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_url(new_pg_database: Callable[[], str]) -> str:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    return new_pg_database()
 
 
 @pytest.fixture

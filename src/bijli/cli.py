@@ -78,6 +78,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind (loopback until authentication lands).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Web port.")] = 8000,
     topic_root: Annotated[str, typer.Option(help="First level of the MQTT topics.")] = "bijli",
+    worker_id: Annotated[
+        str, typer.Option(help="This head-end worker's name; each of several workers needs its own.")
+    ] = "1",
 ) -> None:
     """Run the platform: web and API, and ingest from a broker when one is given."""
     from bijli.serve import run_serve
@@ -92,7 +95,7 @@ def serve(
         host=host,
         port=port,
     )
-    asyncio.run(run_serve(bootstrap(cfg), console))
+    asyncio.run(run_serve(bootstrap(cfg), console, worker=worker_id))
 
 
 @app.command()

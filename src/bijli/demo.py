@@ -44,6 +44,7 @@ def commission(
             tariff_code=platform.settings.tariff_code,
             sanctioned_load_w=c.sanctioned_load_w,
             installed_at=at,
+            initial_register_wh=c.initial_register_wh,
         )
         for c in city
     ]
@@ -68,7 +69,7 @@ async def run_headless(platform: Platform, meters: int, days: int, start: date, 
     """Simulate `days` days of `meters` meters as fast as possible; the summary is read back."""
     city = build_city(meters, seed)
     begin = ist_midnight(start)
-    commission(platform, city, begin - timedelta(days=1))
+    commission(platform, city, begin)
     tariff = platform.store.tariffs[platform.settings.tariff_code]
     fleet = FleetTwin(
         city, [], platform.settings.site_secret, tariff, start=begin, root=platform.settings.topic_root, seed=seed

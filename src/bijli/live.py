@@ -23,7 +23,7 @@ async def run_live(platform: Platform, *, meters: int, mqtt_port: int, hotspot_p
     cfg = platform.settings
     broker = await start_broker(cfg.site_secret, cfg.topic_root, MQTT_HOST, mqtt_port)
     address = BrokerAddress(MQTT_HOST, mqtt_port, HEADEND_USER, headend_password(cfg.site_secret), mqtt5=False)
-    headend = await headend_for(platform, address, client_id="bijli-headend-demo")
+    headend = await headend_for(platform, address, "demo")
     fleet_settings = dataclasses.replace(cfg, broker_url=f"mqtt://{MQTT_HOST}:{mqtt_port}?protocol=311")
     server = web_server(platform)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -65,7 +65,7 @@ async def run_in_process(
     """
     cfg = platform.settings
     twin = twin_for(scenario, cfg.site_secret, platform.store.tariffs[cfg.tariff_code], cfg.topic_root)
-    _commission_all(platform, twin, scenario.begin - timedelta(days=1))
+    _commission_all(platform, twin, scenario.begin)
     write_truth(scenario, twin, truth)
     broker = MemoryBroker()
     clock = SimulatedClock(scenario.begin)
@@ -116,7 +116,7 @@ async def run_over_mqtt(
 
     twin = twin_for(scenario, settings_secret, builtin_tariffs()[tariff_code], root)
     if platform is not None:
-        _commission_all(platform, twin, scenario.begin - timedelta(days=1))
+        _commission_all(platform, twin, scenario.begin)
     write_truth(scenario, twin, truth)
     address = BrokerAddress.parse(broker_url)
     async with MeterConnections(address, settings_secret, twin.meter_ids, root) as link:

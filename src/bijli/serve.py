@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import logging
 import socket
 from typing import Any
 
@@ -16,7 +16,10 @@ from bijli.bootstrap import Platform
 from bijli.headend.dispatcher import Dispatcher
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SystemClock
+from bijli.mdm.jobs import run_vee
 from bijli.protocol import topics
+
+log = logging.getLogger(__name__)
 
 
 def web_server(platform: Platform) -> uvicorn.Server:
@@ -34,17 +37,31 @@ def web_server(platform: Platform) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-async def headend_for(platform: Platform, address: BrokerAddress, client_id: str | None = None) -> HeadEnd:
-    """A head-end ingesting from an MQTT broker (shared subscription group ``headend``)."""
+async def headend_for(platform: Platform, address: BrokerAddress, worker: str = "1") -> HeadEnd:
+    """A head-end worker ingesting from an MQTT broker (shared subscription group ``headend``).
+
+    Its MQTT client id is stable (root and worker name), so a worker that restarts resumes its
+    persistent session and gets what the broker kept for it; give each worker its own name.
+    """
     root = platform.settings.topic_root
     uplink = MqttUplink(
         address,
         topics.shared_uplink_filter(root, "headend") if address.mqtt5 else topics.uplink_filter(root),
-        client_id or f"bijli-headend-{socket.gethostname()}-{os.getpid()}",
+        f"bijli-{root}-headend-{worker}",
         asyncio.get_running_loop(),
     )
     await uplink.start()
-    return HeadEnd(platform.store, uplink, platform.ring, root, SystemClock())
+    return HeadEnd(platform.store, uplink, platform.ring, root, SystemClock(), name=f"{socket.gethostname()}/{worker}")
+
+
+async def vee_every(platform: Platform, period_s: float) -> None:
+    """Validation and estimation, every `period_s`, for as long as the head-end runs."""
+    while True:
+        await asyncio.sleep(period_s)
+        try:
+            await asyncio.to_thread(run_vee, platform.store, SystemClock().now())
+        except Exception:  # a failed pass is logged and tried again next time
+            log.exception("VEE pass failed")
 
 
 async def cancel(tasks: list[asyncio.Task[Any]]) -> None:
@@ -56,14 +73,15 @@ async def cancel(tasks: list[asyncio.Task[Any]]) -> None:
             await task
 
 
-async def run_serve(platform: Platform, console: Console) -> None:
+async def run_serve(platform: Platform, console: Console, worker: str = "1", vee_period_s: float = 300.0) -> None:
     """Serve until interrupted."""
     tasks: list[asyncio.Task[Any]] = []
     headend = None
     if platform.settings.broker_url.startswith("mqtt://"):
         address = BrokerAddress.parse(platform.settings.broker_url)
-        headend = await headend_for(platform, address)
+        headend = await headend_for(platform, address, worker)
         tasks.append(asyncio.create_task(headend.run()))
+        tasks.append(asyncio.create_task(vee_every(platform, vee_period_s)))
         console.print(f"head-end ingesting from [bold]{address.host}:{address.port}[/bold]")
         # Commands go out on the head-end's own broker connection.
         assert isinstance(headend.uplink, MqttUplink)

@@ -26,11 +26,15 @@ import multiprocessing as mp
 import os
 import queue
 import resource
+import shutil
+import socket
 import struct
+import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from multiprocessing.synchronize import Event
@@ -62,7 +66,17 @@ from bijli.protocol.frames import ReadingFrame
 from bijli.serve import cancel
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1/bijli_bench_ingest"
-DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
+BROKER_CONF = """\
+listener {port} 127.0.0.1
+allow_anonymous true
+persistence false
+# A burst bigger than a subscriber's receive maximum waits in the broker instead of being
+# dropped (Mosquitto's default keeps 1000 beyond the in-flight window and drops the rest).
+max_queued_messages 0
+# No limit on a publisher's unacknowledged messages (the default, 20, throttles a publisher
+# that speaks for many meters on one connection).
+max_inflight_messages 0
+"""
 GROUP = "headend"
 STALL_S = 30.0
 """Give up waiting for the store (and count what is missing as lost) after this long without progress."""
@@ -82,7 +96,8 @@ class Options:
     publishers: int = 4
     """MQTT connections the publisher spreads the meters over."""
     database_url: str = DEFAULT_URL
-    broker_url: str = DEFAULT_BROKER
+    broker_url: str | None = None
+    """An MQTT 5 broker to measure; None starts a Mosquitto of the run's own (see BROKER_CONF)."""
 
 
 # ---------------------------------------------------------------------- MQTT 5 on the wire
@@ -529,23 +544,62 @@ class _Processes:
         self.started.clear()
 
 
+@contextmanager
+def mosquitto(url: str | None, folder: Path) -> Iterator[str]:
+    """The broker to measure: `url`, or a Mosquitto of this run's own on a free port."""
+    if url is not None:
+        yield url
+        return
+    program = shutil.which("mosquitto")
+    if program is None:
+        raise BenchError("no mosquitto program to start; give --broker-url")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    conf = folder / "mosquitto.conf"
+    conf.write_text(BROKER_CONF.format(port=port))
+    proc = subprocess.Popen([program, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            if proc.poll() is not None:
+                raise BenchError(f"mosquitto did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise BenchError("mosquitto did not listen within 10 s") from None
+                time.sleep(0.05)
+        yield f"mqtt://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def run(opts: Options, progress: Callable[[str], None] | None = None) -> dict[str, object]:
     """Measure ingest, broker limit and copy limit on the same frames; the figures."""
     say = progress or (lambda _msg: None)
-    address = BrokerAddress.parse(opts.broker_url)
-    if not address.mqtt5:
-        raise BenchError("the benchmark speaks MQTT 5 (shared subscriptions)")
     run_id = uuid.uuid4().hex[:8]
     root_ingest, root_broker = f"bi{run_id}", f"bb{run_id}"
     dedicated_database(opts.database_url, fresh=True)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, mosquitto(opts.broker_url, Path(tmp)) as broker_url:
+        address = BrokerAddress.parse(broker_url)
+        if not address.mqtt5:
+            raise BenchError("the benchmark speaks MQTT 5 (shared subscriptions)")
         cfg = scratch_settings(opts.database_url, Path(tmp))
-        cfg = replace(cfg, site_secret=os.urandom(32), topic_root=root_ingest)
+        cfg = replace(cfg, site_secret=os.urandom(32), topic_root=root_ingest, broker_url=broker_url)
         platform = bootstrap(cfg)
         try:
-            return _run(opts, platform.store.engine, cfg, address, root_ingest, root_broker, platform, say)
+            figures = _run(opts, platform.store.engine, cfg, address, root_ingest, root_broker, platform, say)
         finally:
             platform.store.dispose()
+    figures["broker"] = opts.broker_url or "mosquitto of its own (max_queued_messages 0)"
+    return figures
 
 
 def _run(

@@ -29,6 +29,8 @@ class Consumer:
     phases: int
     sanctioned_load_w: int
     opening_balance_paise: int
+    initial_register_wh: int
+    """The import register when the meter was installed (read off its display)."""
 
 
 def build_city(meters: int, seed: int = 7) -> list[Consumer]:
@@ -36,6 +38,7 @@ def build_city(meters: int, seed: int = 7) -> list[Consumer]:
     rng = np.random.default_rng(seed)
     loads = rng.choice(SANCTIONED_LOADS_W, size=meters, p=SANCTIONED_WEIGHTS)
     openings = rng.integers(5, 41, size=meters) * 5000  # Rs 250 .. Rs 2,000, in paise
+    registers = rng.integers(1_000_000, 9_000_000, size=meters)
     people: list[Consumer] = []
     for i in range(meters):
         area, code = AREAS[i % len(AREAS)]
@@ -55,6 +58,7 @@ def build_city(meters: int, seed: int = 7) -> list[Consumer]:
                 phases=3 if load >= 7000 else 1,
                 sanctioned_load_w=load,
                 opening_balance_paise=int(openings[i]),
+                initial_register_wh=int(registers[i]),
             )
         )
     return people

@@ -62,7 +62,7 @@ async def run_simulation(
     transformers = transformer_meters_of(city) if transformer_meters else []
     begin = first_interval(clock.now(), days, start)
     if platform is not None:
-        commission(platform, city, begin - timedelta(days=1), transformers)
+        commission(platform, city, begin, transformers)
     tariff = builtin_tariffs()[settings.tariff_code]
     twin = FleetTwin(city, transformers, settings.site_secret, tariff, start=begin, root=settings.topic_root, seed=seed)
     end = None if days is None else begin + timedelta(days=days)

@@ -135,7 +135,12 @@ class FleetTwin:
         self.phases = np.array([c.phases for c in self.consumers] + [3] * nt, dtype=np.int64)
         self.sanctioned_w = np.array([c.sanctioned_load_w for c in self.consumers] + [0] * nt, dtype=np.int64)
         self.scale_w = household_scale(self.sanctioned_w, seed)
-        self.reg_import = rng.integers(1_000_000, 9_000_000, size=n).astype(np.int64)
+        self.reg_import = np.concatenate(
+            [
+                np.array([c.initial_register_wh for c in self.consumers], dtype=np.int64),
+                rng.integers(1_000_000, 9_000_000, size=nt).astype(np.int64),
+            ]
+        )
         self.reg_export = np.zeros(n, dtype=np.int64)
         self.reg_vah = (self.reg_import * 109 // 100).astype(np.int64)
         self.month_wh = np.zeros(n, dtype=np.int64)

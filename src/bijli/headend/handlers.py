@@ -284,6 +284,13 @@ def _charges(tx: StoreTx, fresh: Sequence[dict[str, Any]], registry: dict[str, M
         start_total = (row["import_wh_total"] - row["import_wh"]) % REGISTER_MODULUS
         lows[key] = earliest(lows.get(key, start_total), start_total)
         billed.append((supply, key, row))
+    # The last reading of the month before, where stored, gives the month's opening exactly.
+    month_starts = {
+        (row["meter_id"], ist_midnight(ist_day(row["interval_start"]).replace(day=1)) - INTERVAL): key
+        for supply, key, row in billed
+    }
+    for (meter, at), total in tx.registers_at(month_starts).items():
+        lows[month_starts[(meter, at)]] = total
     openings = tx.month_openings(lows)
     entries: list[LedgerEntry] = []
     days: set[tuple[str, object]] = set()

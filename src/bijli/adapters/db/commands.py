@@ -304,9 +304,10 @@ def record_acks(conn: Connection, acks: Sequence[Mapping[str, Any]], now: dateti
     return changed
 
 
-def _chunks(conn: Connection, q: sa.Select[Any], key: sa.ColumnElement[Any], size: int) -> Iterable[list[Any]]:
-    """Rows of `q` a chunk at a time, in `key` order (keyset pagination)."""
-    after: Any = None
+def _chunks(conn: Connection, q: sa.Select[Any], size: int) -> Iterable[list[Any]]:
+    """Rows of `q` (which selects commands) a chunk at a time, in command-id order."""
+    key = t.commands.c.command_id
+    after: str | None = None
     while True:
         page = q if after is None else q.where(key > after)
         rows = list(conn.execute(_locked(conn, page.order_by(key).limit(size))))
@@ -329,7 +330,7 @@ def expire_due(engine: Engine, now: datetime, policy: DispatchPolicy) -> int:
     q = sa.select(c.command_id, c.action, c.status, c.attempts).where(still_open, c.expires_at <= now)
     moved = 0
     with engine.begin() as conn:
-        for rows in _chunks(conn, q, c.command_id, policy.batch):
+        for rows in _chunks(conn, q, policy.batch):
             for r in rows:
                 step = expiry_step(r.action, Status(r.status), r.attempts)
                 moved += _move(conn, r.command_id, Status(r.status), step, now)
@@ -350,7 +351,7 @@ def confirm_observed(engine: Engine, now: datetime, policy: DispatchPolicy) -> i
     )
     confirmed = 0
     with engine.begin() as conn:
-        for rows in _chunks(conn, q, c.command_id, policy.batch):
+        for rows in _chunks(conn, q, policy.batch):
             rows = [r for r in rows if r.first_sent is not None]
             evidence = _evidence(conn, rows, now, policy)
             for r in rows:
@@ -375,7 +376,7 @@ def _evidence(conn: Connection, rows: Sequence[Any], now: datetime, policy: Disp
         for ev in conn.execute(q):
             events[ev.meter_id].append(ev)
     s = t.meter_state.c
-    relay = dict(conn.execute(sa.select(s.meter_id, s.relay).where(s.meter_id.in_(meters))).tuples().all())
+    relay = {m: r for m, r in conn.execute(sa.select(s.meter_id, s.relay).where(s.meter_id.in_(meters)))}
 
     found = {}
     settled_before = now - policy.ack_grace
@@ -548,7 +549,7 @@ def _number_and_log(conn: Connection, claimed: Sequence[Any], now: datetime) -> 
     meters = sorted({r.meter_id for r in claimed})
     # Read after this transaction's first write: on SQLite it now holds the write lock, on
     # PostgreSQL the rows are locked, so nobody else moves these counters meanwhile.
-    counter = dict(conn.execute(sa.select(s.meter_id, s.downlink_fc).where(s.meter_id.in_(meters))).tuples().all())
+    counter = {m: fc for m, fc in conn.execute(sa.select(s.meter_id, s.downlink_fc).where(s.meter_id.in_(meters)))}
     frames, logs = [], []
     for r in claimed:
         counter[r.meter_id] += 1

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bijli.adapters.db import schema as t
 from bijli.headend.model import MeterRecord
-from bijli.kernel.time import INTERVAL
+from bijli.kernel.time import INTERVAL, ist_day, month_key
 from bijli.prepaid.model import CHARGE_KINDS, EntryKind, LedgerEntry
 from bijli.prepaid.model import Connection as Supply
 from bijli.prepaid.tariff import Tariff
@@ -47,6 +47,8 @@ class MeterRegistration:
     mobile: str = ""
     tariff_code: str = ""
     sanctioned_load_w: int = 0
+    initial_register_wh: int | None = None
+    """The import register at installation: the first month's charges count from it."""
 
 
 READING_VALUES = (
@@ -184,8 +186,21 @@ class StoreTx:
     def insert_readings(self, rows: Sequence[Mapping[str, Any]]) -> None:
         insert_ignoring(self.conn, t.readings, rows, ["meter_id", "interval_start"])
 
+    def registers_at(self, keys: Iterable[tuple[str, datetime]]) -> dict[tuple[str, datetime], int]:
+        """The import register at the end of these (meter, interval) readings, where stored."""
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        r = t.readings.c
+        q = sa.select(r.meter_id, r.interval_start, r.import_wh_total).where(
+            r.meter_id.in_(sorted({m for m, _ in wanted})),
+            r.interval_start.in_(sorted({s for _, s in wanted})),
+            r.quality == "actual",
+        )
+        return {(row.meter_id, row.interval_start): row.import_wh_total for row in self.conn.execute(q)}
+
     def month_openings(self, candidates: Mapping[tuple[str, str], int]) -> dict[tuple[str, str], int]:
-        """Each (account, month)'s register at the month's start: the lowest seen so far."""
+        """Each (account, month)'s register at the month's start: the earliest seen so far."""
         if not candidates:
             return {}
         accounts = sorted({a for a, _ in candidates})
@@ -303,6 +318,20 @@ class StoreTx:
         )
         fresh_accounts = {r.account_no for r in fresh}
         self.post([e for e in openings if e.account_no in fresh_accounts], now)
+        insert_ignoring(
+            self.conn,
+            t.billing_months,
+            [
+                {
+                    "account_no": r.account_no,
+                    "month": month_key(ist_day(r.installed_at)),
+                    "opening_wh_total": r.initial_register_wh,
+                }
+                for r in with_account
+                if r.initial_register_wh is not None
+            ],
+            ["account_no", "month"],
+        )
         return len(fresh)
 
 

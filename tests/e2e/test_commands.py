@@ -1,0 +1,196 @@
+"""A disconnect sent to an offline meter is carried out when it returns, and shows as
+confirmed; the audit shows who asked and why (issue 4, "Done when").
+
+Production profile: `bijli serve` (head-end and command dispatcher) on Mosquitto and
+PostgreSQL; the meters are twins in this process, each on its own MQTT connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from bijli import settings
+from bijli.adapters.brokers.mqtt import BrokerAddress
+from bijli.bootstrap import bootstrap
+from bijli.demo import commission
+from bijli.fleet.city import build_city
+from bijli.fleet.links import MeterConnections
+from bijli.fleet.twin import FleetTwin, TwinOptions
+from bijli.kernel.time import INTERVAL_S, epoch, utc_from_epoch
+from bijli.prepaid.tariff import builtin_tariffs
+from tests.conftest import wait_until
+
+T = TypeVar("T")
+CITY = build_city(4)
+OFFLINE, ONLINE = "KNCL0000001", "KNMR0000001"  # Civil Lines loses both networks; Mall Road keeps them
+CIVIL_LINES = "Civil Lines"
+
+
+class LiveFleet:
+    """The twin's meters on their own MQTT connections, on an event loop in a thread of its own,
+    reporting as they go. A command reaches a meter only while it has a network."""
+
+    def __init__(self, twin: FleetTwin, broker_url: str, secret: bytes, root: str) -> None:
+        self.twin = twin
+        self.lost_commands: list[str] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._stop = asyncio.Event()
+        self._link = MeterConnections(
+            BrokerAddress.parse(broker_url), secret, twin.meter_ids, root, on_command=self._command
+        )
+        self._run(self._link.__aenter__())
+        self._pump = asyncio.run_coroutine_threadsafe(self._report(), self._loop)
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=60)
+
+    def do(self, change: Callable[[FleetTwin], T]) -> T:
+        """Change the meters' world, on the fleet's own thread."""
+
+        async def run() -> T:
+            return change(self.twin)
+
+        return self._run(run())
+
+    def _command(self, meter_id: str, payload: bytes) -> None:
+        if not self.twin.online[self.twin.index[meter_id]]:
+            self.lost_commands.append(meter_id)  # no network: it never reaches the meter
+            return
+        self.twin.command(meter_id, payload, max(self.twin.now, time.time()))
+
+    async def _report(self) -> None:
+        while not self._stop.is_set():
+            self.twin.advance(max(self.twin.now, time.time()))
+            frames = self.twin.take_outgoing()
+            undelivered = await self._link.publish(frames)
+            if undelivered:
+                self.twin.undelivered(undelivered)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 0.1)
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._pump.result(timeout=30)
+        self._run(self._link.__aexit__(None, None, None))
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._loop.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.mosquitto
+def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_confirmed(
+    pg_url: str, mosquitto: str, topic_root: str, data_dir: Path, bijli_server: Callable[[list[str]], str]
+) -> None:
+    platform = bootstrap(
+        settings.build(data_dir=data_dir, database_url=pg_url, broker_url=mosquitto, topic_root=topic_root)
+    )
+    commission(platform, CITY, datetime.now(UTC) - timedelta(days=1))
+    secret = platform.settings.site_secret
+    base = bijli_server(
+        ["--database-url", pg_url, "--broker-url", mosquitto, "--topic-root", topic_root, "--data-dir", str(data_dir)]
+    )
+    api = httpx.Client(base_url=f"{base}/api/v1", timeout=10)
+
+    now = time.time()
+    twin = FleetTwin(
+        CITY,
+        [],
+        secret,
+        builtin_tariffs()[platform.settings.tariff_code],
+        start=utc_from_epoch(int(now) - int(now) % INTERVAL_S),
+        root=topic_root,
+        options=TwinOptions(drift_ppm=0),
+    )
+    for operator in twin.options.operators:  # Civil Lines has no network at all from the start
+        twin.network(operator, CIVIL_LINES, False, now)
+    fleet = LiveFleet(twin, mosquitto, secret, topic_root)
+    try:
+        fleet.do(lambda tw: tw.broker(True, time.time()))  # the meters that can, connect and report
+        wait_until(lambda: api.get(f"/meters/{ONLINE}").json()["online"], 30, f"{ONLINE} online")
+        assert api.get(f"/meters/{OFFLINE}").json()["online"] is False
+
+        asked = api.post(
+            f"/meters/{OFFLINE}/commands",
+            json={
+                "action": "relay_disconnect",
+                "reason": "arrears of Rs 4,210 after three notices",
+                "requested_by": "operator.sharma",
+                "idempotency_key": f"arrears-{OFFLINE}-2026-11",
+            },
+        )
+        assert asked.status_code == 202, asked.text
+        command_id = asked.json()["command_id"]
+
+        def status(cid: str) -> str:
+            return str(api.get(f"/commands/{cid}").json()["status"])
+
+        # A command asked later, of a meter that is online, is carried out meanwhile: the
+        # dispatcher has been round since, and still holds the disconnect back.
+        probe = api.post(
+            f"/meters/{ONLINE}/commands", json={"action": "read_now", "reason": "probe", "requested_by": "t"}
+        )
+        wait_until(lambda: status(probe.json()["command_id"]) == "acknowledged", 30, "the online meter's read")
+        waiting = api.get(f"/commands/{command_id}").json()
+        assert (waiting["status"], waiting["attempts"], waiting["sent_at"]) == ("queued", 0, None)
+        assert fleet.lost_commands == []
+        assert fleet.do(lambda tw: bool(tw.relay[tw.index[OFFLINE]]))
+
+        def networks_return(tw: FleetTwin) -> None:
+            t = time.time()
+            for operator in tw.options.operators:
+                tw.network(operator, CIVIL_LINES, True, t)
+            tw.advance(t + tw.options.timers.register_s)  # registered: status and backlog go out
+
+        fleet.do(networks_return)
+        wait_until(lambda: status(command_id) == "confirmed", 60, "the disconnect confirmed")
+
+        done = api.get(f"/commands/{command_id}").json()
+        assert [h["status"] for h in done["history"]] == ["queued", "sent", "acknowledged", "confirmed"]
+        assert done["history"][0]["detail"] == "requested by operator.sharma: arrears of Rs 4,210 after three notices"
+        assert (done["requested_by"], done["reason"]) == ("operator.sharma", "arrears of Rs 4,210 after three notices")
+        assert (done["attempts"], done["settled"], done["detail"]) == (1, True, "event 301 reported by the meter")
+        moments = [done[k] for k in ("created_at", "sent_at", "acknowledged_at", "confirmed_at")]
+        assert None not in moments and moments == sorted(moments)
+        assert fleet.lost_commands == []
+        assert not fleet.do(lambda tw: bool(tw.relay[tw.index[OFFLINE]]))
+
+        with platform.store.engine.connect() as conn:
+            switched = conn.execute(
+                sa.text("SELECT occurred_at FROM events WHERE meter_id = :m AND code = 301"), {"m": OFFLINE}
+            ).scalars()
+            assert [epoch(at) >= epoch(datetime.fromisoformat(done["sent_at"])) for at in switched] == [True]
+
+        # The meter says so itself when asked, and asking twice with the same key does nothing new.
+        read = api.post(
+            f"/meters/{OFFLINE}/commands", json={"action": "read_now", "reason": "check", "requested_by": "t"}
+        )
+        wait_until(lambda: status(read.json()["command_id"]) == "acknowledged", 30, "the returned meter's read")
+        wait_until(lambda: api.get(f"/meters/{OFFLINE}").json()["relay"] == "disconnected", 30, "relay reported open")
+        again = api.post(
+            f"/meters/{OFFLINE}/commands",
+            json={
+                "action": "relay_disconnect",
+                "reason": "arrears of Rs 4,210 after three notices",
+                "requested_by": "operator.sharma",
+                "idempotency_key": f"arrears-{OFFLINE}-2026-11",
+            },
+        )
+        assert (again.status_code, again.json()["command_id"]) == (200, command_id)
+    finally:
+        fleet.close()
+        api.close()
+        platform.store.dispose()
