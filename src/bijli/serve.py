@@ -6,17 +6,20 @@ import asyncio
 import contextlib
 import logging
 import socket
+from datetime import datetime, timedelta
 from typing import Any
 
 import uvicorn
 from rich.console import Console
 
 from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
+from bijli.adapters.db import commands as commands_store
+from bijli.adapters.db.commands import CommandRequest
 from bijli.bootstrap import Platform
 from bijli.headend.dispatcher import Dispatcher
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SystemClock
-from bijli.mdm.jobs import run_vee
+from bijli.mdm.jobs import BackfillRequest, run_vee
 from bijli.protocol import topics
 
 log = logging.getLogger(__name__)
@@ -54,12 +57,35 @@ async def headend_for(platform: Platform, address: BrokerAddress, worker: str = 
     return HeadEnd(platform.store, uplink, platform.ring, root, SystemClock(), name=f"{socket.gethostname()}/{worker}")
 
 
+def ask_meter_again(platform: Platform) -> BackfillRequest:
+    """Backfill: a profile read of the missing range, once per gap (idempotency key)."""
+
+    def request(meter_id: str, begin: datetime, end: datetime) -> None:
+        first, last = int(begin.timestamp()), int(end.timestamp())
+        command = CommandRequest(
+            meter_id=meter_id,
+            action="read_profile",
+            args={"from": first, "to": last},
+            reason="missing intervals (gap backfill)",
+            requested_by="mdm",
+            idempotency_key=f"backfill:{meter_id}:{first}:{last}",
+            expires_in=timedelta(hours=6),
+        )
+        try:
+            commands_store.submit(platform.store.engine, command, SystemClock().now())
+        except (commands_store.UnknownMeter, commands_store.MeterNotInService):
+            return
+
+    return request
+
+
 async def vee_every(platform: Platform, period_s: float) -> None:
     """Validation and estimation, every `period_s`, for as long as the head-end runs."""
+    backfill = ask_meter_again(platform)
     while True:
         await asyncio.sleep(period_s)
         try:
-            await asyncio.to_thread(run_vee, platform.store, SystemClock().now())
+            await asyncio.to_thread(run_vee, platform.store, SystemClock().now(), request_backfill=backfill)
         except Exception:  # a failed pass is logged and tried again next time
             log.exception("VEE pass failed")
 

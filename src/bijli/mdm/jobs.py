@@ -48,6 +48,7 @@ def run_vee(
     first = last - lookback + INTERVAL
     expected = int(lookback / INTERVAL)
     estimated = asked = 0
+    asks: list[tuple[str, datetime, datetime]] = []
     with store.transaction() as tx:
         conn = tx.conn
         meters = sql.incomplete_meters(conn, first, last, expected)
@@ -67,9 +68,8 @@ def run_vee(
                 continue
             online = seen.get(meter) is not None and now - seen[meter] <= ONLINE_WITHIN  # type: ignore[operator]
             for run in runs:
-                if online and request_backfill is not None:
-                    request_backfill(meter, run[0], run[-1] + INTERVAL)
-                    asked += 1
+                if online:
+                    asks.append((meter, run[0], run[-1] + INTERVAL))
                 rows.extend(_estimates(meter, run, by_start, readings, now))
         sql.insert_estimates(conn, rows)
         tx.record_edits(
@@ -87,6 +87,10 @@ def run_vee(
             ]
         )
         estimated = len(rows)
+    if request_backfill is not None:  # after the commit: the requests are their own writes
+        for meter, begin, end in asks:
+            request_backfill(meter, begin, end)
+            asked += 1
     return VeeReport(first, last, len(meters), estimated, asked)
 
 
