@@ -415,8 +415,9 @@ def test_mass_reconnects_are_rate_limited_per_transformer_and_area(platform: Pla
     dt1, dt2 = meters_on("CL-F01-DT01", 20), meters_on("CL-F01-DT02", 10)
     mr = meters_on("MR-F01-DT01", 3)
     site.seen(*dt1, *dt2, *mr)
-    for m in dt1 + dt2:
+    for m in dt1 + dt2:  # asked in this order, one after the other
         site.ask("relay_connect", meter_id=m)
+        site.later(0.001)
     for m in mr:
         site.ask("relay_disconnect", meter_id=m)
 
