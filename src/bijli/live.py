@@ -9,13 +9,16 @@ import logging
 from rich.console import Console
 
 from bijli.adapters.brokers.embedded import HEADEND_USER, headend_password, start_broker
-from bijli.adapters.brokers.mqtt import BrokerAddress
+from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
 from bijli.bootstrap import Platform
 from bijli.fleet.simulate import run_simulation
-from bijli.serve import cancel, headend_for, web_server
+from bijli.headend.dispatcher import Dispatcher
+from bijli.kernel.clock import SystemClock
+from bijli.serve import cancel, headend_for, vee_every, web_server
 
 MQTT_HOST = "127.0.0.1"
 PACE_TIMEOUT_S = 30.0
+VEE_PERIOD_S = 300.0
 
 
 async def run_live(platform: Platform, *, meters: int, mqtt_port: int, hotspot_port: int, console: Console) -> None:
@@ -37,8 +40,12 @@ async def run_live(platform: Platform, *, meters: int, mqtt_port: int, hotspot_p
             await asyncio.sleep(0.02)
 
     url = f"http://{cfg.host}:{cfg.port}"
+    assert isinstance(headend.uplink, MqttUplink)  # commands go out on the head-end's connection
+    dispatcher = Dispatcher(platform.store, headend.uplink, platform.ring, headend.root, SystemClock())
     tasks = [
         asyncio.create_task(headend.run()),
+        asyncio.create_task(dispatcher.run()),
+        asyncio.create_task(vee_every(platform, VEE_PERIOD_S)),
         asyncio.create_task(
             run_simulation(
                 fleet_settings,

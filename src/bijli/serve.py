@@ -16,6 +16,7 @@ from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
 from bijli.adapters.db import commands as commands_store
 from bijli.adapters.db.commands import CommandRequest
 from bijli.bootstrap import Platform
+from bijli.headend.commands import check_args
 from bijli.headend.dispatcher import Dispatcher
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SystemClock
@@ -71,9 +72,12 @@ def ask_meter_again(platform: Platform) -> BackfillRequest:
             idempotency_key=f"backfill:{meter_id}:{first}:{last}",
             expires_in=timedelta(hours=6),
         )
+        now = SystemClock().now()
+        if check_args(command.action, command.args, now) is not None:
+            return  # e.g. a range not on whole intervals: nothing a meter could answer
         try:
-            commands_store.submit(platform.store.engine, command, SystemClock().now())
-        except (commands_store.UnknownMeter, commands_store.MeterNotInService):
+            commands_store.submit(platform.store.engine, command, now)
+        except (commands_store.UnknownMeter, commands_store.MeterNotInService, commands_store.IdempotencyConflict):
             return
 
     return request

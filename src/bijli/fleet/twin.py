@@ -199,6 +199,8 @@ class FleetTwin:
         self._sealers = [Sealer(k) for k in self._keys]
         self._frame_keys_secret = site_secret
         self._token_keys: dict[int, bytes] = {}
+        self.carried_out: dict[int, dict[str, None]] = {}
+        """Per meter, the ids of the last commands it carried out (a resend is not done twice)."""
         self._queue: list[tuple[float, int, str, type[Frame], int, dict[str, Any]]] = []
         self._reading_topics = [topics.uplink(root, m, "reading") for m in self.meter_ids]
         self._rounds = 0
@@ -586,7 +588,7 @@ class FleetTwin:
         # The head-end sends a command again (a new counter, the same id) when it heard no
         # answer. The meter keeps the ids of the last 256 it carried out and answers those
         # again without acting twice, so a credit never counts twice.
-        carried_out: dict[int, dict[str, None]] = self.__dict__.setdefault("carried_out", {})
+        carried_out = self.carried_out
         ids = carried_out.setdefault(i, {})
         if opened.command_id in ids:
             self._ack(i, opened, "done", "already done", at)

@@ -51,6 +51,7 @@ class Collected:
     redemptions: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     sent_at: dict[tuple[str, datetime], int] = field(default_factory=dict)
     state: dict[str, dict[str, Any]] = field(default_factory=dict)
+    status: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _reading(frame: ReadingFrame, out: Collected) -> None:
@@ -99,7 +100,11 @@ def _event(frame: EventFrame, out: Collected) -> None:
 
 
 def _status(frame: StatusFrame, out: Collected) -> None:
-    out.state[frame.m].update(
+    # Frames come in counter order, so the batch keeps each meter's newest status; the store
+    # takes it only if no newer one is there already (another worker may have been faster).
+    out.status[frame.m] = dict(
+        b_meter=frame.m,
+        b_fc=frame.fc,
         active_sim=frame.sim,
         operator=frame.operator,
         rssi_dbm=frame.rssi_dbm,
@@ -171,14 +176,15 @@ def ingest_batch(
         tx.record_edits(edits)
         tx.post(_charges(tx, actual, registry), now)  # estimates are never billed; actuals once
         tx.add_daily(_daily_usage(actual, now))
+        latest: dict[str, datetime] = {}
         for row in actual:
-            s = out.state[row["meter_id"]]
-            if s.get("last_interval") is None or row["interval_start"] > s["last_interval"]:
-                s["last_interval"] = row["interval_start"]
+            latest[row["meter_id"]] = max(latest.get(row["meter_id"], row["interval_start"]), row["interval_start"])
         tx.insert_events(out.events)
         tx.insert_days(list(out.days.values()))
         tx.insert_redemptions(list(out.redemptions.values()))
         tx.update_state(list(out.state.values()))
+        tx.update_status(list(out.status.values()))
+        tx.advance_last_interval(latest)
         record_acks(tx.conn, acks_from(item.frame for item in screened.accepted), now)
         tx.quarantine([_quarantine_row(r, now) for r in screened.rejected])
         report = IngestReport(

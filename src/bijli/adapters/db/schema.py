@@ -84,6 +84,7 @@ meter_state = sa.Table(
     sa.Column("switched_at", UtcDateTime),
     sa.Column("fc_window", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("downlink_fc", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("status_fc", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 readings = sa.Table(

@@ -270,6 +270,34 @@ class StoreTx:
             stmt = t.meter_state.update().where(t.meter_state.c.meter_id == sa.bindparam("b_meter"))
             self.conn.execute(stmt.values(**values), group)
 
+    def update_status(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Status reports (`b_meter`, `b_fc`, columns), each taken only if newer than the stored one."""
+        if not rows:
+            return
+        s = t.meter_state.c
+        columns = [c for c in rows[0] if not c.startswith("b_")]
+        stmt = (
+            t.meter_state.update()
+            .where(s.meter_id == sa.bindparam("b_meter"), s.status_fc < sa.bindparam("b_fc"))
+            .values(status_fc=sa.bindparam("b_fc"), **{c: sa.bindparam(c) for c in columns})
+        )
+        self.conn.execute(stmt, list(rows))
+
+    def advance_last_interval(self, latest: Mapping[str, datetime]) -> None:
+        """Move each meter's latest interval forward (late data never moves it back)."""
+        if not latest:
+            return
+        s = t.meter_state.c
+        new = sa.bindparam("b_interval", type_=t.UtcDateTime())
+        stmt = (
+            t.meter_state.update()
+            .where(s.meter_id == sa.bindparam("b_meter"))
+            .values(
+                last_interval=sa.case((s.last_interval.is_(None) | (s.last_interval < new), new), else_=s.last_interval)
+            )
+        )
+        self.conn.execute(stmt, [{"b_meter": m, "b_interval": at} for m, at in latest.items()])
+
     def register(
         self, registrations: Sequence[MeterRegistration], openings: Sequence[LedgerEntry], now: datetime
     ) -> int:

@@ -23,6 +23,7 @@ def upgrade() -> None:
     with op.batch_alter_table("meter_state") as batch:
         batch.add_column(sa.Column("fc_window", sa.BigInteger(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("downlink_fc", sa.BigInteger(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("status_fc", sa.BigInteger(), nullable=False, server_default="0"))
     op.create_table(
         "reading_edits",
         sa.Column("id", BigId, autoincrement=True, nullable=False),
@@ -102,6 +103,7 @@ def downgrade() -> None:
     op.drop_table("meter_daily")
     op.drop_table("reading_edits")
     with op.batch_alter_table("meter_state") as batch:
+        batch.drop_column("status_fc")
         batch.drop_column("downlink_fc")
         batch.drop_column("fc_window")
     with op.batch_alter_table("readings") as batch:
