@@ -196,6 +196,67 @@ def bench_fleet(
     print(json.dumps(run(meters, days, intervals=intervals)))
 
 
+@bench_app.command("ingest")
+def bench_ingest(
+    meters: Annotated[int, typer.Option(min=1, help="Consumer meters publishing (each commissioned first).")] = 24_000,
+    intervals: Annotated[int, typer.Option(min=1, help="15-minute rounds published as fast as they go.")] = 8,
+    workers: Annotated[int, typer.Option(min=1, help="Head-end worker processes (and do-nothing subscribers).")] = 2,
+    publishers: Annotated[int, typer.Option(min=1, help="MQTT connections the publisher uses.")] = 4,
+    latency_intervals: Annotated[
+        int, typer.Option(min=0, help="Further rounds published at half the measured rate, for the latency.")
+    ] = 4,
+    database_url: Annotated[
+        str, typer.Option("--database-url", help="PostgreSQL database for the run (a bijli_bench… one is made anew).")
+    ] = "postgresql://postgres@127.0.0.1/bijli_bench_ingest",
+    broker_url: Annotated[
+        str | None, typer.Option("--broker-url", help="MQTT 5 broker to measure (default: a Mosquitto of its own).")
+    ] = None,
+) -> None:
+    """End-to-end ingest beside the broker's and COPY's limits, all in one run; one JSON line."""
+    from bijli.benchmarks import ingest
+    from bijli.benchmarks.readings_query import BenchError
+
+    options = ingest.Options(
+        meters=meters,
+        intervals=intervals,
+        latency_intervals=latency_intervals,
+        workers=workers,
+        publishers=publishers,
+        database_url=database_url,
+        broker_url=broker_url,
+    )
+    try:
+        figures = ingest.run(options, progress=console.print)
+    except BenchError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from e
+    print(json.dumps(figures))
+
+
+@bench_app.command("readings")
+def bench_readings(
+    readings: Annotated[int, typer.Option(min=1, help="Readings to store (about; whole meter-days).")] = 100_000_000,
+    days: Annotated[int, typer.Option(min=1, help="Days the readings cover, ending at the start of today (IST).")] = 30,
+    samples: Annotated[int, typer.Option(min=1, help="Meter-days asked for, each way.")] = 1000,
+    reuse: Annotated[bool, typer.Option("--reuse", help="Keep a store built before with the same size.")] = False,
+    database_url: Annotated[
+        str, typer.Option("--database-url", help="PostgreSQL database of the benchmark's own.")
+    ] = "postgresql://postgres@127.0.0.1/bijli_bench",
+) -> None:
+    """One meter's 24 hours through the store's query and the API, at many stored readings; one JSON line."""
+    from bijli.benchmarks import readings_query
+
+    log: list[str] = []
+    try:
+        figures = readings_query.run(database_url, readings=readings, days=days, samples=samples, reuse=reuse, log=log)
+    except readings_query.BenchError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from e
+    for line in log:
+        console.print(line)
+    print(json.dumps(figures))
+
+
 @report_app.command("collection")
 def report_collection(
     day: Annotated[str, typer.Option(help="IST day, YYYY-MM-DD.")],
@@ -254,6 +315,110 @@ def db_upgrade(data_dir: DataDir = Path(".bijli-demo"), database_url: DatabaseUr
     eng = db.create(cfg.database_url)
     db.upgrade(eng)
     console.print(f"store at revision [bold]{db.current_revision(eng)}[/bold]")
+
+
+@db_app.command("partitions")
+def db_partitions(
+    data_dir: DataDir = Path(".bijli-demo"),
+    database_url: DatabaseUrl = None,
+    months_ahead: Annotated[int, typer.Option(min=0, help="Months after the current one to have ready.")] = 3,
+    months_behind: Annotated[int, typer.Option(min=0, help="Months before the current one to have.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Make the readings table's missing monthly partitions (PostgreSQL) and list them all."""
+    from datetime import UTC, datetime
+
+    from bijli.adapters.db import engine as db
+    from bijli.adapters.db import partitions
+
+    cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url="none")
+    eng = db.create(cfg.database_url)
+    try:
+        with eng.begin() as conn:
+            made = partitions.ensure(conn, partitions.window(datetime.now(UTC), months_behind, months_ahead))
+            if partitions.ensure_default(conn):
+                made.append(partitions.DEFAULT_PARTITION)
+            listed = partitions.partitions(conn)
+    except partitions.NotPartitioned as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from e
+    finally:
+        eng.dispose()
+    if as_json:
+        rows = [
+            {
+                "name": p.name,
+                "month": p.month,
+                "start": p.start.isoformat() if p.start else None,
+                "end": p.end.isoformat() if p.end else None,
+                "rows_estimate": p.rows_estimate,
+                "bytes": p.bytes,
+            }
+            for p in listed
+        ]
+        print(json.dumps({"made": made, "partitions": rows}))
+        return
+    for name in made:
+        print(f"made {name}")
+    print(f"{'partition':<22} {'month':<8} {'rows (estimate)':>16} {'MB':>10}")
+    for p in listed:
+        rows_text = "-" if p.rows_estimate < 0 else f"{p.rows_estimate:,}"
+        print(f"{p.name:<22} {p.month:<8} {rows_text:>16} {p.bytes / 1e6:>10.1f}")
+
+
+@db_app.command("retention")
+def db_retention(
+    keep_months: Annotated[
+        int, typer.Option("--keep-months", min=1, help="Whole months to keep before the current one.")
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go; change nothing.")] = False,
+    data_dir: DataDir = Path(".bijli-demo"),
+    database_url: DatabaseUrl = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of sentences.")] = False,
+) -> None:
+    """Detach and drop the readings' month partitions older than --keep-months (PostgreSQL)."""
+    from datetime import UTC, datetime
+
+    from bijli.adapters.db import engine as db
+    from bijli.adapters.db import partitions
+    from bijli.kernel.time import IST
+
+    cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url="none")
+    eng = db.create(cfg.database_url)
+    try:
+        with eng.begin() as conn:
+            result = partitions.retire(conn, keep_months, datetime.now(UTC), dry_run=dry_run)
+    except partitions.NotPartitioned as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from e
+    finally:
+        eng.dispose()
+    if as_json:
+        dropped = [
+            {"name": p.name, "month": p.month, "rows_estimate": p.rows_estimate, "bytes": p.bytes}
+            for p in result.dropped
+        ]
+        print(
+            json.dumps(
+                {
+                    "cutoff": result.cutoff.isoformat(),
+                    "dry_run": dry_run,
+                    "dropped": dropped,
+                    "default_rows_deleted": result.default_rows_deleted,
+                }
+            )
+        )
+        return
+    verb = "would drop" if dry_run else "dropped"
+    print(f"keeping readings from {result.cutoff.astimezone(IST):%Y-%m-%d} (IST) on")
+    for p in result.dropped:
+        rows_text = "?" if p.rows_estimate < 0 else f"about {p.rows_estimate:,}"
+        print(f"{verb} {p.name} ({p.month}, {rows_text} readings, {p.bytes / 1e6:.1f} MB)")
+    if result.default_rows_deleted:
+        verb = "would delete" if dry_run else "deleted"
+        print(f"{verb} {result.default_rows_deleted} older readings from {partitions.DEFAULT_PARTITION}")
+    if not result.dropped and not result.default_rows_deleted:
+        print("nothing is that old")
 
 
 def main() -> None:

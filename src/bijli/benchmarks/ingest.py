@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import multiprocessing as mp
 import os
 import queue
@@ -78,20 +79,23 @@ max_queued_messages 0
 max_inflight_messages 0
 """
 GROUP = "headend"
+HALF_LOAD_S = 20.0
+"""About how long the half-load rounds last (the fleet's first meters send them, enough for that)."""
 STALL_S = 30.0
 """Give up waiting for the store (and count what is missing as lost) after this long without progress."""
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Options:
+    """How a run is shaped (the defaults: the 24,000-meter pilot, two workers)."""
+
     meters: int = 24_000
     intervals: int = 8
     """Rounds published as fast as they go (every meter's reading, statuses every fourth)."""
     latency_intervals: int = 4
-    """Further rounds published at half the measured rate, for the latency at half load."""
+    """Further rounds published at half the measured rate, for the latency at half load (by as
+    many of the fleet's meters as make about HALF_LOAD_S of traffic)."""
     workers: int = 2
     publishers: int = 4
     """MQTT connections the publisher spreads the meters over."""
@@ -268,6 +272,13 @@ class Rounds:
 
     frames: list[Outgoing]
     readings: int
+    meters: int
+    """The fleet's first `meters` meters sent these frames."""
+
+    def first_meters(self, n: int) -> Rounds:
+        """Only the frames of the fleet's first `n` meters."""
+        frames = [f for f in self.frames if f.meter < n]
+        return Rounds(frames, _readings(frames), min(n, self.meters))
 
     def packets(self, connections: int, root: str | None = None, old_root: str = "") -> list[list[bytes]]:
         """PUBLISH packets for each connection; a meter always on the same one, in order."""
@@ -285,8 +296,17 @@ def fleet_rounds(twin: FleetTwin, begin: datetime, first: int, count: int) -> Ro
     for n in range(first, first + count):
         twin.close_interval(begin + n * INTERVAL)
         frames.extend(twin.take_outgoing())
-    readings = sum(len(f.frame.intervals) for f in frames if isinstance(f.frame, ReadingFrame))
-    return Rounds(frames, readings)
+    return Rounds(frames, _readings(frames), twin.n)
+
+
+def _readings(frames: Sequence[Outgoing]) -> int:
+    return sum(len(f.frame.intervals) for f in frames if isinstance(f.frame, ReadingFrame))
+
+
+def _meters_for(rounds: Rounds, meters: int, frames: float) -> int:
+    """How many of the fleet's meters send about `frames` frames in these rounds."""
+    per_meter = len(rounds.frames) / max(meters, 1)
+    return max(1, min(meters, math.ceil(frames / max(per_meter, 1e-9))))
 
 
 # ---------------------------------------------------------------------- subscriber and worker processes
@@ -356,6 +376,16 @@ class TimedUplink(MqttUplink):
         await super().ack(deliveries)
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM: unlike ``ru_maxrss``, not inherited from the
+    parent that forked it, which here holds every frame of the run)."""
+    with open(f"/proc/{os.getpid()}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _worker(
     database_url: str, broker_url: str, root: str, secret: bytes, index: int, ready: Event, stop: Event, results: Any
 ) -> None:
@@ -371,11 +401,10 @@ async def _work(
         cfg = settings_mod.build(data_dir=Path(tmp), database_url=database_url, broker_url=broker_url, topic_root=root)
         platform = bootstrap(replace(cfg, site_secret=secret), migrate=False)
         address = BrokerAddress.parse(broker_url)
-        uplink = TimedUplink(
-            address, topics.shared_uplink_filter(root, GROUP), f"bijli-bench-{root}-{index}", asyncio.get_running_loop()
-        )
+        subscription = topics.shared_uplink_filter(root, GROUP)
+        uplink = TimedUplink(address, subscription, f"bijli-{root}-headend-{index}", asyncio.get_running_loop())
         await uplink.start()
-        headend = HeadEnd(platform.store, uplink, platform.ring, root, SystemClock())
+        headend = HeadEnd(platform.store, uplink, platform.ring, root, SystemClock(), name=f"bench/{index}")
         task = asyncio.create_task(headend.run())
         ready.set()
         while not await asyncio.to_thread(stop.wait, 0.2):
@@ -393,7 +422,7 @@ async def _work(
                 "readings_stored": headend.totals.readings_stored,
                 "batches": headend.totals.batches,
                 "errors": headend.totals.errors[:5],
-                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "rss_mb": _peak_rss_mb(),
             }
         )
 
@@ -530,9 +559,12 @@ class _Processes:
 
     def wait_ready(self, events: Sequence[Event], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
-        for e in events:
-            if not e.wait(max(0.0, deadline - time.monotonic())):
+        while not all(e.is_set() for e in events):
+            if any(p.exitcode is not None for p in self.started):
+                raise BenchError(f"{what} exited before getting ready; see the error above")
+            if time.monotonic() > deadline:
                 raise BenchError(f"{what} did not get ready within {timeout:.0f} s")
+            time.sleep(0.05)
 
     def stop(self, stop: Event) -> None:
         stop.set()
@@ -584,6 +616,7 @@ def mosquitto(url: str | None, folder: Path) -> Iterator[str]:
 def run(opts: Options, progress: Callable[[str], None] | None = None) -> dict[str, object]:
     """Measure ingest, broker limit and copy limit on the same frames; the figures."""
     say = progress or (lambda _msg: None)
+    load = os.getloadavg()[0]
     run_id = uuid.uuid4().hex[:8]
     root_ingest, root_broker = f"bi{run_id}", f"bb{run_id}"
     dedicated_database(opts.database_url, fresh=True)
@@ -599,6 +632,7 @@ def run(opts: Options, progress: Callable[[str], None] | None = None) -> dict[st
         finally:
             platform.store.dispose()
     figures["broker"] = opts.broker_url or "mosquitto of its own (max_queued_messages 0)"
+    figures["load_average_at_start"] = round(load, 2)  # other work sharing the cores when the run began
     return figures
 
 
@@ -633,7 +667,6 @@ def _run(
     half = fleet_rounds(twin, begin, opts.intervals, opts.latency_intervals)
     ingest_packets = saturate.packets(opts.publishers)
     broker_packets = saturate.packets(opts.publishers, root_broker, root_ingest)
-    half_packets = half.packets(opts.publishers)
     say(f"sealed {len(saturate.frames) + len(half.frames)} frames ({saturate.readings + half.readings} readings)")
 
     procs = _Processes()
@@ -668,20 +701,21 @@ def _run(
     ready = [ctx.Event() for _ in range(opts.workers)]
     results = ctx.Queue()
     for i in range(opts.workers):
-        procs.start(
-            _worker, cfg.database_url, opts.broker_url, root_ingest, cfg.site_secret, i, ready[i], stop, results
-        )
+        procs.start(_worker, cfg.database_url, cfg.broker_url, root_ingest, cfg.site_secret, i, ready[i], stop, results)
     reports: list[dict[str, Any]] = []
     try:
         procs.wait_ready(ready, 120, "the head-end workers")
         time.sleep(0.5)
+        cpu = time.process_time()
         first = asyncio.run(publish_all(address, ingest_packets, root_ingest + "-1"))
+        publisher_cpu_s = time.process_time() - cpu
         stored = asyncio.run(_until_stored(engine, saturate.readings))
         saturated_done = time.time()
         say(f"ingest: {stored} readings stored")
         frame_rate = len(saturate.frames) / max(saturated_done - first, 1e-9)
+        half = half.first_meters(_meters_for(half, opts.meters, frame_rate / 2 * HALF_LOAD_S))
         half_start = time.time()
-        asyncio.run(publish_all(address, half_packets, root_ingest + "-2", rate_per_s=frame_rate / 2))
+        asyncio.run(publish_all(address, half.packets(opts.publishers), root_ingest + "-2", rate_per_s=frame_rate / 2))
         asyncio.run(_until_stored(engine, saturate.readings + half.readings))
         stop.set()
         for _ in range(opts.workers):
@@ -707,7 +741,10 @@ def _run(
     copy_per_s = copy_limit(engine, cfg.database_url, copy_rows(saturate, datetime.now(UTC)))
     say(f"copy: {copy_per_s:.0f} rows/s")
 
-    lost, doubled, quarantined = _compare(engine, [c.meter_id for c in city], begin, rounds_total)
+    ids = [c.meter_id for c in city]
+    middle = begin + opts.intervals * INTERVAL
+    published = [(ids, begin, middle), (ids[: half.meters], middle, middle + opts.latency_intervals * INTERVAL)]
+    lost, doubled, quarantined = _compare(engine, published)
     with engine.connect() as conn:
         size = sum(p.bytes for p in partitions.partitions(conn))
         total_readings = _count(engine)
@@ -731,9 +768,11 @@ def _run(
         "store_stage_to_copy": round(store_stage / copy_per_s, 3),
         "saturated_receive_to_commit_p99_ms": _ms(saturated_latency, 0.99),
         "half_load_per_s": round(frame_rate / 2 * saturate.readings / len(saturate.frames)),
+        "half_load_readings": half.readings,
         "half_load_receive_to_commit_p50_ms": _ms(half_latency, 0.5),
         "half_load_receive_to_commit_p99_ms": _ms(half_latency, 0.99),
         "worker_rss_mb": round(max(r["rss_mb"] for r in reports), 1),
+        "publisher_cpu_s": round(publisher_cpu_s, 2),
         "batches": batches,
         "messages_per_batch": round(len(commits) / max(1, batches), 1),
         "bytes_per_reading": round(size / max(total_readings, 1), 1),
@@ -742,19 +781,26 @@ def _run(
     }
 
 
-def _compare(engine: Engine, meter_ids: list[str], begin: datetime, rounds: int) -> tuple[int, int, dict[str, int]]:
-    """Published against stored: (lost, doubled, quarantined by reason)."""
-    end = begin + rounds * INTERVAL
+def _compare(engine: Engine, published: list[tuple[list[str], datetime, datetime]]) -> tuple[int, int, dict[str, int]]:
+    """The store against what was published (meters, and the intervals from .. to each sent):
+    (lost, doubled, quarantined by reason)."""
+    inside = 0
     with engine.connect() as conn:
-        inside, total, distinct = conn.execute(
-            sa.text(
-                "SELECT count(*) FILTER (WHERE meter_id = ANY(:ids) AND interval_start >= :lo "
-                "AND interval_start < :hi), count(*), count(DISTINCT (meter_id, interval_start)) FROM readings"
-            ),
-            {"ids": meter_ids, "lo": begin, "hi": end},
+        for ids, lo, hi in published:
+            inside += int(
+                conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM readings "
+                        "WHERE meter_id = ANY(:ids) AND interval_start >= :lo AND interval_start < :hi"
+                    ),
+                    {"ids": ids, "lo": lo, "hi": hi},
+                ).scalar_one()
+            )
+        total, distinct = conn.execute(
+            sa.text("SELECT count(*), count(DISTINCT (meter_id, interval_start)) FROM readings")
         ).one()
         reasons: dict[str, int] = dict(
             conn.execute(sa.text("SELECT reason, count(*) FROM quarantine GROUP BY reason")).all()
         )
-    expected = len(meter_ids) * rounds
-    return expected - int(inside), (int(total) - int(distinct)) + (int(total) - int(inside)), reasons
+    expected = sum(len(ids) * round((hi - lo) / INTERVAL) for ids, lo, hi in published)
+    return expected - inside, (int(total) - int(distinct)) + (int(total) - inside), reasons

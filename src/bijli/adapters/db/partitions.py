@@ -111,7 +111,7 @@ def is_partitioned(conn: Connection) -> bool:
 
 def _require(conn: Connection) -> None:
     if conn.dialect.name != "postgresql":
-        raise NotPartitioned(f"the {conn.dialect.name} store keeps readings in one table; partitions are PostgreSQL's")
+        raise NotPartitioned(f"this store is {conn.dialect.name}: one readings table; partitions are for PostgreSQL")
     if not is_partitioned(conn):
         raise NotPartitioned("the readings table is not partitioned yet: run `bijli db upgrade` first")
 

@@ -1,0 +1,57 @@
+"""The benchmarks run end to end, small: each prints its one JSON line with every figure."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import require, run_bijli
+
+pytestmark = [pytest.mark.postgres, pytest.mark.mosquitto]
+
+
+def positive(value: object) -> bool:
+    return isinstance(value, int | float) and value > 0
+
+
+def last_json_line(out: str) -> dict[str, object]:
+    figures: dict[str, object] = json.loads(out.strip().splitlines()[-1])
+    return figures
+
+
+def test_bench_ingest_small_run_loses_and_doubles_nothing(pg_url: str) -> None:
+    require("the mosquitto program", shutil.which("mosquitto") is not None)
+    out = run_bijli(
+        ["bench", "ingest", "--meters", "50", "--intervals", "2", "--workers", "1", "--database-url", pg_url],
+        timeout=120,
+    )
+    figures = last_json_line(out)
+    for field in ("readings_per_s", "broker_limit_per_s", "copy_limit_per_s", "ratio_to_broker", "ratio_to_copy"):
+        assert positive(figures[field]), field
+    assert figures["lost"] == 0
+    assert figures["doubled"] == 0
+    assert figures["readings"] == 100
+    assert figures["quarantined"] == {}
+    assert positive(figures["worker_rss_mb"])
+
+
+def test_bench_readings_small_run_answers_a_meters_day(pg_url: str) -> None:
+    out = run_bijli(
+        ["bench", "readings", "--readings", "20000", "--samples", "50", "--database-url", pg_url], timeout=120
+    )
+    figures = last_json_line(out)
+    assert figures["readings"] == 7 * 30 * 96
+    assert figures["rows"] == figures["api_rows"] == 96
+    for field in ("query_p50_ms", "query_p99_ms", "api_p50_ms", "api_p99_ms", "bytes_per_reading", "build_s"):
+        assert positive(figures[field]), field
+    assert figures["target_ms"] == 20.0
+
+    again = last_json_line(
+        run_bijli(
+            ["bench", "readings", "--readings", "20000", "--samples", "20", "--reuse", "--database-url", pg_url],
+            timeout=120,
+        )
+    )
+    assert again["reused"] is True and again["readings"] == figures["readings"]
