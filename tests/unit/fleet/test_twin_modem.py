@@ -4,55 +4,29 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from datetime import date, timedelta
 from itertools import pairwise
 
 import pytest
 
 from bijli.fleet.city import AREAS, Consumer, build_city, transformer_meters
 from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
-from bijli.kernel.time import INTERVAL, INTERVAL_S, epoch, ist_midnight
+from bijli.kernel.time import INTERVAL_S
 from bijli.meter.modem import DEFAULT_TIMERS
-from bijli.prepaid.tariff import builtin_tariffs
-from bijli.protocol import keys
-from bijli.protocol.codec import Refusal, open_frame
 from bijli.protocol.frames import ReadingFrame, StatusFrame, UplinkFrame
+from tests.unit.fleet.world import LMV1, SECRET, START, T0, frame
+from tests.unit.fleet.world import World as BaseWorld
 
-SECRET = bytes(32)
-LMV1 = builtin_tariffs()["UP-LMV1-DU"]
-START = ist_midnight(date(2026, 3, 2)) + timedelta(hours=10)  # a Monday, 10:00 IST
-T0 = float(epoch(START))
 CL, MR = "Civil Lines", "Mall Road"
 CITY = build_city(8)
 TIMERS = DEFAULT_TIMERS
 BOUND = TIMERS.failover_bound_s
 
 
-class World:
-    """The twin driven in time order: each interval is closed as the clock passes its end."""
+class World(BaseWorld):
+    """The city of eight, each transformer with its meter."""
 
     def __init__(self, consumers: Sequence[Consumer] = CITY) -> None:
-        self.twin = FleetTwin(
-            consumers,
-            transformer_meters(list(consumers)),
-            SECRET,
-            LMV1,
-            start=START,
-            first_counter=0,
-            options=TwinOptions(drift_ppm=0),
-        )
-        self.closed = 0
-        self.log: list[Outgoing] = []
-
-    def run_to(self, t: float) -> list[Outgoing]:
-        """Close every interval that has ended by `t`, run the modems to `t`, take what went out."""
-        while T0 + (self.closed + 1) * INTERVAL_S <= t:
-            self.twin.close_interval(START + self.closed * INTERVAL)
-            self.closed += 1
-        self.twin.advance(t)
-        sent = self.twin.take_outgoing()
-        self.log += sent
-        return sent
+        super().__init__(consumers, transformer_meters(list(consumers)))
 
     def meters_in(self, area: str) -> list[str]:
         return [m for m, a in zip(self.twin.meter_ids, self.twin.areas.tolist(), strict=True) if a == area]
@@ -60,14 +34,6 @@ class World:
     def every_interval_once(self) -> Counter[tuple[str, int]]:
         """What the head-end should hold: each meter's reading of each closed interval, once."""
         return Counter((m, int(T0) + k * INTERVAL_S) for m in self.twin.meter_ids for k in range(self.closed))
-
-
-def frame(out: Outgoing) -> UplinkFrame:
-    """The frame as the head-end opens it, with the meter's own key."""
-    meter_id = out.topic.split("/")[3]
-    opened = open_frame(keys.frame_key(SECRET, meter_id), meter_id, out.payload)
-    assert not isinstance(opened, Refusal), opened
-    return opened
 
 
 def readings(sent: Sequence[Outgoing]) -> Counter[tuple[str, int]]:

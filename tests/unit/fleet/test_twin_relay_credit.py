@@ -15,19 +15,19 @@ from bijli.prepaid.model import Connection, daily_fixed_charges, interval_charge
 from bijli.prepaid.policy import UPPCL, PrepaidPolicy
 from bijli.prepaid.tariff import builtin_tariffs
 from bijli.protocol import keys, tokens
-from bijli.protocol.codec import Refusal, open_frame, seal
+from bijli.protocol.codec import seal
 from bijli.protocol.frames import (
     PROTOCOL_VERSION,
     REGISTER_MODULUS,
     AckFrame,
     CommandFrame,
     DailyFrame,
-    EventFrame,
     ReadingFrame,
     StatusFrame,
     TokenFrame,
     UplinkFrame,
 )
+from tests.unit.fleet.world import events, frame, of
 
 SECRET = bytes(32)
 LMV1 = builtin_tariffs()["UP-LMV1-DU"]
@@ -101,22 +101,6 @@ def sealed(
         v=PROTOCOL_VERSION, m=meter_id, fc=fc, ts=int(at), command_id=f"cmd-{fc}", action=action, args=args or {}
     )
     return seal(keys.frame_key(SECRET, key_of or meter_id), command)
-
-
-def frame(out: Outgoing) -> UplinkFrame:
-    """The frame as the head-end opens it, with the meter's own key."""
-    meter_id = out.topic.split("/")[3]
-    opened = open_frame(keys.frame_key(SECRET, meter_id), meter_id, out.payload)
-    assert not isinstance(opened, Refusal), opened
-    return opened
-
-
-def of(meter_id: str, sent: Sequence[Outgoing]) -> list[UplinkFrame]:
-    return [f for f in map(frame, sent) if f.m == meter_id]
-
-
-def events(frames: Sequence[UplinkFrame]) -> list[tuple[int, int]]:
-    return [(e.code, e.at) for f in frames if isinstance(f, EventFrame) for e in f.events]
 
 
 def acks(frames: Sequence[UplinkFrame]) -> list[tuple[str, str]]:

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
 
 import numpy as np
 import pytest
 
 from bijli.fleet.city import build_city, transformer_meters
-from bijli.fleet.twin import DT_LOSSES, FleetTwin, Outgoing, TwinOptions
-from bijli.kernel.time import INTERVAL, INTERVAL_S, epoch, ist_midnight
+from bijli.fleet.twin import DT_LOSSES, Outgoing
+from bijli.kernel.time import INTERVAL_S
 from bijli.meter.sensors import CONDITIONS
-from bijli.prepaid.tariff import builtin_tariffs
-from bijli.protocol import keys
-from bijli.protocol.codec import Refusal, open_frame
-from bijli.protocol.frames import EventFrame, ReadingFrame, StatusFrame, UplinkFrame
+from bijli.protocol.frames import ReadingFrame, StatusFrame
+from tests.unit.fleet.world import T0, events, frame, of
+from tests.unit.fleet.world import World as BaseWorld
 
-SECRET = bytes(32)
-LMV1 = builtin_tariffs()["UP-LMV1-DU"]
-START = ist_midnight(date(2026, 3, 2)) + timedelta(hours=10)  # a Monday, 10:00 IST
-T0 = float(epoch(START))
 CL = "Civil Lines"
 CITY = sorted(build_city(8), key=lambda c: c.area)  # four consumers per area, one transformer each
 DTS = transformer_meters(CITY)
@@ -31,45 +25,17 @@ UNDER_RECORDING = [n for n, c in CONDITIONS.items() if c.recorded_share < 1.0 an
 FAITHFUL = [n for n, c in CONDITIONS.items() if c.recorded_share == 1.0]
 
 
-class World:
-    """The twin driven in time order: each interval is closed as the clock passes its end."""
+class World(BaseWorld):
+    """Four consumers in each area, each area's transformer with its meter."""
 
     def __init__(self) -> None:
-        self.twin = FleetTwin(CITY, DTS, SECRET, LMV1, start=START, first_counter=0, options=TwinOptions(drift_ppm=0))
-        self.closed = 0
-        self.log: list[Outgoing] = []
-
-    def run_to(self, t: float) -> list[Outgoing]:
-        """Close every interval that has ended by `t`, run the modems to `t`, take what went out."""
-        while T0 + (self.closed + 1) * INTERVAL_S <= t:
-            self.twin.close_interval(START + self.closed * INTERVAL)
-            self.closed += 1
-        self.twin.advance(t)
-        sent = self.twin.take_outgoing()
-        self.log += sent
-        return sent
+        super().__init__(CITY, DTS)
 
     def condition(self, name: str, meter_id: str, on: bool, at: float) -> list[Outgoing]:
         """Run to `at`, let the condition start or end there, and take what went out at that moment."""
         self.run_to(at)
         self.twin.condition(name, [self.twin.index[meter_id]], on, at)
         return self.run_to(at)
-
-
-def frame(out: Outgoing) -> UplinkFrame:
-    """The frame as the head-end opens it, with the meter's own key."""
-    meter_id = out.topic.split("/")[3]
-    opened = open_frame(keys.frame_key(SECRET, meter_id), meter_id, out.payload)
-    assert not isinstance(opened, Refusal), opened
-    return opened
-
-
-def of(meter_id: str, sent: Sequence[Outgoing]) -> list[UplinkFrame]:
-    return [f for f in map(frame, sent) if f.m == meter_id]
-
-
-def events(frames: Sequence[UplinkFrame]) -> list[tuple[int, int]]:
-    return [(e.code, e.at) for f in frames if isinstance(f, EventFrame) for e in f.events]
 
 
 def recorded(sent: Sequence[Outgoing], start: float) -> dict[str, int]:
