@@ -87,10 +87,12 @@ async def run_headless(platform: Platform, meters: int, days: int, start: date, 
                 await broker.publish(out.topic, out.payload)
             if n % INTERVALS_PER_DAY == INTERVALS_PER_DAY // 2 and n >= INTERVALS_PER_DAY:
                 await broker.drain()
+                await headend.settle_all()
                 _noon_recharges(platform, fleet, city, interval_start, clock.now())
             if task.done():
                 task.result()
         await broker.drain()
+        await headend.settle_all()
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

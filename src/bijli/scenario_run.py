@@ -80,6 +80,7 @@ async def run_in_process(
             await broker.publish(frame.topic, frame.payload)
         # The head-end takes each round at the round's time, so its clock checks are honest.
         await broker.drain()
+        await headend.settle_all()
         rounds[0] += 1
         if vee_every and rounds[0] % vee_every == 0:
             await asyncio.to_thread(run_vee, platform.store, clock.now())
@@ -91,6 +92,7 @@ async def run_in_process(
     try:
         report = await run_scenario(scenario, twin, sink, hooks)
         await broker.drain()
+        await headend.settle_all()
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

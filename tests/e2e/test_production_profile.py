@@ -70,6 +70,7 @@ def test_fleet_through_mosquitto_into_postgres_loses_nothing_and_refuses_bad_fra
     wait_until(lambda: _count(engine, "SELECT count(*) FROM readings") >= METERS * 96, 120, "every reading stored")
     assert _count(engine, "SELECT count(*) FROM readings") == METERS * 96
     assert _count(engine, "SELECT count(*) FROM quarantine") == 0
+    wait_until(lambda: _count(engine, "SELECT count(*) FROM settlement_queue") == 0, 60, "everything settled")
     assert check_accounts(engine) == METERS
     ledger_before = _count(engine, "SELECT count(*) FROM ledger")
 

@@ -13,8 +13,9 @@ from bijli import settings
 from bijli.bootstrap import Platform, bootstrap
 from bijli.demo import commission
 from bijli.fleet.city import build_city
-from bijli.headend.handlers import ingest_batch
+from bijli.headend.handlers import IngestReport, ingest_batch
 from bijli.headend.ports import Delivery
+from bijli.headend.settlement import settle, settle_all
 from tests.support.frames import reading
 
 START = datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
@@ -53,11 +54,18 @@ def _deliveries(p: Platform, meter: str, first_fc: int, intervals: int) -> list[
     return out
 
 
+def take(platform: Platform, deliveries: list[Delivery]) -> IngestReport:
+    """Ingest a batch, then settle what it stored."""
+    report = ingest_batch(platform.store, deliveries, platform.ring, "bijli", NOW)
+    settle_all(platform.store, NOW)
+    return report
+
+
 def test_a_batch_delivered_twice_is_stored_and_charged_once(platform: Platform) -> None:
     batch = _deliveries(platform, "KNCL0000001", 1, 8)
-    first = ingest_batch(platform.store, batch, platform.ring, "bijli", NOW)
+    first = take(platform, batch)
     ledger = _count(platform, "ledger")
-    again = ingest_batch(platform.store, batch, platform.ring, "bijli", NOW)
+    again = take(platform, batch)
 
     assert first.readings_stored == 8
     assert again.readings_stored == 0
@@ -67,9 +75,9 @@ def test_a_batch_delivered_twice_is_stored_and_charged_once(platform: Platform) 
 
 
 def test_the_same_interval_in_a_new_frame_is_a_duplicate_not_a_second_charge(platform: Platform) -> None:
-    ingest_batch(platform.store, _deliveries(platform, "KNCL0000001", 1, 4), platform.ring, "bijli", NOW)
+    take(platform, _deliveries(platform, "KNCL0000001", 1, 4))
     balance = platform.queries.balance("KESCOCL0000001").balance_paise
-    resent = ingest_batch(platform.store, _deliveries(platform, "KNCL0000001", 100, 4), platform.ring, "bijli", NOW)
+    resent = take(platform, _deliveries(platform, "KNCL0000001", 100, 4))
 
     assert resent.readings_duplicate == 4 and resent.readings_stored == 0
     assert platform.queries.balance("KESCOCL0000001").balance_paise == balance
@@ -94,3 +102,46 @@ def test_bad_frames_are_quarantined_with_reasons_and_the_good_ones_still_land(pl
         reasons = sorted(r for (r,) in conn.execute(sa.text("SELECT reason FROM quarantine")))
     assert reasons == ["clock-ahead", "forged", "malformed", "unknown-meter"]
     assert _count(platform, "readings") == 2
+
+
+def test_readings_are_stored_at_once_and_charged_when_settled_exactly_once(platform: Platform) -> None:
+    opening = platform.queries.balance("KESCOCL0000001").balance_paise
+    report = ingest_batch(platform.store, _deliveries(platform, "KNCL0000001", 1, 4), platform.ring, "bijli", NOW)
+
+    assert report.readings_stored == 4 and _count(platform, "readings") == 4
+    assert platform.queries.balance("KESCOCL0000001").balance_paise == opening  # not settled yet
+    assert _count(platform, "settlement_queue") == 1
+
+    first = settle(platform.store, NOW)
+    charged = platform.queries.balance("KESCOCL0000001").balance_paise
+    again = settle(platform.store, NOW)
+
+    assert (first.batches, first.readings) == (1, 4)
+    assert charged < opening
+    assert again.batches == 0 and platform.queries.balance("KESCOCL0000001").balance_paise == charged
+    assert _count(platform, "settlement_queue") == 0
+    with platform.store.engine.connect() as conn:
+        wh = conn.execute(sa.text("SELECT sum(wh) FROM meter_daily WHERE meter_id = 'KNCL0000001'")).scalar_one()
+    assert wh == 100 + 101 + 102 + 103
+
+
+def test_a_settlement_that_fails_midway_leaves_its_batch_queued_and_charges_nothing(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest_batch(platform.store, _deliveries(platform, "KNCL0000001", 1, 4), platform.ring, "bijli", NOW)
+    opening = platform.queries.balance("KESCOCL0000001").balance_paise
+    ledger = _count(platform, "ledger")
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("the store went away")
+
+    with monkeypatch.context() as m:
+        m.setattr("bijli.adapters.db.store.StoreTx.add_daily", broken)
+        with pytest.raises(RuntimeError):
+            settle(platform.store, NOW)
+
+    assert _count(platform, "ledger") == ledger and _count(platform, "settlement_queue") == 1
+    assert _count(platform, "meter_daily") == 0
+    assert settle_all(platform.store, NOW) == 4
+    assert platform.queries.balance("KESCOCL0000001").balance_paise < opening
+    assert _count(platform, "settlement_queue") == 0

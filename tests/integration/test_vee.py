@@ -16,6 +16,7 @@ from bijli.demo import commission
 from bijli.fleet.city import build_city
 from bijli.headend.handlers import ingest_batch
 from bijli.headend.ports import Delivery
+from bijli.headend.settlement import settle_all
 from bijli.kernel.time import INTERVAL
 from bijli.mdm.jobs import run_vee
 from bijli.mdm.vee import Flag
@@ -38,6 +39,7 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
 def deliver(p: Platform, fc: int, n: int, wh: int, total: int, now: datetime) -> None:
     topic, payload = reading(p.settings.site_secret, METER, fc, START + n * INTERVAL, wh=wh, total=total)
     ingest_batch(p.store, [Delivery(topic, payload)], p.ring, "bijli", now)
+    settle_all(p.store, now)
 
 
 def stored(p: Platform) -> dict[int, tuple[int, int, str, int]]:

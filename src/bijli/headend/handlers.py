@@ -5,20 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from bijli.adapters.db.commands import record_acks
-from bijli.adapters.db.store import Store, StoreTx, earliest
+from bijli.adapters.db.store import Store, StoreTx
 from bijli.headend.commands import acks_from
-from bijli.headend.model import KeyRing, MeterRecord, Rejected, meters_named, screen
+from bijli.headend.model import KeyRing, Rejected, meters_named, screen
 from bijli.headend.ports import Delivery
-from bijli.kernel.time import INTERVAL, ist_day, ist_midnight, month_key, utc_from_epoch
-from bijli.mdm.vee import Observed, validate
-from bijli.prepaid.model import LedgerEntry, daily_fixed_charges, interval_charges
+from bijli.kernel.time import epoch, utc_from_epoch
 from bijli.protocol.codec import Refusal
 from bijli.protocol.frames import (
-    REGISTER_MODULUS,
     AckFrame,
     DailyFrame,
     EventFrame,
@@ -45,18 +42,18 @@ class Collected:
     """What a batch's accepted frames add to the store, row by row."""
 
     now: datetime
-    readings: dict[tuple[str, datetime], dict[str, Any]] = field(default_factory=dict)
+    readings: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    """By (meter, interval start in epoch seconds)."""
     days: dict[tuple[str, datetime], dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     redemptions: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
-    sent_at: dict[tuple[str, datetime], int] = field(default_factory=dict)
-    state: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sent_at: dict[tuple[str, int], int] = field(default_factory=dict)
     status: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _reading(frame: ReadingFrame, out: Collected) -> None:
     for r in frame.intervals:
-        start = utc_from_epoch(r.start)
+        start = r.start
         out.readings.setdefault(
             (frame.m, start),
             {
@@ -68,9 +65,6 @@ def _reading(frame: ReadingFrame, out: Collected) -> None:
                 "voltage_dv": r.voltage_dv,
                 "current_ma": r.current_ma,
                 "import_wh_total": r.import_wh_total,
-                "quality": "actual",
-                "received_at": out.now,
-                "flags": 0,
             },
         )
         out.sent_at.setdefault((frame.m, start), frame.ts)
@@ -149,51 +143,46 @@ COLLECT: dict[type, Callable[[Any, Collected], None]] = {
 def ingest_batch(
     store: Store, deliveries: Sequence[Delivery], ring: KeyRing, root: str, now: datetime, worker: str = "headend"
 ) -> IngestReport:
-    """Screen, store and charge a batch in one transaction; the caller acks after it returns."""
+    """Screen a batch and store what meters sent, in one transaction; the caller acks after it
+    returns. New actual readings are queued for settlement (`settlement.settle`), which
+    validates, charges and adds them up outside the acknowledged path."""
     with store.transaction() as tx:
-        registry = tx.meter_records(meters_named(root, deliveries))
+        registry = tx.counters_for(meters_named(root, deliveries))
         screened = screen(deliveries, registry, ring, root, now)
         out = Collected(now)
-        for meter_id, fc in screened.last_fc.items():
-            window = screened.fc_window[meter_id]
-            out.state[meter_id] = {"b_meter": meter_id, "last_fc": fc, "fc_window": window, "last_seen": now}
         for item in screened.accepted:
             COLLECT[type(item.frame)](item.frame, out)
 
-        known = tx.readings_around(out.readings)
-        fresh, replacing = [], []
-        for key, row in out.readings.items():
-            stored = known.get(key)
-            if stored is None:
-                fresh.append(row)
-            elif stored.quality == "estimated":
-                replacing.append((row, stored))
-        actual = fresh + [row for row, _ in replacing]
-        edits = _validate(actual, out, known, registry, now)
-        edits += [_edit(row, "replaced", "the actual reading arrived", now, before=stored) for row, stored in replacing]
-        tx.insert_readings(fresh)
-        tx.replace_readings([row for row, _ in replacing])
-        tx.record_edits(edits)
-        tx.post(_charges(tx, actual, registry), now)  # estimates are never billed; actuals once
-        tx.add_daily(_daily_usage(actual, now))
-        latest: dict[str, datetime] = {}
-        for row in actual:
-            latest[row["meter_id"]] = max(latest.get(row["meter_id"], row["interval_start"]), row["interval_start"])
+        rows = list(out.readings.values())
+        stored_before = tx.store_readings(rows, now)
+        fresh = [key for key in out.readings if key not in stored_before] if stored_before else list(out.readings)
+        replaced = _replace_estimates(tx, [out.readings[key] for key in sorted(stored_before)], now)
+        actual = fresh + replaced
+        tx.enqueue_settlement([(m, at, out.sent_at[(m, at)]) for m, at in actual], now)
+        latest: dict[str, int] = {}
+        for meter_id, start in actual:
+            if latest.get(meter_id, 0) < start:
+                latest[meter_id] = start
+        tx.update_counters(
+            [
+                {"meter_id": m, "last_fc": fc, "fc_window": screened.fc_window[m], "latest": latest.get(m)}
+                for m, fc in screened.last_fc.items()
+            ],
+            now,
+        )
         tx.insert_events(out.events)
         tx.insert_days(list(out.days.values()))
         tx.insert_redemptions(list(out.redemptions.values()))
-        tx.update_state(list(out.state.values()))
         tx.update_status(list(out.status.values()))
-        tx.advance_last_interval(latest)
         record_acks(tx.conn, acks_from(item.frame for item in screened.accepted), now)
         tx.quarantine([_quarantine_row(r, now) for r in screened.rejected])
         report = IngestReport(
             received=len(deliveries),
             readings_stored=len(fresh),
-            readings_duplicate=len(out.readings) - len(actual),
+            readings_duplicate=len(rows) - len(actual),
             events_stored=len(out.events),
             quarantined=len(screened.rejected),
-            readings_replaced=len(replacing),
+            readings_replaced=len(replaced),
         )
         tx.log_batch(
             {
@@ -209,43 +198,33 @@ def ingest_batch(
     return report
 
 
-def _validate(
-    rows: list[dict[str, Any]],
-    out: Collected,
-    known: dict[tuple[str, datetime], Any],
-    registry: dict[str, MeterRecord],
-    now: datetime,
-) -> list[dict[str, Any]]:
-    """Flag what looks wrong in new actual readings; the flagged ones go to the edit log."""
-    edits = []
+def _replace_estimates(tx: StoreTx, clashing: list[dict[str, Any]], now: datetime) -> list[tuple[str, int]]:
+    """Of readings whose interval was stored already (in key order), put in place those that
+    replace an estimate (with an audited edit); the rest are duplicates. The keys replaced."""
+    if not clashing:
+        return []
+    rows = [
+        {
+            **r,
+            "interval_start": utc_from_epoch(r["interval_start"]),
+            "quality": "actual",
+            "received_at": now,
+            "flags": 0,
+        }
+        for r in clashing
+    ]
+    stored = tx.readings_at((r["meter_id"], r["interval_start"]) for r in rows)
+    replacing = []
     for row in rows:
-        meter = row["meter_id"]
-        previous = (meter, row["interval_start"] - INTERVAL)
-        if previous in out.readings:
-            previous_total: int | None = out.readings[previous]["import_wh_total"]
-        else:
-            stored = known.get(previous)
-            previous_total = stored.import_wh_total if stored is not None and stored.quality == "actual" else None
-        record = registry[meter]
-        flags = validate(
-            Observed(
-                import_wh=row["import_wh"],
-                import_wh_total=row["import_wh_total"],
-                voltage_dv=row["voltage_dv"],
-                interval_start=row["interval_start"],
-                sent_at=out.sent_at[(meter, row["interval_start"])],
-            ),
-            previous_total,
-            record.connection.sanctioned_load_w if record.connection else None,
-            None if record.relay is None else record.relay == 1,
-        )
-        row["flags"] = int(flags)
-        if flags:
-            edits.append(_edit(row, "flagged", str(flags), now))
-    return edits
+        before = stored.get((row["meter_id"], row["interval_start"]))
+        if before is not None and before.quality == "estimated":
+            replacing.append((row, before))
+    tx.replace_readings([row for row, _ in replacing])
+    tx.record_edits([edit(row, "replaced", "the actual reading arrived", now, before=b) for row, b in replacing])
+    return [(row["meter_id"], epoch(row["interval_start"])) for row, _ in replacing]
 
 
-def _edit(row: dict[str, Any], action: str, reason: str, now: datetime, before: Any = None) -> dict[str, Any]:
+def edit(row: dict[str, Any], action: str, reason: str, now: datetime, before: Any = None) -> dict[str, Any]:
     values = {c: row[c] for c in ("import_wh", "import_wh_total", "quality", "flags")}
     return {
         "meter_id": row["meter_id"],
@@ -258,56 +237,12 @@ def _edit(row: dict[str, Any], action: str, reason: str, now: datetime, before: 
     }
 
 
-def _daily_usage(rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    days: dict[tuple[str, date], list[int]] = {}
-    for row in rows:
-        key = (row["meter_id"], ist_day(row["interval_start"]))
-        acc = days.setdefault(key, [0, 0])
-        acc[0] += row["import_wh"]
-        acc[1] += 1
-    return [
-        {"meter_id": m, "day": d, "wh": wh, "intervals": n, "last_received_at": now} for (m, d), (wh, n) in days.items()
-    ]
-
-
 def quarantine_unprocessable(store: Store, delivery: Delivery, error: Exception, now: datetime) -> IngestReport:
     """Keep a delivery that the store could not take, so it stops blocking the others."""
     refusal = Refusal("unprocessable", f"could not be stored: {error!r}"[:1000])
     with store.transaction() as tx:
         tx.quarantine([_quarantine_row(Rejected(delivery, None, refusal), now)])
     return IngestReport(received=1, readings_stored=0, readings_duplicate=0, events_stored=0, quarantined=1)
-
-
-def _charges(tx: StoreTx, fresh: Sequence[dict[str, Any]], registry: dict[str, MeterRecord]) -> list[LedgerEntry]:
-    """Energy charge and duty per new interval, and each new day's fixed charge."""
-    lows: dict[tuple[str, str], int] = {}
-    billed = []
-    for row in fresh:
-        supply = registry[row["meter_id"]].connection
-        if supply is None:
-            continue
-        key = (supply.account_no, month_key(ist_day(row["interval_start"])))
-        start_total = (row["import_wh_total"] - row["import_wh"]) % REGISTER_MODULUS
-        lows[key] = earliest(lows.get(key, start_total), start_total)
-        billed.append((supply, key, row))
-    # The last reading of the month before, where stored, gives the month's opening exactly.
-    month_starts = {
-        (row["meter_id"], ist_midnight(ist_day(row["interval_start"]).replace(day=1)) - INTERVAL): key
-        for supply, key, row in billed
-    }
-    for (meter, at), total in tx.registers_at(month_starts).items():
-        lows[month_starts[(meter, at)]] = total
-    openings = tx.month_openings(lows)
-    entries: list[LedgerEntry] = []
-    days: set[tuple[str, object]] = set()
-    for supply, key, row in billed:
-        before = (row["import_wh_total"] - row["import_wh"] - openings[key]) % REGISTER_MODULUS
-        entries.extend(interval_charges(supply, row["interval_start"], before, row["import_wh"]))
-        day = ist_day(row["interval_start"])
-        if (supply.account_no, day) not in days:
-            days.add((supply.account_no, day))
-            entries.extend(daily_fixed_charges(supply, day, ist_midnight(day)))
-    return entries
 
 
 def _quarantine_row(r: Rejected, now: datetime) -> dict[str, Any]:

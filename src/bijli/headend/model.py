@@ -77,12 +77,7 @@ class KeyRing:
 
 def meters_named(root: str, deliveries: Iterable[Delivery]) -> set[str]:
     """The meter ids the deliveries' topics name."""
-    found = set()
-    for d in deliveries:
-        parsed = topics.parse_uplink(root, d.topic)
-        if parsed:
-            found.add(parsed[0])
-    return found
+    return {parsed[0] for d in deliveries if (parsed := topics.parse_uplink(root, d.topic))}
 
 
 def screen(
@@ -119,7 +114,7 @@ def screen(
             continue
         authentic.append(Accepted(d, opened))
 
-    authentic.sort(key=lambda a: (a.frame.m, a.frame.fc))
+    authentic.sort(key=_counter_order)
     for item in authentic:
         meter_id = item.frame.m
         last = out.last_fc.get(meter_id, registry[meter_id].last_fc)
@@ -136,6 +131,10 @@ def screen(
             continue
         out.accepted.append(item)
     return out
+
+
+def _counter_order(a: Accepted) -> tuple[str, int]:
+    return a.frame.m, a.frame.fc
 
 
 REPLAY_WINDOW = 62

@@ -27,6 +27,10 @@ class Uplink(Protocol):
         """Tell the broker these are stored; until then it will deliver them again."""
         ...
 
+    def waiting(self) -> int:
+        """How many messages have arrived and wait for `next_batch`."""
+        ...
+
     async def close(self) -> None: ...
 
 

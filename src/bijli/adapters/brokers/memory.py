@@ -43,6 +43,9 @@ class MemoryBroker:
         if self._outstanding == 0:
             self._settled.set()
 
+    def waiting(self) -> int:
+        return self._queue.qsize()
+
     async def drain(self) -> None:
         """Wait until everything published so far has been acknowledged."""
         await self._settled.wait()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -15,7 +16,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from bijli.adapters.brokers.batching import gather
 from bijli.headend.ports import BrokerDown, Delivery
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,13 @@ class MqttUplink:
         self._address = address
         self._filter = topic_filter
         self._loop = loop
-        self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        # Messages arrive on paho's thread and wait here; the event loop is woken once when
+        # the first arrives and once when a batch is full, not for every message.
+        self._pending: list[Delivery] = []
+        self._pending_lock = threading.Lock()
+        self._any_pending = asyncio.Event()
+        self._full = asyncio.Event()
+        self._want = 1
         self._connected = threading.Event()
         self._failed: str | None = None
         protocol = paho.MQTTv5 if address.mqtt5 else paho.MQTTv311
@@ -118,7 +124,13 @@ class MqttUplink:
 
     def _on_message(self, _client: paho.Client, _userdata: object, msg: paho.MQTTMessage) -> None:
         delivery = Delivery(msg.topic, bytes(msg.payload), (msg.mid, msg.qos))
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, delivery)
+        with self._pending_lock:
+            self._pending.append(delivery)
+            waiting = len(self._pending)
+        if waiting == 1:
+            self._loop.call_soon_threadsafe(self._any_pending.set)
+        elif waiting == self._want:
+            self._loop.call_soon_threadsafe(self._full.set)
 
     def _on_publish(self, _client: paho.Client, _userdata: object, mid: int, reason: object, _p: object) -> None:
         with self._publish_lock:
@@ -160,7 +172,22 @@ class MqttUplink:
             raise BrokerDown(f"MQTT broker refused a publish to {topic}: {reason}")
 
     async def next_batch(self, max_messages: int, max_wait_s: float) -> list[Delivery]:
-        return await gather(self._queue, max_messages, max_wait_s)
+        self._want = max_messages
+        await self._any_pending.wait()
+        if len(self._pending) < max_messages:
+            self._full.clear()
+            if len(self._pending) < max_messages:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), max_wait_s)
+        with self._pending_lock:
+            batch = self._pending[:max_messages]
+            del self._pending[:max_messages]
+            if not self._pending:
+                self._any_pending.clear()
+        return batch
+
+    def waiting(self) -> int:
+        return len(self._pending)
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         for d in deliveries:

@@ -235,3 +235,13 @@ command_log = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
 )
+
+settlement_queue = sa.Table(
+    "settlement_queue",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("enqueued_at", UtcDateTime, nullable=False),
+    sa.Column("readings", sa.LargeBinary, nullable=False),
+    # msgpack [[meter_id, interval start as epoch seconds], ...]: the actual readings one
+    # ingest batch stored, waiting to be validated, charged and added to the aggregates.
+)

@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from bijli.adapters.db import schema as t
+from bijli.adapters.db.arrays import Columns, literal
 from bijli.headend.model import MeterRecord
-from bijli.kernel.time import INTERVAL, ist_day, month_key
+from bijli.kernel.time import INTERVAL, epoch, ist_day, month_key, utc_from_epoch
 from bijli.prepaid.model import CHARGE_KINDS, EntryKind, LedgerEntry
 from bijli.prepaid.model import Connection as Supply
 from bijli.prepaid.tariff import Tariff
@@ -64,6 +67,74 @@ READING_VALUES = (
 )
 
 
+_settlement_keys = msgspec.msgpack.Encoder()
+_settlement_decoder = msgspec.msgpack.Decoder(list[tuple[str, int, int]])
+
+
+def among(conn: Connection, column: sa.ColumnElement[Any], values: Sequence[Any]) -> sa.ColumnElement[bool]:
+    """`column` is one of `values`: one array parameter on PostgreSQL (a plan that does not
+    grow with the list), a list of parameters elsewhere."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.literal(list(values), postgresql.ARRAY(column.type)))
+    return column.in_(values)
+
+
+READINGS = Columns(
+    (
+        ("meter_id", "text"),
+        ("interval_start", "epoch"),
+        ("import_wh", "int"),
+        ("import_vah", "int"),
+        ("export_wh", "int"),
+        ("voltage_dv", "int"),
+        ("current_ma", "int"),
+        ("import_wh_total", "int"),
+    )
+)
+_PG_INSERT_READINGS = (
+    f"WITH u AS (SELECT {READINGS.values()} FROM {READINGS.source()}), "
+    f"fresh AS (INSERT INTO readings ({', '.join(n for n, _ in READINGS.columns)}, quality, received_at, flags) "
+    "SELECT u.*, 'actual', %(received_at)s, 0 FROM u "
+    "ON CONFLICT (meter_id, interval_start) DO NOTHING RETURNING meter_id, interval_start) "
+    "SELECT u.meter_id, extract(epoch FROM u.interval_start)::bigint FROM u LEFT JOIN fresh "
+    "ON fresh.meter_id = u.meter_id AND fresh.interval_start = u.interval_start WHERE fresh.meter_id IS NULL"
+)
+_PG_COPY_READINGS = (
+    f"COPY readings ({', '.join(n for n, _ in READINGS.columns)}, quality, received_at, flags) FROM STDIN"
+)
+COUNTERS = Columns((("meter_id", "text"), ("last_fc", "int"), ("fc_window", "int"), ("latest", "epoch")))
+_PG_UPDATE_COUNTERS = (
+    "UPDATE meter_state AS s SET last_fc = u.last_fc, fc_window = u.fc_window, last_seen = %(now)s, "
+    f"last_interval = GREATEST(s.last_interval, {COUNTERS.value('latest')}) "
+    f"FROM {COUNTERS.source()} WHERE s.meter_id = u.meter_id"
+)
+STATUS = Columns(
+    (
+        ("b_meter", "text"),
+        ("b_fc", "int"),
+        ("active_sim", "int"),
+        ("operator", "text"),
+        ("rssi_dbm", "int"),
+        ("relay", "int"),
+        ("balance_mirror_paise", "int"),
+        ("failovers", "int"),
+        ("sim1_s", "int"),
+        ("sim2_s", "int"),
+        ("switched_at", "epoch"),
+    )
+)
+_PG_UPDATE_STATUS = (
+    "UPDATE meter_state AS s SET status_fc = u.b_fc, "
+    + ", ".join(f"{n} = {STATUS.value(n)}" for n, _ in STATUS.columns[2:])
+    + f" FROM {STATUS.source()} WHERE s.meter_id = u.b_meter AND s.status_fc < u.b_fc"
+)
+_PG_COUNTERS = (
+    "SELECT s.meter_id, m.status, s.last_fc, s.fc_window FROM meter_state AS s "
+    "JOIN meters AS m ON m.meter_id = s.meter_id "
+    "WHERE s.meter_id = ANY(CAST(%(ids)s AS text[])) ORDER BY s.meter_id FOR UPDATE OF s"
+)
+
+
 def earliest(a: int, b: int) -> int:
     """Of two readings of a register that rolls over, the one taken first (they are close)."""
     return a if (b - a) % REGISTER_MODULUS < REGISTER_MODULUS // 2 else b
@@ -76,7 +147,34 @@ class StoreTx:
         self.conn = conn
         self._tariffs = tariffs
 
-    def meter_records(self, meter_ids: Iterable[str]) -> dict[str, MeterRecord]:
+    @property
+    def _pg(self) -> bool:
+        return self.conn.dialect.name == "postgresql"
+
+    def counters_for(self, meter_ids: Iterable[str]) -> dict[str, MeterRecord]:
+        """What ingest needs of these meters (status and frame counters, no account), locked
+        until commit in one order (workers never deadlock)."""
+        ids = sorted(set(meter_ids))
+        if not ids:
+            return {}
+        if not self._pg:
+            return self.meter_records(ids)
+        return {
+            m: MeterRecord(m, status, last_fc, None, fc_window=window)
+            for m, status, last_fc, window in self._raw(_PG_COUNTERS, {"ids": literal("text", ids)})
+        }
+
+    def _raw(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """A statement straight on the driver's cursor, in this transaction (hot paths)."""
+        cursor = self.conn.connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall()) if cursor.description else []
+        finally:
+            cursor.close()
+
+    def meter_records(self, meter_ids: Iterable[str], lock: bool = True) -> dict[str, MeterRecord]:
+        """What the head-end knows of these meters; `lock` holds their counters until commit."""
         ids = sorted(set(meter_ids))
         if not ids:
             return {}
@@ -93,10 +191,10 @@ class StoreTx:
             )
             .join(t.meter_state, t.meter_state.c.meter_id == t.meters.c.meter_id)
             .join(t.accounts, t.accounts.c.meter_id == t.meters.c.meter_id, isouter=True)
-            .where(t.meters.c.meter_id.in_(ids))
+            .where(among(self.conn, t.meters.c.meter_id, ids))
             .order_by(t.meters.c.meter_id)  # workers lock meters in one order: no deadlock
         )
-        if self.conn.dialect.name == "postgresql":
+        if lock and self._pg:
             q = q.with_for_update(of=t.meter_state)
         found = {}
         for row in self.conn.execute(q):
@@ -134,7 +232,7 @@ class StoreTx:
             r.current_ma,
             r.import_wh_total,
             r.flags,
-        ).where(r.meter_id.in_(sorted(by_meter)), r.interval_start.between(lo, hi))
+        ).where(among(self.conn, r.meter_id, sorted(by_meter)), r.interval_start.between(lo, hi))
         return {(row.meter_id, row.interval_start): row for row in self.conn.execute(q)}
 
     def replace_readings(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -186,6 +284,141 @@ class StoreTx:
     def insert_readings(self, rows: Sequence[Mapping[str, Any]]) -> None:
         insert_ignoring(self.conn, t.readings, rows, ["meter_id", "interval_start"])
 
+    def store_readings(self, rows: Sequence[Mapping[str, Any]], now: datetime) -> set[tuple[str, int]]:
+        """Insert actual readings (`interval_start` in epoch seconds) whose (meter, interval)
+        is not stored yet; the keys of those that were (duplicates, or estimates to replace).
+
+        On PostgreSQL the batch goes in by COPY when none of it is stored yet (the usual
+        case), otherwise by one INSERT over arrays that passes over what is stored.
+        """
+        if not rows:
+            return set()
+        if self._pg:
+            if self._copy_readings(rows, now):
+                return set()
+            params: dict[str, Any] = READINGS.params(rows)
+            params["received_at"] = now
+            return {(m, at) for m, at in self._raw(_PG_INSERT_READINGS, params)}
+        r = t.readings.c
+        stmt = (
+            sqlite.insert(t.readings)
+            .on_conflict_do_nothing(index_elements=["meter_id", "interval_start"])
+            .returning(r.meter_id, r.interval_start)
+        )
+        full = [
+            {**row, "interval_start": utc_from_epoch(row["interval_start"]), "quality": "actual", "received_at": now}
+            for row in rows
+        ]
+        fresh = {(m, epoch(at)) for m, at in self.conn.execute(stmt, full)}
+        return {(row["meter_id"], row["interval_start"]) for row in rows} - fresh
+
+    def _copy_readings(self, rows: Sequence[Mapping[str, Any]], now: datetime) -> bool:
+        """COPY the batch straight in, if none of it is stored yet (the usual case); False,
+        with nothing written, if some (meter, interval) already is."""
+        starts: dict[int, datetime] = {}
+        cursor = self.conn.connection.cursor()
+        try:
+            cursor.execute("SAVEPOINT copy_readings")
+            try:
+                with cursor.copy(_PG_COPY_READINGS) as copy:
+                    for row in rows:
+                        at = row["interval_start"]
+                        start = starts.get(at) or starts.setdefault(at, utc_from_epoch(at))
+                        copy.write_row(
+                            (
+                                row["meter_id"],
+                                start,
+                                row["import_wh"],
+                                row["import_vah"],
+                                row["export_wh"],
+                                row["voltage_dv"],
+                                row["current_ma"],
+                                row["import_wh_total"],
+                                "actual",
+                                now,
+                                0,
+                            )
+                        )
+            except psycopg.errors.UniqueViolation:
+                cursor.execute("ROLLBACK TO SAVEPOINT copy_readings")
+                return False
+            cursor.execute("RELEASE SAVEPOINT copy_readings")
+            return True
+        finally:
+            cursor.close()
+
+    def readings_at(self, keys: Iterable[tuple[str, datetime]]) -> dict[tuple[str, datetime], Any]:
+        """The stored readings at exactly these (meter, interval) keys."""
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        r = t.readings.c
+        q = sa.select(r.meter_id, r.interval_start, r.quality, r.import_wh, r.import_wh_total, r.flags).where(
+            among(self.conn, r.meter_id, sorted({m for m, _ in wanted})),
+            r.interval_start.between(min(s for _, s in wanted), max(s for _, s in wanted)),
+        )
+        return {k: row for row in self.conn.execute(q) if (k := (row.meter_id, row.interval_start)) in wanted}
+
+    def set_flags(self, rows: Sequence[tuple[str, datetime, int]]) -> None:
+        """Set the validation flags of these stored readings (meter, interval, flags)."""
+        if not rows:
+            return
+        r = t.readings.c
+        stmt = (
+            t.readings.update()
+            .where(r.meter_id == sa.bindparam("k_meter"), r.interval_start == sa.bindparam("k_start"))
+            .values(flags=sa.bindparam("v_flags"))
+        )
+        self.conn.execute(stmt, [{"k_meter": m, "k_start": at, "v_flags": f} for m, at, f in sorted(rows)])
+
+    def update_counters(self, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
+        """Per meter that sent an authentic frame: `meter_id`, its frame counter and replay
+        window (`last_fc`, `fc_window`) and its `latest` new interval (epoch seconds, or
+        None); seen `now`."""
+        if not rows:
+            return
+        if self._pg:
+            self._raw(_PG_UPDATE_COUNTERS, {**COUNTERS.params(rows), "now": now})
+            return
+        self.update_state(
+            [
+                {"b_meter": r["meter_id"], "last_fc": r["last_fc"], "fc_window": r["fc_window"], "last_seen": now}
+                for r in rows
+            ]
+        )
+        self.advance_last_interval(
+            {r["meter_id"]: utc_from_epoch(r["latest"]) for r in rows if r["latest"] is not None}
+        )
+
+    def enqueue_settlement(self, items: Sequence[tuple[str, int, int]], now: datetime) -> None:
+        """Leave these actual readings (meter, interval start, when the meter sent it; epoch
+        seconds) for settlement: validation, charges, aggregates."""
+        if items:
+            blob = _settlement_keys.encode(items)
+            self.conn.execute(t.settlement_queue.insert(), [{"enqueued_at": now, "readings": blob}])
+
+    def claim_settlement(self, limit: int) -> list[tuple[int, list[tuple[str, datetime, int]]]]:
+        """The oldest waiting batches (up to `limit`), held until this transaction ends;
+        batches another settler holds are passed over."""
+        q = t.settlement_queue.c
+        query = sa.select(q.id, q.readings).order_by(q.id).limit(limit)
+        if self._pg:
+            query = query.with_for_update(skip_locked=True)
+        return [
+            (row.id, [(m, utc_from_epoch(at), sent) for m, at, sent in _settlement_decoder.decode(row.readings)])
+            for row in self.conn.execute(query)
+        ]
+
+    def settled(self, ids: Sequence[int]) -> None:
+        if ids:
+            self.conn.execute(t.settlement_queue.delete().where(t.settlement_queue.c.id.in_(ids)))
+
+    def settlement_backlog(self) -> tuple[int, datetime | None]:
+        """How many ingest batches wait for settlement, and since when the oldest has."""
+        q = t.settlement_queue.c
+        count, oldest = self.conn.execute(sa.select(sa.func.count(), sa.func.min(q.enqueued_at))).one()
+        return int(count), oldest
+
     def registers_at(self, keys: Iterable[tuple[str, datetime]]) -> dict[tuple[str, datetime], int]:
         """The import register at the end of these (meter, interval) readings, where stored."""
         wanted = set(keys)
@@ -200,36 +433,43 @@ class StoreTx:
         return {(row.meter_id, row.interval_start): row.import_wh_total for row in self.conn.execute(q)}
 
     def month_openings(self, candidates: Mapping[tuple[str, str], int]) -> dict[tuple[str, str], int]:
-        """Each (account, month)'s register at the month's start: the earliest seen so far."""
+        """Each (account, month)'s register at the month's start: the earliest seen so far.
+
+        The months' rows stay locked until commit (in one order), so two settlers never
+        charge one account's month at once.
+        """
         if not candidates:
             return {}
-        accounts = sorted({a for a, _ in candidates})
-        months = sorted({m for _, m in candidates})
-        q = sa.select(t.billing_months).where(
-            t.billing_months.c.account_no.in_(accounts), t.billing_months.c.month.in_(months)
+        keys = sorted(candidates)
+        insert_ignoring(
+            self.conn,
+            t.billing_months,
+            [{"account_no": a, "month": m, "opening_wh_total": candidates[(a, m)]} for a, m in keys],
+            ["account_no", "month"],
         )
+        b = t.billing_months.c
+        q = (
+            sa.select(b.account_no, b.month, b.opening_wh_total)
+            .where(among(self.conn, b.account_no, sorted({a for a, _ in keys})), b.month.in_({m for _, m in keys}))
+            .order_by(b.account_no, b.month)
+        )
+        if self._pg:
+            q = q.with_for_update()
         known = {(r.account_no, r.month): r.opening_wh_total for r in self.conn.execute(q)}
-        inserts, updates = [], []
-        result = dict(known)
-        for key, low in candidates.items():
-            if key not in known:
-                inserts.append({"account_no": key[0], "month": key[1], "opening_wh_total": low})
-                result[key] = low
-            elif earliest(low, known[key]) != known[key]:
+        updates = []
+        for key in keys:
+            low = candidates[key]
+            if earliest(low, known[key]) != known[key]:
                 updates.append({"b_account": key[0], "b_month": key[1], "b_low": low})
-                result[key] = low
-        insert_ignoring(self.conn, t.billing_months, inserts, ["account_no", "month"])
+                known[key] = low
         if updates:
             self.conn.execute(
                 t.billing_months.update()
-                .where(
-                    t.billing_months.c.account_no == sa.bindparam("b_account"),
-                    t.billing_months.c.month == sa.bindparam("b_month"),
-                )
+                .where(b.account_no == sa.bindparam("b_account"), b.month == sa.bindparam("b_month"))
                 .values(opening_wh_total=sa.bindparam("b_low")),
                 updates,
             )
-        return {k: result[k] for k in candidates}
+        return {k: known[k] for k in candidates}
 
     def post(self, entries: Sequence[LedgerEntry], now: datetime) -> None:
         """Append ledger entries; an entry whose reference is already posted is left alone."""
@@ -273,6 +513,9 @@ class StoreTx:
     def update_status(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Status reports (`b_meter`, `b_fc`, columns), each taken only if newer than the stored one."""
         if not rows:
+            return
+        if self._pg:
+            self._raw(_PG_UPDATE_STATUS, STATUS.params(rows))
             return
         s = t.meter_state.c
         columns = [c for c in rows[0] if not c.startswith("b_")]
