@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,7 +12,7 @@ from typing import Any
 from bijli.adapters.db.commands import record_acks
 from bijli.adapters.db.store import Store, StoreTx
 from bijli.headend.commands import acks_from
-from bijli.headend.model import KeyRing, Rejected, meters_named, screen
+from bijli.headend.model import KeyRing, Rejected, meters_named, parse_topics, screen
 from bijli.headend.ports import Delivery
 from bijli.kernel.time import epoch, utc_from_epoch
 from bijli.protocol.codec import Refusal
@@ -35,6 +36,8 @@ class IngestReport:
     events_stored: int
     quarantined: int
     readings_replaced: int = 0
+    write_s: float = 0.0
+    """Time spent writing the new readings into the store."""
 
 
 @dataclass(slots=True)
@@ -147,14 +150,17 @@ def ingest_batch(
     returns. New actual readings are queued for settlement (`settlement.settle`), which
     validates, charges and adds them up outside the acknowledged path."""
     with store.transaction() as tx:
-        registry = tx.counters_for(meters_named(root, deliveries))
-        screened = screen(deliveries, registry, ring, root, now)
+        parsed = parse_topics(root, deliveries)
+        registry = tx.counters_for(meters_named(root, deliveries, parsed))
+        screened = screen(deliveries, registry, ring, root, now, parsed)
         out = Collected(now)
         for item in screened.accepted:
             COLLECT[type(item.frame)](item.frame, out)
 
         rows = list(out.readings.values())
+        began = time.perf_counter()
         stored_before = tx.store_readings(rows, now)
+        write_s = time.perf_counter() - began
         fresh = [key for key in out.readings if key not in stored_before] if stored_before else list(out.readings)
         replaced = _replace_estimates(tx, [out.readings[key] for key in sorted(stored_before)], now)
         actual = fresh + replaced
@@ -183,6 +189,7 @@ def ingest_batch(
             events_stored=len(out.events),
             quarantined=len(screened.rejected),
             readings_replaced=len(replaced),
+            write_s=write_s,
         )
         tx.log_batch(
             {

@@ -6,7 +6,7 @@ to quarantine, with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -75,9 +75,17 @@ class KeyRing:
         return key
 
 
-def meters_named(root: str, deliveries: Iterable[Delivery]) -> set[str]:
+Parsed = tuple[str, str] | None
+"""(meter id, kind) of an uplink topic, or None for any other topic."""
+
+
+def parse_topics(root: str, deliveries: Iterable[Delivery]) -> list[Parsed]:
+    return [topics.parse_uplink(root, d.topic) for d in deliveries]
+
+
+def meters_named(root: str, deliveries: Iterable[Delivery], parsed: Sequence[Parsed] | None = None) -> set[str]:
     """The meter ids the deliveries' topics name."""
-    return {parsed[0] for d in deliveries if (parsed := topics.parse_uplink(root, d.topic))}
+    return {p[0] for p in (parsed if parsed is not None else parse_topics(root, deliveries)) if p}
 
 
 def screen(
@@ -86,16 +94,20 @@ def screen(
     ring: KeyRing,
     root: str,
     now: datetime,
+    parsed: Sequence[Parsed] | None = None,
 ) -> Screened:
-    """Sort a batch into accepted frames (in frame-counter order per meter) and rejections."""
+    """Sort a batch into accepted frames (in frame-counter order per meter) and rejections.
+
+    `parsed`: the deliveries' topics already parsed (`parse_topics`), if they are.
+    """
     out = Screened()
     authentic: list[Accepted] = []
-    for d in deliveries:
-        parsed = topics.parse_uplink(root, d.topic)
-        if parsed is None:
+    deliveries = list(deliveries)
+    for d, topic in zip(deliveries, parsed if parsed is not None else parse_topics(root, deliveries), strict=True):
+        if topic is None:
             out.rejected.append(Rejected(d, None, Refusal("bad-topic", f"not an uplink topic: {d.topic}")))
             continue
-        meter_id, kind = parsed
+        meter_id, kind = topic
         record = registry.get(meter_id)
         if record is None:
             out.rejected.append(Rejected(d, meter_id, Refusal("unknown-meter", f"meter {meter_id} is not registered")))

@@ -28,6 +28,7 @@ class IngestTotals:
     quarantined: int = 0
     readings_replaced: int = 0
     readings_settled: int = 0
+    write_s: float = 0.0
     errors: list[str] = field(default_factory=list)
 
     def add(self, report: IngestReport) -> None:
@@ -37,6 +38,7 @@ class IngestTotals:
         self.readings_duplicate += report.readings_duplicate
         self.quarantined += report.quarantined
         self.readings_replaced += report.readings_replaced
+        self.write_s += report.write_s
 
 
 SETTLE_AT_LEAST_EVERY_S = 30.0

@@ -89,12 +89,17 @@ def _open(key: bytes, meter_id: str, payload: bytes, decoder: msgspec.json.Decod
     if not hmac.compare_digest(tag(key, body), got):
         return Refusal("forged", "authentication tag does not match the meter's key")
     try:
-        version = _version_decoder.decode(body).v
-        if version != PROTOCOL_VERSION:
-            return Refusal("unsupported", f"protocol version {version} is not supported")
         frame = decoder.decode(body)
     except msgspec.DecodeError as e:
+        try:  # a frame of another protocol version is refused as that, not as malformed
+            version = _version_decoder.decode(body).v
+        except msgspec.DecodeError:
+            version = PROTOCOL_VERSION
+        if version != PROTOCOL_VERSION:
+            return Refusal("unsupported", f"protocol version {version} is not supported")
         return Refusal("malformed", f"frame does not decode: {e}")
+    if frame.v != PROTOCOL_VERSION:
+        return Refusal("unsupported", f"protocol version {frame.v} is not supported")
     if frame.m != meter_id:
         return Refusal("misdirected", f"frame names meter {frame.m!r} on meter {meter_id!r}'s topic")
     return frame

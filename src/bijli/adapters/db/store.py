@@ -100,8 +100,22 @@ _PG_INSERT_READINGS = (
     "ON fresh.meter_id = u.meter_id AND fresh.interval_start = u.interval_start WHERE fresh.meter_id IS NULL"
 )
 _PG_COPY_READINGS = (
-    f"COPY readings ({', '.join(n for n, _ in READINGS.columns)}, quality, received_at, flags) FROM STDIN"
+    f"COPY readings ({', '.join(n for n, _ in READINGS.columns)}, quality, received_at, flags) "
+    "FROM STDIN (FORMAT BINARY)"
 )
+_PG_COPY_TYPES = [
+    "varchar",
+    "timestamptz",
+    "int4",
+    "int4",
+    "int4",
+    "int4",
+    "int4",
+    "int8",
+    "varchar",
+    "timestamptz",
+    "int4",
+]
 COUNTERS = Columns((("meter_id", "text"), ("last_fc", "int"), ("fc_window", "int"), ("latest", "epoch")))
 _PG_UPDATE_COUNTERS = (
     "UPDATE meter_state AS s SET last_fc = u.last_fc, fc_window = u.fc_window, last_seen = %(now)s, "
@@ -321,6 +335,7 @@ class StoreTx:
             cursor.execute("SAVEPOINT copy_readings")
             try:
                 with cursor.copy(_PG_COPY_READINGS) as copy:
+                    copy.set_types(_PG_COPY_TYPES)
                     for row in rows:
                         at = row["interval_start"]
                         start = starts.get(at) or starts.setdefault(at, utc_from_epoch(at))
