@@ -27,7 +27,7 @@ from bijli.bootstrap import Platform, bootstrap
 from bijli.demo import commission
 from bijli.fleet.city import build_city
 from bijli.fleet.twin import FleetTwin, TwinOptions
-from bijli.headend.commands import DispatchPolicy, Status
+from bijli.headend.commands import DispatchPolicy, Status, tariff_args
 from bijli.headend.dispatcher import Dispatcher, TickReport
 from bijli.headend.handlers import ingest_batch
 from bijli.headend.ports import BrokerDown, Delivery
@@ -540,6 +540,18 @@ def test_time_sync_is_confirmed_by_the_clock_set_event(site: Site) -> None:
     site.commands_reach_meters()
     site.tick()
     assert site.command(command.command_id).detail == "event 151 reported by the meter"
+
+
+def test_a_tariff_push_is_confirmed_by_the_meters_tariff_programmed_event(site: Site) -> None:
+    site.meters_come_online()
+    version = builtin_tariffs()["UP-LMV1-DU"].on(START.date())
+    command = site.ask("tariff", args=tariff_args(version))
+    site.tick()
+    site.commands_reach_meters()
+    site.tick()
+    assert site.status(command) == S.CONFIRMED
+    assert site.command(command.command_id).detail == "event 155 reported by the meter"
+    assert site.twin.pushed_tariffs[site.twin.index[CL1]][0][0] == version.effective_from
 
 
 def test_a_profile_read_is_confirmed_once_the_missing_intervals_are_stored(site: Site) -> None:

@@ -25,7 +25,7 @@ from bijli.fleet.load import household_scale, interval_wh, voltage_dv
 from bijli.kernel.time import INTERVAL_S, IST, epoch, ist_day, month_key, utc_from_epoch
 from bijli.meter.credit import MirrorTariff
 from bijli.meter.modem import DEFAULT_TIMERS, ModemTimers
-from bijli.meter.sensors import CLOCK_SET, CONDITIONS, RELAY_CONNECTED, RELAY_DISCONNECTED
+from bijli.meter.sensors import CLOCK_SET, CONDITIONS, RELAY_CONNECTED, RELAY_DISCONNECTED, TARIFF_PROGRAMMED
 from bijli.prepaid.policy import UPPCL, PrepaidPolicy
 from bijli.prepaid.tariff import Tariff
 from bijli.protocol import keys, tokens, topics
@@ -200,6 +200,8 @@ class FleetTwin:
         self._frame_keys_secret = site_secret
         self._token_keys: dict[int, bytes] = {}
         self.carried_out: dict[int, dict[str, None]] = {}
+        self.pushed_tariffs: dict[int, list[tuple[date, MirrorTariff]]] = {}
+        """Tariff versions loaded into a meter by command, by the day each takes effect."""
         """Per meter, the ids of the last commands it carried out (a resend is not done twice)."""
         self._queue: list[tuple[float, int, str, type[Frame], int, dict[str, Any]]] = []
         self._reading_topics = [topics.uplink(root, m, "reading") for m in self.meter_ids]
@@ -490,14 +492,30 @@ class FleetTwin:
             self._month = month_key(day)
             self.month_wh[:] = 0
         consumer = self.is_consumer
+        new_day = day != self._charged_day
         charge = version.interval_charge(self.month_wh, wh)
-        self.month_wh += wh
-        if day != self._charged_day:
-            self._charged_day = day
+        if new_day:
             charge = charge + version.fixed_charge(self.sanctioned_w, day)
+        for i, mirror in self._pushed_in_force(day):
+            one = np.array([i])
+            own = mirror.interval_charge(self.month_wh[one], wh[one])
+            if new_day:
+                own = own + mirror.fixed_charge(self.sanctioned_w[one], day)
+            charge[i] = own[0]
+        self.month_wh += wh
+        self._charged_day = day
         self.balance -= np.where(consumer, charge, 0)
         went_negative = consumer & (self.balance < 0) & (self.negative_since >= NEVER)
         self.negative_since[went_negative] = epoch(start) + INTERVAL_S
+
+    def _pushed_in_force(self, day: date) -> list[tuple[int, MirrorTariff]]:
+        """Meters whose own loaded tariff is in force on `day`, with it."""
+        found = []
+        for i, versions in self.pushed_tariffs.items():
+            current = [mirror for effective, mirror in versions if effective <= day]
+            if current:
+                found.append((i, current[-1]))
+        return found
 
     def _apply_offline_policy(self, moment: datetime) -> None:
         """A meter that cannot hear the server disconnects by the prepaid policy itself."""
@@ -619,6 +637,12 @@ class FleetTwin:
         elif action == "read_now":
             self._send_status(i, at)
             done()
+        elif action == "tariff" and {"from", "duty", "fixed", "r1"} <= set(args):
+            effective = ist_day(utc_from_epoch(args["from"]))
+            versions = [v for v in self.pushed_tariffs.get(i, []) if v[0] != effective]
+            self.pushed_tariffs[i] = sorted([*versions, (effective, MirrorTariff.pushed(args))], key=lambda v: v[0])
+            self._event(i, TARIFF_PROGRAMMED, at, online=bool(self.online[i]))
+            done(f"rates from {effective.isoformat()}")
         elif action == "hotspot_settings" and 60 <= args.get("window_s", 0) <= 3600:
             self.hotspot_window[i] = args["window_s"]
             done()

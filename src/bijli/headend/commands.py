@@ -9,15 +9,18 @@ them in `bijli.headend.dispatcher`.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
-from bijli.kernel.time import INTERVAL_S, epoch, utc_from_epoch
-from bijli.meter.sensors import CLOCK_SET, RELAY_CONNECTED, RELAY_DISCONNECTED
+from bijli.kernel.time import INTERVAL_S, IST, epoch, ist_midnight, utc_from_epoch
+from bijli.meter.sensors import CLOCK_SET, RELAY_CONNECTED, RELAY_DISCONNECTED, TARIFF_PROGRAMMED
+from bijli.prepaid.tariff import TariffVersion
 from bijli.protocol.frames import COMMAND_ACTIONS, PROTOCOL_VERSION, AckFrame, CommandFrame
 
 
@@ -79,6 +82,7 @@ class Arg:
     low: int
     high: int
     meaning: str
+    optional: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,6 +126,9 @@ class ActionSpec:
 
 
 MAX_PROFILE_SPAN_S: Final = 31 * 86_400
+MAX_SLABS: Final = 8
+SCALE: Final = 10_000
+"""Tariff figures travel in 1/10,000 rupee (and duty in 1/10,000), exact for published rates."""
 MAX_CREDIT_PAISE: Final = 10**8
 """₹10 lakh: far above any one recharge; a larger amount is a typing error."""
 
@@ -170,6 +177,24 @@ ACTIONS: Final[Mapping[str, ActionSpec]] = {
             summary="add credit to the meter's mirror",
         ),
         ActionSpec(
+            name="tariff",
+            args=(
+                Arg("from", 0, 2**33, "the IST midnight the rates take effect, epoch seconds"),
+                Arg("duty", 0, SCALE, "electricity duty on energy and fixed charges, 1/10,000 (500 = 5%)"),
+                Arg("fixed", 0, 10**10, "fixed charge per kW of sanctioned load per month, 1/10,000 rupee"),
+                *(
+                    Arg(f"r{k}", 0, 10**8, f"energy rate of slab {k}, 1/10,000 rupee per kWh", optional=k > 1)
+                    for k in range(1, MAX_SLABS + 1)
+                ),
+                *(
+                    Arg(f"s{k}", 1, 10**9, f"month-to-date Wh where slab {k} ends (the last slab has none)", True)
+                    for k in range(1, MAX_SLABS)
+                ),
+            ),
+            confirmation=Confirmation(events=frozenset({TARIFF_PROGRAMMED})),
+            summary="load a tariff version into the meter's credit mirror (before it takes effect)",
+        ),
+        ActionSpec(
             name="hotspot_settings",
             args=(Arg("window_s", 60, 3600, "seconds the hotspot stays open after a button press"),),
             confirmation=Confirmation(),
@@ -193,6 +218,8 @@ def check_args(action: str, args: Mapping[str, Any], now: datetime) -> str | Non
             return f"{action} takes no {name!r} (expected: {expected})"
     for a in spec.args:
         if a.name not in args:
+            if a.optional:
+                continue
             return f"{action} needs {a.name!r}: {a.meaning}"
         value = args[a.name]
         if isinstance(value, bool) or not isinstance(value, int):
@@ -209,7 +236,46 @@ def check_args(action: str, args: Mapping[str, Any], now: datetime) -> str | Non
             return "a profile read may cover at most 31 days"
         if end > epoch(now):
             return "to must not be in the future: only intervals that have ended can be read"
+    if action == "tariff":
+        return _tariff_problem(args)
     return None
+
+
+def _tariff_problem(args: Mapping[str, Any]) -> str | None:
+    if utc_from_epoch(args["from"]).astimezone(IST).time() != time(0):
+        return "from must be a midnight in IST (epoch seconds)"
+    rates = [k for k in range(1, MAX_SLABS + 1) if f"r{k}" in args]
+    if rates != list(range(1, len(rates) + 1)):
+        return "slab rates must be r1, r2, ... without a gap"
+    edges = [args[f"s{k}"] for k in range(1, MAX_SLABS) if f"s{k}" in args]
+    if sorted(f"s{k}" for k in range(1, len(rates))) != sorted(n for n in args if n.startswith("s")):
+        return "every slab but the last needs its end: s1 .. s(n-1) for n rates"
+    if any(b <= a for a, b in itertools.pairwise(edges)):
+        return "slab ends must rise: s1 < s2 < ..."
+    return None
+
+
+def tariff_args(version: TariffVersion) -> dict[str, int]:
+    """A tariff version as the args of a `tariff` command (exact: four decimal places)."""
+
+    def scaled(value: Decimal) -> int:
+        exact = value * SCALE
+        if exact != exact.to_integral_value():
+            raise ValueError(f"{value} has more than four decimal places; a meter cannot hold it exactly")
+        return int(exact)
+
+    if len(version.slabs) > MAX_SLABS:
+        raise ValueError(f"a meter holds at most {MAX_SLABS} slabs")
+    args = {
+        "from": epoch(ist_midnight(version.effective_from)),
+        "duty": scaled(version.duty_rate),
+        "fixed": scaled(version.fixed_per_kw_month),
+    }
+    for k, slab in enumerate(version.slabs, start=1):
+        args[f"r{k}"] = scaled(slab.rate)
+        if slab.up_to_wh is not None and k < len(version.slabs):
+            args[f"s{k}"] = slab.up_to_wh
+    return args
 
 
 def frame_args(action: str, args: Mapping[str, int], now: datetime) -> dict[str, int]:

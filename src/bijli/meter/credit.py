@@ -7,6 +7,7 @@ month-to-date energy), which the tests check against each other.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 
@@ -42,6 +43,17 @@ class MirrorTariff:
         self.rates = np.array([_scaled(s.rate) for s in version.slabs], dtype=np.int64)
         self.duty = _scaled(version.duty_rate)
         self.fixed = _scaled(version.fixed_per_kw_month)
+
+    @classmethod
+    def pushed(cls, args: Mapping[str, int]) -> MirrorTariff:
+        """The rates a `tariff` command carries (figures in 1/10,000 rupee, as held here)."""
+        mirror = cls.__new__(cls)
+        n = sum(1 for k in range(1, 99) if f"r{k}" in args)
+        mirror.rates = np.array([args[f"r{k}"] for k in range(1, n + 1)], dtype=np.int64)
+        mirror.edges = np.array([args.get(f"s{k}", 2**62) for k in range(1, n)] + [2**62], dtype=np.int64)
+        mirror.duty = args["duty"]
+        mirror.fixed = args["fixed"]
+        return mirror
 
     def _cost(self, month_wh: Ints) -> Ints:
         """Month cost in 1/10,000 rupee x Wh/kWh, i.e. exact to 10^-7 rupee."""

@@ -45,3 +45,5 @@ CONDITIONS: Final[dict[str, Condition]] = {
 RELAY_DISCONNECTED: Final = 301
 RELAY_CONNECTED: Final = 302
 CLOCK_SET: Final = 151
+TARIFF_PROGRAMMED: Final = 155
+"""IS 15959 transaction event: activity calendar (the tariff) programmed."""

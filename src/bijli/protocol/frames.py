@@ -179,6 +179,8 @@ COMMAND_ACTIONS: Final = (
     "read_now",
     "credit",
     "hotspot_settings",
+    "tariff",
 )
 """What a command may ask; `args` by action: time_sync {"t": epoch}, read_profile {"from":
-epoch, "to": epoch}, credit {"amount_paise": n}, hotspot_settings {"window_s": n}."""
+epoch, "to": epoch}, credit {"amount_paise": n}, hotspot_settings {"window_s": n}, tariff
+{"from": epoch, "duty", "fixed", "r1".."r8", "s1".."s7"} (see docs/commands.md)."""

@@ -17,7 +17,14 @@ from bijli.web.api import PREFIX, MeterId, Problem
 from bijli.web.context import WebContext
 
 Action = Literal[
-    "relay_connect", "relay_disconnect", "time_sync", "read_profile", "read_now", "credit", "hotspot_settings"
+    "relay_connect",
+    "relay_disconnect",
+    "time_sync",
+    "read_profile",
+    "read_now",
+    "credit",
+    "hotspot_settings",
+    "tariff",
 ]
 StatusName = Literal["queued", "sent", "acknowledged", "confirmed", "failed", "expired"]
 MAX_EXPIRY_S = int(DEFAULT_POLICY.max_expiry.total_seconds())
@@ -32,7 +39,8 @@ class NewCommand(BaseModel):
     args: dict[str, StrictInt] = Field(
         default_factory=dict,
         description='Per action: read_profile {"from": epoch, "to": epoch}, credit {"amount_paise": n}, '
-        'hotspot_settings {"window_s": n}; none for the others.',
+        'hotspot_settings {"window_s": n}, tariff {"from": epoch of an IST midnight, "duty", "fixed", '
+        '"r1".."r8", "s1".."s7"} in 1/10,000 rupee (docs/commands.md); none for the others.',
         examples=[{}],
     )
     reason: Annotated[str, Field(min_length=1, max_length=256, description="Why; kept in the audit trail.")]

@@ -6,11 +6,15 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from bijli.fleet.city import Consumer, build_city
 from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
+from bijli.headend.commands import tariff_args
 from bijli.kernel.time import INTERVAL, INTERVAL_S, IST, epoch, ist_day, ist_midnight, utc_from_epoch
+from bijli.meter.credit import MirrorTariff
+from bijli.meter.sensors import TARIFF_PROGRAMMED
 from bijli.prepaid.model import Connection, daily_fixed_charges, interval_charges
 from bijli.prepaid.policy import UPPCL, PrepaidPolicy
 from bijli.prepaid.tariff import builtin_tariffs
@@ -424,3 +428,33 @@ def test_the_import_register_rolls_over_and_never_goes_backwards_modulo() -> Non
     (midnight,) = [d for f in of(METER, world.log) if isinstance(f, DailyFrame) for d in f.days]
     (last_of_day,) = [r for r in records if r.start + INTERVAL_S == midnight.day_start]
     assert midnight.import_wh_total == last_of_day.import_wh_total
+
+
+def test_a_pushed_tariff_is_acknowledged_logged_and_charged_from_its_day() -> None:
+    world = World()
+    effective = ist_day(world.start) + timedelta(days=1)
+    dearer = dataclasses.replace(
+        LMV1.on(effective),
+        effective_from=effective,
+        slabs=tuple(dataclasses.replace(s, rate=s.rate * 2) for s in LMV1.on(effective).slabs),
+    )
+    at = world.interval(1) + 10
+    sent = of(METER, world.order("tariff", at, args=tariff_args(dearer)))
+    assert acks(sent) == [("cmd-1", "done")]
+    assert (TARIFF_PROGRAMMED, int(at)) in events(sent)
+
+    i = world.twin.index[METER]
+    next_midnight = float(epoch(ist_midnight(effective)))
+    world.run_to(next_midnight)  # every interval of the day before, by the published rates
+    before_day = int(world.twin.balance[i]), int(world.twin.month_wh[i])
+    world.run_to(next_midnight + INTERVAL_S)  # the first interval of the new day, by the new rates
+    wh = int(world.twin.month_wh[i]) - before_day[1]
+    charged = before_day[0] - int(world.twin.balance[i])
+    own = MirrorTariff(dearer)
+    one = np.array([before_day[1]], dtype=np.int64)
+    expected = own.interval_charge(one, np.array([wh], dtype=np.int64)) + own.fixed_charge(
+        world.twin.sanctioned_w[i : i + 1], effective
+    )
+    assert wh > 0 and charged == int(expected[0])
+    published = MirrorTariff(LMV1.on(effective))
+    assert charged > int(published.interval_charge(one, np.array([wh], dtype=np.int64))[0])

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
+import numpy as np
 import pytest
 
 from bijli.headend.commands import (
@@ -30,12 +31,18 @@ from bijli.headend.commands import (
     observed,
     resend_due,
     settled,
+    tariff_args,
     within_rate_limits,
 )
-from bijli.kernel.time import epoch
+from bijli.kernel.time import epoch, ist_midnight
+from bijli.meter.credit import MirrorTariff
+from bijli.prepaid.tariff import builtin_tariffs
 from bijli.protocol.frames import COMMAND_ACTIONS, AckFrame, EventFrame
 
 NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+LMV1 = builtin_tariffs()["UP-LMV1-DU"]
+MIDNIGHT = epoch(ist_midnight(date(2026, 12, 1)))
+TARIFF = {"from": MIDNIGHT, "duty": 500, "fixed": 1_100_000, "r1": 55_000, "r2": 60_000, "s1": 100_000}
 S = Status
 
 
@@ -107,6 +114,8 @@ def test_open_statuses_are_the_ones_the_dispatcher_works_on() -> None:
         ("credit", {"amount_paise": 50_000}),
         ("hotspot_settings", {"window_s": 600}),
         ("read_profile", {"from": epoch(NOW) - 86_400, "to": epoch(NOW)}),
+        ("tariff", tariff_args(LMV1.on(date(2026, 11, 2)))),
+        ("tariff", {"from": MIDNIGHT, "duty": 500, "fixed": 1_100_000, "r1": 55_000}),
     ],
 )
 def test_good_arguments_pass(action: str, args: dict[str, int]) -> None:
@@ -128,6 +137,13 @@ def test_good_arguments_pass(action: str, args: dict[str, int]) -> None:
         ("read_profile", {"from": 1800, "to": 900}, "to must be later than from"),
         ("read_profile", {"from": 0, "to": 32 * 86_400}, "at most 31 days"),
         ("read_profile", {"from": epoch(NOW), "to": epoch(NOW) + 900}, "must not be in the future"),
+        ("tariff", {"from": MIDNIGHT, "duty": 500, "fixed": 1}, "tariff needs 'r1'"),
+        ("tariff", {**TARIFF, "from": MIDNIGHT + 3600}, "midnight in IST"),
+        ("tariff", {**TARIFF, "r4": 60_000}, "without a gap"),
+        ("tariff", {**TARIFF, "s2": 300_000}, "every slab but the last needs its end"),
+        ("tariff", {**TARIFF, "r3": 60_000, "r2": 58_000, "s2": 90_000}, "slab ends must rise"),
+        ("tariff", {**TARIFF, "s8": 1}, "tariff takes no 's8'"),
+        ("tariff", {**TARIFF, "duty": 10_001}, "duty must be between 0 and 10000"),
     ],
 )
 def test_bad_arguments_are_refused_with_a_reason(action: str, args: dict[str, int], message: str) -> None:
@@ -275,3 +291,16 @@ def test_ack_frames_become_rows_for_the_store() -> None:
     assert acks_from([ack, event]) == [
         {"meter_id": "KNCL0000001", "command_id": "c1", "status": "done", "detail": "4 intervals", "at": NOW}
     ]
+
+
+def test_a_tariff_push_carries_the_published_rates_exactly() -> None:
+    version = LMV1.on(date(2026, 11, 2))
+    args = tariff_args(version)
+    assert args["from"] == epoch(ist_midnight(version.effective_from))
+    assert args["duty"] == 500  # 5%
+    month_wh = np.array([0, 99_000, 100_000, 180_000, 350_000, 1_000_000], dtype=np.int64)
+    wh = np.array([250, 2_000, 1, 777, 10_000, 3], dtype=np.int64)
+    loaded, published = MirrorTariff.pushed(args), MirrorTariff(version)
+    assert (loaded.interval_charge(month_wh, wh) == published.interval_charge(month_wh, wh)).all()
+    loads = np.array([1_000, 2_000, 5_000], dtype=np.int64)
+    assert (loaded.fixed_charge(loads, date(2026, 11, 2)) == published.fixed_charge(loads, date(2026, 11, 2))).all()
