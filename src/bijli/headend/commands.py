@@ -126,7 +126,8 @@ class ActionSpec:
 
 
 MAX_PROFILE_SPAN_S: Final = 31 * 86_400
-MAX_SLABS: Final = 8
+MAX_SLABS: Final = 6
+"""Slabs a tariff command carries: with `from`, `duty` and `fixed`, within a frame's 16 args."""
 SCALE: Final = 10_000
 """Tariff figures travel in 1/10,000 rupee (and duty in 1/10,000), exact for published rates."""
 MAX_CREDIT_PAISE: Final = 10**8

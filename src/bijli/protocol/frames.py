@@ -183,4 +183,4 @@ COMMAND_ACTIONS: Final = (
 )
 """What a command may ask; `args` by action: time_sync {"t": epoch}, read_profile {"from":
 epoch, "to": epoch}, credit {"amount_paise": n}, hotspot_settings {"window_s": n}, tariff
-{"from": epoch, "duty", "fixed", "r1".."r8", "s1".."s7"} (see docs/commands.md)."""
+{"from": epoch, "duty", "fixed", "r1".."r6", "s1".."s5"} (see docs/commands.md)."""

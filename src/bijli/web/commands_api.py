@@ -40,7 +40,7 @@ class NewCommand(BaseModel):
         default_factory=dict,
         description='Per action: read_profile {"from": epoch, "to": epoch}, credit {"amount_paise": n}, '
         'hotspot_settings {"window_s": n}, tariff {"from": epoch of an IST midnight, "duty", "fixed", '
-        '"r1".."r8", "s1".."s7"} in 1/10,000 rupee (docs/commands.md); none for the others.',
+        '"r1".."r6", "s1".."s5"} in 1/10,000 rupee (docs/commands.md); none for the others.',
         examples=[{}],
     )
     reason: Annotated[str, Field(min_length=1, max_length=256, description="Why; kept in the audit trail.")]
