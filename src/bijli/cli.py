@@ -14,6 +14,7 @@ from rich.console import Console
 
 from bijli import settings as settings_mod
 from bijli.bootstrap import bootstrap
+from bijli.kernel.heap import settle_heap
 from bijli.meter_cli import meter_app
 from bijli.tokens_cli import token_app
 
@@ -95,7 +96,9 @@ def serve(
         host=host,
         port=port,
     )
-    asyncio.run(run_serve(bootstrap(cfg), console, worker=worker_id))
+    platform = bootstrap(cfg)
+    settle_heap()
+    asyncio.run(run_serve(platform, console, worker=worker_id))
 
 
 @app.command()

@@ -170,6 +170,7 @@ def test_two_workers_store_exactly_what_one_stores(
         publish(city_frames(root))
         wait_until(lambda e=engine: count(e, "readings") >= METERS * INTERVALS, 120, "every reading")  # type: ignore[misc]
         wait_until(lambda e=engine: count(e, "ingest_batches") > 0, 10, "the ingest log")  # type: ignore[misc]
+        wait_until(lambda e=engine: count(e, "settlement_queue") == 0, 60, "everything settled")  # type: ignore[misc]
         stores[n_workers] = engine
 
     one, two = contents(stores[1]), contents(stores[2])
@@ -215,6 +216,7 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing_after_restart(
 
     workers(args)
     wait_until(lambda: count(engine, "readings") >= METERS * INTERVALS, 120, "every reading after the restart")
+    wait_until(lambda: count(engine, "settlement_queue") == 0, 60, "everything settled")
 
     assert stored_at_kill < METERS * INTERVALS
     with engine.connect() as conn:

@@ -35,6 +35,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -54,6 +55,7 @@ from bijli import settings as settings_mod
 from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
 from bijli.adapters.db import engine as db
 from bijli.adapters.db import partitions
+from bijli.adapters.db.store import Store
 from bijli.benchmarks.readings_query import BenchError, dedicated_database, scratch_settings
 from bijli.bootstrap import Platform, bootstrap
 from bijli.demo import commission
@@ -61,6 +63,7 @@ from bijli.fleet.city import build_city
 from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SystemClock
+from bijli.kernel.heap import settle_heap
 from bijli.kernel.time import INTERVAL, INTERVAL_S, epoch, utc_from_epoch
 from bijli.protocol import topics
 from bijli.protocol.frames import ReadingFrame
@@ -405,6 +408,7 @@ async def _work(
         uplink = TimedUplink(address, subscription, f"bijli-{root}-headend-{index}", asyncio.get_running_loop())
         await uplink.start()
         headend = HeadEnd(platform.store, uplink, platform.ring, root, SystemClock(), name=f"bench/{index}")
+        settle_heap()  # as `bijli serve` does
         task = asyncio.create_task(headend.run())
         ready.set()
         while not await asyncio.to_thread(stop.wait, 0.2):
@@ -476,20 +480,25 @@ def _psycopg_url(url: str) -> str:
     return make_url(db.normalise_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def _scratch_readings(conn: sa.Connection, name: str) -> None:
+    """A partitioned table `name` made like `readings`: columns, key, monthly partitions."""
+    conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+    conn.execute(
+        sa.text(
+            f"CREATE TABLE {name} (LIKE public.readings INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
+            "PARTITION BY RANGE (interval_start)"
+        )
+    )
+    conn.execute(sa.text(f"ALTER TABLE {name} ADD PRIMARY KEY (meter_id, interval_start)"))
+    for i, p in enumerate(partitions.partitions(conn)):
+        bounds = "DEFAULT" if p.start is None or p.end is None else f"FOR VALUES FROM ('{p.start}') TO ('{p.end}')"
+        conn.execute(sa.text(f"CREATE TABLE {name}_{i} PARTITION OF {name} {bounds}"))
+
+
 def copy_limit(engine: Engine, url: str, rows: list[dict[str, Any]], tries: int = 3) -> float:
     """Rows per second of a binary COPY into a scratch table made like `readings`; best of `tries`."""
     with engine.begin() as conn:
-        conn.execute(sa.text("DROP TABLE IF EXISTS copy_bench"))
-        conn.execute(
-            sa.text(
-                "CREATE TABLE copy_bench (LIKE readings INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
-                "PARTITION BY RANGE (interval_start)"
-            )
-        )
-        conn.execute(sa.text("ALTER TABLE copy_bench ADD PRIMARY KEY (meter_id, interval_start)"))
-        for i, p in enumerate(partitions.partitions(conn)):
-            bounds = "DEFAULT" if p.start is None or p.end is None else f"FOR VALUES FROM ('{p.start}') TO ('{p.end}')"
-            conn.execute(sa.text(f"CREATE TABLE copy_bench_{i} PARTITION OF copy_bench {bounds}"))
+        _scratch_readings(conn, "copy_bench")
         columns = conn.execute(
             sa.text(
                 "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
@@ -515,6 +524,57 @@ def copy_limit(engine: Engine, url: str, rows: list[dict[str, Any]], tries: int 
             best = min(best, time.perf_counter() - t)
         conn.execute("DROP TABLE copy_bench")
         conn.commit()
+    return len(rows) / best
+
+
+STAGE_SCHEMA = "store_stage"
+
+
+def store_stage(main: Engine, url: str, rounds: Rounds, batch: int, writers: int, tries: int = 3) -> float:
+    """Readings per second of the head-end's own readings write (`StoreTx.store_readings`:
+    binary COPY in a savepoint), alone: the same readings in batches of `batch`, one
+    transaction each, shared by `writers` threads as the workers share them, into a scratch
+    `readings` of its own schema; best of `tries`."""
+    rows = [
+        {
+            "meter_id": f.frame.m,
+            "interval_start": r.start,
+            "import_wh": r.import_wh,
+            "import_vah": r.import_vah,
+            "export_wh": r.export_wh,
+            "voltage_dv": r.voltage_dv,
+            "current_ma": r.current_ma,
+            "import_wh_total": r.import_wh_total,
+        }
+        for f in rounds.frames
+        if isinstance(f.frame, ReadingFrame)
+        for r in f.frame.intervals
+    ]
+    engine = sa.create_engine(db.normalise_url(url), connect_args={"options": f"-c search_path={STAGE_SCHEMA},public"})
+    store = Store(engine, {})
+    best = float("inf")
+    try:
+        with main.begin() as conn:
+            conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {STAGE_SCHEMA}"))
+        for _ in range(tries):
+            with main.begin() as conn:
+                _scratch_readings(conn, f"{STAGE_SCHEMA}.readings")
+            now = datetime.now(UTC)
+            batches = [rows[at : at + batch] for at in range(0, len(rows), batch)]
+
+            def write(share: list[list[dict[str, Any]]], at: datetime = now) -> None:
+                for one in share:
+                    with store.transaction() as tx:
+                        tx.store_readings(one, at)
+
+            t = time.perf_counter()
+            with ThreadPoolExecutor(writers) as pool:
+                list(pool.map(write, [batches[k::writers] for k in range(writers)]))
+            best = min(best, time.perf_counter() - t)
+        with main.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {STAGE_SCHEMA} CASCADE"))
+    finally:
+        engine.dispose()
     return len(rows) / best
 
 
@@ -757,15 +817,18 @@ def _run(
     readings_per_s = stored / ingest_s
     saturated_latency = [c - a for a, c in zip(arrivals, commits, strict=True) if c <= saturated_done]
     half_latency = [c - a for a, c in zip(arrivals, commits, strict=True) if a >= half_start]
-    # Conservative: as if one worker had done every batch's work, one after another.
+    # Under load, and conservatively: as if one worker had done every batch's work in turn.
     stored_all = sum(r["readings_stored"] for r in reports)
-    store_stage = stored_all / max(sum(r["write_s"] for r in reports), 1e-9)
+    write_under_load = stored_all / max(sum(r["write_s"] for r in reports), 1e-9)
     batch_stage = stored_all / max(sum(r["busy_s"] for r in reports), 1e-9)
     batches = sum(int(r["batches"]) for r in reports)
 
     # 3. The copy limit: the same rows into a table like `readings`.
     copy_per_s = copy_limit(engine, cfg.database_url, copy_rows(saturate, datetime.now(UTC)))
     say(f"copy: {copy_per_s:.0f} rows/s")
+    per_batch = max(1, round(stored_all / max(1, batches)))
+    stage_per_s = store_stage(engine, cfg.database_url, saturate, per_batch, opts.workers)
+    say(f"store stage alone: {stage_per_s:.0f} readings/s in batches of {per_batch}, {opts.workers} writers")
 
     ids = [c.meter_id for c in city]
     middle = begin + opts.intervals * INTERVAL
@@ -790,8 +853,10 @@ def _run(
         "frames": len(saturate.frames),
         "ingest_s": round(ingest_s, 2),
         "broker_s": round(broker_s, 2),
-        "store_stage_per_s": round(store_stage),
-        "store_stage_to_copy": round(store_stage / copy_per_s, 3),
+        "store_stage_per_s": round(stage_per_s),
+        "store_stage_to_copy": round(stage_per_s / copy_per_s, 3),
+        "store_stage_batch": per_batch,
+        "write_under_load_per_s": round(write_under_load),
         "batch_stage_per_s": round(batch_stage),
         "settled_after_s": round(settled_at - half_done, 2),
         "settled_readings": sum(r["readings_settled"] for r in reports),

@@ -31,6 +31,10 @@ class Uplink(Protocol):
         """How many messages have arrived and wait for `next_batch`."""
         ...
 
+    def idle_s(self) -> float:
+        """Seconds since the last message arrived."""
+        ...
+
     async def close(self) -> None: ...
 
 

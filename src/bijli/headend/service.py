@@ -41,17 +41,34 @@ class IngestTotals:
         self.write_s += report.write_s
 
 
-SETTLE_AT_LEAST_EVERY_S = 30.0
-"""Under a steady flood the head-end still settles a batch this often (it settles in lulls)."""
-SETTLE_BATCHES = 1
-"""Queued ingest batches settled at a time (small, so new messages do not wait long)."""
+@dataclass(frozen=True, slots=True)
+class SettlePace:
+    """When a head-end settles what it stored: at full speed once the uplink is quiet; under
+    a steady flood, once work has waited `within_s`, and then with a bounded share of time."""
+
+    quiet_s: float = 0.25
+    """The uplink counts as quiet after this long without a message."""
+    within_s: float = 30.0
+    share_under_load: float = 0.1
+    chunk_batches: int = 1
+    """Queue rows (up to 500 readings each) per settlement transaction."""
+    poll_s: float = 0.05
+
+    def may_settle(self, now: float, idle_s: float, waiting_since: float, not_before: float) -> bool:
+        if idle_s >= self.quiet_s:
+            return True
+        return now - waiting_since >= self.within_s and now >= not_before
+
+    def rest_after(self, took_s: float) -> float:
+        """How long to leave ingest alone after a chunk settled under load."""
+        return took_s * (1 / self.share_under_load - 1)
 
 
 class HeadEnd:
     """Takes meters' frames off an uplink into the store, acknowledging after commit.
 
-    What it stores is then settled (validated, charged, added up) whenever the uplink has
-    nothing waiting, and at least every SETTLE_AT_LEAST_EVERY_S: bursts are taken first.
+    What it stores is then settled (validated, charged, added up) in small chunks, paced by
+    `SettlePace`: bursts are taken first, settled right after.
     """
 
     def __init__(
@@ -61,10 +78,11 @@ class HeadEnd:
         ring: KeyRing,
         root: str,
         clock: Clock,
-        max_batch: int = 2000,
+        max_batch: int = 5000,
         max_wait_s: float = 0.05,
         name: str = "headend",
         settling: bool = True,
+        pace: SettlePace | None = None,
     ) -> None:
         self.store = store
         self.uplink = uplink
@@ -76,9 +94,11 @@ class HeadEnd:
         self.name = name
         self.settling = settling
         self.totals = IngestTotals()
-        self._lull = asyncio.Event()
+        self.pace = pace or SettlePace()
+        self._queued = asyncio.Event()
+        self._queued.set()  # a restart may find batches left to settle
+        self._enqueued = 0
         self._settle_lock = asyncio.Lock()
-        self._settled_at = time.monotonic()
 
     async def run(self) -> None:
         """Ingest until cancelled. A batch is acknowledged only after its commit."""
@@ -89,9 +109,9 @@ class HeadEnd:
                 report = await self._store(batch)
                 await self.uplink.ack(batch)
                 self.totals.add(report)
-                overdue = time.monotonic() - self._settled_at > SETTLE_AT_LEAST_EVERY_S
-                if report.readings_stored + report.readings_replaced and (not self.uplink.waiting() or overdue):
-                    self._lull.set()
+                if report.readings_stored + report.readings_replaced:
+                    self._enqueued += 1
+                    self._queued.set()
                 if settler is not None and settler.done():
                     settler.result()
         finally:
@@ -106,22 +126,32 @@ class HeadEnd:
         return done
 
     async def _settle_in_lulls(self) -> None:
+        """Settle whatever is queued, a small chunk at a time, by `pace` (ingest comes first)."""
+        pace = self.pace
+        waiting_since = not_before = time.monotonic()
         while True:
-            await self._lull.wait()
+            if not self._queued.is_set():
+                await self._queued.wait()
+                waiting_since = time.monotonic()
+            now = time.monotonic()
+            if not pace.may_settle(now, self.uplink.idle_s(), waiting_since, not_before):
+                await asyncio.sleep(pace.poll_s)
+                continue
+            enqueued = self._enqueued
             try:
-                report = await self._settle_once(SETTLE_BATCHES)
-            except Exception as e:  # logged; the batches stay queued for the next lull
+                report = await self._settle_once(pace.chunk_batches)
+            except Exception as e:  # logged; the batches stay queued for the next try
                 log.exception("settlement failed")
                 self.totals.errors.append(repr(e))
                 await asyncio.sleep(1.0)
                 continue
-            if not report.batches or self.uplink.waiting():
-                self._lull.clear()
+            not_before = time.monotonic() + pace.rest_after(time.monotonic() - now)
+            if not report.batches and enqueued == self._enqueued:  # empty: wait for the next batch
+                self._queued.clear()
 
     async def _settle_once(self, batches: int) -> SettleReport:
         async with self._settle_lock:
             report = await asyncio.to_thread(settle, self.store, self.clock.now(), batches)
-        self._settled_at = time.monotonic()
         self.totals.readings_settled += report.readings
         return report
 

@@ -187,7 +187,8 @@ def router(ctx: WebContext) -> APIRouter:
             raise _invalid("end", "end must be later than start", end.isoformat())
         if end - start > MAX_SPAN:
             raise _invalid("end", "end may be at most 31 days after start", end.isoformat())
-        find(meter_id)
+        if not ctx.reads.known(meter_id):
+            raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
         rows = ctx.platform.queries.readings(meter_id, start.astimezone(UTC), end.astimezone(UTC))
         return Readings(
             meter_id=meter_id,

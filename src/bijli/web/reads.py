@@ -114,6 +114,12 @@ class Reads:
         with self.engine.connect() as conn:
             return [_meter_view(r) for r in conn.execute(q)]
 
+    def known(self, meter_id: str) -> bool:
+        """Whether the meter is registered (without the balance `meter` sums up)."""
+        q = sa.select(t.meters.c.meter_id).where(t.meters.c.meter_id == meter_id)
+        with self.engine.connect() as conn:
+            return conn.execute(q).first() is not None
+
     def meter(self, meter_id: str) -> MeterView | None:
         q = _meter_select().where(t.meters.c.meter_id == meter_id)
         with self.engine.connect() as conn:

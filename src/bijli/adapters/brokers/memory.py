@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 
 from bijli.adapters.brokers.batching import gather
@@ -24,12 +25,14 @@ class MemoryBroker:
         self._settled.set()
         self.published = 0
         self.acknowledged = 0
+        self._last_publish = time.monotonic()
 
     async def publish(self, topic: str, payload: bytes) -> None:
         await self._room.acquire()
         self._outstanding += 1
         self._settled.clear()
         self.published += 1
+        self._last_publish = time.monotonic()
         self._queue.put_nowait(Delivery(topic, payload))
 
     async def next_batch(self, max_messages: int, max_wait_s: float) -> list[Delivery]:
@@ -45,6 +48,9 @@ class MemoryBroker:
 
     def waiting(self) -> int:
         return self._queue.qsize()
+
+    def idle_s(self) -> float:
+        return time.monotonic() - self._last_publish
 
     async def drain(self) -> None:
         """Wait until everything published so far has been acknowledged."""

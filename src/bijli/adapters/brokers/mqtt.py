@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -69,6 +70,7 @@ class MqttUplink:
         self._any_pending = asyncio.Event()
         self._full = asyncio.Event()
         self._want = 1
+        self._last_arrival = time.monotonic()
         self._connected = threading.Event()
         self._failed: str | None = None
         protocol = paho.MQTTv5 if address.mqtt5 else paho.MQTTv311
@@ -124,6 +126,7 @@ class MqttUplink:
 
     def _on_message(self, _client: paho.Client, _userdata: object, msg: paho.MQTTMessage) -> None:
         delivery = Delivery(msg.topic, bytes(msg.payload), (msg.mid, msg.qos))
+        self._last_arrival = time.monotonic()
         with self._pending_lock:
             self._pending.append(delivery)
             waiting = len(self._pending)
@@ -172,6 +175,8 @@ class MqttUplink:
             raise BrokerDown(f"MQTT broker refused a publish to {topic}: {reason}")
 
     async def next_batch(self, max_messages: int, max_wait_s: float) -> list[Delivery]:
+        # Up to `max_wait_s` for the batch to fill: under a flood the messages keep coming
+        # meanwhile, and a larger batch costs less per message to store.
         self._want = max_messages
         await self._any_pending.wait()
         if len(self._pending) < max_messages:
@@ -188,6 +193,9 @@ class MqttUplink:
 
     def waiting(self) -> int:
         return len(self._pending)
+
+    def idle_s(self) -> float:
+        return time.monotonic() - self._last_arrival
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         for d in deliveries:

@@ -242,6 +242,6 @@ settlement_queue = sa.Table(
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("enqueued_at", UtcDateTime, nullable=False),
     sa.Column("readings", sa.LargeBinary, nullable=False),
-    # msgpack [[meter_id, interval start as epoch seconds], ...]: the actual readings one
-    # ingest batch stored, waiting to be validated, charged and added to the aggregates.
+    # msgpack [[meter_id, interval start, sent at (epoch seconds)], ...]: actual readings an
+    # ingest batch stored (up to 500 a row), waiting to be validated, charged and added up.
 )

@@ -67,6 +67,9 @@ READING_VALUES = (
 )
 
 
+SETTLEMENT_CHUNK = 500
+"""Readings per settlement queue row: a settlement transaction stays short (a fraction of a
+second) however large the ingest batch was, so new messages never wait long behind one."""
 _settlement_keys = msgspec.msgpack.Encoder()
 _settlement_decoder = msgspec.msgpack.Decoder(list[tuple[str, int, int]])
 
@@ -408,9 +411,12 @@ class StoreTx:
     def enqueue_settlement(self, items: Sequence[tuple[str, int, int]], now: datetime) -> None:
         """Leave these actual readings (meter, interval start, when the meter sent it; epoch
         seconds) for settlement: validation, charges, aggregates."""
-        if items:
-            blob = _settlement_keys.encode(items)
-            self.conn.execute(t.settlement_queue.insert(), [{"enqueued_at": now, "readings": blob}])
+        chunks = [items[at : at + SETTLEMENT_CHUNK] for at in range(0, len(items), SETTLEMENT_CHUNK)]
+        if chunks:
+            self.conn.execute(
+                t.settlement_queue.insert(),
+                [{"enqueued_at": now, "readings": _settlement_keys.encode(chunk)} for chunk in chunks],
+            )
 
     def claim_settlement(self, limit: int) -> list[tuple[int, list[tuple[str, datetime, int]]]]:
         """The oldest waiting batches (up to `limit`), held until this transaction ends;
