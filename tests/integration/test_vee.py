@@ -27,9 +27,10 @@ START = datetime(2026, 11, 2, 0, 30, tzinfo=UTC)
 METER = "KNCL0000001"
 
 
-@pytest.fixture
-def platform(tmp_path: Path) -> Iterator[Platform]:
-    p = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory"))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    p = bootstrap(settings.build(data_dir=tmp_path, database_url=url, broker_url="memory"))
     city = build_city(2)
     commission(p, city, START)
     yield p

@@ -600,6 +600,16 @@ async def _until_stored(engine: Engine, expected: int) -> int:
         await asyncio.sleep(0.1)
 
 
+def _checkpoint(engine: Engine) -> None:
+    """Write out what the setup dirtied (commissioning, the broker phase's wait), so that a
+    checkpoint it would trigger does not land in the measured phase; skipped without the right."""
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("CHECKPOINT"))
+    except sa.exc.DBAPIError:
+        pass
+
+
 def _backlog(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(sa.text("SELECT count(*) FROM settlement_queue")).scalar_one())
@@ -784,6 +794,7 @@ def _run(
     reports: list[dict[str, Any]] = []
     try:
         procs.wait_ready(ready, 120, "the head-end workers")
+        _checkpoint(engine)
         time.sleep(0.5)
         cpu = time.process_time()
         first = asyncio.run(publish_all(address, ingest_packets, root_ingest + "-1"))
