@@ -48,7 +48,8 @@ class SettlePace:
 
     quiet_s: float = 0.25
     """The uplink counts as quiet after this long without a message."""
-    within_s: float = 30.0
+    within_s: float = 60.0
+    """A round's burst lasts well under a minute (DESIGN.md): settlement waits it out."""
     share_under_load: float = 0.1
     chunk_batches: int = 1
     """Queue rows (up to 500 readings each) per settlement transaction."""
