@@ -66,3 +66,27 @@ def test_messages_not_acknowledged_are_delivered_again_after_a_reconnect(mosquit
     assert first == [b"one", b"two"]
     assert sorted(again) == [b"one", b"two"]
     assert last == [b"three"]
+
+
+@pytest.mark.mosquitto
+def test_a_large_batch_acknowledged_in_one_write_is_never_delivered_again(mosquitto: str, topic_root: str) -> None:
+    client_id = f"headend-{uuid.uuid4().hex[:8]}"
+    items = [(topics.uplink(topic_root, f"KNCL{n:07d}", "reading"), f"{n}".encode()) for n in range(1, 5001)]
+
+    async def scenario() -> tuple[int, list[bytes]]:
+        uplink = await _connect(mosquitto, topic_root, client_id)
+        await asyncio.to_thread(_publish, mosquitto, items)
+        batch = await _take(uplink, len(items))
+        await uplink.ack(batch)
+        await uplink.close()
+
+        uplink = await _connect(mosquitto, topic_root, client_id)
+        await asyncio.to_thread(_publish, mosquitto, [(items[0][0], b"after")])
+        after = await _take(uplink, 1)
+        await uplink.ack(after)
+        await uplink.close()
+        return len({d.payload for d in batch}), [d.payload for d in after]
+
+    taken, after = asyncio.run(scenario())
+    assert taken == 5000
+    assert after == [b"after"]  # nothing of the acknowledged 5,000 came again
