@@ -208,6 +208,9 @@ def bench_ingest(
     latency_intervals: Annotated[
         int, typer.Option(min=0, help="Further rounds published at half the measured rate, for the latency.")
     ] = 4,
+    repeat: Annotated[
+        int, typer.Option(min=1, help="Broker and ingest measured this many times, in turn; medians reported.")
+    ] = 3,
     database_url: Annotated[
         str, typer.Option("--database-url", help="PostgreSQL database for the run (a bijli_bench… one is made anew).")
     ] = "postgresql://postgres@127.0.0.1/bijli_bench_ingest",
@@ -223,6 +226,7 @@ def bench_ingest(
         meters=meters,
         intervals=intervals,
         latency_intervals=latency_intervals,
+        repeat=repeat,
         workers=workers,
         publishers=publishers,
         database_url=database_url,

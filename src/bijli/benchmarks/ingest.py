@@ -29,6 +29,7 @@ import queue
 import resource
 import shutil
 import socket
+import statistics
 import struct
 import subprocess
 import tempfile
@@ -97,6 +98,10 @@ class Options:
     intervals: int = 8
     """Rounds published as fast as they go (every meter's reading, statuses every fourth)."""
     latency_intervals: int = 4
+    repeat: int = 3
+    """Times the broker limit and the saturated ingest are measured, in turn (B I B I B I),
+    each on rounds of their own; the medians are reported, and the ratio is the median of
+    each pair's ratio (the machine's speed drifts; a pair measured back to back shares it)."""
     """Further rounds published at half the measured rate, for the latency at half load (by as
     many of the fleet's meters as make about HALF_LOAD_S of traffic)."""
     workers: int = 2
@@ -735,7 +740,7 @@ def _run(
     platform: Platform,
     say: Callable[[str], None],
 ) -> dict[str, object]:
-    rounds_total = opts.intervals + opts.latency_intervals
+    rounds_total = opts.repeat * opts.intervals + opts.latency_intervals
     now = datetime.now(UTC)
     begin = utc_from_epoch((epoch(now) // INTERVAL_S - rounds_total - 2) * INTERVAL_S)
     city = build_city(opts.meters)
@@ -752,61 +757,65 @@ def _run(
         first_counter=0,
         options=TwinOptions(history_days=0),
     )
-    saturate = fleet_rounds(twin, begin, 0, opts.intervals)
-    half = fleet_rounds(twin, begin, opts.intervals, opts.latency_intervals)
-    ingest_packets = saturate.packets(opts.publishers)
-    broker_packets = saturate.packets(opts.publishers, root_broker, root_ingest)
-    say(f"sealed {len(saturate.frames) + len(half.frames)} frames ({saturate.readings + half.readings} readings)")
+    reps = opts.repeat
+    saturates = [fleet_rounds(twin, begin, r * opts.intervals, opts.intervals) for r in range(reps)]
+    half = fleet_rounds(twin, begin, reps * opts.intervals, opts.latency_intervals)
+    saturate = saturates[0]
+    to_broker = [s.packets(opts.publishers, root_broker, root_ingest) for s in saturates]
+    to_ingest = [s.packets(opts.publishers) for s in saturates]
+    sealed = sum(len(s.frames) for s in saturates) + len(half.frames)
+    say(f"sealed {sealed} frames ({sum(s.readings for s in saturates) + half.readings} readings)")
 
     procs = _Processes()
     ctx = procs.ctx
-
-    # 1. The broker's limit: the same frames to K subscribers that only acknowledge.
     stop = ctx.Event()
-    ready = [ctx.Event() for _ in range(opts.workers)]
+    # K subscribers that only acknowledge (the broker limit) and K head-end workers, all up
+    # for the whole run; each group is idle while the other is measured.
+    sub_ready = [ctx.Event() for _ in range(opts.workers)]
     seen = [ctx.Array("d", 3, lock=False) for _ in range(opts.workers)]
     for i in range(opts.workers):
         topic_filter = f"$share/bench/{topics.uplink_filter(root_broker)}"
-        procs.start(_subscriber, address, topic_filter, f"bijli-bench-sub-{root_broker}-{i}", ready[i], stop, seen[i])
-    try:
-        procs.wait_ready(ready, 60, "the subscribers")
-        time.sleep(0.5)
-        first = asyncio.run(publish_all(address, broker_packets, root_broker))
-        deadline, total = time.monotonic() + STALL_S, 0
-        while time.monotonic() < deadline:
-            total = int(sum(s[0] for s in seen))
-            if total >= len(saturate.frames):
-                break
-            time.sleep(0.05)
-        last = max(s[2] for s in seen)
-    finally:
-        procs.stop(stop)
-    broker_s = max(last - first, 1e-9)
-    broker_limit = saturate.readings * (total / len(saturate.frames)) / broker_s
-    say(f"broker: {total} frames in {broker_s:.2f} s")
-
-    # 2. Ingest, as fast as it goes, then at half that rate.
-    stop = ctx.Event()
+        procs.start(
+            _subscriber, address, topic_filter, f"bijli-bench-sub-{root_broker}-{i}", sub_ready[i], stop, seen[i]
+        )
     ready = [ctx.Event() for _ in range(opts.workers)]
     results = ctx.Queue()
     for i in range(opts.workers):
         procs.start(_worker, cfg.database_url, cfg.broker_url, root_ingest, cfg.site_secret, i, ready[i], stop, results)
     reports: list[dict[str, Any]] = []
+    runs: list[dict[str, float]] = []
+    windows: list[tuple[float, float]] = []
     try:
-        procs.wait_ready(ready, 120, "the head-end workers")
-        _checkpoint(engine)
+        procs.wait_ready(sub_ready + ready, 120, "the subscribers and head-end workers")
         time.sleep(0.5)
+        frames_seen = stored_goal = 0
         cpu = time.process_time()
-        first = asyncio.run(publish_all(address, ingest_packets, root_ingest + "-1"))
+        for r, rounds in enumerate(saturates):
+            # The broker's limit: these frames to the subscribers.
+            first = asyncio.run(publish_all(address, to_broker[r], f"{root_broker}-{r}"))
+            frames_seen += len(rounds.frames)
+            deadline = time.monotonic() + STALL_S
+            while time.monotonic() < deadline and int(sum(s[0] for s in seen)) < frames_seen:
+                time.sleep(0.05)
+            broker_s = max(max(s[2] for s in seen) - first, 1e-9)
+            # The ingest: the same number of frames (the next rounds) to the workers.
+            _checkpoint(engine)
+            time.sleep(0.5)
+            first = asyncio.run(publish_all(address, to_ingest[r], f"{root_ingest}-{r}"))
+            stored_goal += rounds.readings
+            stored = asyncio.run(_until_stored(engine, stored_goal))
+            windows.append((first, time.time()))
+            runs.append({"broker_s": broker_s, "first": first, "readings": rounds.readings, "stored": stored})
+            say(f"round {r + 1}: broker {rounds.readings / broker_s:.0f} readings/s; ingest stored {stored}")
+            asyncio.run(_until_settled(engine))  # settlement of this set does not overlap the next
         publisher_cpu_s = time.process_time() - cpu
-        stored = asyncio.run(_until_stored(engine, saturate.readings))
-        saturated_done = time.time()
-        say(f"ingest: {stored} readings stored")
-        frame_rate = len(saturate.frames) / max(saturated_done - first, 1e-9)
+        frame_rate = len(saturate.frames) / max(windows[-1][1] - windows[-1][0], 1e-9)
         half = half.first_meters(_meters_for(half, opts.meters, frame_rate / 2 * HALF_LOAD_S))
         half_start = time.time()
-        asyncio.run(publish_all(address, half.packets(opts.publishers), root_ingest + "-2", rate_per_s=frame_rate / 2))
-        asyncio.run(_until_stored(engine, saturate.readings + half.readings))
+        asyncio.run(
+            publish_all(address, half.packets(opts.publishers), root_ingest + "-half", rate_per_s=frame_rate / 2)
+        )
+        asyncio.run(_until_stored(engine, stored_goal + half.readings))
         half_done = time.time()
         unsettled = asyncio.run(_until_settled(engine))
         settled_at = time.time()
@@ -823,10 +832,18 @@ def _run(
         raise BenchError("a head-end worker did not report; see its log above")
     commits = [c for r in reports for c in r["commits"]]
     arrivals = [a for r in reports for a in r["arrivals"]]
-    last_commit = max((c for c in commits if c <= saturated_done), default=saturated_done)
-    ingest_s = max(last_commit - first, 1e-9)
-    readings_per_s = stored / ingest_s
-    saturated_latency = [c - a for a, c in zip(arrivals, commits, strict=True) if c <= saturated_done]
+    for run, (begun, done) in zip(runs, windows, strict=True):
+        last_commit = max((c for c in commits if begun <= c <= done), default=done)
+        run["ingest_s"] = max(last_commit - begun, 1e-9)
+        run["readings_per_s"] = run["readings"] / run["ingest_s"]
+        run["broker_limit_per_s"] = run["readings"] / run["broker_s"]
+        run["ratio"] = run["readings_per_s"] / run["broker_limit_per_s"]
+    readings_per_s = statistics.median(run["readings_per_s"] for run in runs)
+    broker_limit = statistics.median(run["broker_limit_per_s"] for run in runs)
+    ratio = statistics.median(run["ratio"] for run in runs)
+    ingest_s = statistics.median(run["ingest_s"] for run in runs)
+    broker_s = statistics.median(run["broker_s"] for run in runs)
+    saturated_latency = [c - a for a, c in zip(arrivals, commits, strict=True) if any(b <= a <= d for b, d in windows)]
     half_latency = [c - a for a, c in zip(arrivals, commits, strict=True) if a >= half_start]
     # Under load, and conservatively: as if one worker had done every batch's work in turn.
     stored_all = sum(r["readings_stored"] for r in reports)
@@ -842,7 +859,7 @@ def _run(
     say(f"store stage alone: {stage_per_s:.0f} readings/s in batches of {per_batch}, {opts.workers} writers")
 
     ids = [c.meter_id for c in city]
-    middle = begin + opts.intervals * INTERVAL
+    middle = begin + reps * opts.intervals * INTERVAL
     published = [(ids, begin, middle), (ids[: half.meters], middle, middle + opts.latency_intervals * INTERVAL)]
     lost, doubled, quarantined = _compare(engine, published)
     with engine.connect() as conn:
@@ -852,12 +869,21 @@ def _run(
         "readings_per_s": round(readings_per_s),
         "broker_limit_per_s": round(broker_limit),
         "copy_limit_per_s": round(copy_per_s),
-        "ratio_to_broker": round(readings_per_s / broker_limit, 3),
+        "ratio_to_broker": round(ratio, 3),
         "ratio_to_copy": round(readings_per_s / copy_per_s, 3),
         "lost": lost,
         "doubled": doubled,
         "meters": opts.meters,
         "intervals": opts.intervals,
+        "repeat": reps,
+        "runs": [
+            {
+                "readings_per_s": round(run["readings_per_s"]),
+                "broker_limit_per_s": round(run["broker_limit_per_s"]),
+                "ratio": round(run["ratio"], 3),
+            }
+            for run in runs
+        ],
         "workers": opts.workers,
         "publishers": opts.publishers,
         "readings": saturate.readings,
