@@ -457,28 +457,30 @@ def _pg_value(kind: str, value: Any) -> bytes:
     raise BenchError(f"the copy limit does not know how to write a {kind} column")
 
 
+def interval_rows(rounds: Rounds) -> list[dict[str, Any]]:
+    """The readings of these rounds as the head-end collects them (interval start in epoch
+    seconds), in the order it would store them."""
+    return [
+        {
+            "meter_id": f.frame.m,
+            "interval_start": r.start,
+            "import_wh": r.import_wh,
+            "import_vah": r.import_vah,
+            "export_wh": r.export_wh,
+            "voltage_dv": r.voltage_dv,
+            "current_ma": r.current_ma,
+            "import_wh_total": r.import_wh_total,
+        }
+        for f in rounds.frames
+        if isinstance(f.frame, ReadingFrame)
+        for r in f.frame.intervals
+    ]
+
+
 def copy_rows(rounds: Rounds, now: datetime) -> list[dict[str, Any]]:
-    """The rows the head-end would store for these rounds, in the order it would store them."""
-    rows = []
-    for f in rounds.frames:
-        if isinstance(f.frame, ReadingFrame):
-            for r in f.frame.intervals:
-                rows.append(
-                    {
-                        "meter_id": f.frame.m,
-                        "interval_start": utc_from_epoch(r.start),
-                        "import_wh": r.import_wh,
-                        "import_vah": r.import_vah,
-                        "export_wh": r.export_wh,
-                        "voltage_dv": r.voltage_dv,
-                        "current_ma": r.current_ma,
-                        "import_wh_total": r.import_wh_total,
-                        "quality": "actual",
-                        "received_at": now,
-                        "flags": 0,
-                    }
-                )
-    return rows
+    """The rows the head-end would store for these rounds, every column, in its order."""
+    stored = {"quality": "actual", "received_at": now, "flags": 0}
+    return [{**row, "interval_start": utc_from_epoch(row["interval_start"]), **stored} for row in interval_rows(rounds)]
 
 
 def _psycopg_url(url: str) -> str:
@@ -540,21 +542,7 @@ def store_stage(main: Engine, url: str, rounds: Rounds, batch: int, writers: int
     binary COPY in a savepoint), alone: the same readings in batches of `batch`, one
     transaction each, shared by `writers` threads as the workers share them, into a scratch
     `readings` of its own schema; best of `tries`."""
-    rows = [
-        {
-            "meter_id": f.frame.m,
-            "interval_start": r.start,
-            "import_wh": r.import_wh,
-            "import_vah": r.import_vah,
-            "export_wh": r.export_wh,
-            "voltage_dv": r.voltage_dv,
-            "current_ma": r.current_ma,
-            "import_wh_total": r.import_wh_total,
-        }
-        for f in rounds.frames
-        if isinstance(f.frame, ReadingFrame)
-        for r in f.frame.intervals
-    ]
+    rows = interval_rows(rounds)
     engine = sa.create_engine(db.normalise_url(url), connect_args={"options": f"-c search_path={STAGE_SCHEMA},public"})
     store = Store(engine, {})
     best = float("inf")
@@ -586,23 +574,32 @@ def store_stage(main: Engine, url: str, rounds: Rounds, batch: int, writers: int
 # ---------------------------------------------------------------------- the run
 
 
-def _count(engine: Engine) -> int:
+def _rows(engine: Engine, table: str = "readings") -> int:
     with engine.connect() as conn:
-        return int(conn.execute(sa.text("SELECT count(*) FROM readings")).scalar_one())
+        return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
 
 
-async def _until_stored(engine: Engine, expected: int) -> int:
-    """Poll the store until it holds `expected` readings, or makes no progress for STALL_S."""
+async def _poll(engine: Engine, table: str, done: Callable[[int], bool]) -> int:
+    """Count `table`'s rows until `done(count)`, or until the count has not moved for STALL_S;
+    the last count."""
     last, last_change = -1, time.monotonic()
-    while True:
-        n = await asyncio.to_thread(_count, engine)
-        if n >= expected:
-            return n
+    while not done(n := await asyncio.to_thread(_rows, engine, table)):
         if n != last:
             last, last_change = n, time.monotonic()
         elif time.monotonic() - last_change > STALL_S:
-            return n
+            break
         await asyncio.sleep(0.1)
+    return n
+
+
+async def _until_stored(engine: Engine, expected: int) -> int:
+    """The readings stored once there are `expected`, or once they stop coming."""
+    return await _poll(engine, "readings", lambda n: n >= expected)
+
+
+async def _until_settled(engine: Engine) -> int:
+    """The batches left once the settlement queue is empty, or once it stops emptying."""
+    return await _poll(engine, "settlement_queue", lambda n: n == 0)
 
 
 def _checkpoint(engine: Engine) -> None:
@@ -613,23 +610,6 @@ def _checkpoint(engine: Engine) -> None:
             conn.execute(sa.text("CHECKPOINT"))
     except sa.exc.DBAPIError:
         pass
-
-
-def _backlog(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(sa.text("SELECT count(*) FROM settlement_queue")).scalar_one())
-
-
-async def _until_settled(engine: Engine) -> int:
-    """Poll until the settlement queue is empty, or makes no progress for STALL_S; what is left."""
-    last, last_change = -1, time.monotonic()
-    while (n := await asyncio.to_thread(_backlog, engine)) > 0:
-        if n != last:
-            last, last_change = n, time.monotonic()
-        elif time.monotonic() - last_change > STALL_S:
-            break
-        await asyncio.sleep(0.1)
-    return n
 
 
 def _ms(values: Sequence[float], q: float) -> float:
@@ -864,7 +844,7 @@ def _run(
     lost, doubled, quarantined = _compare(engine, published)
     with engine.connect() as conn:
         size = sum(p.bytes for p in partitions.partitions(conn))
-        total_readings = _count(engine)
+        total_readings = _rows(engine)
     return {
         "readings_per_s": round(readings_per_s),
         "broker_limit_per_s": round(broker_limit),

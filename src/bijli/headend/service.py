@@ -11,7 +11,7 @@ from bijli.adapters.db.store import Store
 from bijli.headend.handlers import IngestReport, ingest_batch, quarantine_unprocessable
 from bijli.headend.model import KeyRing
 from bijli.headend.ports import Delivery, Uplink
-from bijli.headend.settlement import SettleReport, settle
+from bijli.headend.settlement import SettleReport, settle, settle_all
 from bijli.kernel.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -121,9 +121,9 @@ class HeadEnd:
 
     async def settle_all(self) -> int:
         """Settle everything queued (for runs that need the ledger complete now)."""
-        done = 0
-        while (report := await self._settle_once(batches=8)).batches:
-            done += report.readings
+        async with self._settle_lock:
+            done = await asyncio.to_thread(settle_all, self.store, self.clock.now())
+        self.totals.readings_settled += done
         return done
 
     async def _settle_in_lulls(self) -> None:

@@ -368,14 +368,7 @@ class StoreTx:
     def readings_at(self, keys: Iterable[tuple[str, datetime]]) -> dict[tuple[str, datetime], Any]:
         """The stored readings at exactly these (meter, interval) keys."""
         wanted = set(keys)
-        if not wanted:
-            return {}
-        r = t.readings.c
-        q = sa.select(r.meter_id, r.interval_start, r.quality, r.import_wh, r.import_wh_total, r.flags).where(
-            among(self.conn, r.meter_id, sorted({m for m, _ in wanted})),
-            r.interval_start.between(min(s for _, s in wanted), max(s for _, s in wanted)),
-        )
-        return {k: row for row in self.conn.execute(q) if (k := (row.meter_id, row.interval_start)) in wanted}
+        return {k: row for k, row in self.readings_around(wanted).items() if k in wanted}
 
     def set_flags(self, rows: Sequence[tuple[str, datetime, int]]) -> None:
         """Set the validation flags of these stored readings (meter, interval, flags)."""
@@ -433,12 +426,6 @@ class StoreTx:
     def settled(self, ids: Sequence[int]) -> None:
         if ids:
             self.conn.execute(t.settlement_queue.delete().where(t.settlement_queue.c.id.in_(ids)))
-
-    def settlement_backlog(self) -> tuple[int, datetime | None]:
-        """How many ingest batches wait for settlement, and since when the oldest has."""
-        q = t.settlement_queue.c
-        count, oldest = self.conn.execute(sa.select(sa.func.count(), sa.func.min(q.enqueued_at))).one()
-        return int(count), oldest
 
     def registers_at(self, keys: Iterable[tuple[str, datetime]]) -> dict[tuple[str, datetime], int]:
         """The import register at the end of these (meter, interval) readings, where stored."""
