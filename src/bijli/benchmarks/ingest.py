@@ -35,7 +35,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -366,9 +366,9 @@ class TimedUplink(MqttUplink):
         self.busy_s = 0.0
         self._batch_at = 0.0
 
-    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-        self._arrived[msg.mid] = time.time()
-        super()._on_message(client, userdata, msg)
+    def _on_delivery(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        self._arrived[mid] = time.time()
+        super()._on_delivery(topic, payload, mid, qos)
 
     async def next_batch(self, max_messages: int, max_wait_s: float) -> list[Any]:
         batch = await super().next_batch(max_messages, max_wait_s)
@@ -395,15 +395,31 @@ def _peak_rss_mb() -> float:
 
 
 def _worker(
-    database_url: str, broker_url: str, root: str, secret: bytes, index: int, ready: Event, stop: Event, results: Any
+    database_url: str,
+    broker_url: str,
+    root: str,
+    secret: bytes,
+    index: int,
+    ready: Event,
+    stop: Event,
+    results: Any,
+    progress: Any,
 ) -> None:
     """One head-end worker process: ingest until told to stop, then report."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(_work(database_url, broker_url, root, secret, index, ready, stop, results))
+    asyncio.run(_work(database_url, broker_url, root, secret, index, ready, stop, results, progress))
 
 
 async def _work(
-    database_url: str, broker_url: str, root: str, secret: bytes, index: int, ready: Event, stop: Event, results: Any
+    database_url: str,
+    broker_url: str,
+    root: str,
+    secret: bytes,
+    index: int,
+    ready: Event,
+    stop: Event,
+    results: Any,
+    progress: Any,
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = settings_mod.build(data_dir=Path(tmp), database_url=database_url, broker_url=broker_url, topic_root=root)
@@ -416,9 +432,14 @@ async def _work(
         settle_heap()  # as `bijli serve` does
         task = asyncio.create_task(headend.run())
         ready.set()
-        while not await asyncio.to_thread(stop.wait, 0.2):
+        while not stop.is_set():
+            # What this worker has committed, for the run to wait on without asking the
+            # database (a count of `readings` every tenth of a second would load the very
+            # server being measured).
+            progress.value = headend.totals.readings_stored + headend.totals.readings_replaced
             if task.done():
                 task.result()
+            await asyncio.sleep(0.05)
         await cancel([task])
         await uplink.close()
         platform.store.dispose()
@@ -592,9 +613,17 @@ async def _poll(engine: Engine, table: str, done: Callable[[int], bool]) -> int:
     return n
 
 
-async def _until_stored(engine: Engine, expected: int) -> int:
-    """The readings stored once there are `expected`, or once they stop coming."""
-    return await _poll(engine, "readings", lambda n: n >= expected)
+def _until_committed(progress: Sequence[Any], expected: int) -> int:
+    """The readings the workers have committed, once there are `expected` or once they stop
+    coming (read from the workers' shared counters, not from the database under test)."""
+    last, last_change = -1, time.monotonic()
+    while (n := sum(int(p.value) for p in progress)) < expected:
+        if n != last:
+            last, last_change = n, time.monotonic()
+        elif time.monotonic() - last_change > STALL_S:
+            break
+        time.sleep(0.02)
+    return n
 
 
 async def _until_settled(engine: Engine) -> int:
@@ -610,6 +639,56 @@ def _checkpoint(engine: Engine) -> None:
             conn.execute(sa.text("CHECKPOINT"))
     except sa.exc.DBAPIError:
         pass
+
+
+_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pids: Iterable[int]) -> float:
+    """CPU seconds (user and system) the processes `pids` have used so far."""
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime and stime, the 14th and 15th fields
+    return ticks / _TICKS_PER_S
+
+
+def _pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+@dataclass(frozen=True, slots=True)
+class CpuMeter:
+    """Where the machine's CPU goes during a phase: the run's own process (the publisher),
+    the subscribers or workers, the broker and PostgreSQL."""
+
+    subscribers: list[int]
+    workers: list[int]
+
+    def read(self) -> dict[str, float]:
+        return {
+            "publisher": time.process_time(),
+            "subscribers": _cpu_s(self.subscribers),
+            "workers": _cpu_s(self.workers),
+            "broker": _cpu_s(_pids_named("mosquitto")),
+            "postgres": _cpu_s(_pids_named("postgres")),
+        }
+
+    @staticmethod
+    def per_reading_us(before: dict[str, float], after: dict[str, float], readings: int) -> dict[str, float]:
+        return {k: (after[k] - before[k]) * 1e6 / max(readings, 1) for k in before}
 
 
 def _ms(values: Sequence[float], q: float) -> float:
@@ -760,31 +839,51 @@ def _run(
         )
     ready = [ctx.Event() for _ in range(opts.workers)]
     results = ctx.Queue()
+    committed = [ctx.Value("q", 0, lock=False) for _ in range(opts.workers)]
     for i in range(opts.workers):
-        procs.start(_worker, cfg.database_url, cfg.broker_url, root_ingest, cfg.site_secret, i, ready[i], stop, results)
+        procs.start(
+            _worker,
+            cfg.database_url,
+            cfg.broker_url,
+            root_ingest,
+            cfg.site_secret,
+            i,
+            ready[i],
+            stop,
+            results,
+            committed[i],
+        )
     reports: list[dict[str, Any]] = []
     runs: list[dict[str, float]] = []
     windows: list[tuple[float, float]] = []
+    cpu_runs: list[dict[str, dict[str, float]]] = []
     try:
         procs.wait_ready(sub_ready + ready, 120, "the subscribers and head-end workers")
+        pids = [int(p.pid) for p in procs.started]
+        meter = CpuMeter(pids[: opts.workers], pids[opts.workers :])
         time.sleep(0.5)
         frames_seen = stored_goal = 0
         cpu = time.process_time()
         for r, rounds in enumerate(saturates):
             # The broker's limit: these frames to the subscribers.
+            before = meter.read()
             first = asyncio.run(publish_all(address, to_broker[r], f"{root_broker}-{r}"))
             frames_seen += len(rounds.frames)
             deadline = time.monotonic() + STALL_S
             while time.monotonic() < deadline and int(sum(s[0] for s in seen)) < frames_seen:
-                time.sleep(0.05)
+                time.sleep(0.02)
             broker_s = max(max(s[2] for s in seen) - first, 1e-9)
+            broker_cpu = CpuMeter.per_reading_us(before, meter.read(), rounds.readings)
             # The ingest: the same number of frames (the next rounds) to the workers.
             _checkpoint(engine)
             time.sleep(0.5)
+            before = meter.read()
             first = asyncio.run(publish_all(address, to_ingest[r], f"{root_ingest}-{r}"))
             stored_goal += rounds.readings
-            stored = asyncio.run(_until_stored(engine, stored_goal))
+            stored = _until_committed(committed, stored_goal)
             windows.append((first, time.time()))
+            ingest_cpu = CpuMeter.per_reading_us(before, meter.read(), rounds.readings)
+            cpu_runs.append({"broker": broker_cpu, "ingest": ingest_cpu})
             runs.append({"broker_s": broker_s, "first": first, "readings": rounds.readings, "stored": stored})
             say(f"round {r + 1}: broker {rounds.readings / broker_s:.0f} readings/s; ingest stored {stored}")
             asyncio.run(_until_settled(engine))  # settlement of this set does not overlap the next
@@ -795,7 +894,7 @@ def _run(
         asyncio.run(
             publish_all(address, half.packets(opts.publishers), root_ingest + "-half", rate_per_s=frame_rate / 2)
         )
-        asyncio.run(_until_stored(engine, stored_goal + half.readings))
+        _until_committed(committed, stored_goal + half.readings)
         half_done = time.time()
         unsettled = asyncio.run(_until_settled(engine))
         settled_at = time.time()
@@ -885,6 +984,10 @@ def _run(
         "half_load_receive_to_commit_p99_ms": _ms(half_latency, 0.99),
         "worker_rss_mb": round(max(r["rss_mb"] for r in reports), 1),
         "publisher_cpu_s": round(publisher_cpu_s, 2),
+        "cpu_us_per_reading": {
+            phase: {k: round(statistics.median(c[phase][k] for c in cpu_runs), 1) for k in cpu_runs[0][phase]}
+            for phase in ("broker", "ingest")
+        },
         "batches": batches,
         "messages_per_batch": round(len(commits) / max(1, batches), 1),
         "bytes_per_reading": round(size / max(total_readings, 1), 1),
