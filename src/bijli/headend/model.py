@@ -14,7 +14,7 @@ from bijli.headend.ports import Delivery
 from bijli.kernel.time import INTERVAL_S, epoch, is_interval_start
 from bijli.prepaid.model import Connection
 from bijli.protocol import keys, topics
-from bijli.protocol.codec import Refusal, open_frame
+from bijli.protocol.codec import FrameKey, Refusal, open_frame
 from bijli.protocol.frames import KIND_OF, REGISTER_MODULUS, ReadingFrame, UplinkFrame
 
 CLOCK_TOLERANCE_S = 300
@@ -62,17 +62,30 @@ class Screened:
 
 
 class KeyRing:
-    """Per-meter frame keys, derived once from the site secret and kept."""
+    """Per-meter frame keys, derived once from the site secret and kept; and, for up to
+    `prepared` meters (the most recently first seen), the keys' prepared HMAC states
+    (`FrameKey`), which check a frame's tag in a third of the time but take 550 bytes each."""
 
-    def __init__(self, site_secret: bytes) -> None:
+    def __init__(self, site_secret: bytes, prepared: int = 100_000) -> None:
         self._secret = site_secret
         self._keys: dict[str, bytes] = {}
+        self._prepared: dict[str, FrameKey] = {}
+        self._room = prepared
 
     def frame_key(self, meter_id: str) -> bytes:
         key = self._keys.get(meter_id)
         if key is None:
             key = self._keys[meter_id] = keys.frame_key(self._secret, meter_id)
         return key
+
+    def verifier(self, meter_id: str) -> FrameKey:
+        """The meter's frame key, prepared for checking tags."""
+        found = self._prepared.get(meter_id)
+        if found is None:
+            if len(self._prepared) >= self._room:
+                del self._prepared[next(iter(self._prepared))]  # the oldest goes
+            found = self._prepared[meter_id] = FrameKey(self.frame_key(meter_id))
+        return found
 
 
 Parsed = tuple[str, str] | None
@@ -116,7 +129,7 @@ def screen(
             refusal = Refusal("not-commissioned", f"meter {meter_id} is {record.status}")
             out.rejected.append(Rejected(d, meter_id, refusal))
             continue
-        opened = open_frame(ring.frame_key(meter_id), meter_id, d.payload)
+        opened = open_frame(ring.verifier(meter_id), meter_id, d.payload)
         if isinstance(opened, Refusal):
             out.rejected.append(Rejected(d, meter_id, opened))
             continue

@@ -50,9 +50,10 @@ def seal(key: bytes, frame: UplinkFrame | CommandFrame) -> bytes:
     return body + b"\n" + tag(key, body)
 
 
-class Sealer:
-    """Seals one meter's frames fast: HMAC-SHA256 with the key's inner and outer hash states
-    prepared once (RFC 2104), which halves the cost of a tag on the fleet's hot path."""
+class FrameKey:
+    """A meter's frame key with HMAC-SHA256's inner and outer hash states prepared once
+    (RFC 2104): a tag then costs a third of `tag`'s. About 550 bytes a key, so the head-end
+    keeps a bounded number of them (`KeyRing`)."""
 
     __slots__ = ("_inner", "_outer")
 
@@ -61,16 +62,29 @@ class Sealer:
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
 
-    def seal(self, frame: UplinkFrame | CommandFrame) -> bytes:
-        body = _encoder.encode(frame)
+    def tag(self, body: bytes) -> bytes:
+        """The same as `tag(key, body)`."""
         inner = self._inner.copy()
         inner.update(body)
         outer = self._outer.copy()
         outer.update(inner.digest())
-        return body + b"\n" + outer.digest()[:TAG_BYTES].hex().encode("ascii")
+        return outer.digest()[:TAG_BYTES].hex().encode("ascii")
 
 
-def open_frame(key: bytes, meter_id: str, payload: bytes) -> UplinkFrame | Refusal:
+class Sealer:
+    """Seals one meter's frames fast (the fleet's hot path), with a `FrameKey`."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes) -> None:
+        self._key = FrameKey(key)
+
+    def seal(self, frame: UplinkFrame | CommandFrame) -> bytes:
+        body = _encoder.encode(frame)
+        return body + b"\n" + self._key.tag(body)
+
+
+def open_frame(key: bytes | FrameKey, meter_id: str, payload: bytes) -> UplinkFrame | Refusal:
     """Check a payload's tag, decode it, and check it speaks for `meter_id` (head-end side)."""
     opened: UplinkFrame | Refusal = _open(key, meter_id, payload, _decoder)
     return opened
@@ -82,11 +96,12 @@ def open_command(key: bytes, meter_id: str, payload: bytes) -> CommandFrame | Re
     return opened
 
 
-def _open(key: bytes, meter_id: str, payload: bytes, decoder: msgspec.json.Decoder[Any]) -> Any:
+def _open(key: bytes | FrameKey, meter_id: str, payload: bytes, decoder: msgspec.json.Decoder[Any]) -> Any:
     body, sep, got = payload.rpartition(b"\n")
     if not sep or len(got) != TAG_HEX:
         return Refusal("malformed", "no authentication tag after the frame")
-    if not hmac.compare_digest(tag(key, body), got):
+    expected = key.tag(body) if isinstance(key, FrameKey) else tag(key, body)
+    if not hmac.compare_digest(expected, got):
         return Refusal("forged", "authentication tag does not match the meter's key")
     try:
         frame = decoder.decode(body)

@@ -321,3 +321,11 @@ def test_values_the_store_cannot_hold_are_refused_not_left_to_fail_the_batch(fra
     out = run(delivered(frame))
 
     assert out.accepted == []
+
+
+def test_a_key_ring_keeps_a_bounded_number_of_prepared_keys_and_still_checks_every_meter() -> None:
+    ring = KeyRing(SECRET, prepared=1)
+    frames = [reading(CL1, 11), reading(CL2, 1), reading(CL1, 12)]
+    screened = screen([delivered(f) for f in frames], registry(), ring, ROOT, NOW)
+    assert [a.frame.fc for a in screened.accepted] == [11, 12, 1]
+    assert len(ring._prepared) == 1

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bijli.protocol import frames, keys
-from bijli.protocol.codec import Refusal, Sealer, open_frame, seal
+from bijli.protocol.codec import FrameKey, Refusal, Sealer, open_frame, seal
 from bijli.protocol.frames import (
     AckFrame,
     Event,
@@ -283,3 +283,10 @@ def test_protocol_doc_worked_example_seals_the_golden_vector(capsys: pytest.Capt
 @pytest.mark.parametrize("key", [KEY, b"k", bytes(range(64)), bytes(range(100))])
 def test_the_fast_sealer_gives_the_same_bytes_as_plain_hmac(key: bytes) -> None:
     assert Sealer(key).seal(GOLDEN_FRAME) == seal(key, GOLDEN_FRAME)
+
+
+def test_a_prepared_key_opens_what_the_plain_key_opens_and_refuses_what_it_refuses() -> None:
+    sealed = seal(KEY, GOLDEN_FRAME)
+    assert open_frame(FrameKey(KEY), GOLDEN_FRAME.m, sealed) == open_frame(KEY, GOLDEN_FRAME.m, sealed)
+    forged = open_frame(FrameKey(b"another key"), GOLDEN_FRAME.m, sealed)
+    assert isinstance(forged, Refusal) and forged.code == "forged"
