@@ -16,6 +16,10 @@ from bijli.fleet.city import build_city
 from bijli.headend.handlers import IngestReport, ingest_batch
 from bijli.headend.ports import Delivery
 from bijli.headend.settlement import settle, settle_all
+from bijli.kernel.time import epoch
+from bijli.protocol import keys, topics
+from bijli.protocol.codec import seal
+from bijli.protocol.frames import StatusFrame
 from tests.support.frames import reading
 
 START = datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
@@ -145,3 +149,31 @@ def test_a_settlement_that_fails_midway_leaves_its_batch_queued_and_charges_noth
     assert settle_all(platform.store, NOW) == 4
     assert platform.queries.balance("KESCOCL0000001").balance_paise < opening
     assert _count(platform, "settlement_queue") == 0
+
+
+def _status(p: Platform, meter: str, fc: int, rssi: int) -> Delivery:
+    frame = StatusFrame(
+        v=1, m=meter, fc=fc, ts=epoch(NOW) - 60, sim=2, operator="airtel", rssi_dbm=rssi, relay=1, balance_paise=0
+    )
+    return Delivery(topics.uplink("bijli", meter, "status"), seal(keys.frame_key(p.settings.site_secret, meter), frame))
+
+
+def _state(p: Platform, meter: str) -> tuple[int, int, int, int]:
+    with p.store.engine.connect() as conn:
+        row = conn.execute(
+            sa.text("SELECT last_fc, status_fc, rssi_dbm, active_sim FROM meter_state WHERE meter_id = :m"),
+            {"m": meter},
+        ).one()
+    return row[0], row[1], row[2], row[3]
+
+
+def test_a_status_report_lands_with_the_readings_and_an_older_one_never_overwrites_it(platform: Platform) -> None:
+    readings = _deliveries(platform, "KNCL0000001", 1, 2)
+    take(platform, [readings[0], _status(platform, "KNCL0000001", 5, -71), readings[1]])
+    assert _state(platform, "KNCL0000001") == (5, 5, -71, 2)
+
+    take(platform, [_status(platform, "KNCL0000001", 4, -99)])  # late, through another path
+    assert _state(platform, "KNCL0000001") == (5, 5, -71, 2)
+    take(platform, [_status(platform, "KNCL0000001", 6, -80), *_deliveries(platform, "KNCL0000002", 1, 1)])
+    assert _state(platform, "KNCL0000001") == (6, 6, -80, 2)
+    assert _state(platform, "KNCL0000002")[:2] == (1, 0)  # a reading alone leaves the status as it was

@@ -354,6 +354,36 @@ def _subscriber(
     client.loop_stop()
 
 
+def _uplink_subscriber(
+    broker_url: str, topic_filter: str, client_id: str, ready: Event, stop: Event, seen: Any
+) -> None:
+    """The head-end's own MQTT uplink (`MqttUplink`, batches acknowledged in one write) doing
+    nothing else: received count, first and last receipt."""
+    asyncio.run(_acknowledge_only(broker_url, topic_filter, client_id, ready, stop, seen))
+
+
+async def _acknowledge_only(
+    broker_url: str, topic_filter: str, client_id: str, ready: Event, stop: Event, seen: Any
+) -> None:
+    uplink = MqttUplink(BrokerAddress.parse(broker_url), topic_filter, client_id, asyncio.get_running_loop())
+    await uplink.start()
+    settle_heap()
+    ready.set()
+    counted = 0
+    while not stop.is_set():
+        try:
+            batch = await asyncio.wait_for(uplink.next_batch(5000, 0.05), 0.2)
+        except TimeoutError:
+            continue
+        await uplink.ack(batch)
+        now = time.time()
+        if not counted:
+            seen[1] = now
+        counted += len(batch)
+        seen[0], seen[2] = counted, now
+    await uplink.close()
+
+
 class TimedUplink(MqttUplink):
     """The head-end's MQTT uplink, also noting when each message arrived and when its batch was
     acknowledged (just after the commit), and how long the worker spent storing batches."""
@@ -672,16 +702,14 @@ def _pids_named(name: str) -> list[int]:
 @dataclass(frozen=True, slots=True)
 class CpuMeter:
     """Where the machine's CPU goes during a phase: the run's own process (the publisher),
-    the subscribers or workers, the broker and PostgreSQL."""
+    each group of child processes, the broker and PostgreSQL."""
 
-    subscribers: list[int]
-    workers: list[int]
+    groups: dict[str, list[int]]
 
     def read(self) -> dict[str, float]:
         return {
             "publisher": time.process_time(),
-            "subscribers": _cpu_s(self.subscribers),
-            "workers": _cpu_s(self.workers),
+            **{name: _cpu_s(pids) for name, pids in self.groups.items()},
             "broker": _cpu_s(_pids_named("mosquitto")),
             "postgres": _cpu_s(_pids_named("postgres")),
         }
@@ -771,7 +799,7 @@ def run(opts: Options, progress: Callable[[str], None] | None = None) -> dict[st
     say = progress or (lambda _msg: None)
     load = os.getloadavg()[0]
     run_id = uuid.uuid4().hex[:8]
-    root_ingest, root_broker = f"bi{run_id}", f"bb{run_id}"
+    root_ingest, root_broker, root_uplink = f"bi{run_id}", f"bb{run_id}", f"bu{run_id}"
     dedicated_database(opts.database_url, fresh=True)
     with tempfile.TemporaryDirectory() as tmp, mosquitto(opts.broker_url, Path(tmp)) as broker_url:
         address = BrokerAddress.parse(broker_url)
@@ -781,7 +809,8 @@ def run(opts: Options, progress: Callable[[str], None] | None = None) -> dict[st
         cfg = replace(cfg, site_secret=os.urandom(32), topic_root=root_ingest, broker_url=broker_url)
         platform = bootstrap(cfg)
         try:
-            figures = _run(opts, platform.store.engine, cfg, address, root_ingest, root_broker, platform, say)
+            roots = (root_ingest, root_broker, root_uplink)
+            figures = _run(opts, platform.store.engine, cfg, address, roots, platform, say)
         finally:
             platform.store.dispose()
     figures["broker"] = opts.broker_url or "mosquitto of its own (max_queued_messages 0)"
@@ -794,11 +823,11 @@ def _run(
     engine: Engine,
     cfg: settings_mod.Settings,
     address: BrokerAddress,
-    root_ingest: str,
-    root_broker: str,
+    roots: tuple[str, str, str],
     platform: Platform,
     say: Callable[[str], None],
 ) -> dict[str, object]:
+    root_ingest, root_broker, root_uplink = roots
     rounds_total = opts.repeat * opts.intervals + opts.latency_intervals
     now = datetime.now(UTC)
     begin = utc_from_epoch((epoch(now) // INTERVAL_S - rounds_total - 2) * INTERVAL_S)
@@ -821,6 +850,7 @@ def _run(
     half = fleet_rounds(twin, begin, reps * opts.intervals, opts.latency_intervals)
     saturate = saturates[0]
     to_broker = [s.packets(opts.publishers, root_broker, root_ingest) for s in saturates]
+    to_uplink = [s.packets(opts.publishers, root_uplink, root_ingest) for s in saturates]
     to_ingest = [s.packets(opts.publishers) for s in saturates]
     sealed = sum(len(s.frames) for s in saturates) + len(half.frames)
     say(f"sealed {sealed} frames ({sum(s.readings for s in saturates) + half.readings} readings)")
@@ -828,14 +858,28 @@ def _run(
     procs = _Processes()
     ctx = procs.ctx
     stop = ctx.Event()
-    # K subscribers that only acknowledge (the broker limit) and K head-end workers, all up
-    # for the whole run; each group is idle while the other is measured.
-    sub_ready = [ctx.Event() for _ in range(opts.workers)]
+    # K bare paho subscribers that only acknowledge (the broker limit), K head-end uplinks that
+    # only acknowledge (the uplink limit) and K head-end workers, all up for the whole run;
+    # each group is idle while another is measured.
+    sub_ready = [ctx.Event() for _ in range(2 * opts.workers)]
     seen = [ctx.Array("d", 3, lock=False) for _ in range(opts.workers)]
+    seen_uplink = [ctx.Array("d", 3, lock=False) for _ in range(opts.workers)]
     for i in range(opts.workers):
         topic_filter = f"$share/bench/{topics.uplink_filter(root_broker)}"
         procs.start(
             _subscriber, address, topic_filter, f"bijli-bench-sub-{root_broker}-{i}", sub_ready[i], stop, seen[i]
+        )
+    for i in range(opts.workers):
+        topic_filter = topics.shared_uplink_filter(root_uplink, GROUP)
+        client_id = f"bijli-bench-uplink-{root_uplink}-{i}"
+        procs.start(
+            _uplink_subscriber,
+            cfg.broker_url,
+            topic_filter,
+            client_id,
+            sub_ready[opts.workers + i],
+            stop,
+            seen_uplink[i],
         )
     ready = [ctx.Event() for _ in range(opts.workers)]
     results = ctx.Queue()
@@ -860,7 +904,8 @@ def _run(
     try:
         procs.wait_ready(sub_ready + ready, 120, "the subscribers and head-end workers")
         pids = [int(p.pid) for p in procs.started]
-        meter = CpuMeter(pids[: opts.workers], pids[opts.workers :])
+        k = opts.workers
+        meter = CpuMeter({"subscribers": pids[:k], "uplinks": pids[k : 2 * k], "workers": pids[2 * k :]})
         time.sleep(0.5)
         frames_seen = stored_goal = 0
         cpu = time.process_time()
@@ -874,6 +919,14 @@ def _run(
                 time.sleep(0.02)
             broker_s = max(max(s[2] for s in seen) - first, 1e-9)
             broker_cpu = CpuMeter.per_reading_us(before, meter.read(), rounds.readings)
+            # The same frames to the head-end's own uplink, doing nothing else.
+            before = meter.read()
+            first = asyncio.run(publish_all(address, to_uplink[r], f"{root_uplink}-{r}"))
+            deadline = time.monotonic() + STALL_S
+            while time.monotonic() < deadline and int(sum(s[0] for s in seen_uplink)) < frames_seen:
+                time.sleep(0.02)
+            uplink_s = max(max(s[2] for s in seen_uplink) - first, 1e-9)
+            uplink_cpu = CpuMeter.per_reading_us(before, meter.read(), rounds.readings)
             # The ingest: the same number of frames (the next rounds) to the workers.
             _checkpoint(engine)
             time.sleep(0.5)
@@ -883,9 +936,20 @@ def _run(
             stored = _until_committed(committed, stored_goal)
             windows.append((first, time.time()))
             ingest_cpu = CpuMeter.per_reading_us(before, meter.read(), rounds.readings)
-            cpu_runs.append({"broker": broker_cpu, "ingest": ingest_cpu})
-            runs.append({"broker_s": broker_s, "first": first, "readings": rounds.readings, "stored": stored})
-            say(f"round {r + 1}: broker {rounds.readings / broker_s:.0f} readings/s; ingest stored {stored}")
+            cpu_runs.append({"broker": broker_cpu, "uplink": uplink_cpu, "ingest": ingest_cpu})
+            runs.append(
+                {
+                    "broker_s": broker_s,
+                    "uplink_s": uplink_s,
+                    "first": first,
+                    "readings": rounds.readings,
+                    "stored": stored,
+                }
+            )
+            say(
+                f"round {r + 1}: broker {rounds.readings / broker_s:.0f} readings/s, "
+                f"uplink {rounds.readings / uplink_s:.0f}; ingest stored {stored}"
+            )
             asyncio.run(_until_settled(engine))  # settlement of this set does not overlap the next
         publisher_cpu_s = time.process_time() - cpu
         frame_rate = len(saturate.frames) / max(windows[-1][1] - windows[-1][0], 1e-9)
@@ -917,9 +981,13 @@ def _run(
         run["readings_per_s"] = run["readings"] / run["ingest_s"]
         run["broker_limit_per_s"] = run["readings"] / run["broker_s"]
         run["ratio"] = run["readings_per_s"] / run["broker_limit_per_s"]
+        run["uplink_limit_per_s"] = run["readings"] / run["uplink_s"]
+        run["ratio_to_uplink"] = run["readings_per_s"] / run["uplink_limit_per_s"]
     readings_per_s = statistics.median(run["readings_per_s"] for run in runs)
     broker_limit = statistics.median(run["broker_limit_per_s"] for run in runs)
     ratio = statistics.median(run["ratio"] for run in runs)
+    uplink_limit = statistics.median(run["uplink_limit_per_s"] for run in runs)
+    ratio_to_uplink = statistics.median(run["ratio_to_uplink"] for run in runs)
     ingest_s = statistics.median(run["ingest_s"] for run in runs)
     broker_s = statistics.median(run["broker_s"] for run in runs)
     saturated_latency = [c - a for a, c in zip(arrivals, commits, strict=True) if any(b <= a <= d for b, d in windows)]
@@ -952,6 +1020,8 @@ def _run(
         "ratio_to_copy": round(readings_per_s / copy_per_s, 3),
         "lost": lost,
         "doubled": doubled,
+        "uplink_limit_per_s": round(uplink_limit),
+        "ratio_to_uplink": round(ratio_to_uplink, 3),
         "meters": opts.meters,
         "intervals": opts.intervals,
         "repeat": reps,
@@ -960,6 +1030,8 @@ def _run(
                 "readings_per_s": round(run["readings_per_s"]),
                 "broker_limit_per_s": round(run["broker_limit_per_s"]),
                 "ratio": round(run["ratio"], 3),
+                "uplink_limit_per_s": round(run["uplink_limit_per_s"]),
+                "ratio_to_uplink": round(run["ratio_to_uplink"], 3),
             }
             for run in runs
         ],
@@ -986,7 +1058,7 @@ def _run(
         "publisher_cpu_s": round(publisher_cpu_s, 2),
         "cpu_us_per_reading": {
             phase: {k: round(statistics.median(c[phase][k] for c in cpu_runs), 1) for k in cpu_runs[0][phase]}
-            for phase in ("broker", "ingest")
+            for phase in ("broker", "uplink", "ingest")
         },
         "batches": batches,
         "messages_per_batch": round(len(commits) / max(1, batches), 1),

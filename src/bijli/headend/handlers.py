@@ -169,17 +169,17 @@ def ingest_batch(
         for meter_id, start in actual:
             if latest.get(meter_id, 0) < start:
                 latest[meter_id] = start
-        tx.update_counters(
+        tx.update_meters(
             [
                 {"meter_id": m, "last_fc": fc, "fc_window": screened.fc_window[m], "latest": latest.get(m)}
                 for m, fc in screened.last_fc.items()
             ],
+            list(out.status.values()),
             now,
         )
         tx.insert_events(out.events)
         tx.insert_days(list(out.days.values()))
         tx.insert_redemptions(list(out.redemptions.values()))
-        tx.update_status(list(out.status.values()))
         record_acks(tx.conn, acks_from(item.frame for item in screened.accepted), now)
         tx.quarantine([_quarantine_row(r, now) for r in screened.rejected])
         report = IngestReport(

@@ -20,7 +20,7 @@ class Uplink(Protocol):
     """Meters' messages, in batches, acknowledged only once they are safely stored."""
 
     async def next_batch(self, max_messages: int, max_wait_s: float) -> list[Delivery]:
-        """Wait for at least one message, then gather more for up to `max_wait_s`."""
+        """Wait for at least one message, then gather more until the first has waited `max_wait_s`."""
         ...
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:

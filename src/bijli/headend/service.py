@@ -80,7 +80,7 @@ class HeadEnd:
         root: str,
         clock: Clock,
         max_batch: int = 5000,
-        max_wait_s: float = 0.05,
+        max_wait_s: float = 0.15,
         name: str = "headend",
         settling: bool = True,
         pace: SettlePace | None = None,

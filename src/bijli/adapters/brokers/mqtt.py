@@ -200,7 +200,7 @@ class MqttUplink:
         self._any_pending = asyncio.Event()
         self._full = asyncio.Event()
         self._want = 1
-        self._last_arrival = time.monotonic()
+        self._last_arrival = self._oldest = time.monotonic()
         self._connected = threading.Event()
         self._failed: str | None = None
         protocol = paho.MQTTv5 if address.mqtt5 else paho.MQTTv311
@@ -262,10 +262,12 @@ class MqttUplink:
 
     def _on_delivery(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         delivery = Delivery(topic, payload, (mid, qos))
-        self._last_arrival = time.monotonic()
+        self._last_arrival = now = time.monotonic()
         with self._pending_lock:
             self._pending.append(delivery)
             waiting = len(self._pending)
+            if waiting == 1:
+                self._oldest = now
         if waiting == 1:
             self._loop.call_soon_threadsafe(self._any_pending.set)
         elif waiting == self._want:
@@ -317,19 +319,23 @@ class MqttUplink:
             raise BrokerDown(f"MQTT broker refused a publish to {topic}: {reason}")
 
     async def next_batch(self, max_messages: int, max_wait_s: float) -> list[Delivery]:
-        # Up to `max_wait_s` for the batch to fill: under a flood the messages keep coming
-        # meanwhile, and a larger batch costs less per message to store.
+        # The batch fills until the oldest message in it has waited `max_wait_s`: under a
+        # flood the messages keep coming meanwhile, and a larger batch costs less per message
+        # to store; what arrived while the last batch was being stored has waited already.
         self._want = max_messages
         await self._any_pending.wait()
         if len(self._pending) < max_messages:
             self._full.clear()
-            if len(self._pending) < max_messages:
+            left = self._oldest + max_wait_s - time.monotonic()
+            if len(self._pending) < max_messages and left > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._full.wait(), max_wait_s)
+                    await asyncio.wait_for(self._full.wait(), left)
         with self._pending_lock:
             batch = self._pending[:max_messages]
             del self._pending[:max_messages]
-            if not self._pending:
+            if self._pending:
+                self._oldest = time.monotonic()  # (they are older, but a backlog fills the next batch at once)
+            else:
                 self._any_pending.clear()
         return batch
 

@@ -145,6 +145,15 @@ _PG_UPDATE_STATUS = (
     + ", ".join(f"{n} = {STATUS.value(n)}" for n, _ in STATUS.columns[2:])
     + f" FROM {STATUS.source()} WHERE s.meter_id = u.b_meter AND s.status_fc < u.b_fc"
 )
+METERS = Columns(COUNTERS.columns + STATUS.columns[1:])
+_NEWER_STATUS = "u.b_fc > s.status_fc"
+_PG_UPDATE_METERS = (
+    "UPDATE meter_state AS s SET last_fc = u.last_fc, fc_window = u.fc_window, last_seen = %(now)s, "
+    f"last_interval = GREATEST(s.last_interval, {METERS.value('latest')}), "
+    f"status_fc = CASE WHEN {_NEWER_STATUS} THEN u.b_fc ELSE s.status_fc END, "
+    + ", ".join(f"{n} = CASE WHEN {_NEWER_STATUS} THEN {METERS.value(n)} ELSE s.{n} END" for n, _ in STATUS.columns[2:])
+    + f" FROM {METERS.source()} WHERE s.meter_id = u.meter_id"
+)
 _PG_COUNTERS = (
     "SELECT s.meter_id, m.status, s.last_fc, s.fc_window FROM meter_state AS s "
     "JOIN meters AS m ON m.meter_id = s.meter_id "
@@ -400,6 +409,24 @@ class StoreTx:
         self.advance_last_interval(
             {r["meter_id"]: utc_from_epoch(r["latest"]) for r in rows if r["latest"] is not None}
         )
+
+    def update_meters(
+        self, counters: Sequence[Mapping[str, Any]], statuses: Sequence[Mapping[str, Any]], now: datetime
+    ) -> None:
+        """`update_counters` and `update_status` at once: on PostgreSQL one statement, so a
+        meter that sent both a reading and a status report gets one new row version, not two."""
+        if not self._pg or not counters:
+            self.update_counters(counters, now)
+            self.update_status(statuses)
+            return
+        by_meter = {row["b_meter"]: row for row in statuses}
+        ids = [row["meter_id"] for row in counters]
+        params: dict[str, Any] = COUNTERS.params(counters)
+        for name, kind in STATUS.columns[1:]:
+            params[name] = literal(kind, [by_meter[m][name] if m in by_meter else None for m in ids])
+        self._raw(_PG_UPDATE_METERS, {**params, "now": now})
+        counted = set(ids)
+        self.update_status([row for m, row in by_meter.items() if m not in counted])  # none, usually
 
     def enqueue_settlement(self, items: Sequence[tuple[str, int, int]], now: datetime) -> None:
         """Leave these actual readings (meter, interval start, when the meter sent it; epoch
