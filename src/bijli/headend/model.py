@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 
 from bijli.headend.ports import Delivery
 from bijli.kernel.time import INTERVAL_S, epoch, is_interval_start
@@ -158,8 +159,8 @@ def screen(
     return out
 
 
-def _counter_order(a: Accepted) -> tuple[str, int]:
-    return a.frame.m, a.frame.fc
+_counter_order = attrgetter("frame.m", "frame.fc")
+"""An accepted frame's (meter, frame counter)."""
 
 
 REPLAY_WINDOW = 62
