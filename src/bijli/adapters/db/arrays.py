@@ -2,19 +2,19 @@
 
 psycopg adapts a Python list element by element, which at ingest rates costs more than the
 insert itself; an array literal built with one ``join`` costs a fraction of that. Values go
-in as text (quoted), integers, or UTC times as epoch seconds (datetimes or ints; turned into
-timestamps by ``to_timestamp`` in SQL).
+in as text (quoted), integers, dates, or UTC times as epoch seconds (datetimes or ints; turned
+into timestamps by ``to_timestamp`` in SQL).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
-Kind = Literal["text", "int", "epoch"]
-_SQL_TYPE = {"text": "text", "int": "bigint", "epoch": "bigint"}
+Kind = Literal["text", "int", "epoch", "date"]
+_SQL_TYPE = {"text": "text", "int": "bigint", "epoch": "bigint", "date": "date"}
 
 
 def _text(value: str | None) -> str:
@@ -33,7 +33,11 @@ def _epoch(value: datetime | int | None) -> str:
     return str(value) if isinstance(value, int) else str(int(value.timestamp()))
 
 
-_RENDER: dict[str, Callable[[Any], str]] = {"text": _text, "int": _int, "epoch": _epoch}
+def _date(value: date | None) -> str:
+    return "NULL" if value is None else value.isoformat()
+
+
+_RENDER: dict[str, Callable[[Any], str]] = {"text": _text, "int": _int, "epoch": _epoch, "date": _date}
 
 
 def literal(kind: Kind, values: Iterable[Any]) -> str:

@@ -145,6 +145,29 @@ _PG_UPDATE_STATUS = (
     + ", ".join(f"{n} = {STATUS.value(n)}" for n, _ in STATUS.columns[2:])
     + f" FROM {STATUS.source()} WHERE s.meter_id = u.b_meter AND s.status_fc < u.b_fc"
 )
+LEDGER = Columns(
+    (
+        ("account_no", "text"),
+        ("kind", "text"),
+        ("amount_paise", "int"),
+        ("reference", "text"),
+        ("period_start", "epoch"),
+        ("energy_wh", "int"),
+    )
+)
+_PG_POST = (
+    f"INSERT INTO ledger ({', '.join(n for n, _ in LEDGER.columns)}, posted_at) "
+    f"SELECT {LEDGER.values()}, %(now)s FROM {LEDGER.source()} ON CONFLICT (reference) DO NOTHING"
+)
+DAILY = Columns(
+    (("meter_id", "text"), ("day", "date"), ("wh", "int"), ("intervals", "int"), ("last_received_at", "epoch"))
+)
+_PG_ADD_DAILY = (
+    f"INSERT INTO meter_daily ({', '.join(n for n, _ in DAILY.columns)}) "
+    f"SELECT {DAILY.values()} FROM {DAILY.source()} ON CONFLICT (meter_id, day) DO UPDATE SET "
+    "wh = meter_daily.wh + excluded.wh, intervals = meter_daily.intervals + excluded.intervals, "
+    "last_received_at = excluded.last_received_at"
+)
 METERS = Columns(COUNTERS.columns + STATUS.columns[1:])
 _NEWER_STATUS = "u.b_fc > s.status_fc"
 _PG_UPDATE_METERS = (
@@ -291,6 +314,19 @@ class StoreTx:
     def add_daily(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Add actual energy to each meter's day (rows: meter_id, day, wh, intervals, last_received_at)."""
         if not rows:
+            return
+        if self._pg:  # one statement over arrays, which must name each (meter, day) once
+            merged: dict[tuple[str, Any], dict[str, Any]] = {}
+            for row in rows:
+                key = (row["meter_id"], row["day"])
+                if key in merged:
+                    into = merged[key]
+                    into["wh"] += row["wh"]
+                    into["intervals"] += row["intervals"]
+                    into["last_received_at"] = max(into["last_received_at"], row["last_received_at"])
+                else:
+                    merged[key] = dict(row)
+            self._raw(_PG_ADD_DAILY, DAILY.params(list(merged.values())))
             return
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(t.meter_daily)
@@ -508,6 +544,20 @@ class StoreTx:
 
     def post(self, entries: Sequence[LedgerEntry], now: datetime) -> None:
         """Append ledger entries; an entry whose reference is already posted is left alone."""
+        if not entries:
+            return
+        if self._pg:  # one statement over arrays: settlement posts thousands at a time
+            columns: dict[str, list[Any]] = {
+                "account_no": [e.account_no for e in entries],
+                "kind": [e.kind.value for e in entries],
+                "amount_paise": [e.amount_paise for e in entries],
+                "reference": [e.reference for e in entries],
+                "period_start": [e.period_start for e in entries],
+                "energy_wh": [e.energy_wh for e in entries],
+            }
+            params: dict[str, Any] = {name: literal(kind, columns[name]) for name, kind in LEDGER.columns}
+            self._raw(_PG_POST, {**params, "now": now})
+            return
         rows = [
             {
                 "account_no": e.account_no,
