@@ -127,6 +127,9 @@ def _meter_out(ctx: WebContext, m: MeterView) -> Meter:
 
 
 def _kwh(wh: int) -> str:
+    """kWh to the Wh, as `Kwh` wants it: "0.125" (readings are never negative)."""
+    if wh >= 0:
+        return f"{wh // 1000}.{wh % 1000:03d}"
     return str(kwh(wh).quantize(MILLI))
 
 
@@ -187,9 +190,9 @@ def router(ctx: WebContext) -> APIRouter:
             raise _invalid("end", "end must be later than start", end.isoformat())
         if end - start > MAX_SPAN:
             raise _invalid("end", "end may be at most 31 days after start", end.isoformat())
-        if not ctx.reads.known(meter_id):
-            raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
         rows = ctx.platform.queries.readings(meter_id, start.astimezone(UTC), end.astimezone(UTC))
+        if not rows and not ctx.reads.known(meter_id):  # a meter with readings is known
+            raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
         return Readings(
             meter_id=meter_id,
             start=start.astimezone(UTC),

@@ -80,8 +80,14 @@ class Queries:
             .where(r.meter_id == meter_id, r.interval_start >= start, r.interval_start < end)
             .order_by(r.interval_start)
         )
-        with self.engine.connect() as conn:
-            return [ReadingView(**row._asdict()) for row in conn.execute(q)]
+        # One statement: no transaction around it, so no BEGIN and ROLLBACK round trips.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            return [
+                ReadingView(
+                    interval_start=at, import_wh=wh, import_wh_total=total, voltage_dv=v, current_ma=i, quality=k
+                )
+                for at, wh, total, v, i, k in conn.execute(q).all()
+            ]
 
     def balance(self, account_no: str) -> BalanceView:
         l = t.ledger.c  # noqa: E741 - the ledger's columns
