@@ -424,20 +424,11 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _worker(
-    database_url: str,
-    broker_url: str,
-    root: str,
-    secret: bytes,
-    index: int,
-    ready: Event,
-    stop: Event,
-    results: Any,
-    progress: Any,
-) -> None:
-    """One head-end worker process: ingest until told to stop, then report."""
+def _worker(*args: Any) -> None:
+    """One head-end worker process (the arguments are `_work`'s): ingest until told to stop,
+    then report."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(_work(database_url, broker_url, root, secret, index, ready, stop, results, progress))
+    asyncio.run(_work(*args))
 
 
 async def _work(
