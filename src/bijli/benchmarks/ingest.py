@@ -62,6 +62,7 @@ from bijli.bootstrap import Platform, bootstrap
 from bijli.demo import commission
 from bijli.fleet.city import build_city
 from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
+from bijli.headend.handlers import interval_row
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SystemClock
 from bijli.kernel.heap import settle_heap
@@ -503,16 +504,7 @@ def interval_rows(rounds: Rounds) -> list[dict[str, Any]]:
     """The readings of these rounds as the head-end collects them (interval start in epoch
     seconds), in the order it would store them."""
     return [
-        {
-            "meter_id": f.frame.m,
-            "interval_start": r.start,
-            "import_wh": r.import_wh,
-            "import_vah": r.import_vah,
-            "export_wh": r.export_wh,
-            "voltage_dv": r.voltage_dv,
-            "current_ma": r.current_ma,
-            "import_wh_total": r.import_wh_total,
-        }
+        interval_row(f.frame.m, r)
         for f in rounds.frames
         if isinstance(f.frame, ReadingFrame)
         for r in f.frame.intervals

@@ -20,6 +20,7 @@ from bijli.protocol.frames import (
     AckFrame,
     DailyFrame,
     EventFrame,
+    IntervalRecord,
     ReadingFrame,
     StatusFrame,
     TokenFrame,
@@ -54,23 +55,26 @@ class Collected:
     status: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+def interval_row(meter_id: str, r: IntervalRecord) -> dict[str, Any]:
+    """One interval of a reading frame as ingest stores it (interval start in epoch seconds)."""
+    return {
+        "meter_id": meter_id,
+        "interval_start": r.start,
+        "import_wh": r.import_wh,
+        "import_vah": r.import_vah,
+        "export_wh": r.export_wh,
+        "voltage_dv": r.voltage_dv,
+        "current_ma": r.current_ma,
+        "import_wh_total": r.import_wh_total,
+    }
+
+
 def _reading(frame: ReadingFrame, out: Collected) -> None:
     for r in frame.intervals:
-        start = r.start
-        out.readings.setdefault(
-            (frame.m, start),
-            {
-                "meter_id": frame.m,
-                "interval_start": start,
-                "import_wh": r.import_wh,
-                "import_vah": r.import_vah,
-                "export_wh": r.export_wh,
-                "voltage_dv": r.voltage_dv,
-                "current_ma": r.current_ma,
-                "import_wh_total": r.import_wh_total,
-            },
-        )
-        out.sent_at.setdefault((frame.m, start), frame.ts)
+        key = (frame.m, r.start)
+        if key not in out.readings:
+            out.readings[key] = interval_row(frame.m, r)
+            out.sent_at[key] = frame.ts
 
 
 def _daily(frame: DailyFrame, out: Collected) -> None:

@@ -46,9 +46,10 @@ def literal(kind: Kind, values: Iterable[Any]) -> str:
     if values and None not in values:  # the usual case, joined at C speed
         if kind == "int":
             return "{" + ",".join(map(str, values)) + "}"
-        joined = "".join(values) if kind == "text" else '"'
-        if '"' not in joined and "\\" not in joined:
-            return '{"' + '","'.join(values) + '"}'
+        if kind == "text":
+            joined = "".join(values)
+            if '"' not in joined and "\\" not in joined:  # nothing to escape
+                return '{"' + '","'.join(values) + '"}'
     render = _RENDER[kind]
     return "{" + ",".join([render(v) for v in values]) + "}"
 

@@ -120,11 +120,6 @@ _PG_COPY_TYPES = [
     "int4",
 ]
 COUNTERS = Columns((("meter_id", "text"), ("last_fc", "int"), ("fc_window", "int"), ("latest", "epoch")))
-_PG_UPDATE_COUNTERS = (
-    "UPDATE meter_state AS s SET last_fc = u.last_fc, fc_window = u.fc_window, last_seen = %(now)s, "
-    f"last_interval = GREATEST(s.last_interval, {COUNTERS.value('latest')}) "
-    f"FROM {COUNTERS.source()} WHERE s.meter_id = u.meter_id"
-)
 STATUS = Columns(
     (
         ("b_meter", "text"),
@@ -427,14 +422,34 @@ class StoreTx:
         )
         self.conn.execute(stmt, [{"k_meter": m, "k_start": at, "v_flags": f} for m, at, f in sorted(rows)])
 
-    def update_counters(self, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
-        """Per meter that sent an authentic frame: `meter_id`, its frame counter and replay
-        window (`last_fc`, `fc_window`) and its `latest` new interval (epoch seconds, or
-        None); seen `now`."""
-        if not rows:
+    def update_meters(
+        self, counters: Sequence[Mapping[str, Any]], statuses: Sequence[Mapping[str, Any]], now: datetime
+    ) -> None:
+        """Per meter that sent an authentic frame (`counters`): `meter_id`, its frame counter
+        and replay window (`last_fc`, `fc_window`) and its `latest` new interval (epoch
+        seconds, or None), seen `now`; and the batch's newest status reports (`statuses`:
+        `b_meter`, `b_fc`, columns), each taken only if newer than the stored one.
+
+        On PostgreSQL one statement, so a meter that sent both a reading and a status report
+        gets one new row version, not two.
+        """
+        if not self._pg:
+            self._update_counters_row_by_row(counters, now)
+            self.update_status(statuses)
             return
-        if self._pg:
-            self._raw(_PG_UPDATE_COUNTERS, {**COUNTERS.params(rows), "now": now})
+        by_meter = {row["b_meter"]: row for row in statuses}
+        if counters:
+            ids = [row["meter_id"] for row in counters]
+            params: dict[str, Any] = COUNTERS.params(counters)
+            for name, kind in STATUS.columns[1:]:
+                params[name] = literal(kind, [by_meter[m][name] if m in by_meter else None for m in ids])
+            self._raw(_PG_UPDATE_METERS, {**params, "now": now})
+            for m in ids:
+                by_meter.pop(m, None)
+        self.update_status(list(by_meter.values()))  # none: a status report comes with its counter
+
+    def _update_counters_row_by_row(self, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
+        if not rows:
             return
         self.update_state(
             [
@@ -445,24 +460,6 @@ class StoreTx:
         self.advance_last_interval(
             {r["meter_id"]: utc_from_epoch(r["latest"]) for r in rows if r["latest"] is not None}
         )
-
-    def update_meters(
-        self, counters: Sequence[Mapping[str, Any]], statuses: Sequence[Mapping[str, Any]], now: datetime
-    ) -> None:
-        """`update_counters` and `update_status` at once: on PostgreSQL one statement, so a
-        meter that sent both a reading and a status report gets one new row version, not two."""
-        if not self._pg or not counters:
-            self.update_counters(counters, now)
-            self.update_status(statuses)
-            return
-        by_meter = {row["b_meter"]: row for row in statuses}
-        ids = [row["meter_id"] for row in counters]
-        params: dict[str, Any] = COUNTERS.params(counters)
-        for name, kind in STATUS.columns[1:]:
-            params[name] = literal(kind, [by_meter[m][name] if m in by_meter else None for m in ids])
-        self._raw(_PG_UPDATE_METERS, {**params, "now": now})
-        counted = set(ids)
-        self.update_status([row for m, row in by_meter.items() if m not in counted])  # none, usually
 
     def enqueue_settlement(self, items: Sequence[tuple[str, int, int]], now: datetime) -> None:
         """Leave these actual readings (meter, interval start, when the meter sent it; epoch
@@ -546,18 +543,6 @@ class StoreTx:
         """Append ledger entries; an entry whose reference is already posted is left alone."""
         if not entries:
             return
-        if self._pg:  # one statement over arrays: settlement posts thousands at a time
-            columns: dict[str, list[Any]] = {
-                "account_no": [e.account_no for e in entries],
-                "kind": [e.kind.value for e in entries],
-                "amount_paise": [e.amount_paise for e in entries],
-                "reference": [e.reference for e in entries],
-                "period_start": [e.period_start for e in entries],
-                "energy_wh": [e.energy_wh for e in entries],
-            }
-            params: dict[str, Any] = {name: literal(kind, columns[name]) for name, kind in LEDGER.columns}
-            self._raw(_PG_POST, {**params, "now": now})
-            return
         rows = [
             {
                 "account_no": e.account_no,
@@ -570,6 +555,9 @@ class StoreTx:
             }
             for e in entries
         ]
+        if self._pg:  # one statement over arrays: settlement posts thousands at a time
+            self._raw(_PG_POST, {**LEDGER.params(rows), "now": now})
+            return
         insert_ignoring(self.conn, t.ledger, rows, ["reference"])
 
     def insert_days(self, rows: Sequence[Mapping[str, Any]]) -> None:
