@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from bijli import settings
+from bijli.adapters.db.mdm import insert_estimates
 from bijli.bootstrap import Platform, bootstrap
 from bijli.demo import commission
 from bijli.fleet.city import build_city
@@ -125,3 +126,32 @@ def test_readings_that_look_wrong_are_kept_but_flagged(platform: Platform) -> No
     assert got[0][3] == 0
     assert got[1][3] & Flag.SPIKE
     assert got[2][3] & Flag.REGISTER and got[2][2] == "actual"
+
+
+def test_an_estimate_that_meets_a_real_reading_is_neither_written_nor_logged(platform: Platform) -> None:
+    # The real reading of interval 0 lands after the job looked for gaps, before it wrote.
+    deliver(platform, 1, 0, 100, 5_000_100, START + INTERVAL)
+    late = [_estimate(0, 80, 5_000_080), _estimate(1, 80, 5_000_180)]
+
+    with platform.store.transaction() as tx:
+        written = insert_estimates(tx.conn, late)
+
+    assert written == {(METER, START + INTERVAL)}
+    got = stored(platform)
+    assert got[0][:3] == (100, 5_000_100, "actual") and got[1][2] == "estimated"
+
+
+def _estimate(n: int, wh: int, total: int) -> dict[str, object]:
+    return {
+        "meter_id": METER,
+        "interval_start": START + n * INTERVAL,
+        "import_wh": wh,
+        "import_vah": wh,
+        "export_wh": 0,
+        "voltage_dv": 0,
+        "current_ma": 0,
+        "import_wh_total": total,
+        "quality": "estimated",
+        "flags": int(Flag.ESTIMATED_LINEAR),
+        "received_at": START + 2 * INTERVAL,
+    }

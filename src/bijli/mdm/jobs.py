@@ -71,7 +71,8 @@ def run_vee(
                 if online:
                     asks.append((meter, run[0], run[-1] + INTERVAL))
                 rows.extend(_estimates(meter, run, by_start, readings, now))
-        sql.insert_estimates(conn, rows)
+        written = sql.insert_estimates(conn, rows)
+        rows = [r for r in rows if (r["meter_id"], r["interval_start"]) in written]
         tx.record_edits(
             [
                 {

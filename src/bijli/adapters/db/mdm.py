@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bijli.adapters.db import schema as t
-from bijli.adapters.db.store import insert_ignoring
 
 
 def incomplete_meters(conn: Connection, first: datetime, last: datetime, expected: int) -> list[str]:
@@ -55,6 +55,18 @@ def last_seen(conn: Connection, meter_ids: Sequence[str]) -> dict[str, datetime 
     return {row.meter_id: row.last_seen for row in conn.execute(q)}
 
 
-def insert_estimates(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Estimated readings; a real one stored meanwhile wins (the estimate is not written)."""
-    insert_ignoring(conn, t.readings, rows, ["meter_id", "interval_start"])
+def insert_estimates(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[tuple[str, datetime]]:
+    """Estimated readings; a real one stored meanwhile wins (the estimate is not written).
+
+    Returns the (meter, interval start) of the estimates written.
+    """
+    if not rows:
+        return set()
+    r = t.readings.c
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(t.readings)
+        .on_conflict_do_nothing(index_elements=["meter_id", "interval_start"])
+        .returning(r.meter_id, r.interval_start)
+    )
+    return {(row.meter_id, row.interval_start) for row in conn.execute(stmt, list(rows))}
