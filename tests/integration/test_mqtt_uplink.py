@@ -90,3 +90,30 @@ def test_a_large_batch_acknowledged_in_one_write_is_never_delivered_again(mosqui
     taken, after = asyncio.run(scenario())
     assert taken == 5000
     assert after == [b"after"]  # nothing of the acknowledged 5,000 came again
+
+
+@pytest.mark.mosquitto
+def test_the_uplink_is_not_quiet_while_messages_wait_for_a_batch(mosquitto: str, topic_root: str) -> None:
+    # Settlement runs when the uplink is quiet: a backlog the head-end has not stored yet is
+    # work, however long ago it arrived.
+    client_id = f"headend-{uuid.uuid4().hex[:8]}"
+    topic = topics.uplink(topic_root, "KNCL0000001", "reading")
+
+    async def scenario() -> tuple[float, float, float]:
+        uplink = await _connect(mosquitto, topic_root, client_id)
+        await asyncio.to_thread(_publish, mosquitto, [(topic, b"one"), (topic, b"two")])
+        async with asyncio.timeout(15):
+            while uplink.waiting() < 2:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # long enough to count as quiet, had nothing been waiting
+        waiting = uplink.idle_s()
+        batch = await _take(uplink, 2)
+        await asyncio.sleep(0.3)
+        taken = uplink.idle_s()
+        await uplink.ack(batch)
+        await uplink.close()
+        return waiting, taken, 0.3
+
+    waiting, taken, quiet = asyncio.run(scenario())
+    assert waiting == 0.0
+    assert taken >= quiet

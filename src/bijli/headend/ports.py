@@ -32,7 +32,8 @@ class Uplink(Protocol):
         ...
 
     def idle_s(self) -> float:
-        """Seconds since the last message arrived."""
+        """Seconds since the last message arrived; 0 while messages wait for a batch (a
+        backlog is work, however long ago it arrived)."""
         ...
 
     async def close(self) -> None: ...

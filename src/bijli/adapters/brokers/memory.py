@@ -50,7 +50,7 @@ class MemoryBroker:
         return self._queue.qsize()
 
     def idle_s(self) -> float:
-        return time.monotonic() - self._last_publish
+        return 0.0 if self._queue.qsize() else time.monotonic() - self._last_publish
 
     async def drain(self) -> None:
         """Wait until everything published so far has been acknowledged."""

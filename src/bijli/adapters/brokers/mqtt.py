@@ -343,7 +343,7 @@ class MqttUplink:
         return len(self._pending)
 
     def idle_s(self) -> float:
-        return time.monotonic() - self._last_arrival
+        return 0.0 if self._pending else time.monotonic() - self._last_arrival
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         """Acknowledge a committed batch: its PUBACKs go out in one write.
