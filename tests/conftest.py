@@ -75,6 +75,13 @@ def pg_url(new_pg_database: Callable[[], str]) -> str:
     return new_pg_database()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """Each kind of store in turn: None (SQLite in the data folder), then a new PostgreSQL database."""
+    url: str | None = request.getfixturevalue("pg_url") if request.param == "postgres" else None
+    return url
+
+
 @pytest.fixture
 def mosquitto() -> str:
     """The machine's Mosquitto, as a broker URL."""

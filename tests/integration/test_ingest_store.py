@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,12 +12,17 @@ import pytest
 import sqlalchemy as sa
 
 from bijli import settings
+from bijli.adapters.brokers.memory import MemoryBroker
+from bijli.adapters.db.meters import change_status
 from bijli.bootstrap import Platform, bootstrap
 from bijli.demo import commission
 from bijli.fleet.city import build_city
 from bijli.headend.handlers import IngestReport, ingest_batch
+from bijli.headend.meters import MeterStatus
 from bijli.headend.ports import Delivery
+from bijli.headend.service import HeadEnd
 from bijli.headend.settlement import settle, settle_all
+from bijli.kernel.clock import SimulatedClock
 from bijli.kernel.time import epoch
 from bijli.protocol import keys, topics
 from bijli.protocol.codec import seal
@@ -177,3 +184,40 @@ def test_a_status_report_lands_with_the_readings_and_an_older_one_never_overwrit
     take(platform, [_status(platform, "KNCL0000001", 6, -80), *_deliveries(platform, "KNCL0000002", 1, 1)])
     assert _state(platform, "KNCL0000001") == (6, 6, -80, 2)
     assert _state(platform, "KNCL0000002")[:2] == (1, 0)  # a reading alone leaves the status as it was
+
+
+def test_a_decommissioned_meters_frames_are_quarantined_until_it_is_recommissioned(platform: Platform) -> None:
+    frames = _deliveries(platform, "KNCL0000001", 1, 6)
+    seen: list[tuple[int, dict[str, int]]] = []
+
+    def meter_goes(to: MeterStatus, reason: str) -> None:
+        change_status(platform.store.engine, "KNCL0000001", to, changed_by="operator.verma", reason=reason, now=NOW)
+
+    async def scenario() -> None:
+        broker = MemoryBroker()
+        headend = HeadEnd(platform.store, broker, platform.ring, "bijli", SimulatedClock(NOW), settling=False)
+        task = asyncio.create_task(headend.run())  # one head-end, never restarted
+
+        async def deliver(batch: list[Delivery]) -> None:
+            for d in batch:
+                await broker.publish(d.topic, d.payload)
+            await asyncio.wait_for(broker.drain(), timeout=30)
+            seen.append((_count(platform, "readings"), platform.queries.quarantine_reasons()))
+
+        await deliver(frames[:2])
+        await asyncio.to_thread(meter_goes, MeterStatus.DECOMMISSIONED, "meter removed for testing")
+        await deliver(frames[2:4])
+        await asyncio.to_thread(meter_goes, MeterStatus.COMMISSIONED, "meter refitted")
+        await deliver(frames[4:])
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+
+    assert seen == [(2, {}), (2, {"not-commissioned": 2}), (4, {"not-commissioned": 2})]
+    with platform.store.engine.connect() as conn:
+        held = conn.execute(sa.text("SELECT meter_id, detail FROM quarantine")).all()
+        stored = conn.execute(sa.text("SELECT count(*) FROM readings WHERE meter_id = 'KNCL0000001'")).scalar_one()
+    assert held == [("KNCL0000001", "meter KNCL0000001 is decommissioned")] * 2
+    assert stored == 4

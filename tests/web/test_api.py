@@ -249,9 +249,16 @@ def test_openapi_lists_the_contract_paths(api: TestClient) -> None:
         "/api/v1/meters/{meter_id}/balance",
         "/api/v1/meters/{meter_id}/commands",
         "/api/v1/commands/{command_id}",
+        "/api/v1/meters/{meter_id}/decommission",
+        "/api/v1/meters/{meter_id}/recommission",
+        "/api/v1/meters/{meter_id}/status-history",
         "/api/v1/reports/collection",
         "/api/v1/fleet/connectivity",
     }
     assert [p for p in doc["paths"] if not p.startswith("/api/v1/")] == []
     writable = {path for path, ops in doc["paths"].items() if set(ops) != {"get"}}
-    assert writable == {"/api/v1/meters/{meter_id}/commands"}  # the only way to change anything
+    assert writable == {  # the only ways to change anything
+        "/api/v1/meters/{meter_id}/commands",
+        "/api/v1/meters/{meter_id}/decommission",
+        "/api/v1/meters/{meter_id}/recommission",
+    }

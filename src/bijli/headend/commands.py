@@ -36,13 +36,14 @@ class Status(StrEnum):
     CONFIRMED = "confirmed"
     """The effect shows in the meter's own data (events, status, readings)."""
     FAILED = "failed"
-    """The meter refused it, never answered, or its effect never showed."""
+    """The meter refused it, never answered, or its effect never showed; or the meter was
+    decommissioned before it settled."""
     EXPIRED = "expired"
     """Its time ran out before the meter answered."""
 
 
 TRANSITIONS: Final[Mapping[Status, frozenset[Status]]] = {
-    Status.QUEUED: frozenset({Status.SENT, Status.EXPIRED}),
+    Status.QUEUED: frozenset({Status.SENT, Status.EXPIRED, Status.FAILED}),
     Status.SENT: frozenset({Status.SENT, Status.ACKNOWLEDGED, Status.CONFIRMED, Status.FAILED, Status.EXPIRED}),
     Status.ACKNOWLEDGED: frozenset({Status.CONFIRMED, Status.FAILED}),
     Status.CONFIRMED: frozenset(),
@@ -52,7 +53,8 @@ TRANSITIONS: Final[Mapping[Status, frozenset[Status]]] = {
     Status.EXPIRED: frozenset({Status.ACKNOWLEDGED, Status.CONFIRMED}),
 }
 """Which status may follow which. SENT -> SENT is a resend; SENT -> CONFIRMED is an effect
-seen although the ack was lost (a meter that cannot talk when it acts never sends the ack)."""
+seen although the ack was lost (a meter that cannot talk when it acts never sends the ack);
+QUEUED -> FAILED is a command whose meter was decommissioned before it could be sent."""
 
 OPEN: Final = frozenset({Status.QUEUED, Status.SENT, Status.ACKNOWLEDGED})
 """Statuses the dispatcher still works on (ACKNOWLEDGED only where confirmation is awaited)."""
@@ -473,6 +475,11 @@ def expiry_step(action: str, current: Status, attempts: int) -> Step:
         return Step(Status.EXPIRED, f"expired without an answer from the meter after {attempts} attempt(s)")
     what = ACTIONS[action].summary or action
     return Step(Status.FAILED, f"acknowledged, but the effect ({what}) did not show in the meter's data before expiry")
+
+
+def decommissioned_step(reason: str) -> Step:
+    """What taking its meter out of service means for a command not settled yet."""
+    return Step(Status.FAILED, f"meter decommissioned: {reason}")
 
 
 def give_up_step(attempts: int, last_detail: str) -> Step:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
 
+from bijli.headend.meters import MeterStatus
 from bijli.headend.ports import Delivery
 from bijli.kernel.time import INTERVAL_S, epoch, is_interval_start
 from bijli.prepaid.model import Connection
@@ -126,7 +127,7 @@ def screen(
         if record is None:
             out.rejected.append(Rejected(d, meter_id, Refusal("unknown-meter", f"meter {meter_id} is not registered")))
             continue
-        if record.status != "commissioned":
+        if record.status != MeterStatus.COMMISSIONED:
             refusal = Refusal("not-commissioned", f"meter {meter_id} is {record.status}")
             out.rejected.append(Rejected(d, meter_id, refusal))
             continue

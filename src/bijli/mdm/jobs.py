@@ -3,7 +3,8 @@
 Run every few minutes (by `bijli serve`, or `bijli mdm vee`). An interval counts as missing
 once it ended more than `grace` ago. For an online meter the job first asks for the range
 (a profile read); whatever is still missing gets an estimate, flagged with its method and
-written to the edit log, and the real reading replaces it when it comes.
+written to the edit log, and the real reading replaces it when it comes. Only meters in
+service are looked at, and only over the intervals they were in service for.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bijli.adapters.db import mdm as sql
+from bijli.adapters.db.meters import changes_after
 from bijli.adapters.db.store import Store
+from bijli.headend.meters import MeterStatus, out_of_service
 from bijli.kernel.time import INTERVAL, INTERVAL_S, epoch, utc_from_epoch
 from bijli.mdm.vee import Anchor, estimate_gap, gaps, slot_of
 
@@ -56,6 +59,7 @@ def run_vee(
             return VeeReport(first, last, 0, 0, 0)
         history = sql.readings_between(conn, meters, first - timedelta(days=REFERENCE_DAYS), last + INTERVAL)
         seen = sql.last_seen(conn, meters)
+        changes = changes_after(conn, meters, first)
         rows: list[dict[str, Any]] = []
         for meter in meters:
             readings = history.get(meter, [])
@@ -63,7 +67,9 @@ def run_vee(
                 continue  # never reported: nothing to estimate from, and nothing to invent
             by_start = {r.interval_start: r for r in readings}
             start = max(first, readings[0].interval_start)
-            runs = gaps([r.interval_start for r in readings], start, last)
+            # Intervals the meter was decommissioned for are not missing: none was due.
+            idle = out_of_service(changes[meter], MeterStatus.COMMISSIONED, start, last) if meter in changes else []
+            runs = gaps([r.interval_start for r in readings] + idle, start, last)
             if not runs:
                 continue
             online = seen.get(meter) is not None and now - seen[meter] <= ONLINE_WITHIN  # type: ignore[operator]

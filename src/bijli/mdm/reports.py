@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bijli.adapters.db import schema as t
+from bijli.adapters.db.meters import in_service_throughout
+from bijli.headend.meters import MeterStatus
 from bijli.kernel.time import INTERVALS_PER_DAY, ist_midnight
 
 ONLINE_WITHIN = timedelta(minutes=30)
@@ -55,7 +57,12 @@ class Collection:
 
 
 def collection(engine: Engine, day: date) -> Collection:
-    """The data-collection rate of `day`: meters whose 96 intervals are in, by when."""
+    """The data-collection rate of `day`: meters whose 96 intervals are in, by when.
+
+    Of the meters installed by the day's start and in service all day long: a meter
+    decommissioned (or recommissioned) during the day could not send all of it, and one
+    decommissioned later still counts for the days it served.
+    """
     start, end = ist_midnight(day), ist_midnight(day + timedelta(days=1))
     r = t.readings.c
     actual = r.quality == "actual"
@@ -83,7 +90,7 @@ def collection(engine: Engine, day: date) -> Collection:
             sa.func.coalesce(sa.func.sum(per_meter.c.any - per_meter.c.now), 0),
         )
         .select_from(t.meters.outerjoin(per_meter, per_meter.c.meter_id == t.meters.c.meter_id))
-        .where(t.meters.c.status == "commissioned", t.meters.c.installed_at <= start)
+        .where(in_service_throughout(start, end), t.meters.c.installed_at <= start)
     )
     with engine.connect() as conn:
         meters, in8, in24, now, any_, n_actual, n_estimated = conn.execute(q).one()
@@ -106,7 +113,10 @@ def non_communicating(engine: Engine, now: datetime, silent_for: timedelta) -> l
     q = (
         sa.select(t.meters.c.meter_id, t.meters.c.area, t.meters.c.transformer, s.last_seen, s.operator, s.active_sim)
         .join(t.meter_state, s.meter_id == t.meters.c.meter_id)
-        .where(t.meters.c.status == "commissioned", sa.or_(s.last_seen.is_(None), s.last_seen < now - silent_for))
+        .where(
+            t.meters.c.status == MeterStatus.COMMISSIONED.value,
+            sa.or_(s.last_seen.is_(None), s.last_seen < now - silent_for),
+        )
         .order_by(s.last_seen.asc().nulls_first(), t.meters.c.meter_id)
     )
     with engine.connect() as conn:
@@ -138,7 +148,7 @@ def connectivity(engine: Engine, now: datetime) -> list[dict[str, Any]]:
             sa.func.avg(s.rssi_dbm).label("rssi"),
         )
         .join(t.meter_state, s.meter_id == m.meter_id)
-        .where(m.status == "commissioned")
+        .where(m.status == MeterStatus.COMMISSIONED.value)
         .group_by(m.area, s.operator)
         .order_by(m.area, s.operator)
     )

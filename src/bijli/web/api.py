@@ -50,7 +50,7 @@ class Meter(BaseModel):
     area: str
     feeder: str
     transformer: str
-    status: str = Field(description="Lifecycle status, e.g. commissioned.")
+    status: str = Field(description="Lifecycle status: commissioned (in service) or decommissioned.")
     relay: Relay | None = Field(description="The load switch as last reported; null until the meter reports.")
     balance: Rupees | None = Field(description="Prepaid balance from the ledger; null for a meter without an account.")
     last_seen: datetime | None = Field(description="When the meter last sent an authentic frame (UTC).")
@@ -106,7 +106,7 @@ def _utc(moment: datetime | None) -> datetime | None:
     return None if moment is None else moment.astimezone(UTC)
 
 
-def _meter_out(ctx: WebContext, m: MeterView) -> Meter:
+def meter_out(ctx: WebContext, m: MeterView) -> Meter:
     return Meter(
         meter_id=m.meter_id,
         account_no=m.account_no,
@@ -168,13 +168,13 @@ def router(ctx: WebContext) -> APIRouter:
         offset: Annotated[int, Query(ge=0, description="Meters to skip, in meter-id order.")] = 0,
     ) -> MeterPage:
         """Meters in meter-id order, a page at a time."""
-        items = [_meter_out(ctx, m) for m in ctx.reads.meters(limit, offset)]
+        items = [meter_out(ctx, m) for m in ctx.reads.meters(limit, offset)]
         return MeterPage(items=items, total=ctx.platform.queries.count_meters(), limit=limit, offset=offset)
 
     @api.get("/meters/{meter_id}", response_model=Meter, responses=NOT_FOUND)
     def meter(meter_id: MeterId) -> Meter:
         """One meter: its consumer, place in the network, connectivity, relay and balance."""
-        return _meter_out(ctx, find(meter_id))
+        return meter_out(ctx, find(meter_id))
 
     @api.get("/meters/{meter_id}/readings", response_model=Readings, responses=NOT_FOUND)
     def readings(

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import bijli
 from bijli.bootstrap import Platform
 from bijli.kernel.clock import Clock, SystemClock
-from bijli.web import api, commands_api, display, pages, reports_api
+from bijli.web import api, commands_api, display, meters_api, pages, reports_api
 from bijli.web.context import WebContext
 from bijli.web.reads import Reads
 
@@ -58,6 +58,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     )
     app.include_router(api.router(ctx))
     app.include_router(commands_api.router(ctx))
+    app.include_router(meters_api.router(ctx))
     app.include_router(reports_api.router(ctx))
     app.include_router(pages.router(ctx, templates))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -27,6 +27,7 @@ from bijli.headend.commands import (
     check_args,
     check_move,
     command_frame,
+    decommissioned_step,
     expiry_step,
     observed,
     resend_due,
@@ -79,6 +80,13 @@ def test_a_late_answer_can_still_revive_a_failed_or_expired_command() -> None:
 
 def test_an_effect_seen_without_an_ack_confirms_a_sent_command() -> None:
     check_move(S.SENT, S.CONFIRMED)
+
+
+def test_decommissioning_its_meter_fails_a_command_wherever_it_is_still_open() -> None:
+    step = decommissioned_step("meter burnt, replaced by KNCL0009999")
+    assert step == Step(S.FAILED, "meter decommissioned: meter burnt, replaced by KNCL0009999")
+    for here in OPEN:
+        check_move(here, step.status)
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from bijli.adapters.db import schema as t
 from bijli.headend.commands import (
     ACTIONS,
+    OPEN,
     Candidate,
     DispatchPolicy,
     Evidence,
@@ -39,8 +40,10 @@ from bijli.headend.commands import (
     observed,
     out_of_attempts,
     resend_due,
+    settled,
     within_rate_limits,
 )
+from bijli.headend.meters import MeterStatus
 from bijli.kernel.time import INTERVAL_S, utc_from_epoch
 from bijli.protocol.frames import CommandFrame
 
@@ -217,10 +220,15 @@ def submit(engine: Engine, request: CommandRequest, now: datetime) -> tuple[Comm
 
 
 def _insert(conn: Connection, request: CommandRequest, now: datetime) -> CommandRecord:
-    status = conn.execute(sa.select(t.meters.c.status).where(t.meters.c.meter_id == request.meter_id)).scalar()
+    q = sa.select(t.meters.c.status).where(t.meters.c.meter_id == request.meter_id)
+    if conn.dialect.name == "postgresql":
+        # Shared: a decommissioning meanwhile waits for this command, then ends it; or this
+        # waits for the decommissioning, then sees the meter out of service.
+        q = q.with_for_update(read=True)
+    status = conn.execute(q).scalar()
     if status is None:
         raise UnknownMeter(request.meter_id)
-    if status != "commissioned":
+    if status != MeterStatus.COMMISSIONED:
         raise MeterNotInService(f"meter {request.meter_id} is {status}; it takes no commands")
     command_id = str(uuid.uuid4())
     row = {
@@ -267,6 +275,25 @@ def _move(conn: Connection, command_id: str, current: Status, step: Step, now: d
         return False
     conn.execute(t.command_log.insert(), [_log_row(command_id, now, step.status, step.detail)])
     return True
+
+
+def end_unsettled(conn: Connection, meter_id: str, step: Step, now: datetime) -> int:
+    """End every command of the meter that has not settled with `step`, in the caller's
+    transaction (each move in its audit trail); how many it ended."""
+    c = t.commands.c
+    q = (
+        sa.select(c.command_id, c.action, c.status)
+        .where(c.meter_id == meter_id, c.status.in_([s.value for s in OPEN]))
+        .order_by(c.command_id)
+    )
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update()  # a dispatcher holding one finishes first; then it is seen as it left it
+    ended = 0
+    for r in conn.execute(q).all():
+        current = Status(r.status)
+        if not settled(r.action, current):
+            ended += _move(conn, r.command_id, current, step, now)
+    return ended
 
 
 def _locked(conn: Connection, q: sa.Select[Any]) -> sa.Select[Any]:
@@ -456,7 +483,9 @@ def claim_due(engine: Engine, now: datetime, policy: DispatchPolicy) -> Claimed:
         )
         .join(t.meters, m.meter_id == c.meter_id)
         .join(t.meter_state, s.meter_id == c.meter_id)
-        .where(m.status == "commissioned", s.last_seen >= now - policy.online_within, c.expires_at > now)
+        .where(
+            m.status == MeterStatus.COMMISSIONED.value, s.last_seen >= now - policy.online_within, c.expires_at > now
+        )
     )
     queued = base.where(c.status == Status.QUEUED.value, is_oldest_queued).order_by(c.created_at, c.command_id)
     overdue = base.where(

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bijli.adapters.db import schema as t
+from bijli.headend.meters import MeterStatus
 
 
 def incomplete_meters(conn: Connection, first: datetime, last: datetime, expected: int) -> list[str]:
@@ -26,7 +27,7 @@ def incomplete_meters(conn: Connection, first: datetime, last: datetime, expecte
     q = (
         sa.select(t.meters.c.meter_id)
         .select_from(t.meters.outerjoin(counts, counts.c.meter_id == t.meters.c.meter_id))
-        .where(t.meters.c.status == "commissioned", sa.func.coalesce(counts.c.n, 0) < expected)
+        .where(t.meters.c.status == MeterStatus.COMMISSIONED.value, sa.func.coalesce(counts.c.n, 0) < expected)
         .order_by(t.meters.c.meter_id)
     )
     return list(conn.execute(q).scalars())

@@ -54,6 +54,19 @@ meters = sa.Table(
     sa.Column("installed_at", UtcDateTime, nullable=False),
 )
 
+meter_status_changes = sa.Table(
+    "meter_status_changes",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("meter_id", sa.ForeignKey("meters.meter_id"), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("from_status", sa.String(16), nullable=False),
+    sa.Column("to_status", sa.String(16), nullable=False),
+    sa.Column("changed_by", sa.String(64), nullable=False),
+    sa.Column("reason", sa.String(256), nullable=False),
+    sa.Index("ix_meter_status_changes_meter_id_at", "meter_id", "at"),
+)
+
 accounts = sa.Table(
     "accounts",
     metadata,

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.arrays import Columns, literal
+from bijli.headend.meters import MeterStatus
 from bijli.headend.model import MeterRecord
 from bijli.kernel.time import INTERVAL, epoch, ist_day, month_key, utc_from_epoch
 from bijli.prepaid.model import CHARGE_KINDS, EntryKind, LedgerEntry
@@ -635,7 +636,7 @@ class StoreTx:
                     "feeder": r.feeder,
                     "transformer": r.transformer,
                     "phases": r.phases,
-                    "status": "commissioned",
+                    "status": MeterStatus.COMMISSIONED.value,
                     "installed_at": r.installed_at,
                 }
                 for r in fresh

@@ -1,0 +1,109 @@
+"""REST API v1 for a meter's lifecycle: take it out of service, put it back, read its status history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from bijli.adapters.db import meters as db
+from bijli.headend.meters import MAX_CHANGED_BY, MAX_REASON, MeterStatus
+from bijli.web.api import NOT_FOUND, PREFIX, Meter, MeterId, Problem, meter_out
+from bijli.web.context import WebContext
+
+NOT_BLANK = r"\S"
+
+
+class StatusChangeRequest(BaseModel):
+    """Who takes a meter out of service or puts it back, and why."""
+
+    requested_by: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=MAX_CHANGED_BY,
+            pattern=NOT_BLANK,
+            description="Who asks (until authentication says so itself).",
+        ),
+    ]
+    reason: Annotated[
+        str,
+        Field(min_length=1, max_length=MAX_REASON, pattern=NOT_BLANK, description="Why; kept in the status history."),
+    ]
+
+
+class StatusChangeEntry(BaseModel):
+    at: datetime
+    from_status: str
+    to_status: str
+    changed_by: str
+    reason: str
+
+
+class StatusHistory(BaseModel):
+    meter_id: str
+    status: str = Field(description="The meter's status now.")
+    items: list[StatusChangeEntry] = Field(description="Every status change, newest first.")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    **NOT_FOUND,
+    409: {"model": Problem, "description": "The meter cannot make that change (e.g. it is decommissioned already)."},
+}
+
+
+def router(ctx: WebContext) -> APIRouter:
+    """The meter lifecycle routes over one platform."""
+    api = APIRouter(prefix=PREFIX, tags=["v1", "meters"])
+    engine = ctx.platform.store.engine
+
+    def change(meter_id: str, to: MeterStatus, body: StatusChangeRequest) -> Meter:
+        try:
+            db.change_status(
+                engine, meter_id, to, changed_by=body.requested_by, reason=body.reason, now=ctx.clock.now()
+            )
+        except db.UnknownMeter as e:
+            raise HTTPException(status_code=404, detail=f"meter {meter_id} not found") from e
+        except db.RefusedChange as e:
+            raise HTTPException(status_code=409, detail=str(e)) from e
+        meter = ctx.reads.meter(meter_id)
+        assert meter is not None  # meters are never deleted
+        return meter_out(ctx, meter)
+
+    @api.post("/meters/{meter_id}/decommission", response_model=Meter, responses=ERRORS)
+    def decommission(meter_id: MeterId, body: StatusChangeRequest) -> Meter:
+        """Take the meter out of service: its frames are quarantined from now on, its commands
+        not settled yet fail, it takes no new ones, and the reports leave it out."""
+        return change(meter_id, MeterStatus.DECOMMISSIONED, body)
+
+    @api.post("/meters/{meter_id}/recommission", response_model=Meter, responses=ERRORS)
+    def recommission(meter_id: MeterId, body: StatusChangeRequest) -> Meter:
+        """Put a decommissioned meter back in service: its frames are stored again, it takes commands."""
+        return change(meter_id, MeterStatus.COMMISSIONED, body)
+
+    @api.get("/meters/{meter_id}/status-history", response_model=StatusHistory, responses=NOT_FOUND)
+    def status_history(meter_id: MeterId) -> StatusHistory:
+        """Who took the meter out of service or put it back, when and why; newest first."""
+        with engine.connect() as conn:
+            current = db.status(conn, meter_id)
+            changes = db.history(conn, meter_id)
+        if current is None:
+            raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
+        return StatusHistory(
+            meter_id=meter_id,
+            status=current,
+            items=[
+                StatusChangeEntry(
+                    at=c.at.astimezone(UTC),
+                    from_status=c.from_status,
+                    to_status=c.to_status,
+                    changed_by=c.changed_by,
+                    reason=c.reason,
+                )
+                for c in changes
+            ],
+        )
+
+    return api
