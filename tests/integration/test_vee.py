@@ -15,14 +15,11 @@ from bijli.adapters.db.mdm import insert_estimates
 from bijli.bootstrap import Platform, bootstrap
 from bijli.demo import commission
 from bijli.fleet.city import build_city
-from bijli.headend.handlers import ingest_batch
-from bijli.headend.ports import Delivery
-from bijli.headend.settlement import settle_all
 from bijli.kernel.time import INTERVAL
 from bijli.mdm.jobs import run_vee
 from bijli.mdm.vee import Flag
 from bijli.serve import ask_meter_again
-from tests.support.frames import reading
+from tests.support.ingest import deliver_reading
 
 START = datetime(2026, 11, 2, 0, 30, tzinfo=UTC)
 METER = "KNCL0000001"
@@ -39,9 +36,7 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platfor
 
 
 def deliver(p: Platform, fc: int, n: int, wh: int, total: int, now: datetime) -> None:
-    topic, payload = reading(p.settings.site_secret, METER, fc, START + n * INTERVAL, wh=wh, total=total)
-    ingest_batch(p.store, [Delivery(topic, payload)], p.ring, "bijli", now)
-    settle_all(p.store, now)
+    deliver_reading(p, METER, fc, START + n * INTERVAL, wh, total, now)
 
 
 def stored(p: Platform) -> dict[int, tuple[int, int, str, int]]:

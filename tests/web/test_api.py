@@ -130,6 +130,7 @@ def test_readings_cover_one_ist_day_in_96_intervals_that_add_up(api: TestClient)
         ]
         assert all(KWH.match(i["kwh"]) and KWH.match(i["cumulative_kwh"]) for i in items)
         assert {i["quality"] for i in items} == {"actual"}
+        assert all(isinstance(i["flags"], list) for i in items)
         used = sum(Decimal(i["kwh"]) for i in items)
         register_before = Decimal(items[0]["cumulative_kwh"]) - Decimal(items[0]["kwh"])
         assert used == Decimal(items[-1]["cumulative_kwh"]) - register_before
@@ -246,6 +247,7 @@ def test_openapi_lists_the_contract_paths(api: TestClient) -> None:
         "/api/v1/meters",
         "/api/v1/meters/{meter_id}",
         "/api/v1/meters/{meter_id}/readings",
+        "/api/v1/meters/{meter_id}/edits",
         "/api/v1/meters/{meter_id}/balance",
         "/api/v1/meters/{meter_id}/commands",
         "/api/v1/commands/{command_id}",

@@ -18,7 +18,7 @@ from bijli.adapters.db.store import Store, StoreTx, earliest
 from bijli.headend.handlers import edit
 from bijli.headend.model import MeterRecord
 from bijli.kernel.time import INTERVAL, ist_day, ist_midnight, month_key
-from bijli.mdm.vee import Flag, Observed, validate
+from bijli.mdm.vee import Observed, flag_names, validate
 from bijli.prepaid.model import LedgerEntry, daily_fixed_charges, interval_charges
 from bijli.protocol.frames import REGISTER_MODULUS
 
@@ -93,7 +93,7 @@ def _validate(
 
 def _flag_edit(row: Any, flags: int, now: datetime) -> dict[str, Any]:
     values = {c: getattr(row, c) for c in ("meter_id", "interval_start", "import_wh", "import_wh_total", "quality")}
-    return edit({**values, "flags": flags}, "flagged", str(Flag(flags)), now)
+    return edit({**values, "flags": flags}, "flagged", ", ".join(flag_names(flags)), now)
 
 
 def _daily_usage(rows: Sequence[Any], now: datetime) -> list[dict[str, Any]]:

@@ -40,6 +40,22 @@ class Flag(enum.IntFlag):
     ESTIMATED_PROFILE = 32
 
 
+FLAG_NAMES: dict[Flag, str] = {
+    Flag.SPIKE: "spike",
+    Flag.REGISTER: "register-mismatch",
+    Flag.ZERO_WITH_SUPPLY: "zero-with-supply",
+    Flag.CLOCK: "clock-behind",
+    Flag.ESTIMATED_LINEAR: "estimated-linear",
+    Flag.ESTIMATED_PROFILE: "estimated-profile",
+}
+"""Each flag's name where people and other systems read it (the API, the edit log)."""
+
+
+def flag_names(flags: int) -> list[str]:
+    """The names of the flags set in `flags`, in flag order."""
+    return [name for flag, name in FLAG_NAMES.items() if flags & flag]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Observed:
     """What validation needs to know of one actual reading."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +17,7 @@ import bijli
 from bijli.adapters.db.queries import MeterView
 from bijli.kernel.time import INTERVAL
 from bijli.kernel.units import format_rupees, kwh
+from bijli.mdm.vee import flag_names
 from bijli.web.context import Relay, WebContext, relay_state
 
 PREFIX = "/api/v1"
@@ -72,7 +74,12 @@ class Reading(BaseModel):
     interval_start: datetime
     kwh: Kwh = Field(description="Energy imported in the interval.")
     cumulative_kwh: Kwh = Field(description="The import register at the end of the interval.")
-    quality: str = Field(examples=["actual"])
+    quality: str = Field(examples=["actual"], description="actual (measured by the meter) or estimated.")
+    flags: list[str] = Field(
+        examples=[[]],
+        description="Validation and estimation flags: spike, register-mismatch, zero-with-supply, clock-behind, "
+        "estimated-linear, estimated-profile; empty for a reading that passed every check.",
+    )
 
 
 class Readings(BaseModel):
@@ -81,6 +88,37 @@ class Readings(BaseModel):
     end: datetime
     interval_minutes: int = Field(examples=[15])
     items: list[Reading]
+
+
+class EditedReading(BaseModel):
+    """An interval's reading as an edit found or left it."""
+
+    kwh: Kwh
+    cumulative_kwh: Kwh
+    quality: str
+    flags: list[str]
+
+
+EditAction = Literal["estimated", "replaced", "flagged"]
+
+
+class Edit(BaseModel):
+    interval_start: datetime
+    action: EditAction = Field(
+        description="estimated: a gap filled; replaced: the real reading took an estimate's place; "
+        "flagged: validation marked the reading."
+    )
+    reason: str = Field(description="Why: the estimation method, the flags, or that the real reading arrived.")
+    at: datetime = Field(description="When the edit was made (UTC).")
+    before: EditedReading | None = Field(description="The reading before the edit; null when there was none.")
+    after: EditedReading
+
+
+class Edits(BaseModel):
+    meter_id: str
+    start: datetime
+    end: datetime
+    items: list[Edit]
 
 
 class Balance(BaseModel):
@@ -133,6 +171,29 @@ def _kwh(wh: int) -> str:
     return str(kwh(wh).quantize(MILLI))
 
 
+def _edited(values: str) -> EditedReading:
+    """A reading as the edit log keeps it (JSON: import_wh, import_wh_total, quality, flags)."""
+    v = json.loads(values)
+    return EditedReading(
+        kwh=_kwh(v["import_wh"]),
+        cumulative_kwh=_kwh(v["import_wh_total"]),
+        quality=v["quality"],
+        flags=flag_names(v["flags"]),
+    )
+
+
+def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """[start, end) in UTC, or a 422 saying what is wrong with it."""
+    for name, moment in (("start", start), ("end", end)):
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise _invalid(name, f"{name} needs a time zone: add Z or an offset such as +05:30", moment.isoformat())
+    if end <= start:
+        raise _invalid("end", "end must be later than start", end.isoformat())
+    if end - start > MAX_SPAN:
+        raise _invalid("end", "end may be at most 31 days after start", end.isoformat())
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
 def _invalid(field: str, message: str, value: object) -> RequestValidationError:
     """A 422 shaped like FastAPI's own validation errors."""
     return RequestValidationError([{"type": "value_error", "loc": ("query", field), "msg": message, "input": value}])
@@ -183,20 +244,14 @@ def router(ctx: WebContext) -> APIRouter:
         end: Annotated[datetime, Query(description="ISO 8601 with a time zone; excluded. At most 31 days on.")],
     ) -> Readings:
         """The meter's 15-minute interval readings starting in [start, end)."""
-        for name, moment in (("start", start), ("end", end)):
-            if moment.tzinfo is None or moment.utcoffset() is None:
-                raise _invalid(name, f"{name} needs a time zone: add Z or an offset such as +05:30", moment.isoformat())
-        if end <= start:
-            raise _invalid("end", "end must be later than start", end.isoformat())
-        if end - start > MAX_SPAN:
-            raise _invalid("end", "end may be at most 31 days after start", end.isoformat())
-        rows = ctx.platform.queries.readings(meter_id, start.astimezone(UTC), end.astimezone(UTC))
+        start, end = _window(start, end)
+        rows = ctx.platform.queries.readings(meter_id, start, end)
         if not rows and not ctx.reads.known(meter_id):  # a meter with readings is known
             raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
         return Readings(
             meter_id=meter_id,
-            start=start.astimezone(UTC),
-            end=end.astimezone(UTC),
+            start=start,
+            end=end,
             interval_minutes=int(INTERVAL.total_seconds() // 60),
             items=[
                 Reading(
@@ -204,10 +259,35 @@ def router(ctx: WebContext) -> APIRouter:
                     kwh=_kwh(r.import_wh),
                     cumulative_kwh=_kwh(r.import_wh_total),
                     quality=r.quality,
+                    flags=flag_names(r.flags) if r.flags else [],
                 )
                 for r in rows
             ],
         )
+
+    @api.get("/meters/{meter_id}/edits", response_model=Edits, responses=NOT_FOUND)
+    def edits(
+        meter_id: MeterId,
+        start: Annotated[datetime, Query(description="ISO 8601 with a time zone; intervals starting here on.")],
+        end: Annotated[datetime, Query(description="ISO 8601 with a time zone; excluded. At most 31 days on.")],
+    ) -> Edits:
+        """The edit log of the meter's intervals starting in [start, end): estimates, replacements
+        by the real readings, validation flags; by interval, oldest edit first."""
+        start, end = _window(start, end)
+        if not ctx.reads.known(meter_id):
+            raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
+        items = [
+            Edit(
+                interval_start=e.interval_start.astimezone(UTC),
+                action=cast(EditAction, e.action),
+                reason=e.reason,
+                at=e.at.astimezone(UTC),
+                before=None if e.before is None else _edited(e.before),
+                after=_edited(e.after),
+            )
+            for e in ctx.platform.queries.edits(meter_id, start, end)
+        ]
+        return Edits(meter_id=meter_id, start=start, end=end, items=items)
 
     @api.get("/meters/{meter_id}/balance", response_model=Balance, responses=NOT_FOUND)
     def balance(meter_id: MeterId) -> Balance:

@@ -41,6 +41,21 @@ class ReadingView:
     voltage_dv: int
     current_ma: int
     quality: str
+    flags: int = 0
+    """Validation and estimation flags (`bijli.mdm.vee.Flag`)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EditView:
+    """One entry of a meter's reading edit log: an estimate, a replacement or a flag."""
+
+    interval_start: datetime
+    action: str
+    reason: str
+    at: datetime
+    before: str | None
+    """The reading before, as JSON (import_wh, import_wh_total, quality, flags); null when new."""
+    after: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,7 +91,7 @@ class Queries:
         """Intervals starting in [start, end), oldest first."""
         r = t.readings.c
         q = (
-            sa.select(r.interval_start, r.import_wh, r.import_wh_total, r.voltage_dv, r.current_ma, r.quality)
+            sa.select(r.interval_start, r.import_wh, r.import_wh_total, r.voltage_dv, r.current_ma, r.quality, r.flags)
             .where(r.meter_id == meter_id, r.interval_start >= start, r.interval_start < end)
             .order_by(r.interval_start)
         )
@@ -84,9 +99,29 @@ class Queries:
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             return [
                 ReadingView(
-                    interval_start=at, import_wh=wh, import_wh_total=total, voltage_dv=v, current_ma=i, quality=k
+                    interval_start=at,
+                    import_wh=wh,
+                    import_wh_total=total,
+                    voltage_dv=v,
+                    current_ma=i,
+                    quality=k,
+                    flags=f,
                 )
-                for at, wh, total, v, i, k in conn.execute(q).all()
+                for at, wh, total, v, i, k, f in conn.execute(q).all()
+            ]
+
+    def edits(self, meter_id: str, start: datetime, end: datetime) -> list[EditView]:
+        """The edit log of intervals starting in [start, end), by interval, oldest edit first."""
+        e = t.reading_edits.c
+        q = (
+            sa.select(e.interval_start, e.action, e.reason, e.at, e.before, e.after)
+            .where(e.meter_id == meter_id, e.interval_start >= start, e.interval_start < end)
+            .order_by(e.interval_start, e.id)
+        )
+        with self.engine.connect() as conn:
+            return [
+                EditView(interval_start=at, action=action, reason=reason, at=when, before=before, after=after)
+                for at, action, reason, when, before, after in conn.execute(q).all()
             ]
 
     def balance(self, account_no: str) -> BalanceView:
