@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from bijli.bootstrap import Platform
+from bijli import settings
+from bijli.adapters.db.meters import change_status
+from bijli.bootstrap import Platform, bootstrap
+from bijli.demo import commission
 from bijli.fleet.city import build_city
 from tests.web.conftest import DEMO_METERS
 
@@ -99,3 +103,30 @@ def test_operations_counts_online_by_the_clock(platform: Platform, make_client: 
 @pytest.mark.parametrize("path", ["/docs", "/redoc"])
 def test_no_api_explorer_that_loads_scripts_from_a_cdn(api: TestClient, path: str) -> None:
     assert api.get(path).status_code == 404
+
+
+def test_a_decommissioned_meter_is_shown_out_of_service_not_offline(
+    tmp_path: Path, make_client: Callable[..., TestClient]
+) -> None:
+    now = datetime(2026, 11, 2, 4, 30, tzinfo=UTC)
+    platform = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory"))
+    try:
+        city = build_city(4)
+        commission(platform, city, now - timedelta(days=30))
+        gone = city[0].meter_id
+        change_status(
+            platform.store.engine, gone, "decommissioned", changed_by="operator.verma", reason="removed", now=now
+        )
+        client = make_client(platform, now)
+
+        operations = client.get("/operations").text
+        consumer = client.get(f"/consumer/{gone}").text
+    finally:
+        platform.store.dispose()
+
+    assert re.search(r'data-testid="fleet-decommissioned">1\b', operations)
+    assert re.search(r'data-testid="fleet-offline">3\b', operations)  # the others, never heard from
+    row = re.search(rf'<tr data-meter="{gone}">.*?</tr>', operations, re.S)
+    assert row is not None and 'class="badge retired"' in row.group(0) and "badge offline" not in row.group(0)
+    assert operations.count('class="badge offline"') == 3
+    assert 'class="badge retired"' in consumer and "badge offline" not in consumer

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.queries import MeterView
+from bijli.headend.meters import MeterStatus
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,8 +24,17 @@ class FleetCounts:
     """The fleet at a glance."""
 
     meters: int
+    """Every registered meter, in service or not."""
     online: int
+    """Meters in service heard from lately."""
+    out_of_service: int
+    """Meters decommissioned: neither online nor offline."""
     balance_paise: int
+
+    @property
+    def offline(self) -> int:
+        """Meters in service not heard from lately."""
+        return self.meters - self.out_of_service - self.online
 
 
 def _meter_select() -> sa.Select[tuple[object, ...]]:
@@ -128,11 +138,15 @@ class Reads:
 
     def fleet(self, online_since: datetime) -> FleetCounts:
         """How many meters, how many heard from since `online_since`, and the sum of all balances."""
-        s = t.meter_state.c
+        s, m = t.meter_state.c, t.meters.c
+        in_service = m.status == MeterStatus.COMMISSIONED.value
         q = sa.select(
             sa.func.count(),
-            sa.func.coalesce(sa.func.sum(sa.case((s.last_seen >= online_since, 1), else_=0)), 0),
-        ).select_from(t.meter_state)
+            sa.func.coalesce(sa.func.sum(sa.case((in_service & (s.last_seen >= online_since), 1), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((in_service, 0), else_=1)), 0),
+        ).select_from(t.meter_state.join(t.meters, m.meter_id == s.meter_id))
         with self.engine.connect() as conn:
-            meters, online = conn.execute(q).one()
-        return FleetCounts(meters=int(meters), online=int(online), balance_paise=self.ledger_total.paise())
+            meters, online, out = conn.execute(q).one()
+        return FleetCounts(
+            meters=int(meters), online=int(online), out_of_service=int(out), balance_paise=self.ledger_total.paise()
+        )
