@@ -994,6 +994,7 @@ def _run(
     lost, doubled, quarantined = _compare(engine, published)
     with engine.connect() as conn:
         size = sum(p.bytes for p in partitions.partitions(conn))
+        ledger_size = int(conn.exec_driver_sql("SELECT pg_total_relation_size('ledger')").scalar_one())
         total_readings = _rows(engine)
     return {
         "readings_per_s": round(readings_per_s),
@@ -1046,6 +1047,7 @@ def _run(
         "batches": batches,
         "messages_per_batch": round(len(commits) / max(1, batches), 1),
         "bytes_per_reading": round(size / max(total_readings, 1), 1),
+        "ledger_bytes_per_reading": round(ledger_size / max(total_readings, 1), 1),
         "quarantined": quarantined,
         "worker_errors": [e for r in reports for e in r["errors"]],
     }
