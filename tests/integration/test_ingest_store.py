@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command as alembic
 
 from bijli import settings
 from bijli.adapters.brokers.memory import MemoryBroker
+from bijli.adapters.db import engine as db_engine
 from bijli.adapters.db.meters import change_status
 from bijli.bootstrap import Platform, bootstrap
 from bijli.demo import commission
@@ -136,6 +138,24 @@ def test_readings_are_stored_at_once_and_charged_when_settled_exactly_once(platf
     assert wh == 100 + 101 + 102 + 103
 
 
+def test_each_interval_is_one_debit_carrying_its_duty_and_each_day_one_fixed_charge(platform: Platform) -> None:
+    ingest_batch(platform.store, _deliveries(platform, "KNCL0000001", 1, 4), platform.ring, "bijli", NOW)
+    settle(platform.store, NOW)
+
+    with platform.store.engine.connect() as conn:
+        entries = conn.execute(
+            sa.text(
+                "SELECT kind, count(*), sum(amount_paise), sum(duty_paise), sum(energy_wh) FROM ledger "
+                "WHERE account_no = 'KESCOCL0000001' AND kind <> 'opening' GROUP BY kind ORDER BY kind"
+            )
+        ).all()
+    (energy, n, amount, duty, wh), (fixed, days, fixed_amount, fixed_duty, _) = entries
+    assert (energy, n, wh) == ("energy_charge", 4, 100 + 101 + 102 + 103)
+    assert (fixed, days) == ("fixed_charge", 1)
+    assert duty < 0 and amount < duty  # the energy itself and 5% duty on it, in one debit
+    assert fixed_duty < 0 and fixed_amount < fixed_duty
+
+
 def test_a_settlement_that_fails_midway_leaves_its_batch_queued_and_charges_nothing(
     platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -221,3 +241,23 @@ def test_a_decommissioned_meters_frames_are_quarantined_until_it_is_recommission
         stored = conn.execute(sa.text("SELECT count(*) FROM readings WHERE meter_id = 'KNCL0000001'")).scalar_one()
     assert held == [("KNCL0000001", "meter KNCL0000001 is decommissioned")] * 2
     assert stored == 4
+
+
+def test_charges_keep_their_money_across_the_migration_that_gave_them_their_duty(platform: Platform) -> None:
+    ingest_batch(platform.store, _deliveries(platform, "KNCL0000001", 1, 4), platform.ring, "bijli", NOW)
+    settle(platform.store, NOW)
+    balance = platform.queries.balance("KESCOCL0000001").balance_paise
+    engine = platform.store.engine
+    cfg = db_engine._alembic_config()
+
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        alembic.downgrade(cfg, "0006")
+    with engine.connect() as conn:
+        assert "duty_paise" not in {c["name"] for c in sa.inspect(conn).get_columns("ledger")}
+    assert platform.queries.balance("KESCOCL0000001").balance_paise == balance
+    db_engine.upgrade(engine)
+
+    assert platform.queries.balance("KESCOCL0000001").balance_paise == balance
+    again = settle(platform.store, NOW)
+    assert again.batches == 0 and platform.queries.balance("KESCOCL0000001").balance_paise == balance

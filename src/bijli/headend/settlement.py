@@ -19,7 +19,7 @@ from bijli.headend.handlers import edit
 from bijli.headend.model import MeterRecord
 from bijli.kernel.time import INTERVAL, ist_day, ist_midnight, month_key
 from bijli.mdm.vee import Observed, flag_names, validate
-from bijli.prepaid.model import LedgerEntry, daily_fixed_charges, interval_charges
+from bijli.prepaid.model import LedgerEntry, daily_fixed_charge, interval_charge
 from bijli.protocol.frames import REGISTER_MODULUS
 
 BATCHES_AT_ONCE = 8
@@ -108,7 +108,7 @@ def _daily_usage(rows: Sequence[Any], now: datetime) -> list[dict[str, Any]]:
 
 
 def _charges(tx: StoreTx, rows: Sequence[Any], registry: dict[str, MeterRecord]) -> list[LedgerEntry]:
-    """Energy charge and duty per new interval, and each new day's fixed charge."""
+    """Energy charge (with its duty) per new interval, and each new day's fixed charge."""
     lows: dict[tuple[str, str], int] = {}
     billed = []
     for row in rows:
@@ -131,9 +131,9 @@ def _charges(tx: StoreTx, rows: Sequence[Any], registry: dict[str, MeterRecord])
     days: set[tuple[str, object]] = set()
     for supply, key, row in billed:
         before = (row.import_wh_total - row.import_wh - openings[key]) % REGISTER_MODULUS
-        entries.extend(interval_charges(supply, row.interval_start, before, row.import_wh))
+        entries.append(interval_charge(supply, row.interval_start, before, row.import_wh))
         day = ist_day(row.interval_start)
         if (supply.account_no, day) not in days:
             days.add((supply.account_no, day))
-            entries.extend(daily_fixed_charges(supply, day, ist_midnight(day)))
+            entries.append(daily_fixed_charge(supply, day, ist_midnight(day)))
     return entries

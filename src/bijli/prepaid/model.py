@@ -26,6 +26,7 @@ class EntryKind(enum.StrEnum):
     ENERGY = "energy_charge"
     FIXED = "fixed_charge"
     DUTY = "electricity_duty"
+    """Duty posted as an entry of its own: only in ledgers written before a charge carried its duty."""
     ADJUSTMENT = "adjustment"
 
 
@@ -42,6 +43,9 @@ class LedgerEntry:
     reference: str
     period_start: datetime | None = None
     energy_wh: Wh | None = None
+    duty_paise: Paise | None = None
+    """Of `amount_paise`, the electricity duty on the charge (same sign): an interval's or a
+    day's charge and its duty are one debit, so the ledger takes one entry per interval."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,37 +58,26 @@ class Connection:
     tariff: Tariff
 
 
-def interval_charges(
-    connection: Connection, interval_start: datetime, month_wh_before: Wh, wh: Wh
-) -> list[LedgerEntry]:
-    """The energy charge and its duty for one interval's import."""
+def interval_charge(connection: Connection, interval_start: datetime, month_wh_before: Wh, wh: Wh) -> LedgerEntry:
+    """The energy charge for one interval's import, with its duty."""
     version = connection.tariff.on(ist_day(interval_start))
     before = version.energy_cost(month_wh_before)
     after = version.energy_cost(month_wh_before + wh)
     energy = to_paise(after) - to_paise(before)
     duty = to_paise(after * version.duty_rate) - to_paise(before * version.duty_rate)
-    key = f"{connection.meter_id}:{_utc(interval_start).isoformat()}"
-    return [
-        LedgerEntry(
-            account_no=connection.account_no,
-            kind=EntryKind.ENERGY,
-            amount_paise=-energy,
-            reference=f"energy:{key}",
-            period_start=_utc(interval_start),
-            energy_wh=wh,
-        ),
-        LedgerEntry(
-            account_no=connection.account_no,
-            kind=EntryKind.DUTY,
-            amount_paise=-duty,
-            reference=f"duty:energy:{key}",
-            period_start=_utc(interval_start),
-        ),
-    ]
+    return LedgerEntry(
+        account_no=connection.account_no,
+        kind=EntryKind.ENERGY,
+        amount_paise=-(energy + duty),
+        reference=f"energy:{connection.meter_id}:{_utc(interval_start).isoformat()}",
+        period_start=_utc(interval_start),
+        energy_wh=wh,
+        duty_paise=-duty,
+    )
 
 
-def daily_fixed_charges(connection: Connection, day: date, day_start: datetime) -> list[LedgerEntry]:
-    """The fixed charge for one day (a month's charge spread over its days) and its duty."""
+def daily_fixed_charge(connection: Connection, day: date, day_start: datetime) -> LedgerEntry:
+    """The fixed charge for one day (a month's charge spread over its days), with its duty."""
     version = connection.tariff.on(day)
     monthly = version.fixed_per_kw_month * Decimal(connection.sanctioned_load_w) / 1000
     n = days_in_month(day)
@@ -92,23 +85,14 @@ def daily_fixed_charges(connection: Connection, day: date, day_start: datetime) 
     before = monthly * (day.day - 1) / n
     fixed = to_paise(through) - to_paise(before)
     duty = to_paise(through * version.duty_rate) - to_paise(before * version.duty_rate)
-    key = f"{connection.meter_id}:{day.isoformat()}"
-    return [
-        LedgerEntry(
-            account_no=connection.account_no,
-            kind=EntryKind.FIXED,
-            amount_paise=-fixed,
-            reference=f"fixed:{key}",
-            period_start=day_start,
-        ),
-        LedgerEntry(
-            account_no=connection.account_no,
-            kind=EntryKind.DUTY,
-            amount_paise=-duty,
-            reference=f"duty:fixed:{key}",
-            period_start=day_start,
-        ),
-    ]
+    return LedgerEntry(
+        account_no=connection.account_no,
+        kind=EntryKind.FIXED,
+        amount_paise=-(fixed + duty),
+        reference=f"fixed:{connection.meter_id}:{day.isoformat()}",
+        period_start=day_start,
+        duty_paise=-duty,
+    )
 
 
 def recharge(account_no: str, amount_paise: Paise, payment_reference: str) -> LedgerEntry:

@@ -15,7 +15,7 @@ from bijli.headend.commands import tariff_args
 from bijli.kernel.time import INTERVAL, INTERVAL_S, IST, epoch, ist_day, ist_midnight, utc_from_epoch
 from bijli.meter.credit import MirrorTariff
 from bijli.meter.sensors import TARIFF_PROGRAMMED
-from bijli.prepaid.model import Connection, daily_fixed_charges, interval_charges
+from bijli.prepaid.model import Connection, daily_fixed_charge, interval_charge
 from bijli.prepaid.policy import UPPCL, PrepaidPolicy
 from bijli.prepaid.tariff import builtin_tariffs
 from bijli.protocol import keys, tokens
@@ -148,9 +148,9 @@ def test_credit_mirror_equals_the_servers_charges_to_the_paisa_across_a_day_and_
             month = f"{day:%Y-%m}"
             month_opening.setdefault(month, (r.import_wh_total - r.import_wh) % REGISTER_MODULUS)
             before = (r.import_wh_total - r.import_wh - month_opening[month]) % REGISTER_MODULUS
-            entries = interval_charges(supply, begin, before, r.import_wh)
+            entries = [interval_charge(supply, begin, before, r.import_wh)]
             if begin == ist_midnight(day):
-                entries += daily_fixed_charges(supply, day, begin)
+                entries.append(daily_fixed_charge(supply, day, begin))
             charged.append((r.start + INTERVAL_S, -sum(e.amount_paise for e in entries)))
         reports = [f for f in frames if isinstance(f, StatusFrame)]
         assert len(reports) == 48

@@ -14,8 +14,8 @@ from bijli.prepaid.model import (
     Connection,
     EntryKind,
     LedgerEntry,
-    daily_fixed_charges,
-    interval_charges,
+    daily_fixed_charge,
+    interval_charge,
     opening,
     recharge,
 )
@@ -33,14 +33,27 @@ def connection(sanctioned_load_w: int = 2000) -> Connection:
 
 
 def amount(entries: list[LedgerEntry], kind: EntryKind) -> int:
-    return sum(e.amount_paise for e in entries if e.kind is kind)
+    """The charges of one kind, without their duty."""
+    return sum(e.amount_paise - (e.duty_paise or 0) for e in entries if e.kind is kind)
+
+
+def duty(entries: list[LedgerEntry]) -> int:
+    return sum(e.duty_paise or 0 for e in entries)
+
+
+def interval_charges(c: Connection, start: datetime, before: int, wh: int) -> list[LedgerEntry]:
+    return [interval_charge(c, start, before, wh)]
+
+
+def daily_fixed_charges(c: Connection, day: date, day_start: datetime) -> list[LedgerEntry]:
+    return [daily_fixed_charge(c, day, day_start)]
 
 
 def test_interval_charge_is_the_energy_at_its_slab_rate_plus_duty() -> None:
     entries = interval_charges(connection(), JANUARY, 10_000, 1000)
 
     assert amount(entries, EntryKind.ENERGY) == -550
-    assert amount(entries, EntryKind.DUTY) == -28  # 5% of Rs 5.50 = 27.5 paise, half up
+    assert duty(entries) == -28  # 5% of Rs 5.50 = 27.5 paise, half up
 
 
 @pytest.mark.parametrize(
@@ -62,13 +75,28 @@ def test_interval_across_a_slab_edge_charges_each_part_at_its_rate(
     entries = interval_charges(connection(), JANUARY, before_wh, wh)
 
     assert amount(entries, EntryKind.ENERGY) == -energy_paise
-    assert amount(entries, EntryKind.DUTY) == -duty_paise
+    assert duty(entries) == -duty_paise
 
 
 def test_interval_without_import_costs_nothing() -> None:
-    entries = interval_charges(connection(), JANUARY, 123_456, 0)
+    entry = interval_charge(connection(), JANUARY, 123_456, 0)
 
-    assert [e.amount_paise for e in entries] == [0, 0]
+    assert (entry.amount_paise, entry.duty_paise) == (0, 0)
+
+
+def test_an_interval_is_one_debit_carrying_its_duty() -> None:
+    entry = interval_charge(connection(), JANUARY, 10_000, 1000)
+
+    assert entry.kind is EntryKind.ENERGY
+    assert (entry.amount_paise, entry.duty_paise, entry.energy_wh) == (-578, -28, 1000)  # Rs 5.50 + 28 paise duty
+
+
+def test_a_days_fixed_charge_is_one_debit_carrying_its_duty() -> None:
+    day = date(2026, 11, 1)
+    entry = daily_fixed_charge(connection(3000), day, ist_midnight(day))
+
+    assert entry.kind is EntryKind.FIXED
+    assert (entry.amount_paise, entry.duty_paise) == (-1155, -55)  # Rs 330 / 30 = Rs 11.00, duty 5%
 
 
 def month_of_charges(wh_per_interval: list[int]) -> list[LedgerEntry]:
@@ -87,7 +115,7 @@ def test_many_small_intervals_add_up_to_the_months_cost_rounded_once() -> None:
     cost = RATES.energy_cost(37 * intervals)  # 110.112 kWh: Rs 605.616
 
     assert amount(entries, EntryKind.ENERGY) == -to_paise(cost) == -60562
-    assert amount(entries, EntryKind.DUTY) == -to_paise(cost * Decimal("0.05")) == -3028
+    assert duty(entries) == -to_paise(cost * Decimal("0.05")) == -3028
 
 
 def test_a_month_crossing_every_slab_adds_up_to_its_exact_cost() -> None:
@@ -98,7 +126,7 @@ def test_a_month_crossing_every_slab_adds_up_to_its_exact_cost() -> None:
 
     assert sum(wh) > 300_000
     assert amount(entries, EntryKind.ENERGY) == -to_paise(cost)
-    assert amount(entries, EntryKind.DUTY) == -to_paise(cost * Decimal("0.05"))
+    assert duty(entries) == -to_paise(cost * Decimal("0.05"))
 
 
 def test_charging_the_same_interval_twice_gives_identical_entries() -> None:
@@ -109,10 +137,14 @@ def test_charging_the_same_interval_twice_gives_identical_entries() -> None:
     assert [e.reference for e in first] == [e.reference for e in again]
 
 
-def test_each_interval_and_each_kind_of_charge_has_its_own_reference() -> None:
-    this = interval_charges(connection(), JANUARY, 0, 100)
-    next_ = interval_charges(connection(), JANUARY + INTERVAL, 100, 100)
-    references = [e.reference for e in this + next_]
+def test_each_interval_and_each_day_has_its_own_reference() -> None:
+    day = date(2026, 1, 1)
+    references = [
+        interval_charge(connection(), JANUARY, 0, 100).reference,
+        interval_charge(connection(), JANUARY + INTERVAL, 100, 100).reference,
+        daily_fixed_charge(connection(), day, ist_midnight(day)).reference,
+        daily_fixed_charge(connection(), day + timedelta(days=1), ist_midnight(day + timedelta(days=1))).reference,
+    ]
 
     assert len(set(references)) == 4
     assert all("KNCL0000001" in r for r in references)
@@ -131,7 +163,7 @@ def test_a_months_daily_fixed_charges_add_up_to_110_rupees_a_kw(first_day: date,
         entries += daily_fixed_charges(connection(2000), day, ist_midnight(day))
 
     assert amount(entries, EntryKind.FIXED) == -22_000  # Rs 220.00 for 2 kW
-    assert amount(entries, EntryKind.DUTY) == -1_100  # 5%: Rs 11.00
+    assert duty(entries) == -1_100  # 5%: Rs 11.00
 
 
 @pytest.mark.parametrize(("load_w", "rupees"), [(1000, 110), (3000, 330), (7000, 770), (1500, 165)])

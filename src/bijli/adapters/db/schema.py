@@ -150,6 +150,7 @@ ledger = sa.Table(
     sa.Column("period_start", UtcDateTime),
     sa.Column("energy_wh", sa.Integer),
     sa.Column("posted_at", UtcDateTime, nullable=False),
+    sa.Column("duty_paise", sa.BigInteger),  # of amount_paise, the duty on the charge
     sa.Index("ix_ledger_account_no_id", "account_no", "id"),
 )
 

@@ -149,6 +149,7 @@ LEDGER = Columns(
         ("reference", "text"),
         ("period_start", "epoch"),
         ("energy_wh", "int"),
+        ("duty_paise", "int"),
     )
 )
 _PG_POST = (
@@ -552,6 +553,7 @@ class StoreTx:
                 "reference": e.reference,
                 "period_start": e.period_start,
                 "energy_wh": e.energy_wh,
+                "duty_paise": e.duty_paise,
                 "posted_at": now,
             }
             for e in entries
