@@ -1,8 +1,10 @@
-"""REST API v1 for what meter data management did to a meter's intervals: the readings'
-quality flags, and the edit log (estimated, replaced, flagged) with before and after."""
+"""What meter data management did to a meter's intervals, where people see it: the readings'
+quality flags and the edit log (estimated, replaced, flagged) in the API, and estimates
+marked apart on the consumer's page."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -96,3 +98,13 @@ def test_the_edit_log_of_an_unknown_meter_or_a_bad_window_is_refused(api: TestCl
 
     assert unknown.status_code == 404 and unknown.json() == {"detail": "meter KNXX9999999 not found"}
     assert backwards.status_code == 422 and "end must be later than start" in backwards.text
+
+
+def test_the_consumers_day_marks_the_estimate_apart_from_what_the_meter_measured(api: TestClient) -> None:
+    html = api.get(f"/consumer/{METER}", params={"day": "2026-11-02"}).text
+
+    assert html.count('class="bar estimated"') == 1
+    assert re.search(r'data-testid="day-total">5\.320 ', html)  # 0.100 + 5.000 + 0.120 + 0.100 measured
+    assert re.search(r'data-testid="day-estimated">\+ 0\.100 ', html)
+    assert re.search(r'data-testid="intervals-received">4 <span class="stat-sub">of 96, 1 ', html)
+    assert "Estimates are not charged" in html

@@ -27,6 +27,8 @@ NICE_STEPS_WH = (1, 2, 2.5, 5)
 """An axis step is one of these times a power of ten."""
 TICKS_WANTED = 4
 EN_DASH = "\u2013"
+ESTIMATED = "estimated"
+"""A reading's quality when meter data management filled the gap."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +45,8 @@ class Bar:
     label: str
     """What a screen reader or a hover tells: the span in IST and its kWh."""
     kwh: Decimal
+    estimated: bool = False
+    """Filled in by meter data management until the meter's own reading arrives; not billed."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,8 +68,13 @@ class DayChart:
     levels: list[Tick]
     """kWh gridlines, y positions."""
     total_kwh: Decimal
+    """What the meter measured in the day (estimates left out)."""
+    estimated_kwh: Decimal
+    """What estimates add, until the real readings replace them."""
     peak: Bar | None
     intervals_received: int
+    """Intervals the meter's own readings cover."""
+    intervals_estimated: int
     width: int = WIDTH
     height: int = HEIGHT
     left: int = LEFT
@@ -114,6 +123,7 @@ def day_chart(day: date, readings: Sequence[ReadingView]) -> DayChart:
         begin = r.interval_start.astimezone(IST)
         end = (r.interval_start + INTERVAL).astimezone(IST)
         energy = kwh(r.import_wh).quantize(Decimal("0.001"))
+        estimated = r.quality == ESTIMATED
         bars.append(
             Bar(
                 x=LEFT + slot * SLOT_W + (SLOT_W - BAR_W) / 2,
@@ -122,22 +132,25 @@ def day_chart(day: date, readings: Sequence[ReadingView]) -> DayChart:
                 height=height,
                 start=r.interval_start,
                 span=f"{begin:%H:%M}{EN_DASH}{end:%H:%M}",
-                label=f"{begin:%H:%M}{EN_DASH}{end:%H:%M} IST: {energy} kWh",
+                label=f"{begin:%H:%M}{EN_DASH}{end:%H:%M} IST: {energy} kWh" + (" (estimated)" if estimated else ""),
                 kwh=energy,
+                estimated=estimated,
             )
         )
     levels = [Tick(position=TOP + PLOT_H - PLOT_H * i / steps, label=_kwh_label(step * i)) for i in range(steps + 1)]
     hours = [Tick(position=LEFT + h * 4 * SLOT_W, label=f"{h:02d}:00") for h in range(0, 24 + 1, HOUR_LABEL_EVERY)]
     hour_marks = [LEFT + h * 4 * SLOT_W for h in range(25)]
-    total = sum((kwh(r.import_wh) for r in in_day), Decimal(0)).quantize(Decimal("0.001"))
-    peak = max(bars, key=lambda b: b.kwh, default=None)
+    measured = [b for b in bars if not b.estimated]
+    peak = max(measured, key=lambda b: b.kwh, default=None)
     return DayChart(
         day=day,
         bars=bars,
         hours=hours,
         hour_marks=hour_marks,
         levels=levels,
-        total_kwh=total,
+        total_kwh=sum((b.kwh for b in measured), Decimal("0.000")),
+        estimated_kwh=sum((b.kwh for b in bars if b.estimated), Decimal("0.000")),
         peak=peak if peak is not None and peak.kwh > 0 else None,
-        intervals_received=len(in_day),
+        intervals_received=len(measured),
+        intervals_estimated=len(bars) - len(measured),
     )

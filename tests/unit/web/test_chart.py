@@ -12,14 +12,14 @@ from bijli.web.chart import day_chart
 DAY = date(2026, 11, 2)
 
 
-def reading(slot: int, wh: int, day: date = DAY) -> ReadingView:
+def reading(slot: int, wh: int, day: date = DAY, quality: str = "actual") -> ReadingView:
     return ReadingView(
         interval_start=ist_midnight(day) + slot * INTERVAL,
         import_wh=wh,
         import_wh_total=10_000 + wh,
         voltage_dv=2300,
         current_ma=500,
-        quality="actual",
+        quality=quality,
     )
 
 
@@ -66,3 +66,15 @@ def test_hours_are_labelled_in_ist_every_three_hours() -> None:
 def test_gridlines_are_round_numbers_above_the_peak() -> None:
     chart = day_chart(DAY, [reading(0, 730)])
     assert [lv.label for lv in chart.levels] == ["0", "0.2", "0.4", "0.6", "0.8"]
+
+
+def test_estimated_intervals_are_drawn_apart_and_left_out_of_what_was_measured() -> None:
+    readings = [reading(0, 100), reading(1, 400, quality="estimated"), reading(2, 150)]
+
+    chart = day_chart(DAY, readings)
+
+    assert [b.estimated for b in chart.bars] == [False, True, False]
+    assert chart.total_kwh == Decimal("0.250") and chart.estimated_kwh == Decimal("0.400")
+    assert (chart.intervals_received, chart.intervals_estimated) == (2, 1)
+    assert chart.peak is not None and chart.peak.kwh == Decimal("0.150")  # an estimate is no peak
+    assert chart.bars[1].label.endswith("(estimated)")
