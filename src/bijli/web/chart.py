@@ -29,6 +29,7 @@ TICKS_WANTED = 4
 EN_DASH = "\u2013"
 ESTIMATED = "estimated"
 """A reading's quality when meter data management filled the gap."""
+ESTIMATE_MIN_H = 3.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,11 +120,13 @@ def day_chart(day: date, readings: Sequence[ReadingView]) -> DayChart:
     bars = []
     for r in in_day:
         slot = _slot(r.interval_start, day_start)
+        estimated = r.quality == ESTIMATED
         height = float(Decimal(r.import_wh) / top_wh) * PLOT_H
+        if estimated:  # an estimate of nothing still shows where the gap is
+            height = max(height, ESTIMATE_MIN_H)
         begin = r.interval_start.astimezone(IST)
         end = (r.interval_start + INTERVAL).astimezone(IST)
         energy = kwh(r.import_wh).quantize(Decimal("0.001"))
-        estimated = r.quality == ESTIMATED
         bars.append(
             Bar(
                 x=LEFT + slot * SLOT_W + (SLOT_W - BAR_W) / 2,
