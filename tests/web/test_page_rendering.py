@@ -130,3 +130,19 @@ def test_a_decommissioned_meter_is_shown_out_of_service_not_offline(
     assert row is not None and 'class="badge retired"' in row.group(0) and "badge offline" not in row.group(0)
     assert operations.count('class="badge offline"') == 3
     assert 'class="badge retired"' in consumer and "badge offline" not in consumer
+
+
+def test_operations_shows_yesterdays_data_collection_and_the_silent_meters(
+    platform: Platform, make_client: Callable[..., TestClient]
+) -> None:
+    html = make_client(platform).get("/operations").text  # just after midnight IST: yesterday is the demo's day
+
+    assert "02 Nov 2026 (IST)" in html
+    assert re.search(r'data-testid="collection-8h">100\.00%\s*<span class="stat-sub">4 of 4<', html)
+    assert re.search(r'data-testid="collection-now">100\.00%', html)
+    assert re.search(r'data-testid="silent-24h"><a href="/api/v1/reports/non-communicating\?hours=24">0<', html)
+
+    days_later = make_client(platform, datetime(2026, 11, 5, 6, 0, tzinfo=UTC)).get("/operations").text
+    assert "04 Nov 2026 (IST)" in days_later
+    assert re.search(r'data-testid="collection-now">0\.00%', days_later)  # nothing came on the 4th
+    assert re.search(r'data-testid="silent-24h"><a [^>]*>4<', days_later)

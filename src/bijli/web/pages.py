@@ -16,6 +16,8 @@ from bijli.web.chart import day_chart
 from bijli.web.context import WebContext, relay_state
 
 PAGE_SIZE = 100
+SILENT_FOR = timedelta(hours=24)
+"""The dashboard counts meters silent this long (the non-communicating report's default)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,10 +68,13 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         meters = ctx.reads.meters(PAGE_SIZE, offset)
         rows = [MeterRow(meter=m, online=ctx.is_online(m), relay=relay_state(m.relay)) for m in meters]
         pager = Pager(page=page, pages=pages_total, total=fleet.meters, first=offset + 1, last=offset + len(rows))
+        now = ctx.clock.now()
+        collection = ctx.reads.collection(ist_day(now) - timedelta(days=1))
+        silent = ctx.reads.silent(now, SILENT_FOR)
         return templates.TemplateResponse(
             request,
             "operations.html",
-            {"fleet": fleet, "rows": rows, "pager": pager, "now": ctx.clock.now()},
+            {"fleet": fleet, "rows": rows, "pager": pager, "now": now, "collection": collection, "silent": silent},
         )
 
     @pages.get("/consumer/{meter_id}", response_class=HTMLResponse)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from typing import TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -17,6 +19,9 @@ from sqlalchemy.engine import Engine
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.queries import MeterView
 from bijli.headend.meters import MeterStatus
+from bijli.mdm import reports
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,9 +114,30 @@ class LedgerTotal:
 class Reads:
     """Read-only questions from the web layer."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, reports_ttl_s: float = 300.0) -> None:
         self.engine = engine
         self.ledger_total = LedgerTotal(engine)
+        self._reports_ttl_s = reports_ttl_s
+        self._reports: dict[object, tuple[float, object]] = {}
+        self._reports_lock = threading.Lock()
+
+    def collection(self, day: date) -> reports.Collection:
+        """The day's data-collection rate, worked out at most every `reports_ttl_s` seconds
+        (it reads the whole fleet's day: a dashboard must not do that on every view)."""
+        return self._kept(("collection", day), lambda: reports.collection(self.engine, day))
+
+    def silent(self, now: datetime, silent_for: timedelta) -> int:
+        """How many meters in service were not heard from for `silent_for`, as of at most
+        `reports_ttl_s` seconds ago."""
+        return self._kept(("silent", silent_for), lambda: len(reports.non_communicating(self.engine, now, silent_for)))
+
+    def _kept(self, key: object, work: Callable[[], T]) -> T:
+        with self._reports_lock:
+            moment = time.monotonic()
+            found = self._reports.get(key)
+            if found is None or moment - found[0] > self._reports_ttl_s:
+                found = self._reports[key] = (moment, work())
+            return cast(T, found[1])
 
     def ping(self) -> None:
         """Ask the database something trivial; raises if it cannot answer."""
