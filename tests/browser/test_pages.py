@@ -50,6 +50,13 @@ def test_operations_lists_meters_and_leads_to_a_consumer(chrome: WebDriver, base
     assert chrome.find_element(By.CSS_SELECTOR, "[data-testid=fleet-online]").text.startswith(str(DEMO_METERS))
     headers = [th.text for th in chrome.find_elements(By.CSS_SELECTOR, "table.meters thead th")]
     assert any("Balance" in h for h in headers) and any("Last seen" in h for h in headers)
+    # The Hindi is set in the Devanagari font bijli serves, whatever fonts the machine has.
+    hindi = chrome.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "document.fonts.ready.then(() => done([...document.fonts]"
+        ".filter(f => f.family.includes('bijli Devanagari')).map(f => f.status)));"
+    )
+    assert hindi == ["loaded"]
     full_page_screenshot(chrome, screenshots / "operations.png")
     full_page_screenshot(chrome, screenshots / "operations-phone.png", width=390)
 

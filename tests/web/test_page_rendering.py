@@ -86,11 +86,16 @@ def test_pages_load_nothing_from_elsewhere(api: TestClient) -> None:
             assert ref.startswith(("/", "?", "#")), ref
 
 
-def test_stylesheet_is_served_by_bijli(api: TestClient) -> None:
+def test_stylesheet_and_everything_it_uses_are_served_by_bijli(api: TestClient) -> None:
     r = api.get("/static/bijli.css")
     assert r.status_code == 200
     assert "text/css" in r.headers["content-type"]
-    assert "@import" not in r.text and "url(" not in r.text
+    assert "@import" not in r.text
+    used = re.findall(r"url\(\s*['\"]?([^'\")]+)", r.text)
+    assert used == ["/static/fonts/noto-sans-devanagari.woff2"]  # the Hindi text's font
+    for path in used:
+        font = api.get(path)
+        assert font.status_code == 200 and font.content[:4] == b"wOF2"
 
 
 def test_operations_counts_online_by_the_clock(platform: Platform, make_client: Callable[..., TestClient]) -> None:
