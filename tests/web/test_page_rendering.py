@@ -147,6 +147,10 @@ def test_operations_shows_yesterdays_data_collection_and_the_silent_meters(
     assert re.search(r'data-testid="collection-now">100\.00%', html)
     assert re.search(r'data-testid="silent-24h"><a href="/api/v1/reports/non-communicating\?hours=24">0<', html)
 
+    before = make_client(platform, datetime(2026, 11, 2, 6, 0, tzinfo=UTC)).get("/operations").text
+    assert re.search(r'data-testid="collection-8h">—', before)  # no meter was there all of the 1st
+    assert "no meter was in service all day" in before
+
     days_later = make_client(platform, datetime(2026, 11, 5, 6, 0, tzinfo=UTC)).get("/operations").text
     assert "04 Nov 2026 (IST)" in days_later
     assert re.search(r'data-testid="collection-now">0\.00%', days_later)  # nothing came on the 4th
