@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command as alembic
 
 from bijli import settings
 from bijli.adapters.brokers.memory import MemoryBroker
@@ -248,11 +247,8 @@ def test_charges_keep_their_money_across_the_migration_that_gave_them_their_duty
     settle(platform.store, NOW)
     balance = platform.queries.balance("KESCOCL0000001").balance_paise
     engine = platform.store.engine
-    cfg = db_engine._alembic_config()
 
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        alembic.downgrade(cfg, "0006")
+    db_engine.downgrade(engine, "0006")
     with engine.connect() as conn:
         assert "duty_paise" not in {c["name"] for c in sa.inspect(conn).get_columns("ledger")}
     assert platform.queries.balance("KESCOCL0000001").balance_paise == balance

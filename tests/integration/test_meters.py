@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command as alembic
-from alembic.script import ScriptDirectory
 
 from bijli import settings
 from bijli.adapters.db import commands as commands_db
@@ -33,7 +31,7 @@ from tests.support import commands as support
 from tests.support.frames import reading
 
 START = datetime(2026, 11, 2, 4, 30, tzinfo=UTC)  # Monday 10:00 IST
-HEAD = ScriptDirectory.from_config(db_engine._alembic_config()).get_current_head()
+HEAD = db_engine.head_revision()
 CITY = build_city(4)
 CL1, CL2 = "KNCL0000001", "KNCL0000002"
 OUT, IN = MeterStatus.DECOMMISSIONED, MeterStatus.COMMISSIONED
@@ -178,10 +176,7 @@ def test_a_change_without_a_reason_is_refused_and_nothing_changes(platform: Plat
 def test_the_status_history_comes_and_goes_with_its_migration(platform: Platform) -> None:
     change(platform, CL1, OUT, START)
     engine = platform.store.engine
-    cfg = db_engine._alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        alembic.downgrade(cfg, "0005")
+    db_engine.downgrade(engine, "0005")
     with engine.connect() as conn:
         assert not sa.inspect(conn).has_table("meter_status_changes")
     db_engine.upgrade(engine)

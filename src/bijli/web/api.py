@@ -37,6 +37,10 @@ Kwh = Annotated[
     Field(pattern=r"^\d+\.\d{3}$", examples=["0.125"], description="kWh as a decimal string, exact to the Wh."),
 ]
 MeterId = Annotated[str, Path(description="The meter's id, e.g. KNCL0000001.", max_length=32)]
+WindowStart = Annotated[
+    datetime, Query(description="ISO 8601 with a time zone (Z or an offset); intervals starting here on.")
+]
+WindowEnd = Annotated[datetime, Query(description="ISO 8601 with a time zone; excluded. At most 31 days on.")]
 
 
 class Health(BaseModel):
@@ -238,11 +242,7 @@ def router(ctx: WebContext) -> APIRouter:
         return meter_out(ctx, find(meter_id))
 
     @api.get("/meters/{meter_id}/readings", response_model=Readings, responses=NOT_FOUND)
-    def readings(
-        meter_id: MeterId,
-        start: Annotated[datetime, Query(description="ISO 8601 with a time zone (Z or an offset); included.")],
-        end: Annotated[datetime, Query(description="ISO 8601 with a time zone; excluded. At most 31 days on.")],
-    ) -> Readings:
+    def readings(meter_id: MeterId, start: WindowStart, end: WindowEnd) -> Readings:
         """The meter's 15-minute interval readings starting in [start, end)."""
         start, end = _window(start, end)
         rows = ctx.platform.queries.readings(meter_id, start, end)
@@ -266,11 +266,7 @@ def router(ctx: WebContext) -> APIRouter:
         )
 
     @api.get("/meters/{meter_id}/edits", response_model=Edits, responses=NOT_FOUND)
-    def edits(
-        meter_id: MeterId,
-        start: Annotated[datetime, Query(description="ISO 8601 with a time zone; intervals starting here on.")],
-        end: Annotated[datetime, Query(description="ISO 8601 with a time zone; excluded. At most 31 days on.")],
-    ) -> Edits:
+    def edits(meter_id: MeterId, start: WindowStart, end: WindowEnd) -> Edits:
         """The edit log of the meter's intervals starting in [start, end): estimates, replacements
         by the real readings, validation flags; by interval, oldest edit first."""
         start, end = _window(start, end)
