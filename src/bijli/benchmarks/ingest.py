@@ -54,6 +54,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from bijli import settings as settings_mod
 from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
+from bijli.adapters.brokers.mqtt_packets import packet_at, publish_packet, varint
 from bijli.adapters.db import engine as db
 from bijli.adapters.db import partitions
 from bijli.adapters.db.store import Store
@@ -116,15 +117,6 @@ class Options:
 # ---------------------------------------------------------------------- MQTT 5 on the wire
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n % 128, n // 128
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def _utf8(text: bytes) -> bytes:
     return struct.pack(">H", len(text)) + text
 
@@ -132,31 +124,7 @@ def _utf8(text: bytes) -> bytes:
 def connect_packet(client_id: str, keepalive: int = 60) -> bytes:
     """CONNECT, MQTT 5, clean start, no properties."""
     body = _utf8(b"MQTT") + bytes([5, 0x02]) + struct.pack(">H", keepalive) + b"\x00" + _utf8(client_id.encode())
-    return b"\x10" + _varint(len(body)) + body
-
-
-def publish_packet(topic: bytes, payload: bytes, packet_id: int) -> bytes:
-    """PUBLISH at QoS 1, no properties."""
-    body = _utf8(topic) + struct.pack(">H", packet_id) + b"\x00" + payload
-    return b"\x32" + _varint(len(body)) + body
-
-
-def _packet_at(buf: bytes | bytearray, pos: int) -> tuple[int, int, int] | None:
-    """(type, start of body, end) of the packet at `pos`, or None if it is not all there yet."""
-    if len(buf) - pos < 2:
-        return None
-    length, shift, i = 0, 0, pos + 1
-    while True:
-        if i >= len(buf):
-            return None
-        byte = buf[i]
-        length |= (byte & 0x7F) << shift
-        shift, i = shift + 7, i + 1
-        if not byte & 0x80:
-            break
-    if i + length > len(buf):
-        return None
-    return buf[pos] >> 4, i, i + length
+    return b"\x10" + varint(len(body)) + body
 
 
 class WirePublisher:
@@ -174,12 +142,13 @@ class WirePublisher:
         self._reader, self._writer = await asyncio.open_connection(self.address.host, self.address.port)
         self._writer.write(connect_packet(self.client_id))
         buf = bytearray()
-        while (found := _packet_at(buf, 0)) is None:
+        while (found := packet_at(buf, 0)) is None:
             data = await self._reader.read(4096)
             if not data:
                 raise BenchError("the broker closed the connection before CONNACK")
             buf += data
-        kind, start, end = found
+        header, start, end = found
+        kind = header >> 4
         if kind != 2 or buf[start + 1] >= 0x80:
             raise BenchError(f"the broker refused the publisher (packet {kind}, reason {buf[start + 1]})")
         props = bytes(buf[start + 2 : end])
@@ -240,8 +209,9 @@ class WirePublisher:
                 raise BenchError("the broker closed the publisher's connection")
             buf += data
             pos = 0
-            while (found := _packet_at(buf, pos)) is not None:
-                kind, start, end = found
+            while (found := packet_at(buf, pos)) is not None:
+                header, start, end = found
+                kind = header >> 4
                 if kind == 4:  # PUBACK
                     if end - start > 2 and buf[start + 2] >= 0x80:
                         raise BenchError(f"the broker refused a message (reason {buf[start + 2]})")

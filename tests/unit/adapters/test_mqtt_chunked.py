@@ -3,6 +3,7 @@ reaches the head-end once, whole, with its packet id, and nothing is acknowledge
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 from collections.abc import Iterator
@@ -12,40 +13,40 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from bijli.adapters.brokers.mqtt import ChunkedClient
+from bijli.adapters.brokers.mqtt_packets import publish_packet, varint
 
 Received = tuple[str, bytes, int, int]
 Wire = tuple[ChunkedClient, socket.socket, list[Received]]
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, byte = divmod(n, 128)
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+def publish(
+    topic: str, payload: bytes, mid: int = 0, qos: int = 1, properties: bytes = b"", mqtt5: bool = True
+) -> bytes:
+    return publish_packet(topic.encode(), payload, mid, qos=qos, mqtt5=mqtt5, properties=properties)
 
 
-def publish(topic: str, payload: bytes, mid: int = 0, qos: int = 1, properties: bytes = b"") -> bytes:
-    body = struct.pack(">H", len(topic.encode())) + topic.encode()
-    if qos:
-        body += struct.pack(">H", mid)
-    body += _varint(len(properties)) + properties + payload
-    return bytes([0x30 | qos << 1]) + _varint(len(body)) + body
+@contextlib.contextmanager
+def connected(protocol: int = paho.MQTTv5, manual_ack: bool = True) -> Iterator[Wire]:
+    """A client on one end of a socket pair, the test as the broker on the other."""
+    ours, broker = socket.socketpair()
+    ours.setblocking(False)
+    broker.settimeout(1.0)
+    client = ChunkedClient(CallbackAPIVersion.VERSION2, client_id="t", protocol=protocol, manual_ack=manual_ack)
+    got: list[Received] = []
+    client.on_delivery = lambda *message: got.append(message)
+    client._sock = ours
+    try:
+        yield client, broker, got
+    finally:
+        client._sock = None
+        ours.close()
+        broker.close()
 
 
 @pytest.fixture
 def wire() -> Iterator[Wire]:
-    ours, broker = socket.socketpair()
-    ours.setblocking(False)
-    client = ChunkedClient(CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5, manual_ack=True)
-    got: list[Received] = []
-    client.on_delivery = lambda *message: got.append(message)
-    client._sock = ours
-    yield client, broker, got
-    client._sock = None
-    ours.close()
-    broker.close()
+    with connected() as w:
+        yield w
 
 
 def _read_all(client: ChunkedClient) -> None:
@@ -87,7 +88,7 @@ def test_a_topic_that_is_not_utf8_still_arrives_to_be_quarantined(
 ) -> None:
     client, broker, got = wire
     body = struct.pack(">H", 3) + b"a\xffb" + struct.pack(">H", 4) + b"\x00" + b"x"
-    broker.sendall(b"\x32" + _varint(len(body)) + body)
+    broker.sendall(b"\x32" + varint(len(body)) + body)
     _read_all(client)
     assert got == [("a\ufffdb", b"x", 4, 1)]
 
@@ -105,3 +106,37 @@ def test_a_closed_connection_is_reported_lost(wire: Wire) -> None:
     client, broker, _ = wire
     broker.close()
     assert client._packet_read() == MQTTErrorCode.MQTT_ERR_CONN_LOST
+
+
+def test_mqtt311_messages_arrive_without_properties_to_skip() -> None:
+    with connected(protocol=paho.MQTTv311) as (client, broker, got):
+        broker.sendall(publish("bijli/v1/m/KNCL0000001/up/reading", b"\x05frame", 7, mqtt5=False))
+        _read_all(client)
+    assert got == [("bijli/v1/m/KNCL0000001/up/reading", b"\x05frame", 7, 1)]
+
+
+def test_without_manual_acknowledgement_each_qos1_message_is_acknowledged_at_once() -> None:
+    with connected(manual_ack=False) as (client, broker, got):
+        broker.sendall(publish("a", b"x", 9) + publish("b", b"y", qos=0))
+        _read_all(client)
+        assert broker.recv(64) == b"\x40\x02\x00\x09"  # one PUBACK, none for QoS 0
+    assert got == [("a", b"x", 9, 1), ("b", b"y", 0, 0)]
+
+
+def test_a_qos2_message_takes_pahos_own_path(wire: Wire) -> None:
+    client, broker, got = wire
+    broker.sendall(publish("a", b"x", 5, qos=2))
+    _read_all(client)
+    assert broker.recv(64) == b"\x50\x02\x00\x05"  # paho's PUBREC; the message waits for PUBREL
+    assert got == []
+
+
+def test_other_packets_reach_paho_framed_as_paho_frames_them(wire: Wire) -> None:
+    client, broker, got = wire
+    granted: list[tuple[int, list[int]]] = []
+    client.on_subscribe = lambda _c, _u, mid, codes, _p: granted.append((mid, [c.value for c in codes]))
+    suback = struct.pack("!H", 3) + b"\x00" + b"\x01"  # packet id 3, no properties, QoS 1 granted
+    broker.sendall(publish("a", b"x", 1) + b"\x90" + varint(len(suback)) + suback + publish("b", b"y", 2))
+    _read_all(client)
+    assert granted == [(3, [1])]
+    assert got == [("a", b"x", 1, 1), ("b", b"y", 2, 1)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -15,16 +14,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.exception import MalformedPacket
+from paho.mqtt.exception import MalformedPacket as PahoMalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from bijli.adapters.brokers.mqtt_packets import PUBACK, PUBLISH, MalformedPacket, packet_at, pubacks, read_publish
 from bijli.headend.ports import BrokerDown, Delivery
 
 log = logging.getLogger(__name__)
 
-_PUBACK = struct.Struct("!BBH")
-"""PUBACK: type, remaining length 2, packet id (MQTT 5 lets the success reason code go)."""
 PUBACKS_PER_WRITE = 4096
 FLUSH_FILTER = "$bijli/flush"
 """A filter the head-end never subscribes to: unsubscribing from it is a round trip to the broker."""
@@ -72,20 +70,6 @@ def _fresh_packet(**known: Any) -> Any:
     } | known
 
 
-def _framed(buf: bytearray, pos: int) -> tuple[int, int] | None:
-    """(start, end) of the body of the packet at `pos`, or None if it is not all in `buf`."""
-    length, shift, at = 0, 0, pos + 1
-    while at < len(buf):
-        byte = buf[at]
-        length |= (byte & 0x7F) << shift
-        shift, at = shift + 7, at + 1
-        if not byte & 0x80:
-            return (at, at + length) if at + length <= len(buf) else None
-        if at - pos > 4:
-            raise MalformedPacket("remaining length longer than four bytes")
-    return None
-
-
 class ChunkedClient(paho.Client):
     """paho's client, reading the socket a chunk at a time, and handing PUBLISH packets over
     without building paho's message objects.
@@ -96,12 +80,12 @@ class ChunkedClient(paho.Client):
     against its per-filter callbacks. For a stream of small PUBLISH packets that is about 40 µs
     of a core per message before the application sees it. Here:
 
-    - one `recv` takes whatever has arrived (up to `CHUNK` bytes) and every whole packet in it
-      goes to paho's own `_packet_handle`, framed as paho would have framed it; a packet cut
-      off at the end of a chunk waits for the next;
-    - with `on_delivery` set, a QoS 0 or 1 PUBLISH goes to it as (topic, payload, packet id,
-      QoS), its properties skipped (none that a subscriber must act on can come: the client
-      allows no topic aliases); anything else takes paho's own path.
+    - one `recv` takes whatever has arrived (up to `CHUNK` bytes), and `mqtt_packets` frames
+      the whole packets in it; a packet cut off at the end of a chunk waits for the next;
+    - with `on_delivery` set, a QoS 0 or 1 PUBLISH goes straight to it as (topic, payload,
+      packet id, QoS), its properties skipped (none that a subscriber must act on can come:
+      the client allows no topic aliases); every other packet goes to paho's own
+      `_packet_handle`, framed as paho would have framed it.
 
     Everything else (keepalive, acks, reconnects, other packets) is paho's.
     """
@@ -113,38 +97,6 @@ class ChunkedClient(paho.Client):
         self._chunk = bytearray()
         self._chunk_of: object = None
         self.on_delivery: Callable[[str, bytes, int, int], None] | None = None
-
-    def _handle_publish(self) -> MQTTErrorCode:
-        deliver = self.on_delivery
-        header = self._in_packet["command"]
-        qos = (header & 0x06) >> 1
-        if deliver is None or qos == 2:
-            return super()._handle_publish()
-        body = bytes(self._in_packet["packet"])  # bytes already when framed here: no copy
-        at = 2 + int.from_bytes(body[0:2])
-        if at == 2 or at > len(body):  # an empty topic (an alias) or a cut one: paho's path
-            return super()._handle_publish()
-        topic = body[2:at].decode("utf-8", "replace")
-        mid = 0
-        if qos:
-            mid = int.from_bytes(body[at : at + 2])
-            at += 2
-        if self._protocol == paho.MQTTv5:
-            length, shift = 0, 0
-            while True:
-                if at >= len(body) or shift > 21:
-                    raise MalformedPacket("PUBLISH properties cut off")
-                byte = body[at]
-                length |= (byte & 0x7F) << shift
-                shift, at = shift + 7, at + 1
-                if not byte & 0x80:
-                    break
-            at += length
-        with self._in_callback_mutex:
-            deliver(topic, body[at:], mid, qos)
-        if qos and not self._manual_ack:
-            return self._send_puback(mid)
-        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _packet_read(self) -> MQTTErrorCode:
         if self._chunk_of is not self._sock:  # a new connection starts with nothing read
@@ -161,16 +113,28 @@ class ChunkedClient(paho.Client):
             return MQTTErrorCode.MQTT_ERR_CONN_LOST
         buf = self._chunk
         buf += data
+        deliver = self.on_delivery
+        mqtt5 = self._protocol == paho.MQTTv5
         pos, rc = 0, MQTTErrorCode.MQTT_ERR_SUCCESS
         try:
-            while not rc and (framed := _framed(buf, pos)) is not None:
-                start, end = framed
-                self._in_packet = _fresh_packet(
-                    command=buf[pos], have_remaining=1, remaining_length=end - start, packet=bytes(buf[start:end])
-                )
-                pos = end
-                rc = self._packet_handle()
-        except MalformedPacket as exc:
+            while not rc and (found := packet_at(buf, pos)) is not None:
+                header, start, pos = found
+                if (
+                    deliver is not None
+                    and header & 0xF4 == PUBLISH  # a PUBLISH at QoS 0 or 1 (the QoS bits 00 or 01)
+                    and (message := read_publish(buf, header, start, pos, mqtt5)) is not None
+                ):
+                    topic, payload, mid, qos = message
+                    with self._in_callback_mutex:
+                        deliver(topic, payload, mid, qos)
+                    if qos and not self._manual_ack:
+                        rc = self._send_puback(mid)
+                else:
+                    self._in_packet = _fresh_packet(
+                        command=header, have_remaining=1, remaining_length=pos - start, packet=bytes(buf[start:pos])
+                    )
+                    rc = self._packet_handle()
+        except (MalformedPacket, PahoMalformedPacket) as exc:
             self._easy_log(paho.MQTT_LOG_DEBUG, "Received malformed packet: %s", exc)
             rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
         del buf[:pos]
@@ -360,12 +324,7 @@ class MqttUplink:
                 self._client.ack(mid, 1)
             return
         for at in range(0, len(mids), PUBACKS_PER_WRITE):
-            queue(
-                paho.PUBACK,
-                b"".join(_PUBACK.pack(paho.PUBACK, 2, mid) for mid in mids[at : at + PUBACKS_PER_WRITE]),
-                0,
-                0,
-            )
+            queue(PUBACK, pubacks(mids[at : at + PUBACKS_PER_WRITE]), 0, 0)
 
     async def close(self, timeout_s: float = 5.0) -> None:
         """Leave cleanly: DISCONNECT only once the broker has read every acknowledgement sent
