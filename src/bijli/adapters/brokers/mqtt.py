@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Final, cast
 from urllib.parse import parse_qs, urlsplit
 
 import paho.mqtt.client as paho
@@ -23,6 +23,25 @@ from bijli.headend.ports import BrokerDown, Delivery
 
 log = logging.getLogger(__name__)
 
+PAHO_PRIVATE_MEMBERS: Final = (
+    "_packet_read",
+    "_packet_handle",
+    "_in_packet",
+    "_sock",
+    "_sock_recv",
+    "_easy_log",
+    "_in_callback_mutex",
+    "_manual_ack",
+    "_send_puback",
+    "_protocol",
+    "_msgtime_mutex",
+    "_last_bytes_received",
+    "_packet_queue",
+)
+"""The parts of paho's `Client` outside its public API that `ChunkedClient` and
+`MqttUplink.ack` use. paho may change them in any release, so pyproject.toml pins the paho
+they are tested against, and tests/unit/adapters/test_paho_private_members.py checks each
+one's shape on the installed paho."""
 PUBACKS_PER_WRITE = 4096
 FLUSH_FILTER = "$bijli/flush"
 """A filter the head-end never subscribes to: unsubscribing from it is a round trip to the broker."""
@@ -87,7 +106,8 @@ class ChunkedClient(paho.Client):
       the client allows no topic aliases); every other packet goes to paho's own
       `_packet_handle`, framed as paho would have framed it.
 
-    Everything else (keepalive, acks, reconnects, other packets) is paho's.
+    Everything else (keepalive, acks, reconnects, other packets) is paho's. The parts of paho
+    this leans on are `PAHO_PRIVATE_MEMBERS`.
     """
 
     CHUNK = 1 << 18
