@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bijli.adapters.db import engine as db
+from bijli.adapters.db.dispatch import SqlCommandDispatch
 from bijli.adapters.db.queries import Queries
+from bijli.adapters.db.reads import Reads
+from bijli.adapters.db.reports import SqlReports
 from bijli.adapters.db.store import Store
 from bijli.headend.model import KeyRing
 from bijli.prepaid.tariff import builtin_tariffs
@@ -18,8 +21,19 @@ class Platform:
 
     settings: Settings
     store: Store
+    """Units of work for the use cases (`bijli.*.handlers`)."""
     queries: Queries
+    """The read side: readings, edits, balances, commands, totals."""
+    reads: Reads
+    """What the pages and the API list: meters with balances, fleet counts, cached reports."""
+    reports: SqlReports
+    dispatch: SqlCommandDispatch
+    """The command dispatcher's rounds over the store."""
     ring: KeyRing
+
+    def close(self) -> None:
+        """Let go of the store's connections."""
+        self.store.dispose()
 
 
 def bootstrap(settings: Settings, migrate: bool = True) -> Platform:
@@ -34,5 +48,8 @@ def bootstrap(settings: Settings, migrate: bool = True) -> Platform:
         settings=settings,
         store=Store(engine, tariffs),
         queries=Queries(engine),
+        reads=Reads(engine),
+        reports=SqlReports(engine),
+        dispatch=SqlCommandDispatch(engine),
         ring=KeyRing(settings.site_secret),
     )

@@ -14,8 +14,8 @@ from rich.console import Console
 
 from bijli import settings as settings_mod
 from bijli.bootstrap import bootstrap
-from bijli.headend.meters import MeterStatus
 from bijli.kernel.heap import settle_heap
+from bijli.mdm.meters import MeterStatus
 from bijli.meter_cli import meter_app
 from bijli.tokens_cli import token_app
 
@@ -277,13 +277,10 @@ def report_collection(
     """The data-collection rate of a day and the meters not heard from; one JSON line."""
     from datetime import UTC, datetime, timedelta
 
-    from bijli.mdm import reports
-
     cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url="none")
     platform = bootstrap(cfg)
-    engine = platform.store.engine
-    result = reports.collection(engine, date.fromisoformat(day)).as_dict()
-    silent = reports.non_communicating(engine, datetime.now(UTC), timedelta(hours=silent_hours))
+    result = platform.reports.collection(date.fromisoformat(day)).as_dict()
+    silent = platform.reports.non_communicating(datetime.now(UTC), timedelta(hours=silent_hours))
     result["non_communicating"] = [m["meter_id"] for m in silent]
     platform.store.dispose()
     print(json.dumps(result))
@@ -298,7 +295,7 @@ def mdm_vee(
     """One pass of validation and estimation: estimate what is missing; one JSON line."""
     from datetime import UTC, datetime, timedelta
 
-    from bijli.mdm.jobs import run_vee
+    from bijli.mdm.handlers import run_vee
 
     cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url="none")
     platform = bootstrap(cfg)
@@ -335,8 +332,8 @@ def _status_command(name: str, to: MeterStatus, summary: str) -> None:
 
         from rich.markup import escape
 
-        from bijli.adapters.db import meters as meters_db
-        from bijli.headend.meters import check_audit
+        from bijli.accounts.handlers import change_status
+        from bijli.mdm.meters import RefusedChange, UnknownMeter, check_audit
 
         try:
             check_audit(by, reason)
@@ -345,13 +342,13 @@ def _status_command(name: str, to: MeterStatus, summary: str) -> None:
         cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url="none")
         platform = bootstrap(cfg)
         try:
-            done, ended = meters_db.change_status(
-                platform.store.engine, meter_id, to, changed_by=by, reason=reason, now=datetime.now(UTC)
+            done, ended = change_status(
+                platform.store, meter_id, to, changed_by=by, reason=reason, now=datetime.now(UTC)
             )
-        except meters_db.UnknownMeter as e:
+        except UnknownMeter as e:
             console.print(f"[red]meter {escape(meter_id)} is not registered[/red]")
             raise typer.Exit(1) from e
-        except meters_db.RefusedChange as e:
+        except RefusedChange as e:
             console.print(f"[red]{escape(str(e))}[/red]")
             raise typer.Exit(1) from e
         finally:
@@ -388,20 +385,18 @@ def meters_history(
     from rich.markup import escape
     from rich.table import Table
 
-    from bijli.adapters.db import meters as meters_db
     from bijli.kernel.time import IST
 
     cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url="none")
     platform = bootstrap(cfg)
     try:
-        with platform.store.engine.connect() as conn:
-            status = meters_db.status(conn, meter_id)
-            changes = meters_db.history(conn, meter_id)
+        found = platform.queries.status_history(meter_id)
     finally:
         platform.store.dispose()
-    if status is None:
+    if found is None:
         console.print(f"[red]meter {escape(meter_id)} is not registered[/red]")
         raise typer.Exit(1)
+    status, changes = found
     if as_json:
         items = [
             {

@@ -8,55 +8,21 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from bijli.adapters.brokers.memory import MemoryBroker
-from bijli.adapters.db.store import MeterRegistration
 from bijli.bootstrap import Platform
-from bijli.fleet.city import Consumer, TransformerMeter, build_city
+from bijli.fleet.city import Consumer, build_city
+from bijli.fleet.commissioning import commission_city
 from bijli.fleet.twin import FleetTwin
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SimulatedClock
 from bijli.kernel.time import INTERVAL, INTERVALS_PER_DAY, IST, ist_midnight
 from bijli.kernel.units import format_rupees
 from bijli.prepaid.handlers import record_recharge
-from bijli.prepaid.model import opening
 
 RECHARGE_EVERY = 10
 """In the demo every tenth consumer recharges Rs 500 at noon on each day after the first."""
 RECHARGE_PAISE = 50_000
 REPORT_DELAY = timedelta(seconds=20)
 """Meters send an interval's reading a little after it ends."""
-
-
-def commission(
-    platform: Platform, city: Sequence[Consumer], at: datetime, transformers: Sequence[TransformerMeter] = ()
-) -> int:
-    """Register the city's meters, accounts and opening balances, and its transformers' meters
-    (which have no account); meters already known are kept as they are."""
-    regs = [
-        MeterRegistration(
-            meter_id=c.meter_id,
-            area=c.area,
-            feeder=c.feeder,
-            transformer=c.transformer,
-            phases=c.phases,
-            account_no=c.account_no,
-            consumer_name=c.consumer_name,
-            mobile=c.mobile,
-            tariff_code=platform.settings.tariff_code,
-            sanctioned_load_w=c.sanctioned_load_w,
-            installed_at=at,
-            initial_register_wh=c.initial_register_wh,
-        )
-        for c in city
-    ]
-    regs += [
-        MeterRegistration(
-            meter_id=d.meter_id, area=d.area, feeder=d.feeder, transformer=d.transformer, phases=3, installed_at=at
-        )
-        for d in transformers
-    ]
-    openings = [opening(c.account_no, c.opening_balance_paise) for c in city]
-    with platform.store.transaction() as tx:
-        return tx.register(regs, openings, at)
 
 
 def default_start(days: int, today: date | None = None) -> date:
@@ -69,7 +35,7 @@ async def run_headless(platform: Platform, meters: int, days: int, start: date, 
     """Simulate `days` days of `meters` meters as fast as possible; the summary is read back."""
     city = build_city(meters, seed)
     begin = ist_midnight(start)
-    commission(platform, city, begin)
+    commission_city(platform.store, platform.settings.tariff_code, city, begin)
     tariff = platform.store.tariffs[platform.settings.tariff_code]
     fleet = FleetTwin(
         city, [], platform.settings.site_secret, tariff, start=begin, root=platform.settings.topic_root, seed=seed

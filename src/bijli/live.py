@@ -41,7 +41,7 @@ async def run_live(platform: Platform, *, meters: int, mqtt_port: int, hotspot_p
 
     url = f"http://{cfg.host}:{cfg.port}"
     assert isinstance(headend.uplink, MqttUplink)  # commands go out on the head-end's connection
-    dispatcher = Dispatcher(platform.store, headend.uplink, platform.ring, headend.root, SystemClock())
+    dispatcher = Dispatcher(platform.dispatch, headend.uplink, platform.ring, headend.root, SystemClock())
     tasks = [
         asyncio.create_task(headend.run()),
         asyncio.create_task(dispatcher.run()),
@@ -74,7 +74,7 @@ async def run_live(platform: Platform, *, meters: int, mqtt_port: int, hotspot_p
         await cancel(tasks)
         await headend.uplink.close()
         await broker.shutdown()
-        platform.store.dispose()
+        platform.close()
 
 
 def _report_failure(task: asyncio.Task[object]) -> None:

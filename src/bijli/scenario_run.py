@@ -13,14 +13,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import sqlalchemy as sa
 from rich.console import Console
 
 from bijli.adapters.brokers.memory import MemoryBroker
 from bijli.adapters.brokers.mqtt import BrokerAddress
-from bijli.adapters.db import schema as t
 from bijli.bootstrap import Platform
-from bijli.demo import commission
+from bijli.fleet.commissioning import commission_city
 from bijli.fleet.links import MeterConnections
 from bijli.fleet.run import run_scenario, twin_for, write_truth
 from bijli.fleet.scenario import Scenario, ScenarioHooks
@@ -28,13 +26,13 @@ from bijli.fleet.twin import FleetTwin, Outgoing
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SimulatedClock
 from bijli.kernel.time import utc_from_epoch
-from bijli.mdm.jobs import run_vee
+from bijli.mdm.handlers import run_vee
 from bijli.prepaid.handlers import record_recharge
 from bijli.protocol.tokens import issue_token
 
 
 def _commission_all(platform: Platform, twin: FleetTwin, at: datetime) -> None:
-    commission(platform, twin.consumers, at, twin.transformers)
+    commission_city(platform.store, platform.settings.tariff_code, twin.consumers, at, twin.transformers)
 
 
 def _hooks(platform: Platform | None, twin: FleetTwin, secret: bytes) -> ScenarioHooks:
@@ -145,9 +143,7 @@ async def run_over_mqtt(
 
 def _summary(platform: Platform, scenario: Scenario, twin: FleetTwin, frames: int, truth: Path) -> dict[str, object]:
     q = platform.queries
-    with platform.store.engine.connect() as conn:
-        failovers = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(t.meter_state.c.failovers), 0))).scalar_one()
-        redemptions = conn.execute(sa.select(sa.func.count()).select_from(t.token_redemptions)).scalar_one()
+    failovers, redemptions = q.failovers_total(), q.count_token_redemptions()
     return {
         "scenario": scenario.name,
         "meters": scenario.meters,

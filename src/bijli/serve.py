@@ -6,21 +6,19 @@ import asyncio
 import contextlib
 import logging
 import socket
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import uvicorn
 from rich.console import Console
 
 from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
-from bijli.adapters.db import commands as commands_store
-from bijli.adapters.db.commands import CommandRequest
 from bijli.bootstrap import Platform
-from bijli.headend.commands import check_args
 from bijli.headend.dispatcher import Dispatcher
+from bijli.headend.handlers import ask_for_profile
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SystemClock
-from bijli.mdm.jobs import BackfillRequest, run_vee
+from bijli.mdm.handlers import run_vee
 from bijli.protocol import topics
 
 log = logging.getLogger(__name__)
@@ -58,34 +56,12 @@ async def headend_for(platform: Platform, address: BrokerAddress, worker: str = 
     return HeadEnd(platform.store, uplink, platform.ring, root, SystemClock(), name=f"{socket.gethostname()}/{worker}")
 
 
-def ask_meter_again(platform: Platform) -> BackfillRequest:
-    """Backfill: a profile read of the missing range, once per gap (idempotency key)."""
-
-    def request(meter_id: str, begin: datetime, end: datetime) -> None:
-        first, last = int(begin.timestamp()), int(end.timestamp())
-        command = CommandRequest(
-            meter_id=meter_id,
-            action="read_profile",
-            args={"from": first, "to": last},
-            reason="missing intervals (gap backfill)",
-            requested_by="mdm",
-            idempotency_key=f"backfill:{meter_id}:{first}:{last}",
-            expires_in=timedelta(hours=6),
-        )
-        now = SystemClock().now()
-        if check_args(command.action, command.args, now) is not None:
-            return  # e.g. a range not on whole intervals: nothing a meter could answer
-        try:
-            commands_store.submit(platform.store.engine, command, now)
-        except (commands_store.UnknownMeter, commands_store.MeterNotInService, commands_store.IdempotencyConflict):
-            return
-
-    return request
-
-
 async def vee_every(platform: Platform, period_s: float) -> None:
     """Validation and estimation, every `period_s`, for as long as the head-end runs."""
-    backfill = ask_meter_again(platform)
+
+    def backfill(meter_id: str, begin: datetime, end: datetime) -> None:
+        ask_for_profile(platform.store, meter_id, begin, end, SystemClock().now())
+
     while True:
         await asyncio.sleep(period_s)
         try:
@@ -115,7 +91,7 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
         console.print(f"head-end ingesting from [bold]{address.host}:{address.port}[/bold]")
         # Commands go out on the head-end's own broker connection.
         assert isinstance(headend.uplink, MqttUplink)
-        dispatcher = Dispatcher(platform.store, headend.uplink, platform.ring, headend.root, SystemClock())
+        dispatcher = Dispatcher(platform.dispatch, headend.uplink, platform.ring, headend.root, SystemClock())
         tasks.append(asyncio.create_task(dispatcher.run()))
         console.print("command dispatcher running")
     server = web_server(platform)
@@ -126,4 +102,4 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
         await cancel(tasks)
         if headend is not None:
             await headend.uplink.close()
-        platform.store.dispose()
+        platform.close()

@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from bijli import settings
 from bijli.adapters.brokers.mqtt import BrokerAddress
 from bijli.bootstrap import bootstrap
-from bijli.demo import commission
 from bijli.fleet.city import build_city
+from bijli.fleet.commissioning import commission_city
 from bijli.fleet.links import MeterConnections
 from bijli.fleet.twin import FleetTwin, TwinOptions
 from bijli.kernel.time import INTERVAL_S, epoch, utc_from_epoch
@@ -98,7 +98,7 @@ def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_co
     platform = bootstrap(
         settings.build(data_dir=data_dir, database_url=pg_url, broker_url=mosquitto, topic_root=topic_root)
     )
-    commission(platform, CITY, datetime.now(UTC) - timedelta(days=1))
+    commission_city(platform.store, platform.settings.tariff_code, CITY, datetime.now(UTC) - timedelta(days=1))
     secret = platform.settings.site_secret
     base = bijli_server(
         ["--database-url", pg_url, "--broker-url", mosquitto, "--topic-root", topic_root, "--data-dir", str(data_dir)]

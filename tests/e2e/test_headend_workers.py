@@ -20,8 +20,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from bijli import settings
 from bijli.adapters.db.engine import normalise_url
 from bijli.bootstrap import bootstrap
-from bijli.demo import commission
 from bijli.fleet.city import build_city
+from bijli.fleet.commissioning import commission_city
 from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.kernel.time import INTERVAL, ist_midnight
 from bijli.prepaid.tariff import builtin_tariffs
@@ -72,7 +72,7 @@ def prepare() -> Iterator[Callable[[str, Path], sa.Engine]]:
 
     def make(database_url: str, data_dir: Path) -> sa.Engine:
         platform = bootstrap(settings.build(data_dir=data_dir, database_url=database_url, broker_url="none"))
-        commission(platform, build_city(METERS), START - timedelta(days=1))
+        commission_city(platform.store, platform.settings.tariff_code, build_city(METERS), START - timedelta(days=1))
         platform.store.dispose()
         engines.append(sa.create_engine(normalise_url(database_url)))
         return engines[-1]

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from bijli import settings
 from bijli.bootstrap import Platform, bootstrap
 from bijli.cli import app
-from bijli.demo import commission
 from bijli.fleet.city import build_city
+from bijli.fleet.commissioning import commission_city
 from tests.support.commands import ask
 
 METER = "KNCL0000001"
@@ -26,7 +26,7 @@ def platform(database_url: str | None, data_dir: Path, monkeypatch: pytest.Monke
     """A store of either kind in the data folder, four meters commissioned a month ago."""
     monkeypatch.delenv("BIJLI_DATABASE_URL", raising=False)
     p = bootstrap(settings.build(data_dir=data_dir, database_url=database_url, broker_url="none"))
-    commission(p, build_city(4), datetime.now(UTC) - timedelta(days=30))
+    commission_city(p.store, p.settings.tariff_code, build_city(4), datetime.now(UTC) - timedelta(days=30))
     yield p
     p.store.dispose()
 

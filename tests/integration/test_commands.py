@@ -20,19 +20,20 @@ import sqlalchemy as sa
 
 from bijli import settings
 from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
-from bijli.adapters.db import commands as db
 from bijli.adapters.db import schema as t
-from bijli.adapters.db.commands import CommandRecord, CommandRequest
 from bijli.bootstrap import Platform, bootstrap
-from bijli.demo import commission
 from bijli.fleet.city import build_city
+from bijli.fleet.commissioning import commission_city
 from bijli.fleet.twin import FleetTwin, TwinOptions
+from bijli.headend import command_records as db
+from bijli.headend.command_records import CommandRecord, CommandRequest
 from bijli.headend.commands import DispatchPolicy, Status, tariff_args
 from bijli.headend.dispatcher import Dispatcher, TickReport
-from bijli.headend.handlers import ingest_batch
+from bijli.headend.handlers import ingest_batch, record_acks, submit_command
 from bijli.headend.ports import BrokerDown, Delivery
 from bijli.kernel.clock import SimulatedClock
 from bijli.kernel.time import INTERVAL, epoch
+from bijli.mdm.meters import UnknownMeter
 from bijli.prepaid.tariff import builtin_tariffs
 from bijli.protocol import keys, topics
 from bijli.protocol.codec import Refusal, open_command
@@ -59,7 +60,7 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platfor
     """A platform over an empty store of either kind, the city commissioned."""
     url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
     p = bootstrap(settings.build(data_dir=tmp_path / "data", database_url=url, broker_url="memory"))
-    commission(p, CITY, START - timedelta(days=30))
+    commission_city(p.store, p.settings.tariff_code, CITY, START - timedelta(days=30))
     yield p
     p.store.dispose()
 
@@ -79,7 +80,9 @@ class Site:
 
     def new_dispatcher(self, policy: DispatchPolicy | None = None) -> Dispatcher:
         """A dispatcher, as a head-end (re)started over the same store would have."""
-        return Dispatcher(self.platform.store, self, self.platform.ring, ROOT, self.clock, policy or DispatchPolicy())
+        return Dispatcher(
+            self.platform.dispatch, self, self.platform.ring, ROOT, self.clock, policy or DispatchPolicy()
+        )
 
     async def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
         if not self.broker_up:
@@ -116,11 +119,10 @@ class Site:
             idempotency_key=key or f"{action}-{meter_id}-{len(self.all_commands())}",
             expires_in=expires_in,
         )
-        return db.submit(self.engine, request, self.now())[0]
+        return submit_command(self.platform.store, request, self.now())[0]
 
     def command(self, command_id: str) -> CommandRecord:
-        with self.engine.connect() as conn:
-            found = db.find(conn, command_id)
+        found = self.platform.queries.command(command_id)
         assert found is not None
         return found
 
@@ -205,8 +207,8 @@ def history(command: CommandRecord) -> list[str]:
 def test_the_same_idempotency_key_gives_the_same_command(site: Site) -> None:
     first = site.ask("relay_disconnect", key="arrears-2026-11-KNCL0000001")
     site.later(5)
-    again, new = db.submit(
-        site.engine,
+    again, new = submit_command(
+        site.platform.store,
         CommandRequest(
             meter_id=CL1,
             action="relay_disconnect",
@@ -238,7 +240,7 @@ def test_a_used_idempotency_key_with_a_different_request_conflicts(site: Site, c
         "expires_in": timedelta(hours=24),
     }
     with pytest.raises(db.IdempotencyConflict):
-        db.submit(site.engine, CommandRequest(**(base | change)), site.now())
+        submit_command(site.platform.store, CommandRequest(**(base | change)), site.now())
     assert len(site.all_commands()) == 1
 
 
@@ -260,7 +262,7 @@ def test_many_requests_at_once_with_one_key_make_one_command(site: Site) -> None
 
 
 def test_a_command_for_an_unknown_meter_is_refused(site: Site) -> None:
-    with pytest.raises(db.UnknownMeter):
+    with pytest.raises(UnknownMeter):
         site.ask("relay_disconnect", meter_id="KNZZ0000001")
 
 
@@ -588,7 +590,18 @@ def test_read_now_ends_acknowledged(site: Site) -> None:
 
 def test_a_command_the_meter_refuses_fails_with_its_reason(site: Site) -> None:
     site.meters_come_online()
-    command = site.ask("hotspot_settings", args={"window_s": 10})  # past the API, which would refuse it
+    request = CommandRequest(
+        meter_id=CL1,
+        action="hotspot_settings",
+        args={"window_s": 10},
+        reason="test",
+        requested_by="operator.verma",
+        idempotency_key="refused",
+        expires_in=timedelta(hours=1),
+    )
+    command = db.new_command(request, site.now())
+    with site.platform.store.transaction() as uow:  # past the use case, which would refuse it
+        assert uow.commands.add(command)
     site.tick()
     site.commands_reach_meters()
     stored = site.command(command.command_id)
@@ -617,8 +630,8 @@ def test_an_acknowledged_disconnect_whose_effect_never_shows_fails_at_expiry(sit
     site.seen(CL1)
     command = site.ask("relay_disconnect", expires_in=timedelta(minutes=30))
     site.tick()
-    with site.engine.begin() as conn:
-        db.record_acks(conn, [ack(CL1, command, "done")], site.now())
+    with site.platform.store.transaction() as uow:
+        record_acks(uow.commands, [ack(CL1, command, "done")], site.now())
     site.later(1800)
     site.tick()
     stored = site.command(command.command_id)
@@ -626,16 +639,18 @@ def test_an_acknowledged_disconnect_whose_effect_never_shows_fails_at_expiry(sit
     assert "did not show in the meter's data before expiry" in stored.detail
 
 
-def ack(meter_id: str, command: CommandRecord, status: str, detail: str = "") -> dict[str, Any]:
-    return {"meter_id": meter_id, "command_id": command.command_id, "status": status, "detail": detail, "at": START}
+def ack(meter_id: str, command: CommandRecord, status: str, detail: str = "") -> AckFrame:
+    return AckFrame(
+        v=1, m=meter_id, fc=1, ts=int(START.timestamp()), command_id=command.command_id, status=status, detail=detail
+    )
 
 
 def test_an_answer_from_another_meter_changes_nothing(site: Site) -> None:
     site.seen(CL1)
     command = site.ask("relay_disconnect")
     site.tick()
-    with site.engine.begin() as conn:
-        assert db.record_acks(conn, [ack(CL2, command, "done")], site.now()) == 0
+    with site.platform.store.transaction() as uow:
+        assert record_acks(uow.commands, [ack(CL2, command, "done")], site.now()) == 0
     assert site.status(command) == S.SENT
 
 
@@ -645,8 +660,8 @@ def test_a_late_answer_after_expiry_is_recorded(site: Site) -> None:
     site.tick()
     site.later(300)
     site.tick()
-    with site.engine.begin() as conn:
-        db.record_acks(conn, [ack(CL1, command, "done")], site.now())
+    with site.platform.store.transaction() as uow:
+        record_acks(uow.commands, [ack(CL1, command, "done")], site.now())
     stored = site.command(command.command_id)
     assert history(stored) == ["queued", "sent", "expired", "acknowledged"]
     assert stored.detail == "late: meter answered done"

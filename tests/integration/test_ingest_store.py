@@ -12,19 +12,19 @@ import pytest
 import sqlalchemy as sa
 
 from bijli import settings
+from bijli.accounts.handlers import change_status
 from bijli.adapters.brokers.memory import MemoryBroker
 from bijli.adapters.db import engine as db_engine
-from bijli.adapters.db.meters import change_status
 from bijli.bootstrap import Platform, bootstrap
-from bijli.demo import commission
 from bijli.fleet.city import build_city
+from bijli.fleet.commissioning import commission_city
 from bijli.headend.handlers import IngestReport, ingest_batch
-from bijli.headend.meters import MeterStatus
 from bijli.headend.ports import Delivery
 from bijli.headend.service import HeadEnd
-from bijli.headend.settlement import settle, settle_all
 from bijli.kernel.clock import SimulatedClock
 from bijli.kernel.time import epoch
+from bijli.mdm.handlers import settle, settle_all
+from bijli.mdm.meters import MeterStatus
 from bijli.protocol import keys, topics
 from bijli.protocol.codec import seal
 from bijli.protocol.frames import StatusFrame
@@ -41,7 +41,7 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platfor
         url = request.getfixturevalue("pg_url")
     cfg = settings.build(data_dir=tmp_path / "data", database_url=url, broker_url="memory")
     p = bootstrap(cfg)
-    commission(p, build_city(4), START - timedelta(days=1))
+    commission_city(p.store, p.settings.tariff_code, build_city(4), START - timedelta(days=1))
     yield p
     p.store.dispose()
 
@@ -166,7 +166,7 @@ def test_a_settlement_that_fails_midway_leaves_its_batch_queued_and_charges_noth
         raise RuntimeError("the store went away")
 
     with monkeypatch.context() as m:
-        m.setattr("bijli.adapters.db.store.StoreTx.add_daily", broken)
+        m.setattr("bijli.adapters.db.readings.SqlDailyUsage.add", broken)
         with pytest.raises(RuntimeError):
             settle(platform.store, NOW)
 
@@ -210,7 +210,7 @@ def test_a_decommissioned_meters_frames_are_quarantined_until_it_is_recommission
     seen: list[tuple[int, dict[str, int]]] = []
 
     def meter_goes(to: MeterStatus, reason: str) -> None:
-        change_status(platform.store.engine, "KNCL0000001", to, changed_by="operator.verma", reason=reason, now=NOW)
+        change_status(platform.store, "KNCL0000001", to, changed_by="operator.verma", reason=reason, now=NOW)
 
     async def scenario() -> None:
         broker = MemoryBroker()

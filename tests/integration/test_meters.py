@@ -12,21 +12,20 @@ import pytest
 import sqlalchemy as sa
 
 from bijli import settings
-from bijli.adapters.db import commands as commands_db
+from bijli.accounts.handlers import change_status
 from bijli.adapters.db import engine as db_engine
-from bijli.adapters.db import meters as db
 from bijli.adapters.db import schema as t
-from bijli.adapters.db.commands import CommandRecord
 from bijli.bootstrap import Platform, bootstrap
-from bijli.demo import commission
 from bijli.fleet.city import build_city
+from bijli.fleet.commissioning import commission_city
+from bijli.headend.command_records import CommandRecord, MeterNotInService
 from bijli.headend.commands import DispatchPolicy, Status
-from bijli.headend.handlers import ingest_batch
-from bijli.headend.meters import MeterStatus, StatusChange
+from bijli.headend.handlers import ingest_batch, record_acks
 from bijli.headend.ports import Delivery
 from bijli.kernel.time import INTERVAL, ist_day
-from bijli.mdm import reports
-from bijli.mdm.jobs import run_vee
+from bijli.mdm.handlers import run_vee
+from bijli.mdm.meters import MeterStatus, RefusedChange, StatusChange, UnknownMeter
+from bijli.protocol.frames import AckFrame
 from tests.support import commands as support
 from tests.support.frames import reading
 
@@ -43,43 +42,42 @@ POLICY = DispatchPolicy()
 def platform(database_url: str | None, tmp_path: Path) -> Iterator[Platform]:
     """A platform over a store of either kind, four meters commissioned a month ago."""
     p = bootstrap(settings.build(data_dir=tmp_path / "data", database_url=database_url, broker_url="memory"))
-    commission(p, CITY, START - timedelta(days=30))
+    commission_city(p.store, p.settings.tariff_code, CITY, START - timedelta(days=30))
     yield p
     p.store.dispose()
 
 
 def change(p: Platform, meter_id: str, to: MeterStatus, at: datetime, reason: str = "meter removed on site") -> int:
     """Change the meter's status as operator.verma; how many commands that ended."""
-    return db.change_status(p.store.engine, meter_id, to, changed_by="operator.verma", reason=reason, now=at)[1]
+    return change_status(p.store, meter_id, to, changed_by="operator.verma", reason=reason, now=at)[1]
 
 
 def status_history(p: Platform, meter_id: str) -> tuple[str | None, list[StatusChange]]:
-    with p.store.engine.connect() as conn:
-        return db.status(conn, meter_id), db.history(conn, meter_id)
+    found = p.queries.status_history(meter_id)
+    return (None, []) if found is None else found
 
 
 def ask(
     p: Platform, action: str, at: datetime, meter_id: str = CL1, expires_in: timedelta = timedelta(hours=24)
 ) -> str:
-    return support.ask(p.store.engine, meter_id, action, at, expires_in)
+    return support.ask(p.store, meter_id, action, at, expires_in)
 
 
 def send(p: Platform, at: datetime) -> None:
     """The meters were just heard from, and the dispatcher sends what is due."""
     with p.store.engine.begin() as conn:
         conn.execute(t.meter_state.update().values(last_seen=at))
-    commands_db.claim_due(p.store.engine, at, POLICY)
+    p.dispatch.claim_due(at, POLICY)
 
 
 def answer_done(p: Platform, command_id: str, at: datetime) -> None:
-    ack = {"meter_id": CL1, "command_id": command_id, "status": "done", "detail": "", "at": at}
-    with p.store.engine.begin() as conn:
-        commands_db.record_acks(conn, [ack], at)
+    ack = AckFrame(v=1, m=CL1, fc=1, ts=int(at.timestamp()), command_id=command_id, status="done")
+    with p.store.transaction() as uow:
+        record_acks(uow.commands, [ack], at)
 
 
 def stored(p: Platform, command_id: str) -> CommandRecord:
-    with p.store.engine.connect() as conn:
-        found = commands_db.find(conn, command_id)
+    found = p.queries.command(command_id)
     assert found is not None
     return found
 
@@ -98,7 +96,7 @@ def test_decommissioning_records_who_when_and_why_and_fails_the_meters_open_comm
     time_sync = ask(platform, "time_sync", at + timedelta(seconds=3))  # sent, unanswered: open
     send(platform, at + timedelta(seconds=4))
     late = ask(platform, "read_now", at - timedelta(hours=1), expires_in=timedelta(minutes=1))  # expired: settled
-    commands_db.expire_due(platform.store.engine, at + timedelta(seconds=5), POLICY)
+    platform.dispatch.expire_due(at + timedelta(seconds=5), POLICY)
     queued = ask(platform, "relay_connect", at + timedelta(seconds=6))  # waits behind time_sync: open
     other_meter = ask(platform, "read_now", at + timedelta(seconds=6), meter_id=CL2)
     before = {c: stored(platform, c) for c in (read_now, late, other_meter)}
@@ -127,7 +125,7 @@ def test_decommissioning_records_who_when_and_why_and_fails_the_meters_open_comm
         last = ended_command.history[-1]
         assert (last.at, last.status, last.detail) == (took_out, S.FAILED, ended_command.detail)
     assert {c: stored(platform, c) for c in (read_now, late, other_meter)} == before
-    with pytest.raises(commands_db.MeterNotInService, match="meter KNCL0000001 is decommissioned"):
+    with pytest.raises(MeterNotInService, match="meter KNCL0000001 is decommissioned"):
         ask(platform, "read_now", took_out + timedelta(seconds=1))
 
 
@@ -146,7 +144,7 @@ def test_a_recommissioned_meter_takes_commands_again_and_its_history_reads_newes
 
 
 def test_an_unknown_meter_is_refused_and_nothing_changes(platform: Platform) -> None:
-    with pytest.raises(db.UnknownMeter):
+    with pytest.raises(UnknownMeter):
         change(platform, "KNXX9999999", OUT, START)
     with platform.store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.meter_status_changes)).scalar_one() == 0
@@ -161,7 +159,7 @@ def test_a_change_the_lifecycle_refuses_changes_nothing(
     queued = ask(platform, "read_now", START + timedelta(seconds=1), meter_id=CL2 if first else CL1)
     before = status_history(platform, CL1), stored(platform, queued)
 
-    with pytest.raises(db.RefusedChange, match=f"meter KNCL0000001 is already {again}"):
+    with pytest.raises(RefusedChange, match=f"meter KNCL0000001 is already {again}"):
         change(platform, CL1, again, START + timedelta(minutes=1))
 
     assert (status_history(platform, CL1), stored(platform, queued)) == before
@@ -188,14 +186,13 @@ def test_the_status_history_comes_and_goes_with_its_migration(platform: Platform
 
 
 def test_the_silent_and_connectivity_reports_leave_a_decommissioned_meter_out(platform: Platform) -> None:
-    engine = platform.store.engine
     now = START + timedelta(days=1)
 
     def silent() -> list[str]:
-        return [m["meter_id"] for m in reports.non_communicating(engine, now, timedelta(hours=24))]
+        return [m["meter_id"] for m in platform.reports.non_communicating(now, timedelta(hours=24))]
 
     def fleet() -> int:
-        return sum(group["meters"] for group in reports.connectivity(engine, now))
+        return sum(group["meters"] for group in platform.reports.connectivity(now))
 
     assert (len(silent()), fleet()) == (4, 4)
     change(platform, CL1, OUT, START)
@@ -205,19 +202,18 @@ def test_the_silent_and_connectivity_reports_leave_a_decommissioned_meter_out(pl
 
 
 def test_the_collection_rate_of_a_day_counts_the_meters_in_service_all_day(platform: Platform) -> None:
-    engine = platform.store.engine
     day = ist_day(START)  # 2 November, IST
     change(platform, CL1, OUT, START)  # 10:00 IST on the 2nd
     change(platform, CL1, IN, START + timedelta(days=2))  # 10:00 IST on the 4th
     change(platform, CL2, OUT, START + timedelta(days=4, hours=-10))  # 00:00 IST on the 6th
     change(platform, CL2, IN, START + timedelta(days=5, hours=-10))  # 00:00 IST on the 7th
 
-    meters = {n: reports.collection(engine, day + timedelta(days=n)).meters for n in range(-1, 6)}
+    meters = {n: platform.reports.collection(day + timedelta(days=n)).meters for n in range(-1, 6)}
 
     # 1 Nov: all; 2 Nov: CL1 left at 10:00; 3 Nov: CL1 out; 4 Nov: CL1 back at 10:00; 5 Nov: all;
     # 6 Nov: CL2 out from midnight to midnight; 7 Nov: CL2 back at its first moment.
     assert meters == {-1: 4, 0: 3, 1: 3, 2: 3, 3: 4, 4: 3, 5: 4}
-    assert reports.collection(engine, day + timedelta(days=4)).intervals_expected == 3 * 96
+    assert platform.reports.collection(day + timedelta(days=4)).intervals_expected == 3 * 96
 
 
 def test_gaps_are_looked_for_only_while_the_meter_was_in_service(platform: Platform) -> None:

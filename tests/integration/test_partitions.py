@@ -7,7 +7,6 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -16,9 +15,10 @@ from bijli import settings
 from bijli.adapters.db import engine as db
 from bijli.adapters.db import partitions
 from bijli.bootstrap import Platform, bootstrap
-from bijli.demo import commission
 from bijli.fleet.city import build_city
+from bijli.fleet.commissioning import commission_city
 from bijli.kernel.time import INTERVAL, ist_midnight
+from bijli.mdm.model import IntervalRow
 from tests.conftest import run_bijli
 
 pytestmark = pytest.mark.postgres
@@ -37,33 +37,22 @@ def noon(day: date) -> datetime:
     return ist_midnight(day) + timedelta(hours=12)
 
 
-def reading(start: datetime, wh: int = 100, meter: str = METER) -> dict[str, Any]:
-    return {
-        "meter_id": meter,
-        "interval_start": start,
-        "import_wh": wh,
-        "import_vah": wh + 10,
-        "export_wh": 0,
-        "voltage_dv": 2300,
-        "current_ma": 1800,
-        "import_wh_total": 5_000_000 + wh,
-        "quality": "actual",
-        "received_at": NOW,
-    }
+def reading(start: datetime, wh: int = 100, meter: str = METER) -> IntervalRow:
+    return IntervalRow(meter, int(start.timestamp()), wh, wh + 10, 0, 2300, 1800, 5_000_000 + wh)
 
 
 @pytest.fixture
 def platform(pg_url: str, tmp_path: Path) -> Iterator[Platform]:
     p = bootstrap(settings.build(data_dir=tmp_path, database_url=pg_url, broker_url="none"))
-    commission(p, build_city(2), noon(month(-30)))
+    commission_city(p.store, p.settings.tariff_code, build_city(2), noon(month(-30)))
     yield p
     p.store.dispose()
 
 
-def store(platform: Platform, rows: list[dict[str, Any]]) -> None:
-    """Through the head-end's own write (insert, ignoring keys already stored)."""
-    with platform.store.transaction() as tx:
-        tx.insert_readings(rows)
+def store(platform: Platform, rows: list[IntervalRow]) -> None:
+    """Through the head-end's own write (keys already stored are left as they are)."""
+    with platform.store.transaction() as uow:
+        uow.readings.store(rows, NOW)
 
 
 def where(platform: Platform) -> dict[datetime, str]:

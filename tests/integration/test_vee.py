@@ -11,14 +11,14 @@ import pytest
 import sqlalchemy as sa
 
 from bijli import settings
-from bijli.adapters.db.mdm import insert_estimates
 from bijli.bootstrap import Platform, bootstrap
-from bijli.demo import commission
 from bijli.fleet.city import build_city
+from bijli.fleet.commissioning import commission_city
+from bijli.headend.handlers import ask_for_profile
 from bijli.kernel.time import INTERVAL
-from bijli.mdm.jobs import run_vee
+from bijli.mdm.handlers import run_vee
+from bijli.mdm.model import StoredReading
 from bijli.mdm.vee import Flag
-from bijli.serve import ask_meter_again
 from tests.support.ingest import deliver_reading
 
 START = datetime(2026, 11, 2, 0, 30, tzinfo=UTC)
@@ -30,7 +30,7 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platfor
     url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
     p = bootstrap(settings.build(data_dir=tmp_path, database_url=url, broker_url="memory"))
     city = build_city(2)
-    commission(p, city, START)
+    commission_city(p.store, p.settings.tariff_code, city, START)
     yield p
     p.store.dispose()
 
@@ -66,7 +66,10 @@ def test_a_short_gap_is_estimated_linearly_asked_for_and_replaced_by_the_real_re
     balance = platform.queries.balance("KESCOCL0000001").balance_paise
 
     report = run_vee(
-        platform.store, now, lookback=timedelta(hours=2, minutes=15), request_backfill=ask_meter_again(platform)
+        platform.store,
+        now,
+        lookback=timedelta(hours=2, minutes=15),
+        request_backfill=lambda m, b, e: ask_for_profile(platform.store, m, b, e, now),
     )
 
     assert report.intervals_estimated == 4 and report.backfills_requested == 1
@@ -128,25 +131,25 @@ def test_an_estimate_that_meets_a_real_reading_is_neither_written_nor_logged(pla
     deliver(platform, 1, 0, 100, 5_000_100, START + INTERVAL)
     late = [_estimate(0, 80, 5_000_080), _estimate(1, 80, 5_000_180)]
 
-    with platform.store.transaction() as tx:
-        written = insert_estimates(tx.conn, late)
+    with platform.store.transaction() as uow:
+        written = uow.readings.add_estimates(late)
 
     assert written == {(METER, START + INTERVAL)}
     got = stored(platform)
     assert got[0][:3] == (100, 5_000_100, "actual") and got[1][2] == "estimated"
 
 
-def _estimate(n: int, wh: int, total: int) -> dict[str, object]:
-    return {
-        "meter_id": METER,
-        "interval_start": START + n * INTERVAL,
-        "import_wh": wh,
-        "import_vah": wh,
-        "export_wh": 0,
-        "voltage_dv": 0,
-        "current_ma": 0,
-        "import_wh_total": total,
-        "quality": "estimated",
-        "flags": int(Flag.ESTIMATED_LINEAR),
-        "received_at": START + 2 * INTERVAL,
-    }
+def _estimate(n: int, wh: int, total: int) -> StoredReading:
+    return StoredReading(
+        meter_id=METER,
+        interval_start=START + n * INTERVAL,
+        import_wh=wh,
+        import_vah=wh,
+        export_wh=0,
+        voltage_dv=0,
+        current_ma=0,
+        import_wh_total=total,
+        quality="estimated",
+        flags=int(Flag.ESTIMATED_LINEAR),
+        received_at=START + 2 * INTERVAL,
+    )

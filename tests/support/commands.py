@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Engine
+from bijli.adapters.db.store import Store
+from bijli.headend.command_records import CommandRequest
+from bijli.headend.handlers import submit_command
 
-from bijli.adapters.db import commands
-from bijli.adapters.db.commands import CommandRequest
 
-
-def ask(engine: Engine, meter_id: str, action: str, at: datetime, expires_in: timedelta = timedelta(hours=24)) -> str:
+def ask(store: Store, meter_id: str, action: str, at: datetime, expires_in: timedelta = timedelta(hours=24)) -> str:
     """Ask the meter for an action that takes no args, as operator.khan, at `at`; the command's id."""
     request = CommandRequest(
         meter_id=meter_id,
@@ -21,4 +20,4 @@ def ask(engine: Engine, meter_id: str, action: str, at: datetime, expires_in: ti
         idempotency_key=f"{action}-{meter_id}-{at.isoformat()}",
         expires_in=expires_in,
     )
-    return commands.submit(engine, request, at)[0].command_id
+    return submit_command(store, request, at)[0].command_id

@@ -7,7 +7,7 @@ from datetime import datetime
 from bijli.bootstrap import Platform
 from bijli.headend.handlers import ingest_batch
 from bijli.headend.ports import Delivery
-from bijli.headend.settlement import settle_all
+from bijli.mdm.handlers import settle_all
 from tests.support.frames import reading
 
 

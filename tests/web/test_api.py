@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -14,9 +15,8 @@ import sqlalchemy as sa
 
 from bijli import __version__
 from bijli.adapters.db import schema as t
-from bijli.adapters.db.queries import Queries
-from bijli.adapters.db.store import Store
 from bijli.bootstrap import Platform
+from bijli.bootstrap import bootstrap as wire
 from bijli.fleet.city import build_city
 from bijli.kernel.units import format_rupees
 from tests.web.conftest import DEMO_METERS, LAST_SEEN
@@ -43,12 +43,12 @@ def test_health_checks_the_database(api: TestClient) -> None:
 def test_health_is_503_when_the_database_does_not_answer(
     platform: Platform, make_client: Callable[..., TestClient], tmp_path: Path
 ) -> None:
-    dead = sa.create_engine(f"sqlite:///{tmp_path / 'missing' / 'bijli.db'}")
-    broken = Platform(settings=platform.settings, store=Store(dead, {}), queries=Queries(dead), ring=platform.ring)
+    missing = f"sqlite:///{tmp_path / 'missing' / 'bijli.db'}"
+    broken = wire(dataclasses.replace(platform.settings, database_url=missing), migrate=False)
     r = make_client(broken).get("/api/v1/health")
     assert r.status_code == 503
     assert r.json() == {"status": "error", "database": "unavailable", "version": __version__}
-    dead.dispose()
+    broken.close()
 
 
 def test_meters_are_listed_a_page_at_a_time(api: TestClient) -> None:

@@ -14,10 +14,10 @@ import pytest
 
 from bijli import settings
 from bijli.bootstrap import Platform, bootstrap
-from bijli.demo import commission
 from bijli.fleet.city import build_city
+from bijli.fleet.commissioning import commission_city
 from bijli.kernel.time import INTERVAL
-from bijli.mdm.jobs import run_vee
+from bijli.mdm.handlers import run_vee
 from tests.support.ingest import deliver_reading
 from tests.web.conftest import MakeClient
 
@@ -32,7 +32,7 @@ WINDOW = {"start": "2026-11-02T00:30:00Z", "end": "2026-11-02T03:00:00Z"}
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
     p = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory"))
-    commission(p, build_city(2), START)
+    commission_city(p.store, p.settings.tariff_code, build_city(2), START)
     yield p
     p.store.dispose()
 

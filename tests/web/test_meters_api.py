@@ -11,8 +11,8 @@ import pytest
 
 from bijli import settings
 from bijli.bootstrap import Platform, bootstrap
-from bijli.demo import commission
 from bijli.fleet.city import build_city
+from bijli.fleet.commissioning import commission_city
 from tests.web.conftest import MakeClient
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ WHO = {"requested_by": "operator.verma", "reason": "consumer moved out; meter re
 def platform(tmp_path: Path) -> Iterator[Platform]:
     """A store of its own (these tests change it), four meters commissioned a month ago."""
     p = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory"))
-    commission(p, build_city(4), NOW - timedelta(days=30))
+    commission_city(p.store, p.settings.tariff_code, build_city(4), NOW - timedelta(days=30))
     yield p
     p.store.dispose()
 

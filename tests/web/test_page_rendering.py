@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bijli import settings
-from bijli.adapters.db.meters import change_status
+from bijli.accounts.handlers import change_status
 from bijli.bootstrap import Platform, bootstrap
-from bijli.demo import commission
 from bijli.fleet.city import build_city
+from bijli.fleet.commissioning import commission_city
 from tests.web.conftest import DEMO_METERS
 
 if TYPE_CHECKING:
@@ -117,11 +117,9 @@ def test_a_decommissioned_meter_is_shown_out_of_service_not_offline(
     platform = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory"))
     try:
         city = build_city(4)
-        commission(platform, city, now - timedelta(days=30))
+        commission_city(platform.store, platform.settings.tariff_code, city, now - timedelta(days=30))
         gone = city[0].meter_id
-        change_status(
-            platform.store.engine, gone, "decommissioned", changed_by="operator.verma", reason="removed", now=now
-        )
+        change_status(platform.store, gone, "decommissioned", changed_by="operator.verma", reason="removed", now=now)
         client = make_client(platform, now)
 
         operations = client.get("/operations").text

@@ -21,6 +21,7 @@ not stored) and ``doubled`` (stored twice, or stored without being published).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import multiprocessing as mp
@@ -60,14 +61,15 @@ from bijli.adapters.db import partitions
 from bijli.adapters.db.store import Store
 from bijli.benchmarks.readings_query import BenchError, dedicated_database, scratch_settings
 from bijli.bootstrap import Platform, bootstrap
-from bijli.demo import commission
 from bijli.fleet.city import build_city
+from bijli.fleet.commissioning import commission_city
 from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.headend.handlers import interval_row
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SystemClock
 from bijli.kernel.heap import settle_heap
 from bijli.kernel.time import INTERVAL, INTERVAL_S, epoch, utc_from_epoch
+from bijli.mdm.model import IntervalRow
 from bijli.protocol import topics
 from bijli.protocol.frames import ReadingFrame
 from bijli.serve import cancel
@@ -470,7 +472,7 @@ def _pg_value(kind: str, value: Any) -> bytes:
     raise BenchError(f"the copy limit does not know how to write a {kind} column")
 
 
-def interval_rows(rounds: Rounds) -> list[dict[str, Any]]:
+def interval_rows(rounds: Rounds) -> list[IntervalRow]:
     """The readings of these rounds as the head-end collects them (interval start in epoch
     seconds), in the order it would store them."""
     return [
@@ -484,7 +486,10 @@ def interval_rows(rounds: Rounds) -> list[dict[str, Any]]:
 def copy_rows(rounds: Rounds, now: datetime) -> list[dict[str, Any]]:
     """The rows the head-end would store for these rounds, every column, in its order."""
     stored = {"quality": "actual", "received_at": now, "flags": 0}
-    return [{**row, "interval_start": utc_from_epoch(row["interval_start"]), **stored} for row in interval_rows(rounds)]
+    return [
+        {**dataclasses.asdict(row), "interval_start": utc_from_epoch(row.interval_start), **stored}
+        for row in interval_rows(rounds)
+    ]
 
 
 def _psycopg_url(url: str) -> str:
@@ -542,7 +547,7 @@ STAGE_SCHEMA = "store_stage"
 
 
 def store_stage(main: Engine, url: str, rounds: Rounds, batch: int, writers: int, tries: int = 3) -> float:
-    """Readings per second of the head-end's own readings write (`StoreTx.store_readings`:
+    """Readings per second of the head-end's own readings write (`Readings.store` of the SQL store:
     binary COPY in a savepoint), alone: the same readings in batches of `batch`, one
     transaction each, shared by `writers` threads as the workers share them, into a scratch
     `readings` of its own schema; best of `tries`."""
@@ -559,10 +564,10 @@ def store_stage(main: Engine, url: str, rounds: Rounds, batch: int, writers: int
             now = datetime.now(UTC)
             batches = [rows[at : at + batch] for at in range(0, len(rows), batch)]
 
-            def write(share: list[list[dict[str, Any]]], at: datetime = now) -> None:
+            def write(share: list[list[IntervalRow]], at: datetime = now) -> None:
                 for one in share:
                     with store.transaction() as tx:
-                        tx.store_readings(one, at)
+                        tx.readings.store(one, at)
 
             t = time.perf_counter()
             with ThreadPoolExecutor(writers) as pool:
@@ -786,7 +791,7 @@ def _run(
     begin = utc_from_epoch((epoch(now) // INTERVAL_S - rounds_total - 2) * INTERVAL_S)
     city = build_city(opts.meters)
     t = time.perf_counter()
-    commission(platform, city, begin - timedelta(days=1))
+    commission_city(platform.store, platform.settings.tariff_code, city, begin - timedelta(days=1))
     say(f"commissioned {len(city)} meters in {time.perf_counter() - t:.1f} s")
     twin = FleetTwin(
         city,

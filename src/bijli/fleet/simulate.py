@@ -13,6 +13,7 @@ from bijli.adapters.brokers.mqtt import BrokerAddress
 from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
 from bijli.fleet.city import transformer_meters as transformer_meters_of
+from bijli.fleet.commissioning import commission_city
 from bijli.fleet.links import MeterConnections
 from bijli.fleet.twin import FleetTwin
 from bijli.kernel.clock import Clock, SystemClock
@@ -55,14 +56,12 @@ async def run_simulation(
     has not come. Meters obey commands on their downlink; with `hotspot_port` their hotspots
     answer on http://127.0.0.1:PORT/meters/{meter_id}/… (see `bijli meter`).
     """
-    from bijli.demo import commission
-
     clock = clock or SystemClock()
     city = build_city(meters, seed)
     transformers = transformer_meters_of(city) if transformer_meters else []
     begin = first_interval(clock.now(), days, start)
     if platform is not None:
-        commission(platform, city, begin, transformers)
+        commission_city(platform.store, platform.settings.tariff_code, city, begin, transformers)
     tariff = builtin_tariffs()[settings.tariff_code]
     twin = FleetTwin(city, transformers, settings.site_secret, tariff, start=begin, root=settings.topic_root, seed=seed)
     end = None if days is None else begin + timedelta(days=days)

@@ -1,7 +1,7 @@
 """The command dispatcher: every tick it expires, confirms, and sends what is due.
 
 Everything it knows is in the store, so it can stop at any moment and any number of them can
-run side by side (see `bijli.adapters.db.commands` for how they share the work).
+run side by side (`CommandDispatch` says how they share the work).
 """
 
 from __future__ import annotations
@@ -9,25 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from bijli.adapters.db import commands as db
-from bijli.adapters.db.store import Store
 from bijli.headend.commands import DEFAULT_POLICY, DispatchPolicy
 from bijli.headend.model import KeyRing
+from bijli.headend.ports import CommandDispatch, Downlink
 from bijli.kernel.clock import Clock
 from bijli.protocol import topics
 from bijli.protocol.codec import seal
 
 log = logging.getLogger(__name__)
-
-
-class Downlink(Protocol):
-    """Where sealed commands are published to meters."""
-
-    async def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
-        """Publish and return once the broker has taken it; raise BrokerDown if it did not."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +58,14 @@ class Dispatcher:
 
     def __init__(
         self,
-        store: Store,
+        rounds: CommandDispatch,
         downlink: Downlink,
         ring: KeyRing,
         root: str,
         clock: Clock,
         policy: DispatchPolicy = DEFAULT_POLICY,
     ) -> None:
-        self.store = store
+        self.rounds = rounds
         self.downlink = downlink
         self.ring = ring
         self.root = root
@@ -95,10 +85,10 @@ class Dispatcher:
 
     async def tick(self) -> TickReport:
         """One round: expire, confirm, then claim and publish what is due."""
-        engine, policy = self.store.engine, self.policy
-        expired = await asyncio.to_thread(db.expire_due, engine, self.clock.now(), policy)
-        confirmed = await asyncio.to_thread(db.confirm_observed, engine, self.clock.now(), policy)
-        claimed = await asyncio.to_thread(db.claim_due, engine, self.clock.now(), policy)
+        rounds, policy = self.rounds, self.policy
+        expired = await asyncio.to_thread(rounds.expire_due, self.clock.now(), policy)
+        confirmed = await asyncio.to_thread(rounds.confirm_observed, self.clock.now(), policy)
+        claimed = await asyncio.to_thread(rounds.claim_due, self.clock.now(), policy)
         # Published together, in counter order (each publish is handed to the broker client
         # before the next starts). Already marked sent: one that does not go out now is sent
         # again after the timeout.

@@ -1,20 +1,40 @@
-"""Ingest use case: one batch of deliveries becomes one committed transaction."""
+"""Head-end use cases: a batch of deliveries becomes one committed transaction; a command
+is asked of a meter; meters' answers move their commands."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from bijli.adapters.db.commands import record_acks
-from bijli.adapters.db.store import Store, StoreTx
-from bijli.headend.commands import acks_from
+from bijli.headend.command_records import (
+    CommandRecord,
+    CommandRequest,
+    CommandState,
+    IdempotencyConflict,
+    InvalidCommand,
+    MeterNotInService,
+    new_command,
+)
+from bijli.headend.commands import Step as CommandStep
+from bijli.headend.commands import answer, check_args, settled
 from bijli.headend.model import KeyRing, Rejected, meters_named, parse_topics, screen
-from bijli.headend.ports import Delivery
+from bijli.headend.ports import Commands, CommandUnit, Delivery, IngestUnit, QuarantineUnit
+from bijli.headend.records import (
+    BatchLog,
+    CounterUpdate,
+    DailyRegister,
+    MeterEvent,
+    QuarantineRecord,
+    StatusReport,
+    TokenRedemption,
+)
 from bijli.kernel.time import epoch, utc_from_epoch
+from bijli.kernel.unit import Transactions
+from bijli.mdm.meters import MeterStatus, UnknownMeter
+from bijli.mdm.model import EditAction, EpochKey, IntervalRow, Quality, StoredReading, edit
 from bijli.protocol.codec import Refusal
 from bijli.protocol.frames import (
     AckFrame,
@@ -29,7 +49,7 @@ from bijli.protocol.frames import (
 
 @dataclass(frozen=True, slots=True)
 class IngestReport:
-    """What one batch did."""
+    """What one batch (or several, added up) did."""
 
     received: int
     readings_stored: int
@@ -40,33 +60,39 @@ class IngestReport:
     write_s: float = 0.0
     """Time spent writing the new readings into the store."""
 
+    def __add__(self, other: IngestReport) -> IngestReport:
+        return IngestReport(
+            received=self.received + other.received,
+            readings_stored=self.readings_stored + other.readings_stored,
+            readings_duplicate=self.readings_duplicate + other.readings_duplicate,
+            events_stored=self.events_stored + other.events_stored,
+            quarantined=self.quarantined + other.quarantined,
+            readings_replaced=self.readings_replaced + other.readings_replaced,
+            write_s=self.write_s + other.write_s,
+        )
+
+
+NOTHING = IngestReport(0, 0, 0, 0, 0)
+
 
 @dataclass(slots=True)
 class Collected:
-    """What a batch's accepted frames add to the store, row by row."""
+    """What a batch's accepted frames add to the store."""
 
-    now: datetime
-    readings: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
-    """By (meter, interval start in epoch seconds)."""
-    days: dict[tuple[str, datetime], dict[str, Any]] = field(default_factory=dict)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    redemptions: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
-    sent_at: dict[tuple[str, int], int] = field(default_factory=dict)
-    status: dict[str, dict[str, Any]] = field(default_factory=dict)
+    readings: dict[EpochKey, IntervalRow] = field(default_factory=dict)
+    sent_at: dict[EpochKey, int] = field(default_factory=dict)
+    days: dict[tuple[str, int], DailyRegister] = field(default_factory=dict)
+    events: list[MeterEvent] = field(default_factory=list)
+    redemptions: dict[tuple[str, int], TokenRedemption] = field(default_factory=dict)
+    status: dict[str, StatusReport] = field(default_factory=dict)
+    acks: list[AckFrame] = field(default_factory=list)
 
 
-def interval_row(meter_id: str, r: IntervalRecord) -> dict[str, Any]:
-    """One interval of a reading frame as ingest stores it (interval start in epoch seconds)."""
-    return {
-        "meter_id": meter_id,
-        "interval_start": r.start,
-        "import_wh": r.import_wh,
-        "import_vah": r.import_vah,
-        "export_wh": r.export_wh,
-        "voltage_dv": r.voltage_dv,
-        "current_ma": r.current_ma,
-        "import_wh_total": r.import_wh_total,
-    }
+def interval_row(meter_id: str, r: IntervalRecord) -> IntervalRow:
+    """One interval of a reading frame as ingest stores it."""
+    return IntervalRow(
+        meter_id, r.start, r.import_wh, r.import_vah, r.export_wh, r.voltage_dv, r.current_ma, r.import_wh_total
+    )
 
 
 def _reading(frame: ReadingFrame, out: Collected) -> None:
@@ -79,33 +105,28 @@ def _reading(frame: ReadingFrame, out: Collected) -> None:
 
 def _daily(frame: DailyFrame, out: Collected) -> None:
     for d in frame.days:
-        start = utc_from_epoch(d.day_start)
         out.days.setdefault(
-            (frame.m, start),
-            {
-                "meter_id": frame.m,
-                "day_start": start,
-                "import_wh_total": d.import_wh_total,
-                "export_wh_total": d.export_wh_total,
-                "import_vah_total": d.import_vah_total,
-                "received_at": out.now,
-            },
+            (frame.m, d.day_start),
+            DailyRegister(
+                meter_id=frame.m,
+                day_start=d.day_start,
+                import_wh_total=d.import_wh_total,
+                export_wh_total=d.export_wh_total,
+                import_vah_total=d.import_vah_total,
+            ),
         )
 
 
 def _event(frame: EventFrame, out: Collected) -> None:
-    out.events.extend(
-        {"meter_id": frame.m, "code": e.code, "occurred_at": utc_from_epoch(e.at), "received_at": out.now}
-        for e in frame.events
-    )
+    out.events.extend(MeterEvent(meter_id=frame.m, code=e.code, occurred_at=e.at) for e in frame.events)
 
 
 def _status(frame: StatusFrame, out: Collected) -> None:
     # Frames come in counter order, so the batch keeps each meter's newest status; the store
     # takes it only if no newer one is there already (another worker may have been faster).
-    out.status[frame.m] = dict(
-        b_meter=frame.m,
-        b_fc=frame.fc,
+    out.status[frame.m] = StatusReport(
+        meter_id=frame.m,
+        fc=frame.fc,
         active_sim=frame.sim,
         operator=frame.operator,
         rssi_dbm=frame.rssi_dbm,
@@ -114,7 +135,7 @@ def _status(frame: StatusFrame, out: Collected) -> None:
         failovers=frame.failovers,
         sim1_s=frame.sim1_s,
         sim2_s=frame.sim2_s,
-        switched_at=utc_from_epoch(frame.switched_at) if frame.switched_at else None,
+        switched_at=frame.switched_at or None,
     )
 
 
@@ -122,19 +143,14 @@ def _token(frame: TokenFrame, out: Collected) -> None:
     for r in frame.redemptions:
         out.redemptions.setdefault(
             (frame.m, r.token_id),
-            {
-                "meter_id": frame.m,
-                "token_id": r.token_id,
-                "status": r.status,
-                "amount_paise": r.amount_paise,
-                "redeemed_at": utc_from_epoch(r.at),
-                "received_at": out.now,
-            },
+            TokenRedemption(
+                meter_id=frame.m, token_id=r.token_id, status=r.status, amount_paise=r.amount_paise, redeemed_at=r.at
+            ),
         )
 
 
-def _ack(_frame: AckFrame, _out: Collected) -> None:
-    """Acknowledgements are recorded against their commands by `record_acks`, in this batch's transaction."""
+def _ack(frame: AckFrame, out: Collected) -> None:
+    out.acks.append(frame)
 
 
 COLLECT: dict[type, Callable[[Any, Collected], None]] = {
@@ -148,44 +164,46 @@ COLLECT: dict[type, Callable[[Any, Collected], None]] = {
 
 
 def ingest_batch(
-    store: Store, deliveries: Sequence[Delivery], ring: KeyRing, root: str, now: datetime, worker: str = "headend"
+    store: Transactions[IngestUnit],
+    deliveries: Sequence[Delivery],
+    ring: KeyRing,
+    root: str,
+    now: datetime,
+    worker: str = "headend",
 ) -> IngestReport:
     """Screen a batch and store what meters sent, in one transaction; the caller acks after it
-    returns. New actual readings are queued for settlement (`settlement.settle`), which
-    validates, charges and adds them up outside the acknowledged path."""
-    with store.transaction() as tx:
+    returns. New actual readings are queued for settlement (`bijli.mdm.handlers.settle`),
+    which validates, charges and adds them up outside the acknowledged path."""
+    with store.transaction() as uow:
         parsed = parse_topics(root, deliveries)
-        registry = tx.counters_for(meters_named(root, deliveries, parsed))
+        registry = uow.meters.counters_for(meters_named(root, deliveries, parsed))
         screened = screen(deliveries, registry, ring, root, now, parsed)
-        out = Collected(now)
+        out = Collected()
         for item in screened.accepted:
             COLLECT[type(item.frame)](item.frame, out)
 
         rows = list(out.readings.values())
         began = time.perf_counter()
-        stored_before = tx.store_readings(rows, now)
+        stored_before = uow.readings.store(rows, now)
         write_s = time.perf_counter() - began
         fresh = [key for key in out.readings if key not in stored_before] if stored_before else list(out.readings)
-        replaced = _replace_estimates(tx, [out.readings[key] for key in sorted(stored_before)], now)
+        replaced = _replace_estimates(uow, [out.readings[key] for key in sorted(stored_before)], now)
         actual = fresh + replaced
-        tx.enqueue_settlement([(m, at, out.sent_at[(m, at)]) for m, at in actual], now)
+        uow.settlement.enqueue([(m, at, out.sent_at[(m, at)]) for m, at in actual], now)
         latest: dict[str, int] = {}
         for meter_id, start in actual:
             if latest.get(meter_id, 0) < start:
                 latest[meter_id] = start
-        tx.update_meters(
-            [
-                {"meter_id": m, "last_fc": fc, "fc_window": screened.fc_window[m], "latest": latest.get(m)}
-                for m, fc in screened.last_fc.items()
-            ],
+        uow.meters.update(
+            [CounterUpdate(m, fc, screened.fc_window[m], latest.get(m)) for m, fc in screened.last_fc.items()],
             list(out.status.values()),
             now,
         )
-        tx.insert_events(out.events)
-        tx.insert_days(list(out.days.values()))
-        tx.insert_redemptions(list(out.redemptions.values()))
-        record_acks(tx.conn, acks_from(item.frame for item in screened.accepted), now)
-        tx.quarantine([_quarantine_row(r, now) for r in screened.rejected])
+        uow.received.add_events(out.events, now)
+        uow.received.add_daily_registers(list(out.days.values()), now)
+        uow.received.add_redemptions(list(out.redemptions.values()), now)
+        record_acks(uow.commands, out.acks, now)
+        uow.quarantine.keep([_quarantined(r) for r in screened.rejected], now)
         report = IngestReport(
             received=len(deliveries),
             readings_stored=len(fresh),
@@ -195,73 +213,157 @@ def ingest_batch(
             readings_replaced=len(replaced),
             write_s=write_s,
         )
-        tx.log_batch(
-            {
-                "worker": worker,
-                "committed_at": now,
-                "received": report.received,
-                "readings_stored": report.readings_stored,
-                "readings_duplicate": report.readings_duplicate,
-                "readings_replaced": report.readings_replaced,
-                "quarantined": report.quarantined,
-            }
+        uow.ingest_log.add(
+            BatchLog(
+                worker=worker,
+                committed_at=now,
+                received=report.received,
+                readings_stored=report.readings_stored,
+                readings_duplicate=report.readings_duplicate,
+                readings_replaced=report.readings_replaced,
+                quarantined=report.quarantined,
+            )
         )
     return report
 
 
-def _replace_estimates(tx: StoreTx, clashing: list[dict[str, Any]], now: datetime) -> list[tuple[str, int]]:
+def _replace_estimates(uow: IngestUnit, clashing: list[IntervalRow], now: datetime) -> list[EpochKey]:
     """Of readings whose interval was stored already (in key order), put in place those that
     replace an estimate (with an audited edit); the rest are duplicates. The keys replaced."""
     if not clashing:
         return []
-    rows = [
-        {
-            **r,
-            "interval_start": utc_from_epoch(r["interval_start"]),
-            "quality": "actual",
-            "received_at": now,
-            "flags": 0,
-        }
+    incoming = [
+        StoredReading(
+            meter_id=r.meter_id,
+            interval_start=utc_from_epoch(r.interval_start),
+            import_wh=r.import_wh,
+            import_vah=r.import_vah,
+            export_wh=r.export_wh,
+            voltage_dv=r.voltage_dv,
+            current_ma=r.current_ma,
+            import_wh_total=r.import_wh_total,
+            quality=Quality.ACTUAL,
+            flags=0,
+            received_at=now,
+        )
         for r in clashing
     ]
-    stored = tx.readings_at((r["meter_id"], r["interval_start"]) for r in rows)
-    replacing = []
-    for row in rows:
-        before = stored.get((row["meter_id"], row["interval_start"]))
-        if before is not None and before.quality == "estimated":
-            replacing.append((row, before))
-    tx.replace_readings([row for row, _ in replacing])
-    tx.record_edits([edit(row, "replaced", "the actual reading arrived", now, before=b) for row, b in replacing])
-    return [(row["meter_id"], epoch(row["interval_start"])) for row, _ in replacing]
+    stored = uow.readings.at(r.key for r in incoming)
+    replacing = [
+        (row, new, stored[new.key])
+        for row, new in zip(clashing, incoming, strict=True)
+        if new.key in stored and not stored[new.key].actual
+    ]
+    uow.readings.replace([new for _, new, _ in replacing])
+    uow.edits.record(
+        [edit(new, EditAction.REPLACED, "the actual reading arrived", now, before=b) for _, new, b in replacing]
+    )
+    return [row.key for row, _, _ in replacing]
 
 
-def edit(row: dict[str, Any], action: str, reason: str, now: datetime, before: Any = None) -> dict[str, Any]:
-    values = {c: row[c] for c in ("import_wh", "import_wh_total", "quality", "flags")}
-    return {
-        "meter_id": row["meter_id"],
-        "interval_start": row["interval_start"],
-        "action": action,
-        "before": None if before is None else json.dumps({c: getattr(before, c) for c in values}),
-        "after": json.dumps(values),
-        "reason": reason[:128],
-        "at": now,
-    }
-
-
-def quarantine_unprocessable(store: Store, delivery: Delivery, error: Exception, now: datetime) -> IngestReport:
+def quarantine_unprocessable(
+    store: Transactions[QuarantineUnit], delivery: Delivery, error: Exception, now: datetime
+) -> IngestReport:
     """Keep a delivery that the store could not take, so it stops blocking the others."""
     refusal = Refusal("unprocessable", f"could not be stored: {error!r}"[:1000])
-    with store.transaction() as tx:
-        tx.quarantine([_quarantine_row(Rejected(delivery, None, refusal), now)])
+    with store.transaction() as uow:
+        uow.quarantine.keep([_quarantined(Rejected(delivery, None, refusal))], now)
     return IngestReport(received=1, readings_stored=0, readings_duplicate=0, events_stored=0, quarantined=1)
 
 
-def _quarantine_row(r: Rejected, now: datetime) -> dict[str, Any]:
-    return {
-        "received_at": now,
-        "topic": r.delivery.topic[:256],
-        "meter_id": r.meter_id,
-        "reason": r.refusal.code,
-        "detail": r.refusal.detail,
-        "payload": r.delivery.payload,
-    }
+def _quarantined(r: Rejected) -> QuarantineRecord:
+    return QuarantineRecord(
+        topic=r.delivery.topic[:256],
+        meter_id=r.meter_id,
+        reason=r.refusal.code,
+        detail=r.refusal.detail,
+        payload=r.delivery.payload,
+    )
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def record_acks(commands: Commands, acks: Sequence[AckFrame], now: datetime) -> int:
+    """Move commands by their meters' answers (an answer naming another meter's command is
+    ignored); how many moves that made."""
+    if not acks:
+        return 0
+    known = commands.states(sorted({a.command_id for a in acks}))
+    changed = 0
+    for ack in acks:
+        state = known.get(ack.command_id)
+        if state is None or state.meter_id != ack.m:
+            continue
+        for step in answer(state.action, state.status, state.attempts, ack.status, ack.detail or ""):
+            if commands.move(state, step, now):
+                state = known[ack.command_id] = CommandState(
+                    state.command_id, state.meter_id, state.action, step.status, state.attempts
+                )
+                changed += 1
+    return changed
+
+
+def submit_command(
+    store: Transactions[CommandUnit], request: CommandRequest, now: datetime
+) -> tuple[CommandRecord, bool]:
+    """Store a new command, or find the one stored under the same idempotency key.
+
+    (the command, whether it is new). InvalidCommand for arguments no meter could act on,
+    UnknownMeter, MeterNotInService, or IdempotencyConflict when the key was used for a
+    different request: then nothing is stored.
+    """
+    problem = check_args(request.action, request.args, now)
+    if problem is not None:
+        raise InvalidCommand(problem)
+    with store.transaction() as uow:
+        existing = uow.commands.by_key(request.idempotency_key)
+        if existing is None:
+            status = uow.registry.status_for_command(request.meter_id)
+            if status is None:
+                raise UnknownMeter(request.meter_id)
+            if status != MeterStatus.COMMISSIONED:
+                raise MeterNotInService(f"meter {request.meter_id} is {status}; it takes no commands")
+            command = new_command(request, now)
+            if uow.commands.add(command):
+                return command, True
+            existing = uow.commands.by_key(request.idempotency_key)  # someone stored it meanwhile: theirs stands
+            assert existing is not None
+    if not existing.asks_the_same_as(request):
+        raise IdempotencyConflict(existing)
+    return existing, False
+
+
+def end_unsettled(commands: Commands, meter_id: str, step: CommandStep, now: datetime) -> int:
+    """End every command of the meter that has not settled with `step` (each move in its audit
+    trail); how many it ended."""
+    ended = 0
+    for state in commands.open_of(meter_id):
+        if not settled(state.action, state.status):
+            ended += commands.move(state, step, now)
+    return ended
+
+
+BACKFILL_EXPIRES_IN = timedelta(hours=6)
+
+
+def ask_for_profile(
+    store: Transactions[CommandUnit], meter_id: str, begin: datetime, end: datetime, now: datetime
+) -> CommandRecord | None:
+    """Ask a meter again for the intervals in [begin, end) it has not delivered (a profile
+    read), once per gap however often VEE finds it; None when the meter cannot be asked (not
+    registered, out of service, or a range not on whole intervals)."""
+    first, last = epoch(begin), epoch(end)
+    request = CommandRequest(
+        meter_id=meter_id,
+        action="read_profile",
+        args={"from": first, "to": last},
+        reason="missing intervals (gap backfill)",
+        requested_by="mdm",
+        idempotency_key=f"backfill:{meter_id}:{first}:{last}",
+        expires_in=BACKFILL_EXPIRES_IN,
+    )
+    try:
+        return submit_command(store, request, now)[0]
+    except (InvalidCommand, UnknownMeter, MeterNotInService, IdempotencyConflict):
+        return None

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
 
-from bijli.headend.meters import MeterStatus
 from bijli.headend.ports import Delivery
 from bijli.kernel.time import INTERVAL_S, epoch, is_interval_start
+from bijli.mdm.meters import MeterStatus
 from bijli.prepaid.model import Connection
 from bijli.protocol import keys, topics
 from bijli.protocol.codec import FrameKey, Refusal, open_frame

@@ -1,10 +1,27 @@
-"""What the head-end needs from a broker."""
+"""What the head-end needs from the outside: a broker both ways, and a store."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from bijli.headend.command_records import Claimed, CommandRecord, CommandState
+from bijli.headend.commands import DispatchPolicy, Step
+from bijli.headend.records import (
+    BatchLog,
+    CounterUpdate,
+    DailyRegister,
+    MeterEvent,
+    QuarantineRecord,
+    StatusReport,
+    TokenRedemption,
+)
+from bijli.mdm.ports import ReadingEdits, Readings, SettlementQueue
+
+if TYPE_CHECKING:
+    from bijli.headend.model import MeterRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,5 +56,120 @@ class Uplink(Protocol):
     async def close(self) -> None: ...
 
 
+class Downlink(Protocol):
+    """Where sealed commands are published to meters."""
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        """Publish and return once the broker has taken it; raise BrokerDown if it did not."""
+        ...
+
+
 class BrokerDown(RuntimeError):
     """The broker cannot be reached."""
+
+
+# ---------------------------------------------------------------------------- the store
+
+
+class MeterCounters(Protocol):
+    """Each meter's frame counters and latest status, as ingest keeps them."""
+
+    def counters_for(self, meter_ids: Iterable[str]) -> dict[str, MeterRecord]:
+        """What ingest needs of these meters (status, frame counters), held until the unit of
+        work ends, locked in one order (workers never deadlock)."""
+        ...
+
+    def update(self, counters: Sequence[CounterUpdate], statuses: Sequence[StatusReport], now: datetime) -> None:
+        """New frame counters (seen `now`) and the batch's newest status reports, each status
+        taken only if newer than the stored one."""
+        ...
+
+
+class Received(Protocol):
+    """What meters send besides readings."""
+
+    def add_events(self, events: Sequence[MeterEvent], now: datetime) -> None: ...
+    def add_daily_registers(self, days: Sequence[DailyRegister], now: datetime) -> None: ...
+    def add_redemptions(self, redemptions: Sequence[TokenRedemption], now: datetime) -> None: ...
+
+
+class Quarantine(Protocol):
+    def keep(self, records: Sequence[QuarantineRecord], now: datetime) -> None: ...
+
+
+class IngestLog(Protocol):
+    def add(self, entry: BatchLog) -> None: ...
+
+
+class Commands(Protocol):
+    """Commands to meters, each change with its entry in the audit trail."""
+
+    def by_key(self, idempotency_key: str) -> CommandRecord | None: ...
+
+    def add(self, command: CommandRecord) -> bool:
+        """Store a new command with its history; False (and nothing stored) when its
+        idempotency key is taken already."""
+        ...
+
+    def states(self, command_ids: Sequence[str]) -> dict[str, CommandState]:
+        """Where these commands are, held until the unit of work ends."""
+        ...
+
+    def open_of(self, meter_id: str) -> list[CommandState]:
+        """The meter's commands that may still move, held until the unit of work ends."""
+        ...
+
+    def move(self, command: CommandState, step: Step, now: datetime) -> bool:
+        """Apply `step` if the command is still where `command` saw it, and log it; whether it applied."""
+        ...
+
+
+class CommandDispatch(Protocol):
+    """The dispatcher's rounds over the stored commands, each in its own transaction;
+    several dispatchers may run them side by side."""
+
+    def expire_due(self, now: datetime, policy: DispatchPolicy) -> int: ...
+    def confirm_observed(self, now: datetime, policy: DispatchPolicy) -> int: ...
+    def claim_due(self, now: datetime, policy: DispatchPolicy) -> Claimed: ...
+
+
+class MeterStatuses(Protocol):
+    def status_for_command(self, meter_id: str) -> str | None:
+        """The meter's status (None: not registered), held against a status change until
+        the unit of work ends."""
+        ...
+
+
+class IngestUnit(Protocol):
+    """What storing one batch writes, in one transaction."""
+
+    @property
+    def readings(self) -> Readings: ...
+    @property
+    def edits(self) -> ReadingEdits: ...
+    @property
+    def settlement(self) -> SettlementQueue: ...
+    @property
+    def meters(self) -> MeterCounters: ...
+    @property
+    def received(self) -> Received: ...
+    @property
+    def quarantine(self) -> Quarantine: ...
+    @property
+    def ingest_log(self) -> IngestLog: ...
+    @property
+    def commands(self) -> Commands: ...
+
+
+class QuarantineUnit(Protocol):
+    @property
+    def quarantine(self) -> Quarantine: ...
+
+
+class CommandUnit(Protocol):
+    """What asking a meter for a command reads and writes."""
+
+    @property
+    def commands(self) -> Commands: ...
+    @property
+    def registry(self) -> MeterStatuses: ...

@@ -6,15 +6,58 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import reduce
+from typing import Protocol
 
-from bijli.adapters.db.store import Store
-from bijli.headend.handlers import IngestReport, ingest_batch, quarantine_unprocessable
+from bijli.headend.handlers import NOTHING, IngestReport, ingest_batch, quarantine_unprocessable
 from bijli.headend.model import KeyRing
-from bijli.headend.ports import Delivery, Uplink
-from bijli.headend.settlement import SettleReport, settle, settle_all
+from bijli.headend.ports import (
+    Commands,
+    Delivery,
+    IngestLog,
+    MeterCounters,
+    Quarantine,
+    Received,
+    Uplink,
+)
 from bijli.kernel.clock import Clock
+from bijli.kernel.unit import Transactions
+from bijli.mdm.handlers import SettleReport, settle, settle_all
+from bijli.mdm.ports import DailyUsage, ReadingEdits, Readings, SettlementQueue, Supplies
+from bijli.prepaid.ports import BillingMonths, Ledger
 
 log = logging.getLogger(__name__)
+
+
+class HeadEndMeters(MeterCounters, Supplies, Protocol):
+    """The meters' state as ingest writes it and settlement reads it."""
+
+
+class HeadEndUnit(Protocol):
+    """What a head-end's ingest and settlement need of one transaction."""
+
+    @property
+    def readings(self) -> Readings: ...
+    @property
+    def edits(self) -> ReadingEdits: ...
+    @property
+    def daily(self) -> DailyUsage: ...
+    @property
+    def settlement(self) -> SettlementQueue: ...
+    @property
+    def meters(self) -> HeadEndMeters: ...
+    @property
+    def received(self) -> Received: ...
+    @property
+    def quarantine(self) -> Quarantine: ...
+    @property
+    def ingest_log(self) -> IngestLog: ...
+    @property
+    def commands(self) -> Commands: ...
+    @property
+    def ledger(self) -> Ledger: ...
+    @property
+    def billing_months(self) -> BillingMonths: ...
 
 
 @dataclass(slots=True)
@@ -74,7 +117,7 @@ class HeadEnd:
 
     def __init__(
         self,
-        store: Store,
+        store: Transactions[HeadEndUnit],
         uplink: Uplink,
         ring: KeyRing,
         root: str,
@@ -188,10 +231,4 @@ class HeadEnd:
             except Exception as e:
                 now = self.clock.now()
                 reports.append(await asyncio.to_thread(quarantine_unprocessable, self.store, delivery, e, now))
-        return IngestReport(
-            received=sum(r.received for r in reports),
-            readings_stored=sum(r.readings_stored for r in reports),
-            readings_duplicate=sum(r.readings_duplicate for r in reports),
-            events_stored=sum(r.events_stored for r in reports),
-            quarantined=sum(r.quarantined for r in reports),
-        )
+        return reduce(IngestReport.__add__, reports, NOTHING)

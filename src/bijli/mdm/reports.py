@@ -1,23 +1,15 @@
 """What the utility reports every day: data collection, silent meters, connectivity, usage.
 
-Read-only queries over the store; the same code answers the API and `bijli report`.
+The figures as the reports give them (pure); the queries that work them out are
+`bijli.adapters.db.reports`, and the same code answers the API and `bijli report`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any, Literal
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-
-from bijli.adapters.db import schema as t
-from bijli.adapters.db.meters import in_service_throughout
-from bijli.headend.meters import MeterStatus
-from bijli.kernel.time import INTERVALS_PER_DAY, ist_midnight
-
-ONLINE_WITHIN = timedelta(minutes=30)
 Level = Literal["meter", "transformer", "feeder", "area"]
 
 
@@ -56,131 +48,6 @@ class Collection:
         }
 
 
-def collection(engine: Engine, day: date) -> Collection:
-    """The data-collection rate of `day`: meters whose 96 intervals are in, by when.
-
-    Of the meters installed by the day's start and in service all day long: a meter
-    decommissioned (or recommissioned) during the day could not send all of it, and one
-    decommissioned later still counts for the days it served.
-    """
-    start, end = ist_midnight(day), ist_midnight(day + timedelta(days=1))
-    r = t.readings.c
-    actual = r.quality == "actual"
-    per_meter = (
-        sa.select(
-            r.meter_id,
-            sa.func.sum(sa.case((actual & (r.received_at <= end + timedelta(hours=8)), 1), else_=0)).label("in8"),
-            sa.func.sum(sa.case((actual & (r.received_at <= end + timedelta(hours=24)), 1), else_=0)).label("in24"),
-            sa.func.sum(sa.case((actual, 1), else_=0)).label("now"),
-            sa.func.count().label("any"),
-        )
-        .where(r.interval_start >= start, r.interval_start < end)
-        .group_by(r.meter_id)
-        .subquery()
-    )
-    full = INTERVALS_PER_DAY
-    q = (
-        sa.select(
-            sa.func.count(),
-            sa.func.sum(sa.case((per_meter.c.in8 >= full, 1), else_=0)),
-            sa.func.sum(sa.case((per_meter.c.in24 >= full, 1), else_=0)),
-            sa.func.sum(sa.case((per_meter.c.now >= full, 1), else_=0)),
-            sa.func.sum(sa.case((per_meter.c.any >= full, 1), else_=0)),
-            sa.func.coalesce(sa.func.sum(per_meter.c.now), 0),
-            sa.func.coalesce(sa.func.sum(per_meter.c.any - per_meter.c.now), 0),
-        )
-        .select_from(t.meters.outerjoin(per_meter, per_meter.c.meter_id == t.meters.c.meter_id))
-        .where(in_service_throughout(start, end), t.meters.c.installed_at <= start)
-    )
-    with engine.connect() as conn:
-        meters, in8, in24, now, any_, n_actual, n_estimated = conn.execute(q).one()
-    return Collection(
-        day=day,
-        meters=int(meters),
-        complete_within_8h=int(in8 or 0),
-        complete_within_24h=int(in24 or 0),
-        complete_now=int(now or 0),
-        complete_with_estimates=int(any_ or 0),
-        intervals_expected=int(meters) * full,
-        intervals_actual=int(n_actual),
-        intervals_estimated=int(n_estimated),
-    )
-
-
-def non_communicating(engine: Engine, now: datetime, silent_for: timedelta) -> list[dict[str, Any]]:
-    """Commissioned meters not heard from for `silent_for` (or never), longest silent first."""
-    s = t.meter_state.c
-    q = (
-        sa.select(t.meters.c.meter_id, t.meters.c.area, t.meters.c.transformer, s.last_seen, s.operator, s.active_sim)
-        .join(t.meter_state, s.meter_id == t.meters.c.meter_id)
-        .where(
-            t.meters.c.status == MeterStatus.COMMISSIONED.value,
-            sa.or_(s.last_seen.is_(None), s.last_seen < now - silent_for),
-        )
-        .order_by(s.last_seen.asc().nulls_first(), t.meters.c.meter_id)
-    )
-    with engine.connect() as conn:
-        return [
-            {
-                "meter_id": row.meter_id,
-                "area": row.area,
-                "transformer": row.transformer,
-                "last_seen": row.last_seen.isoformat() if row.last_seen else None,
-                "operator": row.operator,
-                "sim": row.active_sim,
-            }
-            for row in conn.execute(q)
-        ]
-
-
-def connectivity(engine: Engine, now: datetime) -> list[dict[str, Any]]:
-    """Fleet figures per area and operator: meters, online now, on their second SIM, failovers."""
-    s, m = t.meter_state.c, t.meters.c
-    online = sa.case((s.last_seen >= now - ONLINE_WITHIN, 1), else_=0)
-    q = (
-        sa.select(
-            m.area,
-            s.operator,
-            sa.func.count().label("meters"),
-            sa.func.sum(online).label("online"),
-            sa.func.sum(sa.case((s.active_sim == 2, 1), else_=0)).label("on_sim2"),
-            sa.func.coalesce(sa.func.sum(s.failovers), 0).label("failovers"),
-            sa.func.avg(s.rssi_dbm).label("rssi"),
-        )
-        .join(t.meter_state, s.meter_id == m.meter_id)
-        .where(m.status == MeterStatus.COMMISSIONED.value)
-        .group_by(m.area, s.operator)
-        .order_by(m.area, s.operator)
-    )
-    with engine.connect() as conn:
-        return [
-            {
-                "area": row.area,
-                "operator": row.operator,
-                "meters": int(row.meters),
-                "online": int(row.online or 0),
-                "on_second_sim": int(row.on_sim2 or 0),
-                "failovers": int(row.failovers),
-                "average_rssi_dbm": None if row.rssi is None else round(float(row.rssi), 1),
-            }
-            for row in conn.execute(q)
-        ]
-
-
-def usage(engine: Engine, level: Level, first: date, last: date) -> list[dict[str, Any]]:
-    """Actual kWh over the IST days [first, last] per meter, transformer, feeder or area."""
-    d, m = t.meter_daily.c, t.meters.c
-    key = {"meter": m.meter_id, "transformer": m.transformer, "feeder": m.feeder, "area": m.area}[level]
-    q = (
-        sa.select(key.label("key"), sa.func.sum(d.wh).label("wh"), sa.func.sum(d.intervals).label("intervals"))
-        .join(t.meters, m.meter_id == d.meter_id)
-        .where(d.day >= first, d.day <= last)
-        .group_by(key)
-        .order_by(key)
-    )
-    with engine.connect() as conn:
-        return [{level: row.key, "kwh": _kwh(int(row.wh)), "intervals": int(row.intervals)} for row in conn.execute(q)]
-
-
-def _kwh(wh: int) -> str:
+def kwh_text(wh: int) -> str:
+    """Whole Wh as kWh with three places, exactly."""
     return f"{wh // 1000}.{wh % 1000:03d}"

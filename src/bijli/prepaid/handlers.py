@@ -1,14 +1,68 @@
-"""Prepaid use cases: recharge an account, commission accounts with opening balances."""
+"""Prepaid use cases: charge what meters measured, credit what consumers paid."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 
-from bijli.adapters.db.store import Store
-from bijli.prepaid.model import recharge
+from bijli.kernel.time import INTERVAL, ist_day, ist_midnight, month_key
+from bijli.kernel.unit import Transactions
+from bijli.prepaid.model import (
+    Connection,
+    LedgerEntry,
+    daily_fixed_charge,
+    earliest,
+    interval_charge,
+    month_wh_before,
+    recharge,
+)
+from bijli.prepaid.ports import ChargingUnit, MonthKey, RechargeUnit
+from bijli.protocol.frames import REGISTER_MODULUS
+
+Measured = tuple[Connection, datetime, int, int]
+"""(connection, interval start, energy in the interval in Wh, import register at its end in Wh)."""
 
 
-def record_recharge(store: Store, account_no: str, amount_paise: int, payment_reference: str, now: datetime) -> None:
+def record_recharge(
+    store: Transactions[RechargeUnit], account_no: str, amount_paise: int, payment_reference: str, now: datetime
+) -> None:
     """Credit a paid recharge once, however often the payment is reported."""
-    with store.transaction() as tx:
-        tx.post([recharge(account_no, amount_paise, payment_reference)], now)
+    with store.transaction() as uow:
+        uow.ledger.post([recharge(account_no, amount_paise, payment_reference)], now)
+
+
+def charges(uow: ChargingUnit, measured: Sequence[Measured]) -> list[LedgerEntry]:
+    """The energy charge (with its duty) of each actual interval, and each new day's fixed
+    charge, counted from each month's opening register (in the caller's unit of work).
+
+    A month opens at the last reading of the month before where that is stored, else at the
+    register at installation, else at the earliest reading of the month seen so far.
+    """
+    lows: dict[MonthKey, int] = {}
+    billed: list[tuple[MonthKey, Measured]] = []
+    for item in measured:
+        supply, start, wh, total = item
+        key = (supply.account_no, month_key(ist_day(start)))
+        start_total = (total - wh) % REGISTER_MODULUS
+        lows[key] = earliest(lows.get(key, start_total), start_total)
+        billed.append((key, item))
+    month_starts = {
+        (supply.meter_id, ist_midnight(ist_day(start).replace(day=1)) - INTERVAL): key
+        for key, (supply, start, _, _) in billed
+    }
+    for (meter, at), total in uow.readings.registers_at(month_starts).items():
+        lows[month_starts[(meter, at)]] = total
+    openings = uow.billing_months.claim(lows)
+    lowered = {key: low for key, low in lows.items() if earliest(low, openings[key]) != openings[key]}
+    if lowered:
+        uow.billing_months.lower(lowered)
+        openings.update(lowered)
+    entries: list[LedgerEntry] = []
+    days: set[tuple[str, date]] = set()
+    for key, (supply, start, wh, total) in billed:
+        entries.append(interval_charge(supply, start, month_wh_before(total, wh, openings[key]), wh))
+        day = ist_day(start)
+        if (supply.account_no, day) not in days:
+            days.add((supply.account_no, day))
+            entries.append(daily_fixed_charge(supply, day, ist_midnight(day)))
+    return entries

@@ -16,6 +16,7 @@ from decimal import Decimal
 from bijli.kernel.time import days_in_month, ist_day
 from bijli.kernel.units import Paise, Wh, to_paise
 from bijli.prepaid.tariff import Tariff
+from bijli.protocol.frames import REGISTER_MODULUS
 
 
 class EntryKind(enum.StrEnum):
@@ -117,6 +118,17 @@ def opening(account_no: str, amount_paise: Paise) -> LedgerEntry:
         amount_paise=amount_paise,
         reference=f"opening:{account_no}",
     )
+
+
+def earliest(a: Wh, b: Wh) -> Wh:
+    """Of two readings of a register that rolls over, the one taken first (they are close)."""
+    return a if (b - a) % REGISTER_MODULUS < REGISTER_MODULUS // 2 else b
+
+
+def month_wh_before(import_wh_total: Wh, import_wh: Wh, opening_wh_total: Wh) -> Wh:
+    """A month's energy before an interval, from the register at the interval's end, the
+    interval's own energy and the register the month opened at (across a rollover too)."""
+    return (import_wh_total - import_wh - opening_wh_total) % REGISTER_MODULUS
 
 
 def _utc(moment: datetime) -> datetime:

@@ -207,8 +207,8 @@ def router(ctx: WebContext) -> APIRouter:
     """The v1 API's routes over one platform."""
     api = APIRouter(prefix=PREFIX, tags=["v1"])
 
-    def find(meter_id: str) -> MeterView:
-        meter = ctx.reads.meter(meter_id)
+    def find(meter_id: str, balance: bool = True) -> MeterView:
+        meter = ctx.reads.meter(meter_id, balance)
         if meter is None:
             raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
         return meter
@@ -288,7 +288,7 @@ def router(ctx: WebContext) -> APIRouter:
     @api.get("/meters/{meter_id}/balance", response_model=Balance, responses=NOT_FOUND)
     def balance(meter_id: MeterId) -> Balance:
         """The prepaid balance from the ledger, with what makes it up."""
-        m = find(meter_id)
+        m = find(meter_id, balance=False)  # the breakdown below sums the ledger, once
         if m.account_no is None:
             raise HTTPException(status_code=404, detail=f"meter {meter_id} has no prepaid account")
         b = ctx.platform.queries.balance(m.account_no)

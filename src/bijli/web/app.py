@@ -17,7 +17,6 @@ from bijli.bootstrap import Platform
 from bijli.kernel.clock import Clock, SystemClock
 from bijli.web import api, commands_api, display, meters_api, pages, reports_api
 from bijli.web.context import WebContext
-from bijli.web.reads import Reads
 
 HERE = Path(__file__).parent
 STATUS_TITLES = {
@@ -45,7 +44,7 @@ def _wants_json(request: Request) -> bool:
 
 def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     """The ASGI app over `platform`; `clock` (default: the wall clock) decides who is online."""
-    ctx = WebContext(platform=platform, reads=Reads(platform.store.engine), clock=clock or SystemClock())
+    ctx = WebContext(platform=platform, clock=clock or SystemClock())
     templates = _templates()
     app = FastAPI(
         title="bijli",

@@ -10,9 +10,16 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, StrictInt
 
-from bijli.adapters.db import commands as db
-from bijli.adapters.db.commands import CommandRecord, CommandRequest
-from bijli.headend.commands import DEFAULT_POLICY, Status, check_args, settled
+from bijli.headend.command_records import (
+    CommandRecord,
+    CommandRequest,
+    IdempotencyConflict,
+    InvalidCommand,
+    MeterNotInService,
+)
+from bijli.headend.commands import DEFAULT_POLICY, Status, settled
+from bijli.headend.handlers import submit_command
+from bijli.mdm.meters import UnknownMeter
 from bijli.web.api import PREFIX, MeterId, Problem
 from bijli.web.context import WebContext
 
@@ -139,7 +146,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def router(ctx: WebContext) -> APIRouter:
     """The command routes over one platform."""
     api = APIRouter(prefix=PREFIX, tags=["v1", "commands"])
-    engine = ctx.platform.store.engine
+    platform = ctx.platform
 
     @api.post(
         "/meters/{meter_id}/commands",
@@ -150,9 +157,6 @@ def router(ctx: WebContext) -> APIRouter:
     def ask(meter_id: MeterId, body: NewCommand, response: Response) -> Command:
         """Ask a meter to do something. The command is stored and sent when the meter is online."""
         now = ctx.clock.now()
-        problem = check_args(body.action, body.args, now)
-        if problem is not None:
-            raise _invalid_args(problem, body.args)
         request = CommandRequest(
             meter_id=meter_id,
             action=body.action,
@@ -163,12 +167,14 @@ def router(ctx: WebContext) -> APIRouter:
             expires_in=timedelta(seconds=body.expires_in_s),
         )
         try:
-            command, new = db.submit(engine, request, now)
-        except db.UnknownMeter as e:
+            command, new = submit_command(platform.store, request, now)
+        except InvalidCommand as e:
+            raise _invalid_args(str(e), body.args) from e
+        except UnknownMeter as e:
             raise HTTPException(status_code=404, detail=f"meter {meter_id} not found") from e
-        except db.MeterNotInService as e:
+        except MeterNotInService as e:
             raise HTTPException(status_code=409, detail=str(e)) from e
-        except db.IdempotencyConflict as e:
+        except IdempotencyConflict as e:
             detail = f"{e}: command {e.existing.command_id}"
             raise HTTPException(status_code=409, detail=detail) from e
         if not new:
@@ -182,8 +188,7 @@ def router(ctx: WebContext) -> APIRouter:
     )
     def one(command_id: Annotated[str, Path(max_length=40)]) -> Command:
         """A command with its lifecycle and audit trail."""
-        with engine.connect() as conn:
-            command = db.find(conn, command_id)
+        command = platform.queries.command(command_id)
         if command is None:
             raise HTTPException(status_code=404, detail=f"command {command_id} not found")
         return command_out(command)
@@ -196,8 +201,7 @@ def router(ctx: WebContext) -> APIRouter:
         """The meter's commands, newest first."""
         if ctx.reads.meter(meter_id) is None:
             raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
-        with engine.connect() as conn:
-            items = db.for_meter(conn, meter_id, limit)
+        items = platform.queries.commands_of(meter_id, limit)
         return CommandPage(items=[command_out(c) for c in items], limit=limit)
 
     return api

@@ -1,30 +1,28 @@
-"""What the web layer's routes share: the platform, the web's own reads and a clock."""
+"""What the web layer's routes share: the platform, its reads and a clock."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import datetime
 
 from bijli.adapters.db.queries import MeterView
+from bijli.adapters.db.reads import Reads
 from bijli.bootstrap import Platform
 from bijli.kernel.clock import Clock
-from bijli.web.reads import Reads
+from bijli.protocol.relay import RelayState, RelayWord
+from bijli.protocol.reporting import ONLINE_WITHIN
 
-ONLINE_WITHIN = timedelta(minutes=30)
-"""A meter heard from within this long is online (meters report every 15 minutes)."""
-
-Relay = Literal["connected", "disconnected", "ready_for_reconnection"]
-
-RELAY_STATES: dict[int, Relay] = {0: "disconnected", 1: "connected", 2: "ready_for_reconnection"}
-"""Disconnect control (0.0.96.3.10.255) output state codes."""
+Relay = RelayWord
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WebContext:
     platform: Platform
-    reads: Reads
     clock: Clock
+
+    @property
+    def reads(self) -> Reads:
+        return self.platform.reads
 
     def online_since(self) -> datetime:
         return self.clock.now() - ONLINE_WITHIN
@@ -35,4 +33,5 @@ class WebContext:
 
 def relay_state(code: int | None) -> Relay | None:
     """A relay code as a word; None when unknown."""
-    return None if code is None else RELAY_STATES.get(code)
+    state = RelayState.of(code)
+    return None if state is None else state.word

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
-from bijli.adapters.db import meters as db
-from bijli.headend.meters import MAX_CHANGED_BY, MAX_REASON, MeterStatus
+from bijli.accounts.handlers import change_status
+from bijli.mdm.meters import MAX_CHANGED_BY, MAX_REASON, MeterStatus, RefusedChange, UnknownMeter
 from bijli.web.api import NOT_FOUND, PREFIX, Meter, MeterId, Problem, meter_out
 from bijli.web.context import WebContext
 
@@ -57,16 +57,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def router(ctx: WebContext) -> APIRouter:
     """The meter lifecycle routes over one platform."""
     api = APIRouter(prefix=PREFIX, tags=["v1", "meters"])
-    engine = ctx.platform.store.engine
+    platform = ctx.platform
 
     def change(meter_id: str, to: MeterStatus, body: StatusChangeRequest) -> Meter:
         try:
-            db.change_status(
-                engine, meter_id, to, changed_by=body.requested_by, reason=body.reason, now=ctx.clock.now()
+            change_status(
+                platform.store, meter_id, to, changed_by=body.requested_by, reason=body.reason, now=ctx.clock.now()
             )
-        except db.UnknownMeter as e:
+        except UnknownMeter as e:
             raise HTTPException(status_code=404, detail=f"meter {meter_id} not found") from e
-        except db.RefusedChange as e:
+        except RefusedChange as e:
             raise HTTPException(status_code=409, detail=str(e)) from e
         meter = ctx.reads.meter(meter_id)
         assert meter is not None  # meters are never deleted
@@ -86,11 +86,10 @@ def router(ctx: WebContext) -> APIRouter:
     @api.get("/meters/{meter_id}/status-history", response_model=StatusHistory, responses=NOT_FOUND)
     def status_history(meter_id: MeterId) -> StatusHistory:
         """Who took the meter out of service or put it back, when and why; newest first."""
-        with engine.connect() as conn:
-            current = db.status(conn, meter_id)
-            changes = db.history(conn, meter_id)
-        if current is None:
+        found = platform.queries.status_history(meter_id)
+        if found is None:
             raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
+        current, changes = found
         return StatusHistory(
             meter_id=meter_id,
             status=current,

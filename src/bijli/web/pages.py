@@ -83,7 +83,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         meter_id: Annotated[str, Path(max_length=32)],
         day: Annotated[str | None, Query(description="An IST day, YYYY-MM-DD.")] = None,
     ) -> HTMLResponse:
-        meter = ctx.reads.meter(meter_id)
+        meter = ctx.reads.meter(meter_id, balance=False)  # the breakdown below sums the ledger, once
         if meter is None:
             raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
         shown = _day(day) or (ist_day(meter.last_interval) if meter.last_interval else today())

@@ -16,7 +16,7 @@ from bijli.web.context import WebContext
 def router(ctx: WebContext) -> APIRouter:
     """Report routes over one platform."""
     api = APIRouter(prefix=PREFIX, tags=["reports"])
-    engine = ctx.platform.store.engine
+    sql = ctx.platform.reports
 
     @api.get("/reports/collection", summary="Data-collection rate of one IST day")
     def collection(
@@ -24,18 +24,18 @@ def router(ctx: WebContext) -> APIRouter:
     ) -> dict[str, Any]:
         """Meters whose 96 intervals of the day were stored within 8 h and within 24 h of its end."""
         chosen = day or ist_day(ctx.clock.now()) - timedelta(days=1)
-        return reports.collection(engine, chosen).as_dict()
+        return sql.collection(chosen).as_dict()
 
     @api.get("/reports/non-communicating", summary="Meters not heard from")
     def non_communicating(
         hours: Annotated[int, Query(ge=1, le=24 * 90, description="Silent for at least this many hours")] = 24,
     ) -> dict[str, Any]:
-        items = reports.non_communicating(engine, ctx.clock.now(), timedelta(hours=hours))
+        items = sql.non_communicating(ctx.clock.now(), timedelta(hours=hours))
         return {"silent_for_hours": hours, "count": len(items), "items": items}
 
     @api.get("/fleet/connectivity", summary="Meters online, on their second SIM and failovers, by area and operator")
     def connectivity() -> dict[str, Any]:
-        return {"as_of": ctx.clock.now().isoformat(), "groups": reports.connectivity(engine, ctx.clock.now())}
+        return {"as_of": ctx.clock.now().isoformat(), "groups": sql.connectivity(ctx.clock.now())}
 
     @api.get("/usage", summary="Actual kWh per meter, transformer, feeder or area")
     def usage(
@@ -58,7 +58,7 @@ def router(ctx: WebContext) -> APIRouter:
             "level": level,
             "from": first.isoformat(),
             "to": last.isoformat(),
-            "items": reports.usage(engine, level, first, last),
+            "items": sql.usage(level, first, last),
         }
 
     return api

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bijli.headend.meters import (
+from bijli.kernel.time import INTERVAL
+from bijli.mdm.meters import (
     TRANSITIONS,
     MeterStatus,
     RefusedChange,
@@ -17,7 +18,6 @@ from bijli.headend.meters import (
     in_service_throughout,
     out_of_service,
 )
-from bijli.kernel.time import INTERVAL
 
 METER = "KNCL0000001"
 T0 = datetime(2026, 11, 2, 4, 30, tzinfo=UTC)

@@ -75,4 +75,9 @@ class Columns:
         return ", ".join(f"{self.value(name)} AS {name}" for name, _ in self.columns)
 
     def params(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+        """One array literal per column, from rows keyed by column name."""
         return {name: literal(kind, [row[name] for row in rows]) for name, kind in self.columns}
+
+    def fields(self, rows: Sequence[object]) -> dict[str, str]:
+        """One array literal per column, from typed rows with an attribute per column."""
+        return {name: literal(kind, [getattr(row, name) for row in rows]) for name, kind in self.columns}

@@ -8,7 +8,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bijli.adapters.db import commands
 from bijli.adapters.db import schema as t
+from bijli.adapters.db.registry import SqlRegistry
+from bijli.headend.command_records import CommandRecord
+from bijli.mdm.meters import StatusChange
 from bijli.prepaid.model import CHARGE_KINDS, EntryKind
 
 _CHARGES = [k.value for k in CHARGE_KINDS]
@@ -165,6 +169,16 @@ class Queries:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(t.readings)).scalar_one())
 
+    def failovers_total(self) -> int:
+        """SIM failovers the meters have reported, all together."""
+        with self.engine.connect() as conn:
+            q = sa.select(sa.func.coalesce(sa.func.sum(t.meter_state.c.failovers), 0))
+            return int(conn.execute(q).scalar_one())
+
+    def count_token_redemptions(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(t.token_redemptions)).scalar_one())
+
     def count_quarantined(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(t.quarantine)).scalar_one())
@@ -178,3 +192,20 @@ class Queries:
         with self.engine.connect() as conn:
             latest: datetime | None = conn.execute(sa.select(sa.func.max(t.meter_state.c.last_interval))).scalar_one()
         return latest
+
+    def command(self, command_id: str) -> CommandRecord | None:
+        """A command with its audit trail."""
+        with self.engine.connect() as conn:
+            return commands.find(conn, command_id)
+
+    def commands_of(self, meter_id: str, limit: int) -> list[CommandRecord]:
+        """The meter's commands, newest first."""
+        with self.engine.connect() as conn:
+            return commands.for_meter(conn, meter_id, limit)
+
+    def status_history(self, meter_id: str) -> tuple[str, list[StatusChange]] | None:
+        """The meter's status now and its status changes, newest first; None for an unknown meter."""
+        with self.engine.connect() as conn:
+            registry = SqlRegistry(conn)
+            current = registry.status(meter_id)
+            return None if current is None else (current, registry.history(meter_id))

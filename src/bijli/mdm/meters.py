@@ -3,8 +3,8 @@
 A meter is commissioned when it is registered. An operator may take it out of service
 (decommission) and put it back (recommission); every change is kept with who made it, when
 and why. Out of service, the meter's frames are quarantined (``not-commissioned``), it takes
-no commands and the reports leave it out. Pure: the SQL that applies these rules lives in
-`bijli.adapters.db.meters`.
+no commands and the reports leave it out. Pure: the use case that applies these rules is
+`bijli.accounts.handlers.change_status`.
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ class StatusChange:
     to_status: str
     changed_by: str
     reason: str
+
+
+class UnknownMeter(LookupError):
+    """No such meter is registered."""
 
 
 class RefusedChange(ValueError):

@@ -18,8 +18,9 @@ from sqlalchemy.engine import Engine
 
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.queries import MeterView
-from bijli.headend.meters import MeterStatus
-from bijli.mdm import reports
+from bijli.adapters.db.reports import SqlReports
+from bijli.mdm.meters import MeterStatus
+from bijli.mdm.reports import Collection
 
 T = TypeVar("T")
 
@@ -42,7 +43,15 @@ class FleetCounts:
         return self.meters - self.out_of_service - self.online
 
 
-def _meter_select() -> sa.Select[tuple[object, ...]]:
+def _meter_select(balance: bool = True) -> sa.Select[tuple[object, ...]]:
+    """Meters with their accounts and state; and each account's balance summed from its
+    ledger, unless `balance` is False (the caller sums it its own way, once)."""
+    summed = sa.case(
+        (t.accounts.c.account_no.is_(None), sa.null()),
+        else_=sa.select(sa.func.coalesce(sa.func.sum(t.ledger.c.amount_paise), 0))
+        .where(t.ledger.c.account_no == t.accounts.c.account_no)
+        .scalar_subquery(),
+    )
     return (
         sa.select(
             t.meters.c.meter_id,
@@ -59,12 +68,7 @@ def _meter_select() -> sa.Select[tuple[object, ...]]:
             t.meter_state.c.operator,
             t.meter_state.c.rssi_dbm,
             t.meter_state.c.relay,
-            sa.case(
-                (t.accounts.c.account_no.is_(None), sa.null()),
-                else_=sa.select(sa.func.coalesce(sa.func.sum(t.ledger.c.amount_paise), 0))
-                .where(t.ledger.c.account_no == t.accounts.c.account_no)
-                .scalar_subquery(),
-            ).label("balance_paise"),
+            (summed if balance else sa.null()).label("balance_paise"),
         )
         .select_from(t.meters)
         .join(t.meter_state, t.meter_state.c.meter_id == t.meters.c.meter_id)
@@ -116,20 +120,22 @@ class Reads:
 
     def __init__(self, engine: Engine, reports_ttl_s: float = 300.0) -> None:
         self.engine = engine
+        self.reports = SqlReports(engine)
         self.ledger_total = LedgerTotal(engine)
         self._reports_ttl_s = reports_ttl_s
         self._reports: dict[object, tuple[float, object]] = {}
         self._reports_lock = threading.Lock()
 
-    def collection(self, day: date) -> reports.Collection:
+    def collection(self, day: date) -> Collection:
         """The day's data-collection rate, worked out at most every `reports_ttl_s` seconds
         (it reads the whole fleet's day: a dashboard must not do that on every view)."""
-        return self._kept(("collection", day), lambda: reports.collection(self.engine, day))
+        return self._kept(("collection", day), lambda: self.reports.collection(day))
 
     def silent(self, now: datetime, silent_for: timedelta) -> int:
         """How many meters in service were not heard from for `silent_for`, as of at most
         `reports_ttl_s` seconds ago."""
-        return self._kept(("silent", silent_for), lambda: len(reports.non_communicating(self.engine, now, silent_for)))
+        window = int(now.timestamp() // self._reports_ttl_s)  # a clock far from the last one counts anew
+        return self._kept(("silent", silent_for, window), lambda: len(self.reports.non_communicating(now, silent_for)))
 
     def _kept(self, key: object, work: Callable[[], T]) -> T:
         with self._reports_lock:
@@ -156,8 +162,10 @@ class Reads:
         with self.engine.connect() as conn:
             return conn.execute(q).first() is not None
 
-    def meter(self, meter_id: str) -> MeterView | None:
-        q = _meter_select().where(t.meters.c.meter_id == meter_id)
+    def meter(self, meter_id: str, balance: bool = True) -> MeterView | None:
+        """One meter; with its balance summed from the ledger unless `balance` is False (then
+        `balance_paise` is None)."""
+        q = _meter_select(balance).where(t.meters.c.meter_id == meter_id)
         with self.engine.connect() as conn:
             row = conn.execute(q).first()
         return None if row is None else _meter_view(row)

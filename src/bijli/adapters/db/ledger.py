@@ -1,0 +1,98 @@
+"""The ledger table group: the append-only ledger and each account's billing months."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from bijli.adapters.db import schema as t
+from bijli.adapters.db.arrays import Columns
+from bijli.adapters.db.sql import among, insert_ignoring, is_pg, raw
+from bijli.prepaid.model import LedgerEntry
+from bijli.prepaid.ports import MonthKey
+
+LEDGER = Columns(
+    (
+        ("account_no", "text"),
+        ("kind", "text"),
+        ("amount_paise", "int"),
+        ("reference", "text"),
+        ("period_start", "epoch"),
+        ("energy_wh", "int"),
+        ("duty_paise", "int"),
+    )
+)
+_PG_POST = (
+    f"INSERT INTO ledger ({', '.join(n for n, _ in LEDGER.columns)}, posted_at) "
+    f"SELECT {LEDGER.values()}, %(now)s FROM {LEDGER.source()} ON CONFLICT (reference) DO NOTHING"
+)
+
+
+class SqlLedger:
+    """The `ledger` table; every entry's reference is unique, so each effect posts once."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def post(self, entries: Sequence[LedgerEntry], now: datetime) -> None:
+        if not entries:
+            return
+        rows = [
+            {
+                "account_no": e.account_no,
+                "kind": e.kind.value,
+                "amount_paise": e.amount_paise,
+                "reference": e.reference,
+                "period_start": e.period_start,
+                "energy_wh": e.energy_wh,
+                "duty_paise": e.duty_paise,
+                "posted_at": now,
+            }
+            for e in entries
+        ]
+        if is_pg(self.conn):  # one statement over arrays: settlement posts thousands at a time
+            raw(self.conn, _PG_POST, {**LEDGER.params(rows), "now": now})
+            return
+        insert_ignoring(self.conn, t.ledger, rows, ["reference"])
+
+
+class SqlBillingMonths:
+    """The `billing_months` table: the register each account's month counts from."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def claim(self, candidates: Mapping[MonthKey, int]) -> dict[MonthKey, int]:
+        if not candidates:
+            return {}
+        keys = sorted(candidates)
+        insert_ignoring(
+            self.conn,
+            t.billing_months,
+            [{"account_no": a, "month": m, "opening_wh_total": candidates[(a, m)]} for a, m in keys],
+            ["account_no", "month"],
+        )
+        b = t.billing_months.c
+        q = (
+            sa.select(b.account_no, b.month, b.opening_wh_total)
+            .where(among(self.conn, b.account_no, sorted({a for a, _ in keys})), b.month.in_({m for _, m in keys}))
+            .order_by(b.account_no, b.month)  # locked in one order: no deadlock
+        )
+        if is_pg(self.conn):
+            q = q.with_for_update()
+        known = {(r.account_no, r.month): r.opening_wh_total for r in self.conn.execute(q)}
+        return {k: known[k] for k in candidates}
+
+    def lower(self, openings: Mapping[MonthKey, int]) -> None:
+        if not openings:
+            return
+        b = t.billing_months.c
+        self.conn.execute(
+            t.billing_months.update()
+            .where(b.account_no == sa.bindparam("b_account"), b.month == sa.bindparam("b_month"))
+            .values(opening_wh_total=sa.bindparam("b_low")),
+            [{"b_account": a, "b_month": m, "b_low": low} for (a, m), low in sorted(openings.items())],
+        )

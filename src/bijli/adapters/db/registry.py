@@ -1,0 +1,132 @@
+"""The registry table group: meters, their accounts, and the meters' status history."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from bijli.accounts.model import MeterRegistration
+from bijli.adapters.db import schema as t
+from bijli.adapters.db.sql import is_pg
+from bijli.mdm.meters import MeterStatus, StatusChange
+
+
+def _changes() -> sa.Select[Any]:
+    """The status changes' columns, as `StatusChange` has them."""
+    ch = t.meter_status_changes.c
+    return sa.select(ch.meter_id, ch.at, ch.from_status, ch.to_status, ch.changed_by, ch.reason)
+
+
+class SqlRegistry:
+    """The `meters`, `accounts` and `meter_status_changes` tables."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def known(self, meter_ids: Iterable[str]) -> set[str]:
+        ids = sorted(set(meter_ids))
+        if not ids:
+            return set()
+        return set(self.conn.execute(sa.select(t.meters.c.meter_id).where(t.meters.c.meter_id.in_(ids))).scalars())
+
+    def add(self, registrations: Sequence[MeterRegistration]) -> None:
+        if not registrations:
+            return
+        self.conn.execute(
+            t.meters.insert(),
+            [
+                {
+                    "meter_id": r.meter_id,
+                    "area": r.area,
+                    "feeder": r.feeder,
+                    "transformer": r.transformer,
+                    "phases": r.phases,
+                    "status": MeterStatus.COMMISSIONED.value,
+                    "installed_at": r.installed_at,
+                }
+                for r in registrations
+            ],
+        )
+        self.conn.execute(t.meter_state.insert(), [{"meter_id": r.meter_id, "last_fc": 0} for r in registrations])
+        accounts = [
+            {
+                "account_no": r.account_no,
+                "meter_id": r.meter_id,
+                "consumer_name": r.consumer_name,
+                "mobile": r.mobile,
+                "tariff_code": r.tariff_code,
+                "sanctioned_load_w": r.sanctioned_load_w,
+                "opened_at": r.installed_at,
+            }
+            for r in registrations
+            if r.account_no is not None
+        ]
+        if accounts:
+            self.conn.execute(t.accounts.insert(), accounts)
+
+    def status(self, meter_id: str) -> str | None:
+        """The meter's status now; None for a meter that is not registered."""
+        found: str | None = self.conn.execute(
+            sa.select(t.meters.c.status).where(t.meters.c.meter_id == meter_id)
+        ).scalar()
+        return found
+
+    def status_for_command(self, meter_id: str) -> str | None:
+        q = sa.select(t.meters.c.status).where(t.meters.c.meter_id == meter_id)
+        if is_pg(self.conn):
+            # Shared: a decommissioning meanwhile waits for this command, then ends it; or this
+            # waits for the decommissioning, then sees the meter out of service.
+            q = q.with_for_update(read=True)
+        found: str | None = self.conn.execute(q).scalar()
+        return found
+
+    def status_for_change(self, meter_id: str) -> str | None:
+        q = sa.select(t.meters.c.status).where(t.meters.c.meter_id == meter_id)
+        if is_pg(self.conn):
+            q = q.with_for_update(key_share=True)  # FOR NO KEY UPDATE: new commands' key checks go on
+        found: str | None = self.conn.execute(q).scalar()
+        return found
+
+    def set_status(self, meter_id: str, current: str, new: str) -> bool:
+        m = t.meters.c
+        moved = self.conn.execute(
+            t.meters.update().where(m.meter_id == meter_id, m.status == current).values(status=new)
+        )
+        return bool(moved.rowcount == 1)
+
+    def log_change(self, change: StatusChange) -> None:
+        self.conn.execute(t.meter_status_changes.insert(), [asdict(change)])
+
+    def history(self, meter_id: str) -> list[StatusChange]:
+        ch = t.meter_status_changes.c
+        q = _changes().where(ch.meter_id == meter_id).order_by(ch.at.desc(), ch.id.desc())
+        return [StatusChange(**r._asdict()) for r in self.conn.execute(q)]
+
+    def changes_after(self, meter_ids: Sequence[str], since: datetime) -> dict[str, list[StatusChange]]:
+        ch = t.meter_status_changes.c
+        q = _changes().where(ch.meter_id.in_(list(meter_ids)), ch.at > since).order_by(ch.meter_id, ch.at, ch.id)
+        found: dict[str, list[StatusChange]] = defaultdict(list)
+        for r in self.conn.execute(q):
+            found[r.meter_id].append(StatusChange(**r._asdict()))
+        return dict(found)
+
+
+def in_service_throughout(start: datetime, end: datetime) -> sa.ColumnElement[bool]:
+    """For a query over `meters`: the meter was commissioned for the whole of [start, end).
+    The SQL of `bijli.mdm.meters.in_service_throughout`, meter by meter."""
+    ch, m = t.meter_status_changes.c, t.meters.c
+    first_after = (
+        sa.select(ch.from_status)
+        .where(ch.meter_id == m.meter_id, ch.at > start)
+        .order_by(ch.at, ch.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    changed_within = sa.exists().where(ch.meter_id == m.meter_id, ch.at > start, ch.at < end)
+    return sa.and_(sa.func.coalesce(first_after, m.status) == MeterStatus.COMMISSIONED.value, ~changed_within)
