@@ -78,7 +78,7 @@ def test_a_meter_never_changed_says_so(store: list[str]) -> None:
 
 
 def test_decommissioning_says_how_many_open_commands_it_ended(platform: Platform, store: list[str]) -> None:
-    ask(platform.store.engine, METER, "relay_disconnect", datetime.now(UTC))
+    ask(platform.store, METER, "relay_disconnect", datetime.now(UTC))
 
     code, said = meters("decommission", METER, "--by", "operator.verma", "--reason", "meter burnt", *store)
 

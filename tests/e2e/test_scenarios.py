@@ -19,7 +19,6 @@ from bijli.bootstrap import Platform, bootstrap
 from bijli.fleet.scenario import parse
 from bijli.fleet.twin import Outgoing
 from bijli.kernel.time import IST
-from bijli.mdm.reports import collection, usage
 from bijli.meter.modem import DEFAULT_TIMERS
 from bijli.protocol.frames import ReadingFrame, StatusFrame
 from bijli.scenario_run import run_in_process
@@ -216,16 +215,16 @@ def test_late_data_shows_in_the_collection_report_and_every_interval_ends_up_rea
 
     assert summary["readings_stored"] == summary["readings_expected"] == (METERS + 4) * 192
     assert rows(platform, "SELECT count(*) FROM readings WHERE quality != 'actual'")[0][0] == 0
-    report = collection(platform.store.engine, DAY)
+    report = platform.reports.collection(DAY)
     assert report.meters == METERS + 4
     assert report.complete_within_8h == (METERS + 4) // 2  # Civil Lines only
     assert report.complete_within_24h == report.complete_now == METERS + 4
     assert report.as_dict()["complete_within_8h_pct"] == 50.0
-    next_day = collection(platform.store.engine, date(2026, 11, 3))
+    next_day = platform.reports.collection(date(2026, 11, 3))
     assert next_day.complete_within_8h == METERS + 4
     assert summary["quarantine"] == {}
     # The usage aggregates add up: areas = transformers = meters, kWh to the watt-hour.
-    by = {level: usage(platform.store.engine, level, DAY, DAY) for level in ("meter", "transformer", "area")}
+    by = {level: platform.reports.usage(level, DAY, DAY) for level in ("meter", "transformer", "area")}
     totals = {level: sum(Decimal(i["kwh"]) for i in items) for level, items in by.items()}
     assert totals["meter"] == totals["transformer"] == totals["area"] > 0
     stored = rows(

@@ -13,3 +13,7 @@ class Transactions(Protocol[U_co]):
     entirely on an exception. `U_co` says which repositories the use case needs."""
 
     def transaction(self) -> AbstractContextManager[U_co]: ...
+
+
+class StoreUnavailable(RuntimeError):
+    """The store does not answer (down, unreachable, or not there at all)."""

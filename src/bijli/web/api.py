@@ -11,11 +11,11 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import SQLAlchemyError
 
 import bijli
 from bijli.adapters.db.queries import MeterView
 from bijli.kernel.time import INTERVAL
+from bijli.kernel.unit import StoreUnavailable
 from bijli.kernel.units import format_rupees, kwh
 from bijli.mdm.vee import flag_names
 from bijli.web.context import Relay, WebContext, relay_state
@@ -222,7 +222,7 @@ def router(ctx: WebContext) -> APIRouter:
         """Whether the service and its database answer."""
         try:
             ctx.reads.ping()
-        except SQLAlchemyError:
+        except StoreUnavailable:
             down = Health(status="error", database="unavailable", version=bijli.__version__)
             return JSONResponse(status_code=503, content=down.model_dump())
         return Health(status="ok", database="ok", version=bijli.__version__)

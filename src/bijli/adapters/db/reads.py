@@ -15,10 +15,12 @@ from typing import TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.queries import MeterView
 from bijli.adapters.db.reports import SqlReports
+from bijli.kernel.unit import StoreUnavailable
 from bijli.mdm.meters import MeterStatus
 from bijli.mdm.reports import Collection
 
@@ -146,9 +148,12 @@ class Reads:
             return cast(T, found[1])
 
     def ping(self) -> None:
-        """Ask the database something trivial; raises if it cannot answer."""
-        with self.engine.connect() as conn:
-            conn.execute(sa.select(sa.literal(1))).scalar_one()
+        """Ask the database something trivial; StoreUnavailable if it cannot answer."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.select(sa.literal(1))).scalar_one()
+        except SQLAlchemyError as e:
+            raise StoreUnavailable(str(e)) from e
 
     def meters(self, limit: int, offset: int) -> list[MeterView]:
         """A page of meters in meter-id order, each with its account's balance."""

@@ -1,0 +1,1 @@
+"""In-memory fakes of the ports: the use cases at unit speed."""

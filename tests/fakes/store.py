@@ -1,0 +1,377 @@
+"""A store in memory that keeps the promises of every area's ports.
+
+A unit of work works on a copy of the state and puts it in place at the end of its block,
+so an exception leaves the store as it was (rollback). One unit of work at a time: the
+fake has no locks, as use-case tests run one at a time.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from bijli.accounts.model import MeterRegistration
+from bijli.headend.command_records import CommandRecord, CommandState, HistoryEntry
+from bijli.headend.commands import OPEN, Step, check_move
+from bijli.headend.model import MeterRecord
+from bijli.headend.records import (
+    BatchLog,
+    CounterUpdate,
+    DailyRegister,
+    MeterEvent,
+    QuarantineRecord,
+    StatusReport,
+    TokenRedemption,
+)
+from bijli.kernel.time import INTERVAL, utc_from_epoch
+from bijli.mdm.meters import MeterStatus, StatusChange
+from bijli.mdm.model import DayUsage, EpochKey, IntervalRow, Quality, ReadingEdit, ReadingKey, StoredReading
+from bijli.mdm.ports import MeterSupply, QueuedBatch, QueuedReading
+from bijli.prepaid.model import Connection, LedgerEntry
+from bijli.prepaid.ports import MonthKey
+from bijli.prepaid.tariff import Tariff
+
+
+@dataclass(slots=True)
+class MeterRow:
+    registration: MeterRegistration
+    status: str = MeterStatus.COMMISSIONED.value
+    last_fc: int = 0
+    fc_window: int = 0
+    status_fc: int = 0
+    last_seen: datetime | None = None
+    last_interval: datetime | None = None
+    status_report: StatusReport | None = None
+
+
+@dataclass(slots=True)
+class State:
+    """Everything the fake store holds: what the tables hold."""
+
+    meters: dict[str, MeterRow] = field(default_factory=dict)
+    status_changes: list[StatusChange] = field(default_factory=list)
+    readings: dict[ReadingKey, StoredReading] = field(default_factory=dict)
+    edits: list[ReadingEdit] = field(default_factory=list)
+    daily: dict[tuple[str, object], DayUsage] = field(default_factory=dict)
+    queue: dict[int, list[QueuedReading]] = field(default_factory=dict)
+    next_batch: int = 1
+    ledger: dict[str, LedgerEntry] = field(default_factory=dict)
+    """By reference, in posting order."""
+    months: dict[MonthKey, int] = field(default_factory=dict)
+    events: dict[tuple[str, int, int], MeterEvent] = field(default_factory=dict)
+    daily_registers: dict[tuple[str, int], DailyRegister] = field(default_factory=dict)
+    redemptions: dict[tuple[str, int], TokenRedemption] = field(default_factory=dict)
+    quarantine: list[QuarantineRecord] = field(default_factory=list)
+    batches: list[BatchLog] = field(default_factory=list)
+    commands: dict[str, CommandRecord] = field(default_factory=dict)
+
+
+class _Repo:
+    def __init__(self, state: State) -> None:
+        self.s = state
+
+
+class MemoryReadings(_Repo):
+    def store(self, rows: Sequence[IntervalRow], now: datetime) -> set[EpochKey]:
+        there = set()
+        for r in rows:
+            key = (r.meter_id, utc_from_epoch(r.interval_start))
+            if key in self.s.readings:
+                there.add(r.key)
+                continue
+            self.s.readings[key] = StoredReading(
+                meter_id=r.meter_id,
+                interval_start=key[1],
+                import_wh=r.import_wh,
+                import_vah=r.import_vah,
+                export_wh=r.export_wh,
+                voltage_dv=r.voltage_dv,
+                current_ma=r.current_ma,
+                import_wh_total=r.import_wh_total,
+                quality=Quality.ACTUAL,
+                received_at=now,
+            )
+        return there
+
+    def around(self, keys: Iterable[ReadingKey]) -> dict[ReadingKey, StoredReading]:
+        found = {}
+        for m, at in keys:
+            for key in ((m, at), (m, at - INTERVAL)):
+                if key in self.s.readings:
+                    found[key] = self.s.readings[key]
+        return found
+
+    def at(self, keys: Iterable[ReadingKey]) -> dict[ReadingKey, StoredReading]:
+        return {k: self.s.readings[k] for k in keys if k in self.s.readings}
+
+    def replace(self, readings: Sequence[StoredReading]) -> None:
+        for r in readings:
+            self.s.readings[r.key] = r
+
+    def set_flags(self, flags: Sequence[tuple[str, datetime, int]]) -> None:
+        for m, at, f in flags:
+            self.s.readings[(m, at)] = replace(self.s.readings[(m, at)], flags=f)
+
+    def registers_at(self, keys: Iterable[ReadingKey]) -> dict[ReadingKey, int]:
+        return {k: r.import_wh_total for k in keys if (r := self.s.readings.get(k)) is not None and r.actual}
+
+    def incomplete_meters(self, first: datetime, last: datetime, expected: int) -> list[str]:
+        counts: dict[str, int] = {}
+        for m, at in self.s.readings:
+            if first <= at <= last:
+                counts[m] = counts.get(m, 0) + 1
+        return sorted(
+            m
+            for m, row in self.s.meters.items()
+            if row.status == MeterStatus.COMMISSIONED and counts.get(m, 0) < expected
+        )
+
+    def between(self, meter_ids: Sequence[str], first: datetime, last: datetime) -> dict[str, list[StoredReading]]:
+        found: dict[str, list[StoredReading]] = {}
+        for (m, at), r in sorted(self.s.readings.items()):
+            if m in meter_ids and first <= at <= last:
+                found.setdefault(m, []).append(r)
+        return found
+
+    def add_estimates(self, readings: Sequence[StoredReading]) -> set[ReadingKey]:
+        written = set()
+        for r in readings:
+            if r.key not in self.s.readings:
+                self.s.readings[r.key] = r
+                written.add(r.key)
+        return written
+
+
+class MemoryEdits(_Repo):
+    def record(self, edits: Sequence[ReadingEdit]) -> None:
+        self.s.edits.extend(edits)
+
+
+class MemoryDaily(_Repo):
+    def add(self, days: Sequence[DayUsage]) -> None:
+        for d in days:
+            was = self.s.daily.get((d.meter_id, d.day))
+            if was is not None:
+                d = replace(
+                    d,
+                    wh=was.wh + d.wh,
+                    intervals=was.intervals + d.intervals,
+                    last_received_at=max(was.last_received_at, d.last_received_at),
+                )
+            self.s.daily[(d.meter_id, d.day)] = d
+
+
+class MemorySettlementQueue(_Repo):
+    CHUNK = 500
+
+    def enqueue(self, readings: Sequence[QueuedReading], now: datetime) -> None:
+        for at in range(0, len(readings), self.CHUNK):
+            self.s.queue[self.s.next_batch] = list(readings[at : at + self.CHUNK])
+            self.s.next_batch += 1
+
+    def claim(self, limit: int) -> list[QueuedBatch]:
+        return [
+            QueuedBatch(batch_id, [(m, utc_from_epoch(at), sent) for m, at, sent in items])
+            for batch_id, items in sorted(self.s.queue.items())[:limit]
+        ]
+
+    def done(self, batch_ids: Sequence[int]) -> None:
+        for batch_id in batch_ids:
+            self.s.queue.pop(batch_id, None)
+
+
+class MemoryMeterState(_Repo):
+    def __init__(self, state: State, tariffs: Mapping[str, Tariff]) -> None:
+        super().__init__(state)
+        self._tariffs = tariffs
+
+    def counters_for(self, meter_ids: Iterable[str]) -> dict[str, MeterRecord]:
+        return {
+            m: MeterRecord(m, row.status, row.last_fc, None, fc_window=row.fc_window)
+            for m in sorted(set(meter_ids))
+            if (row := self.s.meters.get(m)) is not None
+        }
+
+    def supplies(self, meter_ids: Iterable[str]) -> dict[str, MeterSupply]:
+        found = {}
+        for m in set(meter_ids):
+            row = self.s.meters.get(m)
+            if row is None:
+                continue
+            reg = row.registration
+            connection = None
+            if reg.account_no is not None:
+                connection = Connection(
+                    account_no=reg.account_no,
+                    meter_id=m,
+                    sanctioned_load_w=reg.sanctioned_load_w,
+                    tariff=self._tariffs[reg.tariff_code],
+                )
+            relay = None if row.status_report is None else row.status_report.relay
+            found[m] = MeterSupply(m, connection, relay)
+        return found
+
+    def last_seen(self, meter_ids: Sequence[str]) -> dict[str, datetime | None]:
+        return {m: self.s.meters[m].last_seen for m in meter_ids if m in self.s.meters}
+
+    def update(self, counters: Sequence[CounterUpdate], statuses: Sequence[StatusReport], now: datetime) -> None:
+        for c in counters:
+            row = self.s.meters[c.meter_id]
+            row.last_fc, row.fc_window, row.last_seen = c.last_fc, c.fc_window, now
+            if c.latest is not None:
+                latest = utc_from_epoch(c.latest)
+                if row.last_interval is None or row.last_interval < latest:
+                    row.last_interval = latest
+        for r in statuses:
+            row = self.s.meters[r.meter_id]
+            if row.status_fc < r.fc:
+                row.status_fc, row.status_report = r.fc, r
+
+
+class MemoryRegistry(_Repo):
+    def known(self, meter_ids: Iterable[str]) -> set[str]:
+        return {m for m in meter_ids if m in self.s.meters}
+
+    def add(self, registrations: Sequence[MeterRegistration]) -> None:
+        for r in registrations:
+            self.s.meters[r.meter_id] = MeterRow(r)
+
+    def status(self, meter_id: str) -> str | None:
+        row = self.s.meters.get(meter_id)
+        return None if row is None else row.status
+
+    status_for_command = status
+    status_for_change = status
+
+    def set_status(self, meter_id: str, current: str, new: str) -> bool:
+        row = self.s.meters[meter_id]
+        if row.status != current:
+            return False
+        row.status = new
+        return True
+
+    def log_change(self, change: StatusChange) -> None:
+        self.s.status_changes.append(change)
+
+    def history(self, meter_id: str) -> list[StatusChange]:
+        return [c for c in reversed(self.s.status_changes) if c.meter_id == meter_id]
+
+    def changes_after(self, meter_ids: Sequence[str], since: datetime) -> dict[str, list[StatusChange]]:
+        found: dict[str, list[StatusChange]] = {}
+        for c in self.s.status_changes:
+            if c.meter_id in meter_ids and c.at > since:
+                found.setdefault(c.meter_id, []).append(c)
+        return found
+
+
+class MemoryReceived(_Repo):
+    def add_events(self, events: Sequence[MeterEvent], now: datetime) -> None:
+        for e in events:
+            self.s.events.setdefault((e.meter_id, e.code, e.occurred_at), e)
+
+    def add_daily_registers(self, days: Sequence[DailyRegister], now: datetime) -> None:
+        for d in days:
+            self.s.daily_registers.setdefault((d.meter_id, d.day_start), d)
+
+    def add_redemptions(self, redemptions: Sequence[TokenRedemption], now: datetime) -> None:
+        for r in redemptions:
+            self.s.redemptions.setdefault((r.meter_id, r.token_id), r)
+
+
+class MemoryQuarantine(_Repo):
+    def keep(self, records: Sequence[QuarantineRecord], now: datetime) -> None:
+        self.s.quarantine.extend(records)
+
+
+class MemoryIngestLog(_Repo):
+    def add(self, entry: BatchLog) -> None:
+        self.s.batches.append(entry)
+
+
+class MemoryCommands(_Repo):
+    def by_key(self, idempotency_key: str) -> CommandRecord | None:
+        return next((c for c in self.s.commands.values() if c.idempotency_key == idempotency_key), None)
+
+    def add(self, command: CommandRecord) -> bool:
+        if self.by_key(command.idempotency_key) is not None:
+            return False
+        self.s.commands[command.command_id] = command
+        return True
+
+    def states(self, command_ids: Sequence[str]) -> dict[str, CommandState]:
+        return {i: _state(self.s.commands[i]) for i in command_ids if i in self.s.commands}
+
+    def open_of(self, meter_id: str) -> list[CommandState]:
+        return [_state(c) for _, c in sorted(self.s.commands.items()) if c.meter_id == meter_id and c.status in OPEN]
+
+    def move(self, command: CommandState, step: Step, now: datetime) -> bool:
+        stored = self.s.commands[command.command_id]
+        if stored.status != command.status:
+            return False
+        if step.status != command.status:
+            check_move(command.status, step.status)
+        self.s.commands[command.command_id] = replace(
+            stored,
+            status=step.status,
+            updated_at=now,
+            detail=step.detail,
+            history=(*stored.history, HistoryEntry(now, step.status, step.detail)),
+        )
+        return True
+
+
+def _state(c: CommandRecord) -> CommandState:
+    return CommandState(c.command_id, c.meter_id, c.action, c.status, c.attempts)
+
+
+class MemoryLedger(_Repo):
+    def post(self, entries: Sequence[LedgerEntry], now: datetime) -> None:
+        for e in entries:
+            self.s.ledger.setdefault(e.reference, e)
+
+
+class MemoryBillingMonths(_Repo):
+    def claim(self, candidates: Mapping[MonthKey, int]) -> dict[MonthKey, int]:
+        for key, low in candidates.items():
+            self.s.months.setdefault(key, low)
+        return {k: self.s.months[k] for k in candidates}
+
+    def lower(self, openings: Mapping[MonthKey, int]) -> None:
+        self.s.months.update(openings)
+
+
+class MemoryUnit:
+    """One unit of work's repositories over a working copy of the state."""
+
+    def __init__(self, state: State, tariffs: Mapping[str, Tariff]) -> None:
+        self.readings = MemoryReadings(state)
+        self.edits = MemoryEdits(state)
+        self.daily = MemoryDaily(state)
+        self.settlement = MemorySettlementQueue(state)
+        self.meters = MemoryMeterState(state, tariffs)
+        self.registry = MemoryRegistry(state)
+        self.received = MemoryReceived(state)
+        self.quarantine = MemoryQuarantine(state)
+        self.ingest_log = MemoryIngestLog(state)
+        self.commands = MemoryCommands(state)
+        self.ledger = MemoryLedger(state)
+        self.billing_months = MemoryBillingMonths(state)
+
+
+class MemoryStore:
+    """The fake store: `transaction()` commits the working copy when its block ends."""
+
+    def __init__(self, tariffs: Mapping[str, Tariff]) -> None:
+        self.state = State()
+        self.tariffs = tariffs
+        self.transactions = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[MemoryUnit]:
+        working = copy.deepcopy(self.state)
+        yield MemoryUnit(working, self.tariffs)
+        self.state = working  # reached only when the block ended without an exception
+        self.transactions += 1

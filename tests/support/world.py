@@ -1,0 +1,162 @@
+"""One use-case suite, three stores: what a test reads back, whichever store it ran on.
+
+`World` holds a store (the in-memory fake, SQLite or PostgreSQL), a key ring and the small
+city the tests commission; its probe answers what a user would look at (readings, balances,
+the quarantine, commands) straight from that store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from bijli.adapters.db import commands as sql_commands
+from bijli.adapters.db.queries import Queries
+from bijli.adapters.db.readings import SqlReadings
+from bijli.adapters.db.store import Store
+from bijli.headend.command_records import CommandRecord
+from bijli.headend.model import KeyRing
+from bijli.headend.ports import Delivery
+from bijli.kernel.unit import Transactions
+from bijli.mdm.model import StoredReading
+from tests.fakes.store import MemoryStore
+from tests.support.frames import reading
+
+SECRET = bytes(range(32))
+EVER = (datetime(1970, 1, 2, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
+
+
+class Probe(Protocol):
+    def readings(self, meter_id: str) -> list[StoredReading]: ...
+    def balance(self, account_no: str) -> int: ...
+    def ledger(self, account_no: str) -> list[tuple[str, int, int | None]]:
+        """(kind, amount, duty) of the account's entries, in reference order."""
+        ...
+
+    def quarantine(self) -> list[str]: ...
+    def queued(self) -> int: ...
+    def edits(self, meter_id: str) -> list[tuple[datetime, str, str]]: ...
+    def daily_wh(self, meter_id: str) -> int: ...
+    def command(self, command_id: str) -> CommandRecord: ...
+    def commands(self) -> int: ...
+    def relay(self, meter_id: str) -> int | None: ...
+    def events(self, meter_id: str) -> list[int]: ...
+
+
+class MemoryProbe:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    def readings(self, meter_id: str) -> list[StoredReading]:
+        return [r for (m, _), r in sorted(self.store.state.readings.items()) if m == meter_id]
+
+    def balance(self, account_no: str) -> int:
+        return sum(e.amount_paise for e in self.store.state.ledger.values() if e.account_no == account_no)
+
+    def ledger(self, account_no: str) -> list[tuple[str, int, int | None]]:
+        entries = sorted(self.store.state.ledger.values(), key=lambda e: e.reference)
+        return [(e.kind.value, e.amount_paise, e.duty_paise) for e in entries if e.account_no == account_no]
+
+    def quarantine(self) -> list[str]:
+        return sorted(q.reason for q in self.store.state.quarantine)
+
+    def queued(self) -> int:
+        return len(self.store.state.queue)
+
+    def edits(self, meter_id: str) -> list[tuple[datetime, str, str]]:
+        return [(e.interval_start, e.action.value, e.reason) for e in self.store.state.edits if e.meter_id == meter_id]
+
+    def daily_wh(self, meter_id: str) -> int:
+        return sum(d.wh for (m, _), d in self.store.state.daily.items() if m == meter_id)
+
+    def command(self, command_id: str) -> CommandRecord:
+        return self.store.state.commands[command_id]
+
+    def commands(self) -> int:
+        return len(self.store.state.commands)
+
+    def relay(self, meter_id: str) -> int | None:
+        report = self.store.state.meters[meter_id].status_report
+        return None if report is None else report.relay
+
+    def events(self, meter_id: str) -> list[int]:
+        return sorted(code for (m, code, _) in self.store.state.events if m == meter_id)
+
+
+class SqlProbe:
+    def __init__(self, store: Store) -> None:
+        self.engine = store.engine
+
+    def _all(self, sql: str, **params: Any) -> list[Any]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.text(sql), params).all())
+
+    def readings(self, meter_id: str) -> list[StoredReading]:
+        with self.engine.connect() as conn:
+            return SqlReadings(conn).between([meter_id], EVER[0], EVER[1]).get(meter_id, [])
+
+    def balance(self, account_no: str) -> int:
+        return int(
+            self._all("SELECT coalesce(sum(amount_paise), 0) FROM ledger WHERE account_no = :a", a=account_no)[0][0]
+        )
+
+    def ledger(self, account_no: str) -> list[tuple[str, int, int | None]]:
+        rows = self._all(
+            "SELECT kind, amount_paise, duty_paise FROM ledger WHERE account_no = :a ORDER BY reference", a=account_no
+        )
+        return [(k, int(a), None if d is None else int(d)) for k, a, d in rows]
+
+    def quarantine(self) -> list[str]:
+        return sorted(r for (r,) in self._all("SELECT reason FROM quarantine"))
+
+    def queued(self) -> int:
+        return int(self._all("SELECT count(*) FROM settlement_queue")[0][0])
+
+    def edits(self, meter_id: str) -> list[tuple[datetime, str, str]]:
+        every = Queries(self.engine).edits(meter_id, *EVER)
+        return [(e.interval_start, e.action, e.reason) for e in every]
+
+    def daily_wh(self, meter_id: str) -> int:
+        return int(self._all("SELECT coalesce(sum(wh), 0) FROM meter_daily WHERE meter_id = :m", m=meter_id)[0][0])
+
+    def command(self, command_id: str) -> CommandRecord:
+        with self.engine.connect() as conn:
+            found = sql_commands.find(conn, command_id)
+        assert found is not None
+        return found
+
+    def commands(self) -> int:
+        return int(self._all("SELECT count(*) FROM commands")[0][0])
+
+    def relay(self, meter_id: str) -> int | None:
+        found = self._all("SELECT relay FROM meter_state WHERE meter_id = :m", m=meter_id)[0][0]
+        return None if found is None else int(found)
+
+    def events(self, meter_id: str) -> list[int]:
+        return sorted(int(c) for (c,) in self._all("SELECT code FROM events WHERE meter_id = :m", m=meter_id))
+
+
+@dataclass
+class World:
+    """A store of one kind, what the tests need beside it, and how to look into it."""
+
+    kind: str
+    store: Transactions[Any]
+    probe: Probe
+    ring: KeyRing
+    fail: Callable[..., None]
+    """fail(repository, method, when=...): make that port method raise (whenever `when`,
+    given the call's arguments, says so) until the test ends."""
+
+    def frames(self, meter_id: str, first_fc: int, starts: Sequence[datetime], wh: int = 100) -> list[Delivery]:
+        """One sealed reading frame per interval start, counters from `first_fc`, the register
+        rising by `wh` each interval."""
+        out = []
+        for n, start in enumerate(starts):
+            topic, payload = reading(SECRET, meter_id, first_fc + n, start, wh=wh, total=1_000_000 + wh * (n + 1))
+            out.append(Delivery(topic, payload))
+        return out

@@ -1,0 +1,92 @@
+"""Settlement, on every store: what was stored is validated, charged and added up once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bijli.headend.handlers import ingest_batch
+from bijli.headend.ports import Delivery
+from bijli.kernel.time import INTERVAL
+from bijli.mdm.handlers import settle, settle_all
+from bijli.mdm.vee import Flag
+from bijli.prepaid.handlers import record_recharge
+from tests.support.frames import reading
+from tests.support.world import SECRET, World
+from tests.usecases.conftest import day
+
+START = day(1)
+NOW = START + timedelta(hours=3)
+CL1, ACCOUNT = "KNCL0000001", "KESCOCL0000001"
+OPENING = 30_000
+"""KESCOCL0000001's opening balance in the test city, in paise."""
+
+
+def test_readings_are_charged_when_settled_exactly_once(world: World) -> None:
+    ingest_batch(world.store, world.frames(CL1, 1, [START + k * INTERVAL for k in range(4)]), world.ring, "bijli", NOW)
+    assert world.probe.balance(ACCOUNT) == OPENING  # stored, acknowledged, not charged yet
+    assert world.probe.queued() == 1
+
+    first = settle(world.store, NOW)
+    charged = world.probe.balance(ACCOUNT)
+    again = settle(world.store, NOW)
+
+    assert (first.batches, first.readings) == (1, 4) and again.batches == 0
+    assert charged < OPENING and world.probe.balance(ACCOUNT) == charged
+    assert world.probe.queued() == 0
+    assert world.probe.daily_wh(CL1) == 400
+
+
+def test_each_interval_is_one_debit_with_its_duty_and_each_day_one_fixed_charge(world: World) -> None:
+    ingest_batch(world.store, world.frames(CL1, 1, [START + k * INTERVAL for k in range(4)]), world.ring, "bijli", NOW)
+    settle_all(world.store, NOW)
+
+    entries = world.probe.ledger(ACCOUNT)
+    kinds = [kind for kind, _, _ in entries]
+    assert kinds.count("energy_charge") == 4 and kinds.count("fixed_charge") == 1
+    for kind, amount, duty in entries:
+        if kind != "opening":
+            assert duty is not None and amount < duty < 0  # the charge itself and 5% duty on it
+    assert OPENING + sum(a for k, a, _ in entries if k != "opening") == world.probe.balance(ACCOUNT)
+
+
+def test_the_same_reading_settled_again_later_charges_nothing_more(world: World) -> None:
+    frames = world.frames(CL1, 1, [START, START + INTERVAL])
+    ingest_batch(world.store, frames[:1], world.ring, "bijli", NOW)
+    settle_all(world.store, NOW)
+    after_one = world.probe.balance(ACCOUNT)
+    ingest_batch(world.store, world.frames(CL1, 20, [START]), world.ring, "bijli", NOW)  # resent: a duplicate
+    ingest_batch(world.store, frames[1:], world.ring, "bijli", NOW)
+    settle_all(world.store, NOW)
+
+    energy = [a for k, a, _ in world.probe.ledger(ACCOUNT) if k == "energy_charge"]
+    assert len(energy) == 2
+    assert world.probe.balance(ACCOUNT) == after_one + energy[1]
+
+
+def test_a_settlement_that_fails_midway_leaves_its_batch_queued_and_charges_nothing(world: World) -> None:
+    ingest_batch(world.store, world.frames(CL1, 1, [START, START + INTERVAL]), world.ring, "bijli", NOW)
+    world.fail("daily", "add")
+    with pytest.raises(RuntimeError):
+        settle(world.store, NOW)
+    assert (world.probe.queued(), world.probe.balance(ACCOUNT), world.probe.daily_wh(CL1)) == (1, OPENING, 0)
+    assert [r.flags for r in world.probe.readings(CL1)] == [0, 0]
+
+
+def test_a_reading_that_looks_wrong_is_kept_charged_and_flagged(world: World) -> None:
+    ok = reading(SECRET, CL1, 1, START, wh=100, total=2_000_100)
+    spike = reading(SECRET, CL1, 2, START + INTERVAL, wh=9_000, total=2_009_100)  # 36 kW on a 3 kW connection
+    ingest_batch(world.store, [Delivery(*ok), Delivery(*spike)], world.ring, "bijli", NOW)
+    settle_all(world.store, NOW)
+
+    flags = [r.flags for r in world.probe.readings(CL1)]
+    assert flags[0] == 0 and flags[1] & Flag.SPIKE
+    assert [(a, why) for _, a, why in world.probe.edits(CL1)] == [("flagged", "spike")]
+    assert len([k for k, _, _ in world.probe.ledger(ACCOUNT) if k == "energy_charge"]) == 2
+
+
+def test_a_recharge_is_credited_once_however_often_it_is_reported(world: World) -> None:
+    for _ in range(3):
+        record_recharge(world.store, ACCOUNT, 50_000, "UPI-2026-11-02-0001", NOW)
+    assert world.probe.balance(ACCOUNT) == OPENING + 50_000
