@@ -1,4 +1,6 @@
-"""Ingest against real stores (SQLite and PostgreSQL): once, and only once."""
+"""Ingest against the real stores (SQLite and PostgreSQL) where the SQL itself is the subject:
+status rows, the head-end loop over decommissioning, money across a migration. The use cases
+themselves are `tests/usecases`, on every store."""
 
 from __future__ import annotations
 
@@ -71,110 +73,6 @@ def take(platform: Platform, deliveries: list[Delivery]) -> IngestReport:
     report = ingest_batch(platform.store, deliveries, platform.ring, "bijli", NOW)
     settle_all(platform.store, NOW)
     return report
-
-
-def test_a_batch_delivered_twice_is_stored_and_charged_once(platform: Platform) -> None:
-    batch = _deliveries(platform, "KNCL0000001", 1, 8)
-    first = take(platform, batch)
-    ledger = _count(platform, "ledger")
-    again = take(platform, batch)
-
-    assert first.readings_stored == 8
-    assert again.readings_stored == 0
-    assert again.quarantined == 8  # the same frame counters again: replays, kept for audit
-    assert _count(platform, "readings") == 8
-    assert _count(platform, "ledger") == ledger
-
-
-def test_the_same_interval_in_a_new_frame_is_a_duplicate_not_a_second_charge(platform: Platform) -> None:
-    take(platform, _deliveries(platform, "KNCL0000001", 1, 4))
-    balance = platform.queries.balance("KESCOCL0000001").balance_paise
-    resent = take(platform, _deliveries(platform, "KNCL0000001", 100, 4))
-
-    assert resent.readings_duplicate == 4 and resent.readings_stored == 0
-    assert platform.queries.balance("KESCOCL0000001").balance_paise == balance
-
-
-def test_bad_frames_are_quarantined_with_reasons_and_the_good_ones_still_land(platform: Platform) -> None:
-    good = _deliveries(platform, "KNMR0000001", 1, 2)
-    future = reading(platform.settings.site_secret, "KNMR0000001", 10, NOW + timedelta(hours=1))
-    forged = reading(b"\x02" * 32, "KNMR0000001", 11, START)
-    unknown = reading(platform.settings.site_secret, "KNXX0000009", 1, START)
-    junk = Delivery("bijli/v1/m/KNMR0000001/up/reading", b"\x00\xff not a frame")
-    report = ingest_batch(
-        platform.store,
-        [*good, Delivery(*future), Delivery(*forged), Delivery(*unknown), junk],
-        platform.ring,
-        "bijli",
-        NOW,
-    )
-
-    assert report.readings_stored == 2
-    with platform.store.engine.connect() as conn:
-        reasons = sorted(r for (r,) in conn.execute(sa.text("SELECT reason FROM quarantine")))
-    assert reasons == ["clock-ahead", "forged", "malformed", "unknown-meter"]
-    assert _count(platform, "readings") == 2
-
-
-def test_readings_are_stored_at_once_and_charged_when_settled_exactly_once(platform: Platform) -> None:
-    opening = platform.queries.balance("KESCOCL0000001").balance_paise
-    report = ingest_batch(platform.store, _deliveries(platform, "KNCL0000001", 1, 4), platform.ring, "bijli", NOW)
-
-    assert report.readings_stored == 4 and _count(platform, "readings") == 4
-    assert platform.queries.balance("KESCOCL0000001").balance_paise == opening  # not settled yet
-    assert _count(platform, "settlement_queue") == 1
-
-    first = settle(platform.store, NOW)
-    charged = platform.queries.balance("KESCOCL0000001").balance_paise
-    again = settle(platform.store, NOW)
-
-    assert (first.batches, first.readings) == (1, 4)
-    assert charged < opening
-    assert again.batches == 0 and platform.queries.balance("KESCOCL0000001").balance_paise == charged
-    assert _count(platform, "settlement_queue") == 0
-    with platform.store.engine.connect() as conn:
-        wh = conn.execute(sa.text("SELECT sum(wh) FROM meter_daily WHERE meter_id = 'KNCL0000001'")).scalar_one()
-    assert wh == 100 + 101 + 102 + 103
-
-
-def test_each_interval_is_one_debit_carrying_its_duty_and_each_day_one_fixed_charge(platform: Platform) -> None:
-    ingest_batch(platform.store, _deliveries(platform, "KNCL0000001", 1, 4), platform.ring, "bijli", NOW)
-    settle(platform.store, NOW)
-
-    with platform.store.engine.connect() as conn:
-        entries = conn.execute(
-            sa.text(
-                "SELECT kind, count(*), sum(amount_paise), sum(duty_paise), sum(energy_wh) FROM ledger "
-                "WHERE account_no = 'KESCOCL0000001' AND kind <> 'opening' GROUP BY kind ORDER BY kind"
-            )
-        ).all()
-    (energy, n, amount, duty, wh), (fixed, days, fixed_amount, fixed_duty, _) = entries
-    assert (energy, n, wh) == ("energy_charge", 4, 100 + 101 + 102 + 103)
-    assert (fixed, days) == ("fixed_charge", 1)
-    assert duty < 0 and amount < duty  # the energy itself and 5% duty on it, in one debit
-    assert fixed_duty < 0 and fixed_amount < fixed_duty
-
-
-def test_a_settlement_that_fails_midway_leaves_its_batch_queued_and_charges_nothing(
-    platform: Platform, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ingest_batch(platform.store, _deliveries(platform, "KNCL0000001", 1, 4), platform.ring, "bijli", NOW)
-    opening = platform.queries.balance("KESCOCL0000001").balance_paise
-    ledger = _count(platform, "ledger")
-
-    def broken(*_args: object) -> None:
-        raise RuntimeError("the store went away")
-
-    with monkeypatch.context() as m:
-        m.setattr("bijli.adapters.db.readings.SqlDailyUsage.add", broken)
-        with pytest.raises(RuntimeError):
-            settle(platform.store, NOW)
-
-    assert _count(platform, "ledger") == ledger and _count(platform, "settlement_queue") == 1
-    assert _count(platform, "meter_daily") == 0
-    assert settle_all(platform.store, NOW) == 4
-    assert platform.queries.balance("KESCOCL0000001").balance_paise < opening
-    assert _count(platform, "settlement_queue") == 0
 
 
 def _status(p: Platform, meter: str, fc: int, rssi: int) -> Delivery:
