@@ -25,11 +25,12 @@ from bijli.fleet.load import household_scale, interval_wh, voltage_dv
 from bijli.kernel.time import INTERVAL_S, IST, epoch, ist_day, month_key, utc_from_epoch
 from bijli.meter.credit import MirrorTariff
 from bijli.meter.modem import DEFAULT_TIMERS, ModemTimers
-from bijli.meter.sensors import CLOCK_SET, CONDITIONS, RELAY_CONNECTED, RELAY_DISCONNECTED, TARIFF_PROGRAMMED
+from bijli.meter.sensors import CONDITIONS
 from bijli.prepaid.policy import UPPCL, PrepaidPolicy
 from bijli.prepaid.tariff import Tariff
 from bijli.protocol import keys, tokens, topics
 from bijli.protocol.codec import Refusal, Sealer, open_command
+from bijli.protocol.events import EventCode
 from bijli.protocol.frames import (
     PROTOCOL_VERSION,
     REGISTER_MODULUS,
@@ -45,6 +46,7 @@ from bijli.protocol.frames import (
     StatusFrame,
     TokenFrame,
 )
+from bijli.protocol.relay import RelayState
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -541,7 +543,12 @@ class FleetTwin:
         self._mark_shares(np.array([i]), t)
         self.relay[i] = closed
         self.relay_for_credit[i] = for_credit and not closed
-        self._event(i, RELAY_CONNECTED if closed else RELAY_DISCONNECTED, t, online=bool(self.online[i]))
+        self._event(
+            i,
+            EventCode.LOAD_SWITCH_CONNECTED if closed else EventCode.LOAD_SWITCH_DISCONNECTED,
+            t,
+            online=bool(self.online[i]),
+        )
 
     # ------------------------------------------------------------------ credit and hotspot
 
@@ -624,7 +631,7 @@ class FleetTwin:
             done()
         elif action == "time_sync" and "t" in args:
             self.clock_offset[i] = args["t"] - at
-            self._event(i, CLOCK_SET, at, online=bool(self.online[i]))
+            self._event(i, EventCode.CLOCK_SET, at, online=bool(self.online[i]))
             done()
         elif action == "credit" and args.get("amount_paise", 0) > 0:
             self.credit(i, args["amount_paise"], at)
@@ -641,7 +648,7 @@ class FleetTwin:
             effective = ist_day(utc_from_epoch(args["from"]))
             versions = [v for v in self.pushed_tariffs.get(i, []) if v[0] != effective]
             self.pushed_tariffs[i] = sorted([*versions, (effective, MirrorTariff.pushed(args))], key=lambda v: v[0])
-            self._event(i, TARIFF_PROGRAMMED, at, online=bool(self.online[i]))
+            self._event(i, EventCode.TARIFF_PROGRAMMED, at, online=bool(self.online[i]))
             done(f"rates from {effective.isoformat()}")
         elif action == "hotspot_settings" and 60 <= args.get("window_s", 0) <= 3600:
             self.hotspot_window[i] = args["window_s"]
@@ -676,7 +683,7 @@ class FleetTwin:
 
     # ------------------------------------------------------------------ sending
 
-    def _event(self, i: int, code: int, t: float, online: bool) -> None:
+    def _event(self, i: int, code: EventCode, t: float, online: bool) -> None:
         event = Event(code=code, at=int(t + self.clock_offset[i]))
         if online:
             self._send(i, t, "event", EventFrame, events=[event])
@@ -698,7 +705,7 @@ class FleetTwin:
             slot.tolist(),
             self.sim_operator[slot, idx].tolist(),
             self.rssi[slot, idx].tolist(),
-            self.relay[idx].astype(np.int64).tolist(),
+            np.where(self.relay[idx], RelayState.CONNECTED, RelayState.DISCONNECTED).tolist(),
             self.balance[idx].tolist(),
             self.failovers[idx].tolist(),
             self.sim_seconds[0, idx].astype(np.int64).tolist(),

@@ -19,9 +19,11 @@ from enum import StrEnum
 from typing import Any, Final
 
 from bijli.kernel.time import INTERVAL_S, IST, epoch, ist_midnight, utc_from_epoch
-from bijli.meter.sensors import CLOCK_SET, RELAY_CONNECTED, RELAY_DISCONNECTED, TARIFF_PROGRAMMED
 from bijli.prepaid.tariff import TariffVersion
+from bijli.protocol.events import EventCode
 from bijli.protocol.frames import COMMAND_ACTIONS, PROTOCOL_VERSION, AckFrame, CommandFrame
+from bijli.protocol.relay import RelayState
+from bijli.protocol.reporting import ONLINE_WITHIN
 
 
 class Status(StrEnum):
@@ -95,10 +97,10 @@ class Confirmation:
     final status (nothing the meter reports afterwards could tell this command's effect apart).
     """
 
-    events: frozenset[int] = frozenset()
+    events: frozenset[EventCode] = frozenset()
     """An event with one of these codes, logged after the command was first sent."""
-    relay: int | None = None
-    """Or, once acknowledged, the relay state the meter reports (0 open, 1 closed)."""
+    relay: RelayState | None = None
+    """Or, once acknowledged, the relay state the meter reports."""
     profile: bool = False
     """Every interval of the requested range stored with a real (not estimated) reading."""
     on_ack: bool = False
@@ -141,20 +143,22 @@ ACTIONS: Final[Mapping[str, ActionSpec]] = {
         ActionSpec(
             name="relay_disconnect",
             args=(),
-            confirmation=Confirmation(events=frozenset({RELAY_DISCONNECTED}), relay=0),
+            confirmation=Confirmation(
+                events=frozenset({EventCode.LOAD_SWITCH_DISCONNECTED}), relay=RelayState.DISCONNECTED
+            ),
             summary="open the relay (load switch)",
         ),
         ActionSpec(
             name="relay_connect",
             args=(),
-            confirmation=Confirmation(events=frozenset({RELAY_CONNECTED}), relay=1),
+            confirmation=Confirmation(events=frozenset({EventCode.LOAD_SWITCH_CONNECTED}), relay=RelayState.CONNECTED),
             rate_limited=True,
             summary="close the relay",
         ),
         ActionSpec(
             name="time_sync",
             args=(),
-            confirmation=Confirmation(events=frozenset({CLOCK_SET})),
+            confirmation=Confirmation(events=frozenset({EventCode.CLOCK_SET})),
             set_at_send=("t",),
             summary="set the meter's clock to the head-end's clock at the moment of sending",
         ),
@@ -194,7 +198,7 @@ ACTIONS: Final[Mapping[str, ActionSpec]] = {
                     for k in range(1, MAX_SLABS)
                 ),
             ),
-            confirmation=Confirmation(events=frozenset({TARIFF_PROGRAMMED})),
+            confirmation=Confirmation(events=frozenset({EventCode.TARIFF_PROGRAMMED})),
             summary="load a tariff version into the meter's credit mirror (before it takes effect)",
         ),
         ActionSpec(
@@ -319,7 +323,7 @@ class DispatchPolicy:
     """How commands are sent, retried, expired and rate-limited."""
 
     tick_s: float = 1.0
-    online_within: timedelta = timedelta(minutes=30)
+    online_within: timedelta = ONLINE_WITHIN
     """A meter heard from this recently is online (meters report every 15 minutes)."""
     ack_timeout: timedelta = timedelta(seconds=60)
     """Wait this long for an answer before sending again; doubled after every attempt."""
@@ -461,7 +465,7 @@ def observed(action: str, evidence: Evidence) -> str | None:
     if seen:
         return f"event {seen[0]} reported by the meter"
     if rule.relay is not None and evidence.acknowledged and evidence.relay == rule.relay:
-        return f"meter reports its relay {'closed' if rule.relay else 'open'}"
+        return f"meter reports its relay {'closed' if rule.relay == RelayState.CONNECTED else 'open'}"
     if rule.profile and evidence.missing_intervals == 0:
         return "every interval of the range is stored"
     return None
