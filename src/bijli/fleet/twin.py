@@ -572,6 +572,23 @@ class FleetTwin:
         i = self.index[meter_id]
         return self._powered_consumer(i) and bool(self.hotspot_until[i] > at)
 
+    def has_hotspot(self, meter_id: str) -> bool:
+        """Whether the meter is in this fleet and has a recharge hotspot (a transformer's has none)."""
+        i = self.index.get(meter_id)
+        return i is not None and bool(self.is_consumer[i])
+
+    def hotspot_count(self) -> int:
+        return int(self.is_consumer.sum())
+
+    def hotspot_open_until(self, meter_id: str) -> float:
+        return float(self.hotspot_until[self.index[meter_id]])
+
+    def hotspot_window_s(self, meter_id: str) -> int:
+        return int(self.hotspot_window[self.index[meter_id]])
+
+    def balance_paise(self, meter_id: str) -> int:
+        return int(self.balance[self.index[meter_id]])
+
     def _powered_consumer(self, i: int) -> bool:
         return bool(self.is_consumer[i]) and not bool(self.active["power_failure"][i])
 
