@@ -29,7 +29,7 @@ from bijli.headend.actions import (
     tariff_args,
 )
 from bijli.kernel.time import epoch, utc_from_epoch
-from bijli.protocol.frames import PROTOCOL_VERSION, AckFrame, CommandFrame
+from bijli.protocol.frames import PROTOCOL_VERSION, REPLAYED_COMMAND, AckFrame, CommandFrame
 from bijli.protocol.relay import RelayState
 from bijli.protocol.reporting import ONLINE_WITHIN
 
@@ -256,7 +256,7 @@ def within_rate_limits(
 
 # ---------------------------------------------------------------------------- answers and effects
 
-REPLAYED: Final = "replayed command"
+REPLAYED: Final = REPLAYED_COMMAND
 """The detail of a meter's refusal of a downlink counter it has already seen (protocol 5.10)."""
 
 
