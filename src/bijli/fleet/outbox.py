@@ -75,7 +75,7 @@ class Outbox:
         self.root = root
         self.fc = np.full(len(self.meter_ids), first_counter, dtype=np.int64)
         self.prepared: list[Prepared] = []
-        """Appended to directly by the twin's hot paths; `take` empties it."""
+        """Frames waiting to be numbered and sealed; `take` empties it."""
         self.backlog: dict[int, Backlog] = {}
         self._sealers = [Sealer(k) for k in frame_keys]
         self._reading_topics = [topics.uplink(root, m, "reading") for m in self.meter_ids]
