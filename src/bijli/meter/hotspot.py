@@ -1,9 +1,9 @@
-"""The meters' hotspots as one local HTTP endpoint in front of a fleet of twins.
+"""The meters' hotspots as one local HTTP endpoint in front of many meters.
 
 A real meter opens a Wi-Fi hotspot for a few minutes when its button is pressed; a phone that
 joins it gets a page to type a recharge token into, or an app posts the token. Here one
-server fronts every meter of a `FleetTwin`, and the meter id in the path says which meter's
-hotspot a request reaches:
+server fronts every meter behind it (`HotspotMeters`: the fleet twin is one), and the meter id
+in the path says which meter's hotspot a request reaches:
 
 - ``POST /meters/{id}/button``: the consumer presses the button; the hotspot opens.
 - ``GET /meters/{id}/hotspot``: the page a phone on the meter's Wi-Fi sees (403 while closed).
@@ -36,13 +36,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from bijli.fleet.twin import FleetTwin
 from bijli.kernel.time import IST
 from bijli.kernel.units import Paise, format_rupees
 from bijli.protocol import tokens
@@ -98,6 +97,40 @@ LOCKED: Final = (
 )
 
 
+class HotspotMeters(Protocol):
+    """The meters behind the hotspots, as this server needs them; times are epoch seconds."""
+
+    def has_hotspot(self, meter_id: str) -> bool:
+        """Whether the meter is here and has a recharge hotspot (a transformer's meter has none)."""
+        ...
+
+    def hotspot_count(self) -> int:
+        """How many meters here have a recharge hotspot."""
+        ...
+
+    def press_button(self, meter_id: str, at: float) -> float:
+        """The consumer presses the meter's button; until when its hotspot is open."""
+        ...
+
+    def hotspot_open(self, meter_id: str, at: float) -> bool: ...
+
+    def hotspot_open_until(self, meter_id: str) -> float:
+        """When the window of the meter's last button press ends."""
+        ...
+
+    def hotspot_window_s(self, meter_id: str) -> int:
+        """How long the meter's hotspot stays open after a press."""
+        ...
+
+    def balance_paise(self, meter_id: str) -> int:
+        """The meter's own credit balance."""
+        ...
+
+    def redeem(self, meter_id: str, digits: str, at: float) -> tokens.Redemption:
+        """The meter's answer to a typed token (crediting itself when it accepts it)."""
+        ...
+
+
 @dataclass(slots=True)
 class TokenEntryLock:
     """Each meter's wrong tokens in a row and, once there are too many, until when it takes none."""
@@ -141,33 +174,31 @@ class Notice:
     hi: str
 
 
-def hotspot_app(twin: FleetTwin, clock: Callable[[], float]) -> FastAPI:
-    """The hotspots of every consumer meter of `twin`; `clock()` is the twin's now (epoch seconds)."""
+def hotspot_app(meters: HotspotMeters, clock: Callable[[], float]) -> FastAPI:
+    """The hotspots of every meter behind `meters`; `clock()` is the meters' now (epoch seconds)."""
     app = FastAPI(title="bijli meter hotspots", docs_url=None, redoc_url=None, openapi_url=None)
     lock = app.state.token_entry = TokenEntryLock()
 
-    def meter_index(meter_id: str) -> int:
-        i = twin.index.get(meter_id)
-        if i is None or not twin.is_consumer[i]:
+    def known(meter_id: str) -> None:
+        if not meters.has_hotspot(meter_id):
             raise HTTPException(404, f"no meter {meter_id!r} with a recharge hotspot here")
-        return i
 
-    def page(request: Request, meter_id: str, i: int, notice: Notice | None, status_code: int) -> HTMLResponse:
+    def page(request: Request, meter_id: str, notice: Notice | None, status_code: int) -> HTMLResponse:
         now = float(clock())
-        is_open = twin.hotspot_open(meter_id, now)
+        is_open = meters.hotspot_open(meter_id, now)
         takes_tokens = is_open and lock.until(meter_id, now) is None
         html = _render(
             meter_id,
             action=request.url_for("enter_token", meter_id=meter_id).path if takes_tokens else None,
             notice=notice,
-            balance=format_rupees(int(twin.balance[i])),
-            open_until=float(twin.hotspot_until[i]) if is_open else None,
+            balance=format_rupees(meters.balance_paise(meter_id)),
+            open_until=meters.hotspot_open_until(meter_id) if is_open else None,
         )
         return HTMLResponse(html, status_code=status_code)
 
     def cannot_take(meter_id: str, now: float) -> tuple[int, Notice, dict[str, Any]] | None:
         """Why the meter takes no token now (status, notice, JSON body), or None when it does."""
-        if not twin.hotspot_open(meter_id, now):
+        if not meters.hotspot_open(meter_id, now):
             body = {"meter_id": meter_id, "status": "closed", "message": CLOSED[0], "message_hi": CLOSED[1]}
             return 409, Notice(kind="closed", en=CLOSED[0], hi=CLOSED[1]), body
         until = lock.until(meter_id, now)
@@ -185,31 +216,31 @@ def hotspot_app(twin: FleetTwin, clock: Callable[[], float]) -> FastAPI:
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "meters": int(twin.is_consumer.sum()), "now": _iso(float(clock()))}
+        return {"status": "ok", "meters": meters.hotspot_count(), "now": _iso(float(clock()))}
 
     @app.post("/meters/{meter_id}/button")
     async def press_button(meter_id: str) -> dict[str, Any]:
-        meter_index(meter_id)
-        open_until = twin.press_button(meter_id, float(clock()))
+        known(meter_id)
+        open_until = meters.press_button(meter_id, float(clock()))
         return {
             "meter_id": meter_id,
             "open_until": _iso(open_until),
-            "window_s": int(twin.hotspot_window[twin.index[meter_id]]),
+            "window_s": meters.hotspot_window_s(meter_id),
         }
 
     @app.get("/meters/{meter_id}/hotspot", response_class=HTMLResponse)
     async def hotspot_page(request: Request, meter_id: str) -> HTMLResponse:
-        i = meter_index(meter_id)
+        known(meter_id)
         refused = cannot_take(meter_id, float(clock()))
         if refused is None:
-            return page(request, meter_id, i, None, 200)
+            return page(request, meter_id, None, 200)
         status_code, notice, _ = refused
         # A closed hotspot is a page the phone may not see (403); the API's 409 is for a posted token.
-        return page(request, meter_id, i, notice, 403 if status_code == 409 else status_code)
+        return page(request, meter_id, notice, 403 if status_code == 409 else status_code)
 
     @app.post("/meters/{meter_id}/hotspot/token", name="enter_token")
     async def enter_token(request: Request, meter_id: str) -> Response:
-        i = meter_index(meter_id)
+        known(meter_id)
         from_page = request.headers.get("content-type", "").split(";")[0].strip().lower() == FORM
         digits = _token_from(await request.body(), from_page)
         now = float(clock())
@@ -217,14 +248,14 @@ def hotspot_app(twin: FleetTwin, clock: Callable[[], float]) -> FastAPI:
         if refused is not None:
             status_code, notice, body = refused
             if from_page:
-                return page(request, meter_id, i, notice, status_code)
+                return page(request, meter_id, notice, status_code)
             return JSONResponse(body, status_code=status_code)
 
-        result = twin.redeem(meter_id, digits, now)
-        answer = _answer(meter_id, result, int(twin.balance[i]), lock.record(meter_id, result.status, now))
+        result = meters.redeem(meter_id, digits, now)
+        answer = _answer(meter_id, result, meters.balance_paise(meter_id), lock.record(meter_id, result.status, now))
         if from_page:
             kind = "ok" if result.status == TokenStatus.ACCEPTED else "refused"
-            return page(request, meter_id, i, Notice(kind=kind, en=answer["message"], hi=answer["message_hi"]), 200)
+            return page(request, meter_id, Notice(kind=kind, en=answer["message"], hi=answer["message_hi"]), 200)
         return JSONResponse(answer)
 
     return app

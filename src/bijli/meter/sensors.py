@@ -12,14 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from bijli.protocol.events import EventCode
+
 
 @dataclass(frozen=True, slots=True)
 class Condition:
     """One sensed condition."""
 
     name: str
-    occurred: int
-    restored: int | None
+    occurred: EventCode
+    restored: EventCode | None
     recorded_share: float
     """Share of the real load the meter records while this lasts."""
     can_talk: bool = True
@@ -29,21 +31,33 @@ class Condition:
 CONDITIONS: Final[dict[str, Condition]] = {
     c.name: c
     for c in (
-        Condition("magnet", 201, 202, recorded_share=0.35),
-        Condition("cover_open", 251, None, recorded_share=1.0),
-        Condition("neutral_missing", 207, 208, recorded_share=0.0),
-        Condition("neutral_disturbance", 203, 204, recorded_share=0.6),
-        Condition("current_reverse", 51, 52, recorded_share=1.0),
-        Condition("bypass", 65, 66, recorded_share=0.25),
-        Condition("earth_load", 69, 70, recorded_share=0.7),
-        Condition("comm_module_removed", 209, 210, recorded_share=1.0, can_talk=False),
-        Condition("power_failure", 101, 102, recorded_share=0.0, can_talk=False, is_theft=False),
+        Condition("magnet", EventCode.MAGNET, EventCode.MAGNET_RESTORED, recorded_share=0.35),
+        Condition("cover_open", EventCode.COVER_OPEN, None, recorded_share=1.0),
+        Condition("neutral_missing", EventCode.NEUTRAL_MISSING, EventCode.NEUTRAL_MISSING_RESTORED, recorded_share=0.0),
+        Condition(
+            "neutral_disturbance",
+            EventCode.NEUTRAL_DISTURBANCE,
+            EventCode.NEUTRAL_DISTURBANCE_RESTORED,
+            recorded_share=0.6,
+        ),
+        Condition("current_reverse", EventCode.CURRENT_REVERSE, EventCode.CURRENT_REVERSE_RESTORED, recorded_share=1.0),
+        Condition("bypass", EventCode.BYPASS, EventCode.BYPASS_RESTORED, recorded_share=0.25),
+        Condition("earth_load", EventCode.EARTH_LOAD, EventCode.EARTH_LOAD_RESTORED, recorded_share=0.7),
+        Condition(
+            "comm_module_removed",
+            EventCode.COMM_MODULE_REMOVED,
+            EventCode.COMM_MODULE_REFITTED,
+            recorded_share=1.0,
+            can_talk=False,
+        ),
+        Condition(
+            "power_failure",
+            EventCode.POWER_FAILURE,
+            EventCode.POWER_RESTORED,
+            recorded_share=0.0,
+            can_talk=False,
+            is_theft=False,
+        ),
     )
 }
 """Current reverse is recorded as forward import (Indian meters register either direction)."""
-
-RELAY_DISCONNECTED: Final = 301
-RELAY_CONNECTED: Final = 302
-CLOCK_SET: Final = 151
-TARIFF_PROGRAMMED: Final = 155
-"""IS 15959 transaction event: activity calendar (the tariff) programmed."""

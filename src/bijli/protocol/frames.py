@@ -148,6 +148,10 @@ class AckFrame(_Envelope, frozen=True, tag="ack"):
     detail: Annotated[str, msgspec.Meta(max_length=256)] = ""
 
 
+REPLAYED_COMMAND: Final = "replayed command"
+"""The `detail` of a meter's refusal of a command whose downlink counter it has already seen."""
+
+
 class CommandFrame(_Envelope, frozen=True, tag="command"):
     """A command to one meter (downlink), sealed with the meter's frame key.
 

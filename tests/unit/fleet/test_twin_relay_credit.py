@@ -14,12 +14,12 @@ from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.headend.commands import tariff_args
 from bijli.kernel.time import INTERVAL, INTERVAL_S, IST, epoch, ist_day, ist_midnight, utc_from_epoch
 from bijli.meter.credit import MirrorTariff
-from bijli.meter.sensors import TARIFF_PROGRAMMED
 from bijli.prepaid.model import Connection, daily_fixed_charge, interval_charge
 from bijli.prepaid.policy import UPPCL, PrepaidPolicy
 from bijli.prepaid.tariff import builtin_tariffs
 from bijli.protocol import keys, tokens
 from bijli.protocol.codec import seal
+from bijli.protocol.events import EventCode
 from bijli.protocol.frames import (
     PROTOCOL_VERSION,
     REGISTER_MODULUS,
@@ -441,7 +441,7 @@ def test_a_pushed_tariff_is_acknowledged_logged_and_charged_from_its_day() -> No
     at = world.interval(1) + 10
     sent = of(METER, world.order("tariff", at, args=tariff_args(dearer)))
     assert acks(sent) == [("cmd-1", "done")]
-    assert (TARIFF_PROGRAMMED, int(at)) in events(sent)
+    assert (EventCode.TARIFF_PROGRAMMED, int(at)) in events(sent)
 
     i = world.twin.index[METER]
     next_midnight = float(epoch(ist_midnight(effective)))

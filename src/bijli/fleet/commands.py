@@ -1,0 +1,125 @@
+"""How a twin meter takes a command from the head-end, and what each action does to it.
+
+A command whose seal does not open is ignored (there is no one to answer); one with a downlink
+counter the meter has already seen is refused as replayed. The head-end sends a command again
+(a new counter, the same id) when it heard no answer: the meter keeps the ids of the last
+`REMEMBERED` it carried out and answers those again without acting twice, so a credit never
+counts twice. What each action does is a row of `ACTIONS`; an action the meter does not know,
+or args it cannot act on, it refuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from bijli.fleet.outbox import READINGS_PER_FRAME
+from bijli.protocol.events import EventCode
+from bijli.protocol.frames import REPLAYED_COMMAND, AckFrame, CommandFrame, ReadingFrame
+
+if TYPE_CHECKING:
+    from bijli.fleet.twin import FleetTwin
+
+Args = Mapping[str, int]
+REMEMBERED: Final = 256
+"""How many carried-out command ids a meter remembers."""
+
+
+@dataclass(frozen=True, slots=True)
+class MeterAction:
+    """What a meter does for one action."""
+
+    can: Callable[[Args], bool]
+    """Whether the args are enough to act on."""
+    do: Callable[[FleetTwin, int, Args, float], str]
+    """Meter i acts at the moment given; the detail of its ``done``."""
+
+
+def take_command(twin: FleetTwin, i: int, command: CommandFrame, at: float) -> None:
+    """Meter `i` takes an authenticated command at `at`: it acts at most once per id, and answers."""
+    if command.fc <= twin.last_command_fc[i]:
+        _answer(twin, i, command, "refused", REPLAYED_COMMAND, at)
+        return
+    twin.last_command_fc[i] = command.fc
+    done = twin.carried_out.setdefault(i, {})
+    if command.command_id in done:
+        _answer(twin, i, command, "done", "already done", at)
+        return
+    action = ACTIONS.get(command.action)
+    if action is None or not action.can(command.args):
+        _answer(twin, i, command, "refused", f"cannot {command.action} with {sorted(command.args)}", at)
+        return
+    detail = action.do(twin, i, command.args, at)
+    done[command.command_id] = None
+    if len(done) > REMEMBERED:
+        del done[next(iter(done))]
+    _answer(twin, i, command, "done", detail, at)
+
+
+def _answer(twin: FleetTwin, i: int, command: CommandFrame, status: str, detail: str, at: float) -> None:
+    """The ack, if the meter can send it now (a meter that cannot talk acts, but says nothing)."""
+    if twin.online[i]:
+        twin.send(i, at, "ack", AckFrame, command_id=command.command_id, status=status, detail=detail)
+
+
+def _relay_connect(twin: FleetTwin, i: int, args: Args, at: float) -> str:
+    twin.set_relay(i, True, at)
+    return ""
+
+
+def _relay_disconnect(twin: FleetTwin, i: int, args: Args, at: float) -> str:
+    twin.set_relay(i, False, at)
+    return ""
+
+
+def _time_sync(twin: FleetTwin, i: int, args: Args, at: float) -> str:
+    twin.clock_offset[i] = args["t"] - at
+    twin.log_event(i, EventCode.CLOCK_SET, at)
+    return ""
+
+
+def _credit(twin: FleetTwin, i: int, args: Args, at: float) -> str:
+    twin.credit(i, args["amount_paise"], at)
+    return ""
+
+
+def _read_profile(twin: FleetTwin, i: int, args: Args, at: float) -> str:
+    found = twin.profiles.read(i, args["from"], args["to"])
+    for chunk in range(0, len(found), READINGS_PER_FRAME):
+        twin.send(i, at, "reading", ReadingFrame, intervals=found[chunk : chunk + READINGS_PER_FRAME])
+    return f"{len(found)} intervals"
+
+
+def _read_now(twin: FleetTwin, i: int, args: Args, at: float) -> str:
+    twin.send_status(i, at)
+    return ""
+
+
+def _tariff(twin: FleetTwin, i: int, args: Args, at: float) -> str:
+    effective = twin.mirrors.load(i, args)
+    twin.log_event(i, EventCode.TARIFF_PROGRAMMED, at)
+    return f"rates from {effective.isoformat()}"
+
+
+def _hotspot_settings(twin: FleetTwin, i: int, args: Args, at: float) -> str:
+    twin.hotspot_window[i] = args["window_s"]
+    return ""
+
+
+def _always(args: Args) -> bool:
+    return True
+
+
+ACTIONS: Final[Mapping[str, MeterAction]] = {
+    "relay_connect": MeterAction(_always, _relay_connect),
+    "relay_disconnect": MeterAction(_always, _relay_disconnect),
+    "time_sync": MeterAction(lambda args: "t" in args, _time_sync),
+    "credit": MeterAction(lambda args: args.get("amount_paise", 0) > 0, _credit),
+    "read_profile": MeterAction(lambda args: "from" in args and "to" in args, _read_profile),
+    "read_now": MeterAction(_always, _read_now),
+    "tariff": MeterAction(lambda args: {"from", "duty", "fixed", "r1"} <= set(args), _tariff),
+    "hotspot_settings": MeterAction(lambda args: 60 <= args.get("window_s", 0) <= 3600, _hotspot_settings),
+}
+"""The actions a meter carries out, by name (the head-end's `bijli.headend.actions` is the
+other side: what an operator may ask, and what confirms it)."""
