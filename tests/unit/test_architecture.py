@@ -14,10 +14,18 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "bijli"
 
 DOMAIN_ORDER = ("kernel", "protocol", "prepaid", "mdm", "headend", "accounts")
 """Domain areas, lowest first: an area imports only those before it (and itself)."""
-DOMAIN = frozenset(DOMAIN_ORDER) | {"meter"}
-"""Pure rules and use cases. `meter` is the twin's parts: one meter's rules."""
-EDGES = frozenset({"adapters", "web", "entrypoints", "fleet", "bootstrap", "benchmarks", "cli", "serve", "demo"})
-"""What the domain must never import: the edges and the simulator."""
+DOMAIN = frozenset(DOMAIN_ORDER)
+"""Pure rules and the use cases over ports."""
+EDGES = frozenset(
+    {"adapters", "web", "entrypoints", "bootstrap", "settings", "benchmarks", "cli", "serve", "demo", "meter", "fleet"}
+)
+"""What the domain must never import: the edges, and the simulator (the meter twin's parts
+in `meter`, the fleet built from them in `fleet`)."""
+SIMULATOR_MAY_NOT = {
+    "meter": frozenset({"fleet", "adapters", "web", "entrypoints", "bootstrap"}),
+    "fleet": frozenset({"web", "entrypoints"}),
+}
+"""One meter's parts know nothing of the fleet built from them, nor of the platform's edges."""
 IO_LIBRARIES = frozenset(
     {
         "sqlalchemy",
@@ -142,6 +150,18 @@ def test_a_domain_area_imports_only_the_areas_below_it(area: str) -> None:
         if module != "bijli" and _top(module) == area
         for target in sorted(_bijli(imports))
         if _top(target) in DOMAIN and _top(target) not in allowed
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("package", sorted(SIMULATOR_MAY_NOT))
+def test_the_simulator_imports_nothing_built_on_it(package: str) -> None:
+    wrong = [
+        f"{module} imports {target}"
+        for module, imports in GRAPH.items()
+        if module != "bijli" and _top(module) == package
+        for target in sorted(_bijli(imports))
+        if _top(target) in SIMULATOR_MAY_NOT[package]
     ]
     assert not wrong, "\n".join(wrong)
 
