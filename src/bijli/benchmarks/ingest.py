@@ -21,7 +21,6 @@ not stored) and ``doubled`` (stored twice, or stored without being published).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import math
 import multiprocessing as mp
@@ -45,6 +44,7 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import paho.mqtt.client as paho
 import psycopg
 import sqlalchemy as sa
@@ -487,7 +487,7 @@ def copy_rows(rounds: Rounds, now: datetime) -> list[dict[str, Any]]:
     """The rows the head-end would store for these rounds, every column, in its order."""
     stored = {"quality": "actual", "received_at": now, "flags": 0}
     return [
-        {**dataclasses.asdict(row), "interval_start": utc_from_epoch(row.interval_start), **stored}
+        {**msgspec.structs.asdict(row), "interval_start": utc_from_epoch(row.interval_start), **stored}
         for row in interval_rows(rounds)
     ]
 

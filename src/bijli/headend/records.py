@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
 
-@dataclass(frozen=True, slots=True)
-class CounterUpdate:
+
+class CounterUpdate(msgspec.Struct, frozen=True, gc=False):
     """A meter that sent authentic frames in the batch: its new frame counter and replay
     window, and the latest new interval it sent (epoch seconds, or None)."""
 

@@ -13,6 +13,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Final
 
+import msgspec
+
 ReadingKey = tuple[str, datetime]
 """(meter id, interval start)."""
 EpochKey = tuple[str, int]
@@ -28,9 +30,9 @@ class Quality(StrEnum):
     """Filled in by VEE for a missing interval; replaced by the actual reading when it comes."""
 
 
-@dataclass(frozen=True, slots=True)
-class IntervalRow:
-    """One interval of a reading frame as ingest stores it."""
+class IntervalRow(msgspec.Struct, frozen=True, gc=False):
+    """One interval of a reading frame as ingest stores it (a struct: made once per reading
+    on the hot path, at a tenth of a frozen dataclass's cost)."""
 
     meter_id: str
     interval_start: int
