@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from bijli import settings
 from bijli.adapters.brokers.mqtt import BrokerAddress
 from bijli.bootstrap import bootstrap
-from bijli.demo import commission
+from bijli.entrypoints.demo import commission
 from bijli.fleet.city import build_city
 from bijli.fleet.links import MeterConnections
 from bijli.fleet.twin import FleetTwin, TwinOptions

@@ -20,7 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from bijli import settings
 from bijli.adapters.db.engine import normalise_url
 from bijli.bootstrap import bootstrap
-from bijli.demo import commission
+from bijli.entrypoints.demo import commission
 from bijli.fleet.city import build_city
 from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.kernel.time import INTERVAL, ist_midnight

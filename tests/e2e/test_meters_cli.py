@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from bijli import settings
 from bijli.bootstrap import Platform, bootstrap
-from bijli.cli import app
-from bijli.demo import commission
+from bijli.entrypoints.cli import app
+from bijli.entrypoints.demo import commission
 from bijli.fleet.city import build_city
 from tests.support.commands import ask
 

@@ -24,7 +24,7 @@ from bijli.adapters.db import commands as db
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.commands import CommandRecord, CommandRequest
 from bijli.bootstrap import Platform, bootstrap
-from bijli.demo import commission
+from bijli.entrypoints.demo import commission
 from bijli.fleet.city import build_city
 from bijli.fleet.twin import FleetTwin, TwinOptions
 from bijli.headend.commands import DispatchPolicy, Status, tariff_args

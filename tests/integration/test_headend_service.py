@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from bijli import settings
 from bijli.adapters.brokers.memory import MemoryBroker
 from bijli.bootstrap import bootstrap
-from bijli.demo import commission
+from bijli.entrypoints.demo import commission
 from bijli.fleet.city import build_city
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SimulatedClock

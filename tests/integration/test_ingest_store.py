@@ -16,7 +16,7 @@ from bijli.adapters.brokers.memory import MemoryBroker
 from bijli.adapters.db import engine as db_engine
 from bijli.adapters.db.meters import change_status
 from bijli.bootstrap import Platform, bootstrap
-from bijli.demo import commission
+from bijli.entrypoints.demo import commission
 from bijli.fleet.city import build_city
 from bijli.headend.handlers import IngestReport, ingest_batch
 from bijli.headend.meters import MeterStatus

@@ -18,7 +18,7 @@ from bijli.adapters.db import meters as db
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.commands import CommandRecord
 from bijli.bootstrap import Platform, bootstrap
-from bijli.demo import commission
+from bijli.entrypoints.demo import commission
 from bijli.fleet.city import build_city
 from bijli.headend.commands import DispatchPolicy, Status
 from bijli.headend.handlers import ingest_batch

@@ -16,7 +16,7 @@ from bijli import settings
 from bijli.adapters.db import engine as db
 from bijli.adapters.db import partitions
 from bijli.bootstrap import Platform, bootstrap
-from bijli.demo import commission
+from bijli.entrypoints.demo import commission
 from bijli.fleet.city import build_city
 from bijli.kernel.time import INTERVAL, ist_midnight
 from tests.conftest import run_bijli

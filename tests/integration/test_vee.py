@@ -13,12 +13,12 @@ import sqlalchemy as sa
 from bijli import settings
 from bijli.adapters.db.mdm import insert_estimates
 from bijli.bootstrap import Platform, bootstrap
-from bijli.demo import commission
+from bijli.entrypoints.demo import commission
+from bijli.entrypoints.serve import ask_meter_again
 from bijli.fleet.city import build_city
 from bijli.kernel.time import INTERVAL
 from bijli.mdm.jobs import run_vee
 from bijli.mdm.vee import Flag
-from bijli.serve import ask_meter_again
 from tests.support.ingest import deliver_reading
 
 START = datetime(2026, 11, 2, 0, 30, tzinfo=UTC)

@@ -11,7 +11,7 @@ import pytest
 
 from bijli import settings
 from bijli.bootstrap import Platform, bootstrap
-from bijli.demo import commission
+from bijli.entrypoints.demo import commission
 from bijli.fleet.city import build_city
 from tests.web.conftest import MakeClient
 

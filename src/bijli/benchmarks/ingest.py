@@ -59,7 +59,8 @@ from bijli.adapters.db import partitions
 from bijli.adapters.db.store import Store
 from bijli.benchmarks.readings_query import BenchError, dedicated_database, scratch_settings
 from bijli.bootstrap import Platform, bootstrap
-from bijli.demo import commission
+from bijli.entrypoints.demo import commission
+from bijli.entrypoints.serve import cancel
 from bijli.fleet.city import build_city
 from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.headend.handlers import interval_row
@@ -69,7 +70,6 @@ from bijli.kernel.heap import settle_heap
 from bijli.kernel.time import INTERVAL, INTERVAL_S, epoch, utc_from_epoch
 from bijli.protocol import topics
 from bijli.protocol.frames import ReadingFrame
-from bijli.serve import cancel
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1/bijli_bench_ingest"
 BROKER_CONF = """\

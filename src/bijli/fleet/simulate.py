@@ -55,7 +55,7 @@ async def run_simulation(
     has not come. Meters obey commands on their downlink; with `hotspot_port` their hotspots
     answer on http://127.0.0.1:PORT/meters/{meter_id}/… (see `bijli meter`).
     """
-    from bijli.demo import commission
+    from bijli.entrypoints.demo import commission
 
     clock = clock or SystemClock()
     city = build_city(meters, seed)

@@ -1,4 +1,4 @@
-"""`bijli scenario run`: a scenario file through the whole platform.
+"""What `bijli scenario run` runs: a scenario file through the whole platform.
 
 Without a broker the city, the head-end and the store run in this process on the scenario's
 simulated clock (an in-memory broker between them); with `--broker-url` the meters publish
@@ -20,7 +20,7 @@ from bijli.adapters.brokers.memory import MemoryBroker
 from bijli.adapters.brokers.mqtt import BrokerAddress
 from bijli.adapters.db import schema as t
 from bijli.bootstrap import Platform
-from bijli.demo import commission
+from bijli.entrypoints.demo import commission
 from bijli.fleet.links import MeterConnections
 from bijli.fleet.run import run_scenario, twin_for, write_truth
 from bijli.fleet.scenario import Scenario, ScenarioHooks
