@@ -1,89 +1,76 @@
-"""`bijli bench …`: benchmarks that print figures, not pass or fail."""
+"""`bijli bench …`: the benchmarks of a source checkout, run from the `bijli` command.
+
+The benchmarks are not part of the installed package: they live in the repository's `bench/`
+package (`python -m bench.ingest …` runs the same). Each command here finds that package and
+hands it its arguments, so the options, the help and the one JSON line are the benchmark's own.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Annotated
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
 
 import typer
 
+import bijli
 from bijli.entrypoints.cli.options import console
+
+NO_CHECKOUT = 2
+"""Exit status when there is no source checkout holding `bench/`."""
 
 app = typer.Typer(no_args_is_help=True, help="Benchmarks: figures, not pass/fail.")
 
-
-@app.command("fleet")
-def bench_fleet(
-    meters: Annotated[int, typer.Option(min=1, help="Consumer meters (their DT meters come too).")] = 24_000,
-    days: Annotated[float, typer.Option(min=0.0, help="Simulated days.")] = 1.0,
-    intervals: Annotated[int | None, typer.Option(min=1, help="Simulate this many 15-minute rounds instead.")] = None,
-) -> None:
-    """Simulate a fleet without a broker (frames built and signed, then dropped); one JSON line."""
-    from bijli.benchmarks.fleet import run
-
-    print(json.dumps(run(meters, days, intervals=intervals)))
+BENCHMARKS = {
+    "fleet": "Simulate a fleet without a broker (frames built and signed, then dropped); one JSON line.",
+    "ingest": "End-to-end ingest beside the broker's and COPY's limits, all in one run; one JSON line.",
+    "readings": "One meter's 24 hours through the store's query and the API, at many stored readings; one JSON line.",
+}
+"""Each benchmark's module in `bench/` and its summary (the module's own help says the rest)."""
 
 
-@app.command("ingest")
-def bench_ingest(
-    meters: Annotated[int, typer.Option(min=1, help="Consumer meters publishing (each commissioned first).")] = 24_000,
-    intervals: Annotated[int, typer.Option(min=1, help="15-minute rounds published as fast as they go.")] = 8,
-    workers: Annotated[int, typer.Option(min=1, help="Head-end worker processes (and do-nothing subscribers).")] = 2,
-    publishers: Annotated[int, typer.Option(min=1, help="MQTT connections the publisher uses.")] = 4,
-    latency_intervals: Annotated[
-        int, typer.Option(min=0, help="Further rounds published at half the measured rate, for the latency.")
-    ] = 4,
-    repeat: Annotated[
-        int, typer.Option(min=1, help="Broker and ingest measured this many times, in turn; medians reported.")
-    ] = 3,
-    database_url: Annotated[
-        str, typer.Option("--database-url", help="PostgreSQL database for the run (a bijli_bench… one is made anew).")
-    ] = "postgresql://postgres@127.0.0.1/bijli_bench_ingest",
-    broker_url: Annotated[
-        str | None, typer.Option("--broker-url", help="MQTT 5 broker to measure (default: a Mosquitto of its own).")
-    ] = None,
-) -> None:
-    """End-to-end ingest beside the broker's and COPY's limits, all in one run; one JSON line."""
-    from bijli.benchmarks import ingest
-    from bijli.benchmarks.readings_query import BenchError
-
-    options = ingest.Options(
-        meters=meters,
-        intervals=intervals,
-        latency_intervals=latency_intervals,
-        repeat=repeat,
-        workers=workers,
-        publishers=publishers,
-        database_url=database_url,
-        broker_url=broker_url,
-    )
-    try:
-        figures = ingest.run(options, progress=console.print)
-    except BenchError as e:
-        console.print(f"[red]{e}[/red]")
-        raise typer.Exit(1) from e
-    print(json.dumps(figures))
+def checkout() -> Path | None:
+    """The source checkout holding `bench/`: the one this bijli runs from (``src/bijli`` in
+    it), else the current folder; None when neither is one."""
+    for root in (Path(bijli.__file__).resolve().parents[2], Path.cwd()):
+        if (root / "bench" / "__init__.py").is_file():
+            return root
+    return None
 
 
-@app.command("readings")
-def bench_readings(
-    readings: Annotated[int, typer.Option(min=1, help="Readings to store (about; whole meter-days).")] = 100_000_000,
-    days: Annotated[int, typer.Option(min=1, help="Days the readings cover, ending at the start of today (IST).")] = 30,
-    samples: Annotated[int, typer.Option(min=1, help="Meter-days asked for, each way.")] = 1000,
-    reuse: Annotated[bool, typer.Option("--reuse", help="Keep a store built before with the same size.")] = False,
-    database_url: Annotated[
-        str, typer.Option("--database-url", help="PostgreSQL database of the benchmark's own.")
-    ] = "postgresql://postgres@127.0.0.1/bijli_bench",
-) -> None:
-    """One meter's 24 hours through the store's query and the API, at many stored readings; one JSON line."""
-    from bijli.benchmarks import readings_query
+def benchmark(name: str) -> ModuleType:
+    """The module `bench.<name>` of the source checkout; exit 2 when there is none."""
+    root = checkout()
+    if root is None:
+        console.print(
+            "[red]bijli bench runs the benchmarks of a source checkout (its bench/ folder), and there is "
+            "none beside this bijli or in the current folder: run it from a clone of the repository.[/red]"
+        )
+        raise typer.Exit(NO_CHECKOUT)
+    if str(root) not in sys.path:
+        # First on the path (a benchmark's worker processes inherit it): this checkout's `bench`.
+        sys.path.insert(0, str(root))
+    module = importlib.import_module(f"bench.{name}")
+    if not Path(str(module.__file__)).resolve().is_relative_to(root / "bench"):
+        console.print(f"[red]bench.{name} was loaded from {module.__file__}, not from {root / 'bench'}[/red]")
+        raise typer.Exit(NO_CHECKOUT)
+    return module
 
-    log: list[str] = []
-    try:
-        figures = readings_query.run(database_url, readings=readings, days=days, samples=samples, reuse=reuse, log=log)
-    except readings_query.BenchError as e:
-        console.print(f"[red]{e}[/red]")
-        raise typer.Exit(1) from e
-    for line in log:
-        console.print(line)
-    print(json.dumps(figures))
+
+def _command(name: str, summary: str) -> None:
+    """`bijli bench NAME …`: the arguments, `--help` included, go to `bench.NAME` as they are."""
+
+    def run(ctx: typer.Context) -> None:
+        benchmark(name).app(args=ctx.args, prog_name=ctx.command_path)
+
+    run.__doc__ = summary
+    app.command(
+        name,
+        add_help_option=False,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )(run)
+
+
+for _name, _summary in BENCHMARKS.items():
+    _command(_name, _summary)

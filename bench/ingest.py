@@ -1,4 +1,5 @@
-"""`bijli bench ingest`: readings per second end to end, beside the machine's own limits.
+"""`python -m bench.ingest` (`bijli bench ingest`): readings per second end to end, beside the
+machine's own limits.
 
 One run measures the same frames (real frames of the fleet twin, signed with each meter's
 key and encoded as MQTT PUBLISH packets before any clock starts) three ways:
@@ -21,6 +22,7 @@ not stored) and ``doubled`` (stored twice, or stored without being published).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import multiprocessing as mp
@@ -42,22 +44,24 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from multiprocessing.synchronize import Event
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import paho.mqtt.client as paho
 import psycopg
 import sqlalchemy as sa
+import typer
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from rich.console import Console
 from sqlalchemy.engine import Engine, make_url
 
+from bench.readings import BenchError, dedicated_database, scratch_settings
 from bijli import settings as settings_mod
 from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
 from bijli.adapters.db import engine as db
 from bijli.adapters.db import partitions
 from bijli.adapters.db.store import Store
-from bijli.benchmarks.readings_query import BenchError, dedicated_database, scratch_settings
 from bijli.bootstrap import Platform, bootstrap
 from bijli.entrypoints.demo import commission
 from bijli.entrypoints.serve import cancel
@@ -1076,3 +1080,49 @@ def _compare(engine: Engine, published: list[tuple[list[str], datetime, datetime
         )
     expected = sum(len(ids) * round((hi - lo) / INTERVAL) for ids, lo, hi in published)
     return expected - inside, (int(total) - int(distinct)) + (int(total) - inside), reasons
+
+
+app = typer.Typer(add_completion=False)
+console = Console(stderr=True)
+
+
+@app.command()
+def main(
+    meters: Annotated[int, typer.Option(min=1, help="Consumer meters publishing (each commissioned first).")] = 24_000,
+    intervals: Annotated[int, typer.Option(min=1, help="15-minute rounds published as fast as they go.")] = 8,
+    workers: Annotated[int, typer.Option(min=1, help="Head-end worker processes (and do-nothing subscribers).")] = 2,
+    publishers: Annotated[int, typer.Option(min=1, help="MQTT connections the publisher uses.")] = 4,
+    latency_intervals: Annotated[
+        int, typer.Option(min=0, help="Further rounds published at half the measured rate, for the latency.")
+    ] = 4,
+    repeat: Annotated[
+        int, typer.Option(min=1, help="Broker and ingest measured this many times, in turn; medians reported.")
+    ] = 3,
+    database_url: Annotated[
+        str, typer.Option("--database-url", help="PostgreSQL database for the run (a bijli_bench… one is made anew).")
+    ] = DEFAULT_URL,
+    broker_url: Annotated[
+        str | None, typer.Option("--broker-url", help="MQTT 5 broker to measure (default: a Mosquitto of its own).")
+    ] = None,
+) -> None:
+    """End-to-end ingest beside the broker's and COPY's limits, all in one run; one JSON line."""
+    options = Options(
+        meters=meters,
+        intervals=intervals,
+        latency_intervals=latency_intervals,
+        repeat=repeat,
+        workers=workers,
+        publishers=publishers,
+        database_url=database_url,
+        broker_url=broker_url,
+    )
+    try:
+        figures = run(options, progress=console.print)
+    except BenchError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from e
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    app()

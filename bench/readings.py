@@ -1,4 +1,5 @@
-"""`bijli bench readings`: one meter's 24 hours, with 100 million readings stored.
+"""`python -m bench.readings` (`bijli bench readings`): one meter's 24 hours, with 100 million
+readings stored.
 
 Builds a benchmark store on PostgreSQL (or reuses the one built last time): the platform's
 own schema and monthly partitions, meters, and readings generated on the server by
@@ -13,6 +14,7 @@ through the query the API uses (``Queries.readings``) and through ``GET
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import statistics
@@ -24,10 +26,13 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Annotated
 
 import httpx
 import sqlalchemy as sa
+import typer
 from fastapi import FastAPI
+from rich.console import Console
 from sqlalchemy.engine import Engine, make_url
 
 from bijli import settings as settings_mod
@@ -329,9 +334,9 @@ def run(
             measure_query(platform.queries, picks[:10])  # open the pool's connections
             query_ms, query_rows = measure_query(platform.queries, picks)
             api_picks = [(rng.choice(ids), rng.choice(day_starts)) for _ in range(samples)]
-            app = create_app(platform)
-            asyncio.run(measure_api(app, api_picks[:10]))
-            api_ms, api_rows = asyncio.run(measure_api(app, api_picks))
+            web = create_app(platform)
+            asyncio.run(measure_api(web, api_picks[:10]))
+            api_ms, api_rows = asyncio.run(measure_api(web, api_picks))
         finally:
             platform.store.dispose()
     figures: dict[str, object] = {
@@ -353,3 +358,33 @@ def run(
     }
     figures["meets_target"] = max(_percentile(query_ms, 0.99), _percentile(api_ms, 0.99)) < TARGET_MS
     return figures
+
+
+app = typer.Typer(add_completion=False)
+console = Console(stderr=True)
+
+
+@app.command()
+def main(
+    readings: Annotated[int, typer.Option(min=1, help="Readings to store (about; whole meter-days).")] = 100_000_000,
+    days: Annotated[int, typer.Option(min=1, help="Days the readings cover, ending at the start of today (IST).")] = 30,
+    samples: Annotated[int, typer.Option(min=1, help="Meter-days asked for, each way.")] = 1000,
+    reuse: Annotated[bool, typer.Option("--reuse", help="Keep a store built before with the same size.")] = False,
+    database_url: Annotated[
+        str, typer.Option("--database-url", help="PostgreSQL database of the benchmark's own.")
+    ] = DEFAULT_URL,
+) -> None:
+    """One meter's 24 hours through the store's query and the API, at many stored readings; one JSON line."""
+    log: list[str] = []
+    try:
+        figures = run(database_url, readings=readings, days=days, samples=samples, reuse=reuse, log=log)
+    except BenchError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from e
+    for line in log:
+        console.print(line)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    app()
