@@ -1,5 +1,5 @@
 """`python -m bijli`."""
 
-from bijli.cli import main
+from bijli.entrypoints.cli import main
 
 main()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bijli.adapters.db import engine as db
 from bijli.adapters.db.dispatch import SqlCommandDispatch
+from bijli.adapters.db.maintenance import SqlMaintenance
 from bijli.adapters.db.queries import Queries
 from bijli.adapters.db.reads import Reads
 from bijli.adapters.db.reports import SqlReports
@@ -30,6 +31,8 @@ class Platform:
     dispatch: SqlCommandDispatch
     """The command dispatcher's rounds over the store."""
     ring: KeyRing
+    maintenance: SqlMaintenance
+    """Schema revision, partitions, retention (`bijli db`)."""
 
     def close(self) -> None:
         """Let go of the store's connections."""
@@ -52,4 +55,5 @@ def bootstrap(settings: Settings, migrate: bool = True) -> Platform:
         reports=SqlReports(engine),
         dispatch=SqlCommandDispatch(engine),
         ring=KeyRing(settings.site_secret),
+        maintenance=SqlMaintenance(engine),
     )

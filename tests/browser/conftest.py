@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from bijli import demo, settings
+from bijli import settings
 from bijli.bootstrap import Platform, bootstrap
+from bijli.entrypoints import demo
 from bijli.kernel.clock import SimulatedClock
 from bijli.web.app import create_app
 

@@ -16,12 +16,12 @@ from rich.console import Console
 
 from bijli import settings
 from bijli.bootstrap import Platform, bootstrap
+from bijli.entrypoints.scenario_run import run_in_process
 from bijli.fleet.scenario import parse
 from bijli.fleet.twin import Outgoing
 from bijli.kernel.time import IST
 from bijli.meter.modem import DEFAULT_TIMERS
 from bijli.protocol.frames import ReadingFrame, StatusFrame
-from bijli.scenario_run import run_in_process
 
 DAY = date(2026, 11, 2)
 METERS = 200

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bijli.entrypoints.cli.token import app as token_app
 from bijli.protocol import keys
 from bijli.protocol.tokens import TokenStatus, UsedTokens, redeem
-from bijli.tokens_cli import token_app
 from tests.conftest import BIJLI
 
 METER = "KNCL0000001"

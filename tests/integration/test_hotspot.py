@@ -16,11 +16,12 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
+from bijli.entrypoints.cli.meter import EXIT_REFUSED
+from bijli.entrypoints.cli.meter import app as meter_app
 from bijli.fleet.city import build_city
 from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.kernel.time import ist_midnight
 from bijli.meter.hotspot import hotspot_app
-from bijli.meter_cli import EXIT_REFUSED, meter_app
 from bijli.prepaid.tariff import builtin_tariffs
 from bijli.protocol import keys, tokens, topics
 from bijli.protocol.codec import open_frame

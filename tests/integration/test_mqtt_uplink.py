@@ -117,3 +117,28 @@ def test_the_uplink_is_not_quiet_while_messages_wait_for_a_batch(mosquitto: str,
     waiting, taken, quiet = asyncio.run(scenario())
     assert waiting == 0.0
     assert taken >= quiet
+
+
+@pytest.mark.mosquitto
+def test_on_arrival_sees_every_message_before_its_batch_is_taken(mosquitto: str, topic_root: str) -> None:
+    items = [(topics.uplink(topic_root, f"KNCL{n:07d}", "reading"), f"{n}".encode()) for n in range(1, 51)]
+
+    async def scenario() -> tuple[list[bytes], list[bytes]]:
+        seen: list[bytes] = []
+        uplink = MqttUplink(
+            BrokerAddress.parse(mosquitto),
+            topics.uplink_filter(topic_root),
+            f"headend-{uuid.uuid4().hex[:8]}",
+            asyncio.get_running_loop(),
+            on_arrival=lambda d: seen.append(d.payload),
+        )
+        await uplink.start()
+        await asyncio.to_thread(_publish, mosquitto, items)
+        batch = await _take(uplink, len(items))
+        arrived_first = list(seen)
+        await uplink.ack(batch)
+        await uplink.close()
+        return arrived_first, [d.payload for d in batch]
+
+    seen, taken = asyncio.run(scenario())
+    assert seen == taken == [payload for _, payload in items]

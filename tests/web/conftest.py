@@ -9,8 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bijli import demo, settings
+from bijli import settings
 from bijli.bootstrap import Platform, bootstrap
+from bijli.entrypoints import demo
 from bijli.kernel.clock import SimulatedClock
 from bijli.web.app import create_app
 

@@ -1,4 +1,5 @@
-"""`bijli bench readings`: one meter's 24 hours, with 100 million readings stored.
+"""`python -m bench.readings` (`bijli bench readings`): one meter's 24 hours, with 100 million
+readings stored.
 
 Builds a benchmark store on PostgreSQL (or reuses the one built last time): the platform's
 own schema and monthly partitions, meters, and readings generated on the server by
@@ -13,6 +14,7 @@ through the query the API uses (``Queries.readings``) and through ``GET
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import statistics
@@ -21,16 +23,19 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Annotated
 
 import httpx
 import sqlalchemy as sa
+import typer
 from fastapi import FastAPI
-from sqlalchemy.engine import Engine, make_url
+from rich.console import Console
+from sqlalchemy.engine import Engine
 
-from bijli import settings as settings_mod
+from bench import BenchError
+from bench.database import dedicated_database, scratch_settings
 from bijli.adapters.db import engine as db
 from bijli.adapters.db import partitions
 from bijli.adapters.db.queries import Queries
@@ -44,66 +49,6 @@ METER_PREFIX = "KNBM"
 BUILD_TABLE = "bench_build"
 LOADERS = 2
 """Connections loading days at once (one per core on the reference machine)."""
-
-
-class BenchError(RuntimeError):
-    """The benchmark cannot run as asked (and says why)."""
-
-
-# ---------------------------------------------------------------------- a database of its own
-
-
-def _admin(url: str) -> Engine:
-    """An engine on the same server's maintenance database, outside transactions."""
-    return sa.create_engine(make_url(db.normalise_url(url)).set(database="postgres"), isolation_level="AUTOCOMMIT")
-
-
-def _name(url: str) -> str:
-    name = make_url(db.normalise_url(url)).database
-    if not name or not url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
-        raise BenchError(f"the benchmark needs a PostgreSQL database URL, not {url!r}")
-    return name
-
-
-def _has_tables(url: str) -> bool:
-    engine = sa.create_engine(db.normalise_url(url))
-    try:
-        with engine.connect() as conn:
-            return bool(
-                conn.execute(sa.text("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()")).scalar()
-            )
-    finally:
-        engine.dispose()
-
-
-def dedicated_database(url: str, *, fresh: bool) -> None:
-    """Make sure the benchmark's database exists (``fresh``: empty, made anew).
-
-    Only a database named ``bijli_bench…`` is ever dropped; any other must be empty already
-    (a scratch database made for the run), so a benchmark never touches anybody's data.
-    """
-    name = _name(url)
-    ours = name.startswith("bijli_bench")
-    admin = _admin(url)
-    try:
-        with admin.connect() as conn:
-            exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
-            if exists and fresh and ours:
-                conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-                exists = None
-            if not exists:
-                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-                return
-    finally:
-        admin.dispose()
-    if fresh and _has_tables(url):
-        raise BenchError(f"database {name!r} is not empty; give the benchmark a bijli_bench… or an empty database")
-
-
-def scratch_settings(url: str, data_dir: Path) -> settings_mod.Settings:
-    """Settings for a benchmark's own platform (a throwaway data folder and site secret)."""
-    cfg = settings_mod.build(data_dir=data_dir, database_url=url, broker_url="none")
-    return replace(cfg, site_secret=bytes(range(32)))
 
 
 # ---------------------------------------------------------------------- building the store
@@ -329,11 +274,11 @@ def run(
             measure_query(platform.queries, picks[:10])  # open the pool's connections
             query_ms, query_rows = measure_query(platform.queries, picks)
             api_picks = [(rng.choice(ids), rng.choice(day_starts)) for _ in range(samples)]
-            app = create_app(platform)
-            asyncio.run(measure_api(app, api_picks[:10]))
-            api_ms, api_rows = asyncio.run(measure_api(app, api_picks))
+            web = create_app(platform)
+            asyncio.run(measure_api(web, api_picks[:10]))
+            api_ms, api_rows = asyncio.run(measure_api(web, api_picks))
         finally:
-            platform.store.dispose()
+            platform.close()
     figures: dict[str, object] = {
         "readings": stored,
         "meters": meters,
@@ -353,3 +298,33 @@ def run(
     }
     figures["meets_target"] = max(_percentile(query_ms, 0.99), _percentile(api_ms, 0.99)) < TARGET_MS
     return figures
+
+
+app = typer.Typer(add_completion=False)
+console = Console(stderr=True)
+
+
+@app.command()
+def main(
+    readings: Annotated[int, typer.Option(min=1, help="Readings to store (about; whole meter-days).")] = 100_000_000,
+    days: Annotated[int, typer.Option(min=1, help="Days the readings cover, ending at the start of today (IST).")] = 30,
+    samples: Annotated[int, typer.Option(min=1, help="Meter-days asked for, each way.")] = 1000,
+    reuse: Annotated[bool, typer.Option("--reuse", help="Keep a store built before with the same size.")] = False,
+    database_url: Annotated[
+        str, typer.Option("--database-url", help="PostgreSQL database of the benchmark's own.")
+    ] = DEFAULT_URL,
+) -> None:
+    """One meter's 24 hours through the store's query and the API, at many stored readings; one JSON line."""
+    log: list[str] = []
+    try:
+        figures = run(database_url, readings=readings, days=days, samples=samples, reuse=reuse, log=log)
+    except BenchError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from e
+    for line in log:
+        console.print(line)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,4 +1,4 @@
-"""`bijli demo`: the embedded stack live, with a simulated city reporting into it."""
+"""What `bijli demo` runs: the embedded stack live, with a simulated city reporting into it."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from rich.console import Console
 from bijli.adapters.brokers.embedded import HEADEND_USER, headend_password, start_broker
 from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
 from bijli.bootstrap import Platform
+from bijli.entrypoints.serve import cancel, headend_for, vee_every, web_server
 from bijli.fleet.simulate import run_simulation
 from bijli.headend.dispatcher import Dispatcher
 from bijli.kernel.clock import SystemClock
-from bijli.serve import cancel, headend_for, vee_every, web_server
 
 MQTT_HOST = "127.0.0.1"
 PACE_TIMEOUT_S = 30.0
@@ -22,7 +22,8 @@ VEE_PERIOD_S = 300.0
 
 
 async def run_live(platform: Platform, *, meters: int, mqtt_port: int, hotspot_port: int, console: Console) -> None:
-    """Broker, head-end, web and fleet in one process, until interrupted."""
+    """Broker, head-end, web and fleet in one process, until interrupted (the caller disposes
+    of the platform)."""
     cfg = platform.settings
     broker = await start_broker(cfg.site_secret, cfg.topic_root, MQTT_HOST, mqtt_port)
     address = BrokerAddress(MQTT_HOST, mqtt_port, HEADEND_USER, headend_password(cfg.site_secret), mqtt5=False)
@@ -74,7 +75,6 @@ async def run_live(platform: Platform, *, meters: int, mqtt_port: int, hotspot_p
         await cancel(tasks)
         await headend.uplink.close()
         await broker.shutdown()
-        platform.close()
 
 
 def _report_failure(task: asyncio.Task[object]) -> None:

@@ -1,4 +1,5 @@
-"""The demo: a simulated city of prepaid meters reporting into the platform."""
+"""The headless demo (`bijli demo --headless`): a simulated city of prepaid meters reporting
+into the platform as fast as it can."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`bijli serve`: web and API, and the head-end when a broker is given."""
+"""What `bijli serve` runs: web and API, and the head-end when a broker is given."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ async def cancel(tasks: list[asyncio.Task[Any]]) -> None:
 
 
 async def run_serve(platform: Platform, console: Console, worker: str = "1", vee_period_s: float = 300.0) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted (the caller disposes of the platform)."""
     tasks: list[asyncio.Task[Any]] = []
     headend = None
     if platform.settings.broker_url.startswith("mqtt://"):
@@ -102,4 +102,3 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
         await cancel(tasks)
         if headend is not None:
             await headend.uplink.close()
-        platform.close()

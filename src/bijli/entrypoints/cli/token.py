@@ -18,18 +18,16 @@ from bijli.kernel.units import PAISE_PER_RUPEE, Paise, format_rupees
 from bijli.protocol import tokens
 from bijli.protocol.topics import METER_ID_PATTERN
 
-token_app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help="Recharge tokens: the 20 digits typed into a meter."
-)
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Recharge tokens: the 20 digits typed into a meter.")
 
 
-@token_app.callback()
+@app.callback()
 def _group() -> None:
     """Recharge tokens: the 20 digits typed into a meter."""
     # A callback keeps `issue` a subcommand even while it is the only one.
 
 
-@token_app.command()
+@app.command()
 def issue(
     meter_id: Annotated[str, typer.Argument(help="The meter the token is for, e.g. KNCL0000001.")],
     amount: Annotated[str, typer.Argument(help="Whole rupees, e.g. 500 or 500.00.")],

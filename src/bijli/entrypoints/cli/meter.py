@@ -21,7 +21,7 @@ EXIT_REFUSED = 3
 """`redeem`'s exit status when the meter answered but refused the token."""
 TIMEOUT_S = 10.0
 
-meter_app = typer.Typer(
+app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="A running meter twin's hotspot: press its button, type a token."
 )
 
@@ -32,12 +32,12 @@ TwinUrl = Annotated[
 ]
 
 
-@meter_app.callback()
+@app.callback()
 def _group() -> None:
     """A running meter twin's hotspot: press its button, type a token."""
 
 
-@meter_app.command("press-hotspot")
+@app.command("press-hotspot")
 def press_hotspot(meter_id: MeterId, twin_url: TwinUrl = DEFAULT_TWIN_URL) -> None:
     """Press the meter's hotspot button; prints until when the hotspot takes tokens."""
     _check(meter_id)
@@ -51,7 +51,7 @@ def press_hotspot(meter_id: MeterId, twin_url: TwinUrl = DEFAULT_TWIN_URL) -> No
     )
 
 
-@meter_app.command()
+@app.command()
 def redeem(
     meter_id: MeterId,
     token: Annotated[

@@ -1,4 +1,4 @@
-"""`bijli scenario run`: a scenario file through the whole platform.
+"""What `bijli scenario run` runs: a scenario file through the whole platform.
 
 Without a broker the city, the head-end and the store run in this process on the scenario's
 simulated clock (an in-memory broker between them); with `--broker-url` the meters publish

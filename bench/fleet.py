@@ -1,4 +1,5 @@
-"""`bijli bench fleet`: how fast one process simulates a fleet, frames built and signed.
+"""`python -m bench.fleet` (`bijli bench fleet`): how fast one process simulates a fleet, frames
+built and signed.
 
 The frames are sealed exactly as they would be published, then dropped, so the figure is the
 twin's own cost without a broker.
@@ -7,9 +8,13 @@ twin's own cost without a broker.
 from __future__ import annotations
 
 import gc
+import json
 import resource
 import time
 from datetime import date, timedelta
+from typing import Annotated
+
+import typer
 
 from bijli.fleet.city import build_city, transformer_meters
 from bijli.fleet.twin import FleetTwin, TwinOptions
@@ -62,3 +67,20 @@ def run(
         "slowest_round_s": round(slowest, 2),
         "simulated": str(timedelta(minutes=15 * rounds)),
     }
+
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(
+    meters: Annotated[int, typer.Option(min=1, help="Consumer meters (their DT meters come too).")] = 24_000,
+    days: Annotated[float, typer.Option(min=0.0, help="Simulated days.")] = 1.0,
+    intervals: Annotated[int | None, typer.Option(min=1, help="Simulate this many 15-minute rounds instead.")] = None,
+) -> None:
+    """Simulate a fleet without a broker (frames built and signed, then dropped); one JSON line."""
+    print(json.dumps(run(meters, days, intervals=intervals)))
+
+
+if __name__ == "__main__":
+    app()

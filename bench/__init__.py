@@ -1,0 +1,10 @@
+"""bijli's benchmarks: figures, not pass/fail tests; each prints one JSON line.
+
+They run from a source checkout (they are not part of the installed package), from the
+repository's root: ``python -m bench.fleet``, ``python -m bench.ingest``, ``python -m
+bench.readings``, or the same through ``bijli bench fleet|ingest|readings``.
+"""
+
+
+class BenchError(RuntimeError):
+    """The benchmark cannot run as asked (and says why)."""

@@ -1,1 +1,0 @@
-"""Benchmarks that print figures (`bijli bench …`); not pass/fail tests."""

@@ -1,0 +1,1 @@
+"""The ways in: the `bijli` command (`cli/`) and the runners its commands start."""

@@ -1,0 +1,35 @@
+"""The `bijli` command: one module per command or group of commands.
+
+Every command that works on the store opens the platform with `platform.opened`, which
+disposes of it however the command ends.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from bijli.entrypoints.cli import bench, db, mdm, meter, meters, report, scenario, token
+from bijli.entrypoints.cli.demo import demo
+from bijli.entrypoints.cli.serve import serve
+from bijli.entrypoints.cli.simulate import simulate
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Operate smart prepaid electricity meters.")
+app.command()(demo)
+app.command()(serve)
+app.command()(simulate)
+app.add_typer(db.app, name="db")
+app.add_typer(token.app, name="token")
+app.add_typer(meter.app, name="meter")
+app.add_typer(report.app, name="report")
+app.add_typer(mdm.app, name="mdm")
+app.add_typer(meters.app, name="meters")
+app.add_typer(scenario.app, name="scenario")
+app.add_typer(bench.app, name="bench")
+
+
+def main() -> None:
+    """`bijli`: logging for the operator, then the command asked for."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app()

@@ -1,0 +1,68 @@
+"""`bijli scenario …`: scenario files, what happens to a simulated city."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bijli import settings as settings_mod
+from bijli.bootstrap import Platform
+from bijli.entrypoints.cli.options import DatabaseUrl, DataDir, console
+from bijli.entrypoints.cli.platform import opened
+
+app = typer.Typer(no_args_is_help=True, help="Scenario files: what happens to a simulated city.")
+
+
+@app.command("run")
+def scenario_run(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The scenario (TOML).")],
+    data_dir: DataDir = Path(".bijli-demo"),
+    database_url: DatabaseUrl = None,
+    broker_url: Annotated[
+        str | None, typer.Option("--broker-url", help="mqtt://… to publish to; none: run the head-end in-process.")
+    ] = None,
+    truth: Annotated[Path | None, typer.Option(help="Where to write the ground truth (JSON lines).")] = None,
+    topic_root: Annotated[str, typer.Option(help="First level of the MQTT topics.")] = "bijli",
+) -> None:
+    """Run a scenario file through the platform; prints one JSON summary line."""
+    from bijli.entrypoints import scenario_run as runner
+    from bijli.fleet.scenario import ScenarioError, load
+
+    try:
+        scenario = load(file)
+    except ScenarioError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from e
+    cfg = settings_mod.build(
+        data_dir=data_dir, database_url=database_url, broker_url=broker_url or "memory", topic_root=topic_root
+    )
+    truth_path = truth or cfg.data_dir / f"{file.stem}.truth.jsonl"
+    in_store = bool(database_url or not broker_url)
+    store: AbstractContextManager[Platform | None] = opened(cfg) if in_store else nullcontext()
+    with store as platform:
+        try:
+            if broker_url:
+                summary = asyncio.run(
+                    runner.run_over_mqtt(
+                        platform,
+                        scenario,
+                        cfg.site_secret,
+                        broker_url,
+                        topic_root,
+                        cfg.tariff_code,
+                        truth_path,
+                        console,
+                    )
+                )
+            else:
+                assert platform is not None
+                summary = asyncio.run(runner.run_in_process(platform, scenario, truth_path, console))
+        except ScenarioError as e:
+            console.print(f"[red]{e}[/red]")
+            raise typer.Exit(2) from e
+    print(json.dumps(summary))

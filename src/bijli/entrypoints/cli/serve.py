@@ -1,0 +1,45 @@
+"""`bijli serve`: web and API, and the head-end when a broker is given."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bijli import settings as settings_mod
+from bijli.entrypoints.cli.options import DatabaseUrl, DataDir, console
+from bijli.entrypoints.cli.platform import opened
+from bijli.kernel.heap import settle_heap
+
+
+def serve(
+    data_dir: DataDir = Path(".bijli-demo"),
+    database_url: DatabaseUrl = None,
+    broker_url: Annotated[
+        str | None, typer.Option("--broker-url", help="mqtt://host:port to ingest from; none: web only.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback until authentication lands).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Web port.")] = 8000,
+    topic_root: Annotated[str, typer.Option(help="First level of the MQTT topics.")] = "bijli",
+    worker_id: Annotated[
+        str, typer.Option(help="This head-end worker's name; each of several workers needs its own.")
+    ] = "1",
+) -> None:
+    """Run the platform: web and API, and ingest from a broker when one is given."""
+    from bijli.entrypoints.serve import run_serve
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise typer.BadParameter("until authentication lands, bijli serves on loopback only", param_hint="--host")
+    cfg = settings_mod.build(
+        data_dir=data_dir,
+        database_url=database_url,
+        broker_url=broker_url or "none",
+        topic_root=topic_root,
+        host=host,
+        port=port,
+    )
+    with opened(cfg) as platform:
+        settle_heap()
+        asyncio.run(run_serve(platform, console, worker=worker_id))
