@@ -19,7 +19,7 @@ from bijli.bootstrap import Platform
 from bijli.bootstrap import bootstrap as wire
 from bijli.fleet.city import build_city
 from bijli.kernel.units import format_rupees
-from tests.web.conftest import DEMO_METERS, LAST_SEEN
+from tests.web.conftest import DEMO_METERS, LAST_SEEN, MakeClient
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient  # imported at run time by conftest, quietly
@@ -264,3 +264,23 @@ def test_openapi_lists_the_contract_paths(api: TestClient) -> None:
         "/api/v1/meters/{meter_id}/decommission",
         "/api/v1/meters/{meter_id}/recommission",
     }
+
+
+def test_a_balance_and_the_consumer_page_sum_the_ledger_once(platform: Platform, make_client: MakeClient) -> None:
+    sums: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "ledger" in statement and "sum(" in statement.lower():
+            sums.append(statement)
+
+    client = make_client(platform)
+    sa.event.listen(platform.store.engine, "before_cursor_execute", seen)
+    try:
+        assert client.get("/api/v1/meters/KNCL0000001/balance").status_code == 200
+        balance_sums, sums[:] = len(sums), []
+        assert client.get("/consumer/KNCL0000001").status_code == 200
+        page_sums = len(sums)
+    finally:
+        sa.event.remove(platform.store.engine, "before_cursor_execute", seen)
+
+    assert (balance_sums, page_sums) == (1, 1)
