@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from bijli.cli import app
 from typer.testing import CliRunner
 
 from bijli import settings
 from bijli.bootstrap import Platform, bootstrap
+from bijli.entrypoints.cli import app
 from bijli.fleet.city import build_city
 from bijli.fleet.commissioning import commission_city
 from tests.support.commands import ask
