@@ -10,11 +10,11 @@ lives in `bijli.adapters.db.commands`, the loop that runs them in `bijli.headend
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Final
+from typing import Final
 
 from bijli.headend.actions import (
     ACTIONS,
@@ -28,8 +28,8 @@ from bijli.headend.actions import (
     check_args,
     tariff_args,
 )
-from bijli.kernel.time import epoch, utc_from_epoch
-from bijli.protocol.frames import PROTOCOL_VERSION, REPLAYED_COMMAND, AckFrame, CommandFrame
+from bijli.kernel.time import epoch
+from bijli.protocol.frames import PROTOCOL_VERSION, REPLAYED_COMMAND, CommandFrame
 from bijli.protocol.relay import RelayState
 from bijli.protocol.reporting import ONLINE_WITHIN
 
@@ -53,7 +53,6 @@ __all__ = [
     "InFlight",
     "Status",
     "Step",
-    "acks_from",
     "answer",
     "backoff",
     "can_move",
@@ -329,21 +328,3 @@ def decommissioned_step(reason: str) -> Step:
 def give_up_step(attempts: int, last_detail: str) -> Step:
     detail = f"no answer from the meter after {attempts} attempts"
     return Step(Status.FAILED, detail + (f" (last: {last_detail})" if last_detail else ""))
-
-
-# ---------------------------------------------------------------------------- acks off the uplink
-
-
-def acks_from(frames: Iterable[object]) -> list[dict[str, Any]]:
-    """Rows for `record_acks` from a batch's accepted frames (anything but acks is skipped)."""
-    return [
-        {
-            "meter_id": f.m,
-            "command_id": f.command_id,
-            "status": f.status,
-            "detail": f.detail,
-            "at": utc_from_epoch(f.ts),
-        }
-        for f in frames
-        if isinstance(f, AckFrame)
-    ]

@@ -21,7 +21,6 @@ from bijli.headend.commands import (
     InFlight,
     Status,
     Step,
-    acks_from,
     answer,
     backoff,
     check_args,
@@ -38,7 +37,7 @@ from bijli.headend.commands import (
 from bijli.kernel.time import epoch, ist_midnight
 from bijli.meter.credit import MirrorTariff
 from bijli.prepaid.tariff import builtin_tariffs
-from bijli.protocol.frames import COMMAND_ACTIONS, AckFrame, EventFrame
+from bijli.protocol.frames import COMMAND_ACTIONS
 
 NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 LMV1 = builtin_tariffs()["UP-LMV1-DU"]
@@ -291,14 +290,6 @@ def test_expiry_expires_open_commands_and_fails_unconfirmed_acknowledged_ones() 
     assert expiry_step("relay_disconnect", S.QUEUED, 0).status == S.EXPIRED
     assert expiry_step("relay_disconnect", S.SENT, 2).status == S.EXPIRED
     assert expiry_step("relay_disconnect", S.ACKNOWLEDGED, 1).status == S.FAILED
-
-
-def test_ack_frames_become_rows_for_the_store() -> None:
-    ack = AckFrame(v=1, m="KNCL0000001", fc=7, ts=epoch(NOW), command_id="c1", status="done", detail="4 intervals")
-    event = EventFrame(v=1, m="KNCL0000001", fc=8, ts=epoch(NOW), events=[])
-    assert acks_from([ack, event]) == [
-        {"meter_id": "KNCL0000001", "command_id": "c1", "status": "done", "detail": "4 intervals", "at": NOW}
-    ]
 
 
 def test_a_tariff_push_carries_the_published_rates_exactly() -> None:
