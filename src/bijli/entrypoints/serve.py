@@ -18,6 +18,7 @@ from bijli.headend.dispatcher import Dispatcher
 from bijli.headend.handlers import ask_for_profile
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SystemClock
+from bijli.kernel.unit import StoreUnavailable
 from bijli.mdm.handlers import run_vee
 from bijli.protocol import topics
 
@@ -66,6 +67,8 @@ async def vee_every(platform: Platform, period_s: float) -> None:
         await asyncio.sleep(period_s)
         try:
             await asyncio.to_thread(run_vee, platform.store, SystemClock().now(), request_backfill=backfill)
+        except StoreUnavailable as e:  # the next pass looks at the same intervals again
+            log.warning("store unavailable (%s); VEE pass skipped, next in %.0f s", e, period_s)
         except Exception:  # a failed pass is logged and tried again next time
             log.exception("VEE pass failed")
 

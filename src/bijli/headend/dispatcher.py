@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 
 from bijli.headend.commands import DEFAULT_POLICY, DispatchPolicy
 from bijli.headend.model import KeyRing
+from bijli.headend.outage import StoreOutage
 from bijli.headend.ports import CommandDispatch, Downlink
 from bijli.kernel.clock import Clock
+from bijli.kernel.unit import Backoff, StoreUnavailable
 from bijli.protocol import topics
 from bijli.protocol.codec import seal
 
@@ -42,6 +44,7 @@ class DispatchTotals:
     sent: int = 0
     gave_up: int = 0
     not_published: int = 0
+    store_unavailable: int = 0
     errors: list[str] = field(default_factory=list)
 
     def add(self, r: TickReport) -> None:
@@ -64,6 +67,7 @@ class Dispatcher:
         root: str,
         clock: Clock,
         policy: DispatchPolicy = DEFAULT_POLICY,
+        backoff: Backoff | None = None,
     ) -> None:
         self.rounds = rounds
         self.downlink = downlink
@@ -72,15 +76,23 @@ class Dispatcher:
         self.clock = clock
         self.policy = policy
         self.totals = DispatchTotals()
+        self._outage = StoreOutage("command dispatch waits", backoff or Backoff(), log)
 
     async def run(self) -> None:
-        """Tick until cancelled; a tick that fails (store or broker down) is tried again next time."""
+        """Tick until cancelled; a tick that fails is tried again next time, and while the store
+        is unavailable the dispatcher waits it out with backoff (what it would send stays due)."""
         while True:
             try:
                 self.totals.add(await self.tick())
+            except StoreUnavailable as e:
+                self.totals.store_unavailable += 1
+                await self._outage.wait(e)
+                continue
             except Exception as e:
                 log.exception("command dispatch round failed; trying again")
                 self.totals.errors.append(repr(e))
+            else:
+                self._outage.over()
             await asyncio.sleep(self.policy.tick_s)
 
     async def tick(self) -> TickReport:

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from bijli.headend.handlers import NOTHING, IngestReport, ingest_batch, quarantine_unprocessable
 from bijli.headend.model import KeyRing
+from bijli.headend.outage import StoreOutage
 from bijli.headend.ports import (
     Commands,
     Delivery,
@@ -21,7 +22,7 @@ from bijli.headend.ports import (
     Uplink,
 )
 from bijli.kernel.clock import Clock
-from bijli.kernel.unit import Transactions
+from bijli.kernel.unit import Backoff, StoreUnavailable, Transactions
 from bijli.mdm.handlers import SettleReport, settle, settle_all
 from bijli.mdm.ports import DailyUsage, ReadingEdits, Readings, SettlementQueue, Supplies
 from bijli.prepaid.ports import BillingMonths, Ledger
@@ -72,6 +73,8 @@ class IngestTotals:
     readings_replaced: int = 0
     readings_settled: int = 0
     write_s: float = 0.0
+    store_unavailable: int = 0
+    """Tries to store a batch that failed because the store was unavailable (each tried again)."""
     errors: list[str] = field(default_factory=list)
 
     def add(self, report: IngestReport) -> None:
@@ -127,6 +130,7 @@ class HeadEnd:
         name: str = "headend",
         settling: bool = True,
         pace: SettlePace | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         self.store = store
         self.uplink = uplink
@@ -143,6 +147,9 @@ class HeadEnd:
         self._queued.set()  # a restart may find batches left to settle
         self._enqueued = 0
         self._settle_lock = asyncio.Lock()
+        backoff = backoff or Backoff()
+        self._ingest_outage = StoreOutage(f"{name}: batch held, not acknowledged", backoff, log)
+        self._settle_outage = StoreOutage(f"{name}: settlement waits", backoff, log)
 
     async def run(self) -> None:
         """Ingest until cancelled. A batch is acknowledged only after its commit."""
@@ -164,10 +171,16 @@ class HeadEnd:
 
     async def settle_all(self) -> int:
         """Settle everything queued (for runs that need the ledger complete now)."""
-        async with self._settle_lock:
-            done = await asyncio.to_thread(settle_all, self.store, self.clock.now())
-        self.totals.readings_settled += done
-        return done
+        while True:
+            try:
+                async with self._settle_lock:
+                    done = await asyncio.to_thread(settle_all, self.store, self.clock.now())
+            except StoreUnavailable as e:  # what was settled stays settled; the rest is still queued
+                await self._settle_outage.wait(e)
+                continue
+            self._settle_outage.over()
+            self.totals.readings_settled += done
+            return done
 
     async def _settle_in_lulls(self) -> None:
         """Settle whatever is queued, a small chunk at a time, by `pace` (ingest comes first)."""
@@ -184,11 +197,15 @@ class HeadEnd:
             enqueued = self._enqueued
             try:
                 report = await self._settle_once(pace.chunk_batches)
+            except StoreUnavailable as e:  # the batches stay queued until the store is back
+                await self._settle_outage.wait(e)
+                continue
             except Exception as e:  # logged; the batches stay queued for the next try
                 log.exception("settlement failed")
                 self.totals.errors.append(repr(e))
                 await asyncio.sleep(1.0)
                 continue
+            self._settle_outage.over()
             not_before = time.monotonic() + pace.rest_after(time.monotonic() - now)
             if not report.batches and enqueued == self._enqueued:  # empty: wait for the next batch
                 self._queued.clear()
@@ -200,23 +217,31 @@ class HeadEnd:
         return report
 
     async def _store(self, batch: list[Delivery]) -> IngestReport:
-        """Store a batch, retrying while the store is down.
+        """Store a batch; the caller acknowledges it only after this returns.
 
-        If a batch fails, its deliveries are tried one by one, and one that fails on its own
-        is quarantined as unprocessable, so a single bad message never blocks the others.
+        While the store is unavailable (`StoreUnavailable`) the same batch is tried again, with
+        backoff, for as long as that takes: nothing is acknowledged meanwhile, so the broker
+        keeps the messages, and nothing is set aside. If the batch fails for another reason,
+        its deliveries are tried one by one, and one that fails on its own is quarantined as
+        `unprocessable` (to be reprocessed once the cause is fixed), so a single bad message
+        never blocks the others.
         """
         while True:
             try:
-                return await self._ingest(batch)
+                report = await self._ingest(batch)
+            except StoreUnavailable as e:
+                await self._wait_out(e)
+                continue
             except Exception as e:
-                log.exception("batch of %d not stored", len(batch))
+                log.exception("batch of %d not stored; storing its messages one by one", len(batch))
                 self.totals.errors.append(repr(e))
-            try:
                 return await self._one_by_one(batch)
-            except Exception as e:  # the store itself is failing: wait, then again
-                log.exception("store unavailable; retrying")
-                self.totals.errors.append(repr(e))
-                await asyncio.sleep(1.0)
+            self._ingest_outage.over()
+            return report
+
+    async def _wait_out(self, error: StoreUnavailable) -> None:
+        self.totals.store_unavailable += 1
+        await self._ingest_outage.wait(error)
 
     async def _ingest(self, batch: list[Delivery]) -> IngestReport:
         return await asyncio.to_thread(
@@ -224,11 +249,22 @@ class HeadEnd:
         )
 
     async def _one_by_one(self, batch: list[Delivery]) -> IngestReport:
-        reports = []
-        for delivery in batch:
+        return reduce(IngestReport.__add__, [await self._one(delivery) for delivery in batch], NOTHING)
+
+    async def _one(self, delivery: Delivery) -> IngestReport:
+        """One delivery stored, or set aside if it fails on its own; the store's outages waited out."""
+        while True:
             try:
-                reports.append(await self._ingest([delivery]))
+                report = await self._ingest([delivery])
+            except StoreUnavailable as e:
+                await self._wait_out(e)
+                continue
             except Exception as e:
-                now = self.clock.now()
-                reports.append(await asyncio.to_thread(quarantine_unprocessable, self.store, delivery, e, now))
-        return reduce(IngestReport.__add__, reports, NOTHING)
+                try:
+                    now = self.clock.now()
+                    report = await asyncio.to_thread(quarantine_unprocessable, self.store, delivery, e, now)
+                except StoreUnavailable as down:
+                    await self._wait_out(down)
+                    continue
+            self._ingest_outage.over()
+            return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 U_co = TypeVar("U_co", covariant=True)
@@ -17,3 +18,16 @@ class Transactions(Protocol[U_co]):
 
 class StoreUnavailable(RuntimeError):
     """The store does not answer (down, unreachable, or not there at all)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """How long a loop waits before trying an unavailable store again: doubling from
+    `first_s`, never longer than `most_s`, for as long as the outage lasts."""
+
+    first_s: float = 0.5
+    most_s: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        """The wait after the `attempt`-th failed try in a row (1, 2, ...)."""
+        return min(self.most_s, self.first_s * float(2 ** min(max(attempt, 1) - 1, 32)))

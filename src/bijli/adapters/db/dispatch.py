@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.commands import log_row, move
+from bijli.adapters.db.faults import translated
 from bijli.adapters.db.sql import is_pg
 from bijli.headend.command_records import Claimed
 from bijli.headend.commands import (
@@ -58,13 +59,16 @@ class SqlCommandDispatch:
         self.engine = engine
 
     def expire_due(self, now: datetime, policy: DispatchPolicy) -> int:
-        return expire_due(self.engine, now, policy)
+        with translated():
+            return expire_due(self.engine, now, policy)
 
     def confirm_observed(self, now: datetime, policy: DispatchPolicy) -> int:
-        return confirm_observed(self.engine, now, policy)
+        with translated():
+            return confirm_observed(self.engine, now, policy)
 
     def claim_due(self, now: datetime, policy: DispatchPolicy) -> Claimed:
-        return claim_due(self.engine, now, policy)
+        with translated():
+            return claim_due(self.engine, now, policy)
 
 
 def _locked(conn: Connection, q: sa.Select[Any]) -> sa.Select[Any]:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bijli.adapters.db import schema as t
+from bijli.adapters.db.faults import describe
 from bijli.adapters.db.queries import MeterView
 from bijli.adapters.db.reports import SqlReports
 from bijli.kernel.unit import StoreUnavailable
@@ -153,7 +154,7 @@ class Reads:
             with self.engine.connect() as conn:
                 conn.execute(sa.select(sa.literal(1))).scalar_one()
         except SQLAlchemyError as e:
-            raise StoreUnavailable(str(e)) from e
+            raise StoreUnavailable(describe(e)) from e
 
     def meters(self, limit: int, offset: int) -> list[MeterView]:
         """A page of meters in meter-id order, each with its account's balance."""

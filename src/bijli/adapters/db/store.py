@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from sqlalchemy.engine import Connection, Engine
 
 from bijli.adapters.db.commands import SqlCommands
+from bijli.adapters.db.faults import translated
 from bijli.adapters.db.ledger import SqlBillingMonths, SqlLedger
 from bijli.adapters.db.meter_state import SqlMeterState
 from bijli.adapters.db.readings import SqlDailyUsage, SqlReadingEdits, SqlReadings
@@ -48,7 +49,10 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[SqlUnit]:
-        with self.engine.begin() as conn:
+        """A unit of work; a transient failure of the store (connection lost, serialization
+        failure, deadlock, PostgreSQL restarting, SQLite locked) raises `StoreUnavailable`
+        after the rollback, so every use case can tell "try again later" from bad data."""
+        with translated(), self.engine.begin() as conn:
             yield SqlUnit(conn, self.tariffs)
 
     def dispose(self) -> None:
