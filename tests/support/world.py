@@ -149,8 +149,12 @@ class World:
     probe: Probe
     ring: KeyRing
     fail: Callable[..., None]
-    """fail(repository, method, when=...): make that port method raise (whenever `when`,
-    given the call's arguments, says so) until the test ends."""
+    """fail(repository, method, when=..., error=...): make that port method raise `error()`
+    (by default a RuntimeError) whenever `when`, given the call's arguments, says so, until
+    the test ends."""
+    outage: Callable[[], Exception]
+    """The error this kind of store's driver raises when the store cannot be reached (the
+    connection lost, PostgreSQL shutting down, SQLite locked): give it to `fail` as `error`."""
 
     def frames(self, meter_id: str, first_fc: int, starts: Sequence[datetime], wh: int = 100) -> list[Delivery]:
         """One sealed reading frame per interval start, counters from `first_fc`, the register

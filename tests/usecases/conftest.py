@@ -3,12 +3,15 @@ SQLite and PostgreSQL. The same tests, the same outcomes."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from sqlalchemy import exc as sa_exc
 
 from bijli.adapters.db import engine as db
 from bijli.adapters.db import store as sql_store
@@ -22,6 +25,7 @@ from bijli.adapters.db.settlement_queue import SqlSettlementQueue
 from bijli.fleet.city import build_city
 from bijli.fleet.commissioning import commission_city
 from bijli.headend.model import KeyRing
+from bijli.kernel.unit import StoreUnavailable
 from bijli.prepaid.tariff import builtin_tariffs
 from tests.fakes import store as fake
 from tests.support.world import SECRET, MemoryProbe, SqlProbe, World
@@ -46,6 +50,16 @@ REPOSITORIES: dict[str, tuple[type, type]] = {
 }
 
 
+OUTAGES: dict[str, Callable[[], Exception]] = {
+    "memory": lambda: StoreUnavailable("the store does not answer"),
+    "sqlite": lambda: sa_exc.OperationalError("INSERT …", {}, sqlite3.OperationalError("database is locked")),
+    "postgres": lambda: sa_exc.OperationalError(
+        "INSERT …", {}, psycopg.errors.AdminShutdown("terminating connection due to administrator command")
+    ),
+}
+"""What each store raises when it cannot be reached, as its driver raises it (through SQLAlchemy)."""
+
+
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def world(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """A store of each kind in turn, with a city of four consumers commissioned."""
@@ -63,19 +77,26 @@ def world(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
         probe = SqlProbe(store)
     side = 0 if request.param == "memory" else 1
 
-    def fail(repository: str, method: str, when: Callable[..., bool] = lambda *_: True) -> None:
+    def fail(
+        repository: str,
+        method: str,
+        when: Callable[..., bool] = lambda *_: True,
+        error: Callable[[], Exception] | None = None,
+    ) -> None:
         cls = REPOSITORIES[repository][side]
         works = getattr(cls, method)
 
         def broken(self: object, *args: Any, **kwargs: Any) -> Any:
             if when(*args, **kwargs):
-                raise RuntimeError(f"the store failed in {repository}.{method}")
+                raise error() if error is not None else RuntimeError(f"the store failed in {repository}.{method}")
             return works(self, *args, **kwargs)
 
         monkeypatch.setattr(cls, method, broken)
 
     commission_city(store, TARIFF, build_city(4), INSTALLED)
-    yield World(kind=request.param, store=store, probe=probe, ring=KeyRing(SECRET), fail=fail)
+    yield World(
+        kind=request.param, store=store, probe=probe, ring=KeyRing(SECRET), fail=fail, outage=OUTAGES[request.param]
+    )
     if engine is not None:
         engine.dispose()
 

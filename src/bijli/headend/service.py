@@ -74,7 +74,8 @@ class IngestTotals:
     readings_settled: int = 0
     write_s: float = 0.0
     store_unavailable: int = 0
-    """Tries to store a batch that failed because the store was unavailable (each tried again)."""
+    """Tries (to store a batch, or to settle) that failed because the store was unavailable;
+    each was tried again."""
     errors: list[str] = field(default_factory=list)
 
     def add(self, report: IngestReport) -> None:
@@ -176,6 +177,7 @@ class HeadEnd:
                 async with self._settle_lock:
                     done = await asyncio.to_thread(settle_all, self.store, self.clock.now())
             except StoreUnavailable as e:  # what was settled stays settled; the rest is still queued
+                self.totals.store_unavailable += 1
                 await self._settle_outage.wait(e)
                 continue
             self._settle_outage.over()
@@ -198,6 +200,7 @@ class HeadEnd:
             try:
                 report = await self._settle_once(pace.chunk_batches)
             except StoreUnavailable as e:  # the batches stay queued until the store is back
+                self.totals.store_unavailable += 1
                 await self._settle_outage.wait(e)
                 continue
             except Exception as e:  # logged; the batches stay queued for the next try
