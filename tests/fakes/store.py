@@ -21,6 +21,7 @@ from bijli.headend.records import (
     BatchLog,
     CounterUpdate,
     DailyRegister,
+    KeptFrame,
     MeterEvent,
     QuarantineRecord,
     StatusReport,
@@ -64,7 +65,8 @@ class State:
     events: dict[tuple[str, int, int], MeterEvent] = field(default_factory=dict)
     daily_registers: dict[tuple[str, int], DailyRegister] = field(default_factory=dict)
     redemptions: dict[tuple[str, int], TokenRedemption] = field(default_factory=dict)
-    quarantine: list[QuarantineRecord] = field(default_factory=list)
+    quarantine: list[KeptFrame] = field(default_factory=list)
+    """By id (its place in the list, from 1)."""
     batches: list[BatchLog] = field(default_factory=list)
     commands: dict[str, CommandRecord] = field(default_factory=dict)
 
@@ -283,7 +285,32 @@ class MemoryReceived(_Repo):
 
 class MemoryQuarantine(_Repo):
     def keep(self, records: Sequence[QuarantineRecord], now: datetime) -> None:
-        self.s.quarantine.extend(records)
+        for r in records:
+            self.s.quarantine.append(
+                KeptFrame(
+                    id=len(self.s.quarantine) + 1,
+                    received_at=now,
+                    topic=r.topic,
+                    meter_id=r.meter_id,
+                    reason=r.reason,
+                    detail=r.detail,
+                    payload=r.payload,
+                )
+            )
+
+    def waiting(self, reasons: Sequence[str], meter_id: str | None, after_id: int, limit: int) -> list[KeptFrame]:
+        return [
+            k
+            for k in self.s.quarantine
+            if k.reprocessed_at is None
+            and k.reason in reasons
+            and k.id > after_id
+            and (meter_id is None or k.meter_id == meter_id)
+        ][:limit]
+
+    def mark_reprocessed(self, outcomes: Mapping[int, str], now: datetime) -> None:
+        for i, outcome in outcomes.items():
+            self.s.quarantine[i - 1] = replace(self.s.quarantine[i - 1], reprocessed_at=now, outcome=outcome)
 
 
 class MemoryIngestLog(_Repo):

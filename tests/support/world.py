@@ -38,6 +38,10 @@ class Probe(Protocol):
         ...
 
     def quarantine(self) -> list[str]: ...
+    def reprocessed(self) -> list[tuple[str, str | None]]:
+        """(reason, outcome) of every kept frame (outcome None: not reprocessed), in id order."""
+        ...
+
     def queued(self) -> int: ...
     def edits(self, meter_id: str) -> list[tuple[datetime, str, str]]: ...
     def daily_wh(self, meter_id: str) -> int: ...
@@ -63,6 +67,9 @@ class MemoryProbe:
 
     def quarantine(self) -> list[str]:
         return sorted(q.reason for q in self.store.state.quarantine)
+
+    def reprocessed(self) -> list[tuple[str, str | None]]:
+        return [(q.reason, q.outcome) for q in self.store.state.quarantine]
 
     def queued(self) -> int:
         return len(self.store.state.queue)
@@ -112,6 +119,9 @@ class SqlProbe:
 
     def quarantine(self) -> list[str]:
         return sorted(r for (r,) in self._all("SELECT reason FROM quarantine"))
+
+    def reprocessed(self) -> list[tuple[str, str | None]]:
+        return [(r, o) for r, o in self._all("SELECT reason, outcome FROM quarantine ORDER BY id")]
 
     def queued(self) -> int:
         return int(self._all("SELECT count(*) FROM settlement_queue")[0][0])

@@ -22,6 +22,13 @@ from bijli.protocol.frames import KIND_OF, REGISTER_MODULUS, ReadingFrame, Uplin
 CLOCK_TOLERANCE_S = 300
 """How far ahead of the head-end's clock a meter's time may be before it is refused."""
 
+SET_ASIDE: frozenset[str] = frozenset({"unprocessable", "unknown-meter", "not-commissioned"})
+"""Quarantine reasons that can change, so such frames can be reprocessed: the store could not
+take the frame (and may, once the cause is fixed), the meter was not registered yet, or it was
+out of service (and may be put back). Each is refused before its frame counter is looked at,
+or in a transaction that was rolled back, so a frame set aside never advanced its meter's
+counter. Every other reason is about the frame itself and stays true."""
+
 
 @dataclass(frozen=True, slots=True)
 class MeterRecord:
@@ -110,10 +117,13 @@ def screen(
     root: str,
     now: datetime,
     parsed: Sequence[Parsed] | None = None,
+    kept: bool = False,
 ) -> Screened:
     """Sort a batch into accepted frames (in frame-counter order per meter) and rejections.
 
     `parsed`: the deliveries' topics already parsed (`parse_topics`), if they are.
+    `kept`: the deliveries come from the quarantine, set aside for a reason in `SET_ASIDE`
+    (`admit_kept` decides their counters).
     """
     out = Screened()
     authentic: list[Accepted] = []
@@ -146,7 +156,7 @@ def screen(
         meter_id = item.frame.m
         last = out.last_fc.get(meter_id, registry[meter_id].last_fc)
         window = out.fc_window.get(meter_id, registry[meter_id].fc_window)
-        fresh, last, window = admit(last, window, item.frame.fc)
+        fresh, last, window = (admit_kept if kept else admit)(last, window, item.frame.fc)
         if not fresh:
             detail = f"frame counter {item.frame.fc} was accepted before, or is too far below {last}, the highest"
             out.rejected.append(Rejected(item.delivery, meter_id, Refusal("replayed", detail)))
@@ -185,6 +195,17 @@ def admit(last: int, window: int, fc: int) -> tuple[bool, int, int]:
     if behind == 0 or behind > REPLAY_WINDOW or window >> (behind - 1) & 1:
         return False, last, window
     return True, last, window | 1 << (behind - 1)
+
+
+def admit_kept(last: int, window: int, fc: int) -> tuple[bool, int, int]:
+    """`admit` for a frame kept in the quarantine: a frame set aside never advanced its meter's
+    counter (`SET_ASIDE`), so one too far below the highest for the window to tell is still
+    new; it is taken without moving the counter (everything a frame writes is kept once by its
+    own key). Within the window, and above it, `admit` decides: a counter accepted meanwhile
+    (the same frame delivered again) is a replay."""
+    if fc > 0 and last - fc > REPLAY_WINDOW:
+        return True, last, window
+    return admit(last, window, fc)
 
 
 def check_content(frame: UplinkFrame, now: datetime) -> Refusal | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -13,6 +13,7 @@ from bijli.headend.records import (
     BatchLog,
     CounterUpdate,
     DailyRegister,
+    KeptFrame,
     MeterEvent,
     QuarantineRecord,
     StatusReport,
@@ -94,7 +95,19 @@ class Received(Protocol):
 
 
 class Quarantine(Protocol):
+    """Deliveries set aside with their reason, kept for audit and, for some reasons, reprocessing."""
+
     def keep(self, records: Sequence[QuarantineRecord], now: datetime) -> None: ...
+
+    def waiting(self, reasons: Sequence[str], meter_id: str | None, after_id: int, limit: int) -> list[KeptFrame]:
+        """Up to `limit` kept frames not reprocessed yet, set aside for one of `reasons` (and
+        from `meter_id`, if given), with ids above `after_id`, oldest first; held until the
+        unit of work ends (another reprocessing run passes them by)."""
+        ...
+
+    def mark_reprocessed(self, outcomes: Mapping[int, str], now: datetime) -> None:
+        """Record what became of these kept frames (by id) when they were reprocessed `now`."""
+        ...
 
 
 class IngestLog(Protocol):

@@ -92,3 +92,19 @@ class BatchLog:
     readings_duplicate: int
     readings_replaced: int
     quarantined: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeptFrame:
+    """A delivery in the quarantine, as kept: why it was set aside, and, once it was
+    reprocessed, when and what became of it."""
+
+    id: int
+    received_at: datetime
+    topic: str
+    meter_id: str | None
+    reason: str
+    detail: str
+    payload: bytes
+    reprocessed_at: datetime | None = None
+    outcome: str | None = None

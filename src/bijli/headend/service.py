@@ -265,7 +265,7 @@ class HeadEnd:
             except Exception as e:
                 try:
                     now = self.clock.now()
-                    report = await asyncio.to_thread(quarantine_unprocessable, self.store, delivery, e, now)
+                    report = await asyncio.to_thread(quarantine_unprocessable, self.store, delivery, e, now, self.root)
                 except StoreUnavailable as down:
                     await self._wait_out(down)
                     continue

@@ -3,14 +3,15 @@ quarantine of what was refused, and the log of ingest batches."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bijli.adapters.db import schema as t
-from bijli.adapters.db.sql import insert_ignoring
-from bijli.headend.records import BatchLog, DailyRegister, MeterEvent, QuarantineRecord, TokenRedemption
+from bijli.adapters.db.sql import insert_ignoring, is_pg
+from bijli.headend.records import BatchLog, DailyRegister, KeptFrame, MeterEvent, QuarantineRecord, TokenRedemption
 from bijli.kernel.time import utc_from_epoch
 
 
@@ -57,8 +58,45 @@ class SqlReceived:
 
 
 class SqlQuarantine:
+    """The `quarantine` table: what was refused, with the reason; reprocessed rows stay, marked."""
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    def waiting(self, reasons: Sequence[str], meter_id: str | None, after_id: int, limit: int) -> list[KeptFrame]:
+        q = t.quarantine.c
+        query = (
+            sa.select(q.id, q.received_at, q.topic, q.meter_id, q.reason, q.detail, q.payload)
+            .where(q.reprocessed_at.is_(None), q.reason.in_(list(reasons)), q.id > after_id)
+            .order_by(q.id)
+            .limit(limit)
+        )
+        if meter_id is not None:
+            query = query.where(q.meter_id == meter_id)
+        if is_pg(self.conn):
+            query = query.with_for_update(skip_locked=True)
+        return [
+            KeptFrame(
+                id=int(r.id),
+                received_at=r.received_at,
+                topic=r.topic,
+                meter_id=r.meter_id,
+                reason=r.reason,
+                detail=r.detail,
+                payload=bytes(r.payload),
+            )
+            for r in self.conn.execute(query)
+        ]
+
+    def mark_reprocessed(self, outcomes: Mapping[int, str], now: datetime) -> None:
+        if outcomes:
+            q = t.quarantine.c
+            self.conn.execute(
+                t.quarantine.update()
+                .where(q.id == sa.bindparam("kept_id"))
+                .values(reprocessed_at=sa.bindparam("at"), outcome=sa.bindparam("what")),
+                [{"kept_id": i, "at": now, "what": outcome[:32]} for i, outcome in outcomes.items()],
+            )
 
     def keep(self, records: Sequence[QuarantineRecord], now: datetime) -> None:
         if records:

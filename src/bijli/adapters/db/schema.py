@@ -137,6 +137,9 @@ quarantine = sa.Table(
     sa.Column("reason", sa.String(32), nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
     sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("reprocessed_at", UtcDateTime),  # when `bijli quarantine reprocess` took it again
+    sa.Column("outcome", sa.String(32)),  # what became of it then: stored, duplicate, refused:<reason>
+    sa.Index("ix_quarantine_reason_id", "reason", "id"),
 )
 
 ledger = sa.Table(
