@@ -137,7 +137,7 @@ def test_settlement_waits_out_an_outage_and_charges_every_interval_once(world: W
         await stop(task)
         return headend
 
-    headend = asyncio.run(scenario())
+    asyncio.run(scenario())
 
     assert world.probe.queued() == 0
     assert settle_all(world.store, NOW) == 0

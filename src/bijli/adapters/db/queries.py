@@ -12,6 +12,7 @@ from bijli.adapters.db import commands
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.registry import SqlRegistry
 from bijli.headend.command_records import CommandRecord
+from bijli.headend.records import KeptFrame
 from bijli.mdm.meters import StatusChange
 from bijli.prepaid.model import CHARGE_KINDS, EntryKind
 
@@ -187,6 +188,41 @@ class Queries:
         q = sa.select(t.quarantine.c.reason, sa.func.count()).group_by(t.quarantine.c.reason)
         with self.engine.connect() as conn:
             return {reason: int(n) for reason, n in conn.execute(q)}
+
+    def quarantined(
+        self, reason: str | None = None, meter_id: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> tuple[list[KeptFrame], int]:
+        """The newest `limit` kept frames (without their payloads) matching what is given, and
+        how many match in all."""
+        q = t.quarantine.c
+        where = [
+            *([q.reason == reason] if reason is not None else []),
+            *([q.meter_id == meter_id] if meter_id is not None else []),
+            *([q.received_at >= since] if since is not None else []),
+        ]
+        rows = (
+            sa.select(q.id, q.received_at, q.topic, q.meter_id, q.reason, q.detail, q.reprocessed_at, q.outcome)
+            .where(*where)
+            .order_by(q.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            total = int(conn.execute(sa.select(sa.func.count()).select_from(t.quarantine).where(*where)).scalar_one())
+            found = [
+                KeptFrame(
+                    id=int(r.id),
+                    received_at=r.received_at,
+                    topic=r.topic,
+                    meter_id=r.meter_id,
+                    reason=r.reason,
+                    detail=r.detail,
+                    payload=b"",
+                    reprocessed_at=r.reprocessed_at,
+                    outcome=r.outcome,
+                )
+                for r in conn.execute(rows)
+            ]
+        return found, total
 
     def latest_interval(self) -> datetime | None:
         with self.engine.connect() as conn:

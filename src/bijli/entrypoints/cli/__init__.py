@@ -10,7 +10,7 @@ import logging
 
 import typer
 
-from bijli.entrypoints.cli import bench, db, mdm, meter, meters, report, scenario, token
+from bijli.entrypoints.cli import bench, db, mdm, meter, meters, quarantine, report, scenario, token
 from bijli.entrypoints.cli.demo import demo
 from bijli.entrypoints.cli.serve import serve
 from bijli.entrypoints.cli.simulate import simulate
@@ -25,6 +25,7 @@ app.add_typer(meter.app, name="meter")
 app.add_typer(report.app, name="report")
 app.add_typer(mdm.app, name="mdm")
 app.add_typer(meters.app, name="meters")
+app.add_typer(quarantine.app, name="quarantine")
 app.add_typer(scenario.app, name="scenario")
 app.add_typer(bench.app, name="bench")
 
