@@ -42,7 +42,9 @@ class Uplink(Protocol):
         ...
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
-        """Tell the broker these are stored; until then it will deliver them again."""
+        """Tell the broker these are stored; until then it will deliver them again. While the
+        store is unavailable the head-end holds its batch and calls neither this nor
+        `next_batch`: the broker keeps what is unacknowledged, however long that takes."""
         ...
 
     def waiting(self) -> int:

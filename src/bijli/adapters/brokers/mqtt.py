@@ -165,7 +165,12 @@ class ChunkedClient(paho.Client):
 
 
 class MqttUplink:
-    """Subscribes to the meters' uplink; hands messages over in batches; acks after commit."""
+    """Subscribes to the meters' uplink; hands messages over in batches; acks after commit.
+
+    While the head-end holds a batch (the store is unavailable), paho's thread keeps the
+    connection alive and messages the broker sends meanwhile wait in memory; the broker sends
+    no more than the client's receive maximum unacknowledged, and queues the rest itself.
+    """
 
     def __init__(
         self,
