@@ -269,5 +269,10 @@ class HeadEnd:
                 except StoreUnavailable as down:
                     await self._wait_out(down)
                     continue
+                except Exception as worse:  # not even set aside: hold it, as in an outage
+                    log.exception("a message could not be set aside either; holding it")
+                    self.totals.errors.append(repr(worse))
+                    await self._wait_out(StoreUnavailable(f"could not set a message aside: {type(worse).__name__}"))
+                    continue
             self._ingest_outage.over()
             return report
