@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -146,6 +146,47 @@ def test_a_headend_with_the_wrong_password_is_refused(broker: SecureBroker) -> N
 
     with pytest.raises(BrokerDown, match="refused the head-end"):
         asyncio.run(connect())
+
+
+@pytest.mark.mosquitto
+def test_a_meter_publishes_and_reads_only_its_own_topics(broker: SecureBroker) -> None:
+    # Messages from one client reach another in the order sent: what arrives after the
+    # allowed message shows what the refused one would have done had it got through.
+    me, other = "KNCL0000001", "KNCL0000002"
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        uplink = MqttUplink(headend_address(broker), topics.uplink_filter(ROOT), "h", asyncio.get_running_loop())
+        await uplink.start()
+        async with aiomqtt.Client(
+            HOST,
+            broker.port,
+            identifier=me,
+            username=me,
+            password=keys.mqtt_password(SECRET, me),
+            protocol=aiomqtt.ProtocolVersion.V5,
+            tls_context=BrokerAddress.parse(broker.url, ca_file=broker.ca_file).tls_context(),
+        ) as meter:
+            await meter.subscribe(topics.downlink(ROOT, other), qos=1)
+            await meter.subscribe(topics.downlink(ROOT, me), qos=1)
+            await meter.publish(topics.uplink(ROOT, other, "reading"), b"forged", qos=1)
+            await meter.publish(topics.uplink(ROOT, me, "reading"), b"own", qos=1)
+            heard = [d.topic for d in await take(uplink, 1)]
+            await uplink.publish(topics.downlink(ROOT, other), b"for the other")
+            await uplink.publish(topics.downlink(ROOT, me), b"for me")
+            async with asyncio.timeout(15):
+                told = [str(m.topic) async for m in _first(meter.messages)]
+        await uplink.close()
+        return heard, told
+
+    heard, told = asyncio.run(scenario())
+    assert heard == [topics.uplink(ROOT, me, "reading")]
+    assert told == [topics.downlink(ROOT, me)]
+
+
+async def _first(messages: AsyncIterator[aiomqtt.Message]) -> AsyncIterator[aiomqtt.Message]:
+    async for message in messages:
+        yield message
+        return
 
 
 class Intruder:
