@@ -242,7 +242,7 @@ class MqttUplink:
             self._failed = f"MQTT broker {self._address} closed the connection before accepting the head-end ({reason})"
             self._connected.set()
             return
-        if not self._closing:
+        if not self._closing and not self._failed:
             self.disconnections += 1
             log.warning("head-end lost its connection to the MQTT broker %s: %s", self._address, reason)
 
