@@ -49,7 +49,7 @@ from bench.ingest_publisher import publish_all
 from bench.ingest_store import STALL_S, checkpoint, compare, copy_limit, count_rows, store_stage, until_settled
 from bench.ingest_workers import GROUP, CpuMeter, Processes, until_committed, worker
 from bijli import settings as settings_mod
-from bijli.adapters.brokers.mqtt import BrokerAddress
+from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.db import partitions
 from bijli.bootstrap import Platform, bootstrap
 from bijli.fleet.city import build_city

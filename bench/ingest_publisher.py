@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 
 from bench import BenchError
-from bijli.adapters.brokers.mqtt import BrokerAddress
+from bijli.adapters.brokers.address import BrokerAddress
 
 
 def _varint(n: int) -> bytes:

@@ -20,7 +20,8 @@ from typing import Any
 from bench import BenchError
 from bench.ingest_store import STALL_S
 from bijli import settings as settings_mod
-from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
+from bijli.adapters.brokers.address import BrokerAddress
+from bijli.adapters.brokers.mqtt import MqttUplink
 from bijli.bootstrap import bootstrap
 from bijli.headend.ports import Delivery
 from bijli.headend.service import HeadEnd

@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from bijli import settings
-from bijli.adapters.brokers.mqtt import BrokerAddress
+from bijli.adapters.brokers.address import BrokerAddress
 from bijli.bootstrap import bootstrap
 from bijli.fleet.city import build_city
 from bijli.fleet.commissioning import commission_city

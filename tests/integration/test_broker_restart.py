@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
+from bijli.adapters.brokers.address import BrokerAddress
+from bijli.adapters.brokers.mqtt import MqttUplink
 from bijli.fleet.city import build_city
 from bijli.fleet.links import MeterConnections
 from bijli.fleet.twin import FleetTwin, TwinOptions

@@ -19,7 +19,8 @@ import pytest
 import sqlalchemy as sa
 
 from bijli import settings
-from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
+from bijli.adapters.brokers.address import BrokerAddress
+from bijli.adapters.brokers.mqtt import MqttUplink
 from bijli.adapters.db import schema as t
 from bijli.bootstrap import Platform, bootstrap
 from bijli.fleet.city import build_city

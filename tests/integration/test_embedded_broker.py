@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import aiomqtt
 import pytest
 
+from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.embedded import HEADEND_USER, headend_password, start_broker
-from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
+from bijli.adapters.brokers.mqtt import MqttUplink
 from bijli.protocol import keys, topics
 from tests.conftest import free_port
 from tests.support.frames import reading

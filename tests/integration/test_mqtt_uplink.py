@@ -9,7 +9,8 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
+from bijli.adapters.brokers.address import BrokerAddress
+from bijli.adapters.brokers.mqtt import MqttUplink
 from bijli.headend.ports import Delivery
 from bijli.protocol import topics
 

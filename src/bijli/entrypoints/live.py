@@ -8,8 +8,9 @@ import logging
 
 from rich.console import Console
 
+from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.embedded import HEADEND_USER, headend_password, start_broker
-from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
+from bijli.adapters.brokers.mqtt import MqttUplink
 from bijli.bootstrap import Platform
 from bijli.entrypoints.serve import cancel, headend_for, vee_every, web_server
 from bijli.fleet.simulate import run_simulation

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.memory import MemoryBroker
-from bijli.adapters.brokers.mqtt import BrokerAddress
 from bijli.bootstrap import Platform
 from bijli.fleet.commissioning import commission_city
 from bijli.fleet.links import MeterConnections
@@ -105,7 +105,7 @@ async def run_over_mqtt(
     platform: Platform | None,
     scenario: Scenario,
     settings_secret: bytes,
-    broker_url: str,
+    address: BrokerAddress,
     root: str,
     tariff_code: str,
     truth: Path,
@@ -118,9 +118,8 @@ async def run_over_mqtt(
     if platform is not None:
         _commission_all(platform, twin, scenario.begin)
     write_truth(scenario, twin, truth)
-    address = BrokerAddress.parse(broker_url)
     async with MeterConnections(address, settings_secret, twin.meter_ids, root) as link:
-        console.print(f"{len(twin.meter_ids)} meters connected to {address.host}:{address.port}")
+        console.print(f"{len(twin.meter_ids)} meters connected to {address}")
 
         async def sink(frames: list[Outgoing]) -> None:
             if link.came_back():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import socket
 from datetime import datetime
@@ -12,7 +14,8 @@ from typing import Any
 import uvicorn
 from rich.console import Console
 
-from bijli.adapters.brokers.mqtt import BrokerAddress, MqttUplink
+from bijli.adapters.brokers.address import BrokerAddress
+from bijli.adapters.brokers.mqtt import MqttUplink
 from bijli.bootstrap import Platform
 from bijli.headend.dispatcher import Dispatcher
 from bijli.headend.handlers import ask_for_profile
@@ -40,17 +43,40 @@ def web_server(platform: Platform) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-async def headend_for(platform: Platform, address: BrokerAddress, worker: str = "1") -> HeadEnd:
-    """A head-end worker ingesting from an MQTT broker (shared subscription group ``headend``).
+def _secret_tag(site_secret: bytes, what: str) -> str:
+    return hmac.new(site_secret, f"bijli/v1/{what}".encode(), hashlib.sha256).hexdigest()[:16]
 
-    Its MQTT client id is stable (root and worker name), so a worker that restarts resumes its
-    persistent session and gets what the broker kept for it; give each worker its own name.
+
+def headend_client_id(site_secret: bytes, root: str, worker: str) -> str:
+    """A head-end worker's MQTT client id: the same at every start (so a worker that restarts
+    resumes its persistent session), and not to be guessed without the site secret (so no
+    client can take that session over by connecting under its id, on a broker that does not
+    bind client ids to user names)."""
+    return f"bijli-{root}-headend-{worker}-{_secret_tag(site_secret, f'headend-client-id/{root}/{worker}')}"
+
+
+def headend_group(site_secret: bytes, root: str) -> str:
+    """The shared subscription group of a site's head-end workers, not to be guessed without
+    the site secret. A broker whose ACL checks deliveries but not subscriptions (Mosquitto's
+    acl_file) lets any client join a group it can name; the broker then hands that client its
+    share of the uplink and drops it for want of read access, after acknowledging it to the
+    meters."""
+    return f"headend-{_secret_tag(site_secret, f'headend-group/{root}')}"
+
+
+async def headend_for(platform: Platform, address: BrokerAddress, worker: str = "1") -> HeadEnd:
+    """A head-end worker ingesting from an MQTT broker (MQTT 5: the shared subscription group
+    `headend_group`, which every worker of the site joins).
+
+    Its MQTT client id is `headend_client_id`; a broker configured as docs/operations.md says
+    replaces it with the worker's user name. Give each worker its own name (and user name).
     """
     root = platform.settings.topic_root
+    secret = platform.settings.site_secret
     uplink = MqttUplink(
         address,
-        topics.shared_uplink_filter(root, "headend") if address.mqtt5 else topics.uplink_filter(root),
-        f"bijli-{root}-headend-{worker}",
+        topics.shared_uplink_filter(root, headend_group(secret, root)) if address.mqtt5 else topics.uplink_filter(root),
+        headend_client_id(secret, root, worker),
         asyncio.get_running_loop(),
     )
     await uplink.start()
@@ -86,12 +112,13 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
     """Serve until interrupted (the caller disposes of the platform)."""
     tasks: list[asyncio.Task[Any]] = []
     headend = None
-    if platform.settings.broker_url.startswith("mqtt://"):
-        address = BrokerAddress.parse(platform.settings.broker_url)
+    if platform.settings.speaks_mqtt:
+        address = platform.settings.broker_address()
         headend = await headend_for(platform, address, worker)
         tasks.append(asyncio.create_task(headend.run()))
         tasks.append(asyncio.create_task(vee_every(platform, vee_period_s)))
-        console.print(f"head-end ingesting from [bold]{address.host}:{address.port}[/bold]")
+        who = f" as {address.username}" if address.username else ""
+        console.print(f"head-end ingesting from [bold]{address}[/bold]{who}")
         # Commands go out on the head-end's own broker connection.
         assert isinstance(headend.uplink, MqttUplink)
         dispatcher = Dispatcher(platform.dispatch, headend.uplink, platform.ring, headend.root, SystemClock())

@@ -4,6 +4,11 @@ Each meter publishes on its own uplink topics at QoS 1 and counts a frame delive
 the broker acknowledges it (PUBACK); it listens on its own command topic. When the broker goes
 away, publishing fails for the meters it dropped: they are handed back to the caller (whose
 meters keep the content and seal it anew later) and reconnect in the background.
+
+A twin's client id is ``{meter_id}.{root}.{fleet}``, with a fleet id drawn at random for each
+run, so two fleets (or two test runs) with the same meters on one broker do not knock each
+other off. (A broker that binds client ids to user names, as bijli's Mosquitto configuration
+does, uses the meter id whatever the twin sends.)
 """
 
 from __future__ import annotations
@@ -11,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Callable, Sequence
 from types import TracebackType
 
 import aiomqtt
 
-from bijli.adapters.brokers.mqtt import BrokerAddress
+from bijli.adapters.brokers.address import BrokerAddress
 from bijli.fleet.twin import Outgoing
 from bijli.protocol import keys, topics
 
@@ -37,8 +43,11 @@ class MeterConnections:
         on_command: CommandHandler | None = None,
         connect_parallel: int = 50,
         retry_s: float = 2.0,
+        fleet_id: str | None = None,
     ) -> None:
         self._address = address
+        self._tls = address.tls_context()
+        self.fleet_id = fleet_id or secrets.token_hex(4)
         self._secret = site_secret
         self._meter_ids = list(meter_ids)
         self._root = root
@@ -49,8 +58,14 @@ class MeterConnections:
         self._listeners: dict[str, asyncio.Task[None]] = {}
         self._reconnecting: dict[str, asyncio.Task[None]] = {}
         self._back: set[str] = set()
+        self.losses = 0
+        """How often a meter lost its connection (the broker went away, or dropped or replaced it)."""
 
     async def __aenter__(self) -> MeterConnections:
+        try:  # once for the fleet: a broker whose certificate or name does not verify fails fast
+            await self._address.check_tls()
+        except OSError as e:
+            raise aiomqtt.MqttError(f"MQTT broker {self._address}: {e}") from e
         results = await asyncio.gather(*(self._connect(m) for m in self._meter_ids), return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
         if failed:
@@ -80,16 +95,21 @@ class MeterConnections:
         back, self._back = self._back, set()
         return back
 
+    def client_id(self, meter_id: str) -> str:
+        """The MQTT client id this fleet's twin of `meter_id` connects with."""
+        return f"{meter_id}.{self._root}.{self.fleet_id}"
+
     async def _connect(self, meter_id: str) -> None:
         client = aiomqtt.Client(
             self._address.host,
             self._address.port,
-            identifier=meter_id,
+            identifier=self.client_id(meter_id),
             username=meter_id,
             password=keys.mqtt_password(self._secret, meter_id),
             protocol=aiomqtt.ProtocolVersion.V5 if self._address.mqtt5 else aiomqtt.ProtocolVersion.V311,
             keepalive=60,
             timeout=30,
+            tls_context=self._tls,
         )
         async with self._gate:
             await client.__aenter__()
@@ -110,6 +130,8 @@ class MeterConnections:
 
     def _lost(self, meter_id: str) -> None:
         client = self._clients.pop(meter_id, None)
+        if client is not None:
+            self.losses += 1
         listener = self._listeners.pop(meter_id, None)
         if listener is not None and listener is not asyncio.current_task():
             listener.cancel()

@@ -9,7 +9,6 @@ from datetime import date, datetime, timedelta
 import uvicorn
 from rich.console import Console
 
-from bijli.adapters.brokers.mqtt import BrokerAddress
 from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
 from bijli.fleet.city import transformer_meters as transformer_meters_of
@@ -65,7 +64,7 @@ async def run_simulation(
     tariff = builtin_tariffs()[settings.tariff_code]
     twin = FleetTwin(city, transformers, settings.site_secret, tariff, start=begin, root=settings.topic_root, seed=seed)
     end = None if days is None else begin + timedelta(days=days)
-    address = BrokerAddress.parse(settings.broker_url)
+    address = settings.meters_broker_address()
     published = intervals = 0
     live = False
 
@@ -82,7 +81,7 @@ async def run_simulation(
         async with MeterConnections(
             address, settings.site_secret, twin.meter_ids, settings.topic_root, on_command=on_command
         ) as link:
-            console.print(f"[green]{link.connected} meters connected[/green] to {address.host}:{address.port}")
+            console.print(f"[green]{link.connected} meters connected[/green] to {address}")
             while end is None or t < end:
                 due = t + INTERVAL
                 # Caught up: never report an interval before it has ended. Meanwhile whatever the

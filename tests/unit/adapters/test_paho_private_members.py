@@ -30,6 +30,7 @@ METHODS = {
     "_easy_log": "(self, level, fmt, *args)",
     "_send_puback": "(self, mid)",
     "_packet_queue": "(self, command, packet, mid, qos, info=None)",
+    "_reset_sockets": "(self, sockpair_only=False)",
 }
 """Methods of paho's Client, and their parameters."""
 ATTRIBUTES: dict[str, type] = {

@@ -8,9 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Final, cast
-from urllib.parse import parse_qs, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -18,6 +16,7 @@ from paho.mqtt.exception import MalformedPacket as PahoMalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.mqtt_packets import PUBACK, PUBLISH, MalformedPacket, packet_at, pubacks, read_publish
 from bijli.headend.ports import BrokerDown, Delivery
 
@@ -37,6 +36,7 @@ PAHO_PRIVATE_MEMBERS: Final = (
     "_msgtime_mutex",
     "_last_bytes_received",
     "_packet_queue",
+    "_reset_sockets",
 )
 """The parts of paho's `Client` outside its public API that `ChunkedClient` and
 `MqttUplink.ack` use. paho may change them in any release, so pyproject.toml pins the paho
@@ -45,34 +45,6 @@ one's shape on the installed paho."""
 PUBACKS_PER_WRITE = 4096
 FLUSH_FILTER = "$bijli/flush"
 """A filter the head-end never subscribes to: unsubscribing from it is a round trip to the broker."""
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    """Where an MQTT broker listens, and how to speak to it."""
-
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = None
-    mqtt5: bool = True
-
-    @classmethod
-    def parse(cls, url: str) -> BrokerAddress:
-        """``mqtt://[user:pass@]host[:port][?protocol=5|311]``."""
-        parts = urlsplit(url)
-        if parts.scheme != "mqtt" or not parts.hostname:
-            raise ValueError(f"not an MQTT broker URL: {url!r} (expected mqtt://host:port)")
-        protocol = parse_qs(parts.query).get("protocol", ["5"])[0]
-        if protocol not in ("5", "311"):
-            raise ValueError(f"MQTT protocol must be 5 or 311, not {protocol!r}")
-        return cls(
-            host=parts.hostname,
-            port=parts.port or 1883,
-            username=parts.username,
-            password=parts.password,
-            mqtt5=protocol == "5",
-        )
 
 
 def _fresh_packet(**known: Any) -> Any:
@@ -117,6 +89,11 @@ class ChunkedClient(paho.Client):
         self._chunk = bytearray()
         self._chunk_of: object = None
         self.on_delivery: Callable[[str, bytes, int, int], None] | None = None
+
+    def release(self) -> None:
+        """Close what paho keeps open once its loop has stopped (its socket, and the socket
+        pair that wakes the loop), which paho otherwise leaves to the garbage collector."""
+        self._reset_sockets()
 
     def _packet_read(self) -> MQTTErrorCode:
         if self._chunk_of is not self._sock:  # a new connection starts with nothing read
@@ -197,6 +174,7 @@ class MqttUplink:
         self._want = 1
         self._last_arrival = self._oldest = time.monotonic()
         self._connected = threading.Event()
+        self._closing = False
         self._failed: str | None = None
         protocol = paho.MQTTv5 if address.mqtt5 else paho.MQTTv311
         self._client = ChunkedClient(
@@ -209,7 +187,13 @@ class MqttUplink:
         self._client.max_inflight_messages_set(1000)
         if address.username:
             self._client.username_pw_set(address.username, address.password)
+        context = address.tls_context()
+        if context is not None:
+            self._client.tls_set_context(context)
+        self.disconnections = 0
+        """How often the connection was lost (or taken over) after the broker had accepted it."""
         self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._client.on_delivery = self._on_delivery
         self._client.on_publish = self._on_publish
@@ -230,7 +214,9 @@ class MqttUplink:
             properties.SessionExpiryInterval = 24 * 3600
             properties.ReceiveMaximum = 65535
         try:
-            self._client.connect(
+            await self._address.check_tls(timeout_s)
+            await asyncio.to_thread(
+                self._client.connect,
                 self._address.host,
                 self._address.port,
                 keepalive=30,
@@ -238,11 +224,12 @@ class MqttUplink:
                 properties=properties,
             )
         except OSError as e:
-            raise BrokerDown(f"MQTT broker {self._address.host}:{self._address.port}: {e}") from e
+            raise BrokerDown(f"MQTT broker {self._address}: {e}") from e
         self._client.loop_start()
         connected = await asyncio.to_thread(self._connected.wait, timeout_s)
         if not connected or self._failed:
             self._client.loop_stop()
+            self._client.release()
             raise BrokerDown(self._failed or "MQTT broker did not accept the connection in time")
 
     def _on_connect(self, client: paho.Client, _userdata: object, _flags: object, reason: object, _p: object) -> None:
@@ -251,6 +238,18 @@ class MqttUplink:
         else:
             client.subscribe(self._filter, qos=1)
         self._connected.set()
+
+    def _on_disconnect(
+        self, _client: paho.Client, _userdata: object, _flags: object, reason: object, _p: object
+    ) -> None:
+        if not self._connected.is_set():
+            # Closed before it answered the CONNECT: for instance plain MQTT sent to a TLS port.
+            self._failed = f"MQTT broker {self._address} closed the connection before accepting the head-end ({reason})"
+            self._connected.set()
+            return
+        if not self._closing and not self._failed:
+            self.disconnections += 1
+            log.warning("head-end lost its connection to the MQTT broker %s: %s", self._address, reason)
 
     def _on_message(self, _client: paho.Client, _userdata: object, msg: paho.MQTTMessage) -> None:
         self._on_delivery(msg.topic, bytes(msg.payload), msg.mid, msg.qos)
@@ -365,6 +364,7 @@ class MqttUplink:
         those messages again to the next session)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
+        self._closing = True
         if self._client.is_connected():
             # The broker answers packets in order: its answer to this harmless UNSUBSCRIBE
             # (of a filter never subscribed) means it has read all that came before.
@@ -379,6 +379,7 @@ class MqttUplink:
         while self._client.is_connected() and loop.time() < deadline:
             await asyncio.sleep(0.01)
         self._client.loop_stop()
+        self._client.release()
 
 
 def _settle(waiter: asyncio.Future[Any], reason: object) -> None:

@@ -15,3 +15,25 @@ DataDir = Annotated[Path, typer.Option("--data-dir", help="Folder for the embedd
 DatabaseUrl = Annotated[
     str | None, typer.Option("--database-url", help="postgresql://… (default: SQLite in the data folder).")
 ]
+BrokerCa = Annotated[
+    Path | None,
+    typer.Option(
+        "--broker-ca",
+        help="CA certificate (PEM) that signed an mqtts:// broker's certificate (or BIJLI_BROKER_CA); "
+        "default: the system's CAs.",
+    ),
+]
+BrokerUsername = Annotated[
+    str | None,
+    typer.Option(
+        "--broker-username",
+        help="The head-end's user name on the broker (or BIJLI_BROKER_USERNAME, or user@ in the URL).",
+    ),
+]
+BrokerPasswordFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--broker-password-file",
+        help="File whose first line is the head-end's broker password (or BIJLI_BROKER_PASSWORD); never in the URL.",
+    ),
+]

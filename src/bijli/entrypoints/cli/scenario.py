@@ -11,8 +11,9 @@ from typing import Annotated
 import typer
 
 from bijli import settings as settings_mod
+from bijli.adapters.brokers.address import BrokerUrlError
 from bijli.bootstrap import Platform
-from bijli.entrypoints.cli.options import DatabaseUrl, DataDir, console
+from bijli.entrypoints.cli.options import BrokerCa, DatabaseUrl, DataDir, console
 from bijli.entrypoints.cli.platform import opened
 
 app = typer.Typer(no_args_is_help=True, help="Scenario files: what happens to a simulated city.")
@@ -24,8 +25,10 @@ def scenario_run(
     data_dir: DataDir = Path(".bijli-demo"),
     database_url: DatabaseUrl = None,
     broker_url: Annotated[
-        str | None, typer.Option("--broker-url", help="mqtt://… to publish to; none: run the head-end in-process.")
+        str | None,
+        typer.Option("--broker-url", help="mqtts://… or mqtt://… to publish to; none: run the head-end in-process."),
     ] = None,
+    broker_ca: BrokerCa = None,
     truth: Annotated[Path | None, typer.Option(help="Where to write the ground truth (JSON lines).")] = None,
     topic_root: Annotated[str, typer.Option(help="First level of the MQTT topics.")] = "bijli",
 ) -> None:
@@ -38,9 +41,17 @@ def scenario_run(
     except ScenarioError as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from e
-    cfg = settings_mod.build(
-        data_dir=data_dir, database_url=database_url, broker_url=broker_url or "memory", topic_root=topic_root
-    )
+    try:
+        cfg = settings_mod.build(
+            data_dir=data_dir,
+            database_url=database_url,
+            broker_url=broker_url or "memory",
+            topic_root=topic_root,
+            broker_ca=broker_ca,
+        )
+    except BrokerUrlError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from e
     truth_path = truth or cfg.data_dir / f"{file.stem}.truth.jsonl"
     in_store = bool(database_url or not broker_url)
     store: AbstractContextManager[Platform | None] = opened(cfg) if in_store else nullcontext()
@@ -52,7 +63,7 @@ def scenario_run(
                         platform,
                         scenario,
                         cfg.site_secret,
-                        broker_url,
+                        cfg.meters_broker_address(),
                         topic_root,
                         cfg.tariff_code,
                         truth_path,

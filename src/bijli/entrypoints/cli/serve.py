@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 
 from bijli import settings as settings_mod
-from bijli.entrypoints.cli.options import DatabaseUrl, DataDir, console
+from bijli.adapters.brokers.address import BrokerUrlError
+from bijli.entrypoints.cli.options import (
+    BrokerCa,
+    BrokerPasswordFile,
+    BrokerUsername,
+    DatabaseUrl,
+    DataDir,
+    console,
+)
 from bijli.entrypoints.cli.platform import opened
 from bijli.kernel.heap import settle_heap
 
@@ -18,8 +26,14 @@ def serve(
     data_dir: DataDir = Path(".bijli-demo"),
     database_url: DatabaseUrl = None,
     broker_url: Annotated[
-        str | None, typer.Option("--broker-url", help="mqtt://host:port to ingest from; none: web only.")
+        str | None,
+        typer.Option(
+            "--broker-url", help="mqtts://host:port (TLS) or mqtt://host:port to ingest from; none: web only."
+        ),
     ] = None,
+    broker_username: BrokerUsername = None,
+    broker_password_file: BrokerPasswordFile = None,
+    broker_ca: BrokerCa = None,
     host: Annotated[str, typer.Option(help="Address to bind (loopback until authentication lands).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Web port.")] = 8000,
     topic_root: Annotated[str, typer.Option(help="First level of the MQTT topics.")] = "bijli",
@@ -32,14 +46,21 @@ def serve(
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise typer.BadParameter("until authentication lands, bijli serves on loopback only", param_hint="--host")
-    cfg = settings_mod.build(
-        data_dir=data_dir,
-        database_url=database_url,
-        broker_url=broker_url or "none",
-        topic_root=topic_root,
-        host=host,
-        port=port,
-    )
+    try:
+        cfg = settings_mod.build(
+            data_dir=data_dir,
+            database_url=database_url,
+            broker_url=broker_url or "none",
+            topic_root=topic_root,
+            host=host,
+            port=port,
+            broker_username=broker_username,
+            broker_password_file=broker_password_file,
+            broker_ca=broker_ca,
+        )
+    except BrokerUrlError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from e
     with opened(cfg) as platform:
         settle_heap()
         asyncio.run(run_serve(platform, console, worker=worker_id))

@@ -1,0 +1,41 @@
+"""`bijli serve` and `bijli simulate` take no broker password on the command line, and the
+head-end's MQTT identity cannot be guessed without the site secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bijli.entrypoints.cli import app
+from bijli.entrypoints.serve import headend_client_id, headend_group
+
+
+@pytest.mark.parametrize("command", ["serve", "simulate"])
+def test_a_password_in_the_broker_url_exits_2_and_says_where_it_goes(command: str, tmp_path: Path) -> None:
+    url = "mqtts://headend-1:s3cret-pw@localhost:8883"
+    result = CliRunner().invoke(app, [command, "--broker-url", url, "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    assert "--broker-password-file" in said
+    assert "BIJLI_BROKER_PASSWORD" in said
+    assert "s3cret-pw" not in said
+
+
+def test_serve_says_when_the_password_file_cannot_be_read(tmp_path: Path) -> None:
+    args = ["serve", "--broker-url", "mqtts://localhost", "--broker-username", "headend-1"]
+    args += ["--broker-password-file", str(tmp_path / "missing"), "--data-dir", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "cannot read the broker password file" in " ".join(result.output.split())
+
+
+def test_the_headends_client_id_and_group_are_stable_and_follow_the_site_secret() -> None:
+    one, other = bytes(32), bytes(range(32))
+    assert headend_client_id(one, "bijli", "1") == headend_client_id(one, "bijli", "1")
+    assert headend_client_id(one, "bijli", "1").startswith("bijli-bijli-headend-1-")
+    assert headend_client_id(one, "bijli", "1") != headend_client_id(other, "bijli", "1")
+    assert headend_client_id(one, "bijli", "1") != headend_client_id(one, "bijli", "2")
+    assert headend_group(one, "bijli") == headend_group(one, "bijli") != headend_group(other, "bijli")
+    assert headend_group(one, "bijli").startswith("headend-")
