@@ -32,6 +32,10 @@ class Settings:
     broker_password: str | None = field(default=None, repr=False)
     broker_ca: Path | None = None
     """The CA that signed the broker's certificate (``mqtts://``); else the system's CAs."""
+    sms: str = "none"
+    """The SMS channel for consumers' login codes: ``none`` or ``console`` (demo and trials)."""
+    secure_cookies: bool | None = None
+    """Session cookies only over HTTPS: True, False, or None (when the request came over HTTPS)."""
 
     @property
     def speaks_mqtt(self) -> bool:
@@ -77,6 +81,8 @@ def build(
     broker_username: str | None = None,
     broker_password_file: Path | None = None,
     broker_ca: Path | None = None,
+    sms: str = "none",
+    secure_cookies: bool | None = None,
 ) -> Settings:
     """Settings from command-line values and the environment.
 
@@ -98,6 +104,8 @@ def build(
         broker_username=username,
         broker_password=password,
         broker_ca=ca,
+        sms=sms,
+        secure_cookies=secure_cookies,
     )
     if settings.speaks_mqtt:
         settings.broker_address().tls_context()  # refuses what cannot work now, not when first dialled

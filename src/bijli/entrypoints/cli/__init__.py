@@ -10,7 +10,7 @@ import logging
 
 import typer
 
-from bijli.entrypoints.cli import bench, db, mdm, meter, meters, quarantine, report, scenario, token
+from bijli.entrypoints.cli import access, bench, db, mdm, meter, meters, quarantine, report, scenario, token
 from bijli.entrypoints.cli.demo import demo
 from bijli.entrypoints.cli.serve import serve
 from bijli.entrypoints.cli.simulate import simulate
@@ -19,6 +19,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Operate smar
 app.command()(demo)
 app.command()(serve)
 app.command()(simulate)
+app.add_typer(access.app, name="access")
 app.add_typer(db.app, name="db")
 app.add_typer(token.app, name="token")
 app.add_typer(meter.app, name="meter")
