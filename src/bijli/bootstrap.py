@@ -54,6 +54,6 @@ def bootstrap(settings: Settings, migrate: bool = True) -> Platform:
         reads=Reads(engine),
         reports=SqlReports(engine),
         dispatch=SqlCommandDispatch(engine),
-        ring=KeyRing(settings.site_secret),
+        ring=KeyRing(settings.site_keys),
         maintenance=SqlMaintenance(engine),
     )

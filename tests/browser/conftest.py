@@ -47,7 +47,9 @@ def _browser_missing() -> str | None:
 
 @pytest.fixture(scope="session")
 def browser_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    platform = bootstrap(settings.build(data_dir=tmp_path_factory.mktemp("bijli-browser"), broker_url="memory"))
+    platform = bootstrap(
+        settings.build(data_dir=tmp_path_factory.mktemp("bijli-browser"), broker_url="memory", new_site=True)
+    )
     asyncio.run(demo.run_headless(platform, meters=DEMO_METERS, days=DEMO_DAYS, start=DEMO_START))
     yield platform
     platform.store.dispose()

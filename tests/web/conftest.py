@@ -32,7 +32,9 @@ MakeClient = Callable[..., TestClient]
 @pytest.fixture(scope="session")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, dict[str, object]]]:
     """A platform over a store the headless demo filled with one IST day of four meters, and its summary."""
-    platform = bootstrap(settings.build(data_dir=tmp_path_factory.mktemp("bijli-web"), broker_url="memory"))
+    platform = bootstrap(
+        settings.build(data_dir=tmp_path_factory.mktemp("bijli-web"), broker_url="memory", new_site=True)
+    )
     summary = asyncio.run(demo.run_headless(platform, meters=DEMO_METERS, days=1, start=DEMO_DAY))
     yield platform, summary
     platform.store.dispose()

@@ -10,6 +10,7 @@ import typer
 
 from bijli import settings as settings_mod
 from bijli.adapters.brokers.address import BrokerUrlError
+from bijli.adapters.keyfile import KeyFileError
 from bijli.entrypoints.cli.options import (
     BrokerCa,
     BrokerPasswordFile,
@@ -58,7 +59,7 @@ def serve(
             broker_password_file=broker_password_file,
             broker_ca=broker_ca,
         )
-    except BrokerUrlError as e:
+    except (BrokerUrlError, KeyFileError) as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from e
     with opened(cfg) as platform:
