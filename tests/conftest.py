@@ -19,6 +19,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from bijli.adapters import keyfile
+
 PG_ADMIN_URL = os.environ.get("BIJLI_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 MQTT_HOST, MQTT_PORT = "127.0.0.1", int(os.environ.get("BIJLI_TEST_MQTT_PORT", "1883"))
 BIJLI = [sys.executable, "-m", "bijli"]
@@ -153,4 +155,7 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
+    """A site's data folder: its key file made, as `bijli keys init` makes it."""
+    folder = tmp_path / "data"
+    keyfile.create(keyfile.path_in(folder))
+    return folder

@@ -65,7 +65,7 @@ def bootstrap(settings: Settings, migrate: bool = True, sms: SmsSender | None = 
         reads=Reads(engine),
         reports=SqlReports(engine),
         dispatch=SqlCommandDispatch(engine),
-        ring=KeyRing(settings.site_secret),
+        ring=KeyRing(settings.site_keys),
         maintenance=SqlMaintenance(engine),
         sms=sms or (ConsoleSms() if settings.sms == "console" else NoSms()),
     )

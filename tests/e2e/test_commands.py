@@ -43,7 +43,7 @@ class LiveFleet:
     """The twin's meters on their own MQTT connections, on an event loop in a thread of its own,
     reporting as they go. A command reaches a meter only while it has a network."""
 
-    def __init__(self, twin: FleetTwin, broker_url: str, secret: bytes, root: str) -> None:
+    def __init__(self, twin: FleetTwin, broker_url: str, root: str) -> None:
         self.twin = twin
         self.lost_commands: list[str] = []
         self._loop = asyncio.new_event_loop()
@@ -51,7 +51,7 @@ class LiveFleet:
         self._thread.start()
         self._stop = asyncio.Event()
         self._link = MeterConnections(
-            BrokerAddress.parse(broker_url), secret, twin.meter_ids, root, on_command=self._command
+            BrokerAddress.parse(broker_url), twin.mqtt_password, twin.meter_ids, root, on_command=self._command
         )
         self._run(self._link.__aenter__())
         self._pump = asyncio.run_coroutine_threadsafe(self._report(), self._loop)
@@ -98,10 +98,12 @@ def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_co
     pg_url: str, mosquitto: str, topic_root: str, data_dir: Path, bijli_server: Callable[[list[str]], str]
 ) -> None:
     platform = bootstrap(
-        settings.build(data_dir=data_dir, database_url=pg_url, broker_url=mosquitto, topic_root=topic_root)
+        settings.build(
+            data_dir=data_dir, database_url=pg_url, broker_url=mosquitto, topic_root=topic_root, new_site=True
+        )
     )
     commission_city(platform.store, platform.settings.tariff_code, CITY, datetime.now(UTC) - timedelta(days=1))
-    secret = platform.settings.site_secret
+    secret = platform.settings.site_keys
     base = bijli_server(
         ["--database-url", pg_url, "--broker-url", mosquitto, "--topic-root", topic_root, "--data-dir", str(data_dir)]
     )
@@ -120,7 +122,7 @@ def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_co
     )
     for operator in twin.options.operators:  # Civil Lines has no network at all from the start
         twin.network(operator, CIVIL_LINES, False, now)
-    fleet = LiveFleet(twin, mosquitto, secret, topic_root)
+    fleet = LiveFleet(twin, mosquitto, topic_root)
     try:
         fleet.do(lambda tw: tw.broker(True, time.time()))  # the meters that can, connect and report
         wait_until(lambda: api.get(f"/meters/{ONLINE}").json()["online"], 30, f"{ONLINE} online")

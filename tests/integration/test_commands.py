@@ -37,7 +37,7 @@ from bijli.kernel.clock import SimulatedClock
 from bijli.kernel.time import INTERVAL, epoch
 from bijli.mdm.meters import UnknownMeter
 from bijli.prepaid.tariff import builtin_tariffs
-from bijli.protocol import keys, topics
+from bijli.protocol import topics
 from bijli.protocol.codec import Refusal, open_command
 from bijli.protocol.frames import COMMAND_ACTIONS, AckFrame, CommandFrame, ReadingFrame
 from bijli.web.app import create_app
@@ -62,7 +62,7 @@ S = Status
 def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
     """A platform over an empty store of either kind, the city commissioned."""
     url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
-    p = bootstrap(settings.build(data_dir=tmp_path / "data", database_url=url, broker_url="memory"))
+    p = bootstrap(settings.build(data_dir=tmp_path / "data", database_url=url, broker_url="memory", new_site=True))
     commission_city(p.store, p.settings.tariff_code, CITY, START - timedelta(days=30))
     yield p
     p.store.dispose()
@@ -149,7 +149,7 @@ class Site:
         for topic, payload in self.published:
             meter_id = topic.split("/")[3]
             assert topic == topics.downlink(ROOT, meter_id)
-            opened = open_command(keys.frame_key(self.platform.settings.site_secret, meter_id), meter_id, payload)
+            opened = open_command(self.platform.settings.site_keys.frame_key(meter_id), meter_id, payload)
             assert not isinstance(opened, Refusal), opened
             frames.append(opened)
         self.published.clear()
@@ -164,7 +164,7 @@ class Site:
             self._twin = FleetTwin(
                 CITY,
                 [],
-                self.platform.settings.site_secret,
+                self.platform.settings.site_keys,
                 tariff,
                 start=START,
                 root=ROOT,

@@ -38,7 +38,7 @@ SMS = ConsoleOutbox()
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, dict[str, object]]]:
     """A platform over a store the headless demo filled with one IST day of four meters, and its summary."""
     data_dir = tmp_path_factory.mktemp("bijli-web")
-    platform = bootstrap(settings.build(data_dir=data_dir, broker_url="memory"), sms=ConsoleSms(SMS))
+    platform = bootstrap(settings.build(data_dir=data_dir, broker_url="memory", new_site=True), sms=ConsoleSms(SMS))
     summary = asyncio.run(demo.run_headless(platform, meters=DEMO_METERS, days=1, start=DEMO_DAY))
     yield platform, summary
     platform.store.dispose()

@@ -27,7 +27,7 @@ WHO = {"reason": "consumer moved out; meter removed"}
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
     """A store of its own (these tests change it), four meters commissioned a month ago."""
-    p = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory"))
+    p = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory", new_site=True))
     commission_city(p.store, p.settings.tariff_code, build_city(4), NOW - timedelta(days=30))
     yield p
     p.store.dispose()

@@ -114,7 +114,7 @@ def test_a_decommissioned_meter_is_shown_out_of_service_not_offline(
     tmp_path: Path, make_client: Callable[..., TestClient]
 ) -> None:
     now = datetime(2026, 11, 2, 4, 30, tzinfo=UTC)
-    platform = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory"))
+    platform = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory", new_site=True))
     try:
         city = build_city(4)
         commission_city(platform.store, platform.settings.tariff_code, city, now - timedelta(days=30))

@@ -45,7 +45,7 @@ async def run_headless(platform: Platform, meters: int, days: int, start: date, 
     commission_city(platform.store, platform.settings.tariff_code, city, begin)
     tariff = platform.store.tariffs[platform.settings.tariff_code]
     fleet = FleetTwin(
-        city, [], platform.settings.site_secret, tariff, start=begin, root=platform.settings.topic_root, seed=seed
+        city, [], platform.settings.site_keys, tariff, start=begin, root=platform.settings.topic_root, seed=seed
     )
     broker = MemoryBroker()
     clock = SimulatedClock(begin)

@@ -27,8 +27,8 @@ async def run_live(platform: Platform, *, meters: int, mqtt_port: int, hotspot_p
     """Broker, head-end, web and fleet in one process, until interrupted (the caller disposes
     of the platform)."""
     cfg = platform.settings
-    broker = await start_broker(cfg.site_secret, cfg.topic_root, MQTT_HOST, mqtt_port)
-    address = BrokerAddress(MQTT_HOST, mqtt_port, HEADEND_USER, headend_password(cfg.site_secret), mqtt5=False)
+    broker = await start_broker(cfg.site_keys, cfg.topic_root, MQTT_HOST, mqtt_port)
+    address = BrokerAddress(MQTT_HOST, mqtt_port, HEADEND_USER, headend_password(cfg.site_keys), mqtt5=False)
     headend = await headend_for(platform, address, "demo")
     fleet_settings = dataclasses.replace(cfg, broker_url=f"mqtt://{MQTT_HOST}:{mqtt_port}?protocol=311")
     server = web_server(platform)

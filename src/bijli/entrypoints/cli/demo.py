@@ -25,11 +25,12 @@ def demo(
     mqtt_port: Annotated[int, typer.Option(help="Port of the in-process MQTT broker (interactive).")] = 1884,
     hotspot_port: Annotated[int, typer.Option(help="Port of the meters' hotspots (interactive).")] = 8100,
 ) -> None:
-    """Run a simulated city of prepaid meters on the embedded stack."""
+    """Run a simulated city of prepaid meters on the embedded stack (a new data folder gets new
+    site keys)."""
     from bijli.entrypoints import demo as demo_mod
 
     if headless:
-        cfg = settings_mod.build(data_dir=data_dir, broker_url="memory")
+        cfg = settings_mod.build(data_dir=data_dir, broker_url="memory", new_site=True)
         with opened(cfg) as platform:
             first = date.fromisoformat(start) if start else demo_mod.default_start(days)
             result = asyncio.run(demo_mod.run_headless(platform, meters, days, first))
@@ -43,6 +44,6 @@ def demo(
         return
     from bijli.entrypoints.live import run_live
 
-    cfg = settings_mod.build(data_dir=data_dir, broker_url="embedded", port=port, sms="console")
+    cfg = settings_mod.build(data_dir=data_dir, broker_url="embedded", port=port, sms="console", new_site=True)
     with opened(cfg) as platform:
         asyncio.run(run_live(platform, meters=meters, mqtt_port=mqtt_port, hotspot_port=hotspot_port, console=console))

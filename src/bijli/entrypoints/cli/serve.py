@@ -10,6 +10,7 @@ import typer
 
 from bijli import settings as settings_mod
 from bijli.adapters.brokers.address import BrokerUrlError
+from bijli.adapters.keyfile import KeyFileError
 from bijli.entrypoints.cli.options import (
     BrokerCa,
     BrokerPasswordFile,
@@ -80,7 +81,7 @@ def serve(
             sms=sms,
             secure_cookies=secure_cookies,
         )
-    except BrokerUrlError as e:
+    except (BrokerUrlError, KeyFileError) as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from e
     with opened(cfg) as platform:
