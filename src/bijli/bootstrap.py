@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bijli.access.ports import SmsSender
 from bijli.adapters.db import engine as db
+from bijli.adapters.db.audit import AuditTrail
 from bijli.adapters.db.dispatch import SqlCommandDispatch
 from bijli.adapters.db.maintenance import SqlMaintenance
 from bijli.adapters.db.queries import Queries
@@ -38,6 +39,8 @@ class Platform:
     """Schema revision, partitions, retention (`bijli db`)."""
     sms: SmsSender
     """The SMS channel (consumers' login codes)."""
+    audit: AuditTrail
+    """Who asked for what (the API's audit trail)."""
 
     def close(self) -> None:
         """Let go of the store's connections."""
@@ -68,4 +71,5 @@ def bootstrap(settings: Settings, migrate: bool = True, sms: SmsSender | None = 
         ring=KeyRing(settings.site_keys),
         maintenance=SqlMaintenance(engine),
         sms=sms or (ConsoleSms() if settings.sms == "console" else NoSms()),
+        audit=AuditTrail(engine),
     )

@@ -256,6 +256,10 @@ def test_openapi_lists_the_contract_paths(api: TestClient) -> None:
         "/api/v1/meters/{meter_id}/status-history",
         "/api/v1/reports/collection",
         "/api/v1/fleet/connectivity",
+        "/api/v1/me",
+        "/api/v1/commands/bulk",
+        "/api/v1/commands/bulk/{request_id}",
+        "/api/v1/audit",
     }
     assert [p for p in doc["paths"] if not p.startswith("/api/v1/")] == []
     writable = {path for path, ops in doc["paths"].items() if set(ops) != {"get"}}
@@ -263,6 +267,9 @@ def test_openapi_lists_the_contract_paths(api: TestClient) -> None:
         "/api/v1/meters/{meter_id}/commands",
         "/api/v1/meters/{meter_id}/decommission",
         "/api/v1/meters/{meter_id}/recommission",
+        "/api/v1/commands/bulk",
+        "/api/v1/commands/bulk/{request_id}/approve",
+        "/api/v1/commands/bulk/{request_id}/refuse",
     }
 
 

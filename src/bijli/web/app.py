@@ -18,7 +18,7 @@ import bijli
 from bijli.access.secrets import csrf_for
 from bijli.bootstrap import Platform
 from bijli.kernel.clock import Clock, SystemClock
-from bijli.web import api, commands_api, display, login, meters_api, pages, reports_api
+from bijli.web import access_api, api, commands_api, display, login, meters_api, pages, reports_api
 from bijli.web.auth import Auth, SignInRequired, secure
 from bijli.web.context import WebContext
 
@@ -70,6 +70,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     )
     app.include_router(api.router(ctx))
     app.include_router(commands_api.router(ctx))
+    app.include_router(access_api.router(ctx))
     app.include_router(meters_api.router(ctx))
     app.include_router(reports_api.router(ctx))
     app.include_router(pages.router(ctx, templates))
