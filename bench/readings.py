@@ -204,7 +204,7 @@ async def measure_api(app: FastAPI, picks: list[tuple[str, datetime]]) -> tuple[
     """Milliseconds per ``GET /api/v1/meters/{id}/readings`` for one meter's IST day, in process."""
     ms, rows = [], 0
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         for meter_id, day in picks:
             local = day.astimezone(IST)
             params = {"start": local.isoformat(), "end": (local + timedelta(days=1)).isoformat()}

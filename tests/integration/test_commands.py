@@ -673,7 +673,7 @@ def test_a_late_answer_after_expiry_is_recorded(site: Site) -> None:
 
 @pytest.fixture
 def api(site: Site) -> TestClient:
-    return TestClient(create_app(site.platform, clock=site.clock))
+    return TestClient(create_app(site.platform, clock=site.clock), base_url="http://localhost")
 
 
 def body(**change: Any) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def make_client() -> MakeClient:
     """A test client over a platform, its clock stopped at `now` (default: ten minutes after the last report)."""
 
     def make(platform: Platform, now: datetime = LAST_SEEN + timedelta(minutes=10)) -> TestClient:
-        return TestClient(create_app(platform, clock=SimulatedClock(now)))
+        return TestClient(create_app(platform, clock=SimulatedClock(now)), base_url="http://localhost")
 
     return make
 

@@ -10,19 +10,25 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 import bijli
+from bijli.adapters.db.faults import is_transient
 from bijli.bootstrap import Platform
 from bijli.kernel.clock import Clock, SystemClock
 from bijli.web import api, commands_api, display, meters_api, pages, reports_api
 from bijli.web.context import WebContext
+from bijli.web.edge import Edge, allowed_hosts
 
 HERE = Path(__file__).parent
 STATUS_TITLES = {
     400: ("Bad request", "गलत अनुरोध"),
     404: ("Not found", "नहीं मिला"),
+    413: ("Request too large", "अनुरोध बहुत बड़ा"),
     422: ("Bad request", "गलत अनुरोध"),
+    503: ("Busy, try again", "व्यस्त, फिर से कोशिश करें"),
 }
 
 
@@ -43,7 +49,8 @@ def _wants_json(request: Request) -> bool:
 
 
 def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
-    """The ASGI app over `platform`; `clock` (default: the wall clock) decides who is online."""
+    """The ASGI app over `platform`, behind its edge (`bijli.web.edge`: the Host names of the
+    settings, security headers, body limit); `clock` (default: the wall clock) decides who is online."""
     ctx = WebContext(platform=platform, clock=clock or SystemClock())
     templates = _templates()
     app = FastAPI(
@@ -61,6 +68,8 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(reports_api.router(ctx))
     app.include_router(pages.router(ctx, templates))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    settings = platform.settings
+    app.add_middleware(Edge, hosts=allowed_hosts(settings.host, settings.allowed_hosts))
 
     def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
         title, title_hi = STATUS_TITLES.get(status, ("Something went wrong", "कुछ गड़बड़ हुई"))
@@ -73,6 +82,9 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:  # Starlette names only the first route's methods for the path
+            methods = {m for r in app.routes if r.matches(request.scope)[0] == Match.PARTIAL for m in _methods(r)}
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(methods))}
         if _wants_json(request):
             return await http_exception_handler(request, exc)
         return error_page(request, exc.status_code, str(exc.detail))
@@ -84,4 +96,16 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
         detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
         return error_page(request, 422, detail)
 
+    @app.exception_handler(DBAPIError)
+    async def store_busy(request: Request, exc: DBAPIError) -> Response:
+        """A statement cut at the statement timeout, or a store that does not answer: 503, at once."""
+        if not is_transient(exc):
+            raise exc
+        busy = StarletteHTTPException(503, "the database did not answer in time; try again", {"Retry-After": "5"})
+        return await http_error(request, busy)
+
     return app
+
+
+def _methods(route: object) -> set[str]:
+    return set(getattr(route, "methods", None) or ())

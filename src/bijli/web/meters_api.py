@@ -10,28 +10,16 @@ from pydantic import BaseModel, Field
 
 from bijli.accounts.handlers import change_status
 from bijli.mdm.meters import MAX_CHANGED_BY, MAX_REASON, MeterStatus, RefusedChange, UnknownMeter
-from bijli.web.api import NOT_FOUND, PREFIX, Meter, MeterId, Problem, meter_out
+from bijli.web.api import NOT_FOUND, PREFIX, Meter, MeterId, meter_out
 from bijli.web.context import WebContext
-
-NOT_BLANK = r"\S"
+from bijli.web.limits import EDGE, Limit, Offset, Paged, Problem, audit_text, window
 
 
 class StatusChangeRequest(BaseModel):
     """Who takes a meter out of service or puts it back, and why."""
 
-    requested_by: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=MAX_CHANGED_BY,
-            pattern=NOT_BLANK,
-            description="Who asks (until authentication says so itself).",
-        ),
-    ]
-    reason: Annotated[
-        str,
-        Field(min_length=1, max_length=MAX_REASON, pattern=NOT_BLANK, description="Why; kept in the status history."),
-    ]
+    requested_by: Annotated[str, audit_text(MAX_CHANGED_BY, "Who asks (until authentication says so itself).")]
+    reason: Annotated[str, audit_text(MAX_REASON, "Why; kept in the status history.")]
 
 
 class StatusChangeEntry(BaseModel):
@@ -42,7 +30,7 @@ class StatusChangeEntry(BaseModel):
     reason: str
 
 
-class StatusHistory(BaseModel):
+class StatusHistory(Paged):
     meter_id: str
     status: str = Field(description="The meter's status now.")
     items: list[StatusChangeEntry] = Field(description="Every status change, newest first.")
@@ -56,7 +44,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def router(ctx: WebContext) -> APIRouter:
     """The meter lifecycle routes over one platform."""
-    api = APIRouter(prefix=PREFIX, tags=["v1", "meters"])
+    api = APIRouter(prefix=PREFIX, tags=["v1", "meters"], responses=EDGE)
     platform = ctx.platform
 
     def change(meter_id: str, to: MeterStatus, body: StatusChangeRequest) -> Meter:
@@ -84,15 +72,19 @@ def router(ctx: WebContext) -> APIRouter:
         return change(meter_id, MeterStatus.COMMISSIONED, body)
 
     @api.get("/meters/{meter_id}/status-history", response_model=StatusHistory, responses=NOT_FOUND)
-    def status_history(meter_id: MeterId) -> StatusHistory:
+    def status_history(meter_id: MeterId, limit: Limit = 100, offset: Offset = 0) -> StatusHistory:
         """Who took the meter out of service or put it back, when and why; newest first."""
         found = platform.queries.status_history(meter_id)
         if found is None:
             raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
-        current, changes = found
+        current, every = found
+        changes, next_offset = window(every, limit, offset)
         return StatusHistory(
             meter_id=meter_id,
             status=current,
+            limit=limit,
+            offset=offset,
+            next_offset=next_offset,
             items=[
                 StatusChangeEntry(
                     at=c.at.astimezone(UTC),
