@@ -83,8 +83,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 405:  # Starlette names only the first route's methods for the path
-            methods = {m for r in app.routes if r.matches(request.scope)[0] == Match.PARTIAL for m in _methods(r)}
-            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(methods))}
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_allowed(app, request.url.path))}
         if _wants_json(request):
             return await http_exception_handler(request, exc)
         return error_page(request, exc.status_code, str(exc.detail))
@@ -107,5 +106,11 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     return app
 
 
-def _methods(route: object) -> set[str]:
-    return set(getattr(route, "methods", None) or ())
+def _allowed(app: FastAPI, path: str) -> list[str]:
+    """The methods some route of `app` takes at `path`."""
+
+    def takes(method: str) -> bool:
+        asked = {"type": "http", "path": path, "root_path": "", "method": method}
+        return any(route.matches(asked)[0] == Match.FULL for route in app.routes)
+
+    return [m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE") if takes(m)]

@@ -104,7 +104,7 @@ def _moment_text(value: object) -> object:
 def _moment_in_calendar(moment: datetime) -> datetime:
     # The year first: a time at the end of year 9999 west of UTC cannot be moved to UTC at all.
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    if not FIRST_DAY.year <= aware.year <= LAST_DAY.year or not EARLIEST <= aware <= LATEST:
+    if not EARLIEST.year <= aware.year <= LATEST.year or not EARLIEST <= aware <= LATEST:
         raise ValueError(f"a time from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}")
     return moment
 
