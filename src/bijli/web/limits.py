@@ -50,6 +50,10 @@ EDGE: dict[int | str, dict[str, Any]] = {
         "description": "A parameter or a field breaks its rule; each problem names it.",
         "content": {"application/json": {"schema": {"$ref": f"{REF_PREFIX}HTTPValidationError"}}},
     },
+    503: {
+        "model": Problem,
+        "description": "The database did not answer in time (the statement timeout); try again after Retry-After.",
+    },
 }
 """Errors any API route may answer, the same everywhere (routers take them as `responses`)."""
 
