@@ -10,12 +10,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 import bijli
-from bijli.adapters.db.faults import is_transient
+from bijli.adapters.db.faults import DRIVER_ERRORS, is_transient
 from bijli.bootstrap import Platform
 from bijli.kernel.clock import Clock, SystemClock
 from bijli.web import api, commands_api, display, meters_api, pages, reports_api
@@ -95,13 +94,15 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
         detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
         return error_page(request, 422, detail)
 
-    @app.exception_handler(DBAPIError)
-    async def store_busy(request: Request, exc: DBAPIError) -> Response:
+    async def store_busy(request: Request, exc: Exception) -> Response:
         """A statement cut at the statement timeout, or a store that does not answer: 503, at once."""
         if not is_transient(exc):
             raise exc
         busy = StarletteHTTPException(503, "the database did not answer in time; try again", {"Retry-After": "5"})
         return await http_error(request, busy)
+
+    for error in DRIVER_ERRORS:
+        app.add_exception_handler(error, store_busy)
 
     return app
 
