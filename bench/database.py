@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -61,6 +60,5 @@ def dedicated_database(url: str, *, fresh: bool) -> None:
 
 
 def scratch_settings(url: str, data_dir: Path) -> settings_mod.Settings:
-    """Settings for a benchmark's own platform (a throwaway data folder and site secret)."""
-    cfg = settings_mod.build(data_dir=data_dir, database_url=url, broker_url="none")
-    return replace(cfg, site_secret=bytes(range(32)))
+    """Settings for a benchmark's own platform (a throwaway data folder and site keys)."""
+    return settings_mod.build(data_dir=data_dir, database_url=url, broker_url="none", new_site=True)

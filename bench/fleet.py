@@ -16,12 +16,11 @@ from typing import Annotated
 
 import typer
 
+from bijli.adapters.keyfile import new_site
 from bijli.fleet.city import build_city, transformer_meters
 from bijli.fleet.twin import FleetTwin, TwinOptions
 from bijli.kernel.time import INTERVAL, ist_midnight
 from bijli.prepaid.tariff import builtin_tariffs
-
-SECRET = bytes(range(32))
 
 
 def run(
@@ -35,7 +34,7 @@ def run(
     twin = FleetTwin(
         city,
         transformers,
-        SECRET,
+        new_site(),
         builtin_tariffs()["UP-LMV1-DU"],
         start=begin,
         first_counter=0,

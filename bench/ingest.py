@@ -97,7 +97,7 @@ def run(opts: Options, progress: Callable[[str], None] | None = None) -> dict[st
         if not address.mqtt5:
             raise BenchError("the benchmark speaks MQTT 5 (shared subscriptions)")
         cfg = scratch_settings(opts.database_url, Path(tmp))
-        cfg = replace(cfg, site_secret=os.urandom(32), topic_root=root_ingest, broker_url=broker_url)
+        cfg = replace(cfg, topic_root=root_ingest, broker_url=broker_url)
         platform = bootstrap(cfg)
         try:
             roots = (root_ingest, root_broker, root_uplink)
@@ -129,7 +129,7 @@ def _run(
     twin = FleetTwin(
         city,
         [],
-        cfg.site_secret,
+        cfg.site_keys,
         platform.store.tariffs[cfg.tariff_code],
         start=begin,
         root=root_ingest,
@@ -181,7 +181,7 @@ def _run(
             cfg.database_url,
             cfg.broker_url,
             root_ingest,
-            cfg.site_secret,
+            cfg.site_keys,
             i,
             ready[i],
             stop,

@@ -28,6 +28,7 @@ from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SystemClock
 from bijli.kernel.heap import settle_heap
 from bijli.protocol import topics
+from bijli.protocol.keys import SiteKeys
 
 GROUP = "headend"
 
@@ -96,7 +97,7 @@ async def _work(
     database_url: str,
     broker_url: str,
     root: str,
-    secret: bytes,
+    site: SiteKeys,
     index: int,
     ready: Event,
     stop: Event,
@@ -104,8 +105,10 @@ async def _work(
     progress: Any,
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = settings_mod.build(data_dir=Path(tmp), database_url=database_url, broker_url=broker_url, topic_root=root)
-        platform = bootstrap(replace(cfg, site_secret=secret), migrate=False)
+        cfg = settings_mod.build(
+            data_dir=Path(tmp), database_url=database_url, broker_url=broker_url, topic_root=root, new_site=True
+        )
+        platform = bootstrap(replace(cfg, site_keys=site), migrate=False)
         address = BrokerAddress.parse(broker_url)
         subscription = topics.shared_uplink_filter(root, GROUP)
         uplink = TimedUplink(address, subscription, f"bijli-{root}-headend-{index}")

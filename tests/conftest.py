@@ -19,6 +19,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from bijli.adapters import keyfile
+
 PG_ADMIN_URL = os.environ.get("BIJLI_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 MQTT_HOST, MQTT_PORT = "127.0.0.1", int(os.environ.get("BIJLI_TEST_MQTT_PORT", "1883"))
 BIJLI = [sys.executable, "-m", "bijli"]
@@ -104,6 +106,13 @@ def run_bijli(args: list[str], env: dict[str, str] | None = None, timeout: float
     return done.stdout
 
 
+def api_token(store_args: list[str], role: str = "admin", name: str = "e2e") -> dict[str, str]:
+    """A bearer token made with `bijli access token create` on the store `store_args` name
+    (--data-dir, --database-url), as the Authorization header."""
+    out = run_bijli(["access", "token", "create", "--role", role, "--name", name, *store_args])
+    return {"Authorization": f"Bearer {out.strip().splitlines()[-1]}"}
+
+
 @pytest.fixture
 def bijli_server() -> Iterator[Callable[[list[str]], str]]:
     """Start `bijli serve …` in the background; yields a starter returning its base URL."""
@@ -146,4 +155,7 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
+    """A site's data folder: its key file made, as `bijli keys init` makes it."""
+    folder = tmp_path / "data"
+    keyfile.create(keyfile.path_in(folder))
+    return folder

@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bijli.adapters import keyfile
 from bijli.adapters.brokers.address import BrokerAddress, BrokerUrlError
 from bijli.adapters.db.engine import sqlite_url
+from bijli.protocol.keys import SiteKeys
 
 DEFAULT_TARIFF = "UP-LMV1-DU"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
-    """Where the store and broker are, the site secret, and the web address."""
+    """Where the store and broker are, the site's keys, and the web address."""
 
     data_dir: Path
     database_url: str
     broker_url: str
     """``memory`` (in-process, headless), ``embedded`` (MQTT broker in-process), ``mqtt://…``
     or ``mqtts://…`` (TLS)."""
-    site_secret: bytes = field(repr=False)
+    site_keys: SiteKeys = field(repr=False)
     topic_root: str = "bijli"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -36,6 +37,10 @@ class Settings:
     """Host names the web answers besides loopback and `host` (``--allowed-host``, ``BIJLI_ALLOWED_HOSTS``)."""
     statement_timeout_s: float | None = None
     """How long one of the web's database statements may run (PostgreSQL); None: as long as it takes."""
+    sms: str = "none"
+    """The SMS channel for consumers' login codes: ``none`` or ``console`` (demo and trials)."""
+    secure_cookies: bool | None = None
+    """Session cookies only over HTTPS: True, False, or None (when the request came over HTTPS)."""
 
     @property
     def speaks_mqtt(self) -> bool:
@@ -52,24 +57,6 @@ class Settings:
         return BrokerAddress.parse(self.broker_url, ca_file=self.broker_ca).signed_in(None, None)
 
 
-def site_secret(data_dir: Path) -> bytes:
-    """The site secret: ``BIJLI_SITE_SECRET`` (hex) if set, else the data folder's key file.
-
-    A new data folder gets a new random secret, kept in ``site.key`` (mode 0600).
-    """
-    env = os.environ.get("BIJLI_SITE_SECRET")
-    if env:
-        return bytes.fromhex(env)
-    path = data_dir / "site.key"
-    if path.exists():
-        return bytes.fromhex(path.read_text().strip())
-    data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_bytes(32)
-    path.write_text(secret.hex() + "\n")
-    path.chmod(0o600)
-    return secret
-
-
 def build(
     *,
     data_dir: Path,
@@ -83,21 +70,35 @@ def build(
     broker_ca: Path | None = None,
     allowed_hosts: tuple[str, ...] = (),
     statement_timeout_s: float | None = None,
+    sms: str = "none",
+    secure_cookies: bool | None = None,
+    new_site: bool = False,
 ) -> Settings:
     """Settings from command-line values and the environment.
+
+    The site's keys come from the key file (`bijli.adapters.keyfile.load`); a folder without
+    one is refused (`KeyFileError`) before anything is created in it, unless `new_site` asks
+    for a site to be made there when it has none (`bijli demo`, test fixtures).
 
     Raises `BrokerUrlError` for broker settings that cannot work (a password in the URL, a
     password without a user name, an unreadable password file, a CA file for plain MQTT).
     """
     data_dir = data_dir.expanduser()
-    data_dir.mkdir(parents=True, exist_ok=True)
     ca = broker_ca or _path_from_env("BIJLI_BROKER_CA")
     username, password = broker_credentials(broker_url, broker_username, broker_password_file)
-    settings = Settings(
+    if broker_url.startswith(("mqtt://", "mqtts://")):
+        # Refuses what cannot work now, not when first dialled.
+        BrokerAddress.parse(broker_url, ca_file=ca).tls_context()
+    if new_site and keyfile.where(data_dir) == keyfile.path_in(data_dir) and not keyfile.path_in(data_dir).exists():
+        site_keys = keyfile.create(keyfile.path_in(data_dir))
+    else:
+        site_keys = keyfile.load(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return Settings(
         data_dir=data_dir,
         database_url=database_url or os.environ.get("BIJLI_DATABASE_URL") or sqlite_url(data_dir),
         broker_url=broker_url,
-        site_secret=site_secret(data_dir),
+        site_keys=site_keys,
         topic_root=topic_root,
         host=host,
         port=port,
@@ -106,10 +107,9 @@ def build(
         broker_ca=ca,
         allowed_hosts=allowed_hosts or hosts_from_env(),
         statement_timeout_s=statement_timeout_s,
+        sms=sms,
+        secure_cookies=secure_cookies,
     )
-    if settings.speaks_mqtt:
-        settings.broker_address().tls_context()  # refuses what cannot work now, not when first dialled
-    return settings
 
 
 def broker_credentials(

@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from bijli import settings
+from bijli.access.model import Role
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.bootstrap import bootstrap
 from bijli.fleet.city import build_city
@@ -30,6 +31,7 @@ from bijli.fleet.twin import FleetTwin, TwinOptions
 from bijli.kernel.time import INTERVAL_S, epoch, utc_from_epoch
 from bijli.prepaid.tariff import builtin_tariffs
 from tests.conftest import wait_until
+from tests.support.access import log_in_staff
 
 T = TypeVar("T")
 CITY = build_city(4)
@@ -41,7 +43,7 @@ class LiveFleet:
     """The twin's meters on their own MQTT connections, on an event loop in a thread of its own,
     reporting as they go. A command reaches a meter only while it has a network."""
 
-    def __init__(self, twin: FleetTwin, broker_url: str, secret: bytes, root: str) -> None:
+    def __init__(self, twin: FleetTwin, broker_url: str, root: str) -> None:
         self.twin = twin
         self.lost_commands: list[str] = []
         self._loop = asyncio.new_event_loop()
@@ -49,7 +51,7 @@ class LiveFleet:
         self._thread.start()
         self._stop = asyncio.Event()
         self._link = MeterConnections(
-            BrokerAddress.parse(broker_url), secret, twin.meter_ids, root, on_command=self._command
+            BrokerAddress.parse(broker_url), twin.mqtt_password, twin.meter_ids, root, on_command=self._command
         )
         self._run(self._link.__aenter__())
         self._pump = asyncio.run_coroutine_threadsafe(self._report(), self._loop)
@@ -96,14 +98,17 @@ def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_co
     pg_url: str, mosquitto: str, topic_root: str, data_dir: Path, bijli_server: Callable[[list[str]], str]
 ) -> None:
     platform = bootstrap(
-        settings.build(data_dir=data_dir, database_url=pg_url, broker_url=mosquitto, topic_root=topic_root)
+        settings.build(
+            data_dir=data_dir, database_url=pg_url, broker_url=mosquitto, topic_root=topic_root, new_site=True
+        )
     )
     commission_city(platform.store, platform.settings.tariff_code, CITY, datetime.now(UTC) - timedelta(days=1))
-    secret = platform.settings.site_secret
+    secret = platform.settings.site_keys
     base = bijli_server(
         ["--database-url", pg_url, "--broker-url", mosquitto, "--topic-root", topic_root, "--data-dir", str(data_dir)]
     )
     api = httpx.Client(base_url=f"{base}/api/v1", timeout=10)
+    log_in_staff(api, platform, "sharma", Role.OPERATOR, root=base)  # an operator, through /login
 
     now = time.time()
     twin = FleetTwin(
@@ -117,7 +122,7 @@ def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_co
     )
     for operator in twin.options.operators:  # Civil Lines has no network at all from the start
         twin.network(operator, CIVIL_LINES, False, now)
-    fleet = LiveFleet(twin, mosquitto, secret, topic_root)
+    fleet = LiveFleet(twin, mosquitto, topic_root)
     try:
         fleet.do(lambda tw: tw.broker(True, time.time()))  # the meters that can, connect and report
         wait_until(lambda: api.get(f"/meters/{ONLINE}").json()["online"], 30, f"{ONLINE} online")
@@ -128,7 +133,6 @@ def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_co
             json={
                 "action": "relay_disconnect",
                 "reason": "arrears of Rs 4,210 after three notices",
-                "requested_by": "operator.sharma",
                 "idempotency_key": f"arrears-{OFFLINE}-2026-11",
             },
         )
@@ -140,9 +144,7 @@ def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_co
 
         # A command asked later, of a meter that is online, is carried out meanwhile: the
         # dispatcher has been round since, and still holds the disconnect back.
-        probe = api.post(
-            f"/meters/{ONLINE}/commands", json={"action": "read_now", "reason": "probe", "requested_by": "t"}
-        )
+        probe = api.post(f"/meters/{ONLINE}/commands", json={"action": "read_now", "reason": "probe"})
         wait_until(lambda: status(probe.json()["command_id"]) == "acknowledged", 30, "the online meter's read")
         waiting = api.get(f"/commands/{command_id}").json()
         assert (waiting["status"], waiting["attempts"], waiting["sent_at"]) == ("queued", 0, None)
@@ -160,8 +162,9 @@ def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_co
 
         done = api.get(f"/commands/{command_id}").json()
         assert [h["status"] for h in done["history"]] == ["queued", "sent", "acknowledged", "confirmed"]
-        assert done["history"][0]["detail"] == "requested by operator.sharma: arrears of Rs 4,210 after three notices"
-        assert (done["requested_by"], done["reason"]) == ("operator.sharma", "arrears of Rs 4,210 after three notices")
+        # The audit trail names the operator who asked: who was signed in, not what a body said.
+        assert done["history"][0]["detail"] == "requested by sharma: arrears of Rs 4,210 after three notices"
+        assert (done["requested_by"], done["reason"]) == ("sharma", "arrears of Rs 4,210 after three notices")
         assert (done["attempts"], done["settled"], done["detail"]) == (1, True, "event 301 reported by the meter")
         moments = [done[k] for k in ("created_at", "sent_at", "acknowledged_at", "confirmed_at")]
         assert None not in moments and moments == sorted(moments)
@@ -175,9 +178,7 @@ def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_co
             assert [epoch(at) >= epoch(datetime.fromisoformat(done["sent_at"])) for at in switched] == [True]
 
         # The meter says so itself when asked, and asking twice with the same key does nothing new.
-        read = api.post(
-            f"/meters/{OFFLINE}/commands", json={"action": "read_now", "reason": "check", "requested_by": "t"}
-        )
+        read = api.post(f"/meters/{OFFLINE}/commands", json={"action": "read_now", "reason": "check"})
         wait_until(lambda: status(read.json()["command_id"]) == "acknowledged", 30, "the returned meter's read")
         wait_until(lambda: api.get(f"/meters/{OFFLINE}").json()["relay"] == "disconnected", 30, "relay reported open")
         again = api.post(
@@ -185,7 +186,6 @@ def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_co
             json={
                 "action": "relay_disconnect",
                 "reason": "arrears of Rs 4,210 after three notices",
-                "requested_by": "operator.sharma",
                 "idempotency_key": f"arrears-{OFFLINE}-2026-11",
             },
         )

@@ -20,10 +20,10 @@ CHUNK = 1024 * 1024
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[int, int]]:
+def server(data_dir: Path) -> Iterator[tuple[int, int]]:
     """`bijli serve` on a free port, answering bijli.kesco.example too; its port and process id."""
     port = free_port()
-    args = ["serve", "--data-dir", str(tmp_path / "data"), "--port", str(port), "--allowed-host", "bijli.kesco.example"]
+    args = ["serve", "--data-dir", str(data_dir), "--port", str(port), "--allowed-host", "bijli.kesco.example"]
     proc = subprocess.Popen([*BIJLI, *args])
 
     def answers() -> bool:
@@ -51,7 +51,7 @@ def rss_mb(pid: int) -> float:
 
 def test_a_foreign_host_is_refused_and_a_named_one_answered(server: tuple[int, int]) -> None:
     port, _ = server
-    url = f"http://127.0.0.1:{port}/api/v1/meters"
+    url = f"http://127.0.0.1:{port}/api/v1/health"
     foreign = httpx.get(url, headers={"Host": "evil.example"})
     assert foreign.status_code == 400
     assert foreign.json() == {
@@ -59,6 +59,8 @@ def test_a_foreign_host_is_refused_and_a_named_one_answered(server: tuple[int, i
     }
     assert httpx.get(url, headers={"Host": "bijli.kesco.example"}).status_code == 200
     assert httpx.get(url, headers={"Host": "localhost:8000"}).status_code == 200
+    # Refused before anyone is asked who they are: the same 400, not a 401.
+    assert httpx.get(f"http://127.0.0.1:{port}/api/v1/meters", headers={"Host": "evil.example"}).status_code == 400
 
 
 def post_200_mb(port: int, chunked: bool) -> tuple[bytes, float, list[int]]:

@@ -27,15 +27,16 @@ from bijli.kernel.time import INTERVAL, ist_midnight
 from bijli.prepaid.tariff import builtin_tariffs
 from tests.conftest import BIJLI, MQTT_HOST, MQTT_PORT, free_port, wait_until
 from tests.e2e.money import check_accounts
+from tests.support.keys import SITE, as_env
 
-SECRET = bytes(range(7, 39))
+SECRET = SITE
 METERS, INTERVALS = 40, 12
 START = ist_midnight(date(2026, 11, 4)) + timedelta(hours=6)
 
 
 @pytest.fixture(autouse=True)
-def site_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BIJLI_SITE_SECRET", SECRET.hex())
+def site_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BIJLI_SITE_KEYS", as_env(SECRET))
 
 
 def city_frames(root: str) -> list[Outgoing]:
@@ -71,7 +72,9 @@ def prepare() -> Iterator[Callable[[str, Path], sa.Engine]]:
     engines: list[sa.Engine] = []
 
     def make(database_url: str, data_dir: Path) -> sa.Engine:
-        platform = bootstrap(settings.build(data_dir=data_dir, database_url=database_url, broker_url="none"))
+        platform = bootstrap(
+            settings.build(data_dir=data_dir, database_url=database_url, broker_url="none", new_site=True)
+        )
         commission_city(platform.store, platform.settings.tariff_code, build_city(METERS), START - timedelta(days=1))
         platform.store.dispose()
         engines.append(sa.create_engine(normalise_url(database_url)))

@@ -25,7 +25,7 @@ runner = CliRunner()
 def platform(database_url: str | None, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
     """A store of either kind in the data folder, four meters commissioned a month ago."""
     monkeypatch.delenv("BIJLI_DATABASE_URL", raising=False)
-    p = bootstrap(settings.build(data_dir=data_dir, database_url=database_url, broker_url="none"))
+    p = bootstrap(settings.build(data_dir=data_dir, database_url=database_url, broker_url="none", new_site=True))
     commission_city(p.store, p.settings.tariff_code, build_city(4), datetime.now(UTC) - timedelta(days=30))
     yield p
     p.store.dispose()

@@ -14,10 +14,12 @@ import pytest
 import sqlalchemy as sa
 from paho.mqtt.enums import CallbackAPIVersion
 
+from bijli.adapters import keyfile
 from bijli.adapters.db.engine import normalise_url
-from tests.conftest import MQTT_HOST, MQTT_PORT, run_bijli, wait_until
+from tests.conftest import MQTT_HOST, MQTT_PORT, api_token, run_bijli, wait_until
 from tests.e2e.money import check_accounts
 from tests.support.frames import reading
+from tests.support.keys import site_for
 
 METERS = 30
 
@@ -74,13 +76,13 @@ def test_fleet_through_mosquitto_into_postgres_loses_nothing_and_refuses_bad_fra
     assert check_accounts(engine) == METERS
     ledger_before = _count(engine, "SELECT count(*) FROM ledger")
 
-    secret = bytes.fromhex((data_dir / "site.key").read_text().strip())
+    secret = keyfile.load(data_dir)
     earlier = datetime.fromisoformat(sim["first_interval"]) - timedelta(minutes=15)
     meter = "KNCL0000001"
     _publish(
         [
             reading(secret, meter, fc=5, start=earlier, root=topic_root),  # counter long since used
-            reading(b"\x01" * 32, meter, fc=2**52, start=earlier, root=topic_root),  # wrong key
+            reading(site_for("another"), meter, fc=2**52, start=earlier, root=topic_root),  # wrong key
             reading(secret, "KNZZ0000001", fc=1, start=earlier, root=topic_root),  # never commissioned
         ]
     )
@@ -96,6 +98,7 @@ def test_fleet_through_mosquitto_into_postgres_loses_nothing_and_refuses_bad_fra
     items = httpx.get(
         f"{base}/api/v1/meters/{meter}/readings",
         params={"start": first.isoformat(), "end": (first + timedelta(days=1)).isoformat()},
+        headers=api_token(["--database-url", pg_url, "--data-dir", str(data_dir)], role="auditor"),
     ).json()["items"]
     assert len(items) == 96
     engine.dispose()

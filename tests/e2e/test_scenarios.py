@@ -33,7 +33,7 @@ def at(hour: int, minute: int = 0) -> datetime:
 
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
-    p = bootstrap(settings.build(data_dir=tmp_path / "data", broker_url="memory"))
+    p = bootstrap(settings.build(data_dir=tmp_path / "data", broker_url="memory", new_site=True))
     yield p
     p.store.dispose()
 

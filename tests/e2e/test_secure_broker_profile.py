@@ -16,21 +16,21 @@ import sqlalchemy as sa
 
 from bijli.adapters.db.engine import normalise_url
 from bijli.fleet.city import build_city
-from bijli.protocol import keys
 from tests.conftest import run_bijli, wait_until
+from tests.support.keys import SITE, as_env
 from tests.support.secure_broker import SecureBroker, secure_broker
 
-SECRET = bytes(range(21, 53))
+SECRET = SITE
 METERS = 5
 HEADEND_PASSWORD = secrets.token_hex(16)
 
 
 @pytest.fixture
 def broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SecureBroker]:
-    monkeypatch.setenv("BIJLI_SITE_SECRET", SECRET.hex())
+    monkeypatch.setenv("BIJLI_SITE_KEYS", as_env(SECRET))
     for name in ("BIJLI_BROKER_USERNAME", "BIJLI_BROKER_PASSWORD", "BIJLI_BROKER_CA"):
         monkeypatch.delenv(name, raising=False)
-    meters = {c.meter_id: keys.mqtt_password(SECRET, c.meter_id) for c in build_city(METERS)}
+    meters = {c.meter_id: SECRET.mqtt_password(c.meter_id) for c in build_city(METERS)}
     with secure_broker(tmp_path / "mosquitto", {"headend-1": HEADEND_PASSWORD} | meters) as running:
         yield running
 

@@ -1,4 +1,5 @@
-"""`bijli token issue`: the digits it prints open the meter's credit with the data folder's key."""
+"""`bijli token issue`: the digits it prints open the meter's credit with the data folder's key;
+a data folder without keys is an error that creates nothing."""
 
 from __future__ import annotations
 
@@ -11,28 +12,29 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bijli.adapters import keyfile
 from bijli.entrypoints.cli.token import app as token_app
-from bijli.protocol import keys
 from bijli.protocol.tokens import TokenStatus, UsedTokens, redeem
 from tests.conftest import BIJLI
+from tests.support.keys import as_env, site_for
 
 METER = "KNCL0000001"
 
 
 def key_in(data_dir: Path, meter_id: str = METER) -> bytes:
-    """The meter's token key, derived from the site key the command left in the data folder."""
-    secret = bytes.fromhex((data_dir / "site.key").read_text().strip())
-    return keys.derive(secret, keys.TOKEN_LABEL, meter_id)
+    """The meter's token key, derived from the data folder's site keys."""
+    return keyfile.load(data_dir).token_key(meter_id)
 
 
 @pytest.fixture(autouse=True)
-def no_site_secret_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The data folder's key file, not a developer's environment, holds the secret here."""
+def keys_from_the_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The data folder's key file, not a developer's environment, holds the keys here."""
     monkeypatch.delenv("BIJLI_SITE_SECRET", raising=False)
+    monkeypatch.delenv("BIJLI_SITE_KEYS", raising=False)
 
 
 def test_issued_token_redeems_with_the_key_of_the_data_folder(data_dir: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "BIJLI_SITE_SECRET"}
+    env = dict(os.environ)
     done = subprocess.run(
         [*BIJLI, "token", "issue", METER, "500", "--data-dir", str(data_dir), "--json"],
         capture_output=True,
@@ -85,15 +87,48 @@ def test_default_output_ends_with_the_twenty_digits_alone(data_dir: Path) -> Non
     )
 
 
-def test_site_secret_from_the_environment_is_used(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BIJLI_SITE_SECRET", "00" * 32)
+def test_site_keys_from_the_environment_are_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = site_for("token-cli")
+    monkeypatch.setenv("BIJLI_SITE_KEYS", as_env(site))
+    elsewhere = tmp_path / "no-keys-here"
 
     out = runner.invoke(
-        token_app, ["issue", METER, "500", "--data-dir", str(data_dir), "--at", "2026-11-27T10:00Z", "--json"]
+        token_app, ["issue", METER, "500", "--data-dir", str(elsewhere), "--at", "2026-11-27T10:00Z", "--json"]
     )
 
-    assert json.loads(out.stdout)["token"] == "01680537560758605420"
-    assert not (data_dir / "site.key").exists()
+    assert out.exit_code == 0, out.output
+    now = datetime(2026, 11, 27, 10, 1, tzinfo=UTC)
+    assert redeem(site.token_key(METER), json.loads(out.stdout)["token"], now, UsedTokens()).amount_paise == 50_000
+    assert not elsewhere.exists()
+
+
+def test_a_mistyped_data_folder_is_an_error_and_creates_nothing(tmp_path: Path) -> None:
+    typo = tmp_path / ".bijli-dmeo"
+    done = subprocess.run(
+        [*BIJLI, "token", "issue", METER, "500", "--data-dir", str(typo)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode != 0
+    assert done.stdout == ""  # no digits
+    message = " ".join(done.stderr.split())
+    assert "no data folder" in message and "bijli keys init" in message
+    assert not typo.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_old_single_site_secret_is_refused_saying_what_replaces_it(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BIJLI_SITE_SECRET", "ab" * 32)
+
+    out = runner.invoke(token_app, ["issue", METER, "500", "--data-dir", str(data_dir)])
+
+    assert out.exit_code == 2
+    message = " ".join(out.output.split())
+    assert "BIJLI_SITE_SECRET is no longer read" in message and "site.keys" in message
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,16 @@ from bijli.mdm.ports import MeterSupply, QueuedBatch, QueuedReading
 from bijli.prepaid.model import Connection, LedgerEntry
 from bijli.prepaid.ports import MonthKey
 from bijli.prepaid.tariff import Tariff
+from tests.fakes.access import (
+    AccessState,
+    MemoryAttempts,
+    MemoryBulk,
+    MemoryCodes,
+    MemoryConsumers,
+    MemorySessions,
+    MemoryStaff,
+    MemoryTokens,
+)
 
 
 @dataclass(slots=True)
@@ -69,6 +79,7 @@ class State:
     """By id (its place in the list, from 1)."""
     batches: list[BatchLog] = field(default_factory=list)
     commands: dict[str, CommandRecord] = field(default_factory=dict)
+    access: AccessState = field(default_factory=AccessState)
 
 
 class _Repo:
@@ -386,6 +397,13 @@ class MemoryUnit:
         self.commands = MemoryCommands(state)
         self.ledger = MemoryLedger(state)
         self.billing_months = MemoryBillingMonths(state)
+        self.staff = MemoryStaff(state)
+        self.tokens = MemoryTokens(state)
+        self.sessions = MemorySessions(state)
+        self.attempts = MemoryAttempts(state)
+        self.codes = MemoryCodes(state)
+        self.consumers = MemoryConsumers(state)
+        self.bulk = MemoryBulk(state)
 
 
 class MemoryStore:

@@ -25,8 +25,9 @@ from bijli.prepaid.tariff import builtin_tariffs
 from bijli.protocol import topics
 from bijli.protocol.frames import ReadingFrame
 from tests.conftest import free_port, port_open, require, wait_until
+from tests.support.keys import SITE
 
-SECRET = bytes(range(32))
+SECRET = SITE
 START = ist_midnight(date(2026, 11, 2))
 
 
@@ -81,7 +82,7 @@ def test_readings_sent_while_the_broker_was_down_arrive_once_it_is_back(broker: 
                 await uplink.ack(batch)
 
         taker = asyncio.create_task(take())
-        async with MeterConnections(address, SECRET, twin.meter_ids, "bijli", retry_s=0.2) as link:
+        async with MeterConnections(address, twin.mqtt_password, twin.meter_ids, "bijli", retry_s=0.2) as link:
             twin.close_interval(START)
             assert await link.publish(twin.take_outgoing()) == []
 
@@ -129,9 +130,8 @@ def test_readings_sent_while_the_broker_was_down_arrive_once_it_is_back(broker: 
 
 
 def _open(d: Delivery) -> object:
-    from bijli.protocol import keys
     from bijli.protocol.codec import open_frame
 
     parsed = topics.parse_uplink("bijli", d.topic)
     assert parsed is not None
-    return open_frame(keys.frame_key(SECRET, parsed[0]), parsed[0], d.payload)
+    return open_frame(SECRET.frame_key(parsed[0]), parsed[0], d.payload)

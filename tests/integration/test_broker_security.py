@@ -25,11 +25,12 @@ from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.headend.ports import BrokerDown, Delivery
 from bijli.kernel.time import INTERVAL, ist_midnight
 from bijli.prepaid.tariff import builtin_tariffs
-from bijli.protocol import keys, topics
+from bijli.protocol import topics
 from bijli.protocol.frames import ReadingFrame
+from tests.support.keys import SITE, as_env
 from tests.support.secure_broker import HOST, SecureBroker, secure_broker
 
-SECRET = bytes(range(11, 43))
+SECRET = SITE
 ROOT = "bijli"  # the topic root the shipped ACL names
 METERS = 6
 START = ist_midnight(date(2026, 11, 5)) + timedelta(hours=9)
@@ -42,7 +43,7 @@ INTRUDER = "KNCL0009999"
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[SecureBroker]:
     meters = [*(c.meter_id for c in build_city(METERS)), INTRUDER]
-    users = {HEADEND_USER: HEADEND_PASSWORD} | {m: keys.mqtt_password(SECRET, m) for m in meters}
+    users = {HEADEND_USER: HEADEND_PASSWORD} | {m: SECRET.mqtt_password(m) for m in meters}
     with secure_broker(tmp_path / "mosquitto", users) as running:
         yield running
 
@@ -76,7 +77,7 @@ def test_headend_and_meters_speak_over_tls_checked_against_the_ca(broker: Secure
         )
         await uplink.start()
         meters = BrokerAddress.parse(broker.url, ca_file=broker.ca_file)
-        async with MeterConnections(meters, SECRET, twin.meter_ids, ROOT) as link:
+        async with MeterConnections(meters, twin.mqtt_password, twin.meter_ids, ROOT) as link:
             twin.close_interval(START)
             frames = twin.take_outgoing()
             assert await link.publish(frames) == []
@@ -129,7 +130,7 @@ def test_meters_are_refused_without_a_verified_tls_connection(
     address = BrokerAddress.parse(url.format(host=HOST, port=broker.port), ca_file=broker.ca_file if ca else None)
 
     async def connect() -> None:
-        async with asyncio.timeout(20), MeterConnections(address, SECRET, ["KNCL0000001"], ROOT):
+        async with asyncio.timeout(20), MeterConnections(address, SECRET.mqtt_password, ["KNCL0000001"], ROOT):
             pass
 
     with pytest.raises(aiomqtt.MqttError, match=refusal):
@@ -162,7 +163,7 @@ def test_a_meter_publishes_and_reads_only_its_own_topics(broker: SecureBroker) -
             broker.port,
             identifier=me,
             username=me,
-            password=keys.mqtt_password(SECRET, me),
+            password=SECRET.mqtt_password(me),
             protocol=aiomqtt.ProtocolVersion.V5,
             tls_context=BrokerAddress.parse(broker.url, ca_file=broker.ca_file).tls_context(),
         ) as meter:
@@ -202,7 +203,7 @@ class Intruder:
             broker.port,
             identifier=client_id,
             username=INTRUDER,
-            password=keys.mqtt_password(SECRET, INTRUDER),
+            password=SECRET.mqtt_password(INTRUDER),
             protocol=aiomqtt.ProtocolVersion.V5,
             clean_start=True,
             tls_context=BrokerAddress.parse(broker.url, ca_file=broker.ca_file).tls_context(),
@@ -225,7 +226,7 @@ class Intruder:
 def test_a_meters_password_takes_over_no_session_and_no_acknowledged_frame_is_lost(
     broker: SecureBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("BIJLI_SITE_SECRET", SECRET.hex())
+    monkeypatch.setenv("BIJLI_SITE_KEYS", as_env(SECRET))
     password_file = tmp_path / "broker.password"
     password_file.write_text(HEADEND_PASSWORD + "\n")
     cfg = settings.build(
@@ -235,12 +236,13 @@ def test_a_meters_password_takes_over_no_session_and_no_acknowledged_frame_is_lo
         broker_username=HEADEND_USER,
         broker_password_file=password_file,
         broker_ca=broker.ca_file,
+        new_site=True,
     )
     platform = bootstrap(cfg)
     city = build_city(METERS)
     commission_city(platform.store, platform.settings.tariff_code, city, START - timedelta(days=1))
     tariff = builtin_tariffs()["UP-LMV1-DU"]
-    twin = FleetTwin(city, [], cfg.site_secret, tariff, start=START, root=ROOT, options=TwinOptions(drift_ppm=0))
+    twin = FleetTwin(city, [], cfg.site_keys, tariff, start=START, root=ROOT, options=TwinOptions(drift_ppm=0))
     try:
         outcome = asyncio.run(_attacked_rounds(platform, broker, twin))
     finally:
@@ -268,9 +270,9 @@ async def _attacked_rounds(platform: Platform, broker: SecureBroker, twin: Fleet
     intruders: list[int] = []
     refused = 0
     try:
-        async with MeterConnections(cfg.meters_broker_address(), cfg.site_secret, twin.meter_ids, ROOT) as link:
+        async with MeterConnections(cfg.meters_broker_address(), twin.mqtt_password, twin.meter_ids, ROOT) as link:
             stolen_ids = [
-                headend_client_id(cfg.site_secret, ROOT, "1"),
+                headend_client_id(cfg.site_keys, ROOT, "1"),
                 HEADEND_USER,
                 link.client_id(twin.meter_ids[0]),
                 twin.meter_ids[1],

@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from bijli import settings
+from bijli.access.model import Role
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.mqtt import MqttUplink
 from bijli.adapters.db import schema as t
@@ -36,11 +37,12 @@ from bijli.kernel.clock import SimulatedClock
 from bijli.kernel.time import INTERVAL, epoch
 from bijli.mdm.meters import UnknownMeter
 from bijli.prepaid.tariff import builtin_tariffs
-from bijli.protocol import keys, topics
+from bijli.protocol import topics
 from bijli.protocol.codec import Refusal, open_command
 from bijli.protocol.frames import COMMAND_ACTIONS, AckFrame, CommandFrame, ReadingFrame
 from bijli.web.app import create_app
 from bijli.web.commands_api import Action
+from tests.support.access import log_in_staff
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
@@ -60,7 +62,7 @@ S = Status
 def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
     """A platform over an empty store of either kind, the city commissioned."""
     url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
-    p = bootstrap(settings.build(data_dir=tmp_path / "data", database_url=url, broker_url="memory"))
+    p = bootstrap(settings.build(data_dir=tmp_path / "data", database_url=url, broker_url="memory", new_site=True))
     commission_city(p.store, p.settings.tariff_code, CITY, START - timedelta(days=30))
     yield p
     p.store.dispose()
@@ -147,7 +149,7 @@ class Site:
         for topic, payload in self.published:
             meter_id = topic.split("/")[3]
             assert topic == topics.downlink(ROOT, meter_id)
-            opened = open_command(keys.frame_key(self.platform.settings.site_secret, meter_id), meter_id, payload)
+            opened = open_command(self.platform.settings.site_keys.frame_key(meter_id), meter_id, payload)
             assert not isinstance(opened, Refusal), opened
             frames.append(opened)
         self.published.clear()
@@ -162,7 +164,7 @@ class Site:
             self._twin = FleetTwin(
                 CITY,
                 [],
-                self.platform.settings.site_secret,
+                self.platform.settings.site_keys,
                 tariff,
                 start=START,
                 root=ROOT,
@@ -673,11 +675,14 @@ def test_a_late_answer_after_expiry_is_recorded(site: Site) -> None:
 
 @pytest.fixture
 def api(site: Site) -> TestClient:
-    return TestClient(create_app(site.platform, clock=site.clock), base_url="http://localhost")
+    """The API as sharma, an admin (every action), uses it, logged in through /login."""
+    client = TestClient(create_app(site.platform, clock=site.clock), base_url="http://localhost")
+    log_in_staff(client, site.platform, "sharma", Role.ADMIN)
+    return client
 
 
 def body(**change: Any) -> dict[str, Any]:
-    return {"action": "relay_disconnect", "reason": "arrears", "requested_by": "operator.sharma"} | change
+    return {"action": "relay_disconnect", "reason": "arrears"} | change
 
 
 def test_the_api_offers_exactly_the_protocols_actions() -> None:
@@ -689,10 +694,10 @@ def test_asking_returns_202_with_the_queued_command(api: TestClient, site: Site)
     assert r.status_code == 202
     c = r.json()
     assert (c["status"], c["settled"], c["attempts"], c["meter_id"]) == ("queued", False, 0, CL1)
-    assert (c["requested_by"], c["reason"], c["idempotency_key"]) == ("operator.sharma", "arrears", "k1")
+    assert (c["requested_by"], c["reason"], c["idempotency_key"]) == ("sharma", "arrears", "k1")
     assert c["created_at"] == "2026-11-02T04:30:00Z" and c["expires_at"] == "2026-11-02T05:30:00Z"
     assert c["history"] == [
-        {"at": "2026-11-02T04:30:00Z", "status": "queued", "detail": "requested by operator.sharma: arrears"}
+        {"at": "2026-11-02T04:30:00Z", "status": "queued", "detail": "requested by sharma: arrears"}
     ]
     assert c["sent_at"] is None and c["confirmed_at"] is None
 
@@ -726,9 +731,10 @@ def test_bad_requests_get_422_with_a_clear_message(api: TestClient, change: dict
     assert message in str(r.json()["detail"])
 
 
-def test_who_asks_is_required(api: TestClient) -> None:
-    r = api.post(f"/api/v1/meters/{CL1}/commands", json={"action": "relay_disconnect", "reason": "arrears"})
-    assert r.status_code == 422 and "requested_by" in str(r.json()["detail"])
+def test_who_asks_is_whoever_is_signed_in_and_a_body_naming_someone_is_refused(api: TestClient) -> None:
+    r = api.post(f"/api/v1/meters/{CL1}/commands", json=body(requested_by="operator.verma"))
+    assert r.status_code == 422 and "requested_by comes from who is signed in" in str(r.json()["detail"])
+    assert api.get(f"/api/v1/meters/{CL1}/commands").json()["items"] == []
 
 
 def test_commands_for_unknown_meters_and_unknown_commands_are_404(api: TestClient) -> None:

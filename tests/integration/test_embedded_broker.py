@@ -11,11 +11,12 @@ import pytest
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.embedded import HEADEND_USER, headend_password, start_broker
 from bijli.adapters.brokers.mqtt import MqttUplink
-from bijli.protocol import keys, topics
+from bijli.protocol import topics
 from tests.conftest import free_port
 from tests.support.frames import reading
+from tests.support.keys import SITE
 
-SECRET = bytes(range(32))
+SECRET = SITE
 
 
 def _meter(port: int, meter_id: str, password: str) -> aiomqtt.Client:
@@ -36,9 +37,9 @@ def test_a_meter_with_a_wrong_password_is_turned_away() -> None:
         broker = await start_broker(SECRET, "bijli", "127.0.0.1", port)
         try:
             with pytest.raises(aiomqtt.MqttError):
-                async with _meter(port, "KNCL0000001", keys.mqtt_password(SECRET, "KNCL0000002")):
+                async with _meter(port, "KNCL0000001", SECRET.mqtt_password("KNCL0000002")):
                     pass
-            async with _meter(port, "KNCL0000001", keys.mqtt_password(SECRET, "KNCL0000001")):
+            async with _meter(port, "KNCL0000001", SECRET.mqtt_password("KNCL0000001")):
                 pass
         finally:
             await broker.shutdown()
@@ -55,7 +56,7 @@ def test_a_meter_cannot_speak_on_another_meters_topic() -> None:
         await uplink.start()
         try:
             now = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
-            async with _meter(port, "KNCL0000001", keys.mqtt_password(SECRET, "KNCL0000001")) as meter:
+            async with _meter(port, "KNCL0000001", SECRET.mqtt_password("KNCL0000001")) as meter:
                 other_topic, other_payload = reading(SECRET, "KNCL0000002", 1, now)
                 await meter.publish(other_topic, other_payload, qos=1)
                 own_topic, own_payload = reading(SECRET, "KNCL0000001", 1, now)

@@ -22,7 +22,7 @@ START = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 
 
 def test_one_message_the_store_refuses_does_not_hold_up_the_rest(tmp_path: Path) -> None:
-    platform = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory"))
+    platform = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory", new_site=True))
     commission_city(platform.store, platform.settings.tariff_code, build_city(2), START - timedelta(days=1))
     with platform.store.engine.begin() as conn:  # the store turns down one particular reading
         conn.execute(
@@ -31,7 +31,7 @@ def test_one_message_the_store_refuses_does_not_hold_up_the_rest(tmp_path: Path)
                 "BEGIN SELECT RAISE(ABORT, 'refused by the store'); END"
             )
         )
-    secret = platform.settings.site_secret
+    secret = platform.settings.site_keys
     frames = [
         reading(secret, "KNCL0000001", 1, START, wh=100, total=1_000_100),
         reading(secret, "KNCL0000001", 2, START + timedelta(minutes=15), wh=666, total=1_000_766),

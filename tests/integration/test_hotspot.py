@@ -23,12 +23,13 @@ from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.kernel.time import ist_midnight
 from bijli.meter.hotspot import hotspot_app
 from bijli.prepaid.tariff import builtin_tariffs
-from bijli.protocol import keys, tokens, topics
+from bijli.protocol import tokens, topics
 from bijli.protocol.codec import open_frame
 from bijli.protocol.frames import TokenFrame
 from tests.conftest import free_port
+from tests.support.keys import SITE
 
-SECRET = bytes.fromhex("00" * 32)
+SECRET = SITE
 START = ist_midnight(date(2026, 3, 1))
 LMV1 = builtin_tariffs()["UP-LMV1-DU"]
 
@@ -53,7 +54,7 @@ class Hotspots:
 
     def token(self, meter_id: str, paise: int = 50_000) -> tokens.Token:
         issued = datetime.fromtimestamp(self.clock.t, UTC) - timedelta(minutes=5)
-        return tokens.issue_token(SECRET, meter_id, paise, issued)
+        return tokens.issue_token(SECRET.token_key(meter_id), meter_id, paise, issued)
 
     def balance(self, meter_id: str) -> int:
         return int(self.twin.balance[self.twin.index[meter_id]])
@@ -96,7 +97,7 @@ def token_reports(sent: list[Outgoing], meter_id: str) -> list[tuple[int, int]]:
     for out in sent:
         if out.topic != topics.uplink("bijli", meter_id, "token"):
             continue
-        frame = open_frame(keys.frame_key(SECRET, meter_id), meter_id, out.payload)
+        frame = open_frame(SECRET.frame_key(meter_id), meter_id, out.payload)
         assert isinstance(frame, TokenFrame), frame
         found += [(r.token_id, r.amount_paise) for r in frame.redemptions]
     return found

@@ -27,7 +27,7 @@ from bijli.kernel.clock import SimulatedClock
 from bijli.kernel.time import epoch
 from bijli.mdm.handlers import settle, settle_all
 from bijli.mdm.meters import MeterStatus
-from bijli.protocol import keys, topics
+from bijli.protocol import topics
 from bijli.protocol.codec import seal
 from bijli.protocol.frames import StatusFrame
 from tests.support.frames import reading
@@ -41,7 +41,7 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platfor
     url = None
     if request.param == "postgresql":
         url = request.getfixturevalue("pg_url")
-    cfg = settings.build(data_dir=tmp_path / "data", database_url=url, broker_url="memory")
+    cfg = settings.build(data_dir=tmp_path / "data", database_url=url, broker_url="memory", new_site=True)
     p = bootstrap(cfg)
     commission_city(p.store, p.settings.tariff_code, build_city(4), START - timedelta(days=1))
     yield p
@@ -57,7 +57,7 @@ def _deliveries(p: Platform, meter: str, first_fc: int, intervals: int) -> list[
     out = []
     for n in range(intervals):
         topic, payload = reading(
-            p.settings.site_secret,
+            p.settings.site_keys,
             meter,
             first_fc + n,
             START + n * timedelta(minutes=15),
@@ -79,7 +79,7 @@ def _status(p: Platform, meter: str, fc: int, rssi: int) -> Delivery:
     frame = StatusFrame(
         v=1, m=meter, fc=fc, ts=epoch(NOW) - 60, sim=2, operator="airtel", rssi_dbm=rssi, relay=1, balance_paise=0
     )
-    return Delivery(topics.uplink("bijli", meter, "status"), seal(keys.frame_key(p.settings.site_secret, meter), frame))
+    return Delivery(topics.uplink("bijli", meter, "status"), seal(p.settings.site_keys.frame_key(meter), frame))
 
 
 def _state(p: Platform, meter: str) -> tuple[int, int, int, int]:

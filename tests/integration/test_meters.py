@@ -41,7 +41,9 @@ POLICY = DispatchPolicy()
 @pytest.fixture
 def platform(database_url: str | None, tmp_path: Path) -> Iterator[Platform]:
     """A platform over a store of either kind, four meters commissioned a month ago."""
-    p = bootstrap(settings.build(data_dir=tmp_path / "data", database_url=database_url, broker_url="memory"))
+    p = bootstrap(
+        settings.build(data_dir=tmp_path / "data", database_url=database_url, broker_url="memory", new_site=True)
+    )
     commission_city(p.store, p.settings.tariff_code, CITY, START - timedelta(days=30))
     yield p
     p.store.dispose()
@@ -217,7 +219,7 @@ def test_the_collection_rate_of_a_day_counts_the_meters_in_service_all_day(platf
 
 
 def test_gaps_are_looked_for_only_while_the_meter_was_in_service(platform: Platform) -> None:
-    secret = platform.settings.site_secret
+    secret = platform.settings.site_keys
     now = START + 10 * INTERVAL + timedelta(minutes=1)
     frames = [(1, 0, 100), (2, 2, 100), (3, 3, 100), (4, 8, 100), (5, 9, 100)]  # interval 1 is missing
     deliveries = [

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from bijli import settings
+from bijli.adapters import keyfile
 from bijli.adapters.db import engine as db
 from bijli.adapters.db import partitions
 from bijli.bootstrap import Platform, bootstrap
@@ -43,7 +44,7 @@ def reading(start: datetime, wh: int = 100, meter: str = METER) -> IntervalRow:
 
 @pytest.fixture
 def platform(pg_url: str, tmp_path: Path) -> Iterator[Platform]:
-    p = bootstrap(settings.build(data_dir=tmp_path, database_url=pg_url, broker_url="none"))
+    p = bootstrap(settings.build(data_dir=tmp_path, database_url=pg_url, broker_url="none", new_site=True))
     commission_city(p.store, p.settings.tariff_code, build_city(2), noon(month(-30)))
     yield p
     p.store.dispose()
@@ -198,7 +199,7 @@ def test_the_migration_keeps_what_was_stored_and_can_be_undone(pg_url: str) -> N
 
 
 def test_sqlite_store_has_no_partitions(tmp_path: Path) -> None:
-    p = bootstrap(settings.build(data_dir=tmp_path, broker_url="none"))
+    p = bootstrap(settings.build(data_dir=tmp_path, broker_url="none", new_site=True))
     with p.store.engine.begin() as conn:
         assert not partitions.is_partitioned(conn)
         with pytest.raises(partitions.NotPartitioned):
@@ -207,6 +208,7 @@ def test_sqlite_store_has_no_partitions(tmp_path: Path) -> None:
 
 
 def test_partitions_and_retention_commands(pg_url: str, tmp_path: Path) -> None:
+    keyfile.create(keyfile.path_in(tmp_path))
     run_bijli(["db", "upgrade", "--database-url", pg_url, "--data-dir", str(tmp_path)])
     common = ["--database-url", pg_url, "--data-dir", str(tmp_path), "--json"]
 

@@ -14,11 +14,13 @@ import pytest
 import sqlalchemy as sa
 
 from bijli import settings
+from bijli.access.model import Role
 from bijli.bootstrap import Platform, bootstrap
 from bijli.fleet.city import build_city
 from bijli.fleet.commissioning import commission_city
 from bijli.kernel.clock import SimulatedClock
 from bijli.web.app import create_app
+from tests.support.access import bearer
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
@@ -33,7 +35,11 @@ TIMEOUT_S = 0.5
 @pytest.fixture
 def platform(pg_url: str, tmp_path: Path) -> Iterator[Platform]:
     cfg = settings.build(
-        data_dir=tmp_path / "data", database_url=pg_url, broker_url="memory", statement_timeout_s=TIMEOUT_S
+        data_dir=tmp_path / "data",
+        database_url=pg_url,
+        broker_url="memory",
+        statement_timeout_s=TIMEOUT_S,
+        new_site=True,
     )
     p = bootstrap(cfg)
     commission_city(p.store, p.settings.tariff_code, build_city(12), NOW - timedelta(days=30))
@@ -43,6 +49,7 @@ def platform(pg_url: str, tmp_path: Path) -> Iterator[Platform]:
 
 def test_a_statement_held_up_past_the_timeout_is_cut_and_answered_503(platform: Platform, pg_url: str) -> None:
     api = TestClient(create_app(platform, clock=SimulatedClock(NOW)), base_url="http://localhost")
+    api.headers.update(bearer(platform, Role.OPERATOR))
     assert api.get("/api/v1/meters").status_code == 200
     holder = sa.create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
     with holder.connect() as conn, ThreadPoolExecutor(1) as pool:

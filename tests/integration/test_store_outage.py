@@ -90,10 +90,12 @@ def test_postgresql_cut_off_mid_batch_loses_nothing_sets_nothing_aside_and_store
 ) -> None:
     url = new_pg_database()
     name = url.rsplit("/", 1)[1]
-    platform = bootstrap(settings.build(data_dir=tmp_path, database_url=url, broker_url="none", topic_root=topic_root))
+    platform = bootstrap(
+        settings.build(data_dir=tmp_path, database_url=url, broker_url="none", topic_root=topic_root, new_site=True)
+    )
     city = build_city(6)
     commission_city(platform.store, platform.settings.tariff_code, city, START - timedelta(days=1))
-    secret = platform.settings.site_secret
+    secret = platform.settings.site_keys
     phases = [
         [
             reading(

@@ -28,7 +28,7 @@ METER = "KNCL0000001"
 @pytest.fixture(params=["sqlite", "postgresql"])
 def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
     url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
-    p = bootstrap(settings.build(data_dir=tmp_path, database_url=url, broker_url="memory"))
+    p = bootstrap(settings.build(data_dir=tmp_path, database_url=url, broker_url="memory", new_site=True))
     city = build_city(2)
     commission_city(p.store, p.settings.tariff_code, city, START)
     yield p

@@ -13,6 +13,6 @@ from tests.support.frames import reading
 
 def deliver_reading(p: Platform, meter_id: str, fc: int, start: datetime, wh: int, total: int, now: datetime) -> None:
     """One interval's reading frame, sealed by the meter, ingested and settled at `now`."""
-    topic, payload = reading(p.settings.site_secret, meter_id, fc, start, wh=wh, total=total)
+    topic, payload = reading(p.settings.site_keys, meter_id, fc, start, wh=wh, total=total)
     ingest_batch(p.store, [Delivery(topic, payload)], p.ring, "bijli", now)
     settle_all(p.store, now)

@@ -25,8 +25,9 @@ from bijli.kernel.unit import Transactions
 from bijli.mdm.model import StoredReading
 from tests.fakes.store import MemoryStore
 from tests.support.frames import reading
+from tests.support.keys import site_for
 
-SECRET = bytes(range(32))
+SECRET = site_for("world")
 EVER = (datetime(1970, 1, 2, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
 
 

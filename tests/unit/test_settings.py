@@ -9,6 +9,7 @@ import pytest
 
 from bijli import settings
 from bijli.adapters.brokers.address import BrokerUrlError
+from tests.support.keys import SITE, as_env
 
 URL = "mqtts://broker.bijli.internal:8883"
 
@@ -17,7 +18,7 @@ URL = "mqtts://broker.bijli.internal:8883"
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("BIJLI_BROKER_USERNAME", "BIJLI_BROKER_PASSWORD", "BIJLI_BROKER_CA"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("BIJLI_SITE_SECRET", "00" * 32)
+    monkeypatch.setenv("BIJLI_SITE_KEYS", as_env(SITE))
 
 
 def test_the_password_comes_from_the_first_line_of_its_file(tmp_path: Path) -> None:

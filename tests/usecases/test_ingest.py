@@ -14,12 +14,13 @@ from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SimulatedClock
 from bijli.kernel.time import INTERVAL, epoch
 from bijli.mdm.handlers import run_vee, settle_all
-from bijli.protocol import keys, topics
+from bijli.protocol import topics
 from bijli.protocol.codec import seal
 from bijli.protocol.events import EventCode
 from bijli.protocol.frames import Event, EventFrame, StatusFrame
 from bijli.protocol.relay import RelayState
 from tests.support.frames import reading
+from tests.support.keys import site_for
 from tests.support.world import SECRET, World
 from tests.usecases.conftest import day
 
@@ -54,7 +55,7 @@ def test_the_same_interval_in_a_new_frame_is_a_duplicate_not_a_second_reading(wo
 def test_bad_frames_are_quarantined_with_their_reasons_and_the_good_ones_still_land(world: World) -> None:
     good = world.frames(MR1, 1, starts(2))
     future = Delivery(*reading(SECRET, MR1, 10, NOW + timedelta(hours=1)))
-    forged = Delivery(*reading(b"\x02" * 32, MR1, 11, START))
+    forged = Delivery(*reading(site_for("another"), MR1, 11, START))
     unknown = Delivery(*reading(SECRET, "KNXX0000009", 1, START))
     junk = Delivery("bijli/v1/m/KNMR0000001/up/reading", b"\x00\xff not a frame")
     stray = Delivery("elsewhere/entirely", b"{}")
@@ -67,7 +68,7 @@ def test_bad_frames_are_quarantined_with_their_reasons_and_the_good_ones_still_l
 
 
 def test_status_and_events_land_with_the_readings_and_an_older_status_never_overwrites_a_newer(world: World) -> None:
-    key = keys.frame_key(SECRET, CL1)
+    key = SECRET.frame_key(CL1)
 
     def status(fc: int, relay: RelayState) -> Delivery:
         frame = StatusFrame(

@@ -31,7 +31,7 @@ WINDOW = {"start": "2026-11-02T00:30:00Z", "end": "2026-11-02T03:00:00Z"}
 
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
-    p = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory"))
+    p = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory", new_site=True))
     commission_city(p.store, p.settings.tariff_code, build_city(2), START)
     yield p
     p.store.dispose()

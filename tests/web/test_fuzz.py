@@ -19,10 +19,12 @@ from schemathesis import engine
 from schemathesis.engine import events
 
 from bijli import settings
+from bijli.access.model import Role
 from bijli.bootstrap import Platform, bootstrap
 from bijli.entrypoints import demo
 from bijli.kernel.clock import SimulatedClock
 from bijli.web.app import create_app
+from tests.support.access import bearer
 from tests.web.conftest import DEMO_DAY, LAST_SEEN
 
 FUZZ_HOST = "testserver"
@@ -36,15 +38,16 @@ for usage, a command's arguments per action) answer 422 with the documented sche
 
 
 @pytest.fixture
-def auth_headers() -> dict[str, str]:
-    """Headers that sign the fuzzer in: none yet (no route asks who is calling)."""
-    return {}
+def auth_headers(fuzzed_platform: Platform) -> dict[str, str]:
+    """Headers that sign the fuzzer in: an admin's bearer token, so every operation is reached
+    (schemathesis' ignored_auth check then also asks each one without it and wants a 401)."""
+    return bearer(fuzzed_platform, Role.ADMIN, "fuzzer")
 
 
 @pytest.fixture(scope="module")
 def fuzzed_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     cfg = settings.build(
-        data_dir=tmp_path_factory.mktemp("bijli-fuzz"), broker_url="memory", allowed_hosts=(FUZZ_HOST,)
+        data_dir=tmp_path_factory.mktemp("bijli-fuzz"), broker_url="memory", allowed_hosts=(FUZZ_HOST,), new_site=True
     )
     platform = bootstrap(cfg)
     asyncio.run(demo.run_headless(platform, meters=2, days=1, start=DEMO_DAY))
@@ -70,7 +73,7 @@ def fuzz(app: Any, headers: dict[str, str]) -> tuple[Run, set[str]]:
             "checks": {"enabled": True, "positive_data_acceptance": {"expected-statuses": CROSS_FIELD_422}},
         }
     )
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config, headers=headers)
     documented = {
         f"{method.upper()} {path}"
         for path, item in schema.raw_schema["paths"].items()

@@ -76,7 +76,7 @@ def test_bad_page_requests_get_an_html_error_page(api: TestClient, path: str, st
     r = api.get(path)
     assert r.status_code == status
     assert "text/html" in r.headers["content-type"]
-    assert "Back to operations" in r.text
+    assert "Back to the start" in r.text
 
 
 def test_pages_load_nothing_from_elsewhere(api: TestClient) -> None:
@@ -114,7 +114,7 @@ def test_a_decommissioned_meter_is_shown_out_of_service_not_offline(
     tmp_path: Path, make_client: Callable[..., TestClient]
 ) -> None:
     now = datetime(2026, 11, 2, 4, 30, tzinfo=UTC)
-    platform = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory"))
+    platform = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory", new_site=True))
     try:
         city = build_city(4)
         commission_city(platform.store, platform.settings.tariff_code, city, now - timedelta(days=30))

@@ -28,6 +28,7 @@ from bijli.kernel.clock import SimulatedClock
 from bijli.kernel.time import utc_from_epoch
 from bijli.mdm.handlers import run_vee
 from bijli.prepaid.handlers import record_recharge
+from bijli.protocol.keys import SiteKeys
 from bijli.protocol.tokens import issue_token
 
 
@@ -35,7 +36,7 @@ def _commission_all(platform: Platform, twin: FleetTwin, at: datetime) -> None:
     commission_city(platform.store, platform.settings.tariff_code, twin.consumers, at, twin.transformers)
 
 
-def _hooks(platform: Platform | None, twin: FleetTwin, secret: bytes) -> ScenarioHooks:
+def _hooks(platform: Platform | None, twin: FleetTwin, site: SiteKeys) -> ScenarioHooks:
     accounts = {c.meter_id: c.account_no for c in twin.consumers}
 
     def recharge(meter_id: str, paise: int, reference: str, at: float) -> None:
@@ -43,7 +44,7 @@ def _hooks(platform: Platform | None, twin: FleetTwin, secret: bytes) -> Scenari
             record_recharge(platform.store, accounts[meter_id], paise, reference, utc_from_epoch(int(at)))
 
     def vend(meter_id: str, paise: int, at: float) -> str:
-        return issue_token(secret, meter_id, paise, utc_from_epoch(int(at))).digits
+        return issue_token(site.token_key(meter_id), meter_id, paise, utc_from_epoch(int(at))).digits
 
     return ScenarioHooks(recharge=recharge, issue_token=vend)
 
@@ -62,7 +63,7 @@ async def run_in_process(
     Every `vee_every` intervals the VEE job runs on the scenario's clock (gaps estimated).
     """
     cfg = platform.settings
-    twin = twin_for(scenario, cfg.site_secret, platform.store.tariffs[cfg.tariff_code], cfg.topic_root)
+    twin = twin_for(scenario, cfg.site_keys, platform.store.tariffs[cfg.tariff_code], cfg.topic_root)
     _commission_all(platform, twin, scenario.begin)
     write_truth(scenario, twin, truth)
     broker = MemoryBroker()
@@ -85,7 +86,7 @@ async def run_in_process(
         if task.done():
             task.result()
 
-    hooks = _hooks(platform, twin, cfg.site_secret)
+    hooks = _hooks(platform, twin, cfg.site_keys)
     rounds = [0]
     try:
         report = await run_scenario(scenario, twin, sink, hooks)
@@ -104,7 +105,7 @@ async def run_in_process(
 async def run_over_mqtt(
     platform: Platform | None,
     scenario: Scenario,
-    settings_secret: bytes,
+    site: SiteKeys,
     address: BrokerAddress,
     root: str,
     tariff_code: str,
@@ -114,11 +115,11 @@ async def run_over_mqtt(
     """The scenario's meters publishing to a broker, one connection each (head-end elsewhere)."""
     from bijli.prepaid.tariff import builtin_tariffs
 
-    twin = twin_for(scenario, settings_secret, builtin_tariffs()[tariff_code], root)
+    twin = twin_for(scenario, site, builtin_tariffs()[tariff_code], root)
     if platform is not None:
         _commission_all(platform, twin, scenario.begin)
     write_truth(scenario, twin, truth)
-    async with MeterConnections(address, settings_secret, twin.meter_ids, root) as link:
+    async with MeterConnections(address, twin.mqtt_password, twin.meter_ids, root) as link:
         console.print(f"{len(twin.meter_ids)} meters connected to {address}")
 
         async def sink(frames: list[Outgoing]) -> None:
@@ -129,7 +130,7 @@ async def run_over_mqtt(
             if undelivered:  # the meters keep it and send it again, sealed anew
                 twin.undelivered(undelivered)
 
-        report = await run_scenario(scenario, twin, sink, _hooks(platform, twin, settings_secret))
+        report = await run_scenario(scenario, twin, sink, _hooks(platform, twin, site))
     return {
         "scenario": scenario.name,
         "meters": scenario.meters,

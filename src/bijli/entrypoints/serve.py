@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 import socket
 from datetime import datetime
@@ -24,6 +22,7 @@ from bijli.kernel.clock import SystemClock
 from bijli.kernel.unit import StoreUnavailable
 from bijli.mdm.handlers import run_vee
 from bijli.protocol import topics
+from bijli.protocol.keys import SiteKeys
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +42,21 @@ def web_server(platform: Platform) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-def _secret_tag(site_secret: bytes, what: str) -> str:
-    return hmac.new(site_secret, f"bijli/v1/{what}".encode(), hashlib.sha256).hexdigest()[:16]
-
-
-def headend_client_id(site_secret: bytes, root: str, worker: str) -> str:
+def headend_client_id(site: SiteKeys, root: str, worker: str) -> str:
     """A head-end worker's MQTT client id: the same at every start (so a worker that restarts
-    resumes its persistent session), and not to be guessed without the site secret (so no
-    client can take that session over by connecting under its id, on a broker that does not
-    bind client ids to user names)."""
-    return f"bijli-{root}-headend-{worker}-{_secret_tag(site_secret, f'headend-client-id/{root}/{worker}')}"
+    resumes its persistent session) and across key rotations, and not to be guessed without
+    the site's identity secret (so no client can take that session over by connecting under
+    its id, on a broker that does not bind client ids to user names)."""
+    return f"bijli-{root}-headend-{worker}-{site.tag(f'headend-client-id/{root}/{worker}')}"
 
 
-def headend_group(site_secret: bytes, root: str) -> str:
+def headend_group(site: SiteKeys, root: str) -> str:
     """The shared subscription group of a site's head-end workers, not to be guessed without
-    the site secret. A broker whose ACL checks deliveries but not subscriptions (Mosquitto's
+    the site's identity secret. A broker whose ACL checks deliveries but not subscriptions (Mosquitto's
     acl_file) lets any client join a group it can name; the broker then hands that client its
     share of the uplink and drops it for want of read access, after acknowledging it to the
     meters."""
-    return f"headend-{_secret_tag(site_secret, f'headend-group/{root}')}"
+    return f"headend-{site.tag(f'headend-group/{root}')}"
 
 
 async def headend_for(platform: Platform, address: BrokerAddress, worker: str = "1") -> HeadEnd:
@@ -72,7 +67,7 @@ async def headend_for(platform: Platform, address: BrokerAddress, worker: str = 
     replaces it with the worker's user name. Give each worker its own name (and user name).
     """
     root = platform.settings.topic_root
-    secret = platform.settings.site_secret
+    secret = platform.settings.site_keys
     uplink = MqttUplink(
         address,
         topics.shared_uplink_filter(root, headend_group(secret, root)) if address.mqtt5 else topics.uplink_filter(root),

@@ -24,7 +24,7 @@ import aiomqtt
 
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.fleet.twin import Outgoing
-from bijli.protocol import keys, topics
+from bijli.protocol import topics
 
 log = logging.getLogger(__name__)
 CommandHandler = Callable[[str, bytes], None]
@@ -36,7 +36,7 @@ class MeterConnections:
     def __init__(
         self,
         address: BrokerAddress,
-        site_secret: bytes,
+        password_of: Callable[[str], str],
         meter_ids: Sequence[str],
         root: str,
         *,
@@ -48,7 +48,7 @@ class MeterConnections:
         self._address = address
         self._tls = address.tls_context()
         self.fleet_id = fleet_id or secrets.token_hex(4)
-        self._secret = site_secret
+        self._password_of = password_of
         self._meter_ids = list(meter_ids)
         self._root = root
         self._on_command = on_command
@@ -105,7 +105,7 @@ class MeterConnections:
             self._address.port,
             identifier=self.client_id(meter_id),
             username=meter_id,
-            password=keys.mqtt_password(self._secret, meter_id),
+            password=self._password_of(meter_id),
             protocol=aiomqtt.ProtocolVersion.V5 if self._address.mqtt5 else aiomqtt.ProtocolVersion.V311,
             keepalive=60,
             timeout=30,

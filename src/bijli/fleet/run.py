@@ -13,20 +13,21 @@ from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.kernel.time import INTERVAL, epoch
 from bijli.meter.modem import ModemTimers
 from bijli.prepaid.tariff import Tariff
+from bijli.protocol.keys import SiteKeys
 
 Sink = Callable[[list[Outgoing]], Awaitable[None]]
 SETTLE_S = 120
 """After the last interval the twin runs on this long, so meters back online can deliver."""
 
 
-def twin_for(scenario: Scenario, site_secret: bytes, tariff: Tariff, root: str) -> FleetTwin:
+def twin_for(scenario: Scenario, site: SiteKeys, tariff: Tariff, root: str) -> FleetTwin:
     """The city a scenario names: its consumers and, if asked, a meter on each transformer."""
     city = build_city(scenario.meters, scenario.seed)
     transformers = transformer_meters(city) if scenario.transformer_meters else []
     options = TwinOptions(timers=ModemTimers(**scenario.modem), operators=scenario.operators)
     check_against(scenario, {c.meter_id for c in city}, {d.transformer for d in transformers})
     return FleetTwin(
-        city, transformers, site_secret, tariff, start=scenario.begin, root=root, seed=scenario.seed, options=options
+        city, transformers, site, tariff, start=scenario.begin, root=root, seed=scenario.seed, options=options
     )
 
 

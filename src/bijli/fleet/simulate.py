@@ -62,7 +62,7 @@ async def run_simulation(
     if platform is not None:
         commission_city(platform.store, platform.settings.tariff_code, city, begin, transformers)
     tariff = builtin_tariffs()[settings.tariff_code]
-    twin = FleetTwin(city, transformers, settings.site_secret, tariff, start=begin, root=settings.topic_root, seed=seed)
+    twin = FleetTwin(city, transformers, settings.site_keys, tariff, start=begin, root=settings.topic_root, seed=seed)
     end = None if days is None else begin + timedelta(days=days)
     address = settings.meters_broker_address()
     published = intervals = 0
@@ -79,7 +79,7 @@ async def run_simulation(
     t = begin
     try:
         async with MeterConnections(
-            address, settings.site_secret, twin.meter_ids, settings.topic_root, on_command=on_command
+            address, twin.mqtt_password, twin.meter_ids, settings.topic_root, on_command=on_command
         ) as link:
             console.print(f"[green]{link.connected} meters connected[/green] to {address}")
             while end is None or t < end:

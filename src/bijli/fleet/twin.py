@@ -33,7 +33,7 @@ from bijli.meter.modem import DEFAULT_TIMERS, ModemTimers
 from bijli.meter.sensors import CONDITIONS
 from bijli.prepaid.policy import UPPCL, PrepaidPolicy
 from bijli.prepaid.tariff import Tariff
-from bijli.protocol import keys, tokens
+from bijli.protocol import tokens
 from bijli.protocol.codec import Refusal, open_command
 from bijli.protocol.events import EventCode
 from bijli.protocol.frames import (
@@ -45,6 +45,7 @@ from bijli.protocol.frames import (
     Redemption,
     TokenFrame,
 )
+from bijli.protocol.keys import SiteKeys
 from bijli.protocol.relay import RelayState
 
 __all__ = ["DT_LOSSES", "FleetTwin", "Outgoing", "TwinOptions"]
@@ -79,7 +80,7 @@ class FleetTwin:
         self,
         consumers: Sequence[Consumer],
         transformers: Sequence[TransformerMeter],
-        site_secret: bytes,
+        site: SiteKeys,
         tariff: Tariff,
         *,
         start: datetime,
@@ -120,7 +121,7 @@ class FleetTwin:
         # Real meters keep their frame counter through power cycles; a twin that starts again
         # starts above anything it sent before by counting from the wall clock in ms.
         base = int(datetime.now(IST).timestamp() * 1000) if first_counter is None else first_counter
-        self._keys = [keys.frame_key(site_secret, m) for m in self.meter_ids]
+        self._keys = [site.frame_key(m) for m in self.meter_ids]
         self.outbox = Outbox(self.meter_ids, self._keys, root, base)
         self.relay = np.ones(n, dtype=np.bool_)
         self.relay_for_credit = np.zeros(n, dtype=np.bool_)
@@ -138,7 +139,7 @@ class FleetTwin:
         self.hotspot_window = np.full(n, self.options.hotspot_window_s, dtype=np.int64)
         self.used_tokens: dict[int, tokens.UsedTokens] = {}
         self.profiles = LoadProfiles(n, self.options.history_days)
-        self._frame_keys_secret = site_secret
+        self._site = site
         self._token_keys: dict[int, bytes] = {}
         self.last_command_fc = np.zeros(n, dtype=np.int64)
         self.carried_out: dict[int, dict[str, None]] = {}
@@ -393,7 +394,7 @@ class FleetTwin:
         self.advance(at)
         key = self._token_keys.get(i)
         if key is None:
-            key = self._token_keys[i] = tokens.token_key(self._frame_keys_secret, meter_id)
+            key = self._token_keys[i] = self._site.token_key(meter_id)
         used = self.used_tokens.setdefault(i, tokens.UsedTokens())
         meter_now = utc_from_epoch(int(at + self.clock_offset[i]))
         result = tokens.redeem(key, digits, meter_now, used, balance_paise=int(self.balance[i]))
@@ -410,6 +411,10 @@ class FleetTwin:
         return result
 
     # ------------------------------------------------------------------ commands
+
+    def mqtt_password(self, meter_id: str) -> str:
+        """The MQTT password meter `meter_id` logs in with."""
+        return self._site.mqtt_password(meter_id)
 
     def command(self, meter_id: str, payload: bytes, at: float) -> None:
         """A command arrives on the meter's downlink; the meter acts and acknowledges."""

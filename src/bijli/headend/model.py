@@ -15,9 +15,10 @@ from bijli.headend.ports import Delivery
 from bijli.kernel.time import INTERVAL_S, epoch, is_interval_start
 from bijli.mdm.meters import MeterStatus
 from bijli.prepaid.model import Connection
-from bijli.protocol import keys, topics
+from bijli.protocol import topics
 from bijli.protocol.codec import FrameKey, Refusal, open_frame
 from bijli.protocol.frames import KIND_OF, REGISTER_MODULUS, ReadingFrame, UplinkFrame
+from bijli.protocol.keys import SiteKeys
 
 CLOCK_TOLERANCE_S = 300
 """How far ahead of the head-end's clock a meter's time may be before it is refused."""
@@ -71,12 +72,12 @@ class Screened:
 
 
 class KeyRing:
-    """Per-meter frame keys, derived once from the site secret and kept; and, for up to
+    """Per-meter frame keys, derived once from the site's keys and kept; and, for up to
     `prepared` meters (the most recently first seen), the keys' prepared HMAC states
     (`FrameKey`), which check a frame's tag in a third of the time but take 550 bytes each."""
 
-    def __init__(self, site_secret: bytes, prepared: int = 100_000) -> None:
-        self._secret = site_secret
+    def __init__(self, site: SiteKeys, prepared: int = 100_000) -> None:
+        self.site = site
         self._keys: dict[str, bytes] = {}
         self._prepared: dict[str, FrameKey] = {}
         self._room = prepared
@@ -84,7 +85,7 @@ class KeyRing:
     def frame_key(self, meter_id: str) -> bytes:
         key = self._keys.get(meter_id)
         if key is None:
-            key = self._keys[meter_id] = keys.frame_key(self._secret, meter_id)
+            key = self._keys[meter_id] = self.site.frame_key(meter_id)
         return key
 
     def verifier(self, meter_id: str) -> FrameKey:

@@ -12,8 +12,8 @@ amount     16    whole rupees, 1 to 65,535
 tag        24    first 3 bytes of HMAC-SHA256(token key, class|id|amount as 6 bytes big-endian)
 =========  ====  ==========================================================================
 
-The token key is ``keys.derive(site_secret, keys.TOKEN_LABEL, meter_id)``, so a token opens
-only the meter it was issued for. A 24-bit tag means one forgery in 16.7 million tries;
+The token key is ``keys.token_key(token master secret, meter_id)``, so a token opens only the
+meter it was issued for. A 24-bit tag means one forgery in 16.7 million tries;
 the meter locks its hotspot's token entry after `MAX_FAILED_ATTEMPTS` failures in a row
 (the meter enforces that; this module only names the number).
 
@@ -194,9 +194,9 @@ class UsedTokens:
         return f"UsedTokens(capacity={self._capacity}, ids={self.to_list()!r})"
 
 
-def token_key(site_secret: bytes, meter_id: str) -> bytes:
-    """The meter's token key: ``keys.derive(site_secret, keys.TOKEN_LABEL, meter_id)``."""
-    return keys.derive(site_secret, keys.TOKEN_LABEL, meter_id)
+def token_key(master: bytes, meter_id: str) -> bytes:
+    """The meter's token key: ``keys.derive(token master secret, keys.TOKEN_LABEL, meter_id)``."""
+    return keys.token_key(master, meter_id)
 
 
 def id_at(moment: datetime) -> int:
@@ -222,9 +222,10 @@ def next_free_id(used: set[int], issued_at: datetime) -> int:
 
 
 def issue_token(
-    site_secret: bytes, meter_id: str, amount_paise: Paise, issued_at: datetime, *, token_id: int | None = None
+    key: bytes, meter_id: str, amount_paise: Paise, issued_at: datetime, *, token_id: int | None = None
 ) -> Token:
-    """A credit token for one meter, worth whole rupees, with the minute of `issued_at` as its id.
+    """A credit token for one meter (`key`: its token key), worth whole rupees, with the minute
+    of `issued_at` as its id.
 
     `token_id` moves the id to a later minute (at most `FUTURE_TOLERANCE` ahead, or a meter
     with a right clock would refuse it as FUTURE); see `next_free_id`.
@@ -249,7 +250,6 @@ def issue_token(
         )
     if token_id > MAX_TOKEN_ID:
         raise ValueError(f"token ids end at {time_of(MAX_TOKEN_ID):%Y-%m-%dT%H:%MZ}; cannot issue for {issued_at}")
-    key = token_key(site_secret, meter_id)
     value = (_payload(CREDIT, token_id, rupees) << TAG_BITS) | _tag(key, CREDIT, token_id, rupees)
     return Token(
         meter_id=meter_id,

@@ -7,16 +7,18 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 import bijli
+from bijli.access.model import Permission
 from bijli.adapters.db.queries import MeterView
 from bijli.kernel.time import INTERVAL
 from bijli.kernel.unit import StoreUnavailable
 from bijli.kernel.units import format_rupees, kwh
 from bijli.mdm.vee import flag_names
+from bijli.web.auth import Auth
 from bijli.web.context import Relay, WebContext, relay_state
 from bijli.web.limits import (
     EDGE,
@@ -220,6 +222,9 @@ def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
 def router(ctx: WebContext) -> APIRouter:
     """The v1 API's routes over one platform."""
     api = APIRouter(prefix=PREFIX, tags=["v1"], responses=EDGE)
+    auth = Auth(ctx)
+    fleet = [Depends(auth.needs(Permission.READ_FLEET))]
+    one_meter = [Depends(auth.meter())]
 
     def find(meter_id: str, balance: bool = True) -> MeterView:
         meter = ctx.reads.meter(meter_id, balance)
@@ -231,6 +236,7 @@ def router(ctx: WebContext) -> APIRouter:
         "/health",
         response_model=Health,
         responses={503: {"model": Health, "description": "The database does not answer."}},
+        dependencies=[Depends(auth.public())],
     )
     def health() -> Health | JSONResponse:
         """Whether the service and its database answer."""
@@ -241,7 +247,7 @@ def router(ctx: WebContext) -> APIRouter:
             return JSONResponse(status_code=503, content=down.model_dump())
         return Health(status="ok", database="ok", version=bijli.__version__)
 
-    @api.get("/meters", response_model=MeterPage)
+    @api.get("/meters", response_model=MeterPage, dependencies=fleet)
     def meters(limit: Limit = 100, offset: Offset = 0) -> MeterPage:
         """Meters in meter-id order, a page at a time."""
         found, next_offset = page_of(ctx.reads.meters(limit + 1, offset), limit, offset)
@@ -253,12 +259,12 @@ def router(ctx: WebContext) -> APIRouter:
             next_offset=next_offset,
         )
 
-    @api.get("/meters/{meter_id}", response_model=Meter, responses=NOT_FOUND)
+    @api.get("/meters/{meter_id}", response_model=Meter, responses=NOT_FOUND, dependencies=one_meter)
     def meter(meter_id: MeterId) -> Meter:
         """One meter: its consumer, place in the network, connectivity, relay and balance."""
         return meter_out(ctx, find(meter_id))
 
-    @api.get("/meters/{meter_id}/readings", response_model=Readings, responses=NOT_FOUND)
+    @api.get("/meters/{meter_id}/readings", response_model=Readings, responses=NOT_FOUND, dependencies=one_meter)
     def readings(
         meter_id: MeterId, start: WindowStart, end: WindowEnd, limit: WindowLimit = WINDOW_ITEMS, offset: Offset = 0
     ) -> Readings:
@@ -288,7 +294,7 @@ def router(ctx: WebContext) -> APIRouter:
             ],
         )
 
-    @api.get("/meters/{meter_id}/edits", response_model=Edits, responses=NOT_FOUND)
+    @api.get("/meters/{meter_id}/edits", response_model=Edits, responses=NOT_FOUND, dependencies=one_meter)
     def edits(meter_id: MeterId, start: WindowStart, end: WindowEnd, limit: Limit = 1000, offset: Offset = 0) -> Edits:
         """The edit log of the meter's intervals starting in [start, end): estimates, replacements
         by the real readings, validation flags; by interval, oldest edit first."""
@@ -311,7 +317,7 @@ def router(ctx: WebContext) -> APIRouter:
             meter_id=meter_id, start=start, end=end, items=items, limit=limit, offset=offset, next_offset=next_offset
         )
 
-    @api.get("/meters/{meter_id}/balance", response_model=Balance, responses=NOT_FOUND)
+    @api.get("/meters/{meter_id}/balance", response_model=Balance, responses=NOT_FOUND, dependencies=one_meter)
     def balance(meter_id: MeterId) -> Balance:
         """The prepaid balance from the ledger, with what makes it up."""
         m = find(meter_id, balance=False)  # the breakdown below sums the ledger, once

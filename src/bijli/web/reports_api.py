@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from bijli.access.model import Permission
 from bijli.kernel.time import ist_day
 from bijli.mdm import reports
 from bijli.web.api import PREFIX
+from bijli.web.auth import Auth
 from bijli.web.context import WebContext
 from bijli.web.limits import (
     EDGE,
@@ -96,7 +98,12 @@ DayQuery = Annotated[Day | None, Query(description="An IST day, YYYY-MM-DD, 2000
 
 def router(ctx: WebContext) -> APIRouter:
     """Report routes over one platform."""
-    api = APIRouter(prefix=PREFIX, tags=["reports"], responses=EDGE)
+    api = APIRouter(
+        prefix=PREFIX,
+        tags=["reports"],
+        responses=EDGE,
+        dependencies=[Depends(Auth(ctx).needs(Permission.READ_REPORTS))],
+    )
     sql = ctx.platform.reports
 
     @api.get("/reports/collection", summary="Data-collection rate of one IST day", response_model=CollectionReport)

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from bijli.entrypoints.cli import app
 from bijli.entrypoints.serve import headend_client_id, headend_group
+from tests.support.keys import site_for
 
 
 @pytest.mark.parametrize("command", ["serve", "simulate"])
@@ -31,11 +32,15 @@ def test_serve_says_when_the_password_file_cannot_be_read(tmp_path: Path) -> Non
     assert "cannot read the broker password file" in " ".join(result.output.split())
 
 
-def test_the_headends_client_id_and_group_are_stable_and_follow_the_site_secret() -> None:
-    one, other = bytes(32), bytes(range(32))
+def test_the_headends_client_id_and_group_are_stable_and_follow_the_site_identity_secret() -> None:
+    one, other = site_for("one"), site_for("other")
+    rotated = site_for("one", versions=2)
     assert headend_client_id(one, "bijli", "1") == headend_client_id(one, "bijli", "1")
     assert headend_client_id(one, "bijli", "1").startswith("bijli-bijli-headend-1-")
     assert headend_client_id(one, "bijli", "1") != headend_client_id(other, "bijli", "1")
     assert headend_client_id(one, "bijli", "1") != headend_client_id(one, "bijli", "2")
     assert headend_group(one, "bijli") == headend_group(one, "bijli") != headend_group(other, "bijli")
     assert headend_group(one, "bijli").startswith("headend-")
+    # A key rotation leaves the head-end's identity on the broker as it was.
+    assert headend_client_id(rotated, "bijli", "1") == headend_client_id(one, "bijli", "1")
+    assert headend_group(rotated, "bijli") == headend_group(one, "bijli")

@@ -14,11 +14,12 @@ from bijli.headend.ports import Delivery
 from bijli.kernel.time import INTERVAL, epoch, ist_midnight
 from bijli.prepaid.model import Connection, daily_fixed_charge
 from bijli.prepaid.tariff import builtin_tariffs
-from bijli.protocol import keys, topics
+from bijli.protocol import topics
 from bijli.protocol.codec import Refusal, open_frame
 from bijli.protocol.frames import ReadingFrame, StatusFrame, UplinkFrame
+from tests.support.keys import SITE
 
-SECRET = bytes.fromhex("00" * 32)
+SECRET = SITE
 METERS = 6
 ROUNDS = 8
 START = ist_midnight(date(2026, 3, 1))
@@ -44,7 +45,7 @@ def opened(out: Outgoing) -> tuple[str, str, UplinkFrame]:
     parsed = topics.parse_uplink("bijli", out.topic)
     assert parsed is not None, out.topic
     meter_id, kind = parsed
-    frame = open_frame(keys.frame_key(SECRET, meter_id), meter_id, out.payload)
+    frame = open_frame(SECRET.frame_key(meter_id), meter_id, out.payload)
     assert not isinstance(frame, Refusal), frame
     return meter_id, kind, frame
 
@@ -83,7 +84,7 @@ def test_no_frame_opens_with_a_neighbours_key(rounds: list[list[Outgoing]]) -> N
     meter_id, _, _ = opened(out)
     neighbour = next(c.meter_id for c in build_city(METERS) if c.meter_id != meter_id)
 
-    assert isinstance(open_frame(keys.frame_key(SECRET, neighbour), meter_id, out.payload), Refusal)
+    assert isinstance(open_frame(SECRET.frame_key(neighbour), meter_id, out.payload), Refusal)
 
 
 def test_cumulative_register_rises_by_exactly_each_intervals_energy(rounds: list[list[Outgoing]]) -> None:

@@ -12,7 +12,7 @@ from bijli.headend.model import KeyRing, MeterRecord, Screened, screen
 from bijli.headend.ports import Delivery
 from bijli.kernel.time import INTERVAL, INTERVAL_S, epoch, ist_midnight, utc_from_epoch
 from bijli.prepaid.tariff import builtin_tariffs
-from bijli.protocol import keys, tokens
+from bijli.protocol import tokens
 from bijli.protocol.codec import seal
 from bijli.protocol.frames import (
     PROTOCOL_VERSION,
@@ -24,8 +24,9 @@ from bijli.protocol.frames import (
     StatusFrame,
     TokenFrame,
 )
+from tests.support.keys import SITE
 
-SECRET = bytes(32)
+SECRET = SITE
 LMV1 = builtin_tariffs()["UP-LMV1-DU"]
 START = ist_midnight(date(2026, 3, 2)) + timedelta(hours=12)  # a Monday, noon IST
 T0 = float(epoch(START))
@@ -77,7 +78,7 @@ class HeadEnd:
         frame = CommandFrame(
             v=PROTOCOL_VERSION, m=meter_id, fc=fc, ts=int(at), command_id=f"c{fc}", action=action, args=args
         )
-        self.twin.command(meter_id, seal(keys.frame_key(SECRET, meter_id), frame), at)
+        self.twin.command(meter_id, seal(SECRET.frame_key(meter_id), frame), at)
 
 
 def test_a_day_with_outages_goes_through_the_head_end_with_nothing_refused() -> None:
@@ -107,7 +108,7 @@ def test_a_day_with_outages_goes_through_the_head_end_with_nothing_refused() -> 
     twin.condition("power_failure", [twin.index[cl]], True, T0 + 11 * HOUR)  # across midnight
     head_end.run_to(T0 + 14 * HOUR)
     twin.condition("power_failure", [twin.index[cl]], False, T0 + 14 * HOUR)
-    token = tokens.issue_token(SECRET, mr, 50_000, utc_from_epoch(int(T0 + 15 * HOUR)).astimezone(UTC))
+    token = tokens.issue_token(SECRET.token_key(mr), mr, 50_000, utc_from_epoch(int(T0 + 15 * HOUR)).astimezone(UTC))
     head_end.run_to(T0 + 15 * HOUR)
     twin.redeem(mr, token.digits, T0 + 15 * HOUR)
     head_end.command(mr, 1, "read_profile", T0 + 15 * HOUR + 60, **{"from": int(T0), "to": int(T0 + 4 * HOUR)})

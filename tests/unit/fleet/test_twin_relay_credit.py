@@ -17,7 +17,7 @@ from bijli.meter.credit import MirrorTariff
 from bijli.prepaid.model import Connection, daily_fixed_charge, interval_charge
 from bijli.prepaid.policy import UPPCL, PrepaidPolicy
 from bijli.prepaid.tariff import builtin_tariffs
-from bijli.protocol import keys, tokens
+from bijli.protocol import tokens
 from bijli.protocol.codec import seal
 from bijli.protocol.events import EventCode
 from bijli.protocol.frames import (
@@ -31,9 +31,10 @@ from bijli.protocol.frames import (
     TokenFrame,
     UplinkFrame,
 )
+from tests.support.keys import SITE
 from tests.unit.fleet.world import events, frame, of
 
-SECRET = bytes(32)
+SECRET = SITE
 LMV1 = builtin_tariffs()["UP-LMV1-DU"]
 MONDAY = ist_midnight(date(2026, 3, 2)) + timedelta(hours=10)  # 10:00 IST
 CL = "Civil Lines"
@@ -104,7 +105,7 @@ def sealed(
     command = CommandFrame(
         v=PROTOCOL_VERSION, m=meter_id, fc=fc, ts=int(at), command_id=f"cmd-{fc}", action=action, args=args or {}
     )
-    return seal(keys.frame_key(SECRET, key_of or meter_id), command)
+    return seal(SECRET.frame_key(key_of or meter_id), command)
 
 
 def acks(frames: Sequence[UplinkFrame]) -> list[tuple[str, str]]:
@@ -244,7 +245,7 @@ def test_a_redeemed_token_reconnects_a_meter_cut_off_for_credit() -> None:
     world, state = cut_off_for_credit()
     at = world.t0 + 3 * 3600 + 300
     rupees = -state.balance_paise // 100 + 100
-    token = tokens.issue_token(SECRET, METER, rupees * 100, utc_from_epoch(int(at)).astimezone(UTC))
+    token = tokens.issue_token(SECRET.token_key(METER), METER, rupees * 100, utc_from_epoch(int(at)).astimezone(UTC))
 
     world.run_to(at)
     result = world.twin.redeem(METER, token.grouped(), at)

@@ -9,11 +9,11 @@ from bijli.fleet.city import Consumer, TransformerMeter
 from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.kernel.time import INTERVAL, INTERVAL_S, epoch, ist_midnight
 from bijli.prepaid.tariff import builtin_tariffs
-from bijli.protocol import keys
 from bijli.protocol.codec import Refusal, open_frame
 from bijli.protocol.frames import EventFrame, UplinkFrame
+from tests.support.keys import SITE
 
-SECRET = bytes(32)
+SECRET = SITE
 LMV1 = builtin_tariffs()["UP-LMV1-DU"]
 START = ist_midnight(date(2026, 3, 2)) + timedelta(hours=10)  # a Monday, 10:00 IST
 T0 = float(epoch(START))
@@ -43,7 +43,7 @@ class World:
 def frame(out: Outgoing) -> UplinkFrame:
     """The frame as the head-end opens it, with the meter's own key."""
     meter_id = out.topic.split("/")[3]
-    opened = open_frame(keys.frame_key(SECRET, meter_id), meter_id, out.payload)
+    opened = open_frame(SECRET.frame_key(meter_id), meter_id, out.payload)
     assert not isinstance(opened, Refusal), opened
     return opened
 

@@ -13,6 +13,7 @@ from bijli.headend.dispatcher import Dispatcher
 from bijli.headend.model import KeyRing
 from bijli.kernel.clock import SimulatedClock
 from bijli.kernel.unit import Backoff, StoreUnavailable
+from tests.support.keys import SITE
 
 
 class Rounds:
@@ -45,7 +46,7 @@ def test_the_dispatcher_waits_out_an_outage_and_ticks_again_once_the_store_is_ba
     dispatcher = Dispatcher(
         rounds,
         Nowhere(),
-        KeyRing(bytes(32)),
+        KeyRing(SITE),
         "bijli",
         SimulatedClock(datetime(2026, 12, 4, tzinfo=UTC)),
         policy=replace(DEFAULT_POLICY, tick_s=0.01),

@@ -10,7 +10,7 @@ from msgspec.structs import replace
 from bijli.headend.model import REPLAY_WINDOW, KeyRing, MeterRecord, Screened, screen
 from bijli.headend.ports import Delivery
 from bijli.kernel.time import epoch
-from bijli.protocol import keys, topics
+from bijli.protocol import topics
 from bijli.protocol.codec import seal
 from bijli.protocol.frames import (
     REGISTER_MODULUS,
@@ -22,8 +22,9 @@ from bijli.protocol.frames import (
     StatusFrame,
     UplinkFrame,
 )
+from tests.support.keys import SITE
 
-SECRET = bytes.fromhex("00" * 32)
+SECRET = SITE
 ROOT = "bijli"
 NOW = datetime(2026, 1, 10, 6, 0, tzinfo=UTC)
 T = epoch(NOW)
@@ -60,7 +61,7 @@ def reading(meter_id: str = CL1, fc: int = 11, *records: IntervalRecord, ts: int
 
 def delivered(frame: UplinkFrame, *, topic_kind: str | None = None, key_of: str | None = None) -> Delivery:
     kind = topic_kind or type(frame).__name__.removesuffix("Frame").lower()
-    payload = seal(keys.frame_key(SECRET, key_of or frame.m), frame)
+    payload = seal(SECRET.frame_key(key_of or frame.m), frame)
     return Delivery(topics.uplink(ROOT, frame.m, kind), payload)
 
 
@@ -250,7 +251,7 @@ def test_reading_frame_on_the_status_topic_is_misdirected() -> None:
 
 def test_frame_naming_another_meter_than_its_topic_is_misdirected() -> None:
     frame = reading(CL2, 1)
-    payload = seal(keys.frame_key(SECRET, CL1), frame)
+    payload = seal(SECRET.frame_key(CL1), frame)
 
     out = run(Delivery(topics.uplink(ROOT, CL1, "reading"), payload))
 

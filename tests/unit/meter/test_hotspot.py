@@ -14,6 +14,7 @@ from bijli.kernel.units import format_rupees
 from bijli.meter.hotspot import LOCKOUT_S, hotspot_app
 from bijli.prepaid.tariff import builtin_tariffs
 from bijli.protocol import tokens
+from tests.support.keys import SITE
 
 with warnings.catch_warnings():
     # Starlette asks for `httpx2` and warns when it finds only `httpx`; which one the dev
@@ -21,7 +22,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-SECRET = bytes.fromhex("00" * 32)
+SECRET = SITE
 START = ist_midnight(date(2026, 3, 1))
 LMV1 = builtin_tariffs()["UP-LMV1-DU"]
 CLOSED_TEXT = "hotspot closed — press the button on the meter"
@@ -64,7 +65,9 @@ def meter(twin: FleetTwin) -> str:
 
 
 def token(meter_id: str, clock: SimTime, minutes_ago: int = 5, paise: int = 50_000) -> str:
-    return tokens.issue_token(SECRET, meter_id, paise, clock.moment() - timedelta(minutes=minutes_ago)).digits
+    return tokens.issue_token(
+        SECRET.token_key(meter_id), meter_id, paise, clock.moment() - timedelta(minutes=minutes_ago)
+    ).digits
 
 
 def enter(client: TestClient, meter_id: str, digits: str) -> tuple[int, dict[str, object]]:

@@ -1,7 +1,9 @@
 """An MQTT broker inside the process (amqtt), with per-meter credentials and topic rules.
 
-Each meter logs in with its meter id and the password derived for it from the site secret,
-and may publish only on its own uplink topics and subscribe only to its own command topic.
+Each meter logs in with its meter id and the password derived for it from the site's MQTT
+master secret (of any key version the site holds: a meter moved to a new version during a
+rotation logs in with the new one, one not yet moved with the old), and may publish only on
+its own uplink topics and subscribe only to its own command topic.
 The head-end logs in as ``headend``.
 """
 
@@ -16,13 +18,14 @@ from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 
 from bijli.protocol import keys, topics
+from bijli.protocol.keys import SiteKeys
 
 HEADEND_USER = "headend"
 
 
-def headend_password(site_secret: bytes) -> str:
-    """The head-end's MQTT password on the embedded broker."""
-    return keys.mqtt_password(site_secret, HEADEND_USER)
+def headend_password(site: SiteKeys) -> str:
+    """The head-end's MQTT password on the embedded broker (from the site's identity secret)."""
+    return site.tag("embedded-broker/headend-password")
 
 
 class MeterAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no types
@@ -30,18 +33,21 @@ class MeterAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no t
 
     @dataclass
     class Config:
-        site_secret_hex: str = field(default="")
+        headend_password: str = field(default="", repr=False)
+        mqtt_masters_hex: list[str] = field(default_factory=list, repr=False)
 
     async def authenticate(self, *, session: Any) -> bool | None:
-        secret = bytes.fromhex(self.config.site_secret_hex)
         user, password = session.username or "", session.password or ""
         if isinstance(password, bytes):
             password = password.decode("utf-8", "replace")
         if user == HEADEND_USER:
-            return hmac.compare_digest(password, headend_password(secret))
+            return bool(self.config.headend_password) and hmac.compare_digest(password, self.config.headend_password)
         if not topics.METER_ID_PATTERN.fullmatch(user):
             return False
-        return hmac.compare_digest(password, keys.mqtt_password(secret, user))
+        return any(
+            hmac.compare_digest(password, keys.mqtt_password(bytes.fromhex(master), user))
+            for master in self.config.mqtt_masters_hex
+        )
 
 
 class MeterTopicPlugin(BaseTopicPlugin):  # type: ignore[misc]  # amqtt ships no types
@@ -63,13 +69,16 @@ class MeterTopicPlugin(BaseTopicPlugin):  # type: ignore[misc]  # amqtt ships no
         return topic == topics.downlink(self.config.root, user)
 
 
-async def start_broker(site_secret: bytes, root: str, host: str, port: int) -> Broker:
+async def start_broker(site: SiteKeys, root: str, host: str, port: int) -> Broker:
     """Start the in-process broker on `host:port`."""
     broker = Broker(
         {
             "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}", "max_connections": 100_000}},
             "plugins": {
-                f"{__name__}.MeterAuthPlugin": {"site_secret_hex": site_secret.hex()},
+                f"{__name__}.MeterAuthPlugin": {
+                    "headend_password": headend_password(site),
+                    "mqtt_masters_hex": [m.mqtt.hex() for _, m in sorted(site.versions.items())],
+                },
                 f"{__name__}.MeterTopicPlugin": {"root": root},
             },
         }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ def create(url: str, statement_timeout_s: float | None = None) -> Engine:
     """
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        _private_file(sa.engine.make_url(url).database)
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @sa.event.listens_for(engine, "connect")
@@ -49,6 +52,15 @@ def create(url: str, statement_timeout_s: float | None = None) -> Engine:
     if statement_timeout_s is not None and statement_timeout_s > 0:
         connect_args["options"] = f"-c statement_timeout={max(1, round(statement_timeout_s * 1000))}"
     return sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _private_file(database: str | None) -> None:
+    """Create a SQLite file readable by its owner only (0600) before SQLite does (SQLite gives
+    its -wal and -shm files the database file's mode)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    with contextlib.suppress(FileExistsError, FileNotFoundError):  # no folder: SQLite says so when it connects
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _alembic_config() -> Config:

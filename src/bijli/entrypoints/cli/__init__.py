@@ -7,11 +7,15 @@ disposes of it however the command ends.
 from __future__ import annotations
 
 import logging
+import sys
 
 import typer
+from rich.markup import escape
 
-from bijli.entrypoints.cli import bench, db, mdm, meter, meters, quarantine, report, scenario, token
+from bijli.adapters.keyfile import KeyFileError
+from bijli.entrypoints.cli import access, bench, db, keys, mdm, meter, meters, quarantine, report, scenario, token
 from bijli.entrypoints.cli.demo import demo
+from bijli.entrypoints.cli.options import console
 from bijli.entrypoints.cli.serve import serve
 from bijli.entrypoints.cli.simulate import simulate
 
@@ -19,8 +23,10 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Operate smar
 app.command()(demo)
 app.command()(serve)
 app.command()(simulate)
+app.add_typer(access.app, name="access")
 app.add_typer(db.app, name="db")
 app.add_typer(token.app, name="token")
+app.add_typer(keys.app, name="keys")
 app.add_typer(meter.app, name="meter")
 app.add_typer(report.app, name="report")
 app.add_typer(mdm.app, name="mdm")
@@ -33,4 +39,8 @@ app.add_typer(bench.app, name="bench")
 def main() -> None:
     """`bijli`: logging for the operator, then the command asked for."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app()
+    try:
+        app()
+    except KeyFileError as e:  # a wrong data folder, a missing or weak key file: say so, change nothing
+        console.print(f"[red]{escape(str(e))}[/red]")
+        sys.exit(2)

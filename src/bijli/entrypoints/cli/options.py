@@ -7,6 +7,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from bijli.adapters import keyfile
+from bijli.protocol.keys import SiteKeys
 
 console = Console(stderr=True)
 """Messages for the operator; standard output is kept for results (often one JSON line)."""
@@ -37,3 +41,12 @@ BrokerPasswordFile = Annotated[
         help="File whose first line is the head-end's broker password (or BIJLI_BROKER_PASSWORD); never in the URL.",
     ),
 ]
+
+
+def site_keys_in(data_dir: Path) -> SiteKeys:
+    """The site's keys (`keyfile.load`), or exit 2 saying why there are none: nothing is made."""
+    try:
+        return keyfile.load(data_dir.expanduser())
+    except keyfile.KeyFileError as e:
+        console.print(f"[red]{escape(str(e))}[/red]")
+        raise typer.Exit(2) from e

@@ -12,6 +12,7 @@ import typer
 
 from bijli import settings as settings_mod
 from bijli.adapters.brokers.address import BrokerUrlError
+from bijli.adapters.keyfile import KeyFileError
 from bijli.bootstrap import Platform
 from bijli.entrypoints.cli.options import BrokerCa, DatabaseUrl, DataDir, console
 from bijli.entrypoints.cli.platform import opened
@@ -48,8 +49,9 @@ def scenario_run(
             broker_url=broker_url or "memory",
             topic_root=topic_root,
             broker_ca=broker_ca,
+            new_site=not broker_url,  # in process, like the demo; over a broker, the site's own keys
         )
-    except BrokerUrlError as e:
+    except (BrokerUrlError, KeyFileError) as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from e
     truth_path = truth or cfg.data_dir / f"{file.stem}.truth.jsonl"
@@ -62,7 +64,7 @@ def scenario_run(
                     runner.run_over_mqtt(
                         platform,
                         scenario,
-                        cfg.site_secret,
+                        cfg.site_keys,
                         cfg.meters_broker_address(),
                         topic_root,
                         cfg.tariff_code,

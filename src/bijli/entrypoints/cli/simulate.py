@@ -13,6 +13,7 @@ import typer
 
 from bijli import settings as settings_mod
 from bijli.adapters.brokers.address import BrokerUrlError
+from bijli.adapters.keyfile import KeyFileError
 from bijli.bootstrap import Platform
 from bijli.entrypoints.cli.options import BrokerCa, DataDir, console
 from bijli.entrypoints.cli.platform import opened
@@ -52,7 +53,7 @@ def simulate(
             topic_root=topic_root,
             broker_ca=broker_ca,
         )
-    except BrokerUrlError as e:
+    except (BrokerUrlError, KeyFileError) as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from e
     first = date.fromisoformat(start) if start else None

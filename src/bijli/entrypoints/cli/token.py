@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -11,9 +10,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
-from bijli import settings as settings_mod
+from bijli.entrypoints.cli.options import site_keys_in
 from bijli.kernel.units import PAISE_PER_RUPEE, Paise, format_rupees
 from bijli.protocol import tokens
 from bijli.protocol.topics import METER_ID_PATTERN
@@ -32,7 +30,7 @@ def issue(
     meter_id: Annotated[str, typer.Argument(help="The meter the token is for, e.g. KNCL0000001.")],
     amount: Annotated[str, typer.Argument(help="Whole rupees, e.g. 500 or 500.00.")],
     data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="Folder holding the site key (or set BIJLI_SITE_SECRET).")
+        Path, typer.Option("--data-dir", help="Folder holding the site keys, site.keys (or set BIJLI_SITE_KEYS).")
     ] = Path(".bijli-demo"),
     at: Annotated[
         str | None, typer.Option("--at", metavar="ISO", help="Issue time with a zone, e.g. 2026-11-27T10:00Z.")
@@ -46,15 +44,9 @@ def issue(
         )
     amount_paise = _paise(amount)
     issued_at = _moment(at) if at else datetime.now(UTC)
-    had_secret = bool(os.environ.get("BIJLI_SITE_SECRET")) or (data_dir / "site.key").exists()
-    secret = settings_mod.site_secret(data_dir)
-    if not had_secret:
-        Console(stderr=True).print(
-            f"[yellow]new site secret created in {escape(str(data_dir / 'site.key'))}; "
-            "only meters provisioned from it will take this token[/yellow]"
-        )
+    site = site_keys_in(data_dir)  # a folder without keys is an error, never a new site
     try:
-        token = tokens.issue_token(secret, meter_id, amount_paise, issued_at)
+        token = tokens.issue_token(site.token_key(meter_id), meter_id, amount_paise, issued_at)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
 
