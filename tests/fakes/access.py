@@ -148,6 +148,12 @@ class MemoryBulk(_Access):
     def get(self, request_id: str) -> BulkRequest | None:
         return self.a.bulk.get(request_id)
 
+    def page(self, status: str | None, limit: int, offset: int) -> list[BulkRequest]:
+        chosen = [r for r in self.a.bulk.values() if status is None or r.status == status]
+        chosen.sort(key=lambda r: r.request_id)
+        chosen.sort(key=lambda r: r.requested_at, reverse=True)
+        return chosen[offset : offset + limit]
+
     def decide(self, request_id: str, status: str, by: str, at: datetime, note: str) -> bool:
         found = self.a.bulk.get(request_id)
         if found is None or found.status != "pending":

@@ -48,8 +48,7 @@ def test_the_trail_lists_who_asked_for_what_newest_first(database_url: str | Non
         )
         bulk.refuse_bulk(platform.store, request.request_id, "verma", "wait", T0 + timedelta(minutes=3))
 
-        entries, total = platform.audit.entries(limit=10, offset=0)
-        assert total == 4
+        entries = platform.audit.entries(limit=10, offset=0)
         assert [(e.at, e.who, e.what, e.meter_id, e.detail) for e in entries] == [
             (T0 + timedelta(minutes=3), "verma", "bulk-refused", None, "wait"),
             (T0 + timedelta(minutes=2), "sharma", "bulk:relay_connect", None, "restore"),
@@ -57,7 +56,7 @@ def test_the_trail_lists_who_asked_for_what_newest_first(database_url: str | Non
             (T0, "sharma", "command:relay_disconnect", CITY[0], "arrears"),
         ]
         assert entries[3].reference == command.command_id and entries[0].reference == request.request_id
-        page, _ = platform.audit.entries(limit=2, offset=2)
+        page = platform.audit.entries(limit=2, offset=2)
         assert [e.what for e in page] == ["status:commissioned->decommissioned", "command:relay_disconnect"]
     finally:
         platform.close()

@@ -78,7 +78,7 @@ class Site:
         )
         commission_city(self.platform.store, self.platform.settings.tariff_code, CITY, NOW - timedelta(days=30))
         self.app = create_app(self.platform, clock=SimulatedClock(NOW))
-        self.clients = {"anonymous": TestClient(self.app)}
+        self.clients = {"anonymous": TestClient(self.app, base_url="http://localhost")}
         for role in Role:
             if role is not Role.CONSUMER:
                 self.clients[role.value] = self.bearer(role, f"roles-{role.value.replace('_', '-')}")
@@ -94,10 +94,10 @@ class Site:
 
     def bearer(self, role: Role, name: str) -> TestClient:
         token = create_token(self.platform.store, name, role, "tests", NOW)
-        return TestClient(self.app, headers={"Authorization": f"Bearer {token}"})
+        return TestClient(self.app, base_url="http://localhost", headers={"Authorization": f"Bearer {token}"})
 
     def consumer(self, mobile: str) -> TestClient:
-        client = TestClient(self.app)
+        client = TestClient(self.app, base_url="http://localhost")
         csrf = form_token(client.get("/login").text)
         client.post("/login/code", data={"mobile": mobile, "csrf": csrf})
         done = client.post(

@@ -84,6 +84,12 @@ def bulk_request(store: Transactions[BulkUnit], request_id: str) -> tuple[BulkRe
     return request, outcomes
 
 
+def bulk_requests(store: Transactions[BulkUnit], status: str | None, limit: int, offset: int) -> list[BulkRequest]:
+    """Bulk requests (of one status, or all), newest first."""
+    with store.transaction() as uow:
+        return uow.bulk.page(status, limit, offset)
+
+
 def _key(request: BulkRequest, meter_id: str) -> str:
     return f"bulk:{request.request_id}:{meter_id}"
 

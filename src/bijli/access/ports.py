@@ -131,6 +131,10 @@ class BulkRequests(Protocol):
         """Approve or refuse a pending request; False if it was not pending any more."""
         ...
 
+    def page(self, status: str | None, limit: int, offset: int) -> list[BulkRequest]:
+        """Requests (of one status, or all), newest first."""
+        ...
+
 
 class AccessUnit(Protocol):
     @property

@@ -7,20 +7,22 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bijli.access import bulk
 from bijli.access.model import BULK_ACTIONS, ROLE_PERMISSIONS, Permission
 from bijli.access.ports import BulkRequest
-from bijli.web.api import PREFIX, Problem
+from bijli.protocol.topics import METER_ID_PATTERN
+from bijli.web.api import PREFIX
 from bijli.web.auth import Auth, identity_of, needs_action
 from bijli.web.commands_api import no_requested_by
 from bijli.web.context import WebContext
+from bijli.web.limits import EDGE, Limit, Offset, Paged, Problem, audit_text, invalid, page_of
 
 BulkAction = Literal["relay_disconnect", "relay_connect"]
 assert set(BULK_ACTIONS) == {"relay_disconnect", "relay_connect"}
 RequestId = Annotated[str, Path(max_length=40)]
+BulkStatus = Literal["pending", "approved", "refused"]
 
 
 class Me(BaseModel):
@@ -37,8 +39,11 @@ class NewBulkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: BulkAction
-    meter_ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=32)]], Field(min_length=1, max_length=1000)]
-    reason: Annotated[str, Field(min_length=1, max_length=bulk.MAX_REASON, pattern=r"\S")]
+    meter_ids: Annotated[
+        list[Annotated[str, Field(pattern=METER_ID_PATTERN.pattern, examples=["KNCL0000001"])]],
+        Field(min_length=1, max_length=bulk.MAX_METERS, description="The meters, each once (repeats are dropped)."),
+    ]
+    reason: Annotated[str, audit_text(bulk.MAX_REASON, "Why; kept in the audit trail of every command it makes.")]
 
     @model_validator(mode="before")
     @classmethod
@@ -49,7 +54,7 @@ class NewBulkRequest(BaseModel):
 class Refusal(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: Annotated[str, Field(max_length=256)] = ""
+    note: Annotated[str | None, audit_text(256, "Why it is refused; kept with the request.")] = None
 
 
 class BulkItem(BaseModel):
@@ -65,7 +70,7 @@ class BulkOut(BaseModel):
     reason: str
     requested_by: str
     requested_at: datetime
-    status: Literal["pending", "approved", "refused"]
+    status: BulkStatus
     decided_by: str | None
     decided_at: datetime | None
     note: str
@@ -81,11 +86,12 @@ class AuditItem(BaseModel):
     detail: str
 
 
-class AuditPage(BaseModel):
+class AuditPage(Paged):
     items: list[AuditItem]
-    total: int
-    limit: int
-    offset: int
+
+
+class BulkPage(Paged):
+    items: list[BulkOut] = Field(description="Newest first; each without its commands (ask for the request for those).")
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -116,7 +122,7 @@ BULK_ERRORS: dict[int | str, dict[str, Any]] = {
 
 def router(ctx: WebContext) -> APIRouter:
     """The access routes over one platform."""
-    api = APIRouter(prefix=PREFIX, tags=["v1", "access"])
+    api = APIRouter(prefix=PREFIX, tags=["v1", "access"], responses=EDGE)
     auth = Auth(ctx)
     store = ctx.platform.store
     bulk_rule = [Depends(auth.needs(Permission.BULK))]
@@ -148,10 +154,18 @@ def router(ctx: WebContext) -> APIRouter:
         try:
             made = bulk.request_bulk(store, body.action, body.meter_ids, body.reason, who.name, ctx.clock.now())
         except ValueError as e:
-            raise RequestValidationError(
-                [{"type": "value_error", "loc": ("body",), "msg": str(e), "input": body.model_dump()}]
-            ) from e
+            raise invalid("body", "meter_ids", str(e), body.meter_ids) from e
         return bulk_out(made, [])
+
+    @api.get("/commands/bulk", response_model=BulkPage, dependencies=[Depends(auth.needs(Permission.READ_FLEET))])
+    def bulk_list(
+        status: Annotated[BulkStatus | None, Query(description="Only requests in this state.")] = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> BulkPage:
+        """Bulk requests, newest first: `status=pending` lists those waiting for a second person."""
+        found, next_offset = page_of(bulk.bulk_requests(store, status, limit + 1, offset), limit, offset)
+        return BulkPage(items=[bulk_out(r, []) for r in found], limit=limit, offset=offset, next_offset=next_offset)
 
     @api.get(
         "/commands/bulk/{request_id}",
@@ -183,20 +197,16 @@ def router(ctx: WebContext) -> APIRouter:
     def refuse(request_id: RequestId, body: Refusal, request: Request) -> BulkOut:
         """Refuse a pending bulk request (the person who asked may withdraw it): nothing is sent."""
         found(request_id)
+        who = identity_of(request)
         try:
-            return bulk_out(
-                bulk.refuse_bulk(store, request_id, identity_of(request).name, body.note, ctx.clock.now()), []
-            )
+            return bulk_out(bulk.refuse_bulk(store, request_id, who.name, body.note or "", ctx.clock.now()), [])
         except bulk.BulkRefused as e:
             raise HTTPException(status_code=409, detail=str(e)) from e
 
     @api.get("/audit", response_model=AuditPage, dependencies=[Depends(auth.needs(Permission.READ_AUDIT))])
-    def audit(
-        limit: Annotated[int, Query(ge=1, le=500, description="Entries per page, newest first.")] = 100,
-        offset: Annotated[int, Query(ge=0, le=2**31, description="Entries to skip.")] = 0,
-    ) -> AuditPage:
+    def audit(limit: Limit = 100, offset: Offset = 0) -> AuditPage:
         """Who asked for what: commands, status changes, bulk requests and their decisions, newest first."""
-        items, total = ctx.platform.audit.entries(limit, offset)
+        items, next_offset = page_of(ctx.platform.audit.entries(limit + 1, offset), limit, offset)
         return AuditPage(
             items=[
                 AuditItem(
@@ -209,9 +219,9 @@ def router(ctx: WebContext) -> APIRouter:
                 )
                 for e in items
             ],
-            total=total,
             limit=limit,
             offset=offset,
+            next_offset=next_offset,
         )
 
     return api

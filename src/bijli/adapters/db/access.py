@@ -244,6 +244,13 @@ class SqlBulkRequests(_Table):
         row = self.conn.execute(sa.select(t.bulk_requests).where(t.bulk_requests.c.request_id == request_id)).first()
         return None if row is None else _bulk(row)
 
+    def page(self, status: str | None, limit: int, offset: int) -> list[BulkRequest]:
+        c = t.bulk_requests.c
+        query = sa.select(t.bulk_requests).order_by(c.requested_at.desc(), c.request_id).limit(limit).offset(offset)
+        if status is not None:
+            query = query.where(c.status == status)
+        return [_bulk(r) for r in self.conn.execute(query)]
+
     def decide(self, request_id: str, status: str, by: str, at: datetime, note: str) -> bool:
         c = t.bulk_requests.c
         done = self.conn.execute(

@@ -70,8 +70,8 @@ class AuditTrail:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def entries(self, limit: int, offset: int) -> tuple[list[AuditEntry], int]:
-        """A page of entries, newest first, and how many there are in all."""
+    def entries(self, limit: int, offset: int) -> list[AuditEntry]:
+        """A page of entries, newest first."""
         trail = _trail()
         page = (
             sa.select(trail)
@@ -81,7 +81,6 @@ class AuditTrail:
         )
         with self.engine.connect() as conn:
             rows = conn.execute(page).all()
-            total = conn.execute(sa.select(sa.func.count()).select_from(trail)).scalar_one()
         return [
             AuditEntry(
                 at=r.at,
@@ -92,4 +91,4 @@ class AuditTrail:
                 detail=r.detail,
             )
             for r in rows
-        ], int(total)
+        ]
