@@ -164,3 +164,11 @@ def test_a_method_not_allowed_names_every_method_the_path_takes(api: TestClient)
 def test_the_app_is_built_behind_its_edge(platform: Platform) -> None:
     app = create_app(platform)
     assert any(m.cls is Edge for m in app.user_middleware)
+
+
+def test_the_login_page_carries_the_headers_and_nothing_inline(platform: Platform, make_client: MakeClient) -> None:
+    r = make_client(platform, role=None).get("/login")
+    assert r.status_code == 200
+    assert r.headers["content-security-policy"] == CSP
+    assert r.headers["cache-control"] == "no-store"
+    assert "<script" not in r.text and " style=" not in r.text
