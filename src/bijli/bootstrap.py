@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bijli.adapters import keyfile
 from bijli.adapters.db import engine as db
 from bijli.adapters.db.dispatch import SqlCommandDispatch
 from bijli.adapters.db.maintenance import SqlMaintenance
@@ -54,6 +55,6 @@ def bootstrap(settings: Settings, migrate: bool = True) -> Platform:
         reads=Reads(engine),
         reports=SqlReports(engine),
         dispatch=SqlCommandDispatch(engine),
-        ring=KeyRing(settings.site_keys),
+        ring=KeyRing(settings.site_keys, reload=lambda: keyfile.load(settings.data_dir)),
         maintenance=SqlMaintenance(engine),
     )

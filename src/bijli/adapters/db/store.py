@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 from bijli.adapters.db.commands import SqlCommands
 from bijli.adapters.db.faults import translated
 from bijli.adapters.db.ledger import SqlBillingMonths, SqlLedger
+from bijli.adapters.db.meter_keys import SqlMeterKeys
 from bijli.adapters.db.meter_state import SqlMeterState
 from bijli.adapters.db.readings import SqlDailyUsage, SqlReadingEdits, SqlReadings
 from bijli.adapters.db.received import SqlIngestLog, SqlQuarantine, SqlReceived
@@ -37,6 +38,7 @@ class SqlUnit:
         self.commands = SqlCommands(conn)
         self.ledger = SqlLedger(conn)
         self.billing_months = SqlBillingMonths(conn)
+        self.meter_keys = SqlMeterKeys(conn)
 
 
 class Store:
