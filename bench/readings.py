@@ -20,6 +20,7 @@ import random
 import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -36,6 +37,8 @@ from sqlalchemy.engine import Engine
 
 from bench import BenchError
 from bench.database import dedicated_database, scratch_settings
+from bijli.access.handlers import create_token
+from bijli.access.model import Role
 from bijli.adapters.db import engine as db
 from bijli.adapters.db import partitions
 from bijli.adapters.db.queries import Queries
@@ -200,11 +203,13 @@ def measure_query(queries: Queries, picks: list[tuple[str, datetime]]) -> tuple[
     return ms, rows
 
 
-async def measure_api(app: FastAPI, picks: list[tuple[str, datetime]]) -> tuple[list[float], int]:
-    """Milliseconds per ``GET /api/v1/meters/{id}/readings`` for one meter's IST day, in process."""
+async def measure_api(app: FastAPI, token: str, picks: list[tuple[str, datetime]]) -> tuple[list[float], int]:
+    """Milliseconds per ``GET /api/v1/meters/{id}/readings`` for one meter's IST day, in process,
+    with a bearer token as another system would call it."""
     ms, rows = [], 0
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as client:
         for meter_id, day in picks:
             local = day.astimezone(IST)
             params = {"start": local.isoformat(), "end": (local + timedelta(days=1)).isoformat()}
@@ -275,8 +280,11 @@ def run(
             query_ms, query_rows = measure_query(platform.queries, picks)
             api_picks = [(rng.choice(ids), rng.choice(day_starts)) for _ in range(samples)]
             web = create_app(platform)
-            asyncio.run(measure_api(web, api_picks[:10]))
-            api_ms, api_rows = asyncio.run(measure_api(web, api_picks))
+            token = create_token(
+                platform.store, f"bench-{uuid.uuid4().hex[:8]}", Role.AUDITOR, "bench", datetime.now(UTC)
+            )
+            asyncio.run(measure_api(web, token, api_picks[:10]))
+            api_ms, api_rows = asyncio.run(measure_api(web, token, api_picks))
         finally:
             platform.close()
     figures: dict[str, object] = {

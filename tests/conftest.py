@@ -106,6 +106,13 @@ def run_bijli(args: list[str], env: dict[str, str] | None = None, timeout: float
     return done.stdout
 
 
+def api_token(store_args: list[str], role: str = "admin", name: str = "e2e") -> dict[str, str]:
+    """A bearer token made with `bijli access token create` on the store `store_args` name
+    (--data-dir, --database-url), as the Authorization header."""
+    out = run_bijli(["access", "token", "create", "--role", role, "--name", name, *store_args])
+    return {"Authorization": f"Bearer {out.strip().splitlines()[-1]}"}
+
+
 @pytest.fixture
 def bijli_server() -> Iterator[Callable[[list[str]], str]]:
     """Start `bijli serve …` in the background; yields a starter returning its base URL."""

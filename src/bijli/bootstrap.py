@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bijli.access.ports import SmsSender
 from bijli.adapters import keyfile
 from bijli.adapters.db import engine as db
 from bijli.adapters.db.dispatch import SqlCommandDispatch
@@ -12,6 +13,8 @@ from bijli.adapters.db.queries import Queries
 from bijli.adapters.db.reads import Reads
 from bijli.adapters.db.reports import SqlReports
 from bijli.adapters.db.store import Store
+from bijli.adapters.sms.console import ConsoleSms
+from bijli.adapters.sms.off import NoSms
 from bijli.headend.model import KeyRing
 from bijli.prepaid.tariff import builtin_tariffs
 from bijli.settings import Settings
@@ -34,14 +37,22 @@ class Platform:
     ring: KeyRing
     maintenance: SqlMaintenance
     """Schema revision, partitions, retention (`bijli db`)."""
+    sms: SmsSender
+    """The SMS channel (consumers' login codes)."""
 
     def close(self) -> None:
         """Let go of the store's connections."""
         self.store.dispose()
 
 
-def bootstrap(settings: Settings, migrate: bool = True) -> Platform:
-    """Open the store (bringing its schema up to date) and wire the platform."""
+SMS_CHANNELS = ("none", "console")
+
+
+def bootstrap(settings: Settings, migrate: bool = True, sms: SmsSender | None = None) -> Platform:
+    """Open the store (bringing its schema up to date) and wire the platform; `sms` replaces
+    the SMS channel the settings name (tests read the console's messages)."""
+    if settings.sms not in SMS_CHANNELS:
+        raise SystemExit(f"unknown SMS channel {settings.sms!r}; known: {', '.join(SMS_CHANNELS)}")
     engine = db.create(settings.database_url)
     if migrate:
         db.upgrade(engine)
@@ -57,4 +68,5 @@ def bootstrap(settings: Settings, migrate: bool = True) -> Platform:
         dispatch=SqlCommandDispatch(engine),
         ring=KeyRing(settings.site_keys, reload=lambda: keyfile.load(settings.data_dir)),
         maintenance=SqlMaintenance(engine),
+        sms=sms or (ConsoleSms() if settings.sms == "console" else NoSms()),
     )

@@ -33,6 +33,10 @@ class Settings:
     broker_password: str | None = field(default=None, repr=False)
     broker_ca: Path | None = None
     """The CA that signed the broker's certificate (``mqtts://``); else the system's CAs."""
+    sms: str = "none"
+    """The SMS channel for consumers' login codes: ``none`` or ``console`` (demo and trials)."""
+    secure_cookies: bool | None = None
+    """Session cookies only over HTTPS: True, False, or None (when the request came over HTTPS)."""
 
     @property
     def speaks_mqtt(self) -> bool:
@@ -60,6 +64,8 @@ def build(
     broker_username: str | None = None,
     broker_password_file: Path | None = None,
     broker_ca: Path | None = None,
+    sms: str = "none",
+    secure_cookies: bool | None = None,
     new_site: bool = False,
 ) -> Settings:
     """Settings from command-line values and the environment.
@@ -93,6 +99,8 @@ def build(
         broker_username=username,
         broker_password=password,
         broker_ca=ca,
+        sms=sms,
+        secure_cookies=secure_cookies,
     )
 
 

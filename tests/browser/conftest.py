@@ -11,15 +11,20 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
 
 from bijli import settings
+from bijli.access.handlers import add_staff, set_up_totp
+from bijli.access.model import Role
+from bijli.adapters.sms.console import ConsoleSms
 from bijli.bootstrap import Platform, bootstrap
 from bijli.entrypoints import demo
 from bijli.kernel.clock import SimulatedClock
 from bijli.web.app import create_app
+from tests.support.access import ConsoleOutbox, bearer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -38,6 +43,9 @@ DEMO_METERS = 24
 NOW = datetime(2026, 11, 2, 18, 40, tzinfo=UTC)
 """Ten minutes after the demo's last reports: its meters are online."""
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+OPERATOR, ADMIN, PASSWORD = "browser-operator", "browser-admin", "civil-lines-control-2026"
+SMS = ConsoleOutbox()
+"""What the console SMS provider printed: consumers' login codes."""
 
 
 def _browser_missing() -> str | None:
@@ -47,10 +55,11 @@ def _browser_missing() -> str | None:
 
 @pytest.fixture(scope="session")
 def browser_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    platform = bootstrap(
-        settings.build(data_dir=tmp_path_factory.mktemp("bijli-browser"), broker_url="memory", new_site=True)
-    )
+    data_dir = tmp_path_factory.mktemp("bijli-browser")
+    platform = bootstrap(settings.build(data_dir=data_dir, broker_url="memory", new_site=True), sms=ConsoleSms(SMS))
     asyncio.run(demo.run_headless(platform, meters=DEMO_METERS, days=DEMO_DAYS, start=DEMO_START))
+    add_staff(platform.store, OPERATOR, Role.OPERATOR, PASSWORD, NOW)
+    add_staff(platform.store, ADMIN, Role.ADMIN, PASSWORD, NOW)
     yield platform
     platform.store.dispose()
 
@@ -77,8 +86,51 @@ def base_url(browser_platform: Platform) -> Iterator[str]:
     sock.close()
 
 
+def submit(driver: Any, button: Any) -> None:
+    """Click a form's submit button and wait for the page it leads to."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    button.click()
+    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(button))
+
+
 @pytest.fixture(scope="session")
-def chrome() -> Iterator[object]:
+def api_auth(browser_platform: Platform) -> dict[str, str]:
+    """An auditor's bearer token: the API as another system reads it."""
+    return bearer(browser_platform, Role.AUDITOR)
+
+
+@pytest.fixture(scope="session")
+def totp_secret(browser_platform: Platform) -> str:
+    """The admin's second factor (set up once: the admin's logins then need its codes)."""
+    secret = set_up_totp(browser_platform.store, ADMIN)
+    assert secret is not None
+    return secret
+
+
+@pytest.fixture(scope="session")
+def chrome(base_url: str) -> Iterator[Any]:
+    """A headless Chromium logged in as an operator through the login page."""
+    from selenium.webdriver.common.by import By
+
+    for driver in _chromium():
+        driver.get(f"{base_url}/login")
+        form = driver.find_element(By.CSS_SELECTOR, "[data-testid=staff-form]")
+        form.find_element(By.NAME, "username").send_keys(OPERATOR)
+        form.find_element(By.NAME, "password").send_keys(PASSWORD)
+        submit(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+        assert driver.current_url == f"{base_url}/operations"
+        yield driver
+
+
+@pytest.fixture
+def new_chrome() -> Iterator[Any]:
+    """A headless Chromium of its own, nobody logged in."""
+    yield from _chromium()
+
+
+def _chromium() -> Iterator[Any]:
     """A headless Chromium driven by chromedriver; missing browser fails on CI, skips elsewhere."""
     reason = _browser_missing()
     if reason:

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 
-def api_json(base_url: str, path: str) -> dict[str, object]:
-    with urllib.request.urlopen(base_url + path, timeout=10) as response:
+def api_json(base_url: str, path: str, auth: dict[str, str]) -> dict[str, object]:
+    with urllib.request.urlopen(urllib.request.Request(base_url + path, headers=auth), timeout=10) as response:
         body: dict[str, object] = json.load(response)
     return body
 
@@ -70,7 +70,7 @@ def test_operations_lists_meters_and_leads_to_a_consumer(chrome: WebDriver, base
 
 
 def test_consumer_page_charts_a_day_and_shows_the_api_balance(
-    chrome: WebDriver, base_url: str, screenshots: Path
+    chrome: WebDriver, base_url: str, screenshots: Path, api_auth: dict[str, str]
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -82,12 +82,14 @@ def test_consumer_page_charts_a_day_and_shows_the_api_balance(
     assert "2026-11-02" in title.get_attribute("textContent")  # type: ignore[operator]
     assert all(float(b.get_attribute("height") or 0) >= 0 for b in bars)
 
-    api_balance = api_json(base_url, f"/api/v1/meters/{meter_id}/balance")
+    api_balance = api_json(base_url, f"/api/v1/meters/{meter_id}/balance", api_auth)
     page_balance = chrome.find_element(By.CSS_SELECTOR, "[data-testid=balance]").text
     assert shown_rupees(page_balance) == Decimal(str(api_balance["balance"]))
 
     readings = api_json(
-        base_url, f"/api/v1/meters/{meter_id}/readings?start=2026-11-02T00:00%2B05:30&end=2026-11-03T00:00%2B05:30"
+        base_url,
+        f"/api/v1/meters/{meter_id}/readings?start=2026-11-02T00:00%2B05:30&end=2026-11-03T00:00%2B05:30",
+        api_auth,
     )
     items = readings["items"]
     assert isinstance(items, list)

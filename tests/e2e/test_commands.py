@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from bijli import settings
+from bijli.access.model import Role
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.bootstrap import bootstrap
 from bijli.fleet.city import build_city
@@ -30,6 +31,7 @@ from bijli.fleet.twin import FleetTwin, TwinOptions
 from bijli.kernel.time import INTERVAL_S, epoch, utc_from_epoch
 from bijli.prepaid.tariff import builtin_tariffs
 from tests.conftest import wait_until
+from tests.support.access import log_in_staff
 
 T = TypeVar("T")
 CITY = build_city(4)
@@ -106,6 +108,7 @@ def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_co
         ["--database-url", pg_url, "--broker-url", mosquitto, "--topic-root", topic_root, "--data-dir", str(data_dir)]
     )
     api = httpx.Client(base_url=f"{base}/api/v1", timeout=10)
+    log_in_staff(api, platform, "sharma", Role.OPERATOR, root=base)  # an operator, through /login
 
     now = time.time()
     twin = FleetTwin(
@@ -130,7 +133,6 @@ def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_co
             json={
                 "action": "relay_disconnect",
                 "reason": "arrears of Rs 4,210 after three notices",
-                "requested_by": "operator.sharma",
                 "idempotency_key": f"arrears-{OFFLINE}-2026-11",
             },
         )
@@ -142,9 +144,7 @@ def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_co
 
         # A command asked later, of a meter that is online, is carried out meanwhile: the
         # dispatcher has been round since, and still holds the disconnect back.
-        probe = api.post(
-            f"/meters/{ONLINE}/commands", json={"action": "read_now", "reason": "probe", "requested_by": "t"}
-        )
+        probe = api.post(f"/meters/{ONLINE}/commands", json={"action": "read_now", "reason": "probe"})
         wait_until(lambda: status(probe.json()["command_id"]) == "acknowledged", 30, "the online meter's read")
         waiting = api.get(f"/commands/{command_id}").json()
         assert (waiting["status"], waiting["attempts"], waiting["sent_at"]) == ("queued", 0, None)
@@ -162,8 +162,9 @@ def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_co
 
         done = api.get(f"/commands/{command_id}").json()
         assert [h["status"] for h in done["history"]] == ["queued", "sent", "acknowledged", "confirmed"]
-        assert done["history"][0]["detail"] == "requested by operator.sharma: arrears of Rs 4,210 after three notices"
-        assert (done["requested_by"], done["reason"]) == ("operator.sharma", "arrears of Rs 4,210 after three notices")
+        # The audit trail names the operator who asked: who was signed in, not what a body said.
+        assert done["history"][0]["detail"] == "requested by sharma: arrears of Rs 4,210 after three notices"
+        assert (done["requested_by"], done["reason"]) == ("sharma", "arrears of Rs 4,210 after three notices")
         assert (done["attempts"], done["settled"], done["detail"]) == (1, True, "event 301 reported by the meter")
         moments = [done[k] for k in ("created_at", "sent_at", "acknowledged_at", "confirmed_at")]
         assert None not in moments and moments == sorted(moments)
@@ -177,9 +178,7 @@ def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_co
             assert [epoch(at) >= epoch(datetime.fromisoformat(done["sent_at"])) for at in switched] == [True]
 
         # The meter says so itself when asked, and asking twice with the same key does nothing new.
-        read = api.post(
-            f"/meters/{OFFLINE}/commands", json={"action": "read_now", "reason": "check", "requested_by": "t"}
-        )
+        read = api.post(f"/meters/{OFFLINE}/commands", json={"action": "read_now", "reason": "check"})
         wait_until(lambda: status(read.json()["command_id"]) == "acknowledged", 30, "the returned meter's read")
         wait_until(lambda: api.get(f"/meters/{OFFLINE}").json()["relay"] == "disconnected", 30, "relay reported open")
         again = api.post(
@@ -187,7 +186,6 @@ def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_co
             json={
                 "action": "relay_disconnect",
                 "reason": "arrears of Rs 4,210 after three notices",
-                "requested_by": "operator.sharma",
                 "idempotency_key": f"arrears-{OFFLINE}-2026-11",
             },
         )

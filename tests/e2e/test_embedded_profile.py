@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from tests.conftest import run_bijli
+from tests.conftest import api_token, run_bijli
 from tests.e2e.money import check_accounts
 
 METERS, DAYS = 200, 2
@@ -50,12 +50,14 @@ def test_headless_demo_stores_every_reading_once_and_balances_to_the_paisa(
     engine.dispose()
 
     base = bijli_server(["--data-dir", str(data_dir)])
-    listing = httpx.get(f"{base}/api/v1/meters", params={"limit": 1000}).json()
+    auth = api_token(["--data-dir", str(data_dir)])
+    assert httpx.get(f"{base}/api/v1/meters").status_code == 401  # nobody reads the fleet anonymously
+    listing = httpx.get(f"{base}/api/v1/meters", params={"limit": 1000}, headers=auth).json()
     assert listing["total"] == METERS
     meter_ids = [m["meter_id"] for m in listing["items"]]
     assert len(meter_ids) == METERS
     balances = Decimal(0)
-    with httpx.Client(base_url=base, timeout=10) as client:
+    with httpx.Client(base_url=base, timeout=10, headers=auth) as client:
         for meter_id in meter_ids:
             readings = client.get(
                 f"/api/v1/meters/{meter_id}/readings",

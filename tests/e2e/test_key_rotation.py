@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from bijli import settings
+from bijli.access.model import Role
 from bijli.adapters import keyfile
 from bijli.bootstrap import bootstrap
 from bijli.fleet.city import build_city
@@ -29,6 +30,7 @@ from bijli.kernel.time import INTERVAL_S, utc_from_epoch
 from bijli.prepaid.tariff import builtin_tariffs
 from tests.conftest import run_bijli, wait_until
 from tests.e2e.test_commands import LiveFleet
+from tests.support.access import bearer
 
 CITY = build_city(12)
 
@@ -44,7 +46,7 @@ def test_keys_rotate_moves_a_running_fleet_and_retire_drops_the_old_version(
     commission_city(platform.store, platform.settings.tariff_code, CITY, datetime.now(UTC) - timedelta(days=1))
     store = ["--database-url", pg_url, "--data-dir", str(data_dir)]
     base = bijli_server(["--broker-url", mosquitto, "--topic-root", topic_root, *store])
-    api = httpx.Client(base_url=f"{base}/api/v1", timeout=10)
+    api = httpx.Client(base_url=f"{base}/api/v1", timeout=10, headers=bearer(platform, Role.OPERATOR))
     now = time.time()
     twin = FleetTwin(
         CITY,
@@ -63,10 +65,7 @@ def test_keys_rotate_moves_a_running_fleet_and_retire_drops_the_old_version(
             return list(conn.execute(sa.text("SELECT reason FROM quarantine")).scalars())
 
     def everyone_reads(why: str) -> None:
-        asked = [
-            api.post(f"/meters/{m}/commands", json={"action": "read_now", "reason": why, "requested_by": "t"})
-            for m in meter_ids
-        ]
+        asked = [api.post(f"/meters/{m}/commands", json={"action": "read_now", "reason": why}) for m in meter_ids]
         ids = [a.json()["command_id"] for a in asked]
         wait_until(
             lambda: all(api.get(f"/commands/{c}").json()["status"] == "acknowledged" for c in ids),

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import BIJLI, free_port, run_bijli, wait_until
+from tests.conftest import BIJLI, api_token, free_port, run_bijli, wait_until
 
 METERS = 10
 
 
 def test_live_demo_catches_up_on_the_last_day_and_serves_it(data_dir: Path) -> None:
     port, mqtt_port, hotspot_port = free_port(), free_port(), free_port()
+    auth = api_token(["--data-dir", str(data_dir)])
     proc = subprocess.Popen(
         [
             *BIJLI,
@@ -44,18 +45,19 @@ def test_live_demo_catches_up_on_the_last_day_and_serves_it(data_dir: Path) -> N
     def day_in(meter_id: str) -> bool:
         assert proc.poll() is None, "bijli demo exited early"
         try:
-            got = httpx.get(f"{base}/api/v1/meters/{meter_id}/readings", params=window, timeout=5)
+            got = httpx.get(f"{base}/api/v1/meters/{meter_id}/readings", params=window, timeout=5, headers=auth)
         except httpx.HTTPError:
             return False
         return got.status_code == 200 and len(got.json()["items"]) >= 96
 
     try:
         wait_until(lambda: day_in("KNCL0000001") and day_in("KNMR0000005"), 180, "a day of readings")
-        meters = httpx.get(f"{base}/api/v1/meters").json()
+        meters = httpx.get(f"{base}/api/v1/meters", headers=auth).json()
         assert meters["total"] == METERS
         assert all(m["online"] for m in meters["items"])
-        assert httpx.get(f"{base}/operations").status_code == 200
-        assert httpx.get(f"{base}/consumer/KNCL0000001").status_code == 200
+        assert httpx.get(f"{base}/operations", headers=auth).status_code == 200
+        assert httpx.get(f"{base}/consumer/KNCL0000001", headers=auth).status_code == 200
+        assert httpx.get(f"{base}/operations").headers["location"].startswith("/login")
 
         # A consumer buys a token online and types it at the meter's hotspot.
         bought = json.loads(run_bijli(["token", "issue", "KNCL0000002", "300", "--data-dir", str(data_dir), "--json"]))
@@ -68,6 +70,7 @@ def test_live_demo_catches_up_on_the_last_day_and_serves_it(data_dir: Path) -> N
         proc.terminate()
         output, _ = proc.communicate(timeout=30)
     assert "operations" in output
+    assert "log in at" in output and "demo-operator" in output and "password" in output
 
 
 def _redeemed(data_dir: Path, meter_id: str) -> list[int]:

@@ -16,7 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from bijli.adapters import keyfile
 from bijli.adapters.db.engine import normalise_url
-from tests.conftest import MQTT_HOST, MQTT_PORT, run_bijli, wait_until
+from tests.conftest import MQTT_HOST, MQTT_PORT, api_token, run_bijli, wait_until
 from tests.e2e.money import check_accounts
 from tests.support.frames import reading
 from tests.support.keys import site_for
@@ -98,6 +98,7 @@ def test_fleet_through_mosquitto_into_postgres_loses_nothing_and_refuses_bad_fra
     items = httpx.get(
         f"{base}/api/v1/meters/{meter}/readings",
         params={"start": first.isoformat(), "end": (first + timedelta(days=1)).isoformat()},
+        headers=api_token(["--database-url", pg_url, "--data-dir", str(data_dir)], role="auditor"),
     ).json()["items"]
     assert len(items) == 96
     engine.dispose()

@@ -36,6 +36,16 @@ from bijli.mdm.ports import MeterSupply, QueuedBatch, QueuedReading
 from bijli.prepaid.model import Connection, LedgerEntry
 from bijli.prepaid.ports import MonthKey
 from bijli.prepaid.tariff import Tariff
+from tests.fakes.access import (
+    AccessState,
+    MemoryAttempts,
+    MemoryBulk,
+    MemoryCodes,
+    MemoryConsumers,
+    MemorySessions,
+    MemoryStaff,
+    MemoryTokens,
+)
 
 
 @dataclass(slots=True)
@@ -73,6 +83,7 @@ class State:
     commands: dict[str, CommandRecord] = field(default_factory=dict)
     meter_keys: dict[str, tuple[int, int | None]] = field(default_factory=dict)
     """meter id -> (version held, version a key change moves it to)."""
+    access: AccessState = field(default_factory=AccessState)
 
 
 class _Repo:
@@ -427,6 +438,13 @@ class MemoryUnit:
         self.ledger = MemoryLedger(state)
         self.billing_months = MemoryBillingMonths(state)
         self.meter_keys = MemoryMeterKeys(state)
+        self.staff = MemoryStaff(state)
+        self.tokens = MemoryTokens(state)
+        self.sessions = MemorySessions(state)
+        self.attempts = MemoryAttempts(state)
+        self.codes = MemoryCodes(state)
+        self.consumers = MemoryConsumers(state)
+        self.bulk = MemoryBulk(state)
 
 
 class MemoryStore:

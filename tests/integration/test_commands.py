@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from bijli import settings
+from bijli.access.model import Role
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.mqtt import MqttUplink
 from bijli.adapters.db import schema as t
@@ -41,6 +42,7 @@ from bijli.protocol.codec import Refusal, open_command
 from bijli.protocol.frames import COMMAND_ACTIONS, KEY_CHANGE, AckFrame, CommandFrame, ReadingFrame
 from bijli.web.app import create_app
 from bijli.web.commands_api import Action, ShownAction
+from tests.support.access import log_in_staff
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
@@ -673,11 +675,14 @@ def test_a_late_answer_after_expiry_is_recorded(site: Site) -> None:
 
 @pytest.fixture
 def api(site: Site) -> TestClient:
-    return TestClient(create_app(site.platform, clock=site.clock))
+    """The API as sharma, an admin (every action), uses it, logged in through /login."""
+    client = TestClient(create_app(site.platform, clock=site.clock))
+    log_in_staff(client, site.platform, "sharma", Role.ADMIN)
+    return client
 
 
 def body(**change: Any) -> dict[str, Any]:
-    return {"action": "relay_disconnect", "reason": "arrears", "requested_by": "operator.sharma"} | change
+    return {"action": "relay_disconnect", "reason": "arrears"} | change
 
 
 def test_the_api_offers_exactly_the_protocols_actions_but_the_key_change() -> None:
@@ -692,10 +697,10 @@ def test_asking_returns_202_with_the_queued_command(api: TestClient, site: Site)
     assert r.status_code == 202
     c = r.json()
     assert (c["status"], c["settled"], c["attempts"], c["meter_id"]) == ("queued", False, 0, CL1)
-    assert (c["requested_by"], c["reason"], c["idempotency_key"]) == ("operator.sharma", "arrears", "k1")
+    assert (c["requested_by"], c["reason"], c["idempotency_key"]) == ("sharma", "arrears", "k1")
     assert c["created_at"] == "2026-11-02T04:30:00Z" and c["expires_at"] == "2026-11-02T05:30:00Z"
     assert c["history"] == [
-        {"at": "2026-11-02T04:30:00Z", "status": "queued", "detail": "requested by operator.sharma: arrears"}
+        {"at": "2026-11-02T04:30:00Z", "status": "queued", "detail": "requested by sharma: arrears"}
     ]
     assert c["sent_at"] is None and c["confirmed_at"] is None
 
@@ -729,9 +734,10 @@ def test_bad_requests_get_422_with_a_clear_message(api: TestClient, change: dict
     assert message in str(r.json()["detail"])
 
 
-def test_who_asks_is_required(api: TestClient) -> None:
-    r = api.post(f"/api/v1/meters/{CL1}/commands", json={"action": "relay_disconnect", "reason": "arrears"})
-    assert r.status_code == 422 and "requested_by" in str(r.json()["detail"])
+def test_who_asks_is_whoever_is_signed_in_and_a_body_naming_someone_is_refused(api: TestClient) -> None:
+    r = api.post(f"/api/v1/meters/{CL1}/commands", json=body(requested_by="operator.verma"))
+    assert r.status_code == 422 and "requested_by comes from who is signed in" in str(r.json()["detail"])
+    assert api.get(f"/api/v1/meters/{CL1}/commands").json()["items"] == []
 
 
 def test_commands_for_unknown_meters_and_unknown_commands_are_404(api: TestClient) -> None:

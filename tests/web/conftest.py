@@ -10,10 +10,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bijli import settings
+from bijli.access.model import Role
+from bijli.adapters.sms.console import ConsoleSms
 from bijli.bootstrap import Platform, bootstrap
 from bijli.entrypoints import demo
 from bijli.kernel.clock import SimulatedClock
 from bijli.web.app import create_app
+from tests.support.access import ConsoleOutbox, bearer
 
 with warnings.catch_warnings():
     # Starlette asks for `httpx2` and warns when it finds only `httpx`; which one the dev
@@ -27,14 +30,15 @@ LAST_SEEN = datetime(2026, 11, 2, 18, 30, 20, tzinfo=UTC)
 """The demo's meters last report 20 s after the day's last interval ends (00:00 IST, 3 Nov)."""
 
 MakeClient = Callable[..., TestClient]
+SMS = ConsoleOutbox()
+"""What the console SMS provider printed: consumers' login codes."""
 
 
 @pytest.fixture(scope="session")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, dict[str, object]]]:
     """A platform over a store the headless demo filled with one IST day of four meters, and its summary."""
-    platform = bootstrap(
-        settings.build(data_dir=tmp_path_factory.mktemp("bijli-web"), broker_url="memory", new_site=True)
-    )
+    data_dir = tmp_path_factory.mktemp("bijli-web")
+    platform = bootstrap(settings.build(data_dir=data_dir, broker_url="memory", new_site=True), sms=ConsoleSms(SMS))
     summary = asyncio.run(demo.run_headless(platform, meters=DEMO_METERS, days=1, start=DEMO_DAY))
     yield platform, summary
     platform.store.dispose()
@@ -47,10 +51,20 @@ def platform(demo_store: tuple[Platform, dict[str, object]]) -> Platform:
 
 @pytest.fixture
 def make_client() -> MakeClient:
-    """A test client over a platform, its clock stopped at `now` (default: ten minutes after the last report)."""
+    """A test client over a platform, its clock stopped at `now` (default: ten minutes after the
+    last report), sending a bearer token of `role` (default: admin; None: anonymous) named `name`
+    (the audit trail shows ``token:<name>``; default: a name made up)."""
 
-    def make(platform: Platform, now: datetime = LAST_SEEN + timedelta(minutes=10)) -> TestClient:
-        return TestClient(create_app(platform, clock=SimulatedClock(now)))
+    def make(
+        platform: Platform,
+        now: datetime = LAST_SEEN + timedelta(minutes=10),
+        role: Role | None = Role.ADMIN,
+        name: str | None = None,
+    ) -> TestClient:
+        client = TestClient(create_app(platform, clock=SimulatedClock(now)))
+        if role is not None:
+            client.headers.update(bearer(platform, role, name))
+        return client
 
     return make
 

@@ -45,7 +45,7 @@ def test_health_is_503_when_the_database_does_not_answer(
 ) -> None:
     missing = f"sqlite:///{tmp_path / 'missing' / 'bijli.db'}"
     broken = wire(dataclasses.replace(platform.settings, database_url=missing), migrate=False)
-    r = make_client(broken).get("/api/v1/health")
+    r = make_client(broken, role=None).get("/api/v1/health")
     assert r.status_code == 503
     assert r.json() == {"status": "error", "database": "unavailable", "version": __version__}
     broken.close()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from bijli import settings
+from bijli.access.model import Role
 from bijli.bootstrap import Platform, bootstrap
 from bijli.fleet.city import build_city
 from bijli.fleet.commissioning import commission_city
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 NOW = datetime(2026, 11, 2, 4, 30, tzinfo=UTC)
 METER = "KNCL0000001"
-WHO = {"requested_by": "operator.verma", "reason": "consumer moved out; meter removed"}
+WHO = {"reason": "consumer moved out; meter removed"}
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
 
 @pytest.fixture
 def api(platform: Platform, make_client: MakeClient) -> TestClient:
-    return make_client(platform, NOW)
+    return make_client(platform, NOW, role=Role.FIELD_ENGINEER, name="verma")
 
 
 def test_decommissioning_answers_the_meter_out_of_service(api: TestClient) -> None:
@@ -49,11 +50,11 @@ def test_decommissioning_answers_the_meter_out_of_service(api: TestClient) -> No
 def test_recommissioning_puts_it_back_and_the_history_says_who_when_and_why_newest_first(
     platform: Platform, make_client: MakeClient
 ) -> None:
-    make_client(platform, NOW).post(f"/api/v1/meters/{METER}/decommission", json=WHO)
-    later = make_client(platform, NOW + timedelta(days=3))
-    back = later.post(
-        f"/api/v1/meters/{METER}/recommission", json={"requested_by": "engineer.khan", "reason": "new consumer"}
+    make_client(platform, NOW, role=Role.FIELD_ENGINEER, name="verma").post(
+        f"/api/v1/meters/{METER}/decommission", json=WHO
     )
+    later = make_client(platform, NOW + timedelta(days=3), role=Role.FIELD_ENGINEER, name="khan")
+    back = later.post(f"/api/v1/meters/{METER}/recommission", json={"reason": "new consumer"})
 
     assert back.status_code == 200 and back.json()["status"] == "commissioned"
     history = later.get(f"/api/v1/meters/{METER}/status-history")
@@ -66,14 +67,14 @@ def test_recommissioning_puts_it_back_and_the_history_says_who_when_and_why_newe
                 "at": "2026-11-05T04:30:00Z",
                 "from_status": "decommissioned",
                 "to_status": "commissioned",
-                "changed_by": "engineer.khan",
+                "changed_by": "token:khan",
                 "reason": "new consumer",
             },
             {
                 "at": "2026-11-02T04:30:00Z",
                 "from_status": "commissioned",
                 "to_status": "decommissioned",
-                "changed_by": "operator.verma",
+                "changed_by": "token:verma",
                 "reason": "consumer moved out; meter removed",
             },
         ],
@@ -91,7 +92,7 @@ def test_a_meter_never_changed_has_an_empty_history(api: TestClient) -> None:
 def test_decommissioning_fails_the_meters_open_commands_and_refuses_new_ones(api: TestClient) -> None:
     asked = api.post(
         f"/api/v1/meters/{METER}/commands",
-        json={"action": "relay_disconnect", "reason": "arrears", "requested_by": "operator.sharma"},
+        json={"action": "relay_connect", "reason": "arrears"},
     ).json()
 
     api.post(f"/api/v1/meters/{METER}/decommission", json=WHO)
@@ -102,7 +103,7 @@ def test_decommissioning_fails_the_meters_open_commands_and_refuses_new_ones(api
     assert command["history"][-1]["status"] == "failed"
     refused = api.post(
         f"/api/v1/meters/{METER}/commands",
-        json={"action": "read_now", "reason": "check", "requested_by": "operator.sharma"},
+        json={"action": "read_now", "reason": "check"},
     )
     assert refused.status_code == 409
     assert refused.json() == {"detail": "meter KNCL0000001 is decommissioned; it takes no commands"}
@@ -135,21 +136,28 @@ def test_a_change_the_meter_cannot_make_is_409_and_changes_nothing(api: TestClie
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"requested_by": "operator.verma"}, "reason"),
-        ({"reason": "meter removed"}, "requested_by"),
-        ({**WHO, "reason": ""}, "reason"),
-        ({**WHO, "reason": "   "}, "reason"),
-        ({**WHO, "requested_by": "x" * 65}, "requested_by"),
-        ({**WHO, "reason": "y" * 257}, "reason"),
-        ({**WHO, "requested_by": 7}, "requested_by"),
+        ({}, ["body", "reason"]),
+        ({**WHO, "reason": ""}, ["body", "reason"]),
+        ({**WHO, "reason": "   "}, ["body", "reason"]),
+        ({**WHO, "reason": "y" * 257}, ["body", "reason"]),
+        ({**WHO, "requested_by": "operator.verma"}, ["body"]),
+        ({**WHO, "changed_by": "someone"}, ["body", "changed_by"]),
     ],
 )
-def test_a_bad_body_is_422_and_changes_nothing(api: TestClient, body: dict[str, Any], field: str) -> None:
+def test_a_bad_body_is_422_and_changes_nothing(api: TestClient, body: dict[str, Any], field: list[str]) -> None:
     r = api.post(f"/api/v1/meters/{METER}/decommission", json=body)
 
     assert r.status_code == 422
-    assert [e["loc"] for e in r.json()["detail"]] == [["body", field]]
+    assert [e["loc"] for e in r.json()["detail"]] == [field]
     assert api.get(f"/api/v1/meters/{METER}").json()["status"] == "commissioned"
+
+
+def test_who_changes_a_meter_is_whoever_is_signed_in_never_the_body(api: TestClient) -> None:
+    r = api.post(f"/api/v1/meters/{METER}/decommission", json={**WHO, "requested_by": "someone.else"})
+
+    assert r.status_code == 422
+    assert "requested_by comes from who is signed in" in r.json()["detail"][0]["msg"]
+    assert api.get(f"/api/v1/meters/{METER}/status-history").json()["items"] == []
 
 
 def test_no_body_at_all_is_422(api: TestClient) -> None:

@@ -76,7 +76,7 @@ def test_bad_page_requests_get_an_html_error_page(api: TestClient, path: str, st
     r = api.get(path)
     assert r.status_code == status
     assert "text/html" in r.headers["content-type"]
-    assert "Back to operations" in r.text
+    assert "Back to the start" in r.text
 
 
 def test_pages_load_nothing_from_elsewhere(api: TestClient) -> None:

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from bijli.access.handlers import add_staff, change_password, staff_members
+from bijli.access.model import Role
+from bijli.access.secrets import verify_password
 from bijli.adapters.brokers.memory import MemoryBroker
 from bijli.bootstrap import Platform
 from bijli.fleet.city import Consumer, build_city
@@ -91,3 +97,33 @@ def summary(platform: Platform, meters: int, days: int) -> dict[str, object]:
         "charges_total": format_rupees(money.charges_paise),
         "balance_total_end": format_rupees(money.balance_end_paise),
     }
+
+
+DEMO_OPERATOR = "demo-operator"
+PASSWORD_FILE = "demo-operator.password"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DemoLogins:
+    """How to log in to a demo: an operator's password (made for its data folder) and a consumer's mobile."""
+
+    operator: str
+    password: str
+    consumer_mobile: str
+
+
+def demo_logins(platform: Platform, now: datetime) -> DemoLogins:
+    """The demo operator (added on the first run, with a password made for this data folder and
+    kept in it, readable by its owner only) and the first consumer's mobile number."""
+    path = platform.settings.data_dir / PASSWORD_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(12) + "\n")
+    password = path.read_text().strip()
+    known = {m.username: m for m in staff_members(platform.store)}
+    if DEMO_OPERATOR not in known:
+        add_staff(platform.store, DEMO_OPERATOR, Role.OPERATOR, password, now)
+    elif not verify_password(known[DEMO_OPERATOR].password_hash, password):
+        change_password(platform.store, DEMO_OPERATOR, password)
+    return DemoLogins(operator=DEMO_OPERATOR, password=password, consumer_mobile=build_city(1)[0].mobile)

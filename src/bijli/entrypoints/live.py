@@ -12,6 +12,7 @@ from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.embedded import HEADEND_USER, headend_password, start_broker
 from bijli.adapters.brokers.mqtt import MqttUplink
 from bijli.bootstrap import Platform
+from bijli.entrypoints.demo import demo_logins
 from bijli.entrypoints.serve import cancel, headend_for, vee_every, web_server
 from bijli.fleet.simulate import run_simulation
 from bijli.headend.dispatcher import Dispatcher
@@ -64,6 +65,10 @@ async def run_live(platform: Platform, *, meters: int, mqtt_port: int, hotspot_p
     for task in tasks:
         task.add_done_callback(_report_failure)
     console.print(f"[bold]bijli demo[/bold]: {meters} meters in Civil Lines and Mall Road, data in {cfg.data_dir}")
+    logins = demo_logins(platform, SystemClock().now())
+    console.print(f"  log in at:   {url}/login")
+    console.print(f"    staff:     user name {logins.operator}, password {logins.password} (an operator)")
+    console.print(f"    consumer:  mobile {logins.consumer_mobile}; the SMS with the code is printed here")
     console.print(f"  operations:  {url}/operations")
     console.print(f"  a consumer:  {url}/consumer/KNCL0000001")
     console.print(f"  API:         {url}/api/v1/meters   (OpenAPI: {url}/openapi.json)")

@@ -7,17 +7,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 import bijli
+from bijli.access.model import Permission
 from bijli.adapters.db.queries import MeterView
 from bijli.kernel.time import INTERVAL
 from bijli.kernel.unit import StoreUnavailable
 from bijli.kernel.units import format_rupees, kwh
 from bijli.mdm.vee import flag_names
+from bijli.web.auth import Auth
 from bijli.web.context import Relay, WebContext, relay_state
 
 PREFIX = "/api/v1"
@@ -206,6 +208,9 @@ def _invalid(field: str, message: str, value: object) -> RequestValidationError:
 def router(ctx: WebContext) -> APIRouter:
     """The v1 API's routes over one platform."""
     api = APIRouter(prefix=PREFIX, tags=["v1"])
+    auth = Auth(ctx)
+    fleet = [Depends(auth.needs(Permission.READ_FLEET))]
+    one_meter = [Depends(auth.meter())]
 
     def find(meter_id: str, balance: bool = True) -> MeterView:
         meter = ctx.reads.meter(meter_id, balance)
@@ -217,6 +222,7 @@ def router(ctx: WebContext) -> APIRouter:
         "/health",
         response_model=Health,
         responses={503: {"model": Health, "description": "The database does not answer."}},
+        dependencies=[Depends(auth.public())],
     )
     def health() -> Health | JSONResponse:
         """Whether the service and its database answer."""
@@ -227,7 +233,7 @@ def router(ctx: WebContext) -> APIRouter:
             return JSONResponse(status_code=503, content=down.model_dump())
         return Health(status="ok", database="ok", version=bijli.__version__)
 
-    @api.get("/meters", response_model=MeterPage)
+    @api.get("/meters", response_model=MeterPage, dependencies=fleet)
     def meters(
         limit: Annotated[int, Query(ge=1, le=1000, description="Meters per page, 1 to 1000.")] = 100,
         offset: Annotated[int, Query(ge=0, description="Meters to skip, in meter-id order.")] = 0,
@@ -236,12 +242,12 @@ def router(ctx: WebContext) -> APIRouter:
         items = [meter_out(ctx, m) for m in ctx.reads.meters(limit, offset)]
         return MeterPage(items=items, total=ctx.platform.queries.count_meters(), limit=limit, offset=offset)
 
-    @api.get("/meters/{meter_id}", response_model=Meter, responses=NOT_FOUND)
+    @api.get("/meters/{meter_id}", response_model=Meter, responses=NOT_FOUND, dependencies=one_meter)
     def meter(meter_id: MeterId) -> Meter:
         """One meter: its consumer, place in the network, connectivity, relay and balance."""
         return meter_out(ctx, find(meter_id))
 
-    @api.get("/meters/{meter_id}/readings", response_model=Readings, responses=NOT_FOUND)
+    @api.get("/meters/{meter_id}/readings", response_model=Readings, responses=NOT_FOUND, dependencies=one_meter)
     def readings(meter_id: MeterId, start: WindowStart, end: WindowEnd) -> Readings:
         """The meter's 15-minute interval readings starting in [start, end)."""
         start, end = _window(start, end)
@@ -265,7 +271,7 @@ def router(ctx: WebContext) -> APIRouter:
             ],
         )
 
-    @api.get("/meters/{meter_id}/edits", response_model=Edits, responses=NOT_FOUND)
+    @api.get("/meters/{meter_id}/edits", response_model=Edits, responses=NOT_FOUND, dependencies=one_meter)
     def edits(meter_id: MeterId, start: WindowStart, end: WindowEnd) -> Edits:
         """The edit log of the meter's intervals starting in [start, end): estimates, replacements
         by the real readings, validation flags; by interval, oldest edit first."""
@@ -285,7 +291,7 @@ def router(ctx: WebContext) -> APIRouter:
         ]
         return Edits(meter_id=meter_id, start=start, end=end, items=items)
 
-    @api.get("/meters/{meter_id}/balance", response_model=Balance, responses=NOT_FOUND)
+    @api.get("/meters/{meter_id}/balance", response_model=Balance, responses=NOT_FOUND, dependencies=one_meter)
     def balance(meter_id: MeterId) -> Balance:
         """The prepaid balance from the ledger, with what makes it up."""
         m = find(meter_id, balance=False)  # the breakdown below sums the ledger, once

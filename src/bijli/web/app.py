@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import bijli
+from bijli.access.secrets import csrf_for
 from bijli.bootstrap import Platform
 from bijli.kernel.clock import Clock, SystemClock
-from bijli.web import api, commands_api, display, meters_api, pages, reports_api
+from bijli.web import api, commands_api, display, login, meters_api, pages, reports_api
+from bijli.web.auth import Auth, SignInRequired, secure
 from bijli.web.context import WebContext
 
 HERE = Path(__file__).parent
 STATUS_TITLES = {
     400: ("Bad request", "गलत अनुरोध"),
+    403: ("Not allowed", "अनुमति नहीं है"),
     404: ("Not found", "नहीं मिला"),
     422: ("Bad request", "गलत अनुरोध"),
 }
@@ -35,7 +40,14 @@ def _templates() -> Jinja2Templates:
         ist=display.ist_text,
         iso=display.iso_utc,
     )
+    templates.env.globals["csrf_token"] = _csrf_token
     return templates
+
+
+def _csrf_token(request: Request) -> str:
+    """The form token of the request's session (for the logout form)."""
+    key = getattr(request.state, "session_key", None)
+    return csrf_for(key) if key else ""
 
 
 def _wants_json(request: Request) -> bool:
@@ -50,7 +62,8 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
         title="bijli",
         version=bijli.__version__,
         description="Operate smart prepaid electricity meters. REST API v1 for other utility systems.",
-        openapi_url="/openapi.json",
+        # Served by a route of its own below, so that it too declares who may read it.
+        openapi_url=None,
         # FastAPI's /docs and /redoc pages load their scripts from a CDN; bijli loads nothing from elsewhere.
         docs_url=None,
         redoc_url=None,
@@ -60,6 +73,12 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(meters_api.router(ctx))
     app.include_router(reports_api.router(ctx))
     app.include_router(pages.router(ctx, templates))
+    app.include_router(login.router(ctx, templates))
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(Auth(ctx).signed_in())])
+    def openapi() -> dict[str, Any]:
+        return app.openapi()
+
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
@@ -70,6 +89,17 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
             {"status": status, "title": title, "title_hi": title_hi, "detail": detail},
             status_code=status,
         )
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in(request: Request, exc: SignInRequired) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"detail": "not signed in: send a bearer token (Authorization: Bearer …) or log in at /login"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -84,4 +114,5 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
         detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
         return error_page(request, 422, detail)
 
+    secure(app)
     return app

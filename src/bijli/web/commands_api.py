@@ -6,10 +6,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
+from bijli.access.model import Permission
 from bijli.headend.command_records import (
     CommandRecord,
     CommandRequest,
@@ -21,6 +22,7 @@ from bijli.headend.commands import DEFAULT_POLICY, Status, settled
 from bijli.headend.handlers import submit_command
 from bijli.mdm.meters import UnknownMeter
 from bijli.web.api import PREFIX, MeterId, Problem
+from bijli.web.auth import Auth, identity_of, needs_action
 from bijli.web.context import WebContext
 
 Action = Literal[
@@ -41,8 +43,22 @@ MIN_EXPIRY_S = int(DEFAULT_POLICY.min_expiry.total_seconds())
 DEFAULT_EXPIRY_S = int(DEFAULT_POLICY.default_expiry.total_seconds())
 
 
+def no_requested_by(data: Any) -> Any:
+    """Refuse a body that names who asks: that is whoever is signed in."""
+    if isinstance(data, dict) and "requested_by" in data:
+        raise ValueError("requested_by comes from who is signed in; leave it out of the body")
+    return data
+
+
 class NewCommand(BaseModel):
-    """A command to ask of a meter."""
+    """A command to ask of a meter; who asks is whoever is signed in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def who_asks_is_signed_in(cls, data: Any) -> Any:
+        return no_requested_by(data)
 
     action: Action
     args: dict[str, StrictInt] = Field(
@@ -53,9 +69,6 @@ class NewCommand(BaseModel):
         examples=[{}],
     )
     reason: Annotated[str, Field(min_length=1, max_length=256, description="Why; kept in the audit trail.")]
-    requested_by: Annotated[
-        str, Field(min_length=1, max_length=64, description="Who asks (until authentication says so itself).")
-    ]
     idempotency_key: Annotated[
         str | None,
         Field(
@@ -149,22 +162,32 @@ def router(ctx: WebContext) -> APIRouter:
     """The command routes over one platform."""
     api = APIRouter(prefix=PREFIX, tags=["v1", "commands"])
     platform = ctx.platform
+    auth = Auth(ctx)
 
     @api.post(
         "/meters/{meter_id}/commands",
         response_model=Command,
         status_code=202,
         responses={200: {"model": Command, "description": "Asked before with this key: the same command."}, **ERRORS},
+        dependencies=[Depends(auth.command())],
     )
-    def ask(meter_id: MeterId, body: NewCommand, response: Response) -> Command:
-        """Ask a meter to do something. The command is stored and sent when the meter is online."""
+    def ask(
+        meter_id: MeterId,
+        body: NewCommand,
+        response: Response,
+        http: Request,
+    ) -> Command:
+        """Ask a meter to do something. The command is stored and sent when the meter is online.
+        Each action needs its own permission (docs/api.md); the audit trail names who asked."""
+        who = identity_of(http)
+        needs_action(who, body.action)
         now = ctx.clock.now()
         request = CommandRequest(
             meter_id=meter_id,
             action=body.action,
             args=body.args,
             reason=body.reason,
-            requested_by=body.requested_by,
+            requested_by=who.name,
             idempotency_key=body.idempotency_key or str(uuid.uuid4()),
             expires_in=timedelta(seconds=body.expires_in_s),
         )
@@ -187,6 +210,7 @@ def router(ctx: WebContext) -> APIRouter:
         "/commands/{command_id}",
         response_model=Command,
         responses={404: {"model": Problem, "description": "No such command."}},
+        dependencies=[Depends(auth.needs(Permission.READ_FLEET))],
     )
     def one(command_id: Annotated[str, Path(max_length=40)]) -> Command:
         """A command with its lifecycle and audit trail."""
@@ -195,7 +219,12 @@ def router(ctx: WebContext) -> APIRouter:
             raise HTTPException(status_code=404, detail=f"command {command_id} not found")
         return command_out(command)
 
-    @api.get("/meters/{meter_id}/commands", response_model=CommandPage, responses={404: ERRORS[404]})
+    @api.get(
+        "/meters/{meter_id}/commands",
+        response_model=CommandPage,
+        responses={404: ERRORS[404]},
+        dependencies=[Depends(auth.needs(Permission.READ_FLEET))],
+    )
     def of_meter(
         meter_id: MeterId,
         limit: Annotated[int, Query(ge=1, le=500, description="How many, newest first.")] = 50,

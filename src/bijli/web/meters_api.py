@@ -5,29 +5,30 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bijli.access.model import Identity, Permission
 from bijli.accounts.handlers import change_status
-from bijli.mdm.meters import MAX_CHANGED_BY, MAX_REASON, MeterStatus, RefusedChange, UnknownMeter
+from bijli.mdm.meters import MAX_REASON, MeterStatus, RefusedChange, UnknownMeter
 from bijli.web.api import NOT_FOUND, PREFIX, Meter, MeterId, Problem, meter_out
+from bijli.web.auth import Auth, identity_of
+from bijli.web.commands_api import no_requested_by
 from bijli.web.context import WebContext
 
 NOT_BLANK = r"\S"
 
 
 class StatusChangeRequest(BaseModel):
-    """Who takes a meter out of service or puts it back, and why."""
+    """Why a meter is taken out of service or put back; who does it is whoever is signed in."""
 
-    requested_by: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=MAX_CHANGED_BY,
-            pattern=NOT_BLANK,
-            description="Who asks (until authentication says so itself).",
-        ),
-    ]
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def who_asks_is_signed_in(cls, data: Any) -> Any:
+        return no_requested_by(data)
+
     reason: Annotated[
         str,
         Field(min_length=1, max_length=MAX_REASON, pattern=NOT_BLANK, description="Why; kept in the status history."),
@@ -58,12 +59,12 @@ def router(ctx: WebContext) -> APIRouter:
     """The meter lifecycle routes over one platform."""
     api = APIRouter(prefix=PREFIX, tags=["v1", "meters"])
     platform = ctx.platform
+    auth = Auth(ctx)
+    decommissioner = [Depends(auth.needs(Permission.DECOMMISSION))]
 
-    def change(meter_id: str, to: MeterStatus, body: StatusChangeRequest) -> Meter:
+    def change(meter_id: str, to: MeterStatus, body: StatusChangeRequest, who: Identity) -> Meter:
         try:
-            change_status(
-                platform.store, meter_id, to, changed_by=body.requested_by, reason=body.reason, now=ctx.clock.now()
-            )
+            change_status(platform.store, meter_id, to, changed_by=who.name, reason=body.reason, now=ctx.clock.now())
         except UnknownMeter as e:
             raise HTTPException(status_code=404, detail=f"meter {meter_id} not found") from e
         except RefusedChange as e:
@@ -72,18 +73,23 @@ def router(ctx: WebContext) -> APIRouter:
         assert meter is not None  # meters are never deleted
         return meter_out(ctx, meter)
 
-    @api.post("/meters/{meter_id}/decommission", response_model=Meter, responses=ERRORS)
-    def decommission(meter_id: MeterId, body: StatusChangeRequest) -> Meter:
+    @api.post("/meters/{meter_id}/decommission", response_model=Meter, responses=ERRORS, dependencies=decommissioner)
+    def decommission(meter_id: MeterId, body: StatusChangeRequest, request: Request) -> Meter:
         """Take the meter out of service: its frames are quarantined from now on, its commands
         not settled yet fail, it takes no new ones, and the reports leave it out."""
-        return change(meter_id, MeterStatus.DECOMMISSIONED, body)
+        return change(meter_id, MeterStatus.DECOMMISSIONED, body, identity_of(request))
 
-    @api.post("/meters/{meter_id}/recommission", response_model=Meter, responses=ERRORS)
-    def recommission(meter_id: MeterId, body: StatusChangeRequest) -> Meter:
+    @api.post("/meters/{meter_id}/recommission", response_model=Meter, responses=ERRORS, dependencies=decommissioner)
+    def recommission(meter_id: MeterId, body: StatusChangeRequest, request: Request) -> Meter:
         """Put a decommissioned meter back in service: its frames are stored again, it takes commands."""
-        return change(meter_id, MeterStatus.COMMISSIONED, body)
+        return change(meter_id, MeterStatus.COMMISSIONED, body, identity_of(request))
 
-    @api.get("/meters/{meter_id}/status-history", response_model=StatusHistory, responses=NOT_FOUND)
+    @api.get(
+        "/meters/{meter_id}/status-history",
+        response_model=StatusHistory,
+        responses=NOT_FOUND,
+        dependencies=[Depends(auth.needs(Permission.READ_FLEET))],
+    )
     def status_history(meter_id: MeterId) -> StatusHistory:
         """Who took the meter out of service or put it back, when and why; newest first."""
         found = platform.queries.status_history(meter_id)

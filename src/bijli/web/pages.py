@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from bijli.access.model import Permission
 from bijli.adapters.db.queries import MeterView
 from bijli.kernel.time import ist_day, ist_midnight
+from bijli.web.auth import Auth, identity_of
 from bijli.web.chart import day_chart
 from bijli.web.context import WebContext, relay_state
 
@@ -50,15 +52,22 @@ def _day(text: str | None) -> date | None:
 def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     """The pages' routes over one platform."""
     pages = APIRouter(include_in_schema=False)
+    auth = Auth(ctx)
 
     def today() -> date:
         return ist_day(ctx.clock.now())
 
-    @pages.get("/")
-    def home() -> RedirectResponse:
-        return RedirectResponse("/operations", status_code=303)
+    @pages.get("/", dependencies=[Depends(auth.signed_in())])
+    def home(request: Request) -> RedirectResponse:
+        """Staff to the operations page, a consumer to their (first) meter's page."""
+        who = identity_of(request)
+        if who.can(Permission.READ_FLEET):
+            return RedirectResponse("/operations", status_code=303)
+        if not who.meter_ids:
+            raise HTTPException(status_code=404, detail="no meter is registered to your mobile number")
+        return RedirectResponse(f"/consumer/{min(who.meter_ids)}", status_code=303)
 
-    @pages.get("/operations", response_class=HTMLResponse)
+    @pages.get("/operations", response_class=HTMLResponse, dependencies=[Depends(auth.needs(Permission.READ_FLEET))])
     def operations(request: Request, page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
         fleet = ctx.reads.fleet(ctx.online_since())
         pages_total = max(1, -(-fleet.meters // PAGE_SIZE))
@@ -77,7 +86,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             {"fleet": fleet, "rows": rows, "pager": pager, "now": now, "collection": collection, "silent": silent},
         )
 
-    @pages.get("/consumer/{meter_id}", response_class=HTMLResponse)
+    @pages.get("/consumer/{meter_id}", response_class=HTMLResponse, dependencies=[Depends(auth.meter())])
     def consumer(
         request: Request,
         meter_id: Annotated[str, Path(max_length=32)],

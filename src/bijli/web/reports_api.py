@@ -5,17 +5,19 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 
+from bijli.access.model import Permission
 from bijli.kernel.time import ist_day
 from bijli.mdm import reports
 from bijli.web.api import PREFIX
+from bijli.web.auth import Auth
 from bijli.web.context import WebContext
 
 
 def router(ctx: WebContext) -> APIRouter:
     """Report routes over one platform."""
-    api = APIRouter(prefix=PREFIX, tags=["reports"])
+    api = APIRouter(prefix=PREFIX, tags=["reports"], dependencies=[Depends(Auth(ctx).needs(Permission.READ_REPORTS))])
     sql = ctx.platform.reports
 
     @api.get("/reports/collection", summary="Data-collection rate of one IST day")

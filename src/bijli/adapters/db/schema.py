@@ -272,3 +272,77 @@ settlement_queue = sa.Table(
     # msgpack [[meter_id, interval start, sent at (epoch seconds)], ...]: actual readings an
     # ingest batch stored (up to 500 a row), waiting to be validated, charged and added up.
 )
+
+# Access: staff, integrations' tokens, sessions, login attempts, one-time codes, bulk requests.
+# Only hashes of passwords, codes, tokens and session keys are stored.
+staff = sa.Table(
+    "staff",
+    metadata,
+    sa.Column("username", sa.String(48), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("totp_secret", sa.String(64)),
+    sa.Column("totp_last_step", sa.BigInteger),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("name", sa.String(48), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("revoked_at", UtcDateTime),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("key_hash", sa.String(64), primary_key=True),
+    sa.Column("subject", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+login_attempts = sa.Table(
+    "login_attempts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("subject", sa.String(80), nullable=False),
+    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Index("ix_login_attempts_subject_at", "subject", "at"),
+    sa.Index("ix_login_attempts_address_at", "address", "at"),
+)
+
+login_codes = sa.Table(
+    "login_codes",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("mobile", sa.String(16), nullable=False),
+    sa.Column("code_hash", sa.String(255), nullable=False),
+    sa.Column("sent_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("wrong_tries", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("used_at", UtcDateTime),
+    sa.Index("ix_login_codes_mobile_sent_at", "mobile", "sent_at"),
+)
+
+bulk_requests = sa.Table(
+    "bulk_requests",
+    metadata,
+    sa.Column("request_id", sa.String(40), primary_key=True),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("meter_ids", sa.Text, nullable=False),  # a JSON list
+    sa.Column("reason", sa.String(256), nullable=False),
+    sa.Column("requested_by", sa.String(64), nullable=False),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("decided_by", sa.String(64)),
+    sa.Column("decided_at", UtcDateTime),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+)

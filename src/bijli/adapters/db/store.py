@@ -1,6 +1,6 @@
 """The SQL store: one engine, and a unit of work per transaction with a repository per
 table group. Every area's unit-of-work port (`IngestUnit`, `SettlementUnit`, `VeeUnit`,
-`CommandUnit`, `CommissionUnit`, ...) is a view of `SqlUnit`."""
+`CommandUnit`, `CommissionUnit`, `AccessUnit`, ...) is a view of `SqlUnit`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,15 @@ from contextlib import contextmanager
 
 from sqlalchemy.engine import Connection, Engine
 
+from bijli.adapters.db.access import (
+    SqlApiTokens,
+    SqlBulkRequests,
+    SqlConsumers,
+    SqlLoginAttempts,
+    SqlLoginCodes,
+    SqlSessions,
+    SqlStaff,
+)
 from bijli.adapters.db.commands import SqlCommands
 from bijli.adapters.db.faults import translated
 from bijli.adapters.db.ledger import SqlBillingMonths, SqlLedger
@@ -39,6 +48,13 @@ class SqlUnit:
         self.ledger = SqlLedger(conn)
         self.billing_months = SqlBillingMonths(conn)
         self.meter_keys = SqlMeterKeys(conn)
+        self.staff = SqlStaff(conn)
+        self.tokens = SqlApiTokens(conn)
+        self.sessions = SqlSessions(conn)
+        self.attempts = SqlLoginAttempts(conn)
+        self.codes = SqlLoginCodes(conn)
+        self.consumers = SqlConsumers(conn)
+        self.bulk = SqlBulkRequests(conn)
 
 
 class Store:

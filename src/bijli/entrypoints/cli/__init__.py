@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 
 from bijli.adapters.keyfile import KeyFileError
-from bijli.entrypoints.cli import bench, db, keys, mdm, meter, meters, quarantine, report, scenario, token
+from bijli.entrypoints.cli import access, bench, db, keys, mdm, meter, meters, quarantine, report, scenario, token
 from bijli.entrypoints.cli.demo import demo
 from bijli.entrypoints.cli.options import console
 from bijli.entrypoints.cli.serve import serve
@@ -23,6 +23,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Operate smar
 app.command()(demo)
 app.command()(serve)
 app.command()(simulate)
+app.add_typer(access.app, name="access")
 app.add_typer(db.app, name="db")
 app.add_typer(token.app, name="token")
 app.add_typer(keys.app, name="keys")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -34,10 +34,16 @@ def demo(
         with opened(cfg) as platform:
             first = date.fromisoformat(start) if start else demo_mod.default_start(days)
             result = asyncio.run(demo_mod.run_headless(platform, meters, days, first))
+            logins = demo_mod.demo_logins(platform, datetime.now(UTC))
         print(json.dumps(result))
+        console.print(
+            f"To look at it: bijli serve --data-dir {data_dir} --sms console, then log in at "
+            f"http://127.0.0.1:8000/login as {logins.operator} (password {logins.password}), or as a consumer "
+            f"with mobile {logins.consumer_mobile} (the code is printed on the terminal)."
+        )
         return
     from bijli.entrypoints.live import run_live
 
-    cfg = settings_mod.build(data_dir=data_dir, broker_url="embedded", port=port, new_site=True)
+    cfg = settings_mod.build(data_dir=data_dir, broker_url="embedded", port=port, sms="console", new_site=True)
     with opened(cfg) as platform:
         asyncio.run(run_live(platform, meters=meters, mqtt_port=mqtt_port, hotspot_port=hotspot_port, console=console))

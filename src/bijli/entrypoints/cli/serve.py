@@ -35,9 +35,27 @@ def serve(
     broker_username: BrokerUsername = None,
     broker_password_file: BrokerPasswordFile = None,
     broker_ca: BrokerCa = None,
-    host: Annotated[str, typer.Option(help="Address to bind (loopback until authentication lands).")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(help="Address to bind; beyond loopback, put a TLS reverse proxy in front (docs/operations.md)."),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Web port.")] = 8000,
     topic_root: Annotated[str, typer.Option(help="First level of the MQTT topics.")] = "bijli",
+    sms: Annotated[
+        str,
+        typer.Option(
+            help="SMS channel for consumers' login codes: none, or console (prints codes on the terminal; "
+            "demo and trials only)."
+        ),
+    ] = "none",
+    secure_cookies: Annotated[
+        bool | None,
+        typer.Option(
+            "--secure-cookies/--no-secure-cookies",
+            help="Send the session cookie over HTTPS only; default: when the request came over HTTPS "
+            "(X-Forwarded-Proto from a proxy on this machine).",
+        ),
+    ] = None,
     worker_id: Annotated[
         str, typer.Option(help="This head-end worker's name; each of several workers needs its own.")
     ] = "1",
@@ -45,8 +63,10 @@ def serve(
     """Run the platform: web and API, and ingest from a broker when one is given."""
     from bijli.entrypoints.serve import run_serve
 
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        raise typer.BadParameter("until authentication lands, bijli serves on loopback only", param_hint="--host")
+    if sms not in ("none", "console"):
+        raise typer.BadParameter("none or console", param_hint="--sms")
+    if sms == "console":
+        console.print("[yellow]--sms console prints consumers' login codes on this terminal: for trials only[/yellow]")
     try:
         cfg = settings_mod.build(
             data_dir=data_dir,
@@ -58,6 +78,8 @@ def serve(
             broker_username=broker_username,
             broker_password_file=broker_password_file,
             broker_ca=broker_ca,
+            sms=sms,
+            secure_cookies=secure_cookies,
         )
     except (BrokerUrlError, KeyFileError) as e:
         console.print(f"[red]{e}[/red]")

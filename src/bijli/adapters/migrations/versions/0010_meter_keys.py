@@ -5,8 +5,8 @@
 moving it to (NULL when none is under way). A meter without a row holds the site's current
 version (it was provisioned with it). `ix_meter_keys_version_pending` counts meters by version.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Who may do what: staff, consumers and integrations, their roles and permissions."""

@@ -1,0 +1,154 @@
+"""Roles and permissions as data, who is asking, and the lockout rules. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    CONSUMER = "consumer"
+    OPERATOR = "operator"
+    FIELD_ENGINEER = "field_engineer"
+    BILLING = "billing"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+
+
+class Permission(StrEnum):
+    """What a route or an action needs; a role is the set of these it holds."""
+
+    READ_OWN = "read_own"
+    """A consumer's own meters, readings, balance and page."""
+    READ_FLEET = "read_fleet"
+    """Every meter, its readings, commands and status history; the operations page."""
+    READ_REPORTS = "read_reports"
+    READ_AUDIT = "read_audit"
+    DISCONNECT = "disconnect"
+    RECONNECT = "reconnect"
+    CREDIT = "credit"
+    TARIFF_PUSH = "tariff_push"
+    METER_READ = "meter_read"
+    """Ask a meter for data or set it up: read_now, read_profile, time_sync, hotspot_settings."""
+    DECOMMISSION = "decommission"
+    """Take a meter out of service, or put it back."""
+    BULK = "bulk"
+    """Ask for, approve or refuse an action on many meters at once."""
+
+
+P = Permission
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.CONSUMER: frozenset({P.READ_OWN}),
+    Role.OPERATOR: frozenset({P.READ_FLEET, P.READ_REPORTS, P.DISCONNECT, P.RECONNECT, P.METER_READ, P.BULK}),
+    Role.FIELD_ENGINEER: frozenset({P.READ_FLEET, P.RECONNECT, P.METER_READ, P.DECOMMISSION}),
+    Role.BILLING: frozenset({P.READ_FLEET, P.READ_REPORTS, P.CREDIT, P.TARIFF_PUSH}),
+    Role.ADMIN: frozenset(Permission),
+    Role.AUDITOR: frozenset({P.READ_FLEET, P.READ_REPORTS, P.READ_AUDIT}),
+}
+"""The role table: docs/api.md shows it route by route, and tests/web/test_roles.py holds
+every route to it."""
+
+ACTION_PERMISSION: dict[str, Permission] = {
+    "relay_disconnect": P.DISCONNECT,
+    "relay_connect": P.RECONNECT,
+    "credit": P.CREDIT,
+    "tariff": P.TARIFF_PUSH,
+    "read_now": P.METER_READ,
+    "read_profile": P.METER_READ,
+    "time_sync": P.METER_READ,
+    "hotspot_settings": P.METER_READ,
+}
+"""The permission each command action needs of whoever asks for it."""
+
+BULK_ACTIONS = ("relay_disconnect", "relay_connect")
+"""Actions that may be asked of many meters at once; each such request needs a second person."""
+
+STAFF_ROLES = tuple(r for r in Role if r is not Role.CONSUMER)
+
+
+class Kind(StrEnum):
+    STAFF = "staff"
+    CONSUMER = "consumer"
+    TOKEN = "token"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Identity:
+    """Who is asking: a staff member, a consumer (by mobile number) or an integration's token."""
+
+    kind: Kind
+    name: str
+    """The name the audit trail shows: a staff user name, ``token:<name>``, or the mobile number."""
+    role: Role
+    meter_ids: frozenset[str] = frozenset()
+    """A consumer's own meters (empty for everyone else)."""
+
+    def can(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS[self.role]
+
+    def may_see(self, meter_id: str) -> bool:
+        """Whether this identity may read the meter: staff who read the fleet, or its consumer."""
+        return self.can(P.READ_FLEET) or (self.can(P.READ_OWN) and meter_id in self.meter_ids)
+
+
+def roles_with(permission: Permission) -> list[Role]:
+    return [r for r in Role if permission in ROLE_PERMISSIONS[r]]
+
+
+# Limits on guessing: a window, how many failures it allows per name and per address.
+ATTEMPT_WINDOW = timedelta(minutes=15)
+MAX_FAILURES = 5
+"""Failed logins (or codes) for one user name or mobile number within the window before it is locked."""
+MAX_ADDRESS_ATTEMPTS = 30
+"""Login attempts from one network address within the window."""
+MAX_CODES_SENT = 3
+"""One-time codes sent to one mobile number within the window."""
+CODE_LIFETIME = timedelta(minutes=5)
+CODE_DIGITS = 6
+SESSION_LIFETIME = timedelta(hours=12)
+"""A session ends this long after login, or at logout."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attempt:
+    at: datetime
+    ok: bool
+
+
+def locked_until(attempts: Sequence[Attempt], now: datetime, limit: int = MAX_FAILURES) -> datetime | None:
+    """When a name (or mobile) may try again, if `limit` failures within the window since its
+    last success lock it; None when it may try now. `attempts` in the order they were made."""
+    since = now - ATTEMPT_WINDOW
+    recent = sorted((a for a in attempts if a.at > since), key=lambda a: a.at)  # stable: ties keep their order
+    failures: list[datetime] = []
+    for a in recent:
+        failures = [] if a.ok else [*failures, a.at]
+    if len(failures) < limit:
+        return None
+    return failures[-limit] + ATTEMPT_WINDOW
+
+
+def too_many(times: Sequence[datetime], now: datetime, limit: int) -> datetime | None:
+    """When another attempt (or code) is allowed if `limit` happened within the window; else None."""
+    recent = sorted(t for t in times if t > now - ATTEMPT_WINDOW)
+    if len(recent) < limit:
+        return None
+    return recent[-limit] + ATTEMPT_WINDOW
+
+
+def normal_mobile(text: str) -> str | None:
+    """An Indian mobile number as stored (+91 and ten digits), from what a person types:
+    98xxxxxxxx, 098xxxxxxxx, 91 98xxxxxxxx or +91 98xxx xxxxx. None if it is not one."""
+    digits = "".join(c for c in text if c.isdigit())
+    stripped = text.strip()
+    if not digits or any(not (c.isdigit() or c in " -+") for c in stripped):
+        return None
+    if len(digits) == 12 and digits.startswith("91"):
+        digits = digits[2:]
+    elif len(digits) == 11 and digits.startswith("0"):
+        digits = digits[1:]
+    if len(digits) != 10 or digits[0] not in "6789":
+        return None
+    return "+91" + digits

@@ -1,0 +1,175 @@
+"""`bijli access …`: staff accounts and the integrations' bearer tokens.
+
+Passwords are read from a prompt (or standard input), never from the command line; a token
+is printed once, when it is made, and only its hash is kept.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from bijli import settings as settings_mod
+from bijli.access import handlers as access
+from bijli.access.model import STAFF_ROLES, Role
+from bijli.access.secrets import WeakPassword, totp_uri
+from bijli.entrypoints.cli.options import DatabaseUrl, DataDir, console
+from bijli.entrypoints.cli.platform import opened
+from bijli.kernel.time import IST
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Staff accounts and API tokens.")
+token_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Bearer tokens for other systems.")
+staff_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Staff who log in at /login.")
+app.add_typer(token_app, name="token")
+app.add_typer(staff_app, name="staff")
+
+ROLES = ", ".join(r.value for r in STAFF_ROLES)
+RoleOption = Annotated[str, typer.Option("--role", help=f"One of: {ROLES}.")]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input's first line (scripts).")
+]
+
+
+def _ist(moment: datetime | None) -> str:
+    return "—" if moment is None else moment.astimezone(IST).strftime("%d %b %Y %H:%M")
+
+
+def _role(text: str) -> Role:
+    try:
+        return access.staff_role(text)
+    except access.AccessError as e:
+        raise typer.BadParameter(str(e), param_hint="--role") from None
+
+
+def _settings(data_dir: Path, database_url: str | None) -> settings_mod.Settings:
+    return settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url="none")
+
+
+def _password(from_stdin: bool, username: str) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt(f"Password for {username}", hide_input=True, confirmation_prompt=True)
+    return str(password)
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]{escape(message)}[/red]")
+    return typer.Exit(1)
+
+
+@token_app.command("create")
+def token_create(
+    role: RoleOption,
+    name: Annotated[str, typer.Option("--name", help="What the token is for, e.g. billing-system.")],
+    data_dir: DataDir = Path(".bijli-demo"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Make a bearer token; it is printed once, on standard output (only its hash is kept)."""
+    chosen = _role(role)
+    with opened(_settings(data_dir, database_url)) as platform:
+        try:
+            token = access.create_token(platform.store, name, chosen, "cli", datetime.now(UTC))
+        except access.AccessError as e:
+            raise _fail(str(e)) from None
+    console.print(f"token [bold]{escape(name)}[/bold] ({chosen.value}); shown this once, keep it secret:")
+    print(token)
+
+
+@token_app.command("list")
+def token_list(data_dir: DataDir = Path(".bijli-demo"), database_url: DatabaseUrl = None) -> None:
+    """Every token, revoked ones too (never the tokens themselves)."""
+    with opened(_settings(data_dir, database_url)) as platform:
+        found = access.tokens(platform.store)
+    table = Table("name", "role", "created (IST)", "revoked (IST)")
+    for t in found:
+        table.add_row(t.name, t.role.value, _ist(t.created_at), _ist(t.revoked_at))
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name: Annotated[str, typer.Argument(help="The token's name.")],
+    data_dir: DataDir = Path(".bijli-demo"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke a token: requests carrying it get 401 from now on."""
+    with opened(_settings(data_dir, database_url)) as platform:
+        try:
+            access.revoke_token(platform.store, name, datetime.now(UTC))
+        except access.AccessError as e:
+            raise _fail(str(e)) from None
+    console.print(f"token {escape(name)} revoked")
+
+
+@staff_app.command("add")
+def staff_add(
+    username: Annotated[str, typer.Argument(help="Lower-case user name, e.g. sharma.")],
+    role: RoleOption,
+    password_stdin: PasswordStdin = False,
+    data_dir: DataDir = Path(".bijli-demo"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add a staff member; the password is asked for (at least 12 characters)."""
+    chosen = _role(role)
+    password = _password(password_stdin, username)
+    with opened(_settings(data_dir, database_url)) as platform:
+        try:
+            access.add_staff(platform.store, username, chosen, password, datetime.now(UTC))
+        except (access.AccessError, WeakPassword) as e:
+            raise _fail(str(e)) from None
+    console.print(f"staff member {escape(username)} added as {chosen.value}")
+
+
+@staff_app.command("password")
+def staff_password(
+    username: Annotated[str, typer.Argument(help="The staff member's user name.")],
+    password_stdin: PasswordStdin = False,
+    data_dir: DataDir = Path(".bijli-demo"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set a new password for a staff member."""
+    password = _password(password_stdin, username)
+    with opened(_settings(data_dir, database_url)) as platform:
+        try:
+            access.change_password(platform.store, username, password)
+        except (access.AccessError, WeakPassword) as e:
+            raise _fail(str(e)) from None
+    console.print(f"password of {escape(username)} changed")
+
+
+@staff_app.command("totp")
+def staff_totp(
+    username: Annotated[str, typer.Argument(help="The staff member's user name.")],
+    off: Annotated[bool, typer.Option("--off", help="Turn the second factor off instead.")] = False,
+    data_dir: DataDir = Path(".bijli-demo"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set up a TOTP second factor (an authenticator app): prints its otpauth:// address once."""
+    with opened(_settings(data_dir, database_url)) as platform:
+        try:
+            secret = access.set_up_totp(platform.store, username, enable=not off)
+        except access.AccessError as e:
+            raise _fail(str(e)) from None
+    if secret is None:
+        console.print(f"second factor of {escape(username)} turned off")
+        return
+    console.print(f"{escape(username)} now logs in with a code from an authenticator app. Add this to the app:")
+    print(totp_uri(secret, username))
+
+
+@staff_app.command("list")
+def staff_list(data_dir: DataDir = Path(".bijli-demo"), database_url: DatabaseUrl = None) -> None:
+    """Staff members, their roles and whether they use a second factor."""
+    with opened(_settings(data_dir, database_url)) as platform:
+        found = access.staff_members(platform.store)
+    table = Table("user name", "role", "second factor", "added (IST)")
+    for m in found:
+        table.add_row(m.username, m.role.value, "TOTP" if m.totp_secret else "—", _ist(m.created_at))
+    console.print(table)

@@ -1,0 +1,194 @@
+"""Who is asking, and whether they may: one guard per route, declared where the route is.
+
+Every route names its rule with `Depends(auth.rule(...))`; `secure(app)` refuses to start an
+app with a route that names none. Anonymous requests to a guarded route get 401 (JSON) on the
+API and a redirect to /login on pages; a role without the permission gets 403; a consumer
+asking for a meter that is not theirs gets 404, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import BaseModel
+from starlette.routing import BaseRoute, Mount
+
+from bijli.access import handlers as access
+from bijli.access.model import ACTION_PERMISSION, ROLE_PERMISSIONS, Identity, Permission, Role
+from bijli.access.secrets import csrf_for
+from bijli.web.context import WebContext
+
+SESSION_COOKIE = "bijli_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class SignInRequired(Exception):
+    """No identity, or one that is not valid (any more)."""
+
+
+class AuthProblem(BaseModel):
+    detail: str
+
+
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": AuthProblem, "description": "Not signed in: send a bearer token or a session cookie."},
+    403: {"model": AuthProblem, "description": "Your role may not do this."},
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """What a route asks of whoever calls it."""
+
+    public: bool = False
+    signed_in: bool = False
+    """Anyone signed in, whatever their role."""
+    permission: Permission | None = None
+    own_meter: bool = False
+    """A consumer may call it for their own meters (the path's `meter_id`)."""
+    command: bool = False
+    """A command: the permission depends on the action asked (`ACTION_PERMISSION`)."""
+
+    def roles(self) -> list[Role]:
+        """The roles this rule lets in (for a command: those that may ask for some action)."""
+        if self.public or self.signed_in:
+            return list(Role)
+        needed = set(ACTION_PERMISSION.values()) if self.command else {self.permission}
+        return [
+            r
+            for r in Role
+            if needed & ROLE_PERMISSIONS[r] or (self.own_meter and Permission.READ_OWN in ROLE_PERMISSIONS[r])
+        ]
+
+
+class Guard:
+    """A route's dependency: the identity behind the request, once the rule is met."""
+
+    def __init__(self, ctx: WebContext, rule: Rule) -> None:
+        self.ctx = ctx
+        self.rule = rule
+
+    def __call__(self, request: Request) -> Identity | None:
+        who = identify(self.ctx, request)
+        request.state.identity = who
+        if self.rule.public:
+            return who
+        if who is None:
+            raise SignInRequired()
+        if request.method not in SAFE_METHODS and request.state.session_key is not None:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if sent != csrf_for(request.state.session_key):
+                raise HTTPException(status_code=403, detail=f"a signed-in browser sends the form token ({CSRF_HEADER})")
+        rule = self.rule
+        if rule.own_meter:
+            meter_id = str(request.path_params.get("meter_id", ""))
+            if who.may_see(meter_id):
+                return who
+            if who.can(Permission.READ_OWN):  # not theirs: as if there were no such meter
+                raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
+        if rule.command and any(who.can(p) for p in ACTION_PERMISSION.values()):
+            return who
+        if rule.signed_in or (rule.permission is not None and who.can(rule.permission)):
+            return who
+        raise HTTPException(status_code=403, detail=f"the {who.role.value} role may not do this")
+
+
+class Auth:
+    """Makes the guards of one app."""
+
+    def __init__(self, ctx: WebContext) -> None:
+        self.ctx = ctx
+
+    def public(self) -> Guard:
+        return Guard(self.ctx, Rule(public=True))
+
+    def signed_in(self) -> Guard:
+        return Guard(self.ctx, Rule(signed_in=True))
+
+    def needs(self, permission: Permission) -> Guard:
+        return Guard(self.ctx, Rule(permission=permission))
+
+    def meter(self) -> Guard:
+        """Reading a meter: staff who read the fleet, or the meter's own consumer."""
+        return Guard(self.ctx, Rule(permission=Permission.READ_FLEET, own_meter=True))
+
+    def command(self) -> Guard:
+        return Guard(self.ctx, Rule(command=True))
+
+
+def identify(ctx: WebContext, request: Request) -> Identity | None:
+    """The identity a request carries: a bearer token, else a session cookie; None if neither
+    (or what it carries is unknown, revoked or ended)."""
+    request.state.session_key = None
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return access.identify_token(ctx.platform.store, token.strip())
+    key = request.cookies.get(SESSION_COOKIE)
+    if not key:
+        return None
+    who = access.identify_session(ctx.platform.store, key, ctx.clock.now())
+    if who is not None:
+        request.state.session_key = key
+    return who
+
+
+def identity_of(request: Request) -> Identity:
+    """The identity the route's guard let in."""
+    who: Identity | None = getattr(request.state, "identity", None)
+    if who is None:
+        raise SignInRequired()
+    return who
+
+
+def needs_action(who: Identity, action: str) -> None:
+    """403 unless the identity may ask for this command action."""
+    permission = ACTION_PERMISSION[action]
+    if not who.can(permission):
+        raise HTTPException(status_code=403, detail=f"the {who.role.value} role may not ask for {action}")
+
+
+def _guards(dependant: Dependant) -> Iterable[Guard]:
+    for d in dependant.dependencies:
+        if isinstance(d.call, Guard):
+            yield d.call
+        yield from _guards(d)
+
+
+def route_rules(app: FastAPI) -> list[tuple[BaseRoute, Rule | None]]:
+    """Every route of the app (router and app dependencies included) with the rule it declares:
+    None if it declares none, or more than one."""
+    found: list[tuple[BaseRoute, Rule | None]] = []
+    for route in iter_route_contexts(app.routes):
+        original = route.original_route
+        if isinstance(original, Mount):
+            continue  # the static files: public
+        if not isinstance(original, APIRoute):
+            found.append((original, None))
+            continue
+        guards = list(_guards(route.dependant))
+        found.append((original, guards[0].rule if len(guards) == 1 else None))
+    return found
+
+
+def secure(app: FastAPI) -> None:
+    """Refuse an app with a route that declares no rule (or more than one), and document 401
+    and 403 on every guarded route."""
+    missing = []
+    for route, rule in route_rules(app):
+        if rule is None:
+            methods = ",".join(sorted(getattr(route, "methods", None) or ()))
+            missing.append(f"{methods} {getattr(route, 'path', route)}")
+        elif not rule.public and isinstance(route, APIRoute):
+            for status, response in AUTH_ERRORS.items():
+                route.responses.setdefault(status, response)
+    if missing:
+        raise RuntimeError(f"routes without a declared permission: {'; '.join(missing)}")
