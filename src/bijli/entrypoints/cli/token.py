@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -17,6 +18,7 @@ from bijli.entrypoints.cli.platform import opened
 from bijli.headend.key_change import held_version
 from bijli.kernel.units import PAISE_PER_RUPEE, Paise, format_rupees
 from bijli.protocol import tokens
+from bijli.protocol.keys import SiteKeys
 from bijli.protocol.topics import METER_ID_PATTERN
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Recharge tokens: the 20 digits typed into a meter.")
@@ -50,9 +52,7 @@ def issue(
     amount_paise = _paise(amount)
     issued_at = _moment(at) if at else datetime.now(UTC)
     site = site_keys_in(data_dir)  # a folder without keys is an error, never a new site
-    cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url="none")
-    with opened(cfg) as platform:
-        version = held_version(platform.store, meter_id, site.current)
+    version = _version_held(site, meter_id, data_dir, database_url)
     try:
         token = tokens.issue_token(
             site.token_key(meter_id, version), meter_id, amount_paise, issued_at, key_version=version
@@ -78,6 +78,16 @@ def issue(
         f"issued {token.issued_at:%Y-%m-%d %H:%M} UTC: [bold]{token.grouped()}[/bold]"
     )
     print(token.digits)
+
+
+def _version_held(site: SiteKeys, meter_id: str, data_dir: Path, database_url: str | None) -> int:
+    """The key version the meter holds, by the store; with no store at all (keys given in
+    ``BIJLI_SITE_KEYS``, no database), the site's current one: no store is made to ask."""
+    if not (database_url or os.environ.get("BIJLI_DATABASE_URL") or (data_dir.expanduser() / "bijli.db").exists()):
+        return site.current
+    cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url="none")
+    with opened(cfg) as platform:
+        return held_version(platform.store, meter_id, site.current)
 
 
 def _paise(amount: str) -> Paise:
