@@ -209,7 +209,7 @@ async def measure_api(app: FastAPI, token: str, picks: list[tuple[str, datetime]
     ms, rows = [], 0
     transport = httpx.ASGITransport(app=app)
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost", headers=headers) as client:
         for meter_id, day in picks:
             local = day.astimezone(IST)
             params = {"start": local.isoformat(), "end": (local + timedelta(days=1)).isoformat()}

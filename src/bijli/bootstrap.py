@@ -41,8 +41,10 @@ class Platform:
     """The SMS channel (consumers' login codes)."""
 
     def close(self) -> None:
-        """Let go of the store's connections."""
+        """Let go of the store's connections (the read side's too, when it has its own)."""
         self.store.dispose()
+        if self.reads.engine is not self.store.engine:
+            self.reads.engine.dispose()
 
 
 SMS_CHANNELS = ("none", "console")
@@ -56,15 +58,22 @@ def bootstrap(settings: Settings, migrate: bool = True, sms: SmsSender | None = 
     engine = db.create(settings.database_url)
     if migrate:
         db.upgrade(engine)
+    # The read side answers the web: its statements are cut at the statement timeout (if any),
+    # while ingest and the use cases' writes keep their own engine and run to the end.
+    reader = (
+        engine
+        if settings.statement_timeout_s is None
+        else db.create(settings.database_url, settings.statement_timeout_s)
+    )
     tariffs = builtin_tariffs()
     if settings.tariff_code not in tariffs:
         raise SystemExit(f"unknown tariff {settings.tariff_code!r}; known: {', '.join(sorted(tariffs))}")
     return Platform(
         settings=settings,
         store=Store(engine, tariffs),
-        queries=Queries(engine),
-        reads=Reads(engine),
-        reports=SqlReports(engine),
+        queries=Queries(reader),
+        reads=Reads(reader),
+        reports=SqlReports(reader),
         dispatch=SqlCommandDispatch(engine),
         ring=KeyRing(settings.site_keys, reload=lambda: keyfile.load(settings.data_dir)),
         maintenance=SqlMaintenance(engine),

@@ -33,6 +33,10 @@ class Settings:
     broker_password: str | None = field(default=None, repr=False)
     broker_ca: Path | None = None
     """The CA that signed the broker's certificate (``mqtts://``); else the system's CAs."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names the web answers besides loopback and `host` (``--allowed-host``, ``BIJLI_ALLOWED_HOSTS``)."""
+    statement_timeout_s: float | None = None
+    """How long one of the web's database statements may run (PostgreSQL); None: as long as it takes."""
     sms: str = "none"
     """The SMS channel for consumers' login codes: ``none`` or ``console`` (demo and trials)."""
     secure_cookies: bool | None = None
@@ -64,6 +68,8 @@ def build(
     broker_username: str | None = None,
     broker_password_file: Path | None = None,
     broker_ca: Path | None = None,
+    allowed_hosts: tuple[str, ...] = (),
+    statement_timeout_s: float | None = None,
     sms: str = "none",
     secure_cookies: bool | None = None,
     new_site: bool = False,
@@ -99,6 +105,8 @@ def build(
         broker_username=username,
         broker_password=password,
         broker_ca=ca,
+        allowed_hosts=allowed_hosts or hosts_from_env(),
+        statement_timeout_s=statement_timeout_s,
         sms=sms,
         secure_cookies=secure_cookies,
     )
@@ -130,6 +138,11 @@ def broker_credentials(
     if password is not None and not username:
         raise BrokerUrlError("a broker password needs a user name: --broker-username or BIJLI_BROKER_USERNAME")
     return username, password
+
+
+def hosts_from_env() -> tuple[str, ...]:
+    """``BIJLI_ALLOWED_HOSTS``: Host names separated by commas."""
+    return tuple(h.strip() for h in os.environ.get("BIJLI_ALLOWED_HOSTS", "").split(",") if h.strip())
 
 
 def _path_from_env(name: str) -> Path | None:

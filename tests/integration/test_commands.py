@@ -676,7 +676,7 @@ def test_a_late_answer_after_expiry_is_recorded(site: Site) -> None:
 @pytest.fixture
 def api(site: Site) -> TestClient:
     """The API as sharma, an admin (every action), uses it, logged in through /login."""
-    client = TestClient(create_app(site.platform, clock=site.clock))
+    client = TestClient(create_app(site.platform, clock=site.clock), base_url="http://localhost")
     log_in_staff(client, site.platform, "sharma", Role.ADMIN)
     return client
 

@@ -79,3 +79,15 @@ def test_meters_reach_the_same_broker_without_the_headends_credentials(tmp_path:
     meters = cfg.meters_broker_address()
     assert (meters.host, meters.port, meters.tls) == ("broker", 8883, True)
     assert (meters.username, meters.password) == (None, None)
+
+
+def test_the_allowed_hosts_come_from_the_option_else_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BIJLI_ALLOWED_HOSTS", "bijli.kesco.example, ops.kesco.example,")
+    assert settings.build(data_dir=tmp_path, broker_url="none").allowed_hosts == (
+        "bijli.kesco.example",
+        "ops.kesco.example",
+    )
+    chosen = settings.build(data_dir=tmp_path, broker_url="none", allowed_hosts=("meters.kesco.example",))
+    assert chosen.allowed_hosts == ("meters.kesco.example",)

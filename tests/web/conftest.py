@@ -61,7 +61,7 @@ def make_client() -> MakeClient:
         role: Role | None = Role.ADMIN,
         name: str | None = None,
     ) -> TestClient:
-        client = TestClient(create_app(platform, clock=SimulatedClock(now)))
+        client = TestClient(create_app(platform, clock=SimulatedClock(now)), base_url="http://localhost")
         if role is not None:
             client.headers.update(bearer(platform, role, name))
         return client

@@ -60,6 +60,9 @@ def test_recommissioning_puts_it_back_and_the_history_says_who_when_and_why_newe
     history = later.get(f"/api/v1/meters/{METER}/status-history")
     assert history.status_code == 200
     assert history.json() == {
+        "limit": 100,
+        "offset": 0,
+        "next_offset": None,
         "meter_id": METER,
         "status": "commissioned",
         "items": [
@@ -83,6 +86,9 @@ def test_recommissioning_puts_it_back_and_the_history_says_who_when_and_why_newe
 
 def test_a_meter_never_changed_has_an_empty_history(api: TestClient) -> None:
     assert api.get(f"/api/v1/meters/{METER}/status-history").json() == {
+        "limit": 100,
+        "offset": 0,
+        "next_offset": None,
         "meter_id": METER,
         "status": "commissioned",
         "items": [],

@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -21,6 +20,17 @@ from bijli.kernel.units import format_rupees, kwh
 from bijli.mdm.vee import flag_names
 from bijli.web.auth import Auth
 from bijli.web.context import Relay, WebContext, relay_state
+from bijli.web.limits import (
+    EDGE,
+    Limit,
+    Moment,
+    Offset,
+    Paged,
+    Problem,
+    invalid,
+    page_of,
+    window,
+)
 
 PREFIX = "/api/v1"
 MAX_SPAN = timedelta(days=31)
@@ -40,9 +50,23 @@ Kwh = Annotated[
 ]
 MeterId = Annotated[str, Path(description="The meter's id, e.g. KNCL0000001.", max_length=32)]
 WindowStart = Annotated[
-    datetime, Query(description="ISO 8601 with a time zone (Z or an offset); intervals starting here on.")
+    Moment,
+    Query(
+        description="ISO 8601 with a time zone (Z or an offset), 2000 to 2100; intervals starting here on.",
+    ),
 ]
-WindowEnd = Annotated[datetime, Query(description="ISO 8601 with a time zone; excluded. At most 31 days on.")]
+WindowEnd = Annotated[
+    Moment,
+    Query(
+        description="ISO 8601 with a time zone, 2000 to 2100; excluded. At most 31 days on.",
+    ),
+]
+WINDOW_ITEMS = 31 * 96
+"""The most intervals a window holds."""
+WindowLimit = Annotated[
+    int,
+    Query(ge=1, le=WINDOW_ITEMS, description=f"Items per page, 1 to {WINDOW_ITEMS} (a whole 31-day window)."),
+]
 
 
 class Health(BaseModel):
@@ -69,11 +93,9 @@ class Meter(BaseModel):
     last_interval: datetime | None = Field(description="Start of the latest stored 15-minute interval (UTC).")
 
 
-class MeterPage(BaseModel):
+class MeterPage(Paged):
     items: list[Meter]
     total: int
-    limit: int
-    offset: int
 
 
 class Reading(BaseModel):
@@ -88,7 +110,7 @@ class Reading(BaseModel):
     )
 
 
-class Readings(BaseModel):
+class Readings(Paged):
     meter_id: str
     start: datetime
     end: datetime
@@ -120,7 +142,7 @@ class Edit(BaseModel):
     after: EditedReading
 
 
-class Edits(BaseModel):
+class Edits(Paged):
     meter_id: str
     start: datetime
     end: datetime
@@ -137,10 +159,6 @@ class Balance(BaseModel):
     adjustments: Rupees
     currency: Literal["INR"]
     as_of: datetime = Field(description="When the latest ledger entry counted here was posted (UTC).")
-
-
-class Problem(BaseModel):
-    detail: str
 
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such meter."}}
@@ -192,22 +210,18 @@ def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """[start, end) in UTC, or a 422 saying what is wrong with it."""
     for name, moment in (("start", start), ("end", end)):
         if moment.tzinfo is None or moment.utcoffset() is None:
-            raise _invalid(name, f"{name} needs a time zone: add Z or an offset such as +05:30", moment.isoformat())
+            message = f"{name} needs a time zone: add Z or an offset such as +05:30"
+            raise invalid("query", name, message, moment.isoformat())
     if end <= start:
-        raise _invalid("end", "end must be later than start", end.isoformat())
+        raise invalid("query", "end", "end must be later than start", end.isoformat())
     if end - start > MAX_SPAN:
-        raise _invalid("end", "end may be at most 31 days after start", end.isoformat())
+        raise invalid("query", "end", "end may be at most 31 days after start", end.isoformat())
     return start.astimezone(UTC), end.astimezone(UTC)
-
-
-def _invalid(field: str, message: str, value: object) -> RequestValidationError:
-    """A 422 shaped like FastAPI's own validation errors."""
-    return RequestValidationError([{"type": "value_error", "loc": ("query", field), "msg": message, "input": value}])
 
 
 def router(ctx: WebContext) -> APIRouter:
     """The v1 API's routes over one platform."""
-    api = APIRouter(prefix=PREFIX, tags=["v1"])
+    api = APIRouter(prefix=PREFIX, tags=["v1"], responses=EDGE)
     auth = Auth(ctx)
     fleet = [Depends(auth.needs(Permission.READ_FLEET))]
     one_meter = [Depends(auth.meter())]
@@ -234,13 +248,16 @@ def router(ctx: WebContext) -> APIRouter:
         return Health(status="ok", database="ok", version=bijli.__version__)
 
     @api.get("/meters", response_model=MeterPage, dependencies=fleet)
-    def meters(
-        limit: Annotated[int, Query(ge=1, le=1000, description="Meters per page, 1 to 1000.")] = 100,
-        offset: Annotated[int, Query(ge=0, description="Meters to skip, in meter-id order.")] = 0,
-    ) -> MeterPage:
+    def meters(limit: Limit = 100, offset: Offset = 0) -> MeterPage:
         """Meters in meter-id order, a page at a time."""
-        items = [meter_out(ctx, m) for m in ctx.reads.meters(limit, offset)]
-        return MeterPage(items=items, total=ctx.platform.queries.count_meters(), limit=limit, offset=offset)
+        found, next_offset = page_of(ctx.reads.meters(limit + 1, offset), limit, offset)
+        return MeterPage(
+            items=[meter_out(ctx, m) for m in found],
+            total=ctx.platform.queries.count_meters(),
+            limit=limit,
+            offset=offset,
+            next_offset=next_offset,
+        )
 
     @api.get("/meters/{meter_id}", response_model=Meter, responses=NOT_FOUND, dependencies=one_meter)
     def meter(meter_id: MeterId) -> Meter:
@@ -248,13 +265,19 @@ def router(ctx: WebContext) -> APIRouter:
         return meter_out(ctx, find(meter_id))
 
     @api.get("/meters/{meter_id}/readings", response_model=Readings, responses=NOT_FOUND, dependencies=one_meter)
-    def readings(meter_id: MeterId, start: WindowStart, end: WindowEnd) -> Readings:
-        """The meter's 15-minute interval readings starting in [start, end)."""
+    def readings(
+        meter_id: MeterId, start: WindowStart, end: WindowEnd, limit: WindowLimit = WINDOW_ITEMS, offset: Offset = 0
+    ) -> Readings:
+        """The meter's 15-minute interval readings starting in [start, end), oldest first."""
         start, end = _window(start, end)
-        rows = ctx.platform.queries.readings(meter_id, start, end)
-        if not rows and not ctx.reads.known(meter_id):  # a meter with readings is known
+        every = ctx.platform.queries.readings(meter_id, start, end)
+        if not every and not ctx.reads.known(meter_id):  # a meter with readings is known
             raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
+        rows, next_offset = window(every, limit, offset)
         return Readings(
+            limit=limit,
+            offset=offset,
+            next_offset=next_offset,
             meter_id=meter_id,
             start=start,
             end=end,
@@ -272,12 +295,13 @@ def router(ctx: WebContext) -> APIRouter:
         )
 
     @api.get("/meters/{meter_id}/edits", response_model=Edits, responses=NOT_FOUND, dependencies=one_meter)
-    def edits(meter_id: MeterId, start: WindowStart, end: WindowEnd) -> Edits:
+    def edits(meter_id: MeterId, start: WindowStart, end: WindowEnd, limit: Limit = 1000, offset: Offset = 0) -> Edits:
         """The edit log of the meter's intervals starting in [start, end): estimates, replacements
         by the real readings, validation flags; by interval, oldest edit first."""
         start, end = _window(start, end)
         if not ctx.reads.known(meter_id):
             raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
+        found, next_offset = window(ctx.platform.queries.edits(meter_id, start, end), limit, offset)
         items = [
             Edit(
                 interval_start=e.interval_start.astimezone(UTC),
@@ -287,9 +311,11 @@ def router(ctx: WebContext) -> APIRouter:
                 before=None if e.before is None else _edited(e.before),
                 after=_edited(e.after),
             )
-            for e in ctx.platform.queries.edits(meter_id, start, end)
+            for e in found
         ]
-        return Edits(meter_id=meter_id, start=start, end=end, items=items)
+        return Edits(
+            meter_id=meter_id, start=start, end=end, items=items, limit=limit, offset=offset, next_offset=next_offset
+        )
 
     @api.get("/meters/{meter_id}/balance", response_model=Balance, responses=NOT_FOUND, dependencies=one_meter)
     def balance(meter_id: MeterId) -> Balance:

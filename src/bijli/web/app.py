@@ -13,21 +13,26 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 import bijli
 from bijli.access.secrets import csrf_for
+from bijli.adapters.db.faults import DRIVER_ERRORS, is_transient
 from bijli.bootstrap import Platform
 from bijli.kernel.clock import Clock, SystemClock
 from bijli.web import api, commands_api, display, login, meters_api, pages, reports_api
 from bijli.web.auth import Auth, SignInRequired, secure
 from bijli.web.context import WebContext
+from bijli.web.edge import Edge, allowed_hosts
 
 HERE = Path(__file__).parent
 STATUS_TITLES = {
     400: ("Bad request", "गलत अनुरोध"),
     403: ("Not allowed", "अनुमति नहीं है"),
     404: ("Not found", "नहीं मिला"),
+    413: ("Request too large", "अनुरोध बहुत बड़ा"),
     422: ("Bad request", "गलत अनुरोध"),
+    503: ("Busy, try again", "व्यस्त, फिर से कोशिश करें"),
 }
 
 
@@ -55,7 +60,8 @@ def _wants_json(request: Request) -> bool:
 
 
 def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
-    """The ASGI app over `platform`; `clock` (default: the wall clock) decides who is online."""
+    """The ASGI app over `platform`, behind its edge (`bijli.web.edge`: the Host names of the
+    settings, security headers, body limit); `clock` (default: the wall clock) decides who is online."""
     ctx = WebContext(platform=platform, clock=clock or SystemClock())
     templates = _templates()
     app = FastAPI(
@@ -80,6 +86,8 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
         return app.openapi()
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    settings = platform.settings
+    app.add_middleware(Edge, hosts=allowed_hosts(settings.host, settings.allowed_hosts))
 
     def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
         title, title_hi = STATUS_TITLES.get(status, ("Something went wrong", "कुछ गड़बड़ हुई"))
@@ -103,6 +111,8 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:  # Starlette names only the first route's methods for the path
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_allowed(app, request.url.path))}
         if _wants_json(request):
             return await http_exception_handler(request, exc)
         return error_page(request, exc.status_code, str(exc.detail))
@@ -114,5 +124,25 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
         detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
         return error_page(request, 422, detail)
 
+    async def store_busy(request: Request, exc: Exception) -> Response:
+        """A statement cut at the statement timeout, or a store that does not answer: 503, at once."""
+        if not is_transient(exc):
+            raise exc
+        busy = StarletteHTTPException(503, "the database did not answer in time; try again", {"Retry-After": "5"})
+        return await http_error(request, busy)
+
+    for error in DRIVER_ERRORS:
+        app.add_exception_handler(error, store_busy)
+
     secure(app)
     return app
+
+
+def _allowed(app: FastAPI, path: str) -> list[str]:
+    """The methods some route of `app` takes at `path`."""
+
+    def takes(method: str) -> bool:
+        asked = {"type": "http", "path": path, "root_path": "", "method": method}
+        return any(route.matches(asked)[0] == Match.FULL for route in app.routes)
+
+    return [m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE") if takes(m)]

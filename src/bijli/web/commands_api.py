@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from bijli.access.model import Permission
@@ -21,9 +20,10 @@ from bijli.headend.command_records import (
 from bijli.headend.commands import DEFAULT_POLICY, Status, settled
 from bijli.headend.handlers import submit_command
 from bijli.mdm.meters import UnknownMeter
-from bijli.web.api import PREFIX, MeterId, Problem
+from bijli.web.api import PREFIX, MeterId
 from bijli.web.auth import Auth, identity_of, needs_action
 from bijli.web.context import WebContext
+from bijli.web.limits import EDGE, Offset, Paged, Problem, audit_text, invalid, page_of
 
 Action = Literal[
     "relay_connect",
@@ -68,14 +68,10 @@ class NewCommand(BaseModel):
         '"r1".."r6", "s1".."s5"} in 1/10,000 rupee (docs/commands.md); none for the others.',
         examples=[{}],
     )
-    reason: Annotated[str, Field(min_length=1, max_length=256, description="Why; kept in the audit trail.")]
+    reason: Annotated[str, audit_text(256, "Why; kept in the audit trail.")]
     idempotency_key: Annotated[
         str | None,
-        Field(
-            min_length=1,
-            max_length=96,
-            description="Asking again with the same key returns the same command; default: a new key.",
-        ),
+        audit_text(96, "Asking again with the same key returns the same command; default: a new key."),
     ] = None
     expires_in_s: Annotated[
         int,
@@ -113,9 +109,8 @@ class Command(BaseModel):
     history: list[HistoryEntry] = Field(description="The audit trail, oldest first; the first entry says who and why.")
 
 
-class CommandPage(BaseModel):
+class CommandPage(Paged):
     items: list[Command]
-    limit: int
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -148,10 +143,6 @@ def command_out(c: CommandRecord) -> Command:
     )
 
 
-def _invalid_args(message: str, value: object) -> RequestValidationError:
-    return RequestValidationError([{"type": "value_error", "loc": ("body", "args"), "msg": message, "input": value}])
-
-
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No such meter."},
     409: {"model": Problem, "description": "The idempotency key was used for a different request."},
@@ -160,7 +151,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def router(ctx: WebContext) -> APIRouter:
     """The command routes over one platform."""
-    api = APIRouter(prefix=PREFIX, tags=["v1", "commands"])
+    api = APIRouter(prefix=PREFIX, tags=["v1", "commands"], responses=EDGE)
     platform = ctx.platform
     auth = Auth(ctx)
 
@@ -194,7 +185,7 @@ def router(ctx: WebContext) -> APIRouter:
         try:
             command, new = submit_command(platform.store, request, now)
         except InvalidCommand as e:
-            raise _invalid_args(str(e), body.args) from e
+            raise invalid("body", "args", str(e), body.args) from e
         except UnknownMeter as e:
             raise HTTPException(status_code=404, detail=f"meter {meter_id} not found") from e
         except MeterNotInService as e:
@@ -228,11 +219,12 @@ def router(ctx: WebContext) -> APIRouter:
     def of_meter(
         meter_id: MeterId,
         limit: Annotated[int, Query(ge=1, le=500, description="How many, newest first.")] = 50,
+        offset: Offset = 0,
     ) -> CommandPage:
         """The meter's commands, newest first."""
-        if ctx.reads.meter(meter_id) is None:
+        if not ctx.reads.known(meter_id):
             raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
-        items = platform.queries.commands_of(meter_id, limit)
-        return CommandPage(items=[command_out(c) for c in items], limit=limit)
+        found, next_offset = page_of(platform.queries.commands_of(meter_id, limit + 1, offset), limit, offset)
+        return CommandPage(items=[command_out(c) for c in found], limit=limit, offset=offset, next_offset=next_offset)
 
     return api

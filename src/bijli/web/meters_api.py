@@ -11,12 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from bijli.access.model import Identity, Permission
 from bijli.accounts.handlers import change_status
 from bijli.mdm.meters import MAX_REASON, MeterStatus, RefusedChange, UnknownMeter
-from bijli.web.api import NOT_FOUND, PREFIX, Meter, MeterId, Problem, meter_out
+from bijli.web.api import NOT_FOUND, PREFIX, Meter, MeterId, meter_out
 from bijli.web.auth import Auth, identity_of
 from bijli.web.commands_api import no_requested_by
 from bijli.web.context import WebContext
-
-NOT_BLANK = r"\S"
+from bijli.web.limits import EDGE, Limit, Offset, Paged, Problem, audit_text, window
 
 
 class StatusChangeRequest(BaseModel):
@@ -29,10 +28,7 @@ class StatusChangeRequest(BaseModel):
     def who_asks_is_signed_in(cls, data: Any) -> Any:
         return no_requested_by(data)
 
-    reason: Annotated[
-        str,
-        Field(min_length=1, max_length=MAX_REASON, pattern=NOT_BLANK, description="Why; kept in the status history."),
-    ]
+    reason: Annotated[str, audit_text(MAX_REASON, "Why; kept in the status history.")]
 
 
 class StatusChangeEntry(BaseModel):
@@ -43,7 +39,7 @@ class StatusChangeEntry(BaseModel):
     reason: str
 
 
-class StatusHistory(BaseModel):
+class StatusHistory(Paged):
     meter_id: str
     status: str = Field(description="The meter's status now.")
     items: list[StatusChangeEntry] = Field(description="Every status change, newest first.")
@@ -57,7 +53,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def router(ctx: WebContext) -> APIRouter:
     """The meter lifecycle routes over one platform."""
-    api = APIRouter(prefix=PREFIX, tags=["v1", "meters"])
+    api = APIRouter(prefix=PREFIX, tags=["v1", "meters"], responses=EDGE)
     platform = ctx.platform
     auth = Auth(ctx)
     decommissioner = [Depends(auth.needs(Permission.DECOMMISSION))]
@@ -90,15 +86,19 @@ def router(ctx: WebContext) -> APIRouter:
         responses=NOT_FOUND,
         dependencies=[Depends(auth.needs(Permission.READ_FLEET))],
     )
-    def status_history(meter_id: MeterId) -> StatusHistory:
+    def status_history(meter_id: MeterId, limit: Limit = 100, offset: Offset = 0) -> StatusHistory:
         """Who took the meter out of service or put it back, when and why; newest first."""
         found = platform.queries.status_history(meter_id)
         if found is None:
             raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
-        current, changes = found
+        current, every = found
+        changes, next_offset = window(every, limit, offset)
         return StatusHistory(
             meter_id=meter_id,
             status=current,
+            limit=limit,
+            offset=offset,
+            next_offset=next_offset,
             items=[
                 StatusChangeEntry(
                     at=c.at.astimezone(UTC),

@@ -16,6 +16,7 @@ from bijli.kernel.time import ist_day, ist_midnight
 from bijli.web.auth import Auth, identity_of
 from bijli.web.chart import day_chart
 from bijli.web.context import WebContext, relay_state
+from bijli.web.limits import FIRST_DAY, LAST_DAY, in_calendar
 
 PAGE_SIZE = 100
 SILENT_FOR = timedelta(hours=24)
@@ -44,9 +45,12 @@ def _day(text: str | None) -> date | None:
     if text is None or text == "":
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise HTTPException(status_code=400, detail=f"day {text!r} is not a date like 2026-11-02") from None
+    if not in_calendar(day):
+        raise HTTPException(status_code=400, detail=f"day {text} is outside {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
@@ -78,7 +82,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         rows = [MeterRow(meter=m, online=ctx.is_online(m), relay=relay_state(m.relay)) for m in meters]
         pager = Pager(page=page, pages=pages_total, total=fleet.meters, first=offset + 1, last=offset + len(rows))
         now = ctx.clock.now()
-        collection = ctx.reads.collection(ist_day(now) - timedelta(days=1))
+        collection = ctx.reads.collection(ist_day(now) - timedelta(days=1), now)
         silent = ctx.reads.silent(now, SILENT_FOR)
         return templates.TemplateResponse(
             request,

@@ -80,11 +80,11 @@ def find(conn: Connection, command_id: str) -> CommandRecord | None:
     return None if row is None else _record(row, _histories(conn, [command_id])[command_id])
 
 
-def for_meter(conn: Connection, meter_id: str, limit: int) -> list[CommandRecord]:
-    """The meter's commands, newest first."""
+def for_meter(conn: Connection, meter_id: str, limit: int, offset: int = 0) -> list[CommandRecord]:
+    """The meter's commands, newest first, `offset` of them skipped."""
     c = t.commands.c
     q = sa.select(t.commands).where(c.meter_id == meter_id).order_by(c.created_at.desc(), c.command_id.desc())
-    rows = list(conn.execute(q.limit(limit)))
+    rows = list(conn.execute(q.limit(limit).offset(offset)))
     histories = _histories(conn, [r.command_id for r in rows])
     return [_record(r, histories[r.command_id]) for r in rows]
 

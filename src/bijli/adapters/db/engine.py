@@ -27,8 +27,13 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / 'bijli.db').resolve()}"
 
 
-def create(url: str) -> Engine:
-    """An engine tuned for its backend (SQLite: WAL, so pages read while ingest writes)."""
+def create(url: str, statement_timeout_s: float | None = None) -> Engine:
+    """An engine tuned for its backend (SQLite: WAL, so pages read while ingest writes).
+
+    On PostgreSQL, `statement_timeout_s` has the server cancel any statement (waiting for a
+    lock included) that runs longer; the caller gets the driver's `QueryCanceled`. SQLite has
+    no such setting: its statements run to the end.
+    """
     url = normalise_url(url)
     if url.startswith("sqlite"):
         _private_file(sa.engine.make_url(url).database)
@@ -43,7 +48,10 @@ def create(url: str) -> Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    connect_args = {}
+    if statement_timeout_s is not None and statement_timeout_s > 0:
+        connect_args["options"] = f"-c statement_timeout={max(1, round(statement_timeout_s * 1000))}"
+    return sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args=connect_args)
 
 
 def _private_file(database: str | None) -> None:

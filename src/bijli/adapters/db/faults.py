@@ -21,6 +21,10 @@ from sqlalchemy import exc
 
 from bijli.kernel.unit import StoreUnavailable
 
+DRIVER_ERRORS: tuple[type[Exception], ...] = (exc.DBAPIError,)
+"""What a statement raises when the database refuses or cuts it (SQLAlchemy's wrapping of the
+driver's error): for an edge that answers for the store without importing its driver."""
+
 SQLITE_TRANSIENT = ("database is locked", "database table is locked", "unable to open database file", "disk i/o error")
 """What SQLite says when another writer holds the file, or the file cannot be reached now."""
 

@@ -234,10 +234,10 @@ class Queries:
         with self.engine.connect() as conn:
             return commands.find(conn, command_id)
 
-    def commands_of(self, meter_id: str, limit: int) -> list[CommandRecord]:
-        """The meter's commands, newest first."""
+    def commands_of(self, meter_id: str, limit: int, offset: int = 0) -> list[CommandRecord]:
+        """The meter's commands, newest first, `offset` of them skipped."""
         with self.engine.connect() as conn:
-            return commands.for_meter(conn, meter_id, limit)
+            return commands.for_meter(conn, meter_id, limit, offset)
 
     def status_history(self, meter_id: str) -> tuple[str, list[StatusChange]] | None:
         """The meter's status now and its status changes, newest first; None for an unknown meter."""

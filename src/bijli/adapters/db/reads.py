@@ -21,11 +21,16 @@ from bijli.adapters.db import schema as t
 from bijli.adapters.db.faults import describe
 from bijli.adapters.db.queries import MeterView
 from bijli.adapters.db.reports import SqlReports
+from bijli.kernel.time import ist_midnight
 from bijli.kernel.unit import StoreUnavailable
 from bijli.mdm.meters import MeterStatus
 from bijli.mdm.reports import Collection
 
 T = TypeVar("T")
+COLLECTION_WINDOW = timedelta(hours=24)
+"""After a day's end, how long its readings count as collected in time (the report's last mark)."""
+KEPT_REPORTS = 512
+"""Reports kept at once: a caller walking through the years cannot make the cache grow without end."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,30 +126,37 @@ class LedgerTotal:
 class Reads:
     """Read-only questions from the web layer."""
 
-    def __init__(self, engine: Engine, reports_ttl_s: float = 300.0) -> None:
+    def __init__(self, engine: Engine, reports_ttl_s: float = 300.0, closed_ttl_s: float = 3600.0) -> None:
         self.engine = engine
         self.reports = SqlReports(engine)
         self.ledger_total = LedgerTotal(engine)
         self._reports_ttl_s = reports_ttl_s
+        self._closed_ttl_s = closed_ttl_s
         self._reports: dict[object, tuple[float, object]] = {}
         self._reports_lock = threading.Lock()
 
-    def collection(self, day: date) -> Collection:
-        """The day's data-collection rate, worked out at most every `reports_ttl_s` seconds
-        (it reads the whole fleet's day: a dashboard must not do that on every view)."""
-        return self._kept(("collection", day), lambda: self.reports.collection(day))
+    def collection(self, day: date, now: datetime) -> Collection:
+        """The day's data-collection rate (it reads the whole fleet's day: the dashboard and the
+        API must not do that on every view). Worked out at most every `reports_ttl_s` seconds
+        while the day is open, and every `closed_ttl_s` once its 24 hours to report are over
+        (only a meter's late backfill still moves its figures then)."""
+        closed = now >= ist_midnight(day + timedelta(days=1)) + COLLECTION_WINDOW
+        ttl = self._closed_ttl_s if closed else self._reports_ttl_s
+        return self._kept(("collection", day), lambda: self.reports.collection(day), ttl)
 
     def silent(self, now: datetime, silent_for: timedelta) -> int:
         """How many meters in service were not heard from for `silent_for`, as of at most
         `reports_ttl_s` seconds ago."""
         window = int(now.timestamp() // self._reports_ttl_s)  # a clock far from the last one counts anew
-        return self._kept(("silent", silent_for, window), lambda: len(self.reports.non_communicating(now, silent_for)))
+        return self._kept(("silent", silent_for, window), lambda: self.reports.count_silent(now, silent_for))
 
-    def _kept(self, key: object, work: Callable[[], T]) -> T:
+    def _kept(self, key: object, work: Callable[[], T], ttl_s: float | None = None) -> T:
         with self._reports_lock:
             moment = time.monotonic()
             found = self._reports.get(key)
-            if found is None or moment - found[0] > self._reports_ttl_s:
+            if found is None or moment - found[0] > (self._reports_ttl_s if ttl_s is None else ttl_s):
+                if found is None and len(self._reports) >= KEPT_REPORTS:  # the oldest goes first
+                    del self._reports[min(self._reports, key=lambda k: self._reports[k][0])]
                 found = self._reports[key] = (moment, work())
             return cast(T, found[1])
 

@@ -68,17 +68,27 @@ def collection(engine: Engine, day: date) -> Collection:
     )
 
 
-def non_communicating(engine: Engine, now: datetime, silent_for: timedelta) -> list[dict[str, Any]]:
-    """Commissioned meters not heard from for `silent_for` (or never), longest silent first."""
+def _silent(now: datetime, silent_for: timedelta) -> sa.ColumnElement[bool]:
+    s = t.meter_state.c
+    return sa.and_(
+        t.meters.c.status == MeterStatus.COMMISSIONED.value,
+        sa.or_(s.last_seen.is_(None), s.last_seen < now - silent_for),
+    )
+
+
+def non_communicating(
+    engine: Engine, now: datetime, silent_for: timedelta, limit: int | None = None, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Commissioned meters not heard from for `silent_for` (or never), longest silent first;
+    `limit` of them (default: all) after skipping `offset`."""
     s = t.meter_state.c
     q = (
         sa.select(t.meters.c.meter_id, t.meters.c.area, t.meters.c.transformer, s.last_seen, s.operator, s.active_sim)
         .join(t.meter_state, s.meter_id == t.meters.c.meter_id)
-        .where(
-            t.meters.c.status == MeterStatus.COMMISSIONED.value,
-            sa.or_(s.last_seen.is_(None), s.last_seen < now - silent_for),
-        )
+        .where(_silent(now, silent_for))
         .order_by(s.last_seen.asc().nulls_first(), t.meters.c.meter_id)
+        .limit(limit)
+        .offset(offset)
     )
     with engine.connect() as conn:
         return [
@@ -92,6 +102,14 @@ def non_communicating(engine: Engine, now: datetime, silent_for: timedelta) -> l
             }
             for row in conn.execute(q)
         ]
+
+
+def count_silent(engine: Engine, now: datetime, silent_for: timedelta) -> int:
+    """How many commissioned meters were not heard from for `silent_for` (or never)."""
+    s = t.meter_state.c
+    q = sa.select(sa.func.count()).select_from(t.meters.join(t.meter_state, s.meter_id == t.meters.c.meter_id))
+    with engine.connect() as conn:
+        return int(conn.execute(q.where(_silent(now, silent_for))).scalar_one())
 
 
 def connectivity(engine: Engine, now: datetime) -> list[dict[str, Any]]:
@@ -128,8 +146,11 @@ def connectivity(engine: Engine, now: datetime) -> list[dict[str, Any]]:
         ]
 
 
-def usage(engine: Engine, level: Level, first: date, last: date) -> list[dict[str, Any]]:
-    """Actual kWh over the IST days [first, last] per meter, transformer, feeder or area."""
+def usage(
+    engine: Engine, level: Level, first: date, last: date, limit: int | None = None, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Actual kWh over the IST days [first, last] per meter, transformer, feeder or area, in key
+    order; `limit` of them (default: all) after skipping `offset`."""
     d, m = t.meter_daily.c, t.meters.c
     key = {"meter": m.meter_id, "transformer": m.transformer, "feeder": m.feeder, "area": m.area}[level]
     q = (
@@ -138,6 +159,8 @@ def usage(engine: Engine, level: Level, first: date, last: date) -> list[dict[st
         .where(d.day >= first, d.day <= last)
         .group_by(key)
         .order_by(key)
+        .limit(limit)
+        .offset(offset)
     )
     with engine.connect() as conn:
         return [
@@ -154,11 +177,18 @@ class SqlReports:
     def collection(self, day: date) -> Collection:
         return collection(self.engine, day)
 
-    def non_communicating(self, now: datetime, silent_for: timedelta) -> list[dict[str, Any]]:
-        return non_communicating(self.engine, now, silent_for)
+    def non_communicating(
+        self, now: datetime, silent_for: timedelta, limit: int | None = None, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        return non_communicating(self.engine, now, silent_for, limit, offset)
+
+    def count_silent(self, now: datetime, silent_for: timedelta) -> int:
+        return count_silent(self.engine, now, silent_for)
 
     def connectivity(self, now: datetime) -> list[dict[str, Any]]:
         return connectivity(self.engine, now)
 
-    def usage(self, level: Level, first: date, last: date) -> list[dict[str, Any]]:
-        return usage(self.engine, level, first, last)
+    def usage(
+        self, level: Level, first: date, last: date, limit: int | None = None, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        return usage(self.engine, level, first, last, limit, offset)

@@ -59,6 +59,23 @@ def serve(
     worker_id: Annotated[
         str, typer.Option(help="This head-end worker's name; each of several workers needs its own.")
     ] = "1",
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A Host name the web answers besides loopback and --host (the name a reverse proxy "
+            "passes on); repeat for more. Default: BIJLI_ALLOWED_HOSTS, separated by commas.",
+        ),
+    ] = None,
+    statement_timeout: Annotated[
+        float,
+        typer.Option(
+            "--statement-timeout",
+            min=0,
+            help="Seconds one of the web's database statements may run before it is cut and the "
+            "request answered 503 (PostgreSQL); 0: no limit.",
+        ),
+    ] = 30.0,
 ) -> None:
     """Run the platform: web and API, and ingest from a broker when one is given."""
     from bijli.entrypoints.serve import run_serve
@@ -78,6 +95,8 @@ def serve(
             broker_username=broker_username,
             broker_password_file=broker_password_file,
             broker_ca=broker_ca,
+            allowed_hosts=tuple(allowed_host or ()),
+            statement_timeout_s=statement_timeout or None,
             sms=sms,
             secure_cookies=secure_cookies,
         )
