@@ -390,7 +390,8 @@ class MemoryMeterKeys(_Repo):
         return {m: self.s.meter_keys[m][0] for m in set(meter_ids) if m in self.s.meter_keys}
 
     def changing(self) -> int:
-        return sum(1 for _, pending in self.s.meter_keys.values() if pending is not None)
+        waiting = {c.meter_id for c in self.s.commands.values() if c.action == "key_change" and c.status in OPEN}
+        return sum(1 for m, (_, pending) in self.s.meter_keys.items() if pending is not None and m in waiting)
 
     def begin_change(self, current: int, to: int, now: datetime) -> list[str]:
         for meter_id in self.s.meters:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bijli.accounts.handlers import change_status
-from bijli.headend.commands import Status
+from bijli.headend.commands import Status, Step
 from bijli.headend.handlers import ingest_batch
 from bijli.headend.key_change import ChangeUnderWay, held_version, held_versions, key_counts, start_key_change
 from bijli.headend.model import KeyRing
@@ -106,6 +106,17 @@ def test_the_change_is_done_when_every_meter_has_answered(world: World) -> None:
 
     assert key_counts(world.store, 2) == {2: (4, 0)}
     start_key_change(world.store, 2, 3, NOW, requested_by="asha.ops", reason="next year")  # no longer refused
+
+
+def test_a_meter_whose_key_change_ran_out_is_asked_again_by_the_next_rotation(world: World) -> None:
+    rotate(world)
+    with world.store.transaction() as uow:
+        for meter_id in (CL1, MR1, CL2, MR2):
+            (state,) = [c for c in uow.commands.open_of(meter_id) if c.action == "key_change"]
+            uow.commands.move(state, Step(Status.EXPIRED, "expired before it could be sent"), NOW)
+
+    assert start_key_change(world.store, 2, 3, NOW, requested_by="asha.ops", reason="again") == 4
+    assert key_counts(world.store, 3) == {1: (4, 0), 3: (0, 4)}  # still on 1, now moving to 3
 
 
 def test_a_frame_sealed_with_a_version_the_site_does_not_hold_is_quarantined_as_unknown_key(world: World) -> None:

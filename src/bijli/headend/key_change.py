@@ -6,8 +6,10 @@ service, the version it is moving to, and queues a ``key_change`` command for ea
 the same transaction. The dispatcher sends each command sealed with the meter's present frame
 key, carrying the new keys wrapped under it; the meter takes them, answers ``done`` (already
 with its new key), and from then on seals with the new version. Ingest takes that ``done`` as
-the switch (`switched`). Frames of the old version stay verifiable until the version is
-retired, so nothing a meter sent before the change is lost.
+the switch (`bijli.headend.handlers.record_acks`). Frames of the old version stay verifiable
+until the version is retired, so nothing a meter sent before the change is lost. A meter whose
+key change ended without an answer (away longer than the command waits) keeps its version;
+the next rotation asks it again, from the version it holds.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def start_key_change(
 ) -> int:
     """Queue a key change to version `to` for every meter in service (their keys now of
     version `current`, or older); how many were queued. `ChangeUnderWay` (and nothing
-    changed) while an earlier change still has meters to move."""
+    changed) while an earlier change's commands still wait for their meters."""
     with store.transaction() as uow:
         moving = uow.meter_keys.changing()
         if moving:
@@ -66,6 +68,12 @@ def start_key_change(
             )
             uow.commands.add(new_command(request, now))
     return len(meter_ids)
+
+
+def still_moving(store: Transactions[KeyCountUnit]) -> int:
+    """How many meters a key change still waits for (its command to them not settled yet)."""
+    with store.transaction() as uow:
+        return uow.meter_keys.changing()
 
 
 def held_versions(store: Transactions[KeyCountUnit], current: int) -> dict[str, int]:

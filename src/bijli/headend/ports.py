@@ -157,7 +157,7 @@ class MeterKeys(Protocol):
         ...
 
     def changing(self) -> int:
-        """How many meters a key change is still moving."""
+        """How many meters a key change is still moving: its command to them not settled yet."""
         ...
 
     def begin_change(self, current: int, to: int, now: datetime) -> list[str]:

@@ -9,8 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bijli.adapters.db import schema as t
+from bijli.headend.commands import OPEN
 from bijli.headend.records import KeyCount
 from bijli.mdm.meters import MeterStatus
+from bijli.protocol.frames import KEY_CHANGE
 
 
 class SqlMeterKeys:
@@ -27,8 +29,12 @@ class SqlMeterKeys:
         return {m: v for m, v in self.conn.execute(sa.select(k.meter_id, k.version).where(k.meter_id.in_(ids)))}
 
     def changing(self) -> int:
-        k = t.meter_keys.c
-        return int(self.conn.execute(sa.select(sa.func.count()).where(k.pending.is_not(None))).scalar_one())
+        k, c = t.meter_keys.c, t.commands.c
+        waiting = sa.exists().where(
+            c.meter_id == k.meter_id, c.action == KEY_CHANGE, c.status.in_([s.value for s in OPEN])
+        )
+        q = sa.select(sa.func.count()).select_from(t.meter_keys).where(k.pending.is_not(None), waiting)
+        return int(self.conn.execute(q).scalar_one())
 
     def begin_change(self, current: int, to: int, now: datetime) -> list[str]:
         k, m = t.meter_keys.c, t.meters.c

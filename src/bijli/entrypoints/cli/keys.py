@@ -18,7 +18,7 @@ from bijli import settings as settings_mod
 from bijli.adapters import keyfile
 from bijli.entrypoints.cli.options import DatabaseUrl, DataDir, console, site_keys_in
 from bijli.entrypoints.cli.platform import opened
-from bijli.headend.key_change import ChangeUnderWay, held_versions, key_counts, start_key_change
+from bijli.headend.key_change import ChangeUnderWay, held_versions, key_counts, start_key_change, still_moving
 from bijli.kernel.time import IST
 from bijli.protocol.keys import SiteKeys
 
@@ -102,7 +102,7 @@ def keys_rotate(
     site = site_keys_in(data_dir)
     cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url="none")
     with opened(cfg) as platform:
-        moving = sum(n for _, n in key_counts(platform.store, site.current).values())
+        moving = still_moving(platform.store)
         if moving:
             raise _refuse(f"a key change is still under way: {moving} meters not moved yet (bijli keys status)")
         new = site.next_version()
