@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bijli.access.ports import SmsSender
+from bijli.adapters import keyfile
 from bijli.adapters.db import engine as db
 from bijli.adapters.db.audit import AuditTrail
 from bijli.adapters.db.dispatch import SqlCommandDispatch
@@ -77,7 +78,7 @@ def bootstrap(settings: Settings, migrate: bool = True, sms: SmsSender | None = 
         reads=Reads(reader),
         reports=SqlReports(reader),
         dispatch=SqlCommandDispatch(engine),
-        ring=KeyRing(settings.site_keys),
+        ring=KeyRing(settings.site_keys, reload=lambda: keyfile.load(settings.data_dir)),
         maintenance=SqlMaintenance(engine),
         sms=sms or (ConsoleSms() if settings.sms == "console" else NoSms()),
         audit=AuditTrail(engine),

@@ -8,6 +8,7 @@ fake has no locks, as use-case tests run one at a time.
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,7 @@ from bijli.headend.records import (
     CounterUpdate,
     DailyRegister,
     KeptFrame,
+    KeyCount,
     MeterEvent,
     QuarantineRecord,
     StatusReport,
@@ -79,6 +81,8 @@ class State:
     """By id (its place in the list, from 1)."""
     batches: list[BatchLog] = field(default_factory=list)
     commands: dict[str, CommandRecord] = field(default_factory=dict)
+    meter_keys: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    """meter id -> (version held, version a key change moves it to)."""
     access: AccessState = field(default_factory=AccessState)
 
 
@@ -381,6 +385,43 @@ class MemoryBillingMonths(_Repo):
         self.s.months.update(openings)
 
 
+class MemoryMeterKeys(_Repo):
+    def versions_of(self, meter_ids: Iterable[str]) -> dict[str, int]:
+        return {m: self.s.meter_keys[m][0] for m in set(meter_ids) if m in self.s.meter_keys}
+
+    def changing(self) -> int:
+        waiting = {c.meter_id for c in self.s.commands.values() if c.action == "key_change" and c.status in OPEN}
+        return sum(1 for m, (_, pending) in self.s.meter_keys.items() if pending is not None and m in waiting)
+
+    def begin_change(self, current: int, to: int, now: datetime) -> list[str]:
+        for meter_id in self.s.meters:
+            self.s.meter_keys.setdefault(meter_id, (current, None))
+        moving = sorted(
+            m
+            for m, row in self.s.meters.items()
+            if row.status == MeterStatus.COMMISSIONED.value and self.s.meter_keys[m][0] != to
+        )
+        for meter_id in moving:
+            self.s.meter_keys[meter_id] = (self.s.meter_keys[meter_id][0], to)
+        return moving
+
+    def switch(self, meter_ids: Sequence[str], now: datetime) -> int:
+        moved = 0
+        for meter_id in set(meter_ids):
+            pending = self.s.meter_keys.get(meter_id, (0, None))[1]
+            if pending is not None:
+                self.s.meter_keys[meter_id] = (pending, None)
+                moved += 1
+        return moved
+
+    def held(self, current: int) -> dict[str, int]:
+        return {m: self.s.meter_keys.get(m, (current, None))[0] for m in sorted(self.s.meters)}
+
+    def counts(self, current: int) -> list[KeyCount]:
+        tally = Counter(self.s.meter_keys.get(m, (current, None)) for m in self.s.meters)
+        return [KeyCount(version=v, pending=p, meters=n) for (v, p), n in sorted(tally.items(), key=str)]
+
+
 class MemoryUnit:
     """One unit of work's repositories over a working copy of the state."""
 
@@ -397,6 +438,7 @@ class MemoryUnit:
         self.commands = MemoryCommands(state)
         self.ledger = MemoryLedger(state)
         self.billing_months = MemoryBillingMonths(state)
+        self.meter_keys = MemoryMeterKeys(state)
         self.staff = MemoryStaff(state)
         self.tokens = MemoryTokens(state)
         self.sessions = MemorySessions(state)

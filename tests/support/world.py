@@ -8,26 +8,28 @@ the quarantine, commands) straight from that store.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from bijli.adapters.db import commands as sql_commands
+from bijli.adapters.db import schema
 from bijli.adapters.db.queries import Queries
 from bijli.adapters.db.readings import SqlReadings
 from bijli.adapters.db.store import Store
 from bijli.headend.command_records import CommandRecord
+from bijli.headend.commands import Status
 from bijli.headend.model import KeyRing
 from bijli.headend.ports import Delivery
 from bijli.kernel.unit import Transactions
 from bijli.mdm.model import StoredReading
 from tests.fakes.store import MemoryStore
 from tests.support.frames import reading
-from tests.support.keys import site_for
+from tests.support.keys import SITE
 
-SECRET = site_for("world")
+SECRET = SITE
 EVER = (datetime(1970, 1, 2, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
 
 
@@ -50,6 +52,10 @@ class Probe(Protocol):
     def commands(self) -> int: ...
     def relay(self, meter_id: str) -> int | None: ...
     def events(self, meter_id: str) -> list[int]: ...
+    def sent(self, command_id: str, now: datetime) -> None:
+        """Mark a queued command sent once, as the dispatcher's claim does (the use-case suite
+        has no broker to send it over)."""
+        ...
 
 
 class MemoryProbe:
@@ -93,6 +99,12 @@ class MemoryProbe:
 
     def events(self, meter_id: str) -> list[int]:
         return sorted(code for (m, code, _) in self.store.state.events if m == meter_id)
+
+    def sent(self, command_id: str, now: datetime) -> None:
+        c = self.store.state.commands[command_id]
+        self.store.state.commands[command_id] = replace(
+            c, status=Status.SENT, attempts=c.attempts + 1, last_sent_at=now, updated_at=now
+        )
 
 
 class SqlProbe:
@@ -149,6 +161,15 @@ class SqlProbe:
 
     def events(self, meter_id: str) -> list[int]:
         return sorted(int(c) for (c,) in self._all("SELECT code FROM events WHERE meter_id = :m", m=meter_id))
+
+    def sent(self, command_id: str, now: datetime) -> None:
+        c = schema.commands.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                schema.commands.update()
+                .where(c.command_id == command_id)
+                .values(status=Status.SENT.value, attempts=c.attempts + 1, last_sent_at=now, updated_at=now)
+            )
 
 
 @dataclass

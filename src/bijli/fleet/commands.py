@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from bijli.fleet.outbox import READINGS_PER_FRAME
+from bijli.protocol import keys
 from bijli.protocol.events import EventCode
-from bijli.protocol.frames import REPLAYED_COMMAND, AckFrame, CommandFrame, ReadingFrame
+from bijli.protocol.frames import KEY_CHANGE, REPLAYED_COMMAND, AckFrame, CommandFrame, ReadingFrame
 
 if TYPE_CHECKING:
     from bijli.fleet.twin import FleetTwin
@@ -107,6 +108,18 @@ def _hotspot_settings(twin: FleetTwin, i: int, args: Args, at: float) -> str:
     return ""
 
 
+def _key_change(twin: FleetTwin, i: int, args: Args, at: float) -> str:
+    new = keys.open_key_change(twin.keys.frame[i], args)
+    assert new is not None  # `can` checked the args
+    twin.keys.rekey(i, new)  # it seals with the new key from now on, what it has not sent yet too
+    twin.outbox.rekey(i, new.frame_key, new.version)
+    return f"key version {new.version}"
+
+
+def _key_change_args(args: Args) -> bool:
+    return keys.open_key_change(bytes(32), args) is not None  # the shape only: any key unwraps
+
+
 def _always(args: Args) -> bool:
     return True
 
@@ -120,6 +133,7 @@ ACTIONS: Final[Mapping[str, MeterAction]] = {
     "read_now": MeterAction(_always, _read_now),
     "tariff": MeterAction(lambda args: {"from", "duty", "fixed", "r1"} <= set(args), _tariff),
     "hotspot_settings": MeterAction(lambda args: 60 <= args.get("window_s", 0) <= 3600, _hotspot_settings),
+    KEY_CHANGE: MeterAction(_key_change_args, _key_change),
 }
 """The actions a meter carries out, by name (the head-end's `bijli.headend.actions` is the
 other side: what an operator may ask, and what confirms it)."""

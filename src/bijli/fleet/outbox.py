@@ -70,15 +70,21 @@ class Backlog:
 class Outbox:
     """Every meter's prepared frames, its frame counter, and its backlog."""
 
-    def __init__(self, meter_ids: Sequence[str], frame_keys: Sequence[bytes], root: str, first_counter: int) -> None:
+    def __init__(
+        self, meter_ids: Sequence[str], frame_keys: Sequence[bytes], root: str, first_counter: int, key_version: int = 1
+    ) -> None:
         self.meter_ids = list(meter_ids)
         self.root = root
         self.fc = np.full(len(self.meter_ids), first_counter, dtype=np.int64)
         self.prepared: list[Prepared] = []
         """Frames waiting to be numbered and sealed; `take` empties it."""
         self.backlog: dict[int, Backlog] = {}
-        self._sealers = [Sealer(k) for k in frame_keys]
+        self._sealers = [Sealer(k, key_version) for k in frame_keys]
         self._reading_topics = [topics.uplink(root, m, "reading") for m in self.meter_ids]
+
+    def rekey(self, i: int, frame_key: bytes, version: int) -> None:
+        """Meter `i` seals with a new frame key from now on (what it has not sent yet too)."""
+        self._sealers[i] = Sealer(frame_key, version)
 
     def put(self, t: float, i: int, kind: str, cls: type[Frame], ts: int, body: dict[str, Any]) -> None:
         """Meter `i` sends a frame at `t`, stamped `ts` by its own clock."""

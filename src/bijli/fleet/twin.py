@@ -23,6 +23,7 @@ from bijli.fleet.city import Consumer, TransformerMeter
 from bijli.fleet.commands import take_command
 from bijli.fleet.credit import CreditMirrors
 from bijli.fleet.load import household_scale, interval_wh, voltage_dv
+from bijli.fleet.meter_keys import FleetKeys
 from bijli.fleet.modems import Modems
 from bijli.fleet.outbox import Backlog, Frame, Outbox, Outgoing, interval_records
 from bijli.fleet.profiles import LoadProfiles
@@ -121,8 +122,8 @@ class FleetTwin:
         # Real meters keep their frame counter through power cycles; a twin that starts again
         # starts above anything it sent before by counting from the wall clock in ms.
         base = int(datetime.now(IST).timestamp() * 1000) if first_counter is None else first_counter
-        self._keys = [site.frame_key(m) for m in self.meter_ids]
-        self.outbox = Outbox(self.meter_ids, self._keys, root, base)
+        self.keys = FleetKeys(site, self.meter_ids)
+        self.outbox = Outbox(self.meter_ids, self.keys.frame, root, base, site.current)
         self.relay = np.ones(n, dtype=np.bool_)
         self.relay_for_credit = np.zeros(n, dtype=np.bool_)
         self.is_consumer = np.arange(n) < nc
@@ -139,8 +140,6 @@ class FleetTwin:
         self.hotspot_window = np.full(n, self.options.hotspot_window_s, dtype=np.int64)
         self.used_tokens: dict[int, tokens.UsedTokens] = {}
         self.profiles = LoadProfiles(n, self.options.history_days)
-        self._site = site
-        self._token_keys: dict[int, bytes] = {}
         self.last_command_fc = np.zeros(n, dtype=np.int64)
         self.carried_out: dict[int, dict[str, None]] = {}
         """Per meter, the ids of the last commands it carried out (a resend is not done twice)."""
@@ -392,9 +391,7 @@ class FleetTwin:
         """A phone posts a token to the meter's hotspot (the caller checked it is open)."""
         i = self.index[meter_id]
         self.advance(at)
-        key = self._token_keys.get(i)
-        if key is None:
-            key = self._token_keys[i] = self._site.token_key(meter_id)
+        key = self.keys.token_keys(i)
         used = self.used_tokens.setdefault(i, tokens.UsedTokens())
         meter_now = utc_from_epoch(int(at + self.clock_offset[i]))
         result = tokens.redeem(key, digits, meter_now, used, balance_paise=int(self.balance[i]))
@@ -413,15 +410,17 @@ class FleetTwin:
     # ------------------------------------------------------------------ commands
 
     def mqtt_password(self, meter_id: str) -> str:
-        """The MQTT password meter `meter_id` logs in with."""
-        return self._site.mqtt_password(meter_id)
+        """The MQTT password meter `meter_id` logs in with (that of the key version it holds)."""
+        return self.keys.mqtt_password(self.index[meter_id])
 
     def command(self, meter_id: str, payload: bytes, at: float) -> None:
         """A command arrives on the meter's downlink; the meter acts and acknowledges."""
         i = self.index[meter_id]
         self.advance(at)
-        opened = open_command(self._keys[i], meter_id, payload)
-        if not isinstance(opened, Refusal):  # an unauthenticated command is ignored: no one to answer
+        opened = open_command(self.keys.command_key(i), meter_id, payload)
+        # An unauthenticated command is ignored (no one to answer), and so is one under the
+        # previous key, but for the key change itself sent again.
+        if not isinstance(opened, Refusal) and self.keys.takes(i, opened, payload):
             take_command(self, i, opened, at)
 
     # ------------------------------------------------------------------ sending

@@ -17,7 +17,8 @@ from typing import Any, Final
 from bijli.kernel.time import INTERVAL_S, IST, epoch, ist_midnight, utc_from_epoch
 from bijli.prepaid.tariff import TariffVersion
 from bijli.protocol.events import EventCode
-from bijli.protocol.frames import COMMAND_ACTIONS
+from bijli.protocol.frames import COMMAND_ACTIONS, KEY_CHANGE
+from bijli.protocol.keys import KEY_CHANGE_PARTS, MAX_VERSION, WORD_BYTES
 from bijli.protocol.relay import RelayState
 
 
@@ -145,6 +146,13 @@ ACTIONS: Final[Mapping[str, ActionSpec]] = {
             summary="load a tariff version into the meter's credit mirror (before it takes effect)",
         ),
         ActionSpec(
+            name=KEY_CHANGE,
+            args=(Arg("version", 1, MAX_VERSION, "the key version the meter moves to"),),
+            confirmation=Confirmation(on_ack=True),
+            set_at_send=tuple(f"{part}{n + 1}" for part, size in KEY_CHANGE_PARTS for n in range(size // WORD_BYTES)),
+            summary="take new keys (wrapped under the present frame key) and seal with them from now on",
+        ),
+        ActionSpec(
             name="hotspot_settings",
             args=(Arg("window_s", 60, 3600, "seconds the hotspot stays open after a button press"),),
             confirmation=Confirmation(),
@@ -159,6 +167,8 @@ def check_args(action: str, args: Mapping[str, Any], now: datetime) -> str | Non
     spec = ACTIONS.get(action)
     if spec is None:
         return f"unknown action {action!r}; one of {', '.join(COMMAND_ACTIONS)}"
+    if action == KEY_CHANGE:
+        return "a key change is not asked meter by meter: `bijli keys rotate` moves the whole fleet"
     wanted = {a.name: a for a in spec.args}
     for name in sorted(args):
         if name in spec.set_at_send:

@@ -116,6 +116,9 @@ class Claimed:
     held: int
     """Left queued for the rate limits (or because another worker held the meter)."""
     gave_up: int
+    key_versions: dict[str, int] = field(default_factory=dict)
+    """The key version each frame's meter holds, where the store records one (otherwise the
+    site's current version): what the frame is sealed with."""
 
 
 class InvalidCommand(ValueError):

@@ -10,6 +10,8 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+import msgspec
+
 from bijli.headend.commands import DEFAULT_POLICY, DispatchPolicy
 from bijli.headend.model import KeyRing
 from bijli.headend.outage import StoreOutage
@@ -18,6 +20,7 @@ from bijli.kernel.clock import Clock
 from bijli.kernel.unit import Backoff, StoreUnavailable
 from bijli.protocol import topics
 from bijli.protocol.codec import seal
+from bijli.protocol.frames import KEY_CHANGE, CommandFrame
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +108,7 @@ class Dispatcher:
         # before the next starts). Already marked sent: one that does not go out now is sent
         # again after the timeout.
         results = await asyncio.gather(
-            *(
-                self.downlink.publish(topics.downlink(self.root, f.m), seal(self.ring.frame_key(f.m), f), qos=1)
-                for f in claimed.frames
-            ),
+            *(self._publish(f, claimed.key_versions.get(f.m, self.ring.site.current)) for f in claimed.frames),
             return_exceptions=True,
         )
         not_published = 0
@@ -131,3 +131,12 @@ class Dispatcher:
             gave_up=claimed.gave_up,
             not_published=not_published,
         )
+
+    async def _publish(self, frame: CommandFrame, version: int) -> None:
+        """Seal a command with the frame key of the version its meter holds and publish it; a
+        key change gets the new keys, wrapped under that key, as it goes out."""
+        if frame.action == KEY_CHANGE:
+            args = self.ring.key_change_args(frame.m, version, frame.args["version"])
+            frame = msgspec.structs.replace(frame, args=args)
+        payload = seal(self.ring.frame_key(frame.m, version), frame, version)
+        await self.downlink.publish(topics.downlink(self.root, frame.m), payload, qos=1)

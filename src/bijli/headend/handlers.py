@@ -18,10 +18,10 @@ from bijli.headend.command_records import (
     MeterNotInService,
     new_command,
 )
+from bijli.headend.commands import Status, answer, check_args, settled
 from bijli.headend.commands import Step as CommandStep
-from bijli.headend.commands import answer, check_args, settled
 from bijli.headend.model import KeyRing, Rejected, Screened, meters_named, parse_topics, screen
-from bijli.headend.ports import Commands, CommandUnit, Delivery, IngestUnit, QuarantineUnit
+from bijli.headend.ports import Commands, CommandUnit, Delivery, IngestUnit, MeterKeys, QuarantineUnit
 from bijli.headend.records import (
     BatchLog,
     CounterUpdate,
@@ -37,6 +37,7 @@ from bijli.mdm.meters import MeterStatus, UnknownMeter
 from bijli.mdm.model import EditAction, EpochKey, IntervalRow, Quality, StoredReading, edit
 from bijli.protocol.codec import Refusal
 from bijli.protocol.frames import (
+    KEY_CHANGE,
     AckFrame,
     DailyFrame,
     EventFrame,
@@ -223,7 +224,7 @@ def store_screened(uow: IngestUnit, screened: Screened, now: datetime) -> tuple[
     uow.received.add_events(out.events, now)
     uow.received.add_daily_registers(list(out.days.values()), now)
     uow.received.add_redemptions(list(out.redemptions.values()), now)
-    record_acks(uow.commands, out.acks, now)
+    record_acks(uow.commands, out.acks, now, uow.meter_keys)
     report = IngestReport(
         received=0,
         readings_stored=len(fresh),
@@ -295,13 +296,17 @@ def _quarantined(r: Rejected) -> QuarantineRecord:
 # ---------------------------------------------------------------------------- commands
 
 
-def record_acks(commands: Commands, acks: Sequence[AckFrame], now: datetime) -> int:
+def record_acks(
+    commands: Commands, acks: Sequence[AckFrame], now: datetime, meter_keys: MeterKeys | None = None
+) -> int:
     """Move commands by their meters' answers (an answer naming another meter's command is
-    ignored); how many moves that made."""
+    ignored); how many moves that made. A meter that answers ``done`` to a key change holds
+    the new version from then on: `meter_keys` records it."""
     if not acks:
         return 0
     known = commands.states(sorted({a.command_id for a in acks}))
     changed = 0
+    new_keys: list[str] = []
     for ack in acks:
         state = known.get(ack.command_id)
         if state is None or state.meter_id != ack.m:
@@ -312,6 +317,10 @@ def record_acks(commands: Commands, acks: Sequence[AckFrame], now: datetime) -> 
                     state.command_id, state.meter_id, state.action, step.status, state.attempts
                 )
                 changed += 1
+                if state.action == KEY_CHANGE and step.status == Status.ACKNOWLEDGED:
+                    new_keys.append(state.meter_id)
+    if new_keys and meter_keys is not None:
+        meter_keys.switch(new_keys, now)
     return changed
 
 

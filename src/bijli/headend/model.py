@@ -6,7 +6,9 @@ to quarantine, with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
@@ -15,10 +17,12 @@ from bijli.headend.ports import Delivery
 from bijli.kernel.time import INTERVAL_S, epoch, is_interval_start
 from bijli.mdm.meters import MeterStatus
 from bijli.prepaid.model import Connection
-from bijli.protocol import topics
+from bijli.protocol import keys, topics
 from bijli.protocol.codec import FrameKey, Refusal, open_frame
 from bijli.protocol.frames import KIND_OF, REGISTER_MODULUS, ReadingFrame, UplinkFrame
-from bijli.protocol.keys import SiteKeys
+from bijli.protocol.keys import SiteKeys, UnknownKeyVersion
+
+log = logging.getLogger(__name__)
 
 CLOCK_TOLERANCE_S = 300
 """How far ahead of the head-end's clock a meter's time may be before it is refused."""
@@ -72,30 +76,93 @@ class Screened:
 
 
 class KeyRing:
-    """Per-meter frame keys, derived once from the site's keys and kept; and, for up to
-    `prepared` meters (the most recently first seen), the keys' prepared HMAC states
-    (`FrameKey`), which check a frame's tag in a third of the time but take 550 bytes each."""
+    """Per-meter frame keys by key version, derived once from the site's keys and kept; and,
+    for up to `prepared` (meter, version) pairs (the most recently first seen), the keys'
+    prepared HMAC states (`FrameKey`), which check a frame's tag in a third of the time but
+    take 550 bytes each.
 
-    def __init__(self, site: SiteKeys, prepared: int = 100_000) -> None:
+    The site's keys change under a running head-end (`bijli keys rotate` and `retire` in
+    another process): `reload`, if given, reads them again every `refresh_s` (so a retired
+    version is refused within that long), and at once (at most every `RELOAD_S`) for a version
+    the ring has not seen, which a rotation may just have made; a version still missing then is
+    refused (``unknown-key``).
+    """
+
+    RELOAD_S = 5.0
+
+    def __init__(
+        self,
+        site: SiteKeys,
+        prepared: int = 100_000,
+        reload: Callable[[], SiteKeys] | None = None,
+        refresh_s: float = 60.0,
+    ) -> None:
         self.site = site
-        self._keys: dict[str, bytes] = {}
-        self._prepared: dict[str, FrameKey] = {}
+        self.refresh_s = refresh_s
+        self._reload = reload
+        self._read_at = time.monotonic()
+        self._reloaded = -self.RELOAD_S  # the first reload for a new version is never held back
+        self._keys: dict[tuple[str, int], bytes] = {}
+        self._prepared: dict[tuple[str, int], FrameKey] = {}
         self._room = prepared
 
-    def frame_key(self, meter_id: str) -> bytes:
-        key = self._keys.get(meter_id)
+    def holds(self, version: int) -> bool:
+        """Whether the site holds `version` (reading the keys again when they may have changed)."""
+        if self._reload is None:
+            return version in self.site.versions
+        now = time.monotonic()
+        if now - self._read_at >= self.refresh_s:
+            self._read(now)
+        if version in self.site.versions:
+            return True
+        if version in self.site.retired or now - self._reloaded < self.RELOAD_S:
+            return False
+        self._reloaded = now
+        self._read(now)
+        return version in self.site.versions
+
+    def _read(self, now: float) -> None:
+        assert self._reload is not None
+        self._read_at = now
+        try:
+            fresh = self._reload()
+        except Exception as e:  # an unreadable key file leaves the keys as they were; ingest goes on
+            log.warning("site keys not read again (%s); keeping key versions %s", e, sorted(self.site.versions))
+            return
+        if fresh != self.site:
+            self.site = fresh
+            self._keys.clear()
+            self._prepared.clear()  # a retired version's keys go with it
+
+    def frame_key(self, meter_id: str, version: int | None = None) -> bytes:
+        """The meter's frame key of `version` (None: the site's current one)."""
+        v = self.site.current if version is None else version
+        if not self.holds(v):
+            raise UnknownKeyVersion(f"key version {v} is not one the site holds")
+        key = self._keys.get((meter_id, v))
         if key is None:
-            key = self._keys[meter_id] = self.site.frame_key(meter_id)
+            key = self._keys[(meter_id, v)] = self.site.frame_key(meter_id, v)
         return key
 
-    def verifier(self, meter_id: str) -> FrameKey:
-        """The meter's frame key, prepared for checking tags."""
-        found = self._prepared.get(meter_id)
-        if found is None:
-            if len(self._prepared) >= self._room:
-                del self._prepared[next(iter(self._prepared))]  # the oldest goes
-            found = self._prepared[meter_id] = FrameKey(self.frame_key(meter_id))
-        return found
+    def verifier(self, meter_id: str) -> Callable[[int], FrameKey | None]:
+        """The meter's frame key of a version, prepared for checking tags (None: not held)."""
+
+        def of_version(version: int) -> FrameKey | None:
+            if not self.holds(version):
+                return None
+            found = self._prepared.get((meter_id, version))
+            if found is None:
+                if len(self._prepared) >= self._room:
+                    del self._prepared[next(iter(self._prepared))]  # the oldest goes
+                found = self._prepared[(meter_id, version)] = FrameKey(self.frame_key(meter_id, version))
+            return found
+
+        return of_version
+
+    def key_change_args(self, meter_id: str, held: int, to: int) -> dict[str, int]:
+        """The args of a key-change command moving a meter from version `held` to `to`."""
+        self.frame_key(meter_id, to)  # refuses a version the site does not hold
+        return keys.key_change_args(self.frame_key(meter_id, held), self.site.meter_keys(meter_id, to))
 
 
 Parsed = tuple[str, str] | None

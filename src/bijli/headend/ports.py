@@ -14,6 +14,7 @@ from bijli.headend.records import (
     CounterUpdate,
     DailyRegister,
     KeptFrame,
+    KeyCount,
     MeterEvent,
     QuarantineRecord,
     StatusReport,
@@ -148,6 +149,35 @@ class CommandDispatch(Protocol):
     def claim_due(self, now: datetime, policy: DispatchPolicy) -> Claimed: ...
 
 
+class MeterKeys(Protocol):
+    """Each meter's key version; a meter without a record holds the site's current version."""
+
+    def versions_of(self, meter_ids: Sequence[str]) -> dict[str, int]:
+        """The recorded versions of these meters (those without a record are left out)."""
+        ...
+
+    def changing(self) -> int:
+        """How many meters a key change is still moving: its command to them not settled yet."""
+        ...
+
+    def begin_change(self, current: int, to: int, now: datetime) -> list[str]:
+        """Record `current` for every registered meter without a record, and `to` as pending
+        for every meter in service not on `to` already; those meters' ids, in order."""
+        ...
+
+    def switch(self, meter_ids: Sequence[str], now: datetime) -> int:
+        """These meters now hold the version they were moving to; how many moved."""
+        ...
+
+    def counts(self, current: int) -> list[KeyCount]:
+        """Meters by (version, pending), those without a record counted on `current`."""
+        ...
+
+    def held(self, current: int) -> dict[str, int]:
+        """Every registered meter's version, those without a record on `current`."""
+        ...
+
+
 class MeterStatuses(Protocol):
     def status_for_command(self, meter_id: str) -> str | None:
         """The meter's status (None: not registered), held against a status change until
@@ -174,6 +204,8 @@ class IngestUnit(Protocol):
     def ingest_log(self) -> IngestLog: ...
     @property
     def commands(self) -> Commands: ...
+    @property
+    def meter_keys(self) -> MeterKeys: ...
 
 
 class QuarantineUnit(Protocol):

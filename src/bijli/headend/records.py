@@ -108,3 +108,12 @@ class KeptFrame:
     payload: bytes
     reprocessed_at: datetime | None = None
     outcome: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCount:
+    """How many meters hold `version`, and of them how many a key change moves to `pending`."""
+
+    version: int
+    pending: int | None
+    meters: int

@@ -17,6 +17,7 @@ from bijli.headend.ports import (
     Delivery,
     IngestLog,
     MeterCounters,
+    MeterKeys,
     Quarantine,
     Received,
     Uplink,
@@ -59,6 +60,8 @@ class HeadEndUnit(Protocol):
     def ledger(self) -> Ledger: ...
     @property
     def billing_months(self) -> BillingMonths: ...
+    @property
+    def meter_keys(self) -> MeterKeys: ...
 
 
 @dataclass(slots=True)

@@ -1,14 +1,17 @@
 """Sealing and opening frames.
 
 On the wire a frame is its compact UTF-8 JSON text, one line feed (0x0A), and an
-authentication tag: HMAC-SHA256 over the JSON bytes with the meter's frame key, truncated to
-16 bytes and written as 32 lowercase hex digits.
+authentication tag: the key version of the frame key that made it, a colon, and HMAC-SHA256
+over the JSON bytes with that frame key, truncated to 16 bytes and written as 32 lowercase
+hex digits (``2:0315ddf1…``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -18,6 +21,9 @@ from bijli.protocol.frames import PROTOCOL_VERSION, CommandFrame, UplinkFrame
 
 TAG_BYTES: Final = 16
 TAG_HEX: Final = TAG_BYTES * 2
+_VERSIONED_TAG = re.compile(rb"([1-9][0-9]{0,3}):([0-9a-fA-F]{%d})" % TAG_HEX)
+"""``<key version>:<tag>``: a version 1 to 9999 without leading zeros, then 32 hex digits
+(lower case; upper case is read, and refused as forged by the comparison)."""
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(UplinkFrame)
@@ -44,10 +50,10 @@ def tag(key: bytes, body: bytes) -> bytes:
     return hmac.digest(key, body, "sha256")[:TAG_BYTES].hex().encode("ascii")
 
 
-def seal(key: bytes, frame: UplinkFrame | CommandFrame) -> bytes:
-    """A frame ready to publish: JSON, line feed, tag."""
+def seal(key: bytes, frame: UplinkFrame | CommandFrame, version: int = 1) -> bytes:
+    """A frame ready to publish: JSON, line feed, the key version of `key`, a colon, the tag."""
     body = _encoder.encode(frame)
-    return body + b"\n" + tag(key, body)
+    return body + b"\n" + b"%d:" % version + tag(key, body)
 
 
 class FrameKey:
@@ -72,36 +78,55 @@ class FrameKey:
 
 
 class Sealer:
-    """Seals one meter's frames fast (the fleet's hot path), with a `FrameKey`."""
+    """Seals one meter's frames fast (the fleet's hot path), with a `FrameKey` of `version`."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "_prefix")
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, version: int = 1) -> None:
         self._key = FrameKey(key)
+        self._prefix = b"\n%d:" % version
 
     def seal(self, frame: UplinkFrame | CommandFrame) -> bytes:
         body = _encoder.encode(frame)
-        return body + b"\n" + self._key.tag(body)
+        return body + self._prefix + self._key.tag(body)
 
 
-def open_frame(key: bytes | FrameKey, meter_id: str, payload: bytes) -> UplinkFrame | Refusal:
-    """Check a payload's tag, decode it, and check it speaks for `meter_id` (head-end side)."""
+Key = bytes | FrameKey
+KeyOfVersion = Callable[[int], Key | None]
+"""The meter's frame key of a key version, or None when that version is not held."""
+
+
+def key_version(payload: bytes) -> int | None:
+    """The key version a payload's tag names (None: no well-formed tag)."""
+    found = _VERSIONED_TAG.fullmatch(payload.rpartition(b"\n")[2])
+    return int(found.group(1)) if found else None
+
+
+def open_frame(key: Key | KeyOfVersion, meter_id: str, payload: bytes) -> UplinkFrame | Refusal:
+    """Check a payload's tag with the meter's key of the version it names, decode it, and
+    check it speaks for `meter_id` (head-end side). A plain key is taken for whatever version
+    the tag names; with a lookup, a version it does not hold is refused as ``unknown-key``."""
     opened: UplinkFrame | Refusal = _open(key, meter_id, payload, _decoder)
     return opened
 
 
-def open_command(key: bytes, meter_id: str, payload: bytes) -> CommandFrame | Refusal:
+def open_command(key: Key | KeyOfVersion, meter_id: str, payload: bytes) -> CommandFrame | Refusal:
     """The same checks for a command arriving at a meter."""
     opened: CommandFrame | Refusal = _open(key, meter_id, payload, _command_decoder)
     return opened
 
 
-def _open(key: bytes | FrameKey, meter_id: str, payload: bytes, decoder: msgspec.json.Decoder[Any]) -> Any:
+def _open(key: Key | KeyOfVersion, meter_id: str, payload: bytes, decoder: msgspec.json.Decoder[Any]) -> Any:
     body, sep, got = payload.rpartition(b"\n")
-    if not sep or len(got) != TAG_HEX:
-        return Refusal("malformed", "no authentication tag after the frame")
-    expected = key.tag(body) if isinstance(key, FrameKey) else tag(key, body)
-    if not hmac.compare_digest(expected, got):
+    found = _VERSIONED_TAG.fullmatch(got) if sep else None
+    if found is None:
+        return Refusal("malformed", "no authentication tag (key version, colon, 32 hex digits) after the frame")
+    version = int(found.group(1))
+    chosen = key if isinstance(key, bytes | FrameKey) else key(version)
+    if chosen is None:
+        return Refusal("unknown-key", f"key version {version} is not one the site holds (unknown or retired)")
+    expected = chosen.tag(body) if isinstance(chosen, FrameKey) else tag(chosen, body)
+    if not hmac.compare_digest(expected, found.group(2)):
         return Refusal("forged", "authentication tag does not match the meter's key")
     try:
         frame = decoder.decode(body)

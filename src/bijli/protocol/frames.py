@@ -175,6 +175,9 @@ KIND_OF: Final[dict[type[_Envelope], str]] = {
     TokenFrame: "token",
 }
 
+KEY_CHANGE: Final = "key_change"
+"""The command that moves a meter to a new key version (docs/protocol.md, 5.10)."""
+
 COMMAND_ACTIONS: Final = (
     "relay_connect",
     "relay_disconnect",
@@ -184,7 +187,9 @@ COMMAND_ACTIONS: Final = (
     "credit",
     "hotspot_settings",
     "tariff",
+    KEY_CHANGE,
 )
 """What a command may ask; `args` by action: time_sync {"t": epoch}, read_profile {"from":
 epoch, "to": epoch}, credit {"amount_paise": n}, hotspot_settings {"window_s": n}, tariff
-{"from": epoch, "duty", "fixed", "r1".."r6", "s1".."s5"} (see docs/commands.md)."""
+{"from": epoch, "duty", "fixed", "r1".."r6", "s1".."s5"} (see docs/commands.md), key_change
+{"version": n, "f1".."f4", "t1".."t4", "p1", "p2"} (`keys.key_change_args`)."""

@@ -67,6 +67,57 @@ def token_key(master: bytes, meter_id: str) -> bytes:
     return derive(master, TOKEN_LABEL, meter_id)
 
 
+KEY_CHANGE_LABEL: Final = b"bijli/v1/key-change/"
+WORD_BYTES: Final = 8
+KEY_CHANGE_PARTS: Final = (("f", 32), ("t", 32), ("p", 16))
+"""What a key-change command carries, wrapped: the new frame key (args f1..f4), token key
+(t1..t4) and MQTT password (p1..p2, the 32 hex digits as 16 bytes), 8 bytes an integer."""
+
+
+@dataclass(frozen=True, slots=True)
+class MeterKeys:
+    """What a meter holds for one key version."""
+
+    version: int
+    frame_key: bytes = field(repr=False)
+    token_key: bytes = field(repr=False)
+    mqtt_password: str = field(repr=False)
+
+
+def _pad(old_frame_key: bytes, version: int, part: str, size: int) -> bytes:
+    label = KEY_CHANGE_LABEL + f"{part}/{version}".encode("ascii")
+    return hmac.new(old_frame_key, label, hashlib.sha256).digest()[:size]
+
+
+def key_change_args(old_frame_key: bytes, new: MeterKeys) -> dict[str, int]:
+    """The args of a key-change command to version `new.version`: each new key XOR-ed with
+    HMAC-SHA256(old frame key, "bijli/v1/key-change/" || part || "/" || version), as big-endian
+    8-byte integers. Only the holder of the old frame key can unwrap them; the command's tag
+    (made with the old frame key) keeps them from being changed."""
+    values = {"f": new.frame_key, "t": new.token_key, "p": bytes.fromhex(new.mqtt_password)}
+    args = {"version": new.version}
+    for part, size in KEY_CHANGE_PARTS:
+        wrapped = bytes(a ^ b for a, b in zip(values[part], _pad(old_frame_key, new.version, part, size), strict=True))
+        for n in range(size // WORD_BYTES):
+            args[f"{part}{n + 1}"] = int.from_bytes(wrapped[n * WORD_BYTES : (n + 1) * WORD_BYTES], "big")
+    return args
+
+
+def open_key_change(old_frame_key: bytes, args: Mapping[str, int]) -> MeterKeys | None:
+    """The new keys a key-change command carries (None: args missing or out of range)."""
+    version = args.get("version")
+    if version is None or not 1 <= version <= MAX_VERSION:
+        return None
+    values: dict[str, bytes] = {}
+    for part, size in KEY_CHANGE_PARTS:
+        words = [args.get(f"{part}{n + 1}") for n in range(size // WORD_BYTES)]
+        if any(w is None or not 0 <= w < 2 ** (8 * WORD_BYTES) for w in words):
+            return None
+        wrapped = b"".join(w.to_bytes(WORD_BYTES, "big") for w in words if w is not None)
+        values[part] = bytes(a ^ b for a, b in zip(wrapped, _pad(old_frame_key, version, part, size), strict=True))
+    return MeterKeys(version=version, frame_key=values["f"], token_key=values["t"], mqtt_password=values["p"].hex())
+
+
 @dataclass(frozen=True, slots=True)
 class MasterSecrets:
     """One key version's three master secrets."""
@@ -123,6 +174,16 @@ class SiteKeys:
 
     def token_key(self, meter_id: str, version: int | None = None) -> bytes:
         return token_key(self.masters(version).token, meter_id)
+
+    def meter_keys(self, meter_id: str, version: int | None = None) -> MeterKeys:
+        """Everything a meter holds for `version` (None: the current one)."""
+        v = self.current if version is None else version
+        return MeterKeys(
+            version=v,
+            frame_key=self.frame_key(meter_id, v),
+            token_key=self.token_key(meter_id, v),
+            mqtt_password=self.mqtt_password(meter_id, v),
+        )
 
     def tag(self, what: str) -> str:
         """16 hex digits naming `what` for this site, not to be guessed without the identity secret."""

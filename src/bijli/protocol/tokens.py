@@ -6,16 +6,20 @@ written as 20 decimal digits (zero-padded), most significant bits first:
 =========  ====  ==========================================================================
 field      bits  meaning
 =========  ====  ==========================================================================
-class       2    0 = credit; the other classes are refused (FORMAT) for now
+class       2    high bit: kind, 0 = credit (1 is refused as FORMAT for now); low bit: key
+                 parity, 0 for a token key of an odd key version, 1 of an even one
 token id   24    minutes since 2024-01-01T00:00Z: both the token's unique id and its issue time
 amount     16    whole rupees, 1 to 65,535
 tag        24    first 3 bytes of HMAC-SHA256(token key, class|id|amount as 6 bytes big-endian)
 =========  ====  ==========================================================================
 
 The token key is ``keys.token_key(token master secret, meter_id)``, so a token opens only the
-meter it was issued for. A 24-bit tag means one forgery in 16.7 million tries;
-the meter locks its hotspot's token entry after `MAX_FAILED_ATTEMPTS` failures in a row
-(the meter enforces that; this module only names the number).
+meter it was issued for. A meter in the middle of a key change holds the token keys of two
+consecutive versions; the class's parity bit tells it which one a token was made with (one
+change at a time keeps the two versions' parities apart), so it checks one tag, never two.
+A 24-bit tag means one forgery in 16.7 million tries; the meter locks its hotspot's token
+entry after `MAX_FAILED_ATTEMPTS` failures in a row (the meter enforces that; this module
+only names the number).
 
 One token per meter per minute: the id is the minute of issue, and a meter takes each id
 once. A vending service that needs more moves the id to the next free minute
@@ -28,7 +32,7 @@ import enum
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -48,7 +52,9 @@ TAG_BITS: Final = 24
 TOKEN_BITS: Final = CLASS_BITS + ID_BITS + AMOUNT_BITS + TAG_BITS  # 66: 2**66 - 1 has 20 digits
 
 CREDIT: Final = 0
-"""The only token class so far: credit in whole rupees."""
+"""The only token kind so far: credit in whole rupees (the class's high bit)."""
+EVEN_KEY: Final = 1
+"""The class's low bit: set when the token key is of an even key version."""
 MAX_TOKEN_ID: Final = 2**ID_BITS - 1
 """The last minute a token id can name: 2055-11-24T20:15Z."""
 MIN_RUPEES: Final = 1
@@ -222,10 +228,16 @@ def next_free_id(used: set[int], issued_at: datetime) -> int:
 
 
 def issue_token(
-    key: bytes, meter_id: str, amount_paise: Paise, issued_at: datetime, *, token_id: int | None = None
+    key: bytes,
+    meter_id: str,
+    amount_paise: Paise,
+    issued_at: datetime,
+    *,
+    token_id: int | None = None,
+    key_version: int = 1,
 ) -> Token:
-    """A credit token for one meter (`key`: its token key), worth whole rupees, with the minute
-    of `issued_at` as its id.
+    """A credit token for one meter (`key`: its token key, of `key_version`), worth whole
+    rupees, with the minute of `issued_at` as its id.
 
     `token_id` moves the id to a later minute (at most `FUTURE_TOLERANCE` ahead, or a meter
     with a right clock would refuse it as FUTURE); see `next_free_id`.
@@ -250,7 +262,8 @@ def issue_token(
         )
     if token_id > MAX_TOKEN_ID:
         raise ValueError(f"token ids end at {time_of(MAX_TOKEN_ID):%Y-%m-%dT%H:%MZ}; cannot issue for {issued_at}")
-    value = (_payload(CREDIT, token_id, rupees) << TAG_BITS) | _tag(key, CREDIT, token_id, rupees)
+    token_class = class_of(CREDIT, key_version)
+    value = (_payload(token_class, token_id, rupees) << TAG_BITS) | _tag(key, token_class, token_id, rupees)
     return Token(
         meter_id=meter_id,
         token_id=token_id,
@@ -260,8 +273,17 @@ def issue_token(
     )
 
 
+def class_of(kind: int, key_version: int) -> int:
+    """The 2-bit class of a token of `kind` made with a token key of `key_version`."""
+    return kind << 1 | (EVEN_KEY if key_version % 2 == 0 else 0)
+
+
+TokenKeys = bytes | Mapping[int, bytes]
+"""A meter's token key, or its token keys by parity (0: odd key version, 1: even)."""
+
+
 def redeem(
-    token_key: bytes,
+    token_key: TokenKeys,
     digits: str,
     now: datetime,
     used: UsedTokens,
@@ -273,7 +295,8 @@ def redeem(
     """What a meter does with typed digits; on ACCEPTED it remembers the id in `used`.
 
     `used` changes only when the token is ACCEPTED; adding the amount to the credit is the
-    caller's job. Spaces and hyphens in `digits` are ignored.
+    caller's job. Spaces and hyphens in `digits` are ignored. With keys by parity, the token's
+    parity bit picks the key; a parity the meter holds no key for is AUTHENTICATION.
     """
     _check_aware(now, "the meter clock")
     compact = _SEPARATORS.sub("", digits)
@@ -287,9 +310,12 @@ def redeem(
     rupees = payload & _mask(AMOUNT_BITS)
     token_id = (payload >> AMOUNT_BITS) & _mask(ID_BITS)
     token_class = payload >> (AMOUNT_BITS + ID_BITS)
-    if token_class != CREDIT or rupees < MIN_RUPEES:
+    if token_class >> 1 != CREDIT or rupees < MIN_RUPEES:
         return Redemption(status=TokenStatus.FORMAT)
-    expected = _tag(token_key, token_class, token_id, rupees)
+    key = token_key if isinstance(token_key, bytes) else token_key.get(token_class & EVEN_KEY)
+    if key is None:
+        return Redemption(status=TokenStatus.AUTHENTICATION)
+    expected = _tag(key, token_class, token_id, rupees)
     if not hmac.compare_digest(tag.to_bytes(3, "big"), expected.to_bytes(3, "big")):
         return Redemption(status=TokenStatus.AUTHENTICATION)
 

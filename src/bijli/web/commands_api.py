@@ -35,6 +35,8 @@ Action = Literal[
     "hotspot_settings",
     "tariff",
 ]
+ShownAction = Action | Literal["key_change"]
+"""A command as listed: also the key changes `bijli keys rotate` queues (never asked here)."""
 StatusName = Literal["queued", "sent", "acknowledged", "confirmed", "failed", "expired"]
 MAX_EXPIRY_S = int(DEFAULT_POLICY.max_expiry.total_seconds())
 MIN_EXPIRY_S = int(DEFAULT_POLICY.min_expiry.total_seconds())
@@ -86,7 +88,7 @@ class HistoryEntry(BaseModel):
 class Command(BaseModel):
     command_id: str
     meter_id: str
-    action: Action
+    action: ShownAction
     args: dict[str, int]
     status: StatusName
     settled: bool = Field(description="Whether the status is final: nothing more will happen to the command.")

@@ -129,7 +129,11 @@ def test_a_key_file_with_a_weak_secret_is_refused(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("BIJLI_SITE_KEYS", json.dumps(keyfile.to_json(weak)))
     with pytest.raises(keyfile.KeyFileError, match="frame master secret of key version 1 is one byte repeated"):
         keyfile.load(tmp_path)
-    same = SiteKeys(identity=SITE.identity, versions={1: MasterSecrets(*[SITE.masters().frame] * 3)}, current=1)
+    same = SiteKeys(
+        identity=SITE.identity,
+        versions={1: MasterSecrets(frame=SITE.masters().frame, mqtt=SITE.masters().frame, token=SITE.masters().frame)},
+        current=1,
+    )
     monkeypatch.setenv("BIJLI_SITE_KEYS", json.dumps(keyfile.to_json(same)))
     with pytest.raises(keyfile.KeyFileError, match="one master secret for two purposes"):
         keyfile.load(tmp_path)

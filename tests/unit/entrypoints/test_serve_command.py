@@ -1,5 +1,6 @@
-"""`bijli serve` and `bijli simulate` take no broker password on the command line, and the
-head-end's MQTT identity cannot be guessed without the site secret."""
+"""`bijli serve` and `bijli simulate` take no broker password on the command line, refuse a
+data folder without site keys (making nothing), and the head-end's MQTT identity cannot be
+guessed without the site's identity secret."""
 
 from __future__ import annotations
 
@@ -22,6 +23,21 @@ def test_a_password_in_the_broker_url_exits_2_and_says_where_it_goes(command: st
     assert "--broker-password-file" in said
     assert "BIJLI_BROKER_PASSWORD" in said
     assert "s3cret-pw" not in said
+
+
+@pytest.mark.parametrize("command", ["serve", "simulate"])
+def test_a_data_folder_without_keys_exits_2_naming_it_and_nothing_is_made(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BIJLI_SITE_KEYS", raising=False)
+    monkeypatch.delenv("BIJLI_DATABASE_URL", raising=False)
+    typo = tmp_path / ".bijli-dmeo"
+    broker = ["--broker-url", "mqtt://127.0.0.1:1"] if command == "simulate" else []
+    result = CliRunner().invoke(app, [command, *broker, "--data-dir", str(typo)])
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    assert f"no data folder at {typo}" in said and "bijli keys init" in said
+    assert not typo.exists()
 
 
 def test_serve_says_when_the_password_file_cannot_be_read(tmp_path: Path) -> None:

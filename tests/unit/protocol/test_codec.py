@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bijli.protocol import frames, keys
-from bijli.protocol.codec import FrameKey, Refusal, Sealer, open_frame, seal
+from bijli.protocol.codec import FrameKey, Refusal, Sealer, key_version, open_frame, seal
 from bijli.protocol.frames import (
     AckFrame,
     Event,
@@ -51,7 +51,8 @@ GOLDEN_BODY = (
 )
 GOLDEN_FRAME_KEY_HEX = "edf863cdab3985e532a94cd2af1c7be489f1d06a935c64ec0e4060e73db3d3ef"
 GOLDEN_TAG = b"0315ddf17cab33fff818548c4ec4df39"
-GOLDEN_PAYLOAD = GOLDEN_BODY + b"\n" + GOLDEN_TAG
+GOLDEN_PAYLOAD = GOLDEN_BODY + b"\n1:" + GOLDEN_TAG
+"""Sealed with key version 1, whose frame master secret the vector takes as 32 zero bytes."""
 
 
 def status(meter_id: str = METER, *, v: int = 1, fc: int = 2) -> StatusFrame:
@@ -92,13 +93,11 @@ def test_frame_sealed_with_another_sites_secret_is_forged() -> None:
 
 def test_frame_with_any_changed_byte_is_forged() -> None:
     payload = seal(KEY, GOLDEN_FRAME)
-    separator = payload.rindex(b"\n")
-    for i in range(len(payload)):
-        if i == separator:
-            continue
+    tag_start = payload.rindex(b"\n") + len(b"\n1:")
+    for i in [*range(tag_start - 3), *range(tag_start, len(payload))]:
         changed = bytearray(payload)
         # Stay a hex digit inside the tag, so it is the tag check, not the length, that refuses.
-        changed[i] = (ord("0") if payload[i] != ord("0") else ord("1")) if i > separator else payload[i] ^ 0x01
+        changed[i] = (ord("0") if payload[i] != ord("0") else ord("1")) if i >= tag_start else payload[i] ^ 0x01
         assert refusal_code(open_frame(KEY, METER, bytes(changed))) == "forged", f"byte {i} changed"
 
 
@@ -108,17 +107,62 @@ def test_uppercase_tag_is_forged() -> None:
     assert refusal_code(open_frame(KEY, METER, body + b"\n" + tag.upper())) == "forged"
 
 
+def test_the_tag_names_the_key_version_and_the_key_of_that_version_opens_it() -> None:
+    second = keys.frame_key(bytes(range(32)), METER)
+    ring = {1: KEY, 2: second}.get
+    payload = seal(second, GOLDEN_FRAME, 2)
+
+    assert payload.rpartition(b"\n")[2].startswith(b"2:")
+    assert key_version(payload) == 2 and key_version(GOLDEN_PAYLOAD) == 1
+    assert open_frame(ring, METER, payload) == GOLDEN_FRAME
+    assert open_frame(ring, METER, GOLDEN_PAYLOAD) == GOLDEN_FRAME
+    assert Sealer(second, 2).seal(GOLDEN_FRAME) == payload
+
+
+def test_a_key_version_the_site_does_not_hold_is_an_unknown_key() -> None:
+    held = {1: KEY}.get
+
+    refused = open_frame(held, METER, seal(KEY, GOLDEN_FRAME, 3))
+
+    assert isinstance(refused, Refusal) and refused.code == "unknown-key"
+    assert "key version 3" in refused.detail
+
+
+def test_a_frame_whose_tag_names_another_version_is_forged() -> None:
+    ring = {1: KEY, 2: keys.frame_key(bytes(range(32)), METER)}.get
+    body, _, tag = GOLDEN_PAYLOAD.rpartition(b"\n")
+
+    assert refusal_code(open_frame(ring, METER, body + b"\n2:" + tag.split(b":")[1])) == "forged"
+
+
 @pytest.mark.parametrize(
     "payload",
     [
         GOLDEN_BODY,
         GOLDEN_BODY + b"\n",
-        GOLDEN_BODY + b"\n" + GOLDEN_TAG[:-1],
-        GOLDEN_BODY + b"\n" + GOLDEN_TAG + b"0",
+        GOLDEN_BODY + b"\n1:" + GOLDEN_TAG[:-1],
+        GOLDEN_BODY + b"\n1:" + GOLDEN_TAG + b"0",
         GOLDEN_PAYLOAD + b"\n",
         b"",
+        GOLDEN_BODY + b"\n" + GOLDEN_TAG,
+        GOLDEN_BODY + b"\n0:" + GOLDEN_TAG,
+        GOLDEN_BODY + b"\n01:" + GOLDEN_TAG,
+        GOLDEN_BODY + b"\n10000:" + GOLDEN_TAG,
+        GOLDEN_BODY + b"\n:" + GOLDEN_TAG,
     ],
-    ids=["no-tag", "empty-tag", "short-tag", "long-tag", "trailing-line-feed", "empty"],
+    ids=[
+        "no-tag",
+        "empty-tag",
+        "short-tag",
+        "long-tag",
+        "trailing-line-feed",
+        "empty",
+        "no-version",
+        "version-0",
+        "leading-zero",
+        "version-too-long",
+        "empty-version",
+    ],
 )
 def test_payload_without_a_proper_tag_is_malformed(payload: bytes) -> None:
     assert refusal_code(open_frame(KEY, METER, payload)) == "malformed"
@@ -137,7 +181,7 @@ def test_payload_without_a_proper_tag_is_malformed(payload: bytes) -> None:
     ids=["not-json", "missing-field", "unknown-kind", "unknown-field", "float-counter", "string-counter"],
 )
 def test_authentic_frame_that_does_not_decode_is_malformed(body: bytes) -> None:
-    payload = body + b"\n" + hmac.new(KEY, body, hashlib.sha256).hexdigest()[:32].encode()
+    payload = body + b"\n1:" + hmac.new(KEY, body, hashlib.sha256).hexdigest()[:32].encode()
 
     assert refusal_code(open_frame(KEY, METER, payload)) == "malformed"
 
@@ -156,7 +200,7 @@ def test_version_2_is_unsupported() -> None:
 
 def test_version_2_frame_with_fields_v1_does_not_know_is_unsupported() -> None:
     body = b'{"k":"status","v":2,"m":"KNCL0000001","fc":2,"ts":1767206700,"uptime_s":60}'
-    payload = body + b"\n" + hmac.new(KEY, body, hashlib.sha256).hexdigest()[:32].encode()
+    payload = body + b"\n1:" + hmac.new(KEY, body, hashlib.sha256).hexdigest()[:32].encode()
 
     assert refusal_code(open_frame(KEY, METER, payload)) == "unsupported"
 
@@ -192,7 +236,7 @@ def test_frames_from_another_implementation_open_whatever_their_key_order() -> N
         {"status": "done", "command_id": "cmd-9", "ts": 1767206700, "fc": 7, "m": METER, "v": 1, "k": "ack"},
         separators=(",", ":"),
     ).encode()
-    payload = body + b"\n" + hmac.new(KEY, body, hashlib.sha256).hexdigest()[:32].encode()
+    payload = body + b"\n1:" + hmac.new(KEY, body, hashlib.sha256).hexdigest()[:32].encode()
 
     assert open_frame(KEY, METER, payload) == AckFrame(
         v=1, m=METER, fc=7, ts=1767206700, command_id="cmd-9", status="done"
@@ -237,7 +281,7 @@ def test_golden_vector_follows_the_documented_recipe() -> None:
     assert frame_key.hex() == GOLDEN_FRAME_KEY_HEX
     assert body == GOLDEN_BODY
     assert tag == GOLDEN_TAG
-    assert open_frame(frame_key, METER, body + b"\n" + tag) == GOLDEN_FRAME
+    assert open_frame(frame_key, METER, body + b"\n1:" + tag) == GOLDEN_FRAME
 
 
 def test_mqtt_password_follows_the_documented_recipe() -> None:
@@ -283,6 +327,7 @@ def test_protocol_doc_worked_example_seals_the_golden_vector(capsys: pytest.Capt
 @pytest.mark.parametrize("key", [KEY, b"k", bytes(range(64)), bytes(range(100))])
 def test_the_fast_sealer_gives_the_same_bytes_as_plain_hmac(key: bytes) -> None:
     assert Sealer(key).seal(GOLDEN_FRAME) == seal(key, GOLDEN_FRAME)
+    assert Sealer(key, 7).seal(GOLDEN_FRAME) == seal(key, GOLDEN_FRAME, 7)
 
 
 def test_a_prepared_key_opens_what_the_plain_key_opens_and_refuses_what_it_refuses() -> None:

@@ -91,13 +91,36 @@ def test_malformed_digits_are_a_format_error(digits: str) -> None:
     assert redeem(KEY, digits, SOON, UsedTokens()) == Redemption(status=TokenStatus.FORMAT)
 
 
-def test_unknown_token_class_is_a_format_error() -> None:
-    # Class 1 with a tag made correctly for it: refused for the class, not the tag.
-    payload = (1 << 40) | (GOLDEN_ID << 16) | 500
+@pytest.mark.parametrize("token_class", [2, 3])
+def test_unknown_token_kind_is_a_format_error(token_class: int) -> None:
+    # Kind 1 (class 2 or 3) with a tag made correctly for it: refused for the kind, not the tag.
+    payload = (token_class << 40) | (GOLDEN_ID << 16) | 500
     tag = hmac.new(KEY, payload.to_bytes(6, "big"), hashlib.sha256).digest()[:3]
     digits = f"{(payload << 24) | int.from_bytes(tag, 'big'):020d}"
 
     assert redeem(KEY, digits, SOON, UsedTokens()).status == TokenStatus.FORMAT
+
+
+def test_the_class_carries_the_parity_of_the_key_version() -> None:
+    odd = issue_token(KEY, METER, 50_000, AT, key_version=3)
+    even = issue_token(KEY, METER, 50_000, AT, key_version=2)
+
+    assert int(odd.digits) >> 64 == 0 and int(even.digits) >> 64 == 1
+    assert odd.digits == issue(500).digits  # version 1 and 3 tokens look alike; one change at a time
+
+
+def test_a_meter_mid_change_picks_the_token_key_by_parity_and_checks_one_tag() -> None:
+    old_key, new_key = KEY, tokens.token_key(bytes(range(32)), METER)
+    held = {1: new_key, 0: old_key}  # moved from version 1 (odd) to version 2 (even)
+    before = issue_token(old_key, METER, 50_000, AT, key_version=1)
+    after = issue_token(new_key, METER, 20_000, AT + timedelta(minutes=1), key_version=2)
+
+    assert redeem(held, before.digits, SOON, UsedTokens()).status == TokenStatus.ACCEPTED
+    assert redeem(held, after.digits, SOON, UsedTokens()).status == TokenStatus.ACCEPTED
+    # The new key's token under the old parity is refused: the meter never tries both keys.
+    wrong_parity = issue_token(new_key, METER, 20_000, AT, key_version=3)
+    assert redeem(held, wrong_parity.digits, SOON, UsedTokens()).status == TokenStatus.AUTHENTICATION
+    assert redeem({0: old_key}, after.digits, SOON, UsedTokens()).status == TokenStatus.AUTHENTICATION
 
 
 def test_token_for_another_meter_fails_authentication() -> None:

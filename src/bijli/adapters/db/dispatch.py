@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.commands import log_row, move
 from bijli.adapters.db.faults import translated
+from bijli.adapters.db.meter_keys import SqlMeterKeys
 from bijli.adapters.db.sql import is_pg
 from bijli.headend.command_records import Claimed
 from bijli.headend.commands import (
@@ -275,9 +276,10 @@ def claim_due(engine: Engine, now: datetime, policy: DispatchPolicy) -> Claimed:
             if done.rowcount == 1:
                 claimed.append(r)
         frames = _number_and_log(conn, claimed, now)
+        versions = _key_versions(conn, frames)
     if hold:
         log.info("%d commands held back (rate limits or a busy meter)", len(hold))
-    return Claimed(frames, len(hold), gave_up)
+    return Claimed(frames, len(hold), gave_up, versions)
 
 
 def _recent_sends(conn: Connection, now: datetime, policy: DispatchPolicy) -> tuple[dict[str, int], dict[str, int]]:
@@ -341,3 +343,7 @@ def _number_and_log(conn: Connection, claimed: Sequence[Any], now: datetime) -> 
     )
     conn.execute(t.command_log.insert(), logs)
     return frames
+
+
+def _key_versions(conn: Connection, frames: Sequence[CommandFrame]) -> dict[str, int]:
+    return SqlMeterKeys(conn).versions_of(f.m for f in frames)

@@ -253,6 +253,16 @@ command_log = sa.Table(
     sa.Column("detail", sa.Text, nullable=False),
 )
 
+meter_keys = sa.Table(
+    "meter_keys",
+    metadata,
+    sa.Column("meter_id", sa.ForeignKey("meters.meter_id"), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),  # the key version the meter holds
+    sa.Column("pending", sa.Integer),  # the version a key change moves it to (NULL: none)
+    sa.Column("changed_at", UtcDateTime, nullable=False),
+    sa.Index("ix_meter_keys_version_pending", "version", "pending"),
+)
+
 settlement_queue = sa.Table(
     "settlement_queue",
     metadata,

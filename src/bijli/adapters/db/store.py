@@ -21,6 +21,7 @@ from bijli.adapters.db.access import (
 from bijli.adapters.db.commands import SqlCommands
 from bijli.adapters.db.faults import translated
 from bijli.adapters.db.ledger import SqlBillingMonths, SqlLedger
+from bijli.adapters.db.meter_keys import SqlMeterKeys
 from bijli.adapters.db.meter_state import SqlMeterState
 from bijli.adapters.db.readings import SqlDailyUsage, SqlReadingEdits, SqlReadings
 from bijli.adapters.db.received import SqlIngestLog, SqlQuarantine, SqlReceived
@@ -46,6 +47,7 @@ class SqlUnit:
         self.commands = SqlCommands(conn)
         self.ledger = SqlLedger(conn)
         self.billing_months = SqlBillingMonths(conn)
+        self.meter_keys = SqlMeterKeys(conn)
         self.staff = SqlStaff(conn)
         self.tokens = SqlApiTokens(conn)
         self.sessions = SqlSessions(conn)
