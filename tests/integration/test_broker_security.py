@@ -195,7 +195,7 @@ class Intruder:
     asks for a clean session (which would throw away that client's session and what waits in
     it), and tries to read the meters' uplink: directly, and by joining the shared subscription
     group it can name (``headend``, which head-end workers joined before their group name came
-    from the site secret)."""
+    from the site's identity secret)."""
 
     def __init__(self, broker: SecureBroker, client_id: str) -> None:
         self.client = aiomqtt.Client(

@@ -79,6 +79,12 @@ def load(data_dir: Path) -> SiteKeys:
         if given:
             raise KeyFileError(f"{ENV} names {path}, which does not exist")
         where = "no data folder" if not data_dir.exists() else "no site keys"
+        if (data_dir / "site.key").exists():
+            raise KeyFileError(
+                f"no site keys at {data_dir}: its site.key is the old single site secret, no longer read. "
+                f"Make site keys with `bijli keys init --data-dir {data_dir}`; meters provisioned from site.key "
+                "need their keys again (a factory or field re-provisioning)"
+            )
         raise KeyFileError(
             f"{where} at {data_dir} ({FILE_NAME} missing): is --data-dir right? "
             f"A new site makes its keys once with `bijli keys init --data-dir {data_dir}`; "

@@ -69,6 +69,13 @@ def test_a_folder_without_keys_is_an_error_and_nothing_is_made(tmp_path: Path) -
     assert list((tmp_path / "empty").iterdir()) == []
 
 
+def test_a_folder_with_only_the_old_site_key_says_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / "site.key").write_text("ab" * 32 + "\n")
+    with pytest.raises(keyfile.KeyFileError, match=r"old single site secret, no longer read.*bijli keys init"):
+        keyfile.load(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site.key"]
+
+
 def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
     keyfile.create(keyfile.path_in(tmp_path))
     keyfile.path_in(tmp_path).chmod(0o644)
