@@ -121,6 +121,7 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
         console.print("command dispatcher running")
     server = web_server(platform)
     console.print(f"web and API on [bold]http://{platform.settings.host}:{platform.settings.port}/[/bold]")
+    console.print("staff and consumers log in at /login; other systems send a token (bijli access token create)")
     try:
         await server.serve()
     finally:
