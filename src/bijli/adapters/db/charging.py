@@ -1,0 +1,290 @@
+"""What charging reads and writes besides the ledger: the accounts' installations, registers
+from before a month, and each account's running charge per day (`day_charges`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from types import ModuleType
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from bijli.adapters.db import schema as t
+from bijli.adapters.db.arrays import Columns
+from bijli.adapters.db.sql import among, is_pg, raw
+from bijli.kernel.time import INTERVAL, ist_day, month_key
+from bijli.mdm.model import Quality
+from bijli.prepaid.charging import Account, DayCharge, Installation, Metered, MonthOpening, OpenDay
+from bijli.prepaid.ports import DayKey
+from bijli.prepaid.tariff import Tariff
+
+LastBefore = tuple[str, datetime, datetime]
+
+
+class SqlRegisters:
+    """Registers and actual readings from `readings`, as charging asks for them."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def last_before(self, keys: Iterable[LastBefore]) -> dict[LastBefore, MonthOpening]:
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        if is_pg(self.conn):  # one statement: a month's first round opens every account's month
+            rows = raw(
+                self.conn,
+                "SELECT k.meter_id, k.installed, k.start, r.import_wh_total, r.interval_start "
+                "FROM unnest(CAST(%(m)s AS text[]), CAST(%(i)s AS timestamptz[]), CAST(%(s)s AS timestamptz[])) "
+                "AS k(meter_id, installed, start) CROSS JOIN LATERAL ("
+                " SELECT import_wh_total, interval_start FROM readings WHERE meter_id = k.meter_id"
+                " AND interval_start > k.installed - interval '15 minutes' AND interval_start < k.start"
+                " AND quality = %(actual)s ORDER BY interval_start DESC LIMIT 1) r",
+                {
+                    "m": [m for m, _, _ in wanted],
+                    "i": [i for _, i, _ in wanted],
+                    "s": [s for _, _, s in wanted],
+                    "actual": Quality.ACTUAL.value,
+                },
+            )
+            # Aware datetimes compare (and hash) as instants, whatever zone the driver gives.
+            return {(m, i, s): MonthOpening(int(total), at + INTERVAL) for m, i, s, total, at in rows}
+        r = t.readings.c
+        found = {}
+        for key in wanted:
+            meter, installed, start = key
+            row = self.conn.execute(
+                sa.select(r.import_wh_total, r.interval_start)
+                .where(
+                    r.meter_id == meter,
+                    r.interval_start > installed - INTERVAL,
+                    r.interval_start < start,
+                    r.quality == Quality.ACTUAL.value,
+                )
+                .order_by(r.interval_start.desc())
+                .limit(1)
+            ).first()
+            if row is not None:
+                found[key] = MonthOpening(int(row.import_wh_total), row.interval_start + INTERVAL)
+        return found
+
+    def metered(self, meter_ids: Sequence[str], start: datetime, end: datetime) -> list[Metered]:
+        if not meter_ids:
+            return []
+        r = t.readings.c
+        q = (
+            sa.select(r.meter_id, r.interval_start, r.import_wh, r.import_wh_total)
+            .where(
+                among(self.conn, r.meter_id, sorted(meter_ids)),
+                r.interval_start >= start,
+                r.interval_start < end,
+                r.quality == Quality.ACTUAL.value,
+            )
+            .order_by(r.interval_start, r.meter_id)
+        )
+        return [Metered(m, at, int(wh), int(total)) for m, at, wh, total in self.conn.execute(q)]
+
+
+class SqlInstallations:
+    """The accounts a meter was installed on, with their installations.
+
+    Each account's meter as `accounts` and `meters` hold it, counted from the register its
+    first month opened at (the commissioning record) or 0."""
+
+    def __init__(self, conn: Connection, tariffs: Mapping[str, Tariff]) -> None:
+        self.conn = conn
+        self._tariffs = tariffs
+
+    def accounts_of(self, meter_ids: Iterable[str]) -> dict[str, Account]:
+        ids = sorted(set(meter_ids))
+        if not ids:
+            return {}
+        a, m = t.accounts.c, t.meters.c
+        q = (
+            sa.select(a.account_no, a.meter_id, a.sanctioned_load_w, a.tariff_code, m.installed_at)
+            .join(t.meters, m.meter_id == a.meter_id)
+            .where(among(self.conn, a.meter_id, ids))
+        )
+        rows = list(self.conn.execute(q))
+        if not rows:
+            return {}
+        b = t.billing_months.c
+        firsts = {(r.account_no, month_key(ist_day(r.installed_at))) for r in rows}
+        opened = {
+            (x.account_no, x.month): int(x.opening_wh_total)
+            for x in self.conn.execute(
+                sa.select(b.account_no, b.month, b.opening_wh_total).where(
+                    among(self.conn, b.account_no, sorted({k for k, _ in firsts})),
+                    b.month.in_(sorted({mo for _, mo in firsts})),
+                )
+            )
+        }
+        return {
+            r.account_no: Account(
+                account_no=r.account_no,
+                sanctioned_load_w=r.sanctioned_load_w,
+                tariff=self._tariffs[r.tariff_code],
+                installations=(
+                    Installation(
+                        account_no=r.account_no,
+                        meter_id=r.meter_id,
+                        installed_at=r.installed_at,
+                        opening_wh_total=opened.get((r.account_no, month_key(ist_day(r.installed_at))), 0),
+                    ),
+                ),
+            )
+            for r in rows
+        }
+
+
+DAYS = Columns(
+    (
+        ("account_no", "text"),
+        ("day", "date"),
+        ("charge_paise", "int"),
+        ("duty_paise", "int"),
+        ("energy_wh", "int"),
+        ("tariff_version", "text"),
+    )
+)
+_PG_ADD = (
+    f"INSERT INTO day_charges ({', '.join(n for n, _ in DAYS.columns)}) "
+    f"SELECT {DAYS.values()} FROM {DAYS.source()} ON CONFLICT (account_no, day) DO UPDATE SET "
+    "charge_paise = day_charges.charge_paise + EXCLUDED.charge_paise, "
+    "duty_paise = day_charges.duty_paise + EXCLUDED.duty_paise, "
+    "energy_wh = day_charges.energy_wh + EXCLUDED.energy_wh, "
+    "tariff_version = EXCLUDED.tariff_version"
+)
+
+
+class SqlDayCharges:
+    """The `day_charges` table: each account's running charge per day, and what is posted."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def known(self, keys: Iterable[DayKey]) -> set[DayKey]:
+        wanted = set(keys)
+        if not wanted:
+            return set()
+        d = t.day_charges.c
+        q = sa.select(d.account_no, d.day).where(
+            among(self.conn, d.account_no, sorted({a for a, _ in wanted})), d.day.in_(sorted({x for _, x in wanted}))
+        )
+        return {(a, x) for a, x in self.conn.execute(q)} & wanted
+
+    def add(self, days: Sequence[DayCharge]) -> None:
+        if not days:
+            return
+        rows = sorted((_row(x) for x in days), key=lambda r: (r["account_no"], r["day"]))  # one lock order
+        if is_pg(self.conn):
+            raw(self.conn, _PG_ADD, DAYS.params(rows))
+            return
+        stmt = sqlite.insert(t.day_charges)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["account_no", "day"],
+            set_={
+                "charge_paise": t.day_charges.c.charge_paise + stmt.excluded.charge_paise,
+                "duty_paise": t.day_charges.c.duty_paise + stmt.excluded.duty_paise,
+                "energy_wh": t.day_charges.c.energy_wh + stmt.excluded.energy_wh,
+                "tariff_version": stmt.excluded.tariff_version,
+            },
+        )
+        self.conn.execute(stmt, rows)
+
+    def put(self, days: Sequence[DayCharge]) -> None:
+        if not days:
+            return
+        rows = sorted((_row(x) for x in days), key=lambda r: (r["account_no"], r["day"]))
+        dialect = _dialect(self.conn)
+        stmt = dialect.insert(t.day_charges)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["account_no", "day"],
+            set_={k: getattr(stmt.excluded, k) for k in ("charge_paise", "duty_paise", "energy_wh", "tariff_version")},
+        )
+        self.conn.execute(stmt, rows)
+
+    def due(self, through: date, limit: int) -> list[OpenDay]:
+        d = t.day_charges.c
+        q = (
+            sa.select(t.day_charges)
+            .where(d.day <= through, sa.text(t.DAY_OPEN))
+            .order_by(d.day, d.account_no)
+            .limit(limit)
+        )
+        if is_pg(self.conn):
+            q = q.with_for_update(skip_locked=True)
+        return [
+            OpenDay(
+                account_no=r.account_no,
+                day=r.day,
+                charge_paise=int(r.charge_paise),
+                duty_paise=int(r.duty_paise),
+                energy_wh=int(r.energy_wh),
+                tariff_version=r.tariff_version,
+                posted_paise=int(r.posted_paise),
+                posted_duty_paise=int(r.posted_duty_paise),
+                posted_energy_wh=int(r.posted_energy_wh),
+                postings=int(r.postings),
+            )
+            for r in self.conn.execute(q)
+        ]
+
+    def posted(self, days: Sequence[OpenDay]) -> None:
+        if not days:
+            return
+        d = t.day_charges.c
+        self.conn.execute(
+            t.day_charges.update()
+            .where(d.account_no == sa.bindparam("k_account"), d.day == sa.bindparam("k_day"))
+            .values(
+                posted_paise=sa.bindparam("k_charge"),
+                posted_duty_paise=sa.bindparam("k_duty"),
+                posted_energy_wh=sa.bindparam("k_energy"),
+                postings=d.postings + 1,
+            ),
+            [
+                {
+                    "k_account": x.account_no,
+                    "k_day": x.day,
+                    "k_charge": x.charge_paise,
+                    "k_duty": x.duty_paise,
+                    "k_energy": x.energy_wh,
+                }
+                for x in days
+            ],
+        )
+
+
+def _row(day: DayCharge) -> dict[str, object]:
+    return {
+        "account_no": day.account_no,
+        "day": day.day,
+        "charge_paise": day.charge_paise,
+        "duty_paise": day.duty_paise,
+        "energy_wh": day.energy_wh,
+        "tariff_version": day.tariff_version,
+    }
+
+
+def _dialect(conn: Connection) -> ModuleType:
+    return postgresql if is_pg(conn) else sqlite
+
+
+def running_charges(account_no: sa.ColumnElement[str]) -> sa.ScalarSelect[int]:
+    """For a query over accounts: what the account's days have charged beyond the ledger (paise)."""
+    d = t.day_charges.c
+    return (
+        sa.select(sa.func.coalesce(sa.func.sum(d.charge_paise - d.posted_paise), 0))
+        .where(d.account_no == account_no)
+        .scalar_subquery()
+    )
+
+
+def open_charges() -> sa.Select[Any]:
+    """What all days not closed yet have charged beyond the ledger (paise)."""
+    d = t.day_charges.c
+    return sa.select(sa.func.coalesce(sa.func.sum(d.charge_paise - d.posted_paise), 0)).where(sa.text(t.DAY_OPEN))
