@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from bijli.accounts.model import Installation, MeterRegistration
 from bijli.headend.command_records import CommandRecord, CommandState, HistoryEntry
@@ -33,7 +33,7 @@ from bijli.kernel.time import INTERVAL, utc_from_epoch
 from bijli.mdm.meters import MeterStatus, StatusChange
 from bijli.mdm.model import DayUsage, EpochKey, IntervalRow, Quality, ReadingEdit, ReadingKey, StoredReading
 from bijli.mdm.ports import MeterSupply, QueuedBatch, QueuedReading
-from bijli.prepaid.charging import Account, DayCharge, Installation, Metered, MonthOpening, OpenDay
+from bijli.prepaid.charging import Account, DayCharge, Metered, MonthOpening, OpenDay
 from bijli.prepaid.model import Connection, LedgerEntry
 from bijli.prepaid.ports import DayKey, MonthKey
 from bijli.prepaid.tariff import Tariff
@@ -49,6 +49,7 @@ from tests.fakes.access import (
 )
 
 LastBefore = tuple[str, datetime, datetime]
+EVER = (datetime(1970, 1, 2, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
 
 
 @dataclass(slots=True)
@@ -435,32 +436,31 @@ class MemoryRegisters(_Repo):
 
 
 class MemoryInstallations(_Repo):
+    """The accounts a meter was installed on, over the registry's installations."""
+
     def __init__(self, state: State, tariffs: Mapping[str, Tariff]) -> None:
         super().__init__(state)
         self._tariffs = tariffs
 
     def accounts_of(self, meter_ids: Iterable[str]) -> dict[str, Account]:
+        every = MemoryRegistry(self.s).installations_for(sorted(self.s.meters), *EVER)
+        wanted = set(meter_ids)
+        held = {i.account_no for m in wanted for i in every.get(m, [])}
         found = {}
-        for m in set(meter_ids):
-            row = self.s.meters.get(m)
-            if row is None or row.registration.account_no is None:
-                continue
-            reg = row.registration
-            first = self.s.months.get((reg.account_no, reg.first_month))  # type: ignore[arg-type]
-            found[reg.account_no] = Account(
-                account_no=reg.account_no,
+        for account_no in sorted(held):
+            own = sorted((i for found in every.values() for i in found if i.account_no == account_no), key=_since)
+            reg = next(r.registration for r in self.s.meters.values() if r.registration.account_no == account_no)
+            found[account_no] = Account(
+                account_no=account_no,
                 sanctioned_load_w=reg.sanctioned_load_w,
                 tariff=self._tariffs[reg.tariff_code],
-                installations=(
-                    Installation(
-                        account_no=reg.account_no,
-                        meter_id=m,
-                        installed_at=reg.installed_at,
-                        opening_wh_total=0 if first is None else first.wh_total,
-                    ),
-                ),
+                installations=tuple(own),
             )
-        return found  # type: ignore[return-value]
+        return found
+
+
+def _since(installation: Installation) -> datetime:
+    return installation.installed_at
 
 
 class MemoryDayCharges(_Repo):

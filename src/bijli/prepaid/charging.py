@@ -25,7 +25,9 @@ from bijli.protocol.frames import REGISTER_MODULUS
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Installation:
-    """A meter installed on an account from `installed_at` until `removed_at` (None: still)."""
+    """A meter's time on an account: charged from `installed_at` (counting from the opening
+    register) until `removed_at` (None while it is installed). The record is the accounts
+    area's; charging reads it."""
 
     account_no: str
     meter_id: str
@@ -35,6 +37,8 @@ class Installation:
     removed_at: datetime | None = None
     closing_wh_total: Wh | None = None
     """The import register at removal."""
+    reason: str = ""
+    """Why it was installed or removed (a replacement, a closure)."""
 
     def covers(self, interval_start: datetime) -> bool:
         """Whether some of the interval from `interval_start` falls while the meter was installed."""

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.arrays import Columns
 from bijli.adapters.db.sql import among, is_pg, raw
-from bijli.kernel.time import INTERVAL, ist_day, month_key
+from bijli.kernel.time import INTERVAL
 from bijli.mdm.model import Quality
 from bijli.prepaid.charging import Account, DayCharge, Installation, Metered, MonthOpening, OpenDay
 from bijli.prepaid.ports import DayKey
@@ -89,10 +89,8 @@ class SqlRegisters:
 
 
 class SqlInstallations:
-    """The accounts a meter was installed on, with their installations.
-
-    Each account's meter as `accounts` and `meters` hold it, counted from the register its
-    first month opened at (the commissioning record) or 0."""
+    """The accounts a meter was installed on (`installations`), each with its connection
+    (`accounts`) and every installation of it, oldest first."""
 
     def __init__(self, conn: Connection, tariffs: Mapping[str, Tariff]) -> None:
         self.conn = conn
@@ -102,41 +100,46 @@ class SqlInstallations:
         ids = sorted(set(meter_ids))
         if not ids:
             return {}
-        a, m = t.accounts.c, t.meters.c
+        i, a = t.installations.c, t.accounts.c
+        held = sa.select(i.account_no).where(among(self.conn, i.meter_id, ids)).distinct().scalar_subquery()
         q = (
-            sa.select(a.account_no, a.meter_id, a.sanctioned_load_w, a.tariff_code, m.installed_at)
-            .join(t.meters, m.meter_id == a.meter_id)
-            .where(among(self.conn, a.meter_id, ids))
-        )
-        rows = list(self.conn.execute(q))
-        if not rows:
-            return {}
-        b = t.billing_months.c
-        firsts = {(r.account_no, month_key(ist_day(r.installed_at))) for r in rows}
-        opened = {
-            (x.account_no, x.month): int(x.opening_wh_total)
-            for x in self.conn.execute(
-                sa.select(b.account_no, b.month, b.opening_wh_total).where(
-                    among(self.conn, b.account_no, sorted({k for k, _ in firsts})),
-                    b.month.in_(sorted({mo for _, mo in firsts})),
-                )
+            sa.select(
+                a.account_no,
+                a.sanctioned_load_w,
+                a.tariff_code,
+                i.meter_id,
+                i.installed_at,
+                i.opening_wh_total,
+                i.removed_at,
+                i.closing_wh_total,
+                i.reason,
             )
-        }
+            .join(t.installations, i.account_no == a.account_no)
+            .where(a.account_no.in_(held))
+            .order_by(a.account_no, i.installed_at, i.id)
+        )
+        rows: dict[str, list[Any]] = {}
+        for r in self.conn.execute(q):
+            rows.setdefault(r.account_no, []).append(r)
         return {
-            r.account_no: Account(
-                account_no=r.account_no,
-                sanctioned_load_w=r.sanctioned_load_w,
-                tariff=self._tariffs[r.tariff_code],
-                installations=(
+            account_no: Account(
+                account_no=account_no,
+                sanctioned_load_w=found[0].sanctioned_load_w,
+                tariff=self._tariffs[found[0].tariff_code],
+                installations=tuple(
                     Installation(
-                        account_no=r.account_no,
+                        account_no=account_no,
                         meter_id=r.meter_id,
                         installed_at=r.installed_at,
-                        opening_wh_total=opened.get((r.account_no, month_key(ist_day(r.installed_at))), 0),
-                    ),
+                        opening_wh_total=int(r.opening_wh_total),
+                        removed_at=r.removed_at,
+                        closing_wh_total=None if r.closing_wh_total is None else int(r.closing_wh_total),
+                        reason=r.reason,
+                    )
+                    for r in found
                 ),
             )
-            for r in rows
+            for account_no, found in rows.items()
         }
 
 
