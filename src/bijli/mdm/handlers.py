@@ -60,7 +60,7 @@ def settle(store: Transactions[SettlementUnit], now: datetime, batches: int = BA
         flagged = _validate(rows, around, sent_at, supplies)
         uow.readings.set_flags([(m, at, flags) for (m, at), flags in flagged.items()])
         uow.edits.record([_flag_edit(around[key], flags, now) for key, flags in flagged.items()])
-        charge(uow, [Metered(r.meter_id, r.interval_start, r.import_wh, r.import_wh_total) for r in rows])
+        charge(uow, [Metered(r.meter_id, r.interval_start, r.import_wh, r.import_wh_total) for r in rows], now)
         closed = close_days(uow, now)
         uow.daily.add(_daily_usage(rows, now))
         uow.settlement.done([batch.batch_id for batch in claimed])

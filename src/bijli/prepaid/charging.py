@@ -12,6 +12,7 @@ every time, and `day_totals` adds them up into the account's day charges the led
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -141,6 +142,7 @@ class OpenDay:
     postings: int
 
 
+@functools.lru_cache(maxsize=256)
 def month_bounds(month: str) -> tuple[datetime, datetime]:
     """A billing month ``YYYY-MM``'s first and next month's first IST midnight."""
     year, mon = int(month[:4]), int(month[5:7])
@@ -149,7 +151,9 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     return ist_midnight(first), ist_midnight(following)
 
 
+@functools.lru_cache(maxsize=8192)
 def month_of(interval_start: datetime) -> str:
+    """The billing month (IST) an interval starting then is in."""
     return month_key(ist_day(interval_start))
 
 

@@ -12,9 +12,11 @@ from bijli.kernel.unit import Transactions
 from bijli.prepaid.charging import (
     Account,
     DayCharge,
+    Installation,
     IntervalCharge,
     Metered,
     MonthOpening,
+    Position,
     closing_entry,
     day_totals,
     derive,
@@ -49,11 +51,11 @@ class Charged:
     """Account-months counted again because their opening moved."""
 
 
-def charge(uow: ChargingUnit, readings: Sequence[Metered]) -> Charged:
+def charge(uow: ChargingUnit, readings: Sequence[Metered], now: datetime) -> Charged:
     """Charge these newly settled actual readings to their accounts' running day charges (in
     the caller's unit of work). Each is priced from its month's opening register; a late
-    reading from before a month already opened moves that month's opening, and the month is
-    counted again from its readings."""
+    reading from before a month already opened (one begun by `now`) moves that month's
+    opening, and the month is counted again from its readings."""
     accounts = uow.installations.accounts_of({r.meter_id for r in readings})
     by_meter: dict[str, dict[str, Account]] = {}
     for account in accounts.values():
@@ -67,22 +69,25 @@ def charge(uow: ChargingUnit, readings: Sequence[Metered]) -> Charged:
     if not billed:
         return Charged(0, 0, 0)
     openings = _open_months(uow, {(a.account_no, month_of(r.interval_start)): a for a, r in billed})
-    recount = _moved_openings(uow, billed, openings)
+    recount = _moved_openings(uow, billed, openings, now)
     charges: dict[str, list[IntervalCharge]] = {}
+    where: dict[MonthKey, dict[Installation, Position]] = {}
     for account, r in billed:
         key = (account.account_no, month_of(r.interval_start))
         if key in recount:
             continue
         inst = account.installation(r.meter_id, r.interval_start)
-        where = positions(account, key[1], openings[key])
-        if inst is not None and inst in where:
-            charges.setdefault(account.account_no, []).append(price(account, inst, where[inst], r))
+        if key not in where:
+            where[key] = positions(account, key[1], openings[key])
+        if inst is not None and inst in where[key]:
+            charges.setdefault(account.account_no, []).append(price(account, inst, where[key][inst], r))
     keys: set[DayKey] = {(a, ist_day(c.interval_start)) for a, found in charges.items() for c in found}
-    known = uow.day_charges.known(keys)
+    fresh: dict[str, set[date]] = {}
+    for a, day in keys - uow.day_charges.known(keys):
+        fresh.setdefault(a, set()).add(day)
     added: list[DayCharge] = []
     for account_no, found in sorted(charges.items()):
-        new_days = {day for a, day in keys - known if a == account_no}
-        added.extend(day_totals(accounts[account_no], found, new_days))
+        added.extend(day_totals(accounts[account_no], found, fresh.get(account_no, set())))
     uow.day_charges.add(added)
     for account_no, month in sorted(recount):
         _recount(uow, accounts[account_no], month, recount[(account_no, month)])
@@ -120,17 +125,23 @@ longer leaves the months after it counted from the reading before the silence)."
 
 
 def _moved_openings(
-    uow: ChargingUnit, billed: list[tuple[Account, Metered]], openings: dict[MonthKey, MonthOpening | None]
+    uow: ChargingUnit,
+    billed: list[tuple[Account, Metered]],
+    openings: dict[MonthKey, MonthOpening | None],
+    now: datetime,
 ) -> dict[MonthKey, MonthOpening | None]:
-    """The months whose opening these readings move: a reading from before a month opened at
-    an earlier register, of the meter in place at the month's start."""
+    """The months whose opening these readings move: a reading from before a month (begun by
+    `now`) opened at an earlier register, of the meter in place at the month's start."""
     candidates: dict[MonthKey, MonthOpening] = {}
     for account, r in billed:
         end = r.interval_start + INTERVAL
         month = month_of(r.interval_start)
         for _ in range(MONTHS_AHEAD):
-            month = month_of(month_bounds(month)[1])
-            inst = account.in_place_at(month_bounds(month)[0])
+            begins = month_bounds(month)[1]
+            if begins > now:
+                break  # a month not begun has no charges yet
+            month = month_of(begins)
+            inst = account.in_place_at(begins)
             if inst is None or inst.meter_id != r.meter_id:
                 break
             key = (account.account_no, month)
