@@ -77,6 +77,8 @@ class Holder:
     meter_id: str | None
     sanctioned_load_w: int
     tariff: Tariff
+    language: str = "en"
+    """The language the consumer chose: ``hi`` or ``en``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

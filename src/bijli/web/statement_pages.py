@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from bijli.prepaid.statement import month_start, next_month
+from bijli.prepaid.statement import Statement, month_start, next_month
 from bijli.web.accounts_api import find_statement, statement_out
 from bijli.web.auth import Auth
 from bijli.web.context import WebContext
@@ -19,11 +19,18 @@ from bijli.web.statement_view import LANG_NAMES, LANGS, Lang, statement_view
 
 AccountId = Annotated[str, Path(max_length=32)]
 Month = Annotated[str, Path(pattern=MONTH_PATTERN)]
-Language = Annotated[Lang, Query(description="en (English) or hi (Hindi).")]
+Language = Annotated[
+    Lang | None, Query(description="en (English) or hi (Hindi); the consumer's language if not given.")
+]
 
 
 def _month(day: date) -> str:
     return f"{day:%Y-%m}"
+
+
+def language_of(found: Statement) -> Lang:
+    """The language the account's consumer chose, English when unknown."""
+    return "hi" if found.holder.language == "hi" else "en"
 
 
 def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
@@ -32,8 +39,9 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     one_account = [Depends(Auth(ctx).account())]
 
     @pages.get("/accounts/{account_id}/statements/{month}", response_class=HTMLResponse, dependencies=one_account)
-    def statement_page(request: Request, account_id: AccountId, month: Month, lang: Language = "en") -> HTMLResponse:
+    def statement_page(request: Request, account_id: AccountId, month: Month, lang: Language = None) -> HTMLResponse:
         found = find_statement(ctx, account_id, month)
+        lang = lang or language_of(found)
         first = month_start(month)
         previous = (
             first.replace(year=first.year - 1, month=12) if first.month == 1 else first.replace(month=first.month - 1)
@@ -56,8 +64,9 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         )
 
     @pages.get("/accounts/{account_id}/statements/{month}/pdf", dependencies=one_account)
-    def statement_document(account_id: AccountId, month: Month, lang: Language = "en") -> Response:
+    def statement_document(account_id: AccountId, month: Month, lang: Language = None) -> Response:
         found = find_statement(ctx, account_id, month)
+        lang = lang or language_of(found)
         body = statement_pdf(statement_view(found, lang))
         name = f"statement-{account_id}-{month}-{lang}.pdf"
         return Response(

@@ -10,11 +10,12 @@ nothing is fetched from elsewhere.
 from __future__ import annotations
 
 from pathlib import Path
-
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
+from typing import TYPE_CHECKING
 
 from bijli.web.statement_view import StatementView
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 FONTS = Path(__file__).parent / "static" / "fonts"
 FONT = "bijli-sans"
@@ -22,9 +23,15 @@ INK = (15, 23, 42)
 MUTED = (100, 116, 139)
 LINE = (226, 232, 240)
 BRAND = (30, 58, 138)
+LMARGIN, NEXT, RIGHT, TOP = "LMARGIN", "NEXT", "RIGHT", "TOP"
+"""Where fpdf2 puts the cursor after a cell (its `XPos` and `YPos` by name)."""
 
 
 def _document(title: str, lang: str) -> FPDF:
+    # Imported here, not with the module: the web app starts (and serves everything else) on
+    # an install that has not yet taken the PDF libraries in.
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_title(title)
     pdf.set_lang("hi-IN" if lang == "hi" else "en-IN")
@@ -46,7 +53,7 @@ def _font(pdf: FPDF, size: float, bold: bool = False, colour: tuple[int, int, in
 def _heading(pdf: FPDF, text: str) -> None:
     pdf.ln(4)
     _font(pdf, 11.5, bold=True, colour=BRAND)
-    pdf.cell(0, 7, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 7, text, new_x=LMARGIN, new_y=NEXT)
     pdf.set_draw_color(*LINE)
     pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
     pdf.ln(1.5)
@@ -66,15 +73,15 @@ def statement_pdf(view: StatementView) -> bytes:
     width = pdf.w - pdf.l_margin - pdf.r_margin
 
     _font(pdf, 9, colour=MUTED)
-    pdf.cell(0, 5, "bijli · बिजली", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 5, "bijli · बिजली", new_x=LMARGIN, new_y=NEXT)
     _font(pdf, 18, bold=True)
-    pdf.cell(0, 10, f"{view.title} · {view.month}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 10, f"{view.title} · {view.month}", new_x=LMARGIN, new_y=NEXT)
     pdf.ln(2)
     for label, value in view.facts:
         _font(pdf, 9.5, colour=MUTED)
         pdf.cell(42, 6, label)
         _font(pdf, 9.5)
-        pdf.cell(width - 42, 6, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.cell(width - 42, 6, value, new_x=LMARGIN, new_y=NEXT)
 
     _heading(pdf, view.w("summary"))
     for line in view.summary:
@@ -94,21 +101,21 @@ def statement_pdf(view: StatementView) -> bytes:
     pdf.ln(6)
     if not view.slabs:
         _font(pdf, 9.5, colour=MUTED)
-        pdf.cell(0, 6, view.w("no_energy"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.cell(0, 6, view.w("no_energy"), new_x=LMARGIN, new_y=NEXT)
     for s in [*view.slabs, view.slab_total]:
         values = [s.band, s.version, s.rate, s.units, s.amount]
         _row(pdf, list(zip(values, columns, aligns, strict=True)), bold=s is view.slab_total)
     if view.difference is not None:
         _font(pdf, 8.5, colour=MUTED)
-        pdf.multi_cell(width - 34, 5, view.w("difference"), new_x=XPos.RIGHT, new_y=YPos.TOP)
+        pdf.multi_cell(width - 34, 5, view.w("difference"), new_x=RIGHT, new_y=TOP)
         _font(pdf, 9.5)
-        pdf.cell(34, 5, view.difference, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.cell(34, 5, view.difference, align="R", new_x=LMARGIN, new_y=NEXT)
         pdf.ln(5)
 
     _heading(pdf, view.w("entries"))
     if not view.entries:
         _font(pdf, 9.5, colour=MUTED)
-        pdf.cell(0, 6, view.w("no_entries"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.cell(0, 6, view.w("no_entries"), new_x=LMARGIN, new_y=NEXT)
     else:
         columns = [28.0, 56.0, width - 118, 34.0]
         _font(pdf, 8.5, colour=MUTED)
@@ -123,5 +130,5 @@ def statement_pdf(view: StatementView) -> bytes:
 
     pdf.ln(4)
     _font(pdf, 8.5, colour=MUTED)
-    pdf.multi_cell(0, 4.6, f"{view.w('trace')} {view.w('ist')}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 4.6, f"{view.w('trace')} {view.w('ist')}", new_x=LMARGIN, new_y=NEXT)
     return bytes(pdf.output())

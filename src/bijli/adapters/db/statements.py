@@ -30,11 +30,11 @@ class SqlStatementBooks:
     def holders(self, account_nos: Sequence[str]) -> dict[str, Holder]:
         if not account_nos:
             return {}
-        a = t.accounts.c
+        a, c = t.accounts.c, t.consumers.c
         rows = self.conn.execute(
-            sa.select(a.account_no, a.consumer_name, a.meter_id, a.sanctioned_load_w, a.tariff_code).where(
-                among(self.conn, a.account_no, list(account_nos))
-            )
+            sa.select(a.account_no, a.consumer_name, a.meter_id, a.sanctioned_load_w, a.tariff_code, c.language)
+            .select_from(t.accounts.outerjoin(t.consumers, c.consumer_id == a.consumer_id))
+            .where(among(self.conn, a.account_no, list(account_nos)))
         )
         return {
             r.account_no: Holder(
@@ -43,6 +43,7 @@ class SqlStatementBooks:
                 meter_id=r.meter_id,
                 sanctioned_load_w=r.sanctioned_load_w,
                 tariff=self.tariffs[r.tariff_code],
+                language=r.language or "en",
             )
             for r in rows
         }
