@@ -67,3 +67,15 @@ def test_bench_billing_small_run_settles_every_round_and_closes_the_day(pg_url: 
     assert figures["days_closed"] == 300  # one debit per account for the day
     assert figures["target_round_s_750k"] == 60.0
     assert "statements_per_s" in figures
+
+
+def test_bench_statements_small_run_ties_every_statement_out(pg_url: str) -> None:
+    out = run_bijli(
+        ["bench", "statements", "--accounts", "60", "--batch", "25", "--pdfs", "2", "--database-url", pg_url]
+    )
+    figures = last_json_line(out)
+    assert figures["statements"] == figures["tied_out"] == 60
+    assert figures["closing_equals_ledger"] is True
+    assert figures["pdfs"] == 2
+    for field in ("statements_per_s", "pdf_per_s", "seconds", "build_s"):
+        assert positive(figures[field]), field

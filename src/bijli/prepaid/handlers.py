@@ -26,7 +26,16 @@ from bijli.prepaid.charging import (
     price,
 )
 from bijli.prepaid.model import recharge
-from bijli.prepaid.ports import ChargingUnit, DayKey, MonthKey, RechargeUnit
+from bijli.prepaid.ports import ChargingUnit, DayKey, MonthKey, RechargeUnit, StatementUnit
+from bijli.prepaid.statement import (
+    Holder,
+    Posted,
+    Statement,
+    in_balance,
+    month_window,
+    monthly_statement,
+    owed_change,
+)
 
 CLOSE_AFTER = timedelta(hours=2)
 """A day's charge goes on the ledger once the day ended this long ago; later readings of it
@@ -180,3 +189,55 @@ def close_days(uow: ChargingUnit, now: datetime, limit: int = CLOSE_AT_ONCE) -> 
     uow.ledger.post(entries, now)
     uow.day_charges.posted(due)
     return len(entries)
+
+
+def monthly_statements(
+    store: Transactions[StatementUnit], account_nos: Sequence[str], month: str
+) -> dict[str, Statement]:
+    """The statements of `month` (``YYYY-MM``) of these accounts, for those that exist."""
+    start, end = month_window(month)
+    with store.transaction() as uow:
+        holders = uow.statements.holders(account_nos)
+        found = sorted(holders)
+        opening = uow.statements.balances_before(found, start)
+        entries = uow.statements.entries_between(found, start, end)
+    return {
+        a: monthly_statement(holders[a], month, opening[a][0], (e for _, e in entries[a]), arrears_paise=opening[a][1])
+        for a in found
+    }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountLedger:
+    """An account's entries for moments in a window, with the prepaid balance (and the arrears
+    owed) before and after it."""
+
+    holder: Holder
+    start: datetime
+    end: datetime
+    balance_before_paise: int
+    arrears_before_paise: int
+    entries: list[tuple[int, Posted]]
+
+    @property
+    def balance_after_paise(self) -> int:
+        return self.balance_before_paise + sum(e.amount_paise for _, e in self.entries if in_balance(e.kind))
+
+    @property
+    def arrears_after_paise(self) -> int:
+        return self.arrears_before_paise + sum(owed_change(e.kind, e.amount_paise) for _, e in self.entries)
+
+
+def account_ledger(
+    store: Transactions[StatementUnit], account_no: str, start: datetime, end: datetime
+) -> AccountLedger | None:
+    """The account's ledger in [start, end); None if there is no such account."""
+    with store.transaction() as uow:
+        holder = uow.statements.holders([account_no]).get(account_no)
+        if holder is None:
+            return None
+        before, owed = uow.statements.balances_before([account_no], start)[account_no]
+        entries = uow.statements.entries_between([account_no], start, end)[account_no]
+    return AccountLedger(
+        holder=holder, start=start, end=end, balance_before_paise=before, arrears_before_paise=owed, entries=entries
+    )

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from bijli.prepaid.charging import Account, DayCharge, Metered, MonthOpening, OpenDay
 from bijli.prepaid.model import LedgerEntry
+from bijli.prepaid.statement import Holder, Posted
 
 MonthKey = tuple[str, str]
 """(account number, billing month ``YYYY-MM``)."""
@@ -101,3 +102,26 @@ class ChargingUnit(Protocol):
 class RechargeUnit(Protocol):
     @property
     def ledger(self) -> Ledger: ...
+
+
+class StatementBooks(Protocol):
+    """The accounts and the ledger, read for statements and the account ledger."""
+
+    def holders(self, account_nos: Sequence[str]) -> dict[str, Holder]:
+        """Who and what each account is, for those that exist."""
+        ...
+
+    def balances_before(self, account_nos: Sequence[str], moment: datetime) -> dict[str, tuple[int, int]]:
+        """Each account's prepaid balance and arrears owed, from its entries for moments before `moment`."""
+        ...
+
+    def entries_between(
+        self, account_nos: Sequence[str], start: datetime, end: datetime
+    ) -> dict[str, list[tuple[int, Posted]]]:
+        """Each account's entries for moments in [start, end) with their ledger ids, in time order."""
+        ...
+
+
+class StatementUnit(Protocol):
+    @property
+    def statements(self) -> StatementBooks: ...
