@@ -8,11 +8,13 @@ transaction, `--settlers` threads sharing the queue): validation flags, each rea
 added to its account's running day charge, the daily aggregates. The limit measured in the
 same run is the one write charging cannot avoid: one upsert of a round's day charges by a
 single statement (`day_charges_upsert_per_s`). Then the day is closed onto the ledger (one
-debit per account: `days_closed_per_s`).
+debit per account: `days_closed_per_s`), and every account's monthly statement is made
+(`bijli.prepaid.handlers.monthly_statements`, 500 accounts a transaction: `statements_per_s`;
+a month of one day's debits here, see `bijli bench statements` for whole months).
 
 A round of 7.5 lakh meters should settle in under 60 s: `projected_round_s_750k` is the
 round's time at the measured per-meter rate (the rate, not a run at that size: say so when
-quoting it). `statements_per_s` is the monthly statements' figure once their function lands.
+quoting it).
 """
 
 from __future__ import annotations
@@ -39,17 +41,20 @@ from bijli.adapters.db.charging import SqlDayCharges
 from bijli.bootstrap import Platform, bootstrap
 from bijli.fleet.city import build_city
 from bijli.fleet.commissioning import commission_city
-from bijli.kernel.time import INTERVAL, epoch, ist_midnight
+from bijli.kernel.time import INTERVAL, epoch, ist_midnight, month_key
 from bijli.kernel.unit import Transactions
 from bijli.mdm.handlers import settle, settle_all
 from bijli.mdm.model import IntervalRow
 from bijli.mdm.ports import SettlementUnit
 from bijli.prepaid.charging import DayCharge
+from bijli.prepaid.handlers import monthly_statements
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/bijli_bench_billing"
 TARGET_METERS = 750_000
 TARGET_ROUND_S = 60.0
 WRITE_CHUNK = 50_000
+STATEMENT_BATCH = 500
+"""Accounts whose month's statements are read in one transaction."""
 
 
 def run(
@@ -100,6 +105,13 @@ def _run(platform: Platform, meters: int, rounds: int, settlers: int, say: Calla
     settle_all(store, ist_midnight(day + timedelta(days=1)) + timedelta(hours=3))  # the day closes
     close_s = time.perf_counter() - t
     say(f"day closed onto the ledger in {close_s:.2f} s")
+    accounts = [c.account_no for c in city]
+    t = time.perf_counter()
+    statements = 0
+    for lo in range(0, len(accounts), STATEMENT_BATCH):
+        statements += len(monthly_statements(store, accounts[lo : lo + STATEMENT_BATCH], month_key(day)))
+    statements_s = time.perf_counter() - t
+    say(f"{statements} monthly statements in {statements_s:.2f} s")
     round_s = statistics.median(settle_s)
     per_meter_s = round_s / meters
     limit_s = statistics.median(upsert_s)
@@ -120,7 +132,9 @@ def _run(platform: Platform, meters: int, rounds: int, settlers: int, say: Calla
         "days_closed": ledger,
         "days_closed_per_s": round(ledger / max(close_s, 1e-9)),
         "settle_s_each_round": [round(s, 3) for s in settle_s],
-        "statements_per_s": None,
+        "statements": statements,
+        "statements_per_s": round(statements / max(statements_s, 1e-9)),
+        "projected_statements_s_24k": round(24_000 * statements_s / max(statements, 1), 1),
     }
 
 
