@@ -442,6 +442,10 @@ class MemoryInstallations(_Repo):
         super().__init__(state)
         self._tariffs = tariffs
 
+    def of_account(self, account_no: str) -> Account | None:
+        meters = [m for m, row in self.s.meters.items() if row.registration.account_no == account_no]
+        return self.accounts_of(meters).get(account_no)
+
     def accounts_of(self, meter_ids: Iterable[str]) -> dict[str, Account]:
         every = MemoryRegistry(self.s).installations_for(sorted(self.s.meters), *EVER)
         wanted = set(meter_ids)

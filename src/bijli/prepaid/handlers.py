@@ -4,7 +4,7 @@ consumers paid."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from bijli.kernel.time import INTERVAL, ist_day
@@ -218,6 +218,9 @@ class AccountLedger:
     balance_before_paise: int
     arrears_before_paise: int
     entries: list[tuple[int, Posted]]
+    intervals: dict[date, list[IntervalCharge]] = field(default_factory=dict)
+    """The derived interval charges of each day in the window (what its day charge holds, with
+    the day's fixed charge): `bijli.prepaid.charging.derive`."""
 
     @property
     def balance_after_paise(self) -> int:
@@ -238,6 +241,30 @@ def account_ledger(
             return None
         before, owed = uow.statements.balances_before([account_no], start)[account_no]
         entries = uow.statements.entries_between([account_no], start, end)[account_no]
+        intervals = _derived(uow, account_no, start, end)
     return AccountLedger(
-        holder=holder, start=start, end=end, balance_before_paise=before, arrears_before_paise=owed, entries=entries
+        holder=holder,
+        start=start,
+        end=end,
+        balance_before_paise=before,
+        arrears_before_paise=owed,
+        entries=entries,
+        intervals=intervals,
     )
+
+
+def _derived(uow: StatementUnit, account_no: str, start: datetime, end: datetime) -> dict[date, list[IntervalCharge]]:
+    """The account's interval charges for intervals starting in [start, end), by IST day."""
+    account = uow.installations.of_account(account_no)
+    if account is None:
+        return {}
+    months = sorted({month_of(start), month_of(end - INTERVAL)})
+    opened = uow.billing_months.opened([(account_no, m) for m in months])
+    meters = sorted({i.meter_id for i in account.installations})
+    by_day: dict[date, list[IntervalCharge]] = {}
+    for month in months:
+        first, after = month_bounds(month)
+        readings = uow.registers.metered(meters, max(first, start), min(after, end))
+        for c in derive(account, month, opened.get((account_no, month)), readings):
+            by_day.setdefault(ist_day(c.interval_start), []).append(c)
+    return by_day

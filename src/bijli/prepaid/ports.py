@@ -58,6 +58,10 @@ class Installations(Protocol):
         """Every account any of these meters was installed on, with all its installations."""
         ...
 
+    def of_account(self, account_no: str) -> Account | None:
+        """The account with all its installations (None: none of its own)."""
+        ...
+
 
 class DayCharges(Protocol):
     """Each account's running charge per IST day, and what of it the ledger holds."""
@@ -125,3 +129,9 @@ class StatementBooks(Protocol):
 class StatementUnit(Protocol):
     @property
     def statements(self) -> StatementBooks: ...
+    @property
+    def installations(self) -> Installations: ...
+    @property
+    def billing_months(self) -> BillingMonths: ...
+    @property
+    def registers(self) -> Registers: ...

@@ -96,12 +96,20 @@ class SqlInstallations:
         self.conn = conn
         self._tariffs = tariffs
 
+    def of_account(self, account_no: str) -> Account | None:
+        return self._accounts(sa.select(sa.literal(account_no)).scalar_subquery()).get(account_no)
+
     def accounts_of(self, meter_ids: Iterable[str]) -> dict[str, Account]:
         ids = sorted(set(meter_ids))
         if not ids:
             return {}
+        i = t.installations.c
+        return self._accounts(
+            sa.select(i.account_no).where(among(self.conn, i.meter_id, ids)).distinct().scalar_subquery()
+        )
+
+    def _accounts(self, held: sa.ScalarSelect[Any]) -> dict[str, Account]:
         i, a = t.installations.c, t.accounts.c
-        held = sa.select(i.account_no).where(among(self.conn, i.meter_id, ids)).distinct().scalar_subquery()
         q = (
             sa.select(
                 a.account_no,
@@ -220,21 +228,19 @@ class SqlDayCharges:
         )
         if is_pg(self.conn):
             q = q.with_for_update(skip_locked=True)
-        return [
-            OpenDay(
-                account_no=r.account_no,
-                day=r.day,
-                charge_paise=int(r.charge_paise),
-                duty_paise=int(r.duty_paise),
-                energy_wh=int(r.energy_wh),
-                tariff_version=r.tariff_version,
-                posted_paise=int(r.posted_paise),
-                posted_duty_paise=int(r.posted_duty_paise),
-                posted_energy_wh=int(r.posted_energy_wh),
-                postings=int(r.postings),
-            )
-            for r in self.conn.execute(q)
-        ]
+        return [_open_day(r) for r in self.conn.execute(q)]
+
+    def open_between(self, account_nos: Sequence[str], first: date, end: date) -> list[OpenDay]:
+        """These accounts' days in [first, end) whose charge is not all on the ledger (read only)."""
+        if not account_nos:
+            return []
+        d = t.day_charges.c
+        q = (
+            sa.select(t.day_charges)
+            .where(among(self.conn, d.account_no, list(account_nos)), d.day >= first, d.day < end, sa.text(t.DAY_OPEN))
+            .order_by(d.account_no, d.day)
+        )
+        return [_open_day(r) for r in self.conn.execute(q)]
 
     def posted(self, days: Sequence[OpenDay]) -> None:
         if not days:
@@ -260,6 +266,21 @@ class SqlDayCharges:
                 for x in days
             ],
         )
+
+
+def _open_day(r: Any) -> OpenDay:
+    return OpenDay(
+        account_no=r.account_no,
+        day=r.day,
+        charge_paise=int(r.charge_paise),
+        duty_paise=int(r.duty_paise),
+        energy_wh=int(r.energy_wh),
+        tariff_version=r.tariff_version,
+        posted_paise=int(r.posted_paise),
+        posted_duty_paise=int(r.posted_duty_paise),
+        posted_energy_wh=int(r.posted_energy_wh),
+        postings=int(r.postings),
+    )
 
 
 def _row(day: DayCharge) -> dict[str, object]:
