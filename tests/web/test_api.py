@@ -260,6 +260,8 @@ def test_openapi_lists_the_contract_paths(api: TestClient) -> None:
         "/api/v1/commands/bulk",
         "/api/v1/commands/bulk/{request_id}",
         "/api/v1/audit",
+        "/api/v1/payments/webhook",
+        "/api/v1/reconciliation",
     }
     assert [p for p in doc["paths"] if not p.startswith("/api/v1/")] == []
     writable = {path for path, ops in doc["paths"].items() if set(ops) != {"get"}}
@@ -270,6 +272,7 @@ def test_openapi_lists_the_contract_paths(api: TestClient) -> None:
         "/api/v1/commands/bulk",
         "/api/v1/commands/bulk/{request_id}/approve",
         "/api/v1/commands/bulk/{request_id}/refuse",
+        "/api/v1/payments/webhook",
     }
 
 
