@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from bijli.accounts.model import MeterRegistration
+from bijli.accounts.model import Installation, MeterRegistration
 from bijli.headend.command_records import CommandRecord, CommandState, HistoryEntry
 from bijli.headend.commands import OPEN, Step, check_move
 from bijli.headend.model import MeterRecord
@@ -255,6 +255,25 @@ class MemoryRegistry(_Repo):
     def add(self, registrations: Sequence[MeterRegistration]) -> None:
         for r in registrations:
             self.s.meters[r.meter_id] = MeterRow(r)
+
+    def installations_for(
+        self, meter_ids: Sequence[str], start: datetime, end: datetime
+    ) -> dict[str, list[Installation]]:
+        found: dict[str, list[Installation]] = {}
+        for m in sorted(set(meter_ids)):
+            row = self.s.meters.get(m)
+            if row is None or row.registration.account_no is None or row.registration.installed_at >= end:
+                continue
+            r = row.registration
+            found[m] = [
+                Installation(
+                    account_no=r.account_no,
+                    meter_id=m,
+                    installed_at=r.installed_at,
+                    opening_wh_total=r.initial_register_wh or 0,
+                )
+            ]
+        return found
 
     def status(self, meter_id: str) -> str | None:
         row = self.s.meters.get(meter_id)

@@ -1,11 +1,55 @@
-"""A meter's registration with its consumer's account, as commissioned. Pure."""
+"""Consumers, their accounts, and meters' installations on them. Pure."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from bijli.kernel.time import ist_day, month_key
+
+
+class Language(StrEnum):
+    """The language a consumer reads their messages and statements in."""
+
+    HINDI = "hi"
+    ENGLISH = "en"
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Consumer:
+    """A person (or household) holding one or more accounts."""
+
+    consumer_id: str
+    name: str
+    mobile: str
+    """+91 and ten digits."""
+    language: Language = Language.HINDI
+    address: str = ""
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Installation:
+    """A meter's time on an account: charged from `installed_at` (counting from the opening
+    register) until `removed_at` (None while it is installed)."""
+
+    account_no: str
+    meter_id: str
+    installed_at: datetime
+    opening_wh_total: int
+    removed_at: datetime | None = None
+    closing_wh_total: int | None = None
+    reason: str = ""
+
+    def covers(self, at: datetime) -> bool:
+        """Whether an interval starting `at` is charged to this installation's account."""
+        return self.installed_at <= at and (self.removed_at is None or at < self.removed_at)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -19,8 +63,11 @@ class MeterRegistration:
     phases: int
     installed_at: datetime
     account_no: str | None = None
+    consumer_id: str | None = None
+    """The consumer holding the account (None: one of its own, named by the account number)."""
     consumer_name: str = ""
     mobile: str = ""
+    language: Language = Language.HINDI
     tariff_code: str = ""
     sanctioned_load_w: int = 0
     initial_register_wh: int | None = None
@@ -30,3 +77,8 @@ class MeterRegistration:
     def first_month(self) -> str:
         """The billing month the meter was installed in (IST)."""
         return month_key(ist_day(self.installed_at))
+
+    @property
+    def holder(self) -> str:
+        """The consumer holding the account."""
+        return self.consumer_id or self.account_no or ""

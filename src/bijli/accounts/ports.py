@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Protocol
 
-from bijli.accounts.model import MeterRegistration
+from bijli.accounts.model import Installation, MeterRegistration
 from bijli.headend.ports import Commands
 from bijli.mdm.meters import StatusChange
 from bijli.prepaid.ports import BillingMonths, Ledger
@@ -20,6 +21,14 @@ class Registry(Protocol):
 
     def add(self, registrations: Sequence[MeterRegistration]) -> None:
         """Register new meters in service, with their accounts."""
+        ...
+
+    def installations_for(
+        self, meter_ids: Sequence[str], start: datetime, end: datetime
+    ) -> dict[str, list[Installation]]:
+        """Each meter's installations whose window [installed_at, removed_at) overlaps
+        [start, end), oldest first: which account an interval is charged to, and the register
+        its first month counts from."""
         ...
 
     def status_for_change(self, meter_id: str) -> str | None:

@@ -11,9 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bijli.accounts.model import MeterRegistration
+from bijli.accounts.model import Installation, MeterRegistration
 from bijli.adapters.db import schema as t
-from bijli.adapters.db.sql import is_pg
+from bijli.adapters.db.sql import among, insert_ignoring, is_pg
 from bijli.mdm.meters import MeterStatus, StatusChange
 
 
@@ -24,7 +24,7 @@ def _changes() -> sa.Select[Any]:
 
 
 class SqlRegistry:
-    """The `meters`, `accounts` and `meter_status_changes` tables."""
+    """The `meters`, `consumers`, `accounts`, `installations` and `meter_status_changes` tables."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -54,21 +54,75 @@ class SqlRegistry:
             ],
         )
         self.conn.execute(t.meter_state.insert(), [{"meter_id": r.meter_id, "last_fc": 0} for r in registrations])
-        accounts = [
-            {
-                "account_no": r.account_no,
-                "meter_id": r.meter_id,
-                "consumer_name": r.consumer_name,
-                "mobile": r.mobile,
-                "tariff_code": r.tariff_code,
-                "sanctioned_load_w": r.sanctioned_load_w,
-                "opened_at": r.installed_at,
-            }
-            for r in registrations
-            if r.account_no is not None
-        ]
-        if accounts:
-            self.conn.execute(t.accounts.insert(), accounts)
+        held = [r for r in registrations if r.account_no is not None]
+        if not held:
+            return
+        insert_ignoring(
+            self.conn,
+            t.consumers,
+            [
+                {
+                    "consumer_id": r.holder,
+                    "name": r.consumer_name,
+                    "mobile": r.mobile,
+                    "language": r.language.value,
+                    "address": "",
+                    "created_at": r.installed_at,
+                }
+                for r in held
+            ],
+            ["consumer_id"],
+        )
+        self.conn.execute(
+            t.accounts.insert(),
+            [
+                {
+                    "account_no": r.account_no,
+                    "meter_id": r.meter_id,
+                    "consumer_id": r.holder,
+                    "consumer_name": r.consumer_name,
+                    "mobile": r.mobile,
+                    "tariff_code": r.tariff_code,
+                    "sanctioned_load_w": r.sanctioned_load_w,
+                    "opened_at": r.installed_at,
+                    "status": "active",
+                }
+                for r in held
+            ],
+        )
+        self.conn.execute(
+            t.installations.insert(),
+            [
+                {
+                    "account_no": r.account_no,
+                    "meter_id": r.meter_id,
+                    "installed_at": r.installed_at,
+                    "opening_wh_total": r.initial_register_wh or 0,
+                    "reason": "",
+                }
+                for r in held
+            ],
+        )
+
+    def installations_for(
+        self, meter_ids: Sequence[str], start: datetime, end: datetime
+    ) -> dict[str, list[Installation]]:
+        ids = sorted(set(meter_ids))
+        if not ids:
+            return {}
+        i = t.installations.c
+        q = (
+            sa.select(
+                i.account_no, i.meter_id, i.installed_at, i.opening_wh_total, i.removed_at, i.closing_wh_total, i.reason
+            )
+            .where(among(self.conn, i.meter_id, ids), i.installed_at < end)
+            .where(sa.or_(i.removed_at.is_(None), i.removed_at > start))
+            .order_by(i.meter_id, i.installed_at, i.id)
+        )
+        found: dict[str, list[Installation]] = defaultdict(list)
+        for r in self.conn.execute(q):
+            found[r.meter_id].append(Installation(**r._asdict()))
+        return dict(found)
 
     def status(self, meter_id: str) -> str | None:
         """The meter's status now; None for a meter that is not registered."""

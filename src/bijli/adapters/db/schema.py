@@ -67,16 +67,61 @@ meter_status_changes = sa.Table(
     sa.Index("ix_meter_status_changes_meter_id_at", "meter_id", "at"),
 )
 
+consumers = sa.Table(
+    "consumers",
+    metadata,
+    sa.Column("consumer_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("mobile", sa.String(16), nullable=False, index=True),  # +91XXXXXXXXXX
+    sa.Column("language", sa.String(2), nullable=False),  # hi | en
+    sa.Column("address", sa.String(256), nullable=False, server_default=""),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
 accounts = sa.Table(
     "accounts",
     metadata,
     sa.Column("account_no", sa.String(32), primary_key=True),
-    sa.Column("meter_id", sa.ForeignKey("meters.meter_id"), nullable=False, unique=True),
+    # The meter installed on the account now (NULL once closed); its history is `installations`.
+    sa.Column("meter_id", sa.ForeignKey("meters.meter_id"), nullable=True, unique=True),
     sa.Column("consumer_name", sa.String(128), nullable=False),
     sa.Column("mobile", sa.String(16), nullable=False),
     sa.Column("tariff_code", sa.String(32), nullable=False),
     sa.Column("sanctioned_load_w", sa.Integer, nullable=False),
     sa.Column("opened_at", UtcDateTime, nullable=False),
+    sa.Column("consumer_id", sa.ForeignKey("consumers.consumer_id"), nullable=False, index=True),
+    sa.Column("status", sa.String(8), nullable=False, server_default="active"),  # active | closed
+    sa.Column("closed_at", UtcDateTime),
+    sa.Column("arrears_share_pct", sa.SmallInteger),  # NULL: the utility's default (settings)
+)
+
+installations = sa.Table(
+    "installations",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("account_no", sa.ForeignKey("accounts.account_no"), nullable=False),
+    sa.Column("meter_id", sa.ForeignKey("meters.meter_id"), nullable=False),
+    sa.Column("installed_at", UtcDateTime, nullable=False),
+    sa.Column("opening_wh_total", sa.BigInteger, nullable=False),  # import register at installation
+    sa.Column("removed_at", UtcDateTime),  # NULL while installed
+    sa.Column("closing_wh_total", sa.BigInteger),  # import register at removal
+    sa.Column("reason", sa.String(256), nullable=False, server_default=""),
+    sa.Index("ix_installations_meter_id_installed_at", "meter_id", "installed_at"),
+    sa.Index("ix_installations_account_no_installed_at", "account_no", "installed_at"),
+    sa.Index(
+        "uq_installations_open_meter",
+        "meter_id",
+        unique=True,
+        postgresql_where=sa.text("removed_at IS NULL"),
+        sqlite_where=sa.text("removed_at IS NULL"),
+    ),
+    sa.Index(
+        "uq_installations_open_account",
+        "account_no",
+        unique=True,
+        postgresql_where=sa.text("removed_at IS NULL"),
+        sqlite_where=sa.text("removed_at IS NULL"),
+    ),
 )
 
 meter_state = sa.Table(
