@@ -215,3 +215,25 @@ def test_tables_are_where_the_schema_says(platform: Platform) -> None:
     with platform.store.engine.connect() as conn:
         for table in (t.payments, t.payment_events, t.tokens_issued, t.reconciliation_items, t.mirror_checks):
             assert sa.inspect(conn).has_table(table.name)
+
+
+def test_a_share_of_each_recharge_recovers_arrears_as_its_own_line_until_they_are_paid(platform: Platform) -> None:
+    with platform.store.engine.begin() as conn:  # ₹150 arrears, as onboarding posts them
+        conn.execute(
+            t.ledger.insert().values(
+                account_no=ME.account_no, kind="arrears", amount_paise=-15_000, reference="arrears:test", posted_at=NOW
+            )
+        )
+    before = balance(platform)
+    pay(platform, "pay-1", 50_000)  # 20 % of ₹500 is ₹100
+    pay(platform, "pay-2", 50_000)  # the last ₹50
+    pay(platform, "pay-3", 50_000)  # nothing left to recover
+    lines = rows(platform, "SELECT kind, amount_paise FROM ledger WHERE kind = 'arrears_recovery' ORDER BY id")
+    assert lines == [("arrears_recovery", -10_000), ("arrears_recovery", -5_000)]
+    assert balance(platform) == before + 150_000 - 15_000
+    credits = rows(platform, "SELECT payment_id, amount_paise FROM tokens_issued ORDER BY payment_id")
+    assert credits == [("pay-1", 40_000), ("pay-2", 45_000), ("pay-3", 50_000)]
+    pay(platform, "pay-1", 50_000, status=PaymentStatus.REFUNDED)  # the refund gives the share back
+    assert rows(platform, "SELECT amount_paise FROM ledger WHERE reference = 'arrears_recovery_refunded:pay-1'") == [
+        (10_000,)
+    ]

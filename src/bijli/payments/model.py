@@ -31,6 +31,8 @@ SIGNATURE_HEADER: Final = "X-Bijli-Signature"
 SIGNATURE_PREFIX: Final = "sha256="
 MAX_PAYMENT_PAISE: Final = 10**8
 """₹10 lakh: above any one recharge; a larger amount is refused as malformed."""
+DEFAULT_ARREARS_SHARE_PCT: Final = 20
+"""The share of a recharge that recovers arrears where the account names none (KESCo: 10-25%)."""
 KEPT_BODY_BYTES: Final = 4096
 """How much of a refused call's body is kept for audit."""
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.sql import among, insert_ignoring, is_pg
 from bijli.payments.model import (
+    DEFAULT_ARREARS_SHARE_PCT,
     IssuedToken,
     Item,
     ItemKind,
@@ -24,10 +25,13 @@ from bijli.payments.model import (
     TokenState,
 )
 from bijli.payments.ports import MirrorFacts, PayingAccount
+from bijli.prepaid.model import EntryKind
 from bijli.prepaid.tariff import Tariff
 
 RECONCILE_LOCK: Final = 0x6B696A6C6901
 """The PostgreSQL advisory lock one reconciliation round holds (two servers never do the same round)."""
+ARREARS: Final = "arrears"
+"""The entry kind of arrears posted to an account (negative), as onboarding posts them."""
 _STAMP = {
     PaymentStatus.CAPTURED: "captured_at",
     PaymentStatus.FAILED: "failed_at",
@@ -92,11 +96,25 @@ class SqlPayments:
         )
 
     def account(self, account_no: str) -> PayingAccount | None:
-        a = t.accounts.c
-        row = self.conn.execute(sa.select(a.account_no, a.meter_id).where(a.account_no == account_no)).first()
+        a, lg = t.accounts.c, t.ledger.c
+        row = self.conn.execute(
+            sa.select(a.account_no, a.meter_id, a.arrears_share_pct).where(a.account_no == account_no)
+        ).first()
         if row is None:
             return None
-        return PayingAccount(account_no=row.account_no, meter_id=row.meter_id)
+        # Arrears outstanding: those posted (negative entries) less what recharges recovered.
+        owed = self.conn.execute(
+            sa.select(
+                sa.func.coalesce(sa.func.sum(sa.case((lg.kind == ARREARS, -lg.amount_paise), else_=lg.amount_paise)), 0)
+            ).where(lg.account_no == account_no, lg.kind.in_([ARREARS, EntryKind.ARREARS_RECOVERY.value]))
+        ).scalar_one()
+        share = DEFAULT_ARREARS_SHARE_PCT if row.arrears_share_pct is None else row.arrears_share_pct
+        return PayingAccount(
+            account_no=row.account_no,
+            meter_id=row.meter_id,
+            arrears_paise=max(0, int(owed)),
+            arrears_share_pct=share,
+        )
 
 
 def _token(row: Any) -> IssuedToken:

@@ -9,7 +9,7 @@ add up (a redemption no token explains, a meter's credit mirror drifting from th
 `token_redemptions.matched_at` when a redemption was matched against the register.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
