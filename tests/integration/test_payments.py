@@ -231,9 +231,13 @@ def test_a_share_of_each_recharge_recovers_arrears_as_its_own_line_until_they_ar
     lines = rows(platform, "SELECT kind, amount_paise FROM ledger WHERE kind = 'arrears_recovery' ORDER BY id")
     assert lines == [("arrears_recovery", -10_000), ("arrears_recovery", -5_000)]
     assert balance(platform) == before + 150_000 - 15_000
+    shown = platform.queries.balance(ME.account_no)
+    assert (shown.recharges_paise, shown.arrears_recovered_paise) == (150_000, 15_000)
     credits = rows(platform, "SELECT payment_id, amount_paise FROM tokens_issued ORDER BY payment_id")
     assert credits == [("pay-1", 40_000), ("pay-2", 45_000), ("pay-3", 50_000)]
     pay(platform, "pay-1", 50_000, status=PaymentStatus.REFUNDED)  # the refund gives the share back
     assert rows(platform, "SELECT amount_paise FROM ledger WHERE reference = 'arrears_recovery_refunded:pay-1'") == [
         (10_000,)
     ]
+    shown = platform.queries.balance(ME.account_no)
+    assert (shown.recharges_paise, shown.arrears_recovered_paise) == (100_000, 5_000)

@@ -210,6 +210,7 @@ def test_balance_is_the_demo_money_from_the_ledger(
             "balance": format_rupees(consumer.opening_balance_paise - charges),
             "opening": format_rupees(consumer.opening_balance_paise),
             "recharges": "0.00",
+            "arrears_recovered": "0.00",
             "charges": format_rupees(charges),
             "adjustments": "0.00",
             "currency": "INR",
