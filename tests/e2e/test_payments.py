@@ -162,19 +162,24 @@ def test_a_payment_reaches_the_meter_once_pushed_or_typed_and_the_balances_agree
             items: list[dict[str, Any]] = api.get("/reconciliation").json()["items"]
             return items
 
-        def compared() -> bool:  # every meter's newest status report compared with the ledger
+        def status_counters() -> dict[str, tuple[int, int]]:  # (newest status, status compared)
             with platform.store.engine.connect() as conn:
-                behind = conn.execute(
+                found = conn.execute(
                     sa.text(
-                        "SELECT count(*) FROM meter_state s LEFT JOIN mirror_checks c USING (meter_id) "
-                        "WHERE s.meter_id IN (:a, :b) AND s.status_fc > coalesce(c.status_fc, 0)"
+                        "SELECT s.meter_id, s.status_fc, coalesce(c.status_fc, 0) FROM meter_state s "
+                        "LEFT JOIN mirror_checks c USING (meter_id) WHERE s.meter_id IN (:a, :b)"
                     ),
                     {"a": OFFLINE.meter_id, "b": ONLINE.meter_id},
-                ).scalar_one()
-            return behind == 0
+                ).all()
+            return {m: (int(fc), int(checked)) for m, fc, checked in found}
 
+        sent_before = {m: fc for m, (fc, _) in status_counters().items()}
         fleet.do(lambda tw: [tw.send_status(tw.index[m.meter_id], time.time()) for m in (OFFLINE, ONLINE)])
-        wait_until(compared, 30, "a reconciliation round over the newest status reports")
+        wait_until(
+            lambda: all(fc > sent_before[m] and checked == fc for m, (fc, checked) in status_counters().items()),
+            30,
+            "a reconciliation round over the fresh status reports",
+        )
         assert open_items() == []
     finally:
         fleet.close()

@@ -73,6 +73,7 @@ async def run_live(platform: Platform, *, meters: int, mqtt_port: int, hotspot_p
     console.print(f"    consumer:  mobile {logins.consumer_mobile}; the SMS with the code is printed here")
     console.print(f"  operations:  {url}/operations")
     console.print(f"  a consumer:  {url}/consumer/KNCL0000001")
+    console.print(f"  recharge:    {url}/consumer/KNCL0000001/recharge  (development gateway; or `bijli pay`)")
     console.print(f"  API:         {url}/api/v1/meters   (OpenAPI: {url}/openapi.json)")
     console.print(f"  MQTT broker: mqtt://{MQTT_HOST}:{mqtt_port} (per-meter credentials)")
     console.print(f"  hotspots:    http://{MQTT_HOST}:{hotspot_port}/meters/KNCL0000001/hotspot")

@@ -247,10 +247,16 @@ def reconcile(store: Transactions[ReconcileUnit], now: datetime) -> Reconciled:
         facts = uow.mirrors.unchecked(ROUND)
         drifting = []
         steady = []
+        checked: dict[str, tuple[int, int | None]] = {}
         for f in facts:
             drift = mirror_drift(f.mirror_paise, f.balance_paise, f.in_flight_paise)
             tolerance = drift_tolerance(f.tariff, f.sanctioned_load_w, ist_day(f.reported_at))
-            if abs(drift) > tolerance:
+            if abs(drift) <= tolerance:
+                steady.append(f.meter_id)
+                checked[f.meter_id] = (f.status_fc, None)
+                continue
+            checked[f.meter_id] = (f.status_fc, drift)
+            if f.drifted_before:  # one report can catch a credit or a charge on its way: two cannot
                 drifting.append(
                     Item(
                         kind=ItemKind.MIRROR_DRIFT,
@@ -260,14 +266,13 @@ def reconcile(store: Transactions[ReconcileUnit], now: datetime) -> Reconciled:
                         detail=(
                             f"meter {f.meter_id} holds {f.mirror_paise} paise; the ledger says "
                             f"{f.balance_paise - f.in_flight_paise} ({f.balance_paise} balance less "
-                            f"{f.in_flight_paise} on its way): {drift:+} paise, beyond {tolerance}"
+                            f"{f.in_flight_paise} on its way): {drift:+} paise, beyond {tolerance}, "
+                            "on two status reports in a row"
                         ),
                     )
                 )
-            else:
-                steady.append(f.meter_id)
         uow.reconciliation.drifting(drifting, steady, now)
-        uow.mirrors.mark_checked({f.meter_id: f.status_fc for f in facts}, now)
+        uow.mirrors.mark_checked(checked, now)
     return Reconciled(len(reported), len(items), len(facts), len(drifting))
 
 

@@ -39,6 +39,8 @@ class MirrorFacts:
     sanctioned_load_w: int
     tariff: Tariff
     reported_at: datetime
+    drifted_before: bool = False
+    """Whether the meter's previous status report drifted beyond the tolerance too."""
 
 
 class Payments(Protocol):
@@ -61,7 +63,8 @@ class Payments(Protocol):
 
 class TokenRegister(Protocol):
     def ids_from(self, meter_id: str, first_id: int) -> set[int]:
-        """The ids at or above `first_id` already issued to this meter."""
+        """The ids at or above `first_id` already issued to this meter (held: no other payment
+        takes an id for it until the unit of work ends)."""
         ...
 
     def add(self, token: IssuedToken) -> None: ...
@@ -92,8 +95,9 @@ class Mirrors(Protocol):
         """Meters whose newest status report has not been compared with the ledger yet."""
         ...
 
-    def mark_checked(self, checked: Mapping[str, int], now: datetime) -> None:
-        """Record that each meter's status report (by its frame counter) has been compared."""
+    def mark_checked(self, checked: Mapping[str, tuple[int, int | None]], now: datetime) -> None:
+        """Record that each meter's status report (by its frame counter) has been compared, with
+        its drift if beyond the tolerance (None: it agreed)."""
         ...
 
 

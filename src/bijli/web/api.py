@@ -152,9 +152,7 @@ class Edits(Paged):
 class Balance(BaseModel):
     meter_id: str
     account_no: str
-    balance: Rupees = Field(
-        description="opening + recharges - arrears_recovered - charges + adjustments, exactly."
-    )
+    balance: Rupees = Field(description="opening + recharges - arrears_recovered - charges + adjustments, exactly.")
     opening: Rupees
     recharges: Rupees = Field(description="Payments captured, less those refunded.")
     arrears_recovered: Rupees = Field(description="The share of the recharges that went to arrears (docs/payments.md).")

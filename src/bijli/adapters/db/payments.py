@@ -138,6 +138,8 @@ class SqlTokenRegister:
         self.conn = conn
 
     def ids_from(self, meter_id: str, first_id: int) -> set[int]:
+        if is_pg(self.conn):  # two payments for one meter at once take their ids one after the other
+            self.conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:m))"), {"m": f"tokens:{meter_id}"})
         c = t.tokens_issued.c
         q = sa.select(c.token_id).where(c.meter_id == meter_id, c.token_id >= first_id)
         return set(self.conn.execute(q).scalars())
@@ -257,6 +259,7 @@ class SqlMirrors:
                 a.account_no,
                 a.sanctioned_load_w,
                 a.tariff_code,
+                mc.drift_paise,
             )
             .join(t.accounts, a.meter_id == s.meter_id)
             .join(t.mirror_checks, mc.meter_id == s.meter_id, isouter=True)
@@ -286,6 +289,7 @@ class SqlMirrors:
                 sanctioned_load_w=r.sanctioned_load_w,
                 tariff=self._tariffs[r.tariff_code],
                 reported_at=r.last_seen,
+                drifted_before=r.drift_paise is not None,
             )
             for r in rows
         ]
@@ -303,17 +307,20 @@ class SqlMirrors:
         q = sa.select(key, sa.func.sum(amount)).where(among(self.conn, key, accounts), *also).group_by(key)
         return {k: int(v) for k, v in self.conn.execute(q)}
 
-    def mark_checked(self, checked: Mapping[str, int], now: datetime) -> None:
+    def mark_checked(self, checked: Mapping[str, tuple[int, int | None]], now: datetime) -> None:
         if not checked:
             return
         mc = t.mirror_checks.c
-        rows = [{"meter_id": m, "status_fc": fc, "checked_at": now} for m, fc in sorted(checked.items())]
+        rows = [
+            {"meter_id": m, "status_fc": fc, "checked_at": now, "drift_paise": drift}
+            for m, (fc, drift) in sorted(checked.items())
+        ]
         insert_ignoring(self.conn, t.mirror_checks, rows, ["meter_id"])
         self.conn.execute(
             t.mirror_checks.update()
             .where(mc.meter_id == sa.bindparam("c_meter"))
-            .values(status_fc=sa.bindparam("c_fc"), checked_at=now),
-            [{"c_meter": r["meter_id"], "c_fc": r["status_fc"]} for r in rows],
+            .values(status_fc=sa.bindparam("c_fc"), checked_at=now, drift_paise=sa.bindparam("c_drift")),
+            [{"c_meter": r["meter_id"], "c_fc": r["status_fc"], "c_drift": r["drift_paise"]} for r in rows],
         )
 
 

@@ -239,6 +239,7 @@ mirror_checks = sa.Table(
     sa.Column("meter_id", sa.String(32), primary_key=True),
     sa.Column("status_fc", sa.BigInteger, nullable=False),  # the status report last compared with the ledger
     sa.Column("checked_at", UtcDateTime, nullable=False),
+    sa.Column("drift_paise", sa.BigInteger),  # beyond the tolerance at that report; NULL: it agreed
 )
 
 payments = sa.Table(

@@ -92,6 +92,7 @@ def upgrade() -> None:
         sa.Column("meter_id", sa.String(length=32), nullable=False),
         sa.Column("status_fc", sa.BigInteger(), nullable=False),
         sa.Column("checked_at", _AT, nullable=False),
+        sa.Column("drift_paise", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("meter_id", name="pk_mirror_checks"),
     )
     with op.batch_alter_table("token_redemptions") as batch:
