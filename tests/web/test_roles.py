@@ -37,7 +37,9 @@ QUERY = {
     "/api/v1/meters/{meter_id}/readings": {"start": "2026-11-01T00:00+05:30", "end": "2026-11-02T00:00+05:30"},
     "/api/v1/meters/{meter_id}/edits": {"start": "2026-11-01T00:00+05:30", "end": "2026-11-02T00:00+05:30"},
     "/api/v1/usage": {"day": "2026-11-01"},
+    "/api/v1/accounts/{account_id}/ledger": {"start": "2026-11-01T00:00+05:30", "end": "2026-11-02T00:00+05:30"},
 }
+ACCOUNTS = {c.meter_id: c.account_no for c in CITY}
 Op = tuple[str, str, str | None]
 """(method, path, command action or None)."""
 
@@ -135,6 +137,8 @@ class Site:
             path.replace("{meter_id}", meter_id)
             .replace("{command_id}", self.command_id)
             .replace("{request_id}", self.request_id)
+            .replace("{account_id}", ACCOUNTS[meter_id])
+            .replace("{month}", "2026-10")
         )
 
     def call(self, who: str, op: Op, meter_id: str) -> Any:

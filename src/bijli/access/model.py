@@ -25,6 +25,8 @@ class Permission(StrEnum):
     READ_FLEET = "read_fleet"
     """Every meter, its readings, commands and status history; the operations page."""
     READ_REPORTS = "read_reports"
+    READ_ACCOUNTS = "read_accounts"
+    """Every account's monthly statements and ledger."""
     READ_AUDIT = "read_audit"
     DISCONNECT = "disconnect"
     RECONNECT = "reconnect"
@@ -43,11 +45,13 @@ class Permission(StrEnum):
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CONSUMER: frozenset({P.READ_OWN}),
-    Role.OPERATOR: frozenset({P.READ_FLEET, P.READ_REPORTS, P.DISCONNECT, P.RECONNECT, P.METER_READ, P.BULK}),
+    Role.OPERATOR: frozenset(
+        {P.READ_FLEET, P.READ_REPORTS, P.READ_ACCOUNTS, P.DISCONNECT, P.RECONNECT, P.METER_READ, P.BULK}
+    ),
     Role.FIELD_ENGINEER: frozenset({P.READ_FLEET, P.RECONNECT, P.METER_READ, P.DECOMMISSION}),
-    Role.BILLING: frozenset({P.READ_FLEET, P.READ_REPORTS, P.CREDIT, P.TARIFF_PUSH, P.RECONCILIATION}),
+    Role.BILLING: frozenset({P.READ_FLEET, P.READ_REPORTS, P.READ_ACCOUNTS, P.CREDIT, P.TARIFF_PUSH, P.RECONCILIATION}),
     Role.ADMIN: frozenset(Permission),
-    Role.AUDITOR: frozenset({P.READ_FLEET, P.READ_REPORTS, P.READ_AUDIT, P.RECONCILIATION}),
+    Role.AUDITOR: frozenset({P.READ_FLEET, P.READ_REPORTS, P.READ_ACCOUNTS, P.READ_AUDIT, P.RECONCILIATION}),
 }
 """The role table: docs/api.md shows it route by route, and tests/web/test_roles.py holds
 every route to it."""

@@ -22,6 +22,7 @@ from bijli.bootstrap import Platform
 from bijli.kernel.clock import Clock, SystemClock
 from bijli.web import (
     access_api,
+    accounts_api,
     api,
     commands_api,
     display,
@@ -31,6 +32,7 @@ from bijli.web import (
     payments_api,
     recharge,
     reports_api,
+    statement_pages,
 )
 from bijli.web.auth import Auth, SignInRequired, secure
 from bijli.web.context import WebContext
@@ -91,8 +93,10 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(meters_api.router(ctx))
     app.include_router(reports_api.router(ctx))
     app.include_router(payments_api.router(ctx))
+    app.include_router(accounts_api.router(ctx))
     app.include_router(pages.router(ctx, templates))
     app.include_router(recharge.router(ctx, templates))
+    app.include_router(statement_pages.router(ctx, templates))
     app.include_router(login.router(ctx, templates))
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(Auth(ctx).signed_in())])

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute, Mount
 
 from bijli.access import handlers as access
-from bijli.access.model import ACTION_PERMISSION, ROLE_PERMISSIONS, Identity, Permission, Role
+from bijli.access.model import ACTION_PERMISSION, ROLE_PERMISSIONS, Identity, Kind, Permission, Role
 from bijli.access.secrets import csrf_for
 from bijli.web.context import WebContext
 
@@ -53,6 +53,8 @@ class Rule:
     permission: Permission | None = None
     own_meter: bool = False
     """A consumer may call it for their own meters (the path's `meter_id`)."""
+    own_account: bool = False
+    """A consumer may call it for their own accounts (the path's `account_id`)."""
     command: bool = False
     """A command: the permission depends on the action asked (`ACTION_PERMISSION`)."""
     form: bool = False
@@ -70,7 +72,8 @@ class Rule:
         return [
             r
             for r in Role
-            if needed & ROLE_PERMISSIONS[r] or (self.own_meter and Permission.READ_OWN in ROLE_PERMISSIONS[r])
+            if needed & ROLE_PERMISSIONS[r]
+            or ((self.own_meter or self.own_account) and Permission.READ_OWN in ROLE_PERMISSIONS[r])
         ]
 
 
@@ -101,6 +104,14 @@ class Guard:
                 return who
             if who.can(Permission.READ_OWN):  # not theirs: as if there were no such meter
                 raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
+        if rule.own_account:
+            account_no = str(request.path_params.get("account_id", ""))
+            if who.can(rule.permission or Permission.READ_OWN):
+                return who
+            if who.can(Permission.READ_OWN):  # theirs, or as if there were no such account
+                if who.kind is Kind.CONSUMER and self.ctx.platform.queries.account_mobile(account_no) == who.name:
+                    return who
+                raise HTTPException(status_code=404, detail=f"account {account_no} not found")
         if rule.command and any(who.can(p) for p in ACTION_PERMISSION.values()):
             return who
         if rule.signed_in or (rule.permission is not None and who.can(rule.permission)):
@@ -126,6 +137,10 @@ class Auth:
     def meter(self) -> Guard:
         """Reading a meter: staff who read the fleet, or the meter's own consumer."""
         return Guard(self.ctx, Rule(permission=Permission.READ_FLEET, own_meter=True))
+
+    def account(self) -> Guard:
+        """Reading an account's statements and ledger: staff who read accounts, or its own consumer."""
+        return Guard(self.ctx, Rule(permission=Permission.READ_ACCOUNTS, own_account=True))
 
     def command(self) -> Guard:
         return Guard(self.ctx, Rule(command=True))

@@ -161,6 +161,13 @@ class Queries:
             arrears_recovered_paise=int(recovered),
         )
 
+    def account_mobile(self, account_no: str) -> str | None:
+        """The mobile number an account's consumer logs in with; None if there is no such account."""
+        a = t.accounts.c
+        with self.engine.connect() as conn:
+            found: str | None = conn.execute(sa.select(a.mobile).where(a.account_no == account_no)).scalar()
+        return found
+
     def money_totals(self) -> MoneyTotals:
         """Across all accounts: opening balances, recharges, charges and what is left."""
         l = t.ledger.c  # noqa: E741 - the ledger's columns

@@ -28,6 +28,7 @@ from bijli.adapters.db.readings import SqlDailyUsage, SqlReadingEdits, SqlReadin
 from bijli.adapters.db.received import SqlIngestLog, SqlQuarantine, SqlReceived
 from bijli.adapters.db.registry import SqlRegistry
 from bijli.adapters.db.settlement_queue import SqlSettlementQueue
+from bijli.adapters.db.statements import SqlStatementBooks
 from bijli.prepaid.tariff import Tariff
 
 
@@ -48,6 +49,7 @@ class SqlUnit:
         self.commands = SqlCommands(conn)
         self.ledger = SqlLedger(conn)
         self.billing_months = SqlBillingMonths(conn)
+        self.statements = SqlStatementBooks(conn, tariffs)
         self.meter_keys = SqlMeterKeys(conn)
         self.staff = SqlStaff(conn)
         self.tokens = SqlApiTokens(conn)
