@@ -21,19 +21,23 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from bijli.kernel.time import ist_day, ist_midnight, month_key
+from bijli.kernel.time import days_in_month, ist_day, ist_midnight, month_key
 from bijli.kernel.units import Paise, Wh, to_paise
 from bijli.prepaid.model import EntryKind
 from bijli.prepaid.tariff import Tariff, TariffVersion
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
-ENERGY_KINDS = frozenset({EntryKind.ENERGY.value})
+DAY_CHARGE = "day_charge"
+"""One account's charges for one IST day: energy, the day's fixed charge and duty together."""
+DAY_CORRECTION = "day_correction"
+"""What a closed day's energy charge changed by when readings came after it closed."""
+ENERGY_KINDS = frozenset({EntryKind.ENERGY.value, DAY_CORRECTION})
 """Charges for energy: what they charge beyond their duty is energy, slab by slab."""
 FIXED_KINDS = frozenset({EntryKind.FIXED.value})
 DUTY_KINDS = frozenset({EntryKind.DUTY.value})
 """Duty posted as an entry of its own (older ledgers)."""
-CHARGE_KINDS = ENERGY_KINDS | FIXED_KINDS | DUTY_KINDS
+CHARGE_KINDS = ENERGY_KINDS | FIXED_KINDS | DUTY_KINDS | {DAY_CHARGE}
 
 
 def month_start(month: str) -> date:
@@ -183,7 +187,13 @@ def monthly_statement(holder: Holder, month: str, opening_paise: Paise, entries:
         charge_entries += 1
         days.add(day)
         its_duty = -(e.duty_paise or 0)
-        if e.kind in DUTY_KINDS:
+        if e.kind == DAY_CHARGE:  # the day's fixed charge is in it, with its duty
+            day_fixed = daily_fixed(holder.tariff, holder.sanctioned_load_w, day)
+            fixed += day_fixed
+            duty += its_duty
+            energy += -e.amount_paise - its_duty - day_fixed
+            day_wh[day] = day_wh.get(day, 0) + (e.energy_wh or 0)
+        elif e.kind in DUTY_KINDS:
             duty -= e.amount_paise
         elif e.kind in FIXED_KINDS:
             duty += its_duty
@@ -211,6 +221,15 @@ def monthly_statement(holder: Holder, month: str, opening_paise: Paise, entries:
         charge_entries=charge_entries,
         tariff_labels=labels,
     )
+
+
+def daily_fixed(tariff: Tariff, sanctioned_load_w: int, day: date) -> Paise:
+    """A day's fixed charge without its duty: the month's charge to the paisa through the day
+    minus through the day before (the rule a day's charge is made by)."""
+    version = tariff.on(day)
+    monthly = version.fixed_per_kw_month * Decimal(sanctioned_load_w) / 1000
+    n = days_in_month(day)
+    return to_paise(monthly * day.day / n) - to_paise(monthly * (day.day - 1) / n)
 
 
 def slab_lines(tariff: Tariff, day_wh: Mapping[date, Wh]) -> tuple[SlabLine, ...]:

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bijli.kernel.time import INTERVAL, ist_midnight
-from bijli.prepaid.model import Connection, EntryKind, LedgerEntry, daily_fixed_charge, interval_charge
+from bijli.kernel.units import to_paise
+from bijli.prepaid.model import EntryKind
 from bijli.prepaid.statement import (
     Holder,
     Posted,
@@ -35,38 +36,85 @@ def holder(tariff: Tariff = LMV1) -> Holder:
     )
 
 
-def connection(tariff: Tariff = LMV1) -> Connection:
-    return Connection(account_no="KESCOCL0000001", meter_id="KNCL0000001", sanctioned_load_w=2000, tariff=tariff)
+def cost(day: date, month_wh: int) -> tuple[int, int]:
+    """The month's energy cost to the paisa, and its duty, after `month_wh` (published rates)."""
+    version = LMV1.on(day)
+    rupees = version.energy_cost(month_wh)
+    return to_paise(rupees), to_paise(rupees * version.duty_rate)
 
 
-def posted(e: LedgerEntry, at: datetime | None = None) -> Posted:
-    moment = e.period_start or at
-    assert moment is not None
-    return Posted(
-        kind=e.kind.value,
-        amount_paise=e.amount_paise,
-        reference=e.reference,
-        at=moment,
-        posted_at=POSTED,
-        energy_wh=e.energy_wh,
-        duty_paise=e.duty_paise,
-    )
+def fixed(day: date, load_w: int = 2000) -> tuple[int, int]:
+    """A day's fixed charge (Rs 110 per kW a month, spread over the month's days) and its duty."""
+    monthly = Decimal(110) * load_w / 1000
+    through, before = monthly * day.day / 30, monthly * (day.day - 1) / 30
+    return to_paise(through) - to_paise(before), to_paise(through / 20) - to_paise(before / 20)
+
+
+def ist(moment: datetime) -> date:
+    return (moment + timedelta(hours=5, minutes=30)).date()
 
 
 def month_of_charges(usage: list[int], tariff: Tariff = LMV1) -> list[Posted]:
-    """Interval charges for consecutive intervals from 1 November, and each day's fixed charge."""
-    c = connection(tariff)
+    """A ledger written a charge per interval (consecutive intervals from 1 November, priced
+    by cumulative rounding) and a fixed charge per day, as bijli wrote it before day charges."""
     entries: list[Posted] = []
     month_wh = 0
     days: set[date] = set()
     for i, wh in enumerate(usage):
         start = NOVEMBER + i * INTERVAL
-        entries.append(posted(interval_charge(c, start, month_wh, wh)))
+        version = tariff.on(ist(start))
+        before, after = version.energy_cost(month_wh), version.energy_cost(month_wh + wh)
+        energy = to_paise(after) - to_paise(before)
+        duty = to_paise(after * version.duty_rate) - to_paise(before * version.duty_rate)
+        entries.append(
+            Posted(
+                kind="energy_charge",
+                amount_paise=-(energy + duty),
+                reference=f"energy:KNCL0000001:{start.isoformat()}",
+                at=start,
+                posted_at=POSTED,
+                energy_wh=wh,
+                duty_paise=-duty,
+            )
+        )
         month_wh += wh
-        day = (start + timedelta(hours=5, minutes=30)).date()
+        day = ist(start)
         if day not in days:
             days.add(day)
-            entries.append(posted(daily_fixed_charge(c, day, ist_midnight(day))))
+            f, f_duty = fixed(day)
+            entries.append(
+                Posted(
+                    kind="fixed_charge",
+                    amount_paise=-(f + f_duty),
+                    reference=f"fixed:KNCL0000001:{day}",
+                    at=ist_midnight(day),
+                    posted_at=POSTED,
+                    duty_paise=-f_duty,
+                )
+            )
+    return entries
+
+
+def month_of_day_charges(usage_by_day: list[int]) -> list[Posted]:
+    """A ledger written one charge per account and day: energy, fixed charge and duty together."""
+    entries: list[Posted] = []
+    month_wh = 0
+    for n, wh in enumerate(usage_by_day):
+        day = date(2026, 11, n + 1)
+        (e0, d0), (e1, d1) = cost(day, month_wh), cost(day, month_wh + wh)
+        f, f_duty = fixed(day)
+        entries.append(
+            Posted(
+                kind="day_charge",
+                amount_paise=-(e1 - e0 + d1 - d0 + f + f_duty),
+                reference=f"day:KESCOCL0000001:{day}",
+                at=ist_midnight(day),
+                posted_at=POSTED,
+                energy_wh=wh,
+                duty_paise=-(d1 - d0 + f_duty),
+            )
+        )
+        month_wh += wh
     return entries
 
 
@@ -125,6 +173,43 @@ def test_a_tariff_change_mid_month_prices_its_days_from_the_month_so_far() -> No
     assert len({line.tariff_label for line in s.slabs}) == 2
     assert sum(line.amount_paise for line in s.slabs) == s.energy_paise
     assert sum(line.energy_wh for line in s.slabs) == sum(usage)
+
+
+def test_a_ledger_of_day_charges_splits_into_energy_by_slab_fixed_charge_and_duty() -> None:
+    usage = [5_300 * (1 + n % 4) for n in range(30)]  # about 400 kWh: three slabs
+    entries = month_of_day_charges(usage)
+
+    s = monthly_statement(holder(), "2026-11", 10_000, entries)
+
+    energy, energy_duty = cost(date(2026, 11, 30), sum(usage))
+    assert s.energy_paise == energy
+    assert s.fixed_paise == 22_000
+    assert s.duty_paise == energy_duty + 1_100
+    assert len(s.slabs) >= 3 and sum(line.amount_paise for line in s.slabs) == energy
+    assert s.slab_difference_paise == 0
+    assert s.charge_entries == s.days_charged == 30
+    assert s.closing_paise == 10_000 + sum(e.amount_paise for e in entries) and s.ties_out()
+
+
+def test_a_day_correction_is_more_energy_on_its_day() -> None:
+    entries = month_of_day_charges([4_000] * 30)
+    late = Posted(
+        kind="day_correction",
+        amount_paise=-(220 + 11),  # 0.4 kWh at Rs 5.50, and 5% duty
+        reference="day:KESCOCL0000001:2026-11-30:1",
+        at=ist_midnight(date(2026, 11, 30)),
+        posted_at=POSTED,
+        energy_wh=400,
+        duty_paise=-11,
+    )
+    before = monthly_statement(holder(), "2026-11", 0, entries)
+    after = monthly_statement(holder(), "2026-11", 0, [*entries, late])
+
+    assert after.energy_wh == before.energy_wh + 400
+    assert after.energy_paise == before.energy_paise + 220
+    assert after.fixed_paise == before.fixed_paise
+    assert after.slab_difference_paise == 0
+    assert after.closing_paise == before.closing_paise - 231 and after.ties_out()
 
 
 def test_an_entry_outside_the_month_is_refused() -> None:
