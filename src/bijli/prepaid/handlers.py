@@ -18,7 +18,15 @@ from bijli.prepaid.model import (
     recharge,
 )
 from bijli.prepaid.ports import ChargingUnit, MonthKey, RechargeUnit, StatementUnit
-from bijli.prepaid.statement import Holder, Posted, Statement, month_window, monthly_statement
+from bijli.prepaid.statement import (
+    Holder,
+    Posted,
+    Statement,
+    in_balance,
+    month_window,
+    monthly_statement,
+    owed_change,
+)
 from bijli.protocol.frames import REGISTER_MODULUS
 
 Measured = tuple[Connection, datetime, int, int]
@@ -80,22 +88,31 @@ def monthly_statements(
         found = sorted(holders)
         opening = uow.statements.balances_before(found, start)
         entries = uow.statements.entries_between(found, start, end)
-    return {a: monthly_statement(holders[a], month, opening[a], (e for _, e in entries[a])) for a in found}
+    return {
+        a: monthly_statement(holders[a], month, opening[a][0], (e for _, e in entries[a]), arrears_paise=opening[a][1])
+        for a in found
+    }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AccountLedger:
-    """An account's entries for moments in a window, with the balance before and after it."""
+    """An account's entries for moments in a window, with the prepaid balance (and the arrears
+    owed) before and after it."""
 
     holder: Holder
     start: datetime
     end: datetime
     balance_before_paise: int
+    arrears_before_paise: int
     entries: list[tuple[int, Posted]]
 
     @property
     def balance_after_paise(self) -> int:
-        return self.balance_before_paise + sum(e.amount_paise for _, e in self.entries)
+        return self.balance_before_paise + sum(e.amount_paise for _, e in self.entries if in_balance(e.kind))
+
+    @property
+    def arrears_after_paise(self) -> int:
+        return self.arrears_before_paise + sum(owed_change(e.kind, e.amount_paise) for _, e in self.entries)
 
 
 def account_ledger(
@@ -106,6 +123,8 @@ def account_ledger(
         holder = uow.statements.holders([account_no]).get(account_no)
         if holder is None:
             return None
-        before = uow.statements.balances_before([account_no], start)[account_no]
+        before, owed = uow.statements.balances_before([account_no], start)[account_no]
         entries = uow.statements.entries_between([account_no], start, end)[account_no]
-    return AccountLedger(holder=holder, start=start, end=end, balance_before_paise=before, entries=entries)
+    return AccountLedger(
+        holder=holder, start=start, end=end, balance_before_paise=before, arrears_before_paise=owed, entries=entries
+    )

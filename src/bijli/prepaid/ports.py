@@ -62,8 +62,8 @@ class StatementBooks(Protocol):
         """Who and what each account is, for those that exist."""
         ...
 
-    def balances_before(self, account_nos: Sequence[str], moment: datetime) -> dict[str, int]:
-        """Each account's balance from its entries for moments before `moment`."""
+    def balances_before(self, account_nos: Sequence[str], moment: datetime) -> dict[str, tuple[int, int]]:
+        """Each account's prepaid balance and arrears owed, from its entries for moments before `moment`."""
         ...
 
     def entries_between(

@@ -38,6 +38,25 @@ FIXED_KINDS = frozenset({EntryKind.FIXED.value})
 DUTY_KINDS = frozenset({EntryKind.DUTY.value})
 """Duty posted as an entry of its own (older ledgers)."""
 CHARGE_KINDS = ENERGY_KINDS | FIXED_KINDS | DUTY_KINDS | {DAY_CHARGE}
+ARREARS = "arrears"
+"""What a consumer owed from before onboarding (negative): kept apart from the prepaid
+balance; recharges recover it a share at a time (`arrears_recovery`, taken from the balance)."""
+ARREARS_RECOVERY = "arrears_recovery"
+
+
+def in_balance(kind: str) -> bool:
+    """Whether entries of this kind count in the prepaid balance (arrears do not)."""
+    return kind != ARREARS
+
+
+def owed_change(kind: str, amount_paise: Paise) -> Paise:
+    """What an entry changes the arrears owed by: arrears posted add to them, a recovered
+    share (negative, taken from the balance) takes them down, a refunded share puts them back."""
+    if kind == ARREARS:
+        return -amount_paise
+    if kind == ARREARS_RECOVERY:
+        return amount_paise
+    return 0
 
 
 def month_start(month: str) -> date:
@@ -118,6 +137,8 @@ class Statement:
     first_day: date
     last_day: date
     opening_paise: Paise
+    arrears_opening_paise: Paise
+    """What the consumer owed from before onboarding at the month's start."""
     entries: tuple[EntryLine, ...]
     """Every entry of the month that is not a charge, oldest first."""
     energy_wh: Wh
@@ -127,6 +148,8 @@ class Statement:
     fixed_paise: Paise
     duty_paise: Paise
     closing_paise: Paise
+    arrears_closing_paise: Paise
+    """What is still owed of the arrears at the month's end."""
     days_charged: int
     charge_entries: int
     """How many ledger entries the charges add up."""
@@ -161,13 +184,21 @@ class Statement:
         return tuple(dict.fromkeys(e.kind for e in self.entries))
 
     def ties_out(self) -> bool:
-        """opening + every credit and other entry - charges = closing."""
-        moved = sum(e.amount_paise for e in self.entries)
-        return self.opening_paise + moved - self.charges_paise == self.closing_paise
+        """opening + every credit and other entry - charges = closing; the arrears owed at the
+        start + arrears posted - recovered = the arrears owed at the end."""
+        moved = sum(e.amount_paise for e in self.entries if in_balance(e.kind))
+        owed = sum(owed_change(e.kind, e.amount_paise) for e in self.entries)
+        return (
+            self.opening_paise + moved - self.charges_paise == self.closing_paise
+            and self.arrears_opening_paise + owed == self.arrears_closing_paise
+        )
 
 
-def monthly_statement(holder: Holder, month: str, opening_paise: Paise, entries: Iterable[Posted]) -> Statement:
-    """The statement of `month` from the balance before it and the entries for it."""
+def monthly_statement(
+    holder: Holder, month: str, opening_paise: Paise, entries: Iterable[Posted], arrears_paise: Paise = 0
+) -> Statement:
+    """The statement of `month` from the prepaid balance and the arrears owed before it, and
+    the entries for it."""
     first = month_start(month)
     after = next_month(first)
     lines: list[EntryLine] = []
@@ -176,11 +207,14 @@ def monthly_statement(holder: Holder, month: str, opening_paise: Paise, entries:
     days: set[date] = set()
     charge_entries = 0
     closing = opening_paise
+    owed = arrears_paise
     for e in sorted(entries, key=lambda e: e.at):  # stable: entries at one moment keep the ledger's order
         day = ist_day(e.at)
         if not first <= day < after:
             raise ValueError(f"entry {e.reference} is for {day}, not in {month}")
-        closing += e.amount_paise
+        owed += owed_change(e.kind, e.amount_paise)
+        if in_balance(e.kind):
+            closing += e.amount_paise
         if e.kind not in CHARGE_KINDS:
             lines.append(EntryLine(kind=e.kind, day=day, reference=e.reference, amount_paise=e.amount_paise))
             continue
@@ -210,6 +244,7 @@ def monthly_statement(holder: Holder, month: str, opening_paise: Paise, entries:
         first_day=first,
         last_day=date.fromordinal(after.toordinal() - 1),
         opening_paise=opening_paise,
+        arrears_opening_paise=arrears_paise,
         entries=tuple(lines),
         energy_wh=sum(day_wh.values()),
         slabs=slabs,
@@ -217,6 +252,7 @@ def monthly_statement(holder: Holder, month: str, opening_paise: Paise, entries:
         fixed_paise=fixed,
         duty_paise=duty,
         closing_paise=closing,
+        arrears_closing_paise=owed,
         days_charged=len(days),
         charge_entries=charge_entries,
         tariff_labels=labels,

@@ -72,7 +72,12 @@ class MonthlyStatement(BaseModel):
     duty: Rupees = Field(description="Electricity duty on the energy and fixed charges.")
     charges: Rupees = Field(description="energy_charge + fixed_charge + duty.")
     closing_balance: Rupees = Field(
-        description="opening_balance + every entry of the month - charges: the ledger's balance at the month's end."
+        description="opening_balance + every entry of the month (arrears aside) - charges: the prepaid balance at "
+        "the month's end."
+    )
+    arrears_at_start: Rupees = Field(description="What the consumer owed from before onboarding, at the month's start.")
+    arrears_at_end: Rupees = Field(
+        description="arrears_at_start + arrears posted in the month - arrears_recovered: still owed at its end."
     )
     days_charged: int
     charge_entries: int = Field(description="How many ledger entries the charges add up.")
@@ -107,8 +112,12 @@ class AccountLedger(Paged):
     start: datetime
     end: datetime
     currency: Literal["INR"]
-    balance_before: Rupees = Field(description="The balance from every entry for a moment before `start`.")
+    balance_before: Rupees = Field(
+        description="The prepaid balance from every entry for a moment before `start` (arrears are not part of it)."
+    )
     balance_after: Rupees = Field(description="The balance from every entry for a moment before `end`.")
+    arrears_before: Rupees = Field(description="Arrears owed (not part of the balance) before `start`.")
+    arrears_after: Rupees = Field(description="Arrears owed before `end`.")
     items: list[LedgerLine] = Field(description="Entries for moments in [start, end), oldest first.")
 
 
@@ -153,6 +162,8 @@ def statement_out(s: Statement) -> MonthlyStatement:
         duty=format_rupees(s.duty_paise),
         charges=format_rupees(s.charges_paise),
         closing_balance=format_rupees(s.closing_paise),
+        arrears_at_start=format_rupees(s.arrears_opening_paise),
+        arrears_at_end=format_rupees(s.arrears_closing_paise),
         days_charged=s.days_charged,
         charge_entries=s.charge_entries,
         ledger=f"{PREFIX}/accounts/{h.account_no}/ledger?start={_iso(start)}&end={_iso(end)}",
@@ -231,6 +242,8 @@ def router(ctx: WebContext) -> APIRouter:
             currency="INR",
             balance_before=format_rupees(found.balance_before_paise),
             balance_after=format_rupees(found.balance_after_paise),
+            arrears_before=format_rupees(found.arrears_before_paise),
+            arrears_after=format_rupees(found.arrears_after_paise),
             items=items,
             limit=limit,
             offset=offset,

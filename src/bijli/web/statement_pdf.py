@@ -91,6 +91,12 @@ def statement_pdf(view: StatementView) -> bytes:
     c = view.closing
     _row(pdf, [(c.label, width - 40, "L"), (c.sign, 6, "C"), (c.amount, 34, "R")], bold=True, size=11)
 
+    if view.arrears:
+        _heading(pdf, view.w("arrears"))
+        for line in view.arrears:
+            cells = [(line.label, width - 40, "L"), (line.sign, 6, "C"), (line.amount, 34, "R")]
+            _row(pdf, cells, bold=line is view.arrears[-1])
+
     _heading(pdf, view.w("slabs"))
     columns = [36.0, 40.0, 30.0, 34.0, width - 140]
     heads = ["slab", "version", "rate", "units", "amount"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bijli.kernel.units import WH_PER_KWH, kwh
-from bijli.prepaid.statement import SlabLine, Statement
+from bijli.prepaid.statement import ARREARS, ARREARS_RECOVERY, SlabLine, Statement, in_balance
 from bijli.web.display import MINUS, day_text, kwh_text, month_text, rupees_text
 
 Lang = Literal["en", "hi"]
@@ -44,6 +44,11 @@ WORDS: dict[str, tuple[str, str]] = {
         "इन स्लैब से अधिक शुल्क: रजिस्टर में गिनी गई ऊर्जा जिसकी रीडिंग नहीं आई या देर से आई",
     ),
     "entries": ("Payments and other entries", "भुगतान और अन्य प्रविष्टियाँ"),
+    "arrears": ("Arrears (owed from before; not part of the balance)", "बकाया (पहले का देय; शेष राशि में शामिल नहीं)"),
+    "arrears_start": ("Owed at the start of the month", "माह की शुरुआत में देय"),
+    "arrears_added": ("Arrears added", "जोड़ा गया बकाया"),
+    "arrears_recovered": ("Recovered from recharges", "रिचार्ज से वसूला गया"),
+    "arrears_end": ("Still owed", "शेष देय"),
     "date": ("Date", "तारीख़"),
     "entry": ("Entry", "प्रविष्टि"),
     "reference": ("Reference", "संदर्भ"),
@@ -128,6 +133,8 @@ class StatementView:
     slab_total: SlabRow
     difference: str | None
     entries: list[EntryRow]
+    arrears: list[Line]
+    """The arrears owed at the start, added, recovered and still owed; empty when there are none."""
 
     def w(self, key: str) -> str:
         """A word of the statement in its language."""
@@ -159,6 +166,8 @@ def statement_view(s: Statement, lang: Lang) -> StatementView:
     ]
     summary = [Line(key="opening", label=word("opening", lang), sign="", amount=rupees_text(s.opening_paise))]
     for kind in s.kinds:
+        if not in_balance(kind):
+            continue
         total = s.total(kind)
         summary.append(
             Line(
@@ -195,6 +204,31 @@ def statement_view(s: Statement, lang: Lang) -> StatementView:
         )
         for e in s.entries
     ]
+    arrears: list[Line] = []
+    if s.arrears_opening_paise or s.arrears_closing_paise or any(not in_balance(k) for k in s.kinds):
+        added = -s.total(ARREARS)
+        recovered = -s.total(ARREARS_RECOVERY)
+        arrears = [
+            Line(
+                key="arrears-start",
+                label=word("arrears_start", lang),
+                sign="",
+                amount=rupees_text(s.arrears_opening_paise),
+            ),
+            Line(key="arrears-added", label=word("arrears_added", lang), sign="+", amount=rupees_text(added)),
+            Line(
+                key="arrears-recovered",
+                label=word("arrears_recovered", lang),
+                sign=MINUS,
+                amount=rupees_text(recovered),
+            ),
+            Line(
+                key="arrears-end",
+                label=word("arrears_end", lang),
+                sign="=",
+                amount=rupees_text(s.arrears_closing_paise),
+            ),
+        ]
     return StatementView(
         lang=lang,
         title=word("title", lang),
@@ -206,4 +240,5 @@ def statement_view(s: Statement, lang: Lang) -> StatementView:
         slab_total=slab_total,
         difference=difference,
         entries=entries,
+        arrears=arrears,
     )

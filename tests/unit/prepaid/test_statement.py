@@ -249,3 +249,19 @@ def test_slabs_equal_the_charges_whatever_the_usage_and_the_order(usage: list[in
 
     assert sum(line.amount_paise for line in s.slabs) == s.energy_paise
     assert s.ties_out()
+
+
+def test_arrears_stay_apart_from_the_balance_and_recharges_recover_them() -> None:
+    start = NOVEMBER + timedelta(days=2)
+    entries = [
+        credit("arrears", -50_000, start, "arrears:KESCOCL0000001"),
+        credit(EntryKind.RECHARGE, 100_000, start + timedelta(days=1), "recharge:pay_1"),
+        credit("arrears_recovery", -20_000, start + timedelta(days=1), "arrears_recovery:pay_1"),
+    ]
+
+    s = monthly_statement(holder(), "2026-11", 1_000, entries, arrears_paise=5_000)
+
+    assert s.closing_paise == 1_000 + 100_000 - 20_000
+    assert s.arrears_opening_paise == 5_000
+    assert s.arrears_closing_paise == 5_000 + 50_000 - 20_000
+    assert s.ties_out()

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.sql import among
-from bijli.prepaid.statement import Holder, Posted
+from bijli.prepaid.statement import ARREARS, ARREARS_RECOVERY, Holder, Posted
 from bijli.prepaid.tariff import Tariff
 
 
@@ -48,17 +48,19 @@ class SqlStatementBooks:
             for r in rows
         }
 
-    def balances_before(self, account_nos: Sequence[str], moment: datetime) -> dict[str, int]:
+    def balances_before(self, account_nos: Sequence[str], moment: datetime) -> dict[str, tuple[int, int]]:
         if not account_nos:
             return {}
         l = t.ledger.c  # noqa: E741 - the ledger's columns
+        balance = sa.case((l.kind == ARREARS, 0), else_=l.amount_paise)
+        owed = sa.case((l.kind == ARREARS, -l.amount_paise), (l.kind == ARREARS_RECOVERY, l.amount_paise), else_=0)
         q = (
-            sa.select(l.account_no, sa.func.sum(l.amount_paise))
+            sa.select(l.account_no, sa.func.sum(balance), sa.func.sum(owed))
             .where(among(self.conn, l.account_no, list(account_nos)), _for(l) < moment)
             .group_by(l.account_no)
         )
-        found = {account: int(total) for account, total in self.conn.execute(q)}
-        return {account: found.get(account, 0) for account in account_nos}
+        found = {account: (int(b), int(o)) for account, b, o in self.conn.execute(q)}
+        return {account: found.get(account, (0, 0)) for account in account_nos}
 
     def entries_between(
         self, account_nos: Sequence[str], start: datetime, end: datetime
