@@ -273,7 +273,9 @@ class SqlMirrors:
         )
         rows = [r for r in self.conn.execute(q) if r.tariff_code in self._tariffs]
         accounts = sorted({r.account_no for r in rows})
-        balances = self._sums(t.ledger, t.ledger.c.account_no, t.ledger.c.amount_paise, accounts)
+        # The prepaid balance: arrears posted at onboarding are owed apart from it (docs/payments.md).
+        lg = t.ledger.c
+        balances = self._sums(t.ledger, lg.account_no, lg.amount_paise, accounts, lg.kind != ARREARS)
         tok = t.tokens_issued.c
         in_flight = self._sums(
             t.tokens_issued, tok.account_no, tok.amount_paise, accounts, tok.status == TokenState.ISSUED.value
