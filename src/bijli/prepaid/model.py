@@ -29,6 +29,11 @@ class EntryKind(enum.StrEnum):
     DUTY = "electricity_duty"
     """Duty posted as an entry of its own: only in ledgers written before a charge carried its duty."""
     ADJUSTMENT = "adjustment"
+    ARREARS_RECOVERY = "arrears_recovery"
+    """The share of a recharge that recovers arrears (negative: it leaves the prepaid balance),
+    or, when the payment is refunded, the same share given back to the balance (positive)."""
+    REFUND = "refund"
+    """A refunded payment reversed (negative: the recharge's amount)."""
 
 
 CHARGE_KINDS = frozenset({EntryKind.ENERGY, EntryKind.FIXED, EntryKind.DUTY})
