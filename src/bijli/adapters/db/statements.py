@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.sql import among
-from bijli.prepaid.statement import ARREARS, ARREARS_RECOVERY, Holder, Posted
+from bijli.prepaid.statement import ARREARS, ARREARS_RECOVERY, Fitted, Holder, Posted
 from bijli.prepaid.tariff import Tariff
 
 
@@ -27,10 +27,24 @@ class SqlStatementBooks:
         self.conn = conn
         self.tariffs = tariffs
 
-    def holders(self, account_nos: Sequence[str]) -> dict[str, Holder]:
+    def holders(self, account_nos: Sequence[str], start: datetime, end: datetime) -> dict[str, Holder]:
         if not account_nos:
             return {}
-        a, c = t.accounts.c, t.consumers.c
+        a, c, i = t.accounts.c, t.consumers.c, t.installations.c
+        fitted: dict[str, list[Fitted]] = {}
+        installed = (
+            sa.select(i.account_no, i.meter_id, i.installed_at, i.removed_at)
+            .where(
+                among(self.conn, i.account_no, list(account_nos)),
+                i.installed_at < end,
+                sa.or_(i.removed_at.is_(None), i.removed_at > start),
+            )
+            .order_by(i.account_no, i.installed_at, i.id)
+        )
+        for r in self.conn.execute(installed):
+            fitted.setdefault(r.account_no, []).append(
+                Fitted(meter_id=r.meter_id, installed_at=r.installed_at, removed_at=r.removed_at)
+            )
         rows = self.conn.execute(
             sa.select(a.account_no, a.consumer_name, a.meter_id, a.sanctioned_load_w, a.tariff_code, c.language)
             .select_from(t.accounts.outerjoin(t.consumers, c.consumer_id == a.consumer_id))
@@ -44,6 +58,7 @@ class SqlStatementBooks:
                 sanctioned_load_w=r.sanctioned_load_w,
                 tariff=self.tariffs[r.tariff_code],
                 language=r.language or "en",
+                meters=tuple(fitted.get(r.account_no, ())),
             )
             for r in rows
         }
