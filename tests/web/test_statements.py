@@ -64,6 +64,7 @@ def test_a_statement_ties_out_to_the_ledger_balance(api: TestClient) -> None:
         assert sum(rupees(x["kwh"]) for x in slabs) == rupees(s["energy_kwh"])  # type: ignore[attr-defined,arg-type]
         assert s["slab_difference"] == "0.00"
         assert s["days_charged"] == 1
+        assert [m["meter_id"] for m in s["meters"]] == [c.meter_id]  # type: ignore[attr-defined]
 
 
 def test_one_months_closing_is_the_next_months_opening(api: TestClient) -> None:

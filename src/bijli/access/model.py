@@ -38,6 +38,8 @@ class Permission(StrEnum):
     """Take a meter out of service, or put it back."""
     BULK = "bulk"
     """Ask for, approve or refuse an action on many meters at once."""
+    RECONCILIATION = "reconciliation"
+    """The reconciliation items: redemptions no token explains, meters' credit drifting from the ledger."""
 
 
 P = Permission
@@ -47,9 +49,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {P.READ_FLEET, P.READ_REPORTS, P.READ_ACCOUNTS, P.DISCONNECT, P.RECONNECT, P.METER_READ, P.BULK}
     ),
     Role.FIELD_ENGINEER: frozenset({P.READ_FLEET, P.RECONNECT, P.METER_READ, P.DECOMMISSION}),
-    Role.BILLING: frozenset({P.READ_FLEET, P.READ_REPORTS, P.READ_ACCOUNTS, P.CREDIT, P.TARIFF_PUSH}),
+    Role.BILLING: frozenset({P.READ_FLEET, P.READ_REPORTS, P.READ_ACCOUNTS, P.CREDIT, P.TARIFF_PUSH, P.RECONCILIATION}),
     Role.ADMIN: frozenset(Permission),
-    Role.AUDITOR: frozenset({P.READ_FLEET, P.READ_REPORTS, P.READ_ACCOUNTS, P.READ_AUDIT}),
+    Role.AUDITOR: frozenset({P.READ_FLEET, P.READ_REPORTS, P.READ_ACCOUNTS, P.READ_AUDIT, P.RECONCILIATION}),
 }
 """The role table: docs/api.md shows it route by route, and tests/web/test_roles.py holds
 every route to it."""

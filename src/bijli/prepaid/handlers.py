@@ -197,7 +197,7 @@ def monthly_statements(
     """The statements of `month` (``YYYY-MM``) of these accounts, for those that exist."""
     start, end = month_window(month)
     with store.transaction() as uow:
-        holders = uow.statements.holders(account_nos)
+        holders = uow.statements.holders(account_nos, start, end)
         found = sorted(holders)
         opening = uow.statements.balances_before(found, start)
         entries = uow.statements.entries_between(found, start, end)
@@ -236,7 +236,7 @@ def account_ledger(
 ) -> AccountLedger | None:
     """The account's ledger in [start, end); None if there is no such account."""
     with store.transaction() as uow:
-        holder = uow.statements.holders([account_no]).get(account_no)
+        holder = uow.statements.holders([account_no], start, end).get(account_no)
         if holder is None:
             return None
         before, owed = uow.statements.balances_before([account_no], start)[account_no]

@@ -29,8 +29,10 @@ class EntryKind(enum.StrEnum):
     """Arrears at onboarding (negative)."""
     RECHARGE = "recharge"
     ARREARS_RECOVERY = "arrears_recovery"
-    """The share of a recharge moved to arrears (its own line)."""
+    """The share of a recharge that recovers arrears (negative: it leaves the prepaid balance),
+    or, when the payment is refunded, the same share given back to the balance (positive)."""
     REFUND = "refund"
+    """A refunded payment reversed (negative: the recharge's amount)."""
     REVERSAL = "reversal"
     """A refunded payment taken back."""
     DAY_CHARGE = "day_charge"

@@ -111,8 +111,9 @@ class RechargeUnit(Protocol):
 class StatementBooks(Protocol):
     """The accounts and the ledger, read for statements and the account ledger."""
 
-    def holders(self, account_nos: Sequence[str]) -> dict[str, Holder]:
-        """Who and what each account is, for those that exist."""
+    def holders(self, account_nos: Sequence[str], start: datetime, end: datetime) -> dict[str, Holder]:
+        """Who and what each account is, for those that exist, with the meters installed on it
+        at some time in [start, end)."""
         ...
 
     def balances_before(self, account_nos: Sequence[str], moment: datetime) -> dict[str, tuple[int, int]]:

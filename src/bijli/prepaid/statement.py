@@ -92,6 +92,15 @@ class Posted:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Fitted:
+    """A meter's time on the account (an installation), as a statement names it."""
+
+    meter_id: str
+    installed_at: datetime
+    removed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Holder:
     """Who and what a statement is for."""
 
@@ -102,6 +111,8 @@ class Holder:
     tariff: Tariff
     language: str = "en"
     """The language the consumer chose: ``hi`` or ``en``."""
+    meters: tuple[Fitted, ...] = ()
+    """The meters installed on the account at some time in the statement's month, oldest first."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -33,6 +33,12 @@ class Slab(BaseModel):
     amount: Rupees = Field(description="What it cost, without duty (cumulative rounding: the slabs add up exactly).")
 
 
+class FittedMeter(BaseModel):
+    meter_id: str
+    installed_at: datetime
+    removed_at: datetime | None = Field(description="Null while the meter is installed.")
+
+
 class StatementEntry(BaseModel):
     kind: str = Field(examples=["recharge"], description="The ledger entry's kind.")
     day: date = Field(description="The IST day it is for.")
@@ -51,6 +57,7 @@ class MonthlyStatement(BaseModel):
     account_no: str
     consumer_name: str
     meter_id: str | None = Field(description="The meter now installed on the account; null when none is.")
+    meters: list[FittedMeter] = Field(description="The meters installed on the account at some time in the month.")
     month: str = Field(examples=["2026-11"])
     first_day: date
     last_day: date
@@ -135,6 +142,14 @@ def statement_out(s: Statement) -> MonthlyStatement:
         account_no=h.account_no,
         consumer_name=h.consumer_name,
         meter_id=h.meter_id,
+        meters=[
+            FittedMeter(
+                meter_id=m.meter_id,
+                installed_at=m.installed_at.astimezone(UTC),
+                removed_at=None if m.removed_at is None else m.removed_at.astimezone(UTC),
+            )
+            for m in h.meters
+        ],
         month=s.month,
         first_day=s.first_day,
         last_day=s.last_day,

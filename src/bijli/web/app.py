@@ -29,6 +29,8 @@ from bijli.web import (
     login,
     meters_api,
     pages,
+    payments_api,
+    recharge,
     reports_api,
     statement_pages,
 )
@@ -90,8 +92,10 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(commands_api.router(ctx))
     app.include_router(meters_api.router(ctx))
     app.include_router(reports_api.router(ctx))
+    app.include_router(payments_api.router(ctx))
     app.include_router(accounts_api.router(ctx))
     app.include_router(pages.router(ctx, templates))
+    app.include_router(recharge.router(ctx, templates))
     app.include_router(statement_pages.router(ctx, templates))
     app.include_router(login.router(ctx, templates))
 

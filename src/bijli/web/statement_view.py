@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from bijli.kernel.time import ist_day, ist_midnight
 from bijli.kernel.units import WH_PER_KWH, kwh
 from bijli.prepaid.statement import ARREARS, ARREARS_RECOVERY, SlabLine, Statement, in_balance
 from bijli.web.display import MINUS, day_text, kwh_text, month_text, rupees_text
@@ -148,6 +149,21 @@ def _band(line: SlabLine, lang: Lang) -> str:
     return f"{low + (1 if low else 0)}{DASH}{line.up_to_wh // WH_PER_KWH} kWh"
 
 
+def _meters(s: Statement, lang: Lang) -> str:
+    """The meters on the account in the month: one, or each with the days it was installed."""
+    h = s.holder
+    fitted = h.meters
+    if len(fitted) <= 1:
+        return (fitted[0].meter_id if fitted else h.meter_id) or word("no_meter", lang)
+    parts = []
+    for m in fitted:
+        since = max(m.installed_at, ist_midnight(s.first_day))
+        until = ist_day(m.removed_at) if m.removed_at is not None and ist_day(m.removed_at) <= s.last_day else None
+        span = f"{day_text(ist_day(since), lang)} {DASH} {day_text(until, lang) if until else ''}".rstrip()
+        parts.append(f"{m.meter_id} ({span})")
+    return ", ".join(parts)
+
+
 def _units(wh: int) -> str:
     return kwh_text(kwh(wh))
 
@@ -159,7 +175,7 @@ def statement_view(s: Statement, lang: Lang) -> StatementView:
     facts = [
         (word("consumer", lang), h.consumer_name),
         (word("account", lang), h.account_no),
-        (word("meter", lang), h.meter_id or word("no_meter", lang)),
+        (word("meter", lang), _meters(s, lang)),
         (word("load", lang), load),
         (word("tariff", lang), f"{h.tariff.name} · {', '.join(s.tariff_labels)}"),
         (word("period", lang), f"{day_text(s.first_day, lang)} {DASH} {day_text(s.last_day, lang)}"),

@@ -27,6 +27,7 @@ READING = {
     Permission.READ_REPORTS,
     Permission.READ_ACCOUNTS,
     Permission.READ_AUDIT,
+    Permission.RECONCILIATION,  # reads the reconciliation items; resolving them is not a route
 }
 
 

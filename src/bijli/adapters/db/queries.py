@@ -18,6 +18,8 @@ from bijli.mdm.meters import StatusChange
 from bijli.prepaid.model import CHARGE_KINDS, EntryKind
 
 _CHARGES = [k.value for k in CHARGE_KINDS]
+_RECHARGES = [EntryKind.RECHARGE.value, EntryKind.REFUND.value]
+"""Recharges net of refunds (a refund is a negative entry of its own)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +75,8 @@ class BalanceView:
     charges_paise: int
     adjustments_paise: int
     last_entry_at: datetime | None
+    arrears_recovered_paise: int = 0
+    """Of the recharges, what went to arrears (positive), shown as its own line."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,13 +139,16 @@ class Queries:
         q = sa.select(
             sa.func.coalesce(sa.func.sum(l.amount_paise), 0),
             sa.func.coalesce(sa.func.sum(sa.case((l.kind == EntryKind.OPENING.value, l.amount_paise), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((l.kind == EntryKind.RECHARGE.value, l.amount_paise), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((l.kind.in_(_RECHARGES), l.amount_paise), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(sa.case((l.kind.in_(_CHARGES), -l.amount_paise), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(sa.case((l.kind == EntryKind.ADJUSTMENT.value, l.amount_paise), else_=0)), 0),
             sa.func.max(l.posted_at),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((l.kind == EntryKind.ARREARS_RECOVERY.value, -l.amount_paise), else_=0)), 0
+            ),
         ).where(l.account_no == account_no)
         with self.engine.connect() as conn:
-            total, opening, recharges, charges, adjustments, last = conn.execute(q).one()
+            total, opening, recharges, charges, adjustments, last, recovered = conn.execute(q).one()
             running = int(conn.execute(sa.select(running_charges(sa.literal(account_no)))).scalar_one())
         total, charges = int(total) - running, int(charges) + running  # days not on the ledger yet
         if last is not None and not isinstance(last, datetime):
@@ -154,6 +161,7 @@ class Queries:
             charges_paise=int(charges),
             adjustments_paise=int(adjustments),
             last_entry_at=last,
+            arrears_recovered_paise=int(recovered),
         )
 
     def account_mobile(self, account_no: str) -> str | None:

@@ -8,7 +8,7 @@ month in progress ends at the balance the consumer sees (docs/billing.md)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -18,8 +18,14 @@ from bijli.adapters.db.charging import SqlDayCharges
 from bijli.adapters.db.sql import among
 from bijli.kernel.time import ist_day, ist_midnight
 from bijli.prepaid.charging import closing_entry
-from bijli.prepaid.statement import ARREARS, ARREARS_RECOVERY, Holder, Posted
+from bijli.prepaid.statement import ARREARS, ARREARS_RECOVERY, Fitted, Holder, Posted
 from bijli.prepaid.tariff import Tariff
+
+
+def _first_day_from(moment: datetime) -> date:
+    """The first IST day whose midnight is at or after `moment` (a day's charge is for its midnight)."""
+    day = ist_day(moment)
+    return day if ist_midnight(day) >= moment else day + timedelta(days=1)
 
 
 def _for(l: sa.ColumnCollection[str, sa.ColumnElement[object]]) -> sa.ColumnElement[datetime]:  # noqa: E741
@@ -34,10 +40,24 @@ class SqlStatementBooks:
         self.conn = conn
         self.tariffs = tariffs
 
-    def holders(self, account_nos: Sequence[str]) -> dict[str, Holder]:
+    def holders(self, account_nos: Sequence[str], start: datetime, end: datetime) -> dict[str, Holder]:
         if not account_nos:
             return {}
-        a, c = t.accounts.c, t.consumers.c
+        a, c, i = t.accounts.c, t.consumers.c, t.installations.c
+        fitted: dict[str, list[Fitted]] = {}
+        installed = (
+            sa.select(i.account_no, i.meter_id, i.installed_at, i.removed_at)
+            .where(
+                among(self.conn, i.account_no, list(account_nos)),
+                i.installed_at < end,
+                sa.or_(i.removed_at.is_(None), i.removed_at > start),
+            )
+            .order_by(i.account_no, i.installed_at, i.id)
+        )
+        for r in self.conn.execute(installed):
+            fitted.setdefault(r.account_no, []).append(
+                Fitted(meter_id=r.meter_id, installed_at=r.installed_at, removed_at=r.removed_at)
+            )
         rows = self.conn.execute(
             sa.select(a.account_no, a.consumer_name, a.meter_id, a.sanctioned_load_w, a.tariff_code, c.language)
             .select_from(t.accounts.outerjoin(t.consumers, c.consumer_id == a.consumer_id))
@@ -51,6 +71,7 @@ class SqlStatementBooks:
                 sanctioned_load_w=r.sanctioned_load_w,
                 tariff=self.tariffs[r.tariff_code],
                 language=r.language or "en",
+                meters=tuple(fitted.get(r.account_no, ())),
             )
             for r in rows
         }
@@ -71,7 +92,8 @@ class SqlStatementBooks:
         running = dict(
             self.conn.execute(
                 sa.select(d.account_no, sa.func.sum(d.charge_paise - d.posted_paise))
-                .where(among(self.conn, d.account_no, list(account_nos)), d.day < ist_day(moment), sa.text(t.DAY_OPEN))
+                .where(among(self.conn, d.account_no, list(account_nos)), d.day < _first_day_from(moment))
+                .where(sa.text(t.DAY_OPEN))
                 .group_by(d.account_no)
             ).all()
         )
@@ -118,7 +140,8 @@ class SqlStatementBooks:
                     ),
                 )
             )
-        for day in SqlDayCharges(self.conn).open_between(list(account_nos), ist_day(start), ist_day(end)):
+        days = SqlDayCharges(self.conn).open_between(list(account_nos), _first_day_from(start), _first_day_from(end))
+        for day in days:
             entry = closing_entry(day)
             moment = ist_midnight(day.day)
             found[day.account_no].append(

@@ -24,6 +24,7 @@ from bijli.adapters.db.faults import translated
 from bijli.adapters.db.ledger import SqlBillingMonths, SqlLedger
 from bijli.adapters.db.meter_keys import SqlMeterKeys
 from bijli.adapters.db.meter_state import SqlMeterState
+from bijli.adapters.db.payments import SqlMirrors, SqlPayments, SqlReconciliation, SqlRedemptions, SqlTokenRegister
 from bijli.adapters.db.readings import SqlDailyUsage, SqlReadingEdits, SqlReadings
 from bijli.adapters.db.received import SqlIngestLog, SqlQuarantine, SqlReceived
 from bijli.adapters.db.registry import SqlRegistry
@@ -61,6 +62,11 @@ class SqlUnit:
         self.codes = SqlLoginCodes(conn)
         self.consumers = SqlConsumers(conn)
         self.bulk = SqlBulkRequests(conn)
+        self.payments = SqlPayments(conn)
+        self.token_register = SqlTokenRegister(conn)
+        self.redemptions = SqlRedemptions(conn)
+        self.mirrors = SqlMirrors(conn, tariffs)
+        self.reconciliation = SqlReconciliation(conn)
 
 
 class Store:
