@@ -146,7 +146,7 @@ def test_closed_days_keep_their_money_across_the_migration_to_day_charges(platfo
     balance = platform.queries.balance("KESCOCL0000001").balance_paise
     engine = platform.store.engine
 
-    db_engine.downgrade(engine, "0011")
+    db_engine.downgrade(engine, "0012")
     with engine.connect() as conn:
         assert "day_charges" not in sa.inspect(conn).get_table_names()
         ledger = conn.execute(sa.text("SELECT sum(amount_paise) FROM ledger WHERE account_no = 'KESCOCL0000001'"))

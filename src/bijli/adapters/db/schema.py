@@ -210,7 +210,7 @@ billing_months = sa.Table(
     sa.Column("month", sa.String(7), primary_key=True),
     sa.Column("opening_wh_total", sa.BigInteger, nullable=False),
     # When the opening register was read (a reading's end, or the installation); NULL: an
-    # opening recorded before migration 0012, kept as it is.
+    # opening recorded before migration 0013, kept as it is.
     sa.Column("opening_read_at", UtcDateTime),
 )
 

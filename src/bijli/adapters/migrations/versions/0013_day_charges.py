@@ -10,8 +10,8 @@ their `energy_charge` and `fixed_charge` rows as history, under references never
 reading from before the month can move it; openings recorded before keep NULL and stay as they
 are. `ledger.tariff_version` names the tariff version a charge used.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
