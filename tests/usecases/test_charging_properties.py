@@ -1,8 +1,10 @@
 """Property: whatever order readings arrive in (late, twice, some never, some estimated first),
-with a meter replaced, a tariff changing mid-month, recharges reported more than once, days
-closing at any moment and the platform restarting, every account's balance is its opening
-plus its payments less its charges to the paisa, and its months' charges are those its
-readings, installations and tariff make: the same for every arrival order.
+with a meter replaced, a tariff changing mid-month, recharges reported more than once, payments
+through the gateway's webhook (sent more than once, failed, refunded) and their tokens typed
+at the meter (and replayed), days closing at any moment and the platform restarting, every
+account's balance is its opening plus its payments less refunds less its charges to the
+paisa, and its months' charges are those its readings, installations and tariff make: the
+same for every arrival order.
 
 Hypothesis drives the SQLite store (fast); a few fixed plans run on PostgreSQL too."""
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -26,12 +28,17 @@ from bijli.adapters.db.store import Store
 from bijli.headend.handlers import ingest_batch
 from bijli.headend.model import KeyRing
 from bijli.headend.ports import Delivery
-from bijli.kernel.time import INTERVAL, IST, ist_midnight
+from bijli.kernel.time import INTERVAL, IST, epoch, ist_midnight
 from bijli.mdm.handlers import run_vee, settle_all
+from bijli.payments.handlers import reconcile, take_webhook
+from bijli.payments.model import PaymentEvent, PaymentStatus, event_body, sign
 from bijli.prepaid.charging import Account, Installation, Metered, MonthOpening, day_totals, derive, month_bounds
 from bijli.prepaid.handlers import record_recharge
 from bijli.prepaid.model import opening
 from bijli.prepaid.tariff import Slab, Tariff, TariffVersion, builtin_tariffs
+from bijli.protocol import topics
+from bijli.protocol.codec import seal
+from bijli.protocol.frames import PROTOCOL_VERSION, Redemption, TokenFrame
 from tests.support.frames import reading
 from tests.support.world import SECRET
 
@@ -81,6 +88,9 @@ class Plan:
     restart_after: frozenset[int]
     replaced_at: int | None
     """The interval from which a new meter is installed in place of the old one."""
+    payments: list[tuple[int, int, str, int, bool]] = field(default_factory=list)
+    """(after part, paise, fate, times each webhook is sent, token typed at the meter): fate
+    captured, failed, or refunded (captured, then refunded after a later part)."""
 
 
 @st.composite
@@ -108,6 +118,18 @@ def plans(draw: st.DrawFn) -> Plan:
         vee_after=frozenset(draw(st.sets(st.integers(0, parts - 1), max_size=2))),
         restart_after=frozenset(draw(st.sets(st.integers(0, parts - 1), max_size=2))),
         replaced_at=draw(st.one_of(st.none(), st.integers(1, n - 1))),
+        payments=draw(
+            st.lists(
+                st.tuples(
+                    st.integers(0, parts - 1),
+                    st.integers(100, 90_000),
+                    st.sampled_from(["captured", "failed", "refunded"]),
+                    st.integers(1, 3),
+                    st.booleans(),
+                ),
+                max_size=3,
+            )
+        ),
     )
 
 
@@ -166,13 +188,22 @@ def play(site: Site, plan: Plan) -> None:
     if swap is not None:
         closing = 5_000_000 + plan.used_before + sum(wh for m, wh in zip(meter_of, plan.whs, strict=True) if m == old)
         installations = replace_meter(site, account, old, new, swap, closing)
-    frames = {
-        k: Delivery(*reading(SECRET, meter_of[k], k + 1, starts[k], wh=plan.whs[k], total=registers[k]))
-        for k in range(len(starts))
-    }
+    counters = {old: 0, new: 0}
+
+    def sent(k: int) -> Delivery:
+        """Interval k's reading in a frame of its own, with its meter's next frame counter (a
+        meter numbers frames as it sends them, whichever interval they carry)."""
+        counters[meter_of[k]] += 1
+        return Delivery(
+            *reading(SECRET, meter_of[k], counters[meter_of[k]], starts[k], wh=plan.whs[k], total=registers[k])
+        )
+
+    frames = {k: sent(k) for k in plan.order}  # numbered in the order they are sent
+    COUNTERS.update(counters)
     ring = KeyRing(SECRET)
     parts = [plan.order[a:b] for a, b in itertools.pairwise([0, *plan.cuts, len(plan.order)])]
     paid: dict[int, int] = {}
+    paid_by_gateway = 0
     for i, part in enumerate(parts):
         at = max((starts[k] for k in part), default=starts[0]) + INTERVAL
         batch = [frames[k] for k in part] + [frames[k] for k in part if k in plan.resent]
@@ -182,13 +213,15 @@ def play(site: Site, plan: Plan) -> None:
             if when == i:
                 record_recharge(site.store, account, paise, f"{account}-{number}", at)
                 paid.setdefault(number, paise)
+        paid_by_gateway += webhooks(site, plan, account, i, at)
         if i in plan.vee_after:
             run_vee(site.store, at, lookback=timedelta(hours=12), grace=timedelta(0))
             settle_all(site.store, at)
         if i in plan.restart_after:
             site.restart()
         ledger_holds_what_was_posted(site, account)
-        assert balance(site, account) == OPENING_PAISE + sum(paid.values()) - charged_so_far(site, account)
+        expected_now = OPENING_PAISE + sum(paid.values()) + paid_by_gateway - charged_so_far(site, account)
+        assert balance(site, account) == expected_now
     settle_all(site.store, starts[-1] + timedelta(days=3))
 
     delivered = [
@@ -209,7 +242,7 @@ def play(site: Site, plan: Plan) -> None:
     assert all(r[1] == r[3] for r in days)  # every day closed: all of it on the ledger
     owed = sum(d.charge_paise for d in expected)
     assert ledger_charges(site, account) == owed
-    assert balance(site, account) == OPENING_PAISE + sum(paid.values()) - owed
+    assert balance(site, account) == OPENING_PAISE + sum(paid.values()) + paid_by_gateway - owed
 
 
 def month_opening(owner: Account, month: str, delivered: list[Metered]) -> MonthOpening | None:
@@ -226,6 +259,59 @@ def month_opening(owner: Account, month: str, delivered: list[Metered]) -> Month
         return MonthOpening(inst.opening_wh_total, inst.installed_at)
     last = max(before, key=lambda m: m.interval_start)
     return MonthOpening(last.wh_total, last.interval_start + INTERVAL)
+
+
+SECRET_FOR_WEBHOOKS = b"property-test-gateway-secret-0123456789"
+COUNTERS: dict[str, int] = {}
+"""Each meter's last frame counter sent (the token frames come after its readings' frames)."""
+
+
+def webhooks(site: Site, plan: Plan, account: str, part: int, at: datetime) -> int:
+    """The gateway's calls due after `part` (each sent as often as the plan says), and the
+    meter's reports of its tokens typed at it (twice); what they should add to the balance."""
+    added = 0
+    for k, (when, paise, fate, times, typed) in enumerate(plan.payments):
+        payment = f"{account}-pay{k}"
+        if when == part:
+            status = PaymentStatus.FAILED if fate == "failed" else PaymentStatus.CAPTURED
+            for _ in range(times):
+                gateway(site, payment, account, paise, status, at)
+            if status is PaymentStatus.CAPTURED:
+                added += paise
+                if typed:
+                    redeem(site, payment, at)
+        if fate == "refunded" and part == min(when + 1, len(plan.settle_hours) - 1) and part > when:
+            for _ in range(times):
+                gateway(site, payment, account, paise, PaymentStatus.REFUNDED, at)
+            added -= paise
+    return added
+
+
+def gateway(site: Site, payment: str, account: str, paise: int, status: PaymentStatus, at: datetime) -> None:
+    event = PaymentEvent(
+        event_id=f"evt-{payment}-{status.value}", payment_id=payment, account_no=account, amount_paise=paise,
+        status=status, at=at,
+    )  # fmt: skip
+    body = event_body(event)
+    take_webhook(site.store, body, sign(SECRET_FOR_WEBHOOKS, body), SECRET_FOR_WEBHOOKS, 1, at)
+
+
+def redeem(site: Site, payment: str, at: datetime) -> None:
+    """The meter reports the payment's token as typed at its hotspot, and again (a replay)."""
+    [(meter, token_id, paise)] = site.all(
+        "SELECT meter_id, token_id, amount_paise FROM tokens_issued WHERE payment_id = :p", p=payment
+    )
+    COUNTERS[str(meter)] = COUNTERS.get(str(meter), 0) + 1
+    fc = COUNTERS[str(meter)]
+    frame = TokenFrame(
+        v=PROTOCOL_VERSION, m=str(meter), fc=fc, ts=epoch(at),
+        redemptions=[Redemption(token_id=int(token_id), status=0, amount_paise=int(paise), at=epoch(at))],  # type: ignore[call-overload]
+    )  # fmt: skip
+    sealed = Delivery(topics.uplink("bijli", str(meter), "token"), seal(SECRET.frame_key(str(meter)), frame))
+    ring = KeyRing(SECRET)
+    for _ in range(2):
+        ingest_batch(site.store, [sealed], ring, "bijli", at)
+    reconcile(site.store, at)
 
 
 def replace_meter(site: Site, account: str, old: str, new: str, swap: datetime, closing: int) -> list[Installation]:
@@ -250,6 +336,8 @@ def replace_meter(site: Site, account: str, old: str, new: str, swap: datetime, 
             sa.text("UPDATE installations SET removed_at = :at, closing_wh_total = :c WHERE meter_id = :m"),
             {"at": swap, "c": closing, "m": old},
         )
+        conn.execute(sa.text("UPDATE accounts SET meter_id = NULL WHERE account_no = :a"), {"a": account})
+        conn.execute(sa.text("UPDATE accounts SET meter_id = :m WHERE account_no = :a"), {"a": account, "m": new})
         conn.execute(
             sa.text(
                 "INSERT INTO installations (account_no, meter_id, installed_at, opening_wh_total, reason) "
@@ -337,4 +425,8 @@ def fixed_plan(rng: random.Random) -> Plan:
         vee_after=frozenset({rng.randrange(parts)}),
         restart_after=frozenset({rng.randrange(parts)}),
         replaced_at=rng.choice([None, rng.randint(1, n - 1)]),
+        payments=[
+            (rng.randrange(parts), rng.randint(100, 90_000), fate, rng.randint(1, 3), rng.random() < 0.5)
+            for fate in ("captured", "failed", "refunded")
+        ],
     )
