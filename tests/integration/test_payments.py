@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -269,3 +270,12 @@ def test_a_token_no_meter_reported_is_flagged_undelivered_until_a_late_report_ar
     reconcile(platform.store, month_on)
     assert rows(platform, "SELECT status FROM tokens_issued") == [("redeemed",)]
     assert reconciliation_items(platform.store, "open", 10, 0) == []
+
+
+def test_the_same_payment_reported_twice_at_once_is_credited_once(platform: Platform) -> None:
+    before = balance(platform)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        taken = list(pool.map(lambda _: pay(platform, "pay-race", 10_000), range(4)))
+    assert sorted(bool(t.applied) for t in taken) == [False, False, False, True]  # type: ignore[attr-defined]
+    assert balance(platform) == before + 10_000
+    assert rows(platform, "SELECT count(*) FROM tokens_issued") == [(1,)]

@@ -47,7 +47,12 @@ class SqlPayments:
         self.conn = conn
 
     def get(self, payment_id: str) -> Payment | None:
+        # The same payment reported twice at once: the second waits for the first, then finds it.
         p = t.payments.c
+        if is_pg(self.conn):
+            self.conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:p))"), {"p": f"payment:{payment_id}"})
+        else:  # a write statement takes SQLite's one write lock first, whatever it matches
+            self.conn.execute(t.payments.update().where(p.payment_id == payment_id).values(status=p.status))
         q = sa.select(p.payment_id, p.account_no, p.amount_paise, p.status, p.arrears_recovered_paise).where(
             p.payment_id == payment_id
         )
