@@ -189,9 +189,10 @@ def _upsert_limit(store: Transactions[SettlementUnit], ids: list[str], day: date
     with engine.connect() as conn:
         transaction = conn.begin()
         try:
-            SqlDayCharges(conn).add(rows)  # first: rows made
+            now = datetime.now(UTC)
+            SqlDayCharges(conn).add(rows, now)  # first: rows made
             t = time.perf_counter()
-            SqlDayCharges(conn).add(rows)  # then: rows added to, as every round after a day's first
+            SqlDayCharges(conn).add(rows, now)  # then: rows added to, as every round after a day's first
             spent = time.perf_counter() - t
         finally:
             transaction.rollback()

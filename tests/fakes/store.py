@@ -80,6 +80,7 @@ class State:
     months: dict[MonthKey, MonthOpening] = field(default_factory=dict)
     days: dict[DayKey, OpenDay] = field(default_factory=dict)
     """Each account's running charge per day, with what of it is posted."""
+    days_changed: dict[DayKey, datetime] = field(default_factory=dict)
     events: dict[tuple[str, int, int], MeterEvent] = field(default_factory=dict)
     daily_registers: dict[tuple[str, int], DailyRegister] = field(default_factory=dict)
     redemptions: dict[tuple[str, int], TokenRedemption] = field(default_factory=dict)
@@ -471,8 +472,9 @@ class MemoryDayCharges(_Repo):
     def known(self, keys: Iterable[DayKey]) -> set[DayKey]:
         return {k for k in keys if k in self.s.days}
 
-    def add(self, days: Sequence[DayCharge]) -> None:
+    def add(self, days: Sequence[DayCharge], now: datetime) -> None:
         for d in days:
+            self.s.days_changed[(d.account_no, d.day)] = now
             was = self.s.days.get((d.account_no, d.day))
             if was is None:
                 self.s.days[(d.account_no, d.day)] = OpenDay(
@@ -496,11 +498,12 @@ class MemoryDayCharges(_Repo):
                     tariff_version=d.tariff_version,
                 )
 
-    def put(self, days: Sequence[DayCharge]) -> None:
+    def put(self, days: Sequence[DayCharge], now: datetime) -> None:
         for d in days:
+            self.s.days_changed[(d.account_no, d.day)] = now
             was = self.s.days.get((d.account_no, d.day))
             if was is None:
-                self.add([d])
+                self.add([d], now)
             else:
                 self.s.days[(d.account_no, d.day)] = replace(
                     was,
@@ -510,9 +513,11 @@ class MemoryDayCharges(_Repo):
                     tariff_version=d.tariff_version,
                 )
 
-    def due(self, through: date, limit: int) -> list[OpenDay]:
+    def due(self, through: date, quiet_since: datetime, limit: int) -> list[OpenDay]:
+        quiet = [k for k, at in self.s.days_changed.items() if at <= quiet_since]
         due = sorted(
-            (d for d in self.s.days.values() if d.day <= through and _open(d)), key=lambda d: (d.day, d.account_no)
+            (d for k in quiet if (d := self.s.days[k]).day <= through and _open(d)),
+            key=lambda d: (d.day, d.account_no),
         )
         return due[:limit]
 

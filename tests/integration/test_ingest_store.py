@@ -142,6 +142,7 @@ def test_a_decommissioned_meters_frames_are_quarantined_until_it_is_recommission
 
 def test_closed_days_keep_their_money_across_the_migration_to_day_charges(platform: Platform) -> None:
     ingest_batch(platform.store, _deliveries(platform, "KNCL0000001", 1, 4), platform.ring, "bijli", NOW)
+    settle_all(platform.store, NOW)
     settle_all(platform.store, NOW + timedelta(days=2))  # the day is closed: its debit is on the ledger
     balance = platform.queries.balance("KESCOCL0000001").balance_paise
     engine = platform.store.engine

@@ -11,7 +11,7 @@ from bijli.headend.ports import Delivery
 from bijli.kernel.time import INTERVAL, ist_day
 from bijli.mdm.handlers import settle, settle_all
 from bijli.mdm.vee import Flag
-from bijli.prepaid.handlers import record_recharge
+from bijli.prepaid.handlers import QUIET, record_recharge
 from tests.support.frames import reading
 from tests.support.world import SECRET, World
 from tests.usecases.conftest import day
@@ -71,12 +71,14 @@ def test_the_same_reading_settled_again_later_charges_nothing_more(world: World)
 def test_a_reading_after_its_day_closed_is_charged_once_by_a_correction(world: World) -> None:
     frames = world.frames(CL1, 1, [START + k * INTERVAL for k in range(3)])
     ingest_batch(world.store, frames[:2], world.ring, "bijli", NOW)
-    settle_all(world.store, NEXT_DAY)
+    settle_all(world.store, NOW)
+    settle_all(world.store, NEXT_DAY)  # the day closes
     closed = world.probe.balance(ACCOUNT)
 
     ingest_batch(world.store, frames[2:], world.ring, "bijli", NEXT_DAY)
     settle_all(world.store, NEXT_DAY)
-    settle_all(world.store, NEXT_DAY)
+    assert world.probe.balance(ACCOUNT) < closed  # charged at once, on the ledger when it has been quiet a while
+    settle_all(world.store, NEXT_DAY + QUIET)
 
     kinds = [kind for kind, _, _ in world.probe.ledger(ACCOUNT)]
     assert kinds.count("day_charge") == 1 and kinds.count("day_correction") == 1

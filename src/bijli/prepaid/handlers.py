@@ -40,6 +40,9 @@ from bijli.prepaid.statement import (
 CLOSE_AFTER = timedelta(hours=2)
 """A day's charge goes on the ledger once the day ended this long ago; later readings of it
 are charged by a correction."""
+QUIET = timedelta(minutes=30)
+"""...and once no reading has changed it for this long (a meter delivering a day's buffer
+after an outage gets one correction, not one per batch)."""
 CLOSE_AT_ONCE = 2_000
 """Days closed in one transaction."""
 
@@ -97,9 +100,9 @@ def charge(uow: ChargingUnit, readings: Sequence[Metered], now: datetime) -> Cha
     added: list[DayCharge] = []
     for account_no, found in sorted(charges.items()):
         added.extend(day_totals(accounts[account_no], found, fresh.get(account_no, set())))
-    uow.day_charges.add(added)
+    uow.day_charges.add(added, now)
     for account_no, month in sorted(recount):
-        _recount(uow, accounts[account_no], month, recount[(account_no, month)])
+        _recount(uow, accounts[account_no], month, recount[(account_no, month)], now)
     return Charged(sum(len(c) for c in charges.values()), len(added), len(recount))
 
 
@@ -169,20 +172,21 @@ def _moved_openings(
     return moved
 
 
-def _recount(uow: ChargingUnit, account: Account, month: str, opening: MonthOpening | None) -> None:
+def _recount(uow: ChargingUnit, account: Account, month: str, opening: MonthOpening | None, now: datetime) -> None:
     """Count an account's month again from its stored readings: its days' charges become what
     they should be, and closed days get a correction when they close again."""
     start, end = month_bounds(month)
     meters = sorted({i.meter_id for i in account.installations})
     charges = derive(account, month, opening, uow.registers.metered(meters, start, end))
-    uow.day_charges.put(day_totals(account, charges))
+    uow.day_charges.put(day_totals(account, charges), now)
 
 
 def close_days(uow: ChargingUnit, now: datetime, limit: int = CLOSE_AT_ONCE) -> int:
-    """Put the charge of days that ended `CLOSE_AFTER` ago on the ledger, one debit per account
-    and day (then a correction for whatever changed since); how many entries that made."""
+    """Put the charge of days that ended `CLOSE_AFTER` ago and have been `QUIET` since their
+    last change on the ledger, one debit per account and day (then a correction for whatever
+    changed since); how many entries that made."""
     through: date = ist_day(now - CLOSE_AFTER) - timedelta(days=1)
-    due = uow.day_charges.due(through, limit)
+    due = uow.day_charges.due(through, now - QUIET, limit)
     if not due:
         return 0
     entries = [closing_entry(d) for d in due]

@@ -70,17 +70,17 @@ class DayCharges(Protocol):
         """Which of these account-days have a charge already."""
         ...
 
-    def add(self, days: Sequence[DayCharge]) -> None:
-        """Add to these days' charges (a day not known yet starts at what is given)."""
+    def add(self, days: Sequence[DayCharge], now: datetime) -> None:
+        """Add to these days' charges (a day not known yet starts at what is given), changed `now`."""
         ...
 
-    def put(self, days: Sequence[DayCharge]) -> None:
-        """Set these days' charges to what is given (a month counted again)."""
+    def put(self, days: Sequence[DayCharge], now: datetime) -> None:
+        """Set these days' charges to what is given (a month counted again), changed `now`."""
         ...
 
-    def due(self, through: date, limit: int) -> list[OpenDay]:
-        """Up to `limit` days up to `through` whose charge is not all on the ledger yet (that no
-        other settler holds), held until the unit of work ends."""
+    def due(self, through: date, quiet_since: datetime, limit: int) -> list[OpenDay]:
+        """Up to `limit` days up to `through`, not changed after `quiet_since`, whose charge is
+        not all on the ledger yet (that no other settler holds), held until the unit of work ends."""
         ...
 
     def posted(self, days: Sequence[OpenDay]) -> None:

@@ -159,6 +159,7 @@ DAYS = Columns(
         ("duty_paise", "int"),
         ("energy_wh", "int"),
         ("tariff_version", "text"),
+        ("changed_at", "epoch"),
     )
 )
 _PG_ADD = (
@@ -167,7 +168,7 @@ _PG_ADD = (
     "charge_paise = day_charges.charge_paise + EXCLUDED.charge_paise, "
     "duty_paise = day_charges.duty_paise + EXCLUDED.duty_paise, "
     "energy_wh = day_charges.energy_wh + EXCLUDED.energy_wh, "
-    "tariff_version = EXCLUDED.tariff_version"
+    "tariff_version = EXCLUDED.tariff_version, pending = true, changed_at = EXCLUDED.changed_at"
 )
 
 
@@ -187,10 +188,10 @@ class SqlDayCharges:
         )
         return {(a, x) for a, x in self.conn.execute(q)} & wanted
 
-    def add(self, days: Sequence[DayCharge]) -> None:
+    def add(self, days: Sequence[DayCharge], now: datetime) -> None:
         if not days:
             return
-        rows = sorted((_row(x) for x in days), key=lambda r: (r["account_no"], r["day"]))  # one lock order
+        rows = sorted((_row(x, now) for x in days), key=lambda r: (r["account_no"], r["day"]))  # one lock order
         if is_pg(self.conn):
             raw(self.conn, _PG_ADD, DAYS.params(rows))
             return
@@ -202,27 +203,30 @@ class SqlDayCharges:
                 "duty_paise": t.day_charges.c.duty_paise + stmt.excluded.duty_paise,
                 "energy_wh": t.day_charges.c.energy_wh + stmt.excluded.energy_wh,
                 "tariff_version": stmt.excluded.tariff_version,
+                "pending": sa.true(),
+                "changed_at": stmt.excluded.changed_at,
             },
         )
         self.conn.execute(stmt, rows)
 
-    def put(self, days: Sequence[DayCharge]) -> None:
+    def put(self, days: Sequence[DayCharge], now: datetime) -> None:
         if not days:
             return
-        rows = sorted((_row(x) for x in days), key=lambda r: (r["account_no"], r["day"]))
+        rows = sorted((_row(x, now) for x in days), key=lambda r: (r["account_no"], r["day"]))
         dialect = _dialect(self.conn)
         stmt = dialect.insert(t.day_charges)
+        changed = ("charge_paise", "duty_paise", "energy_wh", "tariff_version", "changed_at")
         stmt = stmt.on_conflict_do_update(
             index_elements=["account_no", "day"],
-            set_={k: getattr(stmt.excluded, k) for k in ("charge_paise", "duty_paise", "energy_wh", "tariff_version")},
+            set_={**{k: getattr(stmt.excluded, k) for k in changed}, "pending": sa.true()},
         )
         self.conn.execute(stmt, rows)
 
-    def due(self, through: date, limit: int) -> list[OpenDay]:
+    def due(self, through: date, quiet_since: datetime, limit: int) -> list[OpenDay]:
         d = t.day_charges.c
         q = (
             sa.select(t.day_charges)
-            .where(d.day <= through, sa.text(t.DAY_OPEN))
+            .where(d.day <= through, d.pending, sa.or_(d.changed_at.is_(None), d.changed_at <= quiet_since))
             .order_by(d.day, d.account_no)
             .limit(limit)
         )
@@ -237,7 +241,7 @@ class SqlDayCharges:
         d = t.day_charges.c
         q = (
             sa.select(t.day_charges)
-            .where(among(self.conn, d.account_no, list(account_nos)), d.day >= first, d.day < end, sa.text(t.DAY_OPEN))
+            .where(among(self.conn, d.account_no, list(account_nos)), d.day >= first, d.day < end, d.pending)
             .order_by(d.account_no, d.day)
         )
         return [_open_day(r) for r in self.conn.execute(q)]
@@ -254,6 +258,7 @@ class SqlDayCharges:
                 posted_duty_paise=sa.bindparam("k_duty"),
                 posted_energy_wh=sa.bindparam("k_energy"),
                 postings=d.postings + 1,
+                pending=False,
             ),
             [
                 {
@@ -283,8 +288,9 @@ def _open_day(r: Any) -> OpenDay:
     )
 
 
-def _row(day: DayCharge) -> dict[str, object]:
+def _row(day: DayCharge, now: datetime) -> dict[str, object]:
     return {
+        "changed_at": now,
         "account_no": day.account_no,
         "day": day.day,
         "charge_paise": day.charge_paise,
@@ -311,4 +317,4 @@ def running_charges(account_no: sa.ColumnElement[str]) -> sa.ScalarSelect[int]:
 def open_charges() -> sa.Select[Any]:
     """What all days not closed yet have charged beyond the ledger (paise)."""
     d = t.day_charges.c
-    return sa.select(sa.func.coalesce(sa.func.sum(d.charge_paise - d.posted_paise), 0)).where(sa.text(t.DAY_OPEN))
+    return sa.select(sa.func.coalesce(sa.func.sum(d.charge_paise - d.posted_paise), 0)).where(d.pending)

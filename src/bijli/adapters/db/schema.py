@@ -214,8 +214,8 @@ billing_months = sa.Table(
     sa.Column("opening_read_at", UtcDateTime),
 )
 
-DAY_OPEN = "(charge_paise <> posted_paise OR duty_paise <> posted_duty_paise OR energy_wh <> posted_energy_wh)"
-"""A day whose charge is not all on the ledger yet."""
+DAY_OPEN = "pending"
+"""A day whose charge is not all on the ledger yet (what the partial index holds)."""
 
 day_charges = sa.Table(
     "day_charges",
@@ -230,7 +230,13 @@ day_charges = sa.Table(
     sa.Column("posted_duty_paise", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("posted_energy_wh", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("postings", sa.Integer, nullable=False, server_default="0"),
-    sa.Index("ix_day_charges_open", "day", postgresql_where=sa.text(DAY_OPEN), sqlite_where=sa.text(DAY_OPEN)),
+    # Set by every change, cleared when the day's charge is all on the ledger: a running day's
+    # updates leave the indexed columns as they were, so PostgreSQL makes them HOT updates (no
+    # new index entries) in the room fillfactor 70 leaves on each page.
+    sa.Column("pending", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("changed_at", UtcDateTime),  # the last settlement that changed it
+    sa.Index("ix_day_charges_pending", "day", postgresql_where=sa.text("pending"), sqlite_where=sa.text("pending")),
+    postgresql_with={"fillfactor": 70},
 )
 
 daily_registers = sa.Table(

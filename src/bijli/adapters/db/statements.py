@@ -93,7 +93,7 @@ class SqlStatementBooks:
             self.conn.execute(
                 sa.select(d.account_no, sa.func.sum(d.charge_paise - d.posted_paise))
                 .where(among(self.conn, d.account_no, list(account_nos)), d.day < _first_day_from(moment))
-                .where(sa.text(t.DAY_OPEN))
+                .where(d.pending)
                 .group_by(d.account_no)
             ).all()
         )
