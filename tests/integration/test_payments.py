@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -244,3 +245,37 @@ def test_a_share_of_each_recharge_recovers_arrears_as_its_own_line_until_they_ar
     ]
     shown = platform.queries.balance(ME.account_no)
     assert (shown.recharges_paise, shown.arrears_recovered_paise) == (100_000, 5_000)
+
+
+def test_a_token_no_meter_reported_is_flagged_undelivered_until_a_late_report_arrives(platform: Platform) -> None:
+    pay(platform, "pay-u", 30_000)
+    ((token_id,),) = rows(platform, "SELECT token_id FROM tokens_issued")
+    assert reconcile(platform.store, NOW + timedelta(days=30)).items_opened == 0  # still valid: on its way
+    month_on = NOW + timedelta(days=32)
+    assert reconcile(platform.store, month_on).items_opened == 1
+    assert reconcile(platform.store, month_on).items_opened == 0  # once
+    (item,) = reconciliation_items(platform.store, "open", 10, 0)
+    assert (item.item.kind.value, item.item.payment_id, item.item.amount_paise) == (
+        "undelivered_credit",
+        "pay-u",
+        30_000,
+    )
+    assert rows(platform, "SELECT status FROM tokens_issued") == [("undelivered",)]
+
+    # The meter took it before it expired, and says so only now: the credit did arrive.
+    taken_at = NOW + timedelta(days=2)
+    ingest_batch(
+        platform.store, _frames(platform, _took(20, int(token_id), 30_000, taken_at)), platform.ring, "bijli", month_on
+    )  # type: ignore[call-overload]
+    reconcile(platform.store, month_on)
+    assert rows(platform, "SELECT status FROM tokens_issued") == [("redeemed",)]
+    assert reconciliation_items(platform.store, "open", 10, 0) == []
+
+
+def test_the_same_payment_reported_twice_at_once_is_credited_once(platform: Platform) -> None:
+    before = balance(platform)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        taken = list(pool.map(lambda _: pay(platform, "pay-race", 10_000), range(4)))
+    assert sorted(bool(t.applied) for t in taken) == [False, False, False, True]  # type: ignore[attr-defined]
+    assert balance(platform) == before + 10_000
+    assert rows(platform, "SELECT count(*) FROM tokens_issued") == [(1,)]

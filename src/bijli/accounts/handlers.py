@@ -11,6 +11,7 @@ from bijli.headend.commands import decommissioned_step
 from bijli.headend.handlers import end_unsettled
 from bijli.kernel.unit import Transactions
 from bijli.mdm.meters import MeterStatus, RefusedChange, StatusChange, UnknownMeter, check_audit, check_change
+from bijli.prepaid.charging import MonthOpening
 from bijli.prepaid.model import LedgerEntry
 
 
@@ -33,7 +34,7 @@ def commission(
         uow.ledger.post([e for e in openings if e.account_no in accounts], now)
         uow.billing_months.claim(
             {
-                (r.account_no, r.first_month): r.initial_register_wh
+                (r.account_no, r.first_month): MonthOpening(r.initial_register_wh, r.installed_at)
                 for r in fresh
                 if r.account_no is not None and r.initial_register_wh is not None
             }

@@ -7,6 +7,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from bijli.kernel.time import ist_day, month_key
+from bijli.prepaid.charging import Installation
+
+__all__ = ["AccountStatus", "Consumer", "Installation", "Language", "MeterRegistration"]
 
 
 class Language(StrEnum):
@@ -32,24 +35,6 @@ class Consumer:
     language: Language = Language.HINDI
     address: str = ""
     created_at: datetime
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Installation:
-    """A meter's time on an account: charged from `installed_at` (counting from the opening
-    register) until `removed_at` (None while it is installed)."""
-
-    account_no: str
-    meter_id: str
-    installed_at: datetime
-    opening_wh_total: int
-    removed_at: datetime | None = None
-    closing_wh_total: int | None = None
-    reason: str = ""
-
-    def covers(self, at: datetime) -> bool:
-        """Whether an interval starting `at` is charged to this installation's account."""
-        return self.installed_at <= at and (self.removed_at is None or at < self.removed_at)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,6 +16,7 @@ from bijli.kernel.units import Paise
 from bijli.mdm.meters import MeterStatus
 from bijli.payments.model import (
     KEPT_BODY_BYTES,
+    UNDELIVERED_AFTER,
     BadEvent,
     BadSignature,
     IssuedToken,
@@ -37,6 +38,7 @@ from bijli.payments.model import (
     recovery,
     refund_entries,
     step_for,
+    undelivered,
 )
 from bijli.payments.ports import ItemsUnit, PaymentUnit, ReconcileUnit
 from bijli.protocol import tokens
@@ -226,8 +228,9 @@ class Reconciled:
 
 
 def reconcile(store: Transactions[ReconcileUnit], now: datetime) -> Reconciled:
-    """Match the redemptions meters reported against the token register, then compare each
-    new status report's credit mirror with the ledger (one round: up to `ROUND` of each)."""
+    """Match the redemptions meters reported against the token register, report tokens that
+    expired undelivered, then compare each new status report's credit mirror with the ledger
+    (one round: up to `ROUND` of each)."""
     with store.transaction() as uow:
         reported = uow.redemptions.unmatched(ROUND)
         register = uow.token_register.find((r.meter_id, r.token_id) for r in reported)
@@ -241,6 +244,9 @@ def reconcile(store: Transactions[ReconcileUnit], now: datetime) -> Reconciled:
             elif issued is not None and issued.status is not TokenState.REDEEMED:
                 taken.append(r)
         uow.token_register.mark_redeemed(taken, now)
+        late = [(r.meter_id, r.token_id) for r in taken]  # reported after all: the credit did arrive
+        uow.reconciliation.resolve_tokens(ItemKind.UNDELIVERED_CREDIT.value, late, now)
+        items += [undelivered(tok) for tok in uow.token_register.mark_undelivered(now - UNDELIVERED_AFTER)]
         uow.reconciliation.open(items, now)
         uow.redemptions.mark_matched([(r.meter_id, r.token_id) for r in reported], now)
     with store.transaction() as uow:

@@ -14,7 +14,7 @@ import enum
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Annotated, Final
 
@@ -224,6 +224,16 @@ class TokenState(enum.StrEnum):
     """The meter reported taking it (once, whichever way it came)."""
     CANCELLED = "cancelled"
     """Its payment was refunded before the meter took it."""
+    UNDELIVERED = "undelivered"
+    """Its validity (and its push's) ran out a day ago and no meter reported taking it: the
+    ledger holds credit the meter does not (a reconciliation item says so)."""
+
+
+IN_FLIGHT: Final = frozenset({TokenState.ISSUED, TokenState.UNDELIVERED})
+"""Tokens whose credit the ledger holds and the meter, as far as bijli knows, does not."""
+UNDELIVERED_AFTER: Final = tokens.DEFAULT_VALIDITY + timedelta(days=1)
+"""How long after its issue a token no meter reported taking counts as undelivered (its
+validity, and a day for a meter's report of it to arrive)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -250,6 +260,8 @@ class ItemKind(enum.StrEnum):
     """A meter took a registered token for another amount than was issued."""
     CANCELLED_TOKEN_REDEEMED = "cancelled_token_redeemed"
     """A meter took a token whose payment was refunded (the meter holds credit the ledger does not)."""
+    UNDELIVERED_CREDIT = "undelivered_credit"
+    """A payment's token expired without any meter reporting it: credit paid for never arrived."""
     MIRROR_DRIFT = "mirror_drift"
     """A meter's credit mirror and the ledger differ by more than one interval's charge."""
 
@@ -286,6 +298,22 @@ class Reported:
     token_id: int
     amount_paise: Paise
     redeemed_at: datetime
+
+
+def undelivered(token: IssuedToken) -> Item:
+    """The item for a token whose validity ran out with no meter reporting it."""
+    return Item(
+        kind=ItemKind.UNDELIVERED_CREDIT,
+        meter_id=token.meter_id,
+        account_no=token.account_no,
+        payment_id=token.payment_id,
+        token_id=token.token_id,
+        amount_paise=token.amount_paise,
+        detail=(
+            f"token {token.token_id} for {token.amount_paise} paise (payment {token.payment_id}) expired "
+            f"without meter {token.meter_id} reporting it: the ledger holds credit the meter does not"
+        ),
+    )
 
 
 def match(issued: IssuedToken | None, reported: Reported) -> Item | None:

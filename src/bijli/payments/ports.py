@@ -79,7 +79,13 @@ class TokenRegister(Protocol):
         """The register's lines for these (meter, token id), where issued."""
         ...
 
-    def mark_redeemed(self, reported: Sequence[Reported], now: datetime) -> None: ...
+    def mark_redeemed(self, reported: Sequence[Reported], now: datetime) -> None:
+        """The meter took these tokens (issued, or counted undelivered until now)."""
+        ...
+
+    def mark_undelivered(self, issued_before: datetime) -> list[IssuedToken]:
+        """Tokens still issued from before `issued_before` become undelivered; those."""
+        ...
 
 
 class Redemptions(Protocol):
@@ -103,6 +109,10 @@ class Mirrors(Protocol):
 
 class Reconciliation(Protocol):
     def open(self, items: Sequence[Item], now: datetime) -> None: ...
+
+    def resolve_tokens(self, kind: str, keys: Sequence[tuple[str, int]], now: datetime) -> None:
+        """Resolve the open items of `kind` about these (meter, token id)."""
+        ...
 
     def drifting(self, items: Sequence[Item], steady: Sequence[str], now: datetime) -> None:
         """Open (or bring up to date) a drift item for each of `items`' meters, and resolve the

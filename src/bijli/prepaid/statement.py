@@ -28,9 +28,9 @@ from bijli.prepaid.tariff import Tariff, TariffVersion
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
-DAY_CHARGE = "day_charge"
+DAY_CHARGE = EntryKind.DAY_CHARGE.value
 """One account's charges for one IST day: energy, the day's fixed charge and duty together."""
-DAY_CORRECTION = "day_correction"
+DAY_CORRECTION = EntryKind.DAY_CORRECTION.value
 """What a closed day's energy charge changed by when readings came after it closed."""
 ENERGY_KINDS = frozenset({EntryKind.ENERGY.value, DAY_CORRECTION})
 """Charges for energy: what they charge beyond their duty is energy, slab by slab."""
@@ -38,10 +38,10 @@ FIXED_KINDS = frozenset({EntryKind.FIXED.value})
 DUTY_KINDS = frozenset({EntryKind.DUTY.value})
 """Duty posted as an entry of its own (older ledgers)."""
 CHARGE_KINDS = ENERGY_KINDS | FIXED_KINDS | DUTY_KINDS | {DAY_CHARGE}
-ARREARS = "arrears"
+ARREARS = EntryKind.ARREARS.value
 """What a consumer owed from before onboarding (negative): kept apart from the prepaid
 balance; recharges recover it a share at a time (`arrears_recovery`, taken from the balance)."""
-ARREARS_RECOVERY = "arrears_recovery"
+ARREARS_RECOVERY = EntryKind.ARREARS_RECOVERY.value
 
 
 def in_balance(kind: str) -> bool:

@@ -42,7 +42,7 @@ class TokenOut(BaseModel):
     token_id: int = Field(description="Unique per meter; the `credit` command sent carries it too.")
     amount_paise: int = Field(description="The credit for the meter: the payment less its arrears share.")
     key_version: int
-    status: str = Field(description="issued, redeemed or cancelled.")
+    status: str = Field(description="issued, redeemed, cancelled or undelivered.")
 
 
 class WebhookAnswer(BaseModel):
@@ -55,7 +55,9 @@ class WebhookAnswer(BaseModel):
 class ItemOut(BaseModel):
     id: int
     kind: str = Field(
-        description="unmatched_redemption, mismatched_redemption, cancelled_token_redeemed or mirror_drift."
+        description=(
+            "unmatched_redemption, mismatched_redemption, cancelled_token_redeemed, undelivered_credit or mirror_drift."
+        )
     )
     meter_id: str | None
     account_no: str | None

@@ -14,6 +14,7 @@ from bijli.adapters.db import schema as t
 from bijli.adapters.db.sql import among, insert_ignoring, is_pg
 from bijli.payments.model import (
     DEFAULT_ARREARS_SHARE_PCT,
+    IN_FLIGHT,
     IssuedToken,
     Item,
     ItemKind,
@@ -46,7 +47,12 @@ class SqlPayments:
         self.conn = conn
 
     def get(self, payment_id: str) -> Payment | None:
+        # The same payment reported twice at once: the second waits for the first, then finds it.
         p = t.payments.c
+        if is_pg(self.conn):
+            self.conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:p))"), {"p": f"payment:{payment_id}"})
+        else:  # a write statement takes SQLite's one write lock first, whatever it matches
+            self.conn.execute(t.payments.update().where(p.payment_id == payment_id).values(status=p.status))
         q = sa.select(p.payment_id, p.account_no, p.amount_paise, p.status, p.arrears_recovered_paise).where(
             p.payment_id == payment_id
         )
@@ -192,11 +198,24 @@ class SqlTokenRegister:
             .where(
                 c.meter_id == sa.bindparam("r_meter"),
                 c.token_id == sa.bindparam("r_token"),
-                c.status == TokenState.ISSUED.value,
+                c.status.in_([s.value for s in IN_FLIGHT]),
             )
             .values(status=TokenState.REDEEMED.value, redeemed_at=sa.bindparam("r_at"), reported_at=now),
             [{"r_meter": r.meter_id, "r_token": r.token_id, "r_at": r.redeemed_at} for r in reported],
         )
+
+    def mark_undelivered(self, issued_before: datetime) -> list[IssuedToken]:
+        c = t.tokens_issued.c
+        late = sa.and_(c.status == TokenState.ISSUED.value, c.issued_at < issued_before)
+        found = [_token(r) for r in self.conn.execute(sa.select(t.tokens_issued).where(late).limit(5000))]
+        if found:
+            self.conn.execute(
+                t.tokens_issued.update()
+                .where(c.meter_id == sa.bindparam("u_meter"), c.token_id == sa.bindparam("u_token"))
+                .values(status=TokenState.UNDELIVERED.value),
+                [{"u_meter": tok.meter_id, "u_token": tok.token_id} for tok in found],
+            )
+        return found
 
 
 def _round_lock(conn: Connection) -> bool:
@@ -276,9 +295,14 @@ class SqlMirrors:
         # The prepaid balance: arrears posted at onboarding are owed apart from it (docs/payments.md).
         lg = t.ledger.c
         balances = self._sums(t.ledger, lg.account_no, lg.amount_paise, accounts, lg.kind != ARREARS)
+        dc = t.day_charges.c  # less the running charges of days not on the ledger yet (docs/billing.md)
+        for account, running in self._sums(
+            t.day_charges, dc.account_no, dc.charge_paise - dc.posted_paise, accounts
+        ).items():
+            balances[account] = balances.get(account, 0) - running
         tok = t.tokens_issued.c
         in_flight = self._sums(
-            t.tokens_issued, tok.account_no, tok.amount_paise, accounts, tok.status == TokenState.ISSUED.value
+            t.tokens_issued, tok.account_no, tok.amount_paise, accounts, tok.status.in_([s.value for s in IN_FLIGHT])
         )
         return [
             MirrorFacts(
@@ -335,6 +359,22 @@ class SqlReconciliation:
     def open(self, items: Sequence[Item], now: datetime) -> None:
         if items:
             self.conn.execute(t.reconciliation_items.insert(), [_row(i, now) for i in items])
+
+    def resolve_tokens(self, kind: str, keys: Sequence[tuple[str, int]], now: datetime) -> None:
+        if not keys:
+            return
+        r = t.reconciliation_items.c
+        self.conn.execute(
+            t.reconciliation_items.update()
+            .where(
+                r.kind == kind,
+                r.resolved_at.is_(None),
+                r.meter_id == sa.bindparam("k_meter"),
+                r.token_id == sa.bindparam("k_token"),
+            )
+            .values(resolved_at=now, updated_at=now),
+            [{"k_meter": m, "k_token": tid} for m, tid in keys],
+        )
 
     def drifting(self, items: Sequence[Item], steady: Sequence[str], now: datetime) -> None:
         r = t.reconciliation_items.c
