@@ -104,7 +104,7 @@ class IntervalCharge(BaseModel):
 
 
 class LedgerLine(BaseModel):
-    entry_id: int = Field(description="The entry's id in the ledger.")
+    entry_id: int = Field(description="The entry's id in the ledger; 0 for a day not closed onto the ledger yet.")
     kind: str
     reference: str
     for_time: datetime = Field(description="The moment it is for: a charge's interval or day start, else when posted.")
