@@ -12,7 +12,7 @@ from bijli.headend.handlers import ingest_batch
 from bijli.headend.ports import Delivery
 from bijli.kernel.time import INTERVAL, ist_midnight
 from bijli.mdm.handlers import settle_all
-from bijli.prepaid.handlers import account_ledger, monthly_statements, record_recharge
+from bijli.prepaid.handlers import QUIET, account_ledger, monthly_statements, record_recharge
 from bijli.prepaid.model import fixed_price
 from bijli.prepaid.statement import month_window
 from bijli.prepaid.tariff import builtin_tariffs
@@ -48,12 +48,15 @@ def test_a_month_of_day_debits_corrections_and_open_days_ties_out_to_the_balance
     starts = [NOVEMBER + timedelta(days=2) + k * INTERVAL for k in range(27 * 96)]
     late = {k for k in range(len(starts)) if k % 97 == 5}  # a few of each day's readings come later
     on_time, later = sent(starts, late)
-    closed_at = NOVEMBER + timedelta(days=29, hours=1)  # 30 Nov, 01:00 IST: 29 Nov is not closed yet
-    ingest_batch(world.store, on_time, world.ring, "bijli", closed_at)
+    settled_at = NOVEMBER + timedelta(days=29, minutes=30)  # 30 Nov, 00:30 IST: 29 Nov is not closed yet
+    ingest_batch(world.store, on_time, world.ring, "bijli", settled_at)
+    settle_all(world.store, settled_at)
+    closed_at = settled_at + QUIET  # the days up to 28 Nov close, once quiet
     settle_all(world.store, closed_at)
     record_recharge(world.store, ACCOUNT, 150_000, "pay-st-1", NOVEMBER + timedelta(days=10))
     ingest_batch(world.store, later, world.ring, "bijli", closed_at)
-    settle_all(world.store, closed_at)  # closed days get corrections; 29 Nov stays open
+    settle_all(world.store, closed_at)
+    settle_all(world.store, closed_at + QUIET)  # closed days get corrections; 29 Nov stays open
 
     found = monthly_statements(world.store, [ACCOUNT, "KESCONOSUCH0001"], "2026-11")
     s = found[ACCOUNT]
