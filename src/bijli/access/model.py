@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bijli.accounts.model import normal_mobile as normal_mobile  # where login has always found it
+
 
 class Role(StrEnum):
     CONSUMER = "consumer"
@@ -136,19 +138,3 @@ def too_many(times: Sequence[datetime], now: datetime, limit: int) -> datetime |
     if len(recent) < limit:
         return None
     return recent[-limit] + ATTEMPT_WINDOW
-
-
-def normal_mobile(text: str) -> str | None:
-    """An Indian mobile number as stored (+91 and ten digits), from what a person types:
-    98xxxxxxxx, 098xxxxxxxx, 91 98xxxxxxxx or +91 98xxx xxxxx. None if it is not one."""
-    digits = "".join(c for c in text if c.isdigit())
-    stripped = text.strip()
-    if not digits or any(not (c.isdigit() or c in " -+") for c in stripped):
-        return None
-    if len(digits) == 12 and digits.startswith("91"):
-        digits = digits[2:]
-    elif len(digits) == 11 and digits.startswith("0"):
-        digits = digits[1:]
-    if len(digits) != 10 or digits[0] not in "6789":
-        return None
-    return "+91" + digits

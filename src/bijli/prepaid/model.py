@@ -29,7 +29,15 @@ class EntryKind(enum.StrEnum):
     DUTY = "electricity_duty"
     """Duty posted as an entry of its own: only in ledgers written before a charge carried its duty."""
     ADJUSTMENT = "adjustment"
+    ARREARS = "arrears"
+    """What a consumer owed from before onboarding (negative); kept apart from the prepaid
+    balance and recovered from recharges a share at a time."""
+    FINAL_SETTLEMENT = "final_settlement"
+    """Closing an account: takes its prepaid balance to zero (refund if it was positive)."""
 
+
+ARREARS_KINDS = frozenset({EntryKind.ARREARS})
+"""Entries that make up what a consumer owes from before, not the prepaid balance."""
 
 CHARGE_KINDS = frozenset({EntryKind.ENERGY, EntryKind.FIXED, EntryKind.DUTY})
 
