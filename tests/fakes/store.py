@@ -259,8 +259,8 @@ class MemoryRegistry(_Repo):
     def sites(self, meter_ids: Sequence[str]) -> dict[str, tuple[MeterSite, str]]:
         return {m: (row.site, row.status) for m in meter_ids if (row := self.s.meters.get(m)) is not None}
 
-    def register(self, sites: Sequence[MeterSite], at: datetime) -> None:
-        for site in sites:
+    def register(self, sites: Sequence[tuple[MeterSite, datetime]]) -> None:
+        for site, at in sites:
             self.s.meters[site.meter_id] = MeterRow(site, at)
 
     def move(self, sites: Sequence[MeterSite]) -> None:
@@ -323,10 +323,13 @@ class MemoryAccounts(_Repo):
     def accounts(self, account_nos: Sequence[str]) -> dict[str, Account]:
         return {a: self.s.accounts[a] for a in account_nos if a in self.s.accounts}
 
+    def accounts_of(self, consumer_id: str) -> list[Account]:
+        return sorted((a for a in self.s.accounts.values() if a.consumer_id == consumer_id), key=lambda a: a.account_no)
+
     def open_accounts(self, accounts: Sequence[Account], holders: Mapping[str, Consumer]) -> None:
         for a in accounts:
             assert a.account_no not in self.s.accounts and a.consumer_id in holders
-            self.s.accounts[a.account_no] = replace(a, meter_id=None)
+            self.s.accounts[a.account_no] = a
 
     def set_terms(self, terms: Mapping[str, AccountTerms]) -> None:
         for n, x in terms.items():
@@ -354,7 +357,7 @@ class MemoryAccounts(_Repo):
 
     def install(self, installations: Sequence[Installation]) -> None:
         for i in installations:
-            assert not self.installed([i.meter_id]) and self.s.accounts[i.account_no].meter_id is None
+            assert not self.installed([i.meter_id]) and self.s.accounts[i.account_no].meter_id in (None, i.meter_id)
             self.s.installations.append(i)
             self.s.accounts[i.account_no] = replace(self.s.accounts[i.account_no], meter_id=i.meter_id)
 

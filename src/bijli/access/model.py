@@ -38,14 +38,18 @@ class Permission(StrEnum):
     """Take a meter out of service, or put it back."""
     BULK = "bulk"
     """Ask for, approve or refuse an action on many meters at once."""
+    ONBOARD = "onboard"
+    """Register consumers, install meters on accounts, replace meters."""
+    CLOSE_ACCOUNT = "close_account"
+    """Close an account: its meter's final reading, refund or arrears."""
 
 
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CONSUMER: frozenset({P.READ_OWN}),
     Role.OPERATOR: frozenset({P.READ_FLEET, P.READ_REPORTS, P.DISCONNECT, P.RECONNECT, P.METER_READ, P.BULK}),
-    Role.FIELD_ENGINEER: frozenset({P.READ_FLEET, P.RECONNECT, P.METER_READ, P.DECOMMISSION}),
-    Role.BILLING: frozenset({P.READ_FLEET, P.READ_REPORTS, P.CREDIT, P.TARIFF_PUSH}),
+    Role.FIELD_ENGINEER: frozenset({P.READ_FLEET, P.RECONNECT, P.METER_READ, P.DECOMMISSION, P.ONBOARD}),
+    Role.BILLING: frozenset({P.READ_FLEET, P.READ_REPORTS, P.CREDIT, P.TARIFF_PUSH, P.CLOSE_ACCOUNT}),
     Role.ADMIN: frozenset(Permission),
     Role.AUDITOR: frozenset({P.READ_FLEET, P.READ_REPORTS, P.READ_AUDIT}),
 }

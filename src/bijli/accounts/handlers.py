@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bijli.accounts.model import (
+    Account,
     AccountStatus,
     Closing,
     Conflict,
@@ -102,7 +103,7 @@ def register_meters(store: Transactions[OnboardingUnit], sites: Sequence[MeterSi
     with store.transaction() as uow:
         known = uow.registry.sites([s.meter_id for s in sites])
         fresh = [s for s in sites if s.meter_id not in known]
-        uow.registry.register(fresh, at)
+        uow.registry.register([(s, at) for s in fresh])
     return len(fresh)
 
 
@@ -169,10 +170,8 @@ def _write(uow: OnboardingUnit, p: Plan, now: datetime, by: str) -> None:
     a = uow.accounts
     a.add_consumers(list(p.new_consumers.values()))
     a.update_consumers(list(p.changed_consumers.values()))
-    by_meter = {i.meter_id: i.installed_at for i in p.installations}
-    fresh = list(p.new_meters.values())
-    for at in sorted({by_meter.get(s.meter_id, now) for s in fresh}):
-        uow.registry.register([s for s in fresh if by_meter.get(s.meter_id, now) == at], at)
+    went_in = {i.meter_id: i.installed_at for i in p.installations}
+    uow.registry.register([(s, went_in.get(s.meter_id, now)) for s in p.new_meters.values()])
     uow.registry.move(list(p.moved_meters.values()))
     for meter_id in p.recommissioned:
         _set_status(uow, meter_id, MeterStatus.COMMISSIONED, by, "installed on an account", now)
@@ -228,7 +227,7 @@ def replace_meter(store: Transactions[OnboardingUnit], r: Replacing, now: dateti
         uow.accounts.remove(r.old_meter_id, r.at, r.closing_wh_total, reason)
         _set_status(uow, r.old_meter_id, MeterStatus.DECOMMISSIONED, by, reason, now)
         if found is None:
-            uow.registry.register([r.new], r.at)
+            uow.registry.register([(r.new, r.at)])
         else:
             uow.registry.move([r.new])
             _set_status(uow, new_id, MeterStatus.COMMISSIONED, by, f"replaces {r.old_meter_id}", now)
@@ -272,3 +271,24 @@ def _installation_of(uow: OnboardingUnit, meter_id: str) -> Installation:
     if found is None:
         raise Conflict(f"meter {meter_id} is not installed on any account")
     return found
+
+
+def account_record(store: Transactions[OnboardingUnit], account_no: str) -> tuple[Account, list[Installation]] | None:
+    """An account and its meters' installations, oldest first (None: no such account)."""
+    with store.transaction() as uow:
+        account = uow.accounts.accounts([account_no]).get(account_no)
+        return None if account is None else (account, uow.accounts.installations(account_no))
+
+
+def consumer_record(store: Transactions[OnboardingUnit], consumer_id: str) -> tuple[Consumer, list[Account]] | None:
+    """A consumer and their accounts (None: no such consumer)."""
+    with store.transaction() as uow:
+        consumer = uow.accounts.consumers([consumer_id]).get(consumer_id)
+        return None if consumer is None else (consumer, uow.accounts.accounts_of(consumer_id))
+
+
+def meter_site(store: Transactions[OnboardingUnit], meter_id: str) -> MeterSite | None:
+    """Where a registered meter sits (None: not registered)."""
+    with store.transaction() as uow:
+        found = uow.registry.sites([meter_id]).get(meter_id)
+    return None if found is None else found[0]

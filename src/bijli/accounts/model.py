@@ -27,6 +27,7 @@ MAX_OPENING_PAISE = 10**11
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$"
 """Consumer, account and meter ids: letters, digits and . _ / - (no spaces), 1 to 32."""
 _ID = re.compile(ID_PATTERN)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class Language(StrEnum):
@@ -251,7 +252,7 @@ def _text(problems: list[str], what: str, value: str, longest: int) -> None:
         problems.append(f"{what} is empty")
     elif len(value) > longest:
         problems.append(f"{what} is longer than {longest} characters")
-    elif any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+    elif _CONTROL.search(value):
         problems.append(f"{what} has control characters")
 
 

@@ -23,8 +23,9 @@ class Registry(Protocol):
         """Registered meters among these: where each sits, and its status."""
         ...
 
-    def register(self, sites: Sequence[MeterSite], at: datetime) -> None:
-        """Register new meters in service (commissioned) from `at`, their frame counters at zero."""
+    def register(self, sites: Sequence[tuple[MeterSite, datetime]]) -> None:
+        """Register new meters in service (commissioned) from when each went in, their frame
+        counters at zero."""
         ...
 
     def move(self, sites: Sequence[MeterSite]) -> None:
@@ -71,8 +72,13 @@ class Accounts(Protocol):
 
     def accounts(self, account_nos: Sequence[str]) -> dict[str, Account]: ...
 
+    def accounts_of(self, consumer_id: str) -> list[Account]:
+        """The consumer's accounts, in account-number order."""
+        ...
+
     def open_accounts(self, accounts: Sequence[Account], holders: Mapping[str, Consumer]) -> None:
-        """New accounts, each held by one of `holders` (by consumer id)."""
+        """New accounts, each held by one of `holders` (by consumer id), with the meter its
+        installation (in this unit of work) puts on it."""
         ...
 
     def set_terms(self, terms: Mapping[str, AccountTerms]) -> None:

@@ -8,16 +8,31 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from bijli.accounts.model import Account, AccountStatus, AccountTerms, Consumer, Installation, Language
 from bijli.adapters.db import schema as t
-from bijli.adapters.db.sql import among, is_pg
+from bijli.adapters.db.sql import among, is_pg, raw
 from bijli.prepaid.model import ARREARS_KINDS
 
 ONBOARDING_LOCK = zlib.crc32(b"bijli/onboarding")
 """The PostgreSQL advisory lock onboarding holds for a unit of work."""
 _ARREARS = [k.value for k in ARREARS_KINDS]
+_PG_INSTALL = """
+UPDATE accounts SET meter_id = v.meter_id
+FROM unnest(%(accounts)s::text[], %(meters)s::text[]) AS v(account_no, meter_id)
+WHERE accounts.account_no = v.account_no AND accounts.meter_id IS DISTINCT FROM v.meter_id
+"""
+
+
+def _among(conn: Connection, column: sa.ColumnElement[str], values: Sequence[str]) -> sa.ColumnElement[bool]:
+    """`column` is one of `values`: on PostgreSQL a semi-join over the unnested array, which
+    stays fast on a table whose statistics do not know yet how much it grew in this batch."""
+    if is_pg(conn):
+        listed = sa.literal(sorted(set(values)), postgresql.ARRAY(sa.String()))
+        return column.in_(sa.select(sa.func.unnest(listed)).scalar_subquery())
+    return among(conn, column, sorted(set(values)))
 
 
 def _consumer(r: Any) -> Consumer:
@@ -66,7 +81,7 @@ class SqlAccounts:
         if not consumer_ids:
             return {}
         c = t.consumers.c
-        q = sa.select(t.consumers).where(among(self.conn, c.consumer_id, sorted(set(consumer_ids))))
+        q = sa.select(t.consumers).where(_among(self.conn, c.consumer_id, consumer_ids))
         return {r.consumer_id: _consumer(r) for r in self.conn.execute(q)}
 
     def add_consumers(self, consumers: Sequence[Consumer]) -> None:
@@ -117,8 +132,13 @@ class SqlAccounts:
         if not account_nos:
             return {}
         a = t.accounts.c
-        q = sa.select(t.accounts).where(among(self.conn, a.account_no, sorted(set(account_nos))))
+        q = sa.select(t.accounts).where(_among(self.conn, a.account_no, account_nos))
         return {r.account_no: _account(r) for r in self.conn.execute(q)}
+
+    def accounts_of(self, consumer_id: str) -> list[Account]:
+        a = t.accounts.c
+        q = sa.select(t.accounts).where(a.consumer_id == consumer_id).order_by(a.account_no)
+        return [_account(r) for r in self.conn.execute(q)]
 
     def open_accounts(self, accounts: Sequence[Account], holders: Mapping[str, Consumer]) -> None:
         if not accounts:
@@ -128,7 +148,7 @@ class SqlAccounts:
             [
                 {
                     "account_no": x.account_no,
-                    "meter_id": None,  # set when its installation opens
+                    "meter_id": x.meter_id,  # the meter its first installation puts on it
                     "consumer_id": x.consumer_id,
                     "consumer_name": holders[x.consumer_id].name,
                     "mobile": holders[x.consumer_id].mobile,
@@ -169,7 +189,7 @@ class SqlAccounts:
         if not meter_ids:
             return {}
         i = t.installations.c
-        q = _installations().where(among(self.conn, i.meter_id, sorted(set(meter_ids))), i.removed_at.is_(None))
+        q = _installations().where(_among(self.conn, i.meter_id, meter_ids), i.removed_at.is_(None))
         return {r.meter_id: Installation(**r._asdict()) for r in self.conn.execute(q)}
 
     def _removed(self, column: sa.ColumnElement[str], ids: Sequence[str]) -> dict[str, datetime]:
@@ -178,7 +198,7 @@ class SqlAccounts:
         i = t.installations.c
         q = (
             sa.select(column, sa.func.max(i.removed_at, type_=t.UtcDateTime()))
-            .where(among(self.conn, column, sorted(set(ids))), i.removed_at.is_not(None))
+            .where(_among(self.conn, column, ids), i.removed_at.is_not(None))
             .group_by(column)
         )
         utc = t.UtcDateTime()
@@ -220,10 +240,17 @@ class SqlAccounts:
                 for x in installations
             ],
         )
+        if is_pg(self.conn):  # one statement: a sheet installs thousands at a time
+            raw(
+                self.conn,
+                _PG_INSTALL,
+                {"accounts": [x.account_no for x in installations], "meters": [x.meter_id for x in installations]},
+            )
+            return
         a = t.accounts.c
         self.conn.execute(
             t.accounts.update()
-            .where(a.account_no == sa.bindparam("b_account"))
+            .where(a.account_no == sa.bindparam("b_account"), a.meter_id.is_distinct_from(sa.bindparam("b_meter")))
             .values(meter_id=sa.bindparam("b_meter")),
             [{"b_account": x.account_no, "b_meter": x.meter_id} for x in installations],
         )
@@ -250,7 +277,7 @@ class SqlAccounts:
             return {}
         refs = [f"{kind}:{n}" for n in sorted(set(account_nos)) for kind in ("opening", "arrears")]
         lg = t.ledger.c
-        q = sa.select(lg.account_no, lg.reference, lg.amount_paise).where(among(self.conn, lg.reference, refs))
+        q = sa.select(lg.account_no, lg.reference, lg.amount_paise).where(_among(self.conn, lg.reference, refs))
         found: dict[str, dict[str, int]] = {}
         for account_no, reference, paise in self.conn.execute(q):
             found.setdefault(account_no, {})[reference] = int(paise)

@@ -53,7 +53,7 @@ class SqlRegistry:
             for r in self.conn.execute(q)
         }
 
-    def register(self, sites: Sequence[MeterSite], at: datetime) -> None:
+    def register(self, sites: Sequence[tuple[MeterSite, datetime]]) -> None:
         if not sites:
             return
         self.conn.execute(
@@ -68,10 +68,10 @@ class SqlRegistry:
                     "status": MeterStatus.COMMISSIONED.value,
                     "installed_at": at,
                 }
-                for s in sites
+                for s, at in sites
             ],
         )
-        self.conn.execute(t.meter_state.insert(), [{"meter_id": s.meter_id, "last_fc": 0} for s in sites])
+        self.conn.execute(t.meter_state.insert(), [{"meter_id": s.meter_id, "last_fc": 0} for s, _ in sites])
 
     def move(self, sites: Sequence[MeterSite]) -> None:
         if not sites:

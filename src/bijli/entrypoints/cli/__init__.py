@@ -15,6 +15,7 @@ from rich.markup import escape
 from bijli.adapters.keyfile import KeyFileError
 from bijli.entrypoints.cli import access, bench, db, keys, mdm, meter, meters, quarantine, report, scenario, token
 from bijli.entrypoints.cli.demo import demo
+from bijli.entrypoints.cli.onboard import onboard
 from bijli.entrypoints.cli.options import console
 from bijli.entrypoints.cli.serve import serve
 from bijli.entrypoints.cli.simulate import simulate
@@ -23,6 +24,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Operate smar
 app.command()(demo)
 app.command()(serve)
 app.command()(simulate)
+app.command()(onboard)
 app.add_typer(access.app, name="access")
 app.add_typer(db.app, name="db")
 app.add_typer(token.app, name="token")
