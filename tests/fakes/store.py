@@ -518,8 +518,12 @@ class MemoryMeterKeys(_Repo):
                 moved += 1
         return moved
 
-    def held(self, current: int) -> dict[str, int]:
-        return {m: self.s.meter_keys.get(m, (current, None))[0] for m in sorted(self.s.meters)}
+    def held(self, current: int, in_service: bool = False) -> dict[str, int]:
+        return {
+            m: self.s.meter_keys.get(m, (current, None))[0]
+            for m in sorted(self.s.meters)
+            if not in_service or self.s.meters[m].status == MeterStatus.COMMISSIONED.value
+        }
 
     def counts(self, current: int) -> list[KeyCount]:
         tally = Counter(self.s.meter_keys.get(m, (current, None)) for m in self.s.meters)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from bijli.access.model import Permission
 from bijli.accounts import handlers
@@ -62,6 +62,15 @@ LoadKw = Annotated[
     ),
 ]
 AccountId = Annotated[str, Path(description="The account number, e.g. KESCOCL0000001.", max_length=MAX_ID)]
+
+
+def _no_bool(value: object) -> object:
+    if isinstance(value, bool):  # Python's True == 1: the document says an integer
+        raise ValueError("a phase is the integer 1 or 3")
+    return value
+
+
+Phase = Annotated[Literal[1, 3], BeforeValidator(_no_bool)]
 ConsumerId = Annotated[str, Path(description="The consumer's id.", max_length=MAX_ID)]
 
 
@@ -130,14 +139,14 @@ class NewInstallation(Strict):
     area: Area
     feeder: Place
     transformer: Place
-    phase: Literal[1, 3]
+    phase: Phase
     tariff_category: Annotated[str, Field(pattern=ID_PATTERN, max_length=MAX_ID, examples=["UP-LMV1-DU"])]
     sanctioned_load_kw: LoadKw
     installed_at: Moment = Field(description="When the meter went in (ISO 8601 with a time zone).")
     opening_register_kwh: Register
     opening_balance: Amount = Field("0", description="Credit the account starts with, in rupees.")
     arrears: Amount = Field("0", description="What the consumer owes from before, in rupees (not with a balance).")
-    arrears_share_pct: Annotated[int | None, Field(ge=0, le=100)] = Field(
+    arrears_share_pct: Annotated[StrictInt | None, Field(ge=0, le=100)] = Field(
         None, description="Share of each recharge that recovers arrears; null: the utility's default."
     )
 
@@ -183,7 +192,7 @@ class Replacement(Strict):
     area: Area | None = Field(None, description="Where the new meter sits; left out: where the old one did.")
     feeder: Place | None = None
     transformer: Place | None = None
-    phase: Literal[1, 3] | None = None
+    phase: Phase | None = None
 
 
 class ReplacementOut(BaseModel):
