@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bijli.adapters import keyfile
+from bijli.adapters import keyfile, payment_secret
 from bijli.adapters.brokers.address import BrokerAddress, BrokerUrlError
 from bijli.adapters.db.engine import sqlite_url
 from bijli.protocol.keys import SiteKeys
@@ -41,6 +41,11 @@ class Settings:
     """The SMS channel for consumers' login codes: ``none`` or ``console`` (demo and trials)."""
     secure_cookies: bool | None = None
     """Session cookies only over HTTPS: True, False, or None (when the request came over HTTPS)."""
+    payment_secret: bytes | None = field(default=None, repr=False)
+    """The key the payment gateway signs webhooks with (`bijli.adapters.payment_secret`);
+    None: the site takes no payments (the webhook answers 503)."""
+    dev_gateway: bool = False
+    """Whether the development gateway's pages take payments (`bijli demo`; never a real site)."""
 
     @property
     def speaks_mqtt(self) -> bool:
@@ -73,6 +78,7 @@ def build(
     sms: str = "none",
     secure_cookies: bool | None = None,
     new_site: bool = False,
+    dev_gateway: bool = False,
 ) -> Settings:
     """Settings from command-line values and the environment.
 
@@ -95,6 +101,8 @@ def build(
         site_keys = keyfile.load(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     return Settings(
+        payment_secret=_payment_secret(data_dir),
+        dev_gateway=dev_gateway,
         data_dir=data_dir,
         database_url=database_url or os.environ.get("BIJLI_DATABASE_URL") or sqlite_url(data_dir),
         broker_url=broker_url,
@@ -138,6 +146,14 @@ def broker_credentials(
     if password is not None and not username:
         raise BrokerUrlError("a broker password needs a user name: --broker-username or BIJLI_BROKER_USERNAME")
     return username, password
+
+
+def _payment_secret(data_dir: Path) -> bytes | None:
+    """The webhook secret: made with the site's key file (a site whose keys live in the data
+    folder gets one there); else only what ``BIJLI_PAYMENT_SECRET`` gives."""
+    if keyfile.where(data_dir) == keyfile.path_in(data_dir) and keyfile.path_in(data_dir).exists():
+        return payment_secret.ensure(data_dir)
+    return payment_secret.load(data_dir)
 
 
 def hosts_from_env() -> tuple[str, ...]:

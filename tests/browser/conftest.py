@@ -56,7 +56,9 @@ def _browser_missing() -> str | None:
 @pytest.fixture(scope="session")
 def browser_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data_dir = tmp_path_factory.mktemp("bijli-browser")
-    platform = bootstrap(settings.build(data_dir=data_dir, broker_url="memory", new_site=True), sms=ConsoleSms(SMS))
+    platform = bootstrap(
+        settings.build(data_dir=data_dir, broker_url="memory", new_site=True, dev_gateway=True), sms=ConsoleSms(SMS)
+    )
     asyncio.run(demo.run_headless(platform, meters=DEMO_METERS, days=DEMO_DAYS, start=DEMO_START))
     add_staff(platform.store, OPERATOR, Role.OPERATOR, PASSWORD, NOW)
     add_staff(platform.store, ADMIN, Role.ADMIN, PASSWORD, NOW)

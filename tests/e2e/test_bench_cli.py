@@ -55,3 +55,15 @@ def test_bench_readings_small_run_answers_a_meters_day(pg_url: str) -> None:
         )
     )
     assert again["reused"] is True and again["readings"] == figures["readings"]
+
+
+def test_bench_statements_small_run_ties_every_statement_out(pg_url: str) -> None:
+    out = run_bijli(
+        ["bench", "statements", "--accounts", "60", "--batch", "25", "--pdfs", "2", "--database-url", pg_url]
+    )
+    figures = last_json_line(out)
+    assert figures["statements"] == figures["tied_out"] == 60
+    assert figures["closing_equals_ledger"] is True
+    assert figures["pdfs"] == 2
+    for field in ("statements_per_s", "pdf_per_s", "seconds", "build_s"):
+        assert positive(figures[field]), field

@@ -7,14 +7,10 @@ PostgreSQL; the meters are twins in this process, each on its own MQTT connectio
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -22,74 +18,19 @@ import sqlalchemy as sa
 
 from bijli import settings
 from bijli.access.model import Role
-from bijli.adapters.brokers.address import BrokerAddress
 from bijli.bootstrap import bootstrap
 from bijli.fleet.city import build_city
 from bijli.fleet.commissioning import commission_city
-from bijli.fleet.links import MeterConnections
 from bijli.fleet.twin import FleetTwin, TwinOptions
 from bijli.kernel.time import INTERVAL_S, epoch, utc_from_epoch
 from bijli.prepaid.tariff import builtin_tariffs
 from tests.conftest import wait_until
 from tests.support.access import log_in_staff
+from tests.support.live_fleet import LiveFleet
 
-T = TypeVar("T")
 CITY = build_city(4)
 OFFLINE, ONLINE = "KNCL0000001", "KNMR0000001"  # Civil Lines loses both networks; Mall Road keeps them
 CIVIL_LINES = "Civil Lines"
-
-
-class LiveFleet:
-    """The twin's meters on their own MQTT connections, on an event loop in a thread of its own,
-    reporting as they go. A command reaches a meter only while it has a network."""
-
-    def __init__(self, twin: FleetTwin, broker_url: str, root: str) -> None:
-        self.twin = twin
-        self.lost_commands: list[str] = []
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self._stop = asyncio.Event()
-        self._link = MeterConnections(
-            BrokerAddress.parse(broker_url), twin.mqtt_password, twin.meter_ids, root, on_command=self._command
-        )
-        self._run(self._link.__aenter__())
-        self._pump = asyncio.run_coroutine_threadsafe(self._report(), self._loop)
-
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=60)
-
-    def do(self, change: Callable[[FleetTwin], T]) -> T:
-        """Change the meters' world, on the fleet's own thread."""
-
-        async def run() -> T:
-            return change(self.twin)
-
-        return self._run(run())
-
-    def _command(self, meter_id: str, payload: bytes) -> None:
-        if not self.twin.online[self.twin.index[meter_id]]:
-            self.lost_commands.append(meter_id)  # no network: it never reaches the meter
-            return
-        self.twin.command(meter_id, payload, max(self.twin.now, time.time()))
-
-    async def _report(self) -> None:
-        while not self._stop.is_set():
-            self.twin.advance(max(self.twin.now, time.time()))
-            frames = self.twin.take_outgoing()
-            undelivered = await self._link.publish(frames)
-            if undelivered:
-                self.twin.undelivered(undelivered)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), 0.1)
-
-    def close(self) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._pump.result(timeout=30)
-        self._run(self._link.__aexit__(None, None, None))
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=30)
-        self._loop.close()
 
 
 @pytest.mark.postgres

@@ -33,7 +33,7 @@ from bijli.kernel.time import INTERVAL, utc_from_epoch
 from bijli.mdm.meters import MeterStatus, StatusChange
 from bijli.mdm.model import DayUsage, EpochKey, IntervalRow, Quality, ReadingEdit, ReadingKey, StoredReading
 from bijli.mdm.ports import MeterSupply, QueuedBatch, QueuedReading
-from bijli.prepaid.model import ARREARS_KINDS, Connection, LedgerEntry
+from bijli.prepaid.model import ARREARS_KINDS, Connection, EntryKind, LedgerEntry
 from bijli.prepaid.ports import MonthKey
 from bijli.prepaid.tariff import Tariff
 from tests.fakes.access import (
@@ -384,7 +384,8 @@ class MemoryAccounts(_Repo):
         mine = [e for e in self.s.ledger.values() if e.account_no == account_no]
         return (
             sum(e.amount_paise for e in mine if e.kind not in ARREARS_KINDS),
-            -sum(e.amount_paise for e in mine if e.kind in ARREARS_KINDS),
+            -sum(e.amount_paise for e in mine if e.kind in ARREARS_KINDS)
+            + sum(e.amount_paise for e in mine if e.kind is EntryKind.ARREARS_RECOVERY),
         )
 
 

@@ -112,4 +112,11 @@ def test_bulk_requests_refuse_requested_by_and_roles_without_the_action(
 def test_me_says_who_is_signed_in(platform: Platform, make_client: MakeClient) -> None:
     me = make_client(platform, NOW, role=Role.BILLING, name="billing-system").get("/api/v1/me").json()
     assert (me["name"], me["kind"], me["role"], me["meter_ids"]) == ("token:billing-system", "token", "billing", [])
-    assert me["permissions"] == ["credit", "read_fleet", "read_reports", "tariff_push"]
+    assert me["permissions"] == [
+        "credit",
+        "read_accounts",
+        "read_fleet",
+        "read_reports",
+        "reconciliation",
+        "tariff_push",
+    ]

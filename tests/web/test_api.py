@@ -210,6 +210,7 @@ def test_balance_is_the_demo_money_from_the_ledger(
             "balance": format_rupees(consumer.opening_balance_paise - charges),
             "opening": format_rupees(consumer.opening_balance_paise),
             "recharges": "0.00",
+            "arrears_recovered": "0.00",
             "charges": format_rupees(charges),
             "adjustments": "0.00",
             "currency": "INR",
@@ -260,6 +261,8 @@ def test_openapi_lists_the_contract_paths(api: TestClient) -> None:
         "/api/v1/commands/bulk",
         "/api/v1/commands/bulk/{request_id}",
         "/api/v1/audit",
+        "/api/v1/payments/webhook",
+        "/api/v1/reconciliation",
     }
     assert [p for p in doc["paths"] if not p.startswith("/api/v1/")] == []
     writable = {path for path, ops in doc["paths"].items() if set(ops) != {"get"}}
@@ -270,6 +273,7 @@ def test_openapi_lists_the_contract_paths(api: TestClient) -> None:
         "/api/v1/commands/bulk",
         "/api/v1/commands/bulk/{request_id}/approve",
         "/api/v1/commands/bulk/{request_id}/refuse",
+        "/api/v1/payments/webhook",
     }
 
 

@@ -27,9 +27,14 @@ def first_meter(api: TestClient) -> str:
     return meter_id
 
 
+ACCOUNT = "KESCOCL0000001"
+"""The first meter's account."""
+
+
 def lists(meter_id: str) -> list[tuple[str, dict[str, str], str]]:
     """Every list and report of the API: path, its required parameters, the key of its items."""
     return [
+        (f"/api/v1/accounts/{ACCOUNT}/ledger", WINDOW, "items"),
         ("/api/v1/meters", {}, "items"),
         (f"/api/v1/meters/{meter_id}/readings", WINDOW, "items"),
         (f"/api/v1/meters/{meter_id}/edits", WINDOW, "items"),
@@ -40,6 +45,7 @@ def lists(meter_id: str) -> list[tuple[str, dict[str, str], str]]:
         ("/api/v1/usage", {"level": "meter", "day": DAY}, "items"),
         ("/api/v1/audit", {}, "items"),
         ("/api/v1/commands/bulk", {}, "items"),
+        ("/api/v1/reconciliation", {"state": "all"}, "items"),
     ]
 
 
@@ -59,7 +65,9 @@ def test_every_list_in_the_document_is_paged(api: TestClient) -> None:
                 assert {p["name"] for p in op.get("parameters", [])} >= {"limit", "offset"}, f"{method} {path}"
                 assert "next_offset" in fields, f"{method} {path}"
     meter_id = first_meter(api)
-    assert listing == {path.replace(meter_id, "{meter_id}") for path, _, _ in lists(meter_id)}
+    assert listing == {
+        path.replace(meter_id, "{meter_id}").replace(ACCOUNT, "{account_id}") for path, _, _ in lists(meter_id)
+    }
 
 
 def test_walking_the_pages_gives_every_item_once(api: TestClient) -> None:

@@ -17,6 +17,7 @@ from bijli.bootstrap import Platform, bootstrap
 from bijli.fleet.city import build_city
 from bijli.fleet.commissioning import commission_city
 from bijli.kernel.clock import SimulatedClock
+from bijli.payments.model import SIGNATURE_HEADER, PaymentEvent, PaymentStatus, event_body, sign
 from bijli.web.app import create_app
 from bijli.web.auth import CSRF_HEADER, SESSION_COOKIE, route_rules
 from tests.support.access import ConsoleOutbox, form_token
@@ -36,7 +37,9 @@ QUERY = {
     "/api/v1/meters/{meter_id}/readings": {"start": "2026-11-01T00:00+05:30", "end": "2026-11-02T00:00+05:30"},
     "/api/v1/meters/{meter_id}/edits": {"start": "2026-11-01T00:00+05:30", "end": "2026-11-02T00:00+05:30"},
     "/api/v1/usage": {"day": "2026-11-01"},
+    "/api/v1/accounts/{account_id}/ledger": {"start": "2026-11-01T00:00+05:30", "end": "2026-11-02T00:00+05:30"},
 }
+ACCOUNTS = {c.meter_id: c.account_no for c in CITY}
 Op = tuple[str, str, str | None]
 """(method, path, command action or None)."""
 
@@ -51,7 +54,7 @@ def role_table() -> dict[Op, dict[str, str]]:
             method, path, action, cells = found.groups()
             values = [c.strip() for c in cells.split("|")]
             assert len(values) == len(COLUMNS), line
-            assert set(values) <= {"yes", "own", "—"}, line
+            assert set(values) <= {"yes", "own", "—", "signed"}, line
             rows[(method, path, action)] = dict(zip(COLUMNS, values, strict=True))
     return rows
 
@@ -91,6 +94,7 @@ class Site:
             json={"action": "relay_connect", "meter_ids": [CITY[2].meter_id, CITY[3].meter_id], "reason": "r"},
         )
         self.request_id = bulk.json()["request_id"]
+        self.payments = 0
 
     def bearer(self, role: Role, name: str) -> TestClient:
         token = create_token(self.platform.store, name, role, "tests", NOW)
@@ -110,11 +114,31 @@ class Site:
         assert client.cookies.get(SESSION_COOKIE)
         return client
 
+    def signed_webhook(self, who: str) -> Any:
+        """A payment for MINE, signed as the gateway signs it, sent by `who`."""
+        secret = self.platform.settings.payment_secret
+        assert secret is not None
+        self.payments += 1
+        body = event_body(
+            PaymentEvent(
+                event_id=f"evt-roles-{self.payments}",
+                payment_id=f"pay-roles-{self.payments}",
+                account_no=MINE.account_no,
+                amount_paise=10_000,
+                status=PaymentStatus.CAPTURED,
+                at=NOW,
+            )
+        )
+        headers = {SIGNATURE_HEADER: sign(secret, body), "content-type": "application/json"}
+        return self.clients[who].post("/api/v1/payments/webhook", content=body, headers=headers)
+
     def url(self, path: str, meter_id: str) -> str:
         return (
             path.replace("{meter_id}", meter_id)
             .replace("{command_id}", self.command_id)
             .replace("{request_id}", self.request_id)
+            .replace("{account_id}", ACCOUNTS[meter_id])
+            .replace("{month}", "2026-10")
         )
 
     def call(self, who: str, op: Op, meter_id: str) -> Any:
@@ -166,7 +190,13 @@ def test_every_route_with_every_role_and_none_grants_exactly_what_the_table_says
             refused = r.status_code in (401, 403) or (
                 r.status_code == 303 and r.headers["location"].startswith("/login?")
             )
-            if grant == "—":
+            if grant == "signed":  # no identity opens it: without the gateway's signature, 401
+                if r.status_code != 401:
+                    wrong.append(f"{who} {op}: {r.status_code} unsigned, the table wants the gateway's signature")
+                signed = site.signed_webhook(who)
+                if signed.status_code != 200:
+                    wrong.append(f"{who} {op}: {signed.status_code} signed by the gateway: {signed.text}")
+            elif grant == "—":
                 expected = (401 if is_api(path) else 303) if who == "anonymous" else 403
                 if r.status_code != expected:
                     wrong.append(f"{who} {op}: {r.status_code}, the table refuses ({expected} expected)")

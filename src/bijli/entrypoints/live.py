@@ -13,10 +13,11 @@ from bijli.adapters.brokers.embedded import HEADEND_USER, headend_password, star
 from bijli.adapters.brokers.mqtt import MqttUplink
 from bijli.bootstrap import Platform
 from bijli.entrypoints.demo import demo_logins
-from bijli.entrypoints.serve import cancel, headend_for, vee_every, web_server
+from bijli.entrypoints.serve import cancel, headend_for, reconcile_every, vee_every, web_server
 from bijli.fleet.simulate import run_simulation
 from bijli.headend.dispatcher import Dispatcher
 from bijli.kernel.clock import SystemClock
+from bijli.payments.handlers import RECONCILE_EVERY
 
 MQTT_HOST = "127.0.0.1"
 PACE_TIMEOUT_S = 30.0
@@ -49,6 +50,7 @@ async def run_live(platform: Platform, *, meters: int, mqtt_port: int, hotspot_p
         asyncio.create_task(headend.run()),
         asyncio.create_task(dispatcher.run()),
         asyncio.create_task(vee_every(platform, VEE_PERIOD_S)),
+        asyncio.create_task(reconcile_every(platform, RECONCILE_EVERY.total_seconds())),
         asyncio.create_task(
             run_simulation(
                 fleet_settings,
@@ -71,6 +73,7 @@ async def run_live(platform: Platform, *, meters: int, mqtt_port: int, hotspot_p
     console.print(f"    consumer:  mobile {logins.consumer_mobile}; the SMS with the code is printed here")
     console.print(f"  operations:  {url}/operations")
     console.print(f"  a consumer:  {url}/consumer/KNCL0000001")
+    console.print(f"  recharge:    {url}/consumer/KNCL0000001/recharge  (development gateway; or `bijli pay`)")
     console.print(f"  API:         {url}/api/v1/meters   (OpenAPI: {url}/openapi.json)")
     console.print(f"  MQTT broker: mqtt://{MQTT_HOST}:{mqtt_port} (per-meter credentials)")
     console.print(f"  hotspots:    http://{MQTT_HOST}:{hotspot_port}/meters/KNCL0000001/hotspot")

@@ -21,6 +21,7 @@ from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SystemClock
 from bijli.kernel.unit import StoreUnavailable
 from bijli.mdm.handlers import run_vee
+from bijli.payments.handlers import RECONCILE_EVERY, reconcile
 from bijli.protocol import topics
 from bijli.protocol.keys import SiteKeys
 
@@ -94,6 +95,19 @@ async def vee_every(platform: Platform, period_s: float) -> None:
             log.exception("VEE pass failed")
 
 
+async def reconcile_every(platform: Platform, period_s: float) -> None:
+    """Reconciliation rounds (redemptions against the token register, credit mirrors against
+    the ledger), every `period_s`, for as long as the head-end runs."""
+    while True:
+        await asyncio.sleep(period_s)
+        try:
+            await asyncio.to_thread(reconcile, platform.store, SystemClock().now())
+        except StoreUnavailable as e:  # the next round looks at the same reports again
+            log.warning("store unavailable (%s); reconciliation skipped, next in %.0f s", e, period_s)
+        except Exception:  # a failed round is logged and tried again next time
+            log.exception("reconciliation round failed")
+
+
 async def cancel(tasks: list[asyncio.Task[Any]]) -> None:
     """Stop background tasks and wait until they have stopped."""
     for task in tasks:
@@ -112,6 +126,7 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
         headend = await headend_for(platform, address, worker)
         tasks.append(asyncio.create_task(headend.run()))
         tasks.append(asyncio.create_task(vee_every(platform, vee_period_s)))
+        tasks.append(asyncio.create_task(reconcile_every(platform, RECONCILE_EVERY.total_seconds())))
         who = f" as {address.username}" if address.username else ""
         console.print(f"head-end ingesting from [bold]{address}[/bold]{who}")
         # Commands go out on the head-end's own broker connection.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from bijli.fleet.outbox import READINGS_PER_FRAME
-from bijli.protocol import keys
+from bijli.protocol import keys, tokens
 from bijli.protocol.events import EventCode
 from bijli.protocol.frames import KEY_CHANGE, REPLAYED_COMMAND, AckFrame, CommandFrame, ReadingFrame
 
@@ -81,8 +81,19 @@ def _time_sync(twin: FleetTwin, i: int, args: Args, at: float) -> str:
 
 
 def _credit(twin: FleetTwin, i: int, args: Args, at: float) -> str:
+    if "token_id" not in args:
+        twin.credit(i, args["amount_paise"], at)
+        return ""
+    # A credit that delivers a recharge token is taken once per token id, like the token typed
+    # at the hotspot (whichever comes first; the other is USED), and reported the same way.
+    token_id = args["token_id"]
+    used = twin.used_tokens.setdefault(i, tokens.UsedTokens())
+    if used.contains(token_id) or used.is_old(token_id):
+        return f"token {token_id} already taken"
+    used.add(token_id)
     twin.credit(i, args["amount_paise"], at)
-    return ""
+    twin.report_redemption(i, token_id, args["amount_paise"], at)
+    return f"token {token_id} taken"
 
 
 def _read_profile(twin: FleetTwin, i: int, args: Args, at: float) -> str:

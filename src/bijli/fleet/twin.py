@@ -355,6 +355,14 @@ class FleetTwin:
         if self.mirrors.add(i, amount_paise) and not self.relay[i] and self.relay_for_credit[i]:
             self.set_relay(i, True, t)
 
+    def report_redemption(self, i: int, token_id: int, amount_paise: int, at: float) -> None:
+        """Meter i tells the head-end it took a token (at once if online, else when it is back)."""
+        report = Redemption(token_id=token_id, status=0, amount_paise=amount_paise, at=int(at + self.clock_offset[i]))
+        if self.online[i]:
+            self.send(i, at, "token", TokenFrame, redemptions=[report])
+        else:
+            self.outbox.held(i).redemptions.append(report)
+
     def press_button(self, meter_id: str, at: float) -> float:
         """The consumer presses the hotspot button; the hotspot stays open for the window."""
         i = self.index[meter_id]
@@ -398,13 +406,7 @@ class FleetTwin:
         if result.status == tokens.TokenStatus.ACCEPTED:
             assert result.token_id is not None and result.amount_paise is not None
             self.credit(i, result.amount_paise, at)
-            report = Redemption(
-                token_id=result.token_id, status=0, amount_paise=result.amount_paise, at=int(at + self.clock_offset[i])
-            )
-            if self.online[i]:
-                self.send(i, at, "token", TokenFrame, redemptions=[report])
-            else:
-                self.outbox.held(i).redemptions.append(report)
+            self.report_redemption(i, result.token_id, result.amount_paise, at)
         return result
 
     # ------------------------------------------------------------------ commands

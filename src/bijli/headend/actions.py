@@ -20,6 +20,7 @@ from bijli.protocol.events import EventCode
 from bijli.protocol.frames import COMMAND_ACTIONS, KEY_CHANGE
 from bijli.protocol.keys import KEY_CHANGE_PARTS, MAX_VERSION, WORD_BYTES
 from bijli.protocol.relay import RelayState
+from bijli.protocol.tokens import MAX_TOKEN_ID
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +124,18 @@ ACTIONS: Final[Mapping[str, ActionSpec]] = {
         ),
         ActionSpec(
             name="credit",
-            args=(Arg("amount_paise", 1, MAX_CREDIT_PAISE, "paise to add to the meter's credit mirror"),),
+            args=(
+                Arg("amount_paise", 1, MAX_CREDIT_PAISE, "paise to add to the meter's credit mirror"),
+                Arg(
+                    "token_id",
+                    0,
+                    MAX_TOKEN_ID,
+                    "the recharge token this credit delivers: the meter takes it once, pushed or typed",
+                    optional=True,
+                ),
+            ),
             confirmation=Confirmation(on_ack=True),
-            summary="add credit to the meter's mirror",
+            summary="add credit to the meter's mirror (once per token id, when one is given)",
         ),
         ActionSpec(
             name="tariff",

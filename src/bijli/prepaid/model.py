@@ -34,10 +34,17 @@ class EntryKind(enum.StrEnum):
     balance and recovered from recharges a share at a time."""
     FINAL_SETTLEMENT = "final_settlement"
     """Closing an account: takes its prepaid balance to zero (refund if it was positive)."""
+    ARREARS_RECOVERY = "arrears_recovery"
+    """The share of a recharge that recovers arrears (negative: it leaves the prepaid balance),
+    or, when the payment is refunded, the same share given back to the balance (positive)."""
+    REFUND = "refund"
+    """A refunded payment reversed (negative: the recharge's amount)."""
 
 
 ARREARS_KINDS = frozenset({EntryKind.ARREARS})
-"""Entries that make up what a consumer owes from before, not the prepaid balance."""
+"""Entries that are owed apart from the prepaid balance (arrears from before onboarding).
+What is still owed is their amount less the recoveries (`ARREARS_RECOVERY`, which do leave the
+prepaid balance)."""
 
 CHARGE_KINDS = frozenset({EntryKind.ENERGY, EntryKind.FIXED, EntryKind.DUTY})
 

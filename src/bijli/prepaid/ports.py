@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bijli.prepaid.model import LedgerEntry
+from bijli.prepaid.statement import Holder, Posted
 
 MonthKey = tuple[str, str]
 """(account number, billing month ``YYYY-MM``)."""
@@ -52,3 +53,27 @@ class ChargingUnit(Protocol):
 class RechargeUnit(Protocol):
     @property
     def ledger(self) -> Ledger: ...
+
+
+class StatementBooks(Protocol):
+    """The accounts and the ledger, read for statements and the account ledger."""
+
+    def holders(self, account_nos: Sequence[str], start: datetime, end: datetime) -> dict[str, Holder]:
+        """Who and what each account is, for those that exist, with the meters installed on it
+        at some time in [start, end)."""
+        ...
+
+    def balances_before(self, account_nos: Sequence[str], moment: datetime) -> dict[str, tuple[int, int]]:
+        """Each account's prepaid balance and arrears owed, from its entries for moments before `moment`."""
+        ...
+
+    def entries_between(
+        self, account_nos: Sequence[str], start: datetime, end: datetime
+    ) -> dict[str, list[tuple[int, Posted]]]:
+        """Each account's entries for moments in [start, end) with their ledger ids, in time order."""
+        ...
+
+
+class StatementUnit(Protocol):
+    @property
+    def statements(self) -> StatementBooks: ...

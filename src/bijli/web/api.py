@@ -152,9 +152,10 @@ class Edits(Paged):
 class Balance(BaseModel):
     meter_id: str
     account_no: str
-    balance: Rupees = Field(description="opening + recharges - charges + adjustments, exactly.")
+    balance: Rupees = Field(description="opening + recharges - arrears_recovered - charges + adjustments, exactly.")
     opening: Rupees
-    recharges: Rupees
+    recharges: Rupees = Field(description="Payments captured, less those refunded.")
+    arrears_recovered: Rupees = Field(description="The share of the recharges that went to arrears (docs/payments.md).")
     charges: Rupees
     adjustments: Rupees
     currency: Literal["INR"]
@@ -330,6 +331,7 @@ def router(ctx: WebContext) -> APIRouter:
             balance=format_rupees(b.balance_paise),
             opening=format_rupees(b.opening_paise),
             recharges=format_rupees(b.recharges_paise),
+            arrears_recovered=format_rupees(b.arrears_recovered_paise),
             charges=format_rupees(b.charges_paise),
             adjustments=format_rupees(b.adjustments_paise),
             currency="INR",

@@ -20,7 +20,21 @@ from bijli.access.secrets import csrf_for
 from bijli.adapters.db.faults import DRIVER_ERRORS, is_transient
 from bijli.bootstrap import Platform
 from bijli.kernel.clock import Clock, SystemClock
-from bijli.web import access_api, accounts_api, api, commands_api, display, login, meters_api, pages, reports_api
+from bijli.web import (
+    access_api,
+    accounts_api,
+    api,
+    commands_api,
+    display,
+    login,
+    meters_api,
+    onboarding_api,
+    pages,
+    payments_api,
+    recharge,
+    reports_api,
+    statement_pages,
+)
 from bijli.web.auth import Auth, SignInRequired, secure
 from bijli.web.context import WebContext
 from bijli.web.edge import Edge, allowed_hosts
@@ -78,9 +92,13 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(access_api.router(ctx))  # before /commands/{command_id}: /commands/bulk is its own
     app.include_router(commands_api.router(ctx))
     app.include_router(meters_api.router(ctx))
-    app.include_router(accounts_api.router(ctx))
+    app.include_router(onboarding_api.router(ctx))
     app.include_router(reports_api.router(ctx))
+    app.include_router(payments_api.router(ctx))
+    app.include_router(accounts_api.router(ctx))
     app.include_router(pages.router(ctx, templates))
+    app.include_router(recharge.router(ctx, templates))
+    app.include_router(statement_pages.router(ctx, templates))
     app.include_router(login.router(ctx, templates))
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(Auth(ctx).signed_in())])

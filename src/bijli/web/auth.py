@@ -8,6 +8,7 @@ asking for a meter that is not theirs gets 404, as if it did not exist.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute, Mount
 
 from bijli.access import handlers as access
-from bijli.access.model import ACTION_PERMISSION, ROLE_PERMISSIONS, Identity, Permission, Role
+from bijli.access.model import ACTION_PERMISSION, ROLE_PERMISSIONS, Identity, Kind, Permission, Role
 from bijli.access.secrets import csrf_for
 from bijli.web.context import WebContext
 
@@ -52,18 +53,27 @@ class Rule:
     permission: Permission | None = None
     own_meter: bool = False
     """A consumer may call it for their own meters (the path's `meter_id`)."""
+    own_account: bool = False
+    """A consumer may call it for their own accounts (the path's `account_id`)."""
     command: bool = False
     """A command: the permission depends on the action asked (`ACTION_PERMISSION`)."""
+    form: bool = False
+    """A page's form: a browser cannot send the form token as a header, so the route checks
+    the form's own `csrf` field (or the header) itself."""
+    gateway: bool = False
+    """Called by the payment gateway, not a signed-in user: the caller proves itself by the
+    body's signature, which the route checks (401 without a valid one, whoever is signed in)."""
 
     def roles(self) -> list[Role]:
         """The roles this rule lets in (for a command: those that may ask for some action)."""
-        if self.public or self.signed_in:
+        if self.public or self.signed_in or self.gateway:
             return list(Role)
         needed = set(ACTION_PERMISSION.values()) if self.command else {self.permission}
         return [
             r
             for r in Role
-            if needed & ROLE_PERMISSIONS[r] or (self.own_meter and Permission.READ_OWN in ROLE_PERMISSIONS[r])
+            if needed & ROLE_PERMISSIONS[r]
+            or ((self.own_meter or self.own_account) and Permission.READ_OWN in ROLE_PERMISSIONS[r])
         ]
 
 
@@ -77,21 +87,31 @@ class Guard:
     def __call__(self, request: Request) -> Identity | None:
         who = identify(self.ctx, request)
         request.state.identity = who
-        if self.rule.public:
+        if self.rule.public or self.rule.gateway:
             return who
         if who is None:
             raise SignInRequired()
-        if request.method not in SAFE_METHODS and request.state.session_key is not None:
+        if request.method not in SAFE_METHODS and request.state.session_key is not None and not self.rule.form:
             sent = request.headers.get(CSRF_HEADER, "")
             if sent != csrf_for(request.state.session_key):
                 raise HTTPException(status_code=403, detail=f"a signed-in browser sends the form token ({CSRF_HEADER})")
         rule = self.rule
         if rule.own_meter:
             meter_id = str(request.path_params.get("meter_id", ""))
-            if who.may_see(meter_id):
+            # Without a permission of its own, an own-meter rule is for those who act as the
+            # consumer (read_own): staff who only read the fleet may see the meter, not act on it.
+            if who.may_see(meter_id) and (rule.permission is not None or who.can(Permission.READ_OWN)):
                 return who
             if who.can(Permission.READ_OWN):  # not theirs: as if there were no such meter
                 raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
+        if rule.own_account:
+            account_no = str(request.path_params.get("account_id", ""))
+            if who.can(rule.permission or Permission.READ_OWN):
+                return who
+            if who.can(Permission.READ_OWN):  # theirs, or as if there were no such account
+                if who.kind is Kind.CONSUMER and self.ctx.platform.queries.account_mobile(account_no) == who.name:
+                    return who
+                raise HTTPException(status_code=404, detail=f"account {account_no} not found")
         if rule.command and any(who.can(p) for p in ACTION_PERMISSION.values()):
             return who
         if rule.signed_in or (rule.permission is not None and who.can(rule.permission)):
@@ -118,8 +138,30 @@ class Auth:
         """Reading a meter: staff who read the fleet, or the meter's own consumer."""
         return Guard(self.ctx, Rule(permission=Permission.READ_FLEET, own_meter=True))
 
+    def account(self) -> Guard:
+        """Reading an account's statements and ledger: staff who read accounts, or its own consumer."""
+        return Guard(self.ctx, Rule(permission=Permission.READ_ACCOUNTS, own_account=True))
+
     def command(self) -> Guard:
         return Guard(self.ctx, Rule(command=True))
+
+    def own_meter_form(self) -> Guard:
+        """A form on a consumer's own meter (the admin too): the route checks the form token."""
+        return Guard(self.ctx, Rule(own_meter=True, form=True))
+
+    def gateway(self) -> Guard:
+        """The payment gateway's webhook: authenticated by its signature, checked by the route."""
+        return Guard(self.ctx, Rule(gateway=True))
+
+
+def form_token_ok(request: Request, sent: str) -> bool:
+    """Whether a signed-in browser sent its session's form token (in the form or the header);
+    a bearer token needs none."""
+    key = getattr(request.state, "session_key", None)
+    if key is None:
+        return True
+    given = sent or request.headers.get(CSRF_HEADER, "")
+    return hmac.compare_digest(given.encode(), csrf_for(key).encode())
 
 
 def identify(ctx: WebContext, request: Request) -> Identity | None:
@@ -187,7 +229,7 @@ def secure(app: FastAPI) -> None:
         if rule is None:
             methods = ",".join(sorted(getattr(route, "methods", None) or ()))
             missing.append(f"{methods} {getattr(route, 'path', route)}")
-        elif not rule.public and isinstance(route, APIRoute):
+        elif not rule.public and not rule.gateway and isinstance(route, APIRoute):
             for status, response in AUTH_ERRORS.items():
                 route.responses.setdefault(status, response)
     if missing:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from bijli.kernel.time import IST
@@ -55,3 +55,33 @@ def iso_utc(moment: datetime | None) -> str:
     if moment is None:
         return ""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+MONTHS_HI = (
+    "जनवरी",
+    "फ़रवरी",
+    "मार्च",
+    "अप्रैल",
+    "मई",
+    "जून",
+    "जुलाई",
+    "अगस्त",
+    "सितंबर",
+    "अक्टूबर",
+    "नवंबर",
+    "दिसंबर",
+)
+
+
+def day_text(day: date, lang: str = "en") -> str:
+    """A day as ``04 Dec 2026`` (``04 दिसंबर 2026`` in Hindi)."""
+    if lang == "hi":
+        return f"{day.day:02d} {MONTHS_HI[day.month - 1]} {day.year}"
+    return day.strftime("%d %b %Y")
+
+
+def month_text(day: date, lang: str = "en") -> str:
+    """The month of `day` as ``November 2026`` (``नवंबर 2026`` in Hindi)."""
+    if lang == "hi":
+        return f"{MONTHS_HI[day.month - 1]} {day.year}"
+    return day.strftime("%B %Y")

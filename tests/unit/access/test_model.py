@@ -21,7 +21,14 @@ from bijli.access.model import (
 )
 
 T0 = datetime(2026, 11, 2, 4, 30, tzinfo=UTC)
-READING = {Permission.READ_OWN, Permission.READ_FLEET, Permission.READ_REPORTS, Permission.READ_AUDIT}
+READING = {
+    Permission.READ_OWN,
+    Permission.READ_FLEET,
+    Permission.READ_REPORTS,
+    Permission.READ_ACCOUNTS,
+    Permission.READ_AUDIT,
+    Permission.RECONCILIATION,  # reads the reconciliation items; resolving them is not a route
+}
 
 
 def test_the_auditor_reads_everything_and_changes_nothing() -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from bijli.accounts.model import Account, AccountStatus, AccountTerms, Consumer, Installation, Language
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.sql import among, is_pg, raw
-from bijli.prepaid.model import ARREARS_KINDS
+from bijli.prepaid.model import ARREARS_KINDS, EntryKind
 
 ONBOARDING_LOCK = zlib.crc32(b"bijli/onboarding")
 """The PostgreSQL advisory lock onboarding holds for a unit of work."""
@@ -286,9 +286,12 @@ class SqlAccounts:
     def balance(self, account_no: str) -> tuple[int, int]:
         lg = t.ledger.c
         arrears = lg.kind.in_(_ARREARS)
+        recovered = lg.kind == EntryKind.ARREARS_RECOVERY.value  # negative: it left the balance for the arrears
         q = sa.select(
             sa.func.coalesce(sa.func.sum(sa.case((arrears, 0), else_=lg.amount_paise)), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((arrears, -lg.amount_paise), else_=0)), 0),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((arrears, -lg.amount_paise), (recovered, lg.amount_paise), else_=0)), 0
+            ),
         ).where(lg.account_no == account_no)
         balance, owed = self.conn.execute(q).one()
         return int(balance), int(owed)

@@ -19,6 +19,8 @@ from bijli.prepaid.model import ARREARS_KINDS, CHARGE_KINDS, EntryKind
 _CHARGES = [k.value for k in CHARGE_KINDS]
 _ARREARS = [k.value for k in ARREARS_KINDS]
 _ADJUSTMENTS = [EntryKind.ADJUSTMENT.value, EntryKind.FINAL_SETTLEMENT.value]
+_RECHARGES = [EntryKind.RECHARGE.value, EntryKind.REFUND.value]
+"""Recharges net of refunds (a refund is a negative entry of its own)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,6 +76,8 @@ class BalanceView:
     charges_paise: int
     adjustments_paise: int
     last_entry_at: datetime | None
+    arrears_recovered_paise: int = 0
+    """Of the recharges, what went to arrears (positive), shown as its own line."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,13 +140,16 @@ class Queries:
         q = sa.select(
             sa.func.coalesce(sa.func.sum(l.amount_paise), 0),
             sa.func.coalesce(sa.func.sum(sa.case((l.kind == EntryKind.OPENING.value, l.amount_paise), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((l.kind == EntryKind.RECHARGE.value, l.amount_paise), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((l.kind.in_(_RECHARGES), l.amount_paise), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(sa.case((l.kind.in_(_CHARGES), -l.amount_paise), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(sa.case((l.kind.in_(_ADJUSTMENTS), l.amount_paise), else_=0)), 0),
             sa.func.max(l.posted_at),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((l.kind == EntryKind.ARREARS_RECOVERY.value, -l.amount_paise), else_=0)), 0
+            ),
         ).where(l.account_no == account_no, l.kind.not_in(_ARREARS))
         with self.engine.connect() as conn:
-            total, opening, recharges, charges, adjustments, last = conn.execute(q).one()
+            total, opening, recharges, charges, adjustments, last, recovered = conn.execute(q).one()
         if last is not None and not isinstance(last, datetime):
             last = t.UtcDateTime().process_result_value(last, self.engine.dialect)
         return BalanceView(
@@ -153,7 +160,15 @@ class Queries:
             charges_paise=int(charges),
             adjustments_paise=int(adjustments),
             last_entry_at=last,
+            arrears_recovered_paise=int(recovered),
         )
+
+    def account_mobile(self, account_no: str) -> str | None:
+        """The mobile number an account's consumer logs in with; None if there is no such account."""
+        a = t.accounts.c
+        with self.engine.connect() as conn:
+            found: str | None = conn.execute(sa.select(a.mobile).where(a.account_no == account_no)).scalar()
+        return found
 
     def money_totals(self) -> MoneyTotals:
         """Across all accounts: opening balances, recharges, charges and what is left."""

@@ -230,6 +230,76 @@ token_redemptions = sa.Table(
     sa.Column("amount_paise", sa.BigInteger, nullable=False),
     sa.Column("redeemed_at", UtcDateTime, nullable=False),
     sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("matched_at", UtcDateTime),  # when reconciliation matched it against the token register
+)
+
+mirror_checks = sa.Table(
+    "mirror_checks",
+    metadata,
+    sa.Column("meter_id", sa.String(32), primary_key=True),
+    sa.Column("status_fc", sa.BigInteger, nullable=False),  # the status report last compared with the ledger
+    sa.Column("checked_at", UtcDateTime, nullable=False),
+    sa.Column("drift_paise", sa.BigInteger),  # beyond the tolerance at that report; NULL: it agreed
+)
+
+payments = sa.Table(
+    "payments",
+    metadata,
+    sa.Column("payment_id", sa.String(64), primary_key=True),
+    sa.Column("account_no", sa.ForeignKey("accounts.account_no"), nullable=False, index=True),
+    sa.Column("amount_paise", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # captured | failed | refunded
+    sa.Column("arrears_recovered_paise", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("captured_at", UtcDateTime),
+    sa.Column("failed_at", UtcDateTime),
+    sa.Column("refunded_at", UtcDateTime),
+)
+
+payment_events = sa.Table(
+    "payment_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("event_id", sa.String(64)),
+    sa.Column("payment_id", sa.String(64), index=True),
+    sa.Column("status", sa.String(16)),
+    sa.Column("outcome", sa.String(16), nullable=False),  # applied | duplicate | refused
+    sa.Column("reason", sa.String(256), nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),  # what the caller sent (its first 4 KiB)
+)
+
+tokens_issued = sa.Table(
+    "tokens_issued",
+    metadata,
+    sa.Column("meter_id", sa.String(32), primary_key=True),
+    sa.Column("token_id", sa.Integer, primary_key=True),
+    sa.Column("account_no", sa.String(32), nullable=False),
+    sa.Column("payment_id", sa.String(64), nullable=False, index=True),
+    sa.Column("amount_paise", sa.BigInteger, nullable=False),
+    sa.Column("issued_at", UtcDateTime, nullable=False),
+    sa.Column("key_version", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # issued | redeemed | cancelled
+    sa.Column("redeemed_at", UtcDateTime),  # by the meter's clock
+    sa.Column("reported_at", UtcDateTime),  # when the head-end heard of it
+    sa.Index("ix_tokens_issued_account_no_status", "account_no", "status"),
+)
+
+reconciliation_items = sa.Table(
+    "reconciliation_items",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("meter_id", sa.String(32)),
+    sa.Column("account_no", sa.String(32)),
+    sa.Column("payment_id", sa.String(64)),
+    sa.Column("token_id", sa.Integer),
+    sa.Column("amount_paise", sa.BigInteger),
+    sa.Column("detail", sa.String(512), nullable=False),
+    sa.Column("opened_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("resolved_at", UtcDateTime),
+    sa.Index("ix_reconciliation_items_meter_id_kind", "meter_id", "kind"),
 )
 
 reading_edits = sa.Table(

@@ -1,6 +1,6 @@
 """The SQL store: one engine, and a unit of work per transaction with a repository per
 table group. Every area's unit-of-work port (`IngestUnit`, `SettlementUnit`, `VeeUnit`,
-`CommandUnit`, `CommissionUnit`, `OnboardingUnit`, `AccessUnit`, ...) is a view of `SqlUnit`."""
+`CommandUnit`, `OnboardingUnit`, `AccessUnit`, ...) is a view of `SqlUnit`."""
 
 from __future__ import annotations
 
@@ -24,10 +24,12 @@ from bijli.adapters.db.faults import translated
 from bijli.adapters.db.ledger import SqlBillingMonths, SqlLedger
 from bijli.adapters.db.meter_keys import SqlMeterKeys
 from bijli.adapters.db.meter_state import SqlMeterState
+from bijli.adapters.db.payments import SqlMirrors, SqlPayments, SqlReconciliation, SqlRedemptions, SqlTokenRegister
 from bijli.adapters.db.readings import SqlDailyUsage, SqlReadingEdits, SqlReadings
 from bijli.adapters.db.received import SqlIngestLog, SqlQuarantine, SqlReceived
 from bijli.adapters.db.registry import SqlRegistry
 from bijli.adapters.db.settlement_queue import SqlSettlementQueue
+from bijli.adapters.db.statements import SqlStatementBooks
 from bijli.prepaid.tariff import Tariff
 
 
@@ -49,6 +51,7 @@ class SqlUnit:
         self.commands = SqlCommands(conn)
         self.ledger = SqlLedger(conn)
         self.billing_months = SqlBillingMonths(conn)
+        self.statements = SqlStatementBooks(conn, tariffs)
         self.meter_keys = SqlMeterKeys(conn)
         self.staff = SqlStaff(conn)
         self.tokens = SqlApiTokens(conn)
@@ -57,6 +60,11 @@ class SqlUnit:
         self.codes = SqlLoginCodes(conn)
         self.consumers = SqlConsumers(conn)
         self.bulk = SqlBulkRequests(conn)
+        self.payments = SqlPayments(conn)
+        self.token_register = SqlTokenRegister(conn)
+        self.redemptions = SqlRedemptions(conn)
+        self.mirrors = SqlMirrors(conn, tariffs)
+        self.reconciliation = SqlReconciliation(conn)
 
 
 class Store:

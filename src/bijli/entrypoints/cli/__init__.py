@@ -30,6 +30,7 @@ from bijli.entrypoints.cli import (
 from bijli.entrypoints.cli.demo import demo
 from bijli.entrypoints.cli.onboard import onboard
 from bijli.entrypoints.cli.options import console
+from bijli.entrypoints.cli.pay import pay
 from bijli.entrypoints.cli.serve import serve
 from bijli.entrypoints.cli.simulate import simulate
 
@@ -38,6 +39,7 @@ app.command()(demo)
 app.command()(serve)
 app.command()(simulate)
 app.command()(onboard)
+app.command()(pay)
 app.add_typer(access.app, name="access")
 app.add_typer(db.app, name="db")
 app.add_typer(token.app, name="token")

@@ -44,6 +44,8 @@ def demo(
         return
     from bijli.entrypoints.live import run_live
 
-    cfg = settings_mod.build(data_dir=data_dir, broker_url="embedded", port=port, sms="console", new_site=True)
+    cfg = settings_mod.build(
+        data_dir=data_dir, broker_url="embedded", port=port, sms="console", new_site=True, dev_gateway=True
+    )
     with opened(cfg) as platform:
         asyncio.run(run_live(platform, meters=meters, mqtt_port=mqtt_port, hotspot_port=hotspot_port, console=console))

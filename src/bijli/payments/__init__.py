@@ -1,0 +1,1 @@
+"""Payments from the gateway, the recharge tokens they buy, and reconciliation."""

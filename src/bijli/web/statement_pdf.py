@@ -1,0 +1,140 @@
+"""A monthly statement as a PDF, in Hindi or English.
+
+Devanagari is shaped with HarfBuzz (fpdf2's text shaping, through uharfbuzz): conjuncts and
+vowel signs come out as a reader expects, not as letters side by side. The font is Noto Sans
+and Noto Sans Devanagari merged into one (SIL Open Font License; `static/fonts/README.md`
+says how it was made), shipped with bijli, so a statement is the same on every machine and
+nothing is fetched from elsewhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bijli.web.statement_view import StatementView
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
+
+FONTS = Path(__file__).parent / "static" / "fonts"
+FONT = "bijli-sans"
+INK = (15, 23, 42)
+MUTED = (100, 116, 139)
+LINE = (226, 232, 240)
+BRAND = (30, 58, 138)
+LMARGIN, NEXT, RIGHT, TOP = "LMARGIN", "NEXT", "RIGHT", "TOP"
+"""Where fpdf2 puts the cursor after a cell (its `XPos` and `YPos` by name)."""
+
+
+def _document(title: str, lang: str) -> FPDF:
+    # Imported here, not with the module: the web app starts (and serves everything else) on
+    # an install that has not yet taken the PDF libraries in.
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4", unit="mm")
+    pdf.set_title(title)
+    pdf.set_lang("hi-IN" if lang == "hi" else "en-IN")
+    pdf.set_creator("bijli")
+    pdf.add_font(FONT, "", FONTS / "noto-sans-latin-devanagari-regular.ttf")
+    pdf.add_font(FONT, "B", FONTS / "noto-sans-latin-devanagari-bold.ttf")
+    pdf.set_text_shaping(True)
+    pdf.set_margins(16, 16, 16)
+    pdf.set_auto_page_break(True, 16)
+    pdf.add_page()
+    return pdf
+
+
+def _font(pdf: FPDF, size: float, bold: bool = False, colour: tuple[int, int, int] = INK) -> None:
+    pdf.set_font(FONT, "B" if bold else "", size)
+    pdf.set_text_color(*colour)
+
+
+def _heading(pdf: FPDF, text: str) -> None:
+    pdf.ln(4)
+    _font(pdf, 11.5, bold=True, colour=BRAND)
+    pdf.cell(0, 7, text, new_x=LMARGIN, new_y=NEXT)
+    pdf.set_draw_color(*LINE)
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
+    pdf.ln(1.5)
+
+
+def _row(pdf: FPDF, cells: list[tuple[str, float, str]], bold: bool = False, size: float = 9.5) -> None:
+    """One table row: (text, width in mm, alignment) per cell."""
+    _font(pdf, size, bold=bold)
+    for text, width, align in cells:
+        pdf.cell(width, 6.2, text, align=align)
+    pdf.ln(6.2)
+
+
+def statement_pdf(view: StatementView) -> bytes:
+    """The statement as PDF bytes."""
+    pdf = _document(f"{view.title} · {view.month}", view.lang)
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+
+    _font(pdf, 9, colour=MUTED)
+    pdf.cell(0, 5, "bijli · बिजली", new_x=LMARGIN, new_y=NEXT)
+    _font(pdf, 18, bold=True)
+    pdf.cell(0, 10, f"{view.title} · {view.month}", new_x=LMARGIN, new_y=NEXT)
+    pdf.ln(2)
+    for label, value in view.facts:
+        _font(pdf, 9.5, colour=MUTED)
+        pdf.cell(42, 6, label)
+        _font(pdf, 9.5)
+        pdf.cell(width - 42, 6, value, new_x=LMARGIN, new_y=NEXT)
+
+    _heading(pdf, view.w("summary"))
+    for line in view.summary:
+        _row(pdf, [(line.label, width - 40, "L"), (line.sign, 6, "C"), (line.amount, 34, "R")])
+    pdf.set_draw_color(*INK)
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
+    c = view.closing
+    _row(pdf, [(c.label, width - 40, "L"), (c.sign, 6, "C"), (c.amount, 34, "R")], bold=True, size=11)
+
+    if view.arrears:
+        _heading(pdf, view.w("arrears"))
+        for line in view.arrears:
+            cells = [(line.label, width - 40, "L"), (line.sign, 6, "C"), (line.amount, 34, "R")]
+            _row(pdf, cells, bold=line is view.arrears[-1])
+
+    _heading(pdf, view.w("slabs"))
+    columns = [36.0, 40.0, 30.0, 34.0, width - 140]
+    heads = ["slab", "version", "rate", "units", "amount"]
+    aligns = ["L", "L", "R", "R", "R"]
+    _font(pdf, 8.5, colour=MUTED)
+    for key, w, a in zip(heads, columns, aligns, strict=True):
+        pdf.cell(w, 6, view.w(key), align=a)
+    pdf.ln(6)
+    if not view.slabs:
+        _font(pdf, 9.5, colour=MUTED)
+        pdf.cell(0, 6, view.w("no_energy"), new_x=LMARGIN, new_y=NEXT)
+    for s in [*view.slabs, view.slab_total]:
+        values = [s.band, s.version, s.rate, s.units, s.amount]
+        _row(pdf, list(zip(values, columns, aligns, strict=True)), bold=s is view.slab_total)
+    if view.difference is not None:
+        _font(pdf, 8.5, colour=MUTED)
+        pdf.multi_cell(width - 34, 5, view.w("difference"), new_x=RIGHT, new_y=TOP)
+        _font(pdf, 9.5)
+        pdf.cell(34, 5, view.difference, align="R", new_x=LMARGIN, new_y=NEXT)
+        pdf.ln(5)
+
+    _heading(pdf, view.w("entries"))
+    if not view.entries:
+        _font(pdf, 9.5, colour=MUTED)
+        pdf.cell(0, 6, view.w("no_entries"), new_x=LMARGIN, new_y=NEXT)
+    else:
+        columns = [28.0, 56.0, width - 118, 34.0]
+        _font(pdf, 8.5, colour=MUTED)
+        for key, w in zip(["date", "entry", "reference", "amount"], columns, strict=True):
+            pdf.cell(w, 6, view.w(key), align="R" if key == "amount" else "L")
+        pdf.ln(6)
+        for e in view.entries:
+            _row(
+                pdf,
+                list(zip([e.day, e.what, e.reference, e.amount], columns, ["L", "L", "L", "R"], strict=True)),
+            )
+
+    pdf.ln(4)
+    _font(pdf, 8.5, colour=MUTED)
+    pdf.multi_cell(0, 4.6, f"{view.w('trace')} {view.w('ist')}", new_x=LMARGIN, new_y=NEXT)
+    return bytes(pdf.output())
