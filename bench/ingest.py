@@ -302,7 +302,10 @@ def _run(
     lost, doubled, quarantined = compare(engine, published)
     with engine.connect() as conn:
         size = sum(p.bytes for p in partitions.partitions(conn))
-        ledger_size = int(conn.exec_driver_sql("SELECT pg_total_relation_size('ledger')").scalar_one())
+        ledger_size = sum(  # the ledger, each account's running day charges and its months' openings
+            int(conn.exec_driver_sql(f"SELECT pg_total_relation_size('{table}')").scalar_one())
+            for table in LEDGER_TABLES
+        )
         total_readings = count_rows(engine)
     return {
         "readings_per_s": round(readings_per_s),
@@ -359,6 +362,10 @@ def _run(
         "quarantined": quarantined,
         "worker_errors": [e for r in reports for e in r["errors"]],
     }
+
+
+LEDGER_TABLES = ("ledger", "day_charges", "billing_months")
+"""What `ledger_bytes_per_reading` counts: the money's tables (docs/billing.md)."""
 
 
 def _ms(values: Sequence[float], q: float) -> float:

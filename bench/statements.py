@@ -18,7 +18,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -35,8 +34,9 @@ from bijli.bootstrap import bootstrap
 from bijli.kernel.time import days_in_month, ist_midnight
 from bijli.kernel.units import to_paise
 from bijli.prepaid import handlers as prepaid
-from bijli.prepaid.statement import Statement, daily_fixed
-from bijli.prepaid.tariff import Tariff, builtin_tariffs
+from bijli.prepaid.model import fixed_price
+from bijli.prepaid.statement import Statement
+from bijli.prepaid.tariff import builtin_tariffs
 from bijli.web.statement_pdf import statement_pdf
 from bijli.web.statement_view import statement_view
 
@@ -64,8 +64,8 @@ def _rows(accounts: int, month: date) -> Iterator[tuple[object, ...]]:
             e0, e1 = version.energy_cost(month_wh), version.energy_cost(month_wh + wh)
             energy = to_paise(e1) - to_paise(e0)
             duty = to_paise(e1 * version.duty_rate) - to_paise(e0 * version.duty_rate)
-            fixed = daily_fixed(tariff, LOAD_W, day)
-            fixed_duty = _fixed_duty(tariff, day)
+            fixed_priced = fixed_price(tariff, LOAD_W, day)
+            fixed, fixed_duty = fixed_priced.charge_paise, fixed_priced.duty_paise
             month_wh += wh
             at = ist_midnight(day)
             yield (
@@ -84,15 +84,6 @@ def _rows(accounts: int, month: date) -> Iterator[tuple[object, ...]]:
             yield (account, "recharge", amount, f"recharge:pay_{account}_{n}", None, None, None, paid)
             share = -amount // 10
             yield (account, "arrears_recovery", share, f"arrears_recovery:pay_{account}_{n}", None, None, None, paid)
-
-
-def _fixed_duty(tariff: Tariff, day: date) -> int:
-    """A day's duty on its fixed charge (the month's duty to the paisa through the day less before)."""
-    version = tariff.on(day)
-    monthly = version.fixed_per_kw_month * Decimal(LOAD_W) / 1000
-    n = days_in_month(day)
-    through, before = monthly * day.day / n, monthly * (day.day - 1) / n
-    return to_paise(through * version.duty_rate) - to_paise(before * version.duty_rate)
 
 
 def build(engine: Engine, accounts: int, month: date, progress: Progress) -> float:

@@ -15,9 +15,13 @@ from decimal import ROUND_HALF_UP, Decimal
 import sqlalchemy as sa
 
 IST = timezone(timedelta(hours=5, minutes=30))
-SLABS = ((100_000, Decimal("5.50")), (150_000, Decimal("5.50")), (300_000, Decimal("6.00")), (None, Decimal("6.50")))
+# UPERC tariff order FY 2019-20, LMV-1(b) domestic urban, metered.
+SLABS = ((150_000, Decimal("5.50")), (300_000, Decimal("6.00")), (500_000, Decimal("6.50")), (None, Decimal("7.00")))
 FIXED_PER_KW_MONTH = Decimal(110)
 DUTY = Decimal("0.05")
+
+
+CHARGE_KINDS = ("day_charge", "day_correction", "running", "energy_charge", "fixed_charge", "electricity_duty")
 
 
 def paise(rupees: Decimal) -> int:
@@ -77,13 +81,18 @@ def expected_charges(engine: sa.Engine) -> dict[str, int]:
 
 
 def ledger_by_kind(engine: sa.Engine) -> dict[str, dict[str, int]]:
-    """Per account, the sum of ledger entries by kind."""
+    """Per account, the sum of ledger entries by kind, and (as "running") the charges of days
+    not on the ledger yet."""
     out: dict[str, dict[str, int]] = defaultdict(dict)
     with engine.connect() as conn:
         for account, kind, total in conn.execute(
             sa.text("SELECT account_no, kind, SUM(amount_paise) FROM ledger GROUP BY account_no, kind")
         ):
             out[account][kind] = int(total)
+        for account, running in conn.execute(
+            sa.text("SELECT account_no, SUM(posted_paise - charge_paise) FROM day_charges GROUP BY account_no")
+        ):
+            out[account]["running"] = int(running)
     return dict(out)
 
 
@@ -93,7 +102,7 @@ def check_accounts(engine: sa.Engine) -> int:
     ledger = ledger_by_kind(engine)
     assert set(owed) <= set(ledger)
     for account, kinds in ledger.items():
-        charged = -sum(v for k, v in kinds.items() if k in ("energy_charge", "fixed_charge", "electricity_duty"))
+        charged = -sum(v for k, v in kinds.items() if k in CHARGE_KINDS)
         assert charged == owed.get(account, 0), f"{account}: charged {charged} paise, owed {owed.get(account, 0)}"
         balance = sum(kinds.values())
         assert balance == kinds.get("opening", 0) + kinds.get("recharge", 0) - charged

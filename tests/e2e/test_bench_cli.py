@@ -57,6 +57,18 @@ def test_bench_readings_small_run_answers_a_meters_day(pg_url: str) -> None:
     assert again["reused"] is True and again["readings"] == figures["readings"]
 
 
+def test_bench_billing_small_run_settles_every_round_and_closes_the_day(pg_url: str) -> None:
+    out = run_bijli(["bench", "billing", "--meters", "300", "--rounds", "2", "--database-url", pg_url], timeout=180)
+    figures = last_json_line(out)
+    assert (figures["meters"], figures["rounds"]) == (300, 2)
+    for field in ("round_settle_s", "rounds_per_s", "readings_charged_per_s", "projected_round_s_750k"):
+        assert positive(figures[field]), field
+    assert positive(figures["day_charges_upsert_per_s"]) and positive(figures["ratio_to_upsert"])
+    assert figures["days_closed"] == 300  # one debit per account for the day
+    assert figures["target_round_s_750k"] == 60.0
+    assert figures["statements"] == 300 and positive(figures["statements_per_s"])
+
+
 def test_bench_statements_small_run_ties_every_statement_out(pg_url: str) -> None:
     out = run_bijli(
         ["bench", "statements", "--accounts", "60", "--batch", "25", "--pdfs", "2", "--database-url", pg_url]

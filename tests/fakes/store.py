@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 from bijli.accounts.model import Account, AccountStatus, AccountTerms, Consumer, Installation, MeterSite
 from bijli.headend.command_records import CommandRecord, CommandState, HistoryEntry
@@ -33,8 +33,10 @@ from bijli.kernel.time import INTERVAL, utc_from_epoch
 from bijli.mdm.meters import MeterStatus, StatusChange
 from bijli.mdm.model import DayUsage, EpochKey, IntervalRow, Quality, ReadingEdit, ReadingKey, StoredReading
 from bijli.mdm.ports import MeterSupply, QueuedBatch, QueuedReading
+from bijli.prepaid.charging import Account as ChargedAccount
+from bijli.prepaid.charging import DayCharge, Metered, MonthOpening, OpenDay
 from bijli.prepaid.model import ARREARS_KINDS, Connection, EntryKind, LedgerEntry
-from bijli.prepaid.ports import MonthKey
+from bijli.prepaid.ports import DayKey, MonthKey
 from bijli.prepaid.tariff import Tariff
 from tests.fakes.access import (
     AccessState,
@@ -46,6 +48,9 @@ from tests.fakes.access import (
     MemoryStaff,
     MemoryTokens,
 )
+
+LastBefore = tuple[str, datetime, datetime]
+EVER = (datetime(1970, 1, 2, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
 
 
 @dataclass(slots=True)
@@ -74,7 +79,9 @@ class State:
     next_batch: int = 1
     ledger: dict[str, LedgerEntry] = field(default_factory=dict)
     """By reference, in posting order."""
-    months: dict[MonthKey, int] = field(default_factory=dict)
+    months: dict[MonthKey, MonthOpening] = field(default_factory=dict)
+    days: dict[DayKey, OpenDay] = field(default_factory=dict)
+    """Each account's running charge per day, with what of it is posted."""
     events: dict[tuple[str, int, int], MeterEvent] = field(default_factory=dict)
     daily_registers: dict[tuple[str, int], DailyRegister] = field(default_factory=dict)
     redemptions: dict[tuple[str, int], TokenRedemption] = field(default_factory=dict)
@@ -481,13 +488,142 @@ class MemoryLedger(_Repo):
 
 
 class MemoryBillingMonths(_Repo):
-    def claim(self, candidates: Mapping[MonthKey, int]) -> dict[MonthKey, int]:
-        for key, low in candidates.items():
-            self.s.months.setdefault(key, low)
+    def claim(self, candidates: Mapping[MonthKey, MonthOpening]) -> dict[MonthKey, MonthOpening]:
+        for key, opening in candidates.items():
+            self.s.months.setdefault(key, opening)
         return {k: self.s.months[k] for k in candidates}
 
-    def lower(self, openings: Mapping[MonthKey, int]) -> None:
+    def opened(self, keys: Iterable[MonthKey]) -> dict[MonthKey, MonthOpening]:
+        return {k: self.s.months[k] for k in set(keys) if k in self.s.months}
+
+    def move(self, openings: Mapping[MonthKey, MonthOpening]) -> None:
         self.s.months.update(openings)
+
+
+class MemoryRegisters(_Repo):
+    def last_before(self, keys: Iterable[LastBefore]) -> dict[LastBefore, MonthOpening]:
+        found = {}
+        for meter, installed, start in set(keys):
+            before = [
+                r
+                for (m, at), r in self.s.readings.items()
+                if m == meter and r.actual and installed - INTERVAL < at < start
+            ]
+            if before:
+                last = max(before, key=lambda r: r.interval_start)
+                found[(meter, installed, start)] = MonthOpening(last.import_wh_total, last.interval_start + INTERVAL)
+        return found
+
+    def metered(self, meter_ids: Sequence[str], start: datetime, end: datetime) -> list[Metered]:
+        return [
+            Metered(m, at, r.import_wh, r.import_wh_total)
+            for (m, at), r in sorted(self.s.readings.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+            if m in meter_ids and start <= at < end and r.actual
+        ]
+
+
+class MemoryInstallations(_Repo):
+    """The accounts a meter was installed on, over the registry's installations."""
+
+    def __init__(self, state: State, tariffs: Mapping[str, Tariff]) -> None:
+        super().__init__(state)
+        self._tariffs = tariffs
+
+    def of_account(self, account_no: str) -> ChargedAccount | None:
+        return self._charged([account_no]).get(account_no)
+
+    def accounts_of(self, meter_ids: Iterable[str]) -> dict[str, ChargedAccount]:
+        wanted = set(meter_ids)
+        return self._charged(sorted({i.account_no for i in self.s.installations if i.meter_id in wanted}))
+
+    def _charged(self, account_nos: Sequence[str]) -> dict[str, ChargedAccount]:
+        found = {}
+        for account_no in account_nos:
+            own = sorted((i for i in self.s.installations if i.account_no == account_no), key=_since)
+            if not own:
+                continue
+            terms = self.s.accounts[account_no].terms
+            found[account_no] = ChargedAccount(
+                account_no=account_no,
+                sanctioned_load_w=terms.sanctioned_load_w,
+                tariff=self._tariffs[terms.tariff_code],
+                installations=tuple(own),
+            )
+        return found
+
+
+def _since(installation: Installation) -> datetime:
+    return installation.installed_at
+
+
+class MemoryDayCharges(_Repo):
+    def known(self, keys: Iterable[DayKey]) -> set[DayKey]:
+        return {k for k in keys if k in self.s.days}
+
+    def add(self, days: Sequence[DayCharge]) -> None:
+        for d in days:
+            was = self.s.days.get((d.account_no, d.day))
+            if was is None:
+                self.s.days[(d.account_no, d.day)] = OpenDay(
+                    account_no=d.account_no,
+                    day=d.day,
+                    charge_paise=d.charge_paise,
+                    duty_paise=d.duty_paise,
+                    energy_wh=d.energy_wh,
+                    tariff_version=d.tariff_version,
+                    posted_paise=0,
+                    posted_duty_paise=0,
+                    posted_energy_wh=0,
+                    postings=0,
+                )
+            else:
+                self.s.days[(d.account_no, d.day)] = replace(
+                    was,
+                    charge_paise=was.charge_paise + d.charge_paise,
+                    duty_paise=was.duty_paise + d.duty_paise,
+                    energy_wh=was.energy_wh + d.energy_wh,
+                    tariff_version=d.tariff_version,
+                )
+
+    def put(self, days: Sequence[DayCharge]) -> None:
+        for d in days:
+            was = self.s.days.get((d.account_no, d.day))
+            if was is None:
+                self.add([d])
+            else:
+                self.s.days[(d.account_no, d.day)] = replace(
+                    was,
+                    charge_paise=d.charge_paise,
+                    duty_paise=d.duty_paise,
+                    energy_wh=d.energy_wh,
+                    tariff_version=d.tariff_version,
+                )
+
+    def due(self, through: date, limit: int) -> list[OpenDay]:
+        due = sorted(
+            (d for d in self.s.days.values() if d.day <= through and _open(d)), key=lambda d: (d.day, d.account_no)
+        )
+        return due[:limit]
+
+    def posted(self, days: Sequence[OpenDay]) -> None:
+        for d in days:
+            was = self.s.days[(d.account_no, d.day)]
+            self.s.days[(d.account_no, d.day)] = replace(
+                was,
+                posted_paise=d.charge_paise,
+                posted_duty_paise=d.duty_paise,
+                posted_energy_wh=d.energy_wh,
+                postings=was.postings + 1,
+            )
+
+
+def _open(d: OpenDay) -> bool:
+    return (d.charge_paise, d.duty_paise, d.energy_wh) != (d.posted_paise, d.posted_duty_paise, d.posted_energy_wh)
+
+
+def running_charges(state: State, account_no: str) -> int:
+    """What the account's days have charged beyond the ledger (paise)."""
+    return sum(d.charge_paise - d.posted_paise for (a, _), d in state.days.items() if a == account_no)
 
 
 class MemoryMeterKeys(_Repo):
@@ -548,6 +684,9 @@ class MemoryUnit:
         self.commands = MemoryCommands(state)
         self.ledger = MemoryLedger(state)
         self.billing_months = MemoryBillingMonths(state)
+        self.registers = MemoryRegisters(state)
+        self.installations = MemoryInstallations(state, tariffs)
+        self.day_charges = MemoryDayCharges(state)
         self.meter_keys = MemoryMeterKeys(state)
         self.staff = MemoryStaff(state)
         self.tokens = MemoryTokens(state)

@@ -140,16 +140,17 @@ def test_a_decommissioned_meters_frames_are_quarantined_until_it_is_recommission
     assert stored == 4
 
 
-def test_charges_keep_their_money_across_the_migration_that_gave_them_their_duty(platform: Platform) -> None:
+def test_closed_days_keep_their_money_across_the_migration_to_day_charges(platform: Platform) -> None:
     ingest_batch(platform.store, _deliveries(platform, "KNCL0000001", 1, 4), platform.ring, "bijli", NOW)
-    settle(platform.store, NOW)
+    settle_all(platform.store, NOW + timedelta(days=2))  # the day is closed: its debit is on the ledger
     balance = platform.queries.balance("KESCOCL0000001").balance_paise
     engine = platform.store.engine
 
-    db_engine.downgrade(engine, "0006")
+    db_engine.downgrade(engine, "0012")
     with engine.connect() as conn:
-        assert "duty_paise" not in {c["name"] for c in sa.inspect(conn).get_columns("ledger")}
-    assert platform.queries.balance("KESCOCL0000001").balance_paise == balance
+        assert "day_charges" not in sa.inspect(conn).get_table_names()
+        ledger = conn.execute(sa.text("SELECT sum(amount_paise) FROM ledger WHERE account_no = 'KESCOCL0000001'"))
+        assert ledger.scalar_one() == balance
     db_engine.upgrade(engine)
 
     assert platform.queries.balance("KESCOCL0000001").balance_paise == balance

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -25,7 +25,7 @@ from bijli.headend.model import KeyRing
 from bijli.headend.ports import Delivery
 from bijli.kernel.unit import Transactions
 from bijli.mdm.model import StoredReading
-from tests.fakes.store import MemoryStore
+from tests.fakes.store import MemoryStore, running_charges
 from tests.support.frames import reading
 from tests.support.keys import SITE
 
@@ -38,6 +38,10 @@ class Probe(Protocol):
     def balance(self, account_no: str) -> int: ...
     def ledger(self, account_no: str) -> list[tuple[str, int, int | None]]:
         """(kind, amount, duty) of the account's entries, in reference order."""
+        ...
+
+    def days(self, account_no: str) -> list[tuple[date, int, int, int]]:
+        """(day, charge, energy in Wh, posted) of the account's running day charges, by day."""
         ...
 
     def quarantine(self) -> list[str]: ...
@@ -66,11 +70,19 @@ class MemoryProbe:
         return [r for (m, _), r in sorted(self.store.state.readings.items()) if m == meter_id]
 
     def balance(self, account_no: str) -> int:
-        return sum(e.amount_paise for e in self.store.state.ledger.values() if e.account_no == account_no)
+        posted = sum(e.amount_paise for e in self.store.state.ledger.values() if e.account_no == account_no)
+        return posted - running_charges(self.store.state, account_no)
 
     def ledger(self, account_no: str) -> list[tuple[str, int, int | None]]:
         entries = sorted(self.store.state.ledger.values(), key=lambda e: e.reference)
         return [(e.kind.value, e.amount_paise, e.duty_paise) for e in entries if e.account_no == account_no]
+
+    def days(self, account_no: str) -> list[tuple[date, int, int, int]]:
+        return [
+            (d.day, d.charge_paise, d.energy_wh, d.posted_paise)
+            for (a, _), d in sorted(self.store.state.days.items())
+            if a == account_no
+        ]
 
     def quarantine(self) -> list[str]:
         return sorted(q.reason for q in self.store.state.quarantine)
@@ -120,15 +132,24 @@ class SqlProbe:
             return SqlReadings(conn).between([meter_id], EVER[0], EVER[1]).get(meter_id, [])
 
     def balance(self, account_no: str) -> int:
-        return int(
-            self._all("SELECT coalesce(sum(amount_paise), 0) FROM ledger WHERE account_no = :a", a=account_no)[0][0]
+        posted = self._all("SELECT coalesce(sum(amount_paise), 0) FROM ledger WHERE account_no = :a", a=account_no)
+        running = self._all(
+            "SELECT coalesce(sum(charge_paise - posted_paise), 0) FROM day_charges WHERE account_no = :a", a=account_no
         )
+        return int(posted[0][0]) - int(running[0][0])
 
     def ledger(self, account_no: str) -> list[tuple[str, int, int | None]]:
         rows = self._all(
             "SELECT kind, amount_paise, duty_paise FROM ledger WHERE account_no = :a ORDER BY reference", a=account_no
         )
         return [(k, int(a), None if d is None else int(d)) for k, a, d in rows]
+
+    def days(self, account_no: str) -> list[tuple[date, int, int, int]]:
+        rows = self._all(
+            "SELECT day, charge_paise, energy_wh, posted_paise FROM day_charges WHERE account_no = :a ORDER BY day",
+            a=account_no,
+        )
+        return [(d if isinstance(d, date) else date.fromisoformat(d), int(c), int(e), int(p)) for d, c, e, p in rows]
 
     def quarantine(self) -> list[str]:
         return sorted(r for (r,) in self._all("SELECT reason FROM quarantine"))

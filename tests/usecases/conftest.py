@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy import exc as sa_exc
 
 from bijli.adapters.db import engine as db
 from bijli.adapters.db import store as sql_store
+from bijli.adapters.db.charging import SqlDayCharges
 from bijli.adapters.db.commands import SqlCommands
 from bijli.adapters.db.ledger import SqlBillingMonths, SqlLedger
 from bijli.adapters.db.meter_state import SqlMeterState
@@ -33,6 +35,7 @@ from tests.support.world import SECRET, MemoryProbe, SqlProbe, World
 TARIFF = "UP-LMV1-DU"
 INSTALLED = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
 """When the test city's meters went into service."""
+REGISTER_AT_INSTALLATION = 1_000_000
 
 REPOSITORIES: dict[str, tuple[type, type]] = {
     "readings": (fake.MemoryReadings, SqlReadings),
@@ -47,6 +50,7 @@ REPOSITORIES: dict[str, tuple[type, type]] = {
     "commands": (fake.MemoryCommands, SqlCommands),
     "ledger": (fake.MemoryLedger, SqlLedger),
     "billing_months": (fake.MemoryBillingMonths, SqlBillingMonths),
+    "day_charges": (fake.MemoryDayCharges, SqlDayCharges),
 }
 
 
@@ -93,7 +97,9 @@ def world(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
 
         monkeypatch.setattr(cls, method, broken)
 
-    commission_city(store, TARIFF, build_city(4), INSTALLED)
+    # The meters read 1,000,000 Wh when installed: the test frames count up from there.
+    city = [replace(c, initial_register_wh=REGISTER_AT_INSTALLATION) for c in build_city(4)]
+    commission_city(store, TARIFF, city, INSTALLED)
     yield World(
         kind=request.param, store=store, probe=probe, ring=KeyRing(SECRET), fail=fail, outage=OUTAGES[request.param]
     )

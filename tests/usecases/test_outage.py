@@ -113,7 +113,7 @@ def test_an_outage_while_a_failed_batch_goes_one_by_one_sets_nothing_aside_that_
 def test_settlement_waits_out_an_outage_and_charges_every_interval_once(world: World) -> None:
     ingest_batch(world.store, world.frames(CL1, 1, starts(4)), world.ring, "bijli", NOW)
     down = True
-    world.fail("ledger", "post", when=lambda *_: down, error=world.outage)
+    world.fail("day_charges", "add", when=lambda *_: down, error=world.outage)
 
     with pytest.raises(StoreUnavailable):
         settle(world.store, NOW)
@@ -141,5 +141,4 @@ def test_settlement_waits_out_an_outage_and_charges_every_interval_once(world: W
 
     assert world.probe.queued() == 0
     assert settle_all(world.store, NOW) == 0
-    energy = [e for e in world.probe.ledger("KESCOCL0000001") if e[0] == "energy_charge"]
-    assert len(energy) == 4
+    assert [energy for _, _, energy, _ in world.probe.days("KESCOCL0000001")] == [400]  # four intervals, once each

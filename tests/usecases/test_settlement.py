@@ -8,7 +8,7 @@ import pytest
 
 from bijli.headend.handlers import ingest_batch
 from bijli.headend.ports import Delivery
-from bijli.kernel.time import INTERVAL
+from bijli.kernel.time import INTERVAL, ist_day
 from bijli.mdm.handlers import settle, settle_all
 from bijli.mdm.vee import Flag
 from bijli.prepaid.handlers import record_recharge
@@ -18,6 +18,7 @@ from tests.usecases.conftest import day
 
 START = day(1)
 NOW = START + timedelta(hours=3)
+NEXT_DAY = START + timedelta(days=1, hours=3)
 CL1, ACCOUNT = "KNCL0000001", "KESCOCL0000001"
 OPENING = 30_000
 """KESCOCL0000001's opening balance in the test city, in paise."""
@@ -38,31 +39,50 @@ def test_readings_are_charged_when_settled_exactly_once(world: World) -> None:
     assert world.probe.daily_wh(CL1) == 400
 
 
-def test_each_interval_is_one_debit_with_its_duty_and_each_day_one_fixed_charge(world: World) -> None:
+def test_a_day_goes_on_the_ledger_as_one_debit_with_its_duty_once_it_has_ended(world: World) -> None:
     ingest_batch(world.store, world.frames(CL1, 1, [START + k * INTERVAL for k in range(4)]), world.ring, "bijli", NOW)
     settle_all(world.store, NOW)
+    running = world.probe.balance(ACCOUNT)
+    assert [kind for kind, _, _ in world.probe.ledger(ACCOUNT)] == ["opening"]  # the day is still open
+
+    settle_all(world.store, NEXT_DAY)
 
     entries = world.probe.ledger(ACCOUNT)
-    kinds = [kind for kind, _, _ in entries]
-    assert kinds.count("energy_charge") == 4 and kinds.count("fixed_charge") == 1
-    for kind, amount, duty in entries:
-        if kind != "opening":
-            assert duty is not None and amount < duty < 0  # the charge itself and 5% duty on it
-    assert OPENING + sum(a for k, a, _ in entries if k != "opening") == world.probe.balance(ACCOUNT)
+    assert [kind for kind, _, _ in entries] == ["day_charge", "opening"]
+    _, amount, duty = entries[0]
+    assert duty is not None and amount < duty < 0  # energy, fixed charge and 5% duty on both
+    assert world.probe.balance(ACCOUNT) == running == OPENING + amount
+    assert world.probe.days(ACCOUNT) == [(ist_day(START), -amount, 400, -amount)]
 
 
 def test_the_same_reading_settled_again_later_charges_nothing_more(world: World) -> None:
     frames = world.frames(CL1, 1, [START, START + INTERVAL])
     ingest_batch(world.store, frames[:1], world.ring, "bijli", NOW)
     settle_all(world.store, NOW)
-    after_one = world.probe.balance(ACCOUNT)
     ingest_batch(world.store, world.frames(CL1, 20, [START]), world.ring, "bijli", NOW)  # resent: a duplicate
     ingest_batch(world.store, frames[1:], world.ring, "bijli", NOW)
     settle_all(world.store, NOW)
 
-    energy = [a for k, a, _ in world.probe.ledger(ACCOUNT) if k == "energy_charge"]
-    assert len(energy) == 2
-    assert world.probe.balance(ACCOUNT) == after_one + energy[1]
+    [(_, charge, energy, _)] = world.probe.days(ACCOUNT)
+    assert energy == 200
+    assert world.probe.balance(ACCOUNT) == OPENING - charge
+
+
+def test_a_reading_after_its_day_closed_is_charged_once_by_a_correction(world: World) -> None:
+    frames = world.frames(CL1, 1, [START + k * INTERVAL for k in range(3)])
+    ingest_batch(world.store, frames[:2], world.ring, "bijli", NOW)
+    settle_all(world.store, NEXT_DAY)
+    closed = world.probe.balance(ACCOUNT)
+
+    ingest_batch(world.store, frames[2:], world.ring, "bijli", NEXT_DAY)
+    settle_all(world.store, NEXT_DAY)
+    settle_all(world.store, NEXT_DAY)
+
+    kinds = [kind for kind, _, _ in world.probe.ledger(ACCOUNT)]
+    assert kinds.count("day_charge") == 1 and kinds.count("day_correction") == 1
+    [(_, charge, energy, posted)] = world.probe.days(ACCOUNT)
+    assert (energy, posted) == (300, charge)
+    assert OPENING - charge == world.probe.balance(ACCOUNT) < closed
 
 
 def test_a_settlement_that_fails_midway_leaves_its_batch_queued_and_charges_nothing(world: World) -> None:
@@ -83,7 +103,7 @@ def test_a_reading_that_looks_wrong_is_kept_charged_and_flagged(world: World) ->
     flags = [r.flags for r in world.probe.readings(CL1)]
     assert flags[0] == 0 and flags[1] & Flag.SPIKE
     assert [(a, why) for _, a, why in world.probe.edits(CL1)] == [("flagged", "spike")]
-    assert len([k for k, _, _ in world.probe.ledger(ACCOUNT) if k == "energy_charge"]) == 2
+    assert [energy for _, _, energy, _ in world.probe.days(ACCOUNT)] == [9_100]  # both charged
 
 
 def test_a_recharge_is_credited_once_however_often_it_is_reported(world: World) -> None:

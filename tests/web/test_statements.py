@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,9 @@ import pytest
 from bijli.access.model import Role
 from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
+from bijli.kernel.time import IST
+from bijli.prepaid.model import fixed_price
+from bijli.prepaid.tariff import builtin_tariffs
 from tests.support.access import form_token
 from tests.web.conftest import DEMO_METERS, SMS, MakeClient
 
@@ -87,14 +91,17 @@ def test_every_ledger_line_traces_to_its_interval_and_the_window_adds_up(api: Te
     moved = sum(rupees(str(x["amount"])) for x in lines)
     assert rupees(page["balance_before"]) + moved == rupees(page["balance_after"])
     assert page["balance_after"] == s["closing_balance"]
-    energy = [x for x in lines if x["kind"] == "energy_charge"]
-    assert len(energy) == 96
-    for line in energy:
-        [interval] = line["intervals"]  # type: ignore[misc]
-        assert interval["meter_id"] == MINE.meter_id
-        assert interval["interval_start"] == line["for_time"]
-        assert rupees(interval["energy"]) + rupees(interval["duty"]) == -rupees(str(line["amount"]))
-    assert sum(rupees(str(x["kwh"])) for x in energy) == rupees(str(s["energy_kwh"]))
+    days = [x for x in lines if x["kind"] == "day_charge"]
+    assert len(days) == 1  # one debit for the day (running: not closed yet, so not on the ledger)
+    [day] = days
+    intervals: list[dict[str, str]] = day["intervals"]  # type: ignore[assignment]
+    assert len(intervals) == 96 and {i["meter_id"] for i in intervals} == {MINE.meter_id}
+    assert all(i["tariff_version"] == "UPERC-TO-2019-20" for i in intervals)
+    on = datetime.fromisoformat(str(day["for_time"])).astimezone(IST).date()
+    fixed = fixed_price(builtin_tariffs()["UP-LMV1-DU"], MINE.sanctioned_load_w, on).total_paise
+    derived = sum(rupees(i["energy"]) + rupees(i["duty"]) for i in intervals)
+    assert derived + Decimal(fixed) / 100 == -rupees(str(day["amount"]))  # the day's intervals and its fixed charge
+    assert sum(rupees(i["kwh"]) for i in intervals) == rupees(str(day["kwh"])) == rupees(str(s["energy_kwh"]))
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from bijli.prepaid.charging import Installation as Installation  # the record is ours; charging reads it
 from bijli.prepaid.model import EntryKind, LedgerEntry, opening
 from bijli.protocol.frames import REGISTER_MODULUS
 
@@ -85,24 +86,6 @@ class MeterSite:
     feeder: str
     transformer: str
     phases: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Installation:
-    """A meter's time on an account: charged from `installed_at` (counting from the opening
-    register) until `removed_at` (None while it is installed)."""
-
-    account_no: str
-    meter_id: str
-    installed_at: datetime
-    opening_wh_total: int
-    removed_at: datetime | None = None
-    closing_wh_total: int | None = None
-    reason: str = ""
-
-    def covers(self, at: datetime) -> bool:
-        """Whether an interval starting `at` is charged to this installation's account."""
-        return self.installed_at <= at and (self.removed_at is None or at < self.removed_at)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

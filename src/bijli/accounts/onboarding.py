@@ -32,6 +32,7 @@ from bijli.accounts.model import (
 from bijli.kernel.time import IST, ist_day, month_key
 from bijli.kernel.units import format_rupees
 from bijli.mdm.meters import MeterStatus
+from bijli.prepaid.charging import MonthOpening
 from bijli.prepaid.model import LedgerEntry
 
 
@@ -73,7 +74,7 @@ class Plan:
     terms: dict[str, AccountTerms] = field(default_factory=dict)
     installations: list[Installation] = field(default_factory=list)
     entries: list[LedgerEntry] = field(default_factory=list)
-    first_months: dict[tuple[str, str], int] = field(default_factory=dict)
+    first_months: dict[tuple[str, str], MonthOpening] = field(default_factory=dict)
     """(account, month) → the register the month counts from, for months an installation opens."""
     created: list[int] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
@@ -223,7 +224,9 @@ def _take(row: Row, known: Known, p: Plan, tariffs: Collection[str], now: dateti
         installation = i.installation
         p.installations.append(installation)
         known.installed[meter_id] = installation
-        p.first_months[(account_no, month_key(ist_day(i.installed_at)))] = i.opening_wh_total
+        p.first_months[(account_no, month_key(ist_day(i.installed_at)))] = MonthOpening(
+            i.opening_wh_total, i.installed_at
+        )
         return "created"
     return "updated" if changed else "unchanged"
 

@@ -26,7 +26,7 @@ from bijli.kernel.clock import Clock
 from bijli.kernel.unit import Backoff, StoreUnavailable, Transactions
 from bijli.mdm.handlers import SettleReport, settle, settle_all
 from bijli.mdm.ports import DailyUsage, ReadingEdits, Readings, SettlementQueue, Supplies
-from bijli.prepaid.ports import BillingMonths, Ledger
+from bijli.prepaid.ports import BillingMonths, DayCharges, Installations, Ledger, Registers
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,12 @@ class HeadEndUnit(Protocol):
     def ledger(self) -> Ledger: ...
     @property
     def billing_months(self) -> BillingMonths: ...
+    @property
+    def registers(self) -> Registers: ...
+    @property
+    def installations(self) -> Installations: ...
+    @property
+    def day_charges(self) -> DayCharges: ...
     @property
     def meter_keys(self) -> MeterKeys: ...
 

@@ -2,10 +2,11 @@
 
 Settlement. The head-end acknowledges a batch as soon as what the meters sent is committed;
 each batch's new actual readings wait in the settlement queue. Settling a queued batch, in
-one transaction: validation flags (with the edit log), energy charges and duty per interval
-and each day's fixed charge on the ledger (`bijli.prepaid.handlers.charges`), and the daily
+one transaction: validation flags (with the edit log), each interval's charge added to its
+account's running charge for the day (`bijli.prepaid.handlers.charge`), and the daily
 aggregates; then the batch leaves the queue. A crash before the commit leaves the batch
-queued, so every effect happens once.
+queued, so every effect happens once. Each settling transaction also puts the days that have
+ended on the ledger (`close_days`: one debit per account and day).
 
 VEE. Run every few minutes (by `bijli serve`, or `bijli mdm vee`). An interval counts as
 missing once it ended more than `grace` ago. For an online meter the pass first asks for the
@@ -26,7 +27,8 @@ from bijli.mdm.meters import MeterStatus, out_of_service
 from bijli.mdm.model import DayUsage, EditAction, Quality, ReadingEdit, ReadingKey, StoredReading, edit
 from bijli.mdm.ports import MeterSupply, SettlementUnit, VeeUnit
 from bijli.mdm.vee import Anchor, Flag, Observed, estimate_gap, flag_names, gaps, slot_of, validate
-from bijli.prepaid.handlers import Measured, charges
+from bijli.prepaid.charging import Metered
+from bijli.prepaid.handlers import charge, close_days
 from bijli.protocol.relay import RelayState
 from bijli.protocol.reporting import ONLINE_WITHIN
 
@@ -42,7 +44,7 @@ class SettleReport:
     batches: int
     readings: int
     flagged: int
-    entries: int
+    days_closed: int
 
 
 def settle(store: Transactions[SettlementUnit], now: datetime, batches: int = BATCHES_AT_ONCE) -> SettleReport:
@@ -50,7 +52,7 @@ def settle(store: Transactions[SettlementUnit], now: datetime, batches: int = BA
     with store.transaction() as uow:
         claimed = uow.settlement.claim(batches)
         if not claimed:
-            return SettleReport(0, 0, 0, 0)
+            return SettleReport(0, 0, 0, close_days(uow, now))
         sent_at = {(m, at): sent for batch in claimed for m, at, sent in batch.readings}
         around = uow.readings.around(sent_at)
         rows = [around[key] for key in sorted(sent_at) if key in around and around[key].actual]
@@ -58,22 +60,18 @@ def settle(store: Transactions[SettlementUnit], now: datetime, batches: int = BA
         flagged = _validate(rows, around, sent_at, supplies)
         uow.readings.set_flags([(m, at, flags) for (m, at), flags in flagged.items()])
         uow.edits.record([_flag_edit(around[key], flags, now) for key, flags in flagged.items()])
-        measured: list[Measured] = [
-            (supply, r.interval_start, r.import_wh, r.import_wh_total)
-            for r in rows
-            if (supply := supplies[r.meter_id].connection) is not None
-        ]
-        entries = charges(uow, measured)
-        uow.ledger.post(entries, now)
+        charge(uow, [Metered(r.meter_id, r.interval_start, r.import_wh, r.import_wh_total) for r in rows], now)
+        closed = close_days(uow, now)
         uow.daily.add(_daily_usage(rows, now))
         uow.settlement.done([batch.batch_id for batch in claimed])
-    return SettleReport(len(claimed), len(rows), len(flagged), len(entries))
+    return SettleReport(len(claimed), len(rows), len(flagged), closed)
 
 
 def settle_all(store: Transactions[SettlementUnit], now: datetime) -> int:
-    """Settle until the queue is empty; how many readings that took."""
+    """Settle until the queue is empty and every day due is on the ledger; how many readings
+    that took."""
     done = 0
-    while (report := settle(store, now)).batches:
+    while (report := settle(store, now)).batches or report.days_closed:
         done += report.readings
     return done
 

@@ -10,7 +10,7 @@ from typing import Protocol
 from bijli.mdm.meters import StatusChange
 from bijli.mdm.model import DayUsage, EpochKey, IntervalRow, ReadingEdit, ReadingKey, StoredReading
 from bijli.prepaid.model import Connection
-from bijli.prepaid.ports import BillingMonths, Ledger
+from bijli.prepaid.ports import BillingMonths, DayCharges, Installations, Ledger, Registers
 
 QueuedReading = tuple[str, int, int]
 """(meter id, interval start, when the meter sent it), epoch seconds."""
@@ -135,6 +135,12 @@ class SettlementUnit(Protocol):
     def ledger(self) -> Ledger: ...
     @property
     def billing_months(self) -> BillingMonths: ...
+    @property
+    def registers(self) -> Registers: ...
+    @property
+    def installations(self) -> Installations: ...
+    @property
+    def day_charges(self) -> DayCharges: ...
 
 
 class VeeUnit(Protocol):

@@ -1,23 +1,32 @@
-"""Prepaid use cases: charge what meters measured, credit what consumers paid."""
+"""Prepaid use cases: charge what meters measured, close days onto the ledger, credit what
+consumers paid."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
-from bijli.kernel.time import INTERVAL, ist_day, ist_midnight, month_key
+from bijli.kernel.time import INTERVAL, ist_day
 from bijli.kernel.unit import Transactions
-from bijli.prepaid.model import (
-    Connection,
-    LedgerEntry,
-    daily_fixed_charge,
-    earliest,
-    interval_charge,
-    month_wh_before,
-    recharge,
+from bijli.prepaid.charging import (
+    Account,
+    DayCharge,
+    Installation,
+    IntervalCharge,
+    Metered,
+    MonthOpening,
+    Position,
+    closing_entry,
+    day_totals,
+    derive,
+    month_bounds,
+    month_of,
+    positions,
+    price,
 )
-from bijli.prepaid.ports import ChargingUnit, MonthKey, RechargeUnit, StatementUnit
+from bijli.prepaid.model import recharge
+from bijli.prepaid.ports import ChargingUnit, DayKey, MonthKey, RechargeUnit, StatementUnit
 from bijli.prepaid.statement import (
     Holder,
     Posted,
@@ -27,10 +36,12 @@ from bijli.prepaid.statement import (
     monthly_statement,
     owed_change,
 )
-from bijli.protocol.frames import REGISTER_MODULUS
 
-Measured = tuple[Connection, datetime, int, int]
-"""(connection, interval start, energy in the interval in Wh, import register at its end in Wh)."""
+CLOSE_AFTER = timedelta(hours=2)
+"""A day's charge goes on the ledger once the day ended this long ago; later readings of it
+are charged by a correction."""
+CLOSE_AT_ONCE = 2_000
+"""Days closed in one transaction."""
 
 
 def record_recharge(
@@ -41,41 +52,143 @@ def record_recharge(
         uow.ledger.post([recharge(account_no, amount_paise, payment_reference)], now)
 
 
-def charges(uow: ChargingUnit, measured: Sequence[Measured]) -> list[LedgerEntry]:
-    """The energy charge (with its duty) of each actual interval, and each new day's fixed
-    charge, counted from each month's opening register (in the caller's unit of work).
+@dataclass(frozen=True, slots=True)
+class Charged:
+    intervals: int
+    days: int
+    recounted: int
+    """Account-months counted again because their opening moved."""
 
-    A month opens at the last reading of the month before where that is stored, else at the
-    register at installation, else at the earliest reading of the month seen so far.
-    """
-    lows: dict[MonthKey, int] = {}
-    billed: list[tuple[MonthKey, Measured]] = []
-    for item in measured:
-        supply, start, wh, total = item
-        key = (supply.account_no, month_key(ist_day(start)))
-        start_total = (total - wh) % REGISTER_MODULUS
-        lows[key] = earliest(lows.get(key, start_total), start_total)
-        billed.append((key, item))
-    month_starts = {
-        (supply.meter_id, ist_midnight(ist_day(start).replace(day=1)) - INTERVAL): key
-        for key, (supply, start, _, _) in billed
-    }
-    for (meter, at), total in uow.readings.registers_at(month_starts).items():
-        lows[month_starts[(meter, at)]] = total
-    openings = uow.billing_months.claim(lows)
-    lowered = {key: low for key, low in lows.items() if earliest(low, openings[key]) != openings[key]}
-    if lowered:
-        uow.billing_months.lower(lowered)
-        openings.update(lowered)
-    entries: list[LedgerEntry] = []
-    days: set[tuple[str, date]] = set()
-    for key, (supply, start, wh, total) in billed:
-        entries.append(interval_charge(supply, start, month_wh_before(total, wh, openings[key]), wh))
-        day = ist_day(start)
-        if (supply.account_no, day) not in days:
-            days.add((supply.account_no, day))
-            entries.append(daily_fixed_charge(supply, day, ist_midnight(day)))
-    return entries
+
+def charge(uow: ChargingUnit, readings: Sequence[Metered], now: datetime) -> Charged:
+    """Charge these newly settled actual readings to their accounts' running day charges (in
+    the caller's unit of work). Each is priced from its month's opening register; a late
+    reading from before a month already opened (one begun by `now`) moves that month's
+    opening, and the month is counted again from its readings."""
+    accounts = uow.installations.accounts_of({r.meter_id for r in readings})
+    by_meter: dict[str, dict[str, Account]] = {}
+    for account in accounts.values():
+        for each in account.installations:
+            by_meter.setdefault(each.meter_id, {})[account.account_no] = account
+    billed: list[tuple[Account, Metered]] = []
+    for r in readings:
+        for account in by_meter.get(r.meter_id, {}).values():
+            if account.installation(r.meter_id, r.interval_start) is not None:
+                billed.append((account, r))
+    if not billed:
+        return Charged(0, 0, 0)
+    openings = _open_months(uow, {(a.account_no, month_of(r.interval_start)): a for a, r in billed})
+    recount = _moved_openings(uow, billed, openings, now)
+    charges: dict[str, list[IntervalCharge]] = {}
+    where: dict[MonthKey, dict[Installation, Position]] = {}
+    for account, r in billed:
+        key = (account.account_no, month_of(r.interval_start))
+        if key in recount:
+            continue
+        inst = account.installation(r.meter_id, r.interval_start)
+        if key not in where:
+            where[key] = positions(account, key[1], openings[key])
+        if inst is not None and inst in where[key]:
+            charges.setdefault(account.account_no, []).append(price(account, inst, where[key][inst], r))
+    keys: set[DayKey] = {(a, ist_day(c.interval_start)) for a, found in charges.items() for c in found}
+    fresh: dict[str, set[date]] = {}
+    for a, day in keys - uow.day_charges.known(keys):
+        fresh.setdefault(a, set()).add(day)
+    added: list[DayCharge] = []
+    for account_no, found in sorted(charges.items()):
+        added.extend(day_totals(accounts[account_no], found, fresh.get(account_no, set())))
+    uow.day_charges.add(added)
+    for account_no, month in sorted(recount):
+        _recount(uow, accounts[account_no], month, recount[(account_no, month)])
+    return Charged(sum(len(c) for c in charges.values()), len(added), len(recount))
+
+
+def _open_months(uow: ChargingUnit, months: dict[MonthKey, Account]) -> dict[MonthKey, MonthOpening | None]:
+    """Each month's opening: as opened, or from the installation record or the meter's last
+    reading before the month (never from whichever reading of the month came first)."""
+    openings: dict[MonthKey, MonthOpening | None] = dict(uow.billing_months.opened(months))
+    fresh: dict[MonthKey, MonthOpening] = {}
+    wanted: dict[MonthKey, tuple[str, datetime, datetime]] = {}
+    for key, account in months.items():
+        if key in openings:
+            continue
+        start, _ = month_bounds(key[1])
+        inst = account.in_place_at(start)
+        if inst is None:
+            openings[key] = None  # no meter ran into the month: every meter counts from its installation
+            continue
+        fresh[key] = MonthOpening(inst.opening_wh_total, inst.installed_at)
+        wanted[key] = (inst.meter_id, inst.installed_at, start)
+    if fresh:
+        found = uow.registers.last_before(wanted.values())
+        for key, asked in wanted.items():
+            if asked in found:
+                fresh[key] = found[asked]
+        openings.update(uow.billing_months.claim(fresh))
+    return openings
+
+
+MONTHS_AHEAD = 3
+"""How many months after its own a late reading can move the opening of (a meter silent for
+longer leaves the months after it counted from the reading before the silence)."""
+
+
+def _moved_openings(
+    uow: ChargingUnit,
+    billed: list[tuple[Account, Metered]],
+    openings: dict[MonthKey, MonthOpening | None],
+    now: datetime,
+) -> dict[MonthKey, MonthOpening | None]:
+    """The months whose opening these readings move: a reading from before a month (begun by
+    `now`) opened at an earlier register, of the meter in place at the month's start."""
+    candidates: dict[MonthKey, MonthOpening] = {}
+    for account, r in billed:
+        end = r.interval_start + INTERVAL
+        month = month_of(r.interval_start)
+        for _ in range(MONTHS_AHEAD):
+            begins = month_bounds(month)[1]
+            if begins > now:
+                break  # a month not begun has no charges yet
+            month = month_of(begins)
+            inst = account.in_place_at(begins)
+            if inst is None or inst.meter_id != r.meter_id:
+                break
+            key = (account.account_no, month)
+            best = candidates.get(key)
+            if best is None or (best.read_at is not None and best.read_at < end):
+                candidates[key] = MonthOpening(r.wh_total, end)
+    if not candidates:
+        return {}
+    moved: dict[MonthKey, MonthOpening | None] = {}
+    for key, was in uow.billing_months.opened(candidates).items():
+        later = candidates[key]
+        if was.read_at is not None and later.read_at is not None and was.read_at < later.read_at:
+            moved[key] = later
+    uow.billing_months.move({k: v for k, v in moved.items() if v is not None})
+    openings.update(moved)
+    return moved
+
+
+def _recount(uow: ChargingUnit, account: Account, month: str, opening: MonthOpening | None) -> None:
+    """Count an account's month again from its stored readings: its days' charges become what
+    they should be, and closed days get a correction when they close again."""
+    start, end = month_bounds(month)
+    meters = sorted({i.meter_id for i in account.installations})
+    charges = derive(account, month, opening, uow.registers.metered(meters, start, end))
+    uow.day_charges.put(day_totals(account, charges))
+
+
+def close_days(uow: ChargingUnit, now: datetime, limit: int = CLOSE_AT_ONCE) -> int:
+    """Put the charge of days that ended `CLOSE_AFTER` ago on the ledger, one debit per account
+    and day (then a correction for whatever changed since); how many entries that made."""
+    through: date = ist_day(now - CLOSE_AFTER) - timedelta(days=1)
+    due = uow.day_charges.due(through, limit)
+    if not due:
+        return 0
+    entries = [closing_entry(d) for d in due]
+    uow.ledger.post(entries, now)
+    uow.day_charges.posted(due)
+    return len(entries)
 
 
 def monthly_statements(
@@ -105,6 +218,9 @@ class AccountLedger:
     balance_before_paise: int
     arrears_before_paise: int
     entries: list[tuple[int, Posted]]
+    intervals: dict[date, list[IntervalCharge]] = field(default_factory=dict)
+    """The derived interval charges of each day in the window (what its day charge holds, with
+    the day's fixed charge): `bijli.prepaid.charging.derive`."""
 
     @property
     def balance_after_paise(self) -> int:
@@ -125,6 +241,30 @@ def account_ledger(
             return None
         before, owed = uow.statements.balances_before([account_no], start)[account_no]
         entries = uow.statements.entries_between([account_no], start, end)[account_no]
+        intervals = _derived(uow, account_no, start, end)
     return AccountLedger(
-        holder=holder, start=start, end=end, balance_before_paise=before, arrears_before_paise=owed, entries=entries
+        holder=holder,
+        start=start,
+        end=end,
+        balance_before_paise=before,
+        arrears_before_paise=owed,
+        entries=entries,
+        intervals=intervals,
     )
+
+
+def _derived(uow: StatementUnit, account_no: str, start: datetime, end: datetime) -> dict[date, list[IntervalCharge]]:
+    """The account's interval charges for intervals starting in [start, end), by IST day."""
+    account = uow.installations.of_account(account_no)
+    if account is None:
+        return {}
+    months = sorted({month_of(start), month_of(end - INTERVAL)})
+    opened = uow.billing_months.opened([(account_no, m) for m in months])
+    meters = sorted({i.meter_id for i in account.installations})
+    by_day: dict[date, list[IntervalCharge]] = {}
+    for month in months:
+        first, after = month_bounds(month)
+        readings = uow.registers.metered(meters, max(first, start), min(after, end))
+        for c in derive(account, month, opened.get((account_no, month)), readings):
+            by_day.setdefault(ist_day(c.interval_start), []).append(c)
+    return by_day

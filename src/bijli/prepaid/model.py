@@ -1,9 +1,10 @@
-"""Prepaid rules: what each interval and each day costs, and what a recharge credits.
+"""Prepaid rules: the ledger's entries, what energy and a day's fixed charge cost, and what
+a recharge credits.
 
-Charges are posted with cumulative rounding: the energy charge of an interval is the month's
-cost to the paisa after it minus the month's cost to the paisa before it. However readings
-arrive (late, out of order, twice), a month's charges add up to its exact cost rounded once,
-and each charge depends only on the interval's own facts, so posting it again changes nothing.
+Prices use cumulative rounding: the energy charge of an interval is the month's cost to the
+paisa after it minus the month's cost to the paisa before it, so a month's charges add up to
+its exact cost rounded once. `bijli.prepaid.charging` says which energy of which month an
+interval is; docs/billing.md tells the whole story.
 """
 
 from __future__ import annotations
@@ -16,29 +17,37 @@ from decimal import Decimal
 from bijli.kernel.time import days_in_month, ist_day
 from bijli.kernel.units import Paise, Wh, to_paise
 from bijli.prepaid.tariff import Tariff
-from bijli.protocol.frames import REGISTER_MODULUS
 
 
 class EntryKind(enum.StrEnum):
-    """What a ledger entry is for. Credits are positive, charges negative."""
+    """What a ledger entry is for. Credits are positive, charges negative. The one list of
+    kinds: every area that posts adds its kind here."""
 
     OPENING = "opening"
-    RECHARGE = "recharge"
-    ENERGY = "energy_charge"
-    FIXED = "fixed_charge"
-    DUTY = "electricity_duty"
-    """Duty posted as an entry of its own: only in ledgers written before a charge carried its duty."""
-    ADJUSTMENT = "adjustment"
+    """The balance an account starts with (onboarding)."""
     ARREARS = "arrears"
-    """What a consumer owed from before onboarding (negative); kept apart from the prepaid
-    balance and recovered from recharges a share at a time."""
-    FINAL_SETTLEMENT = "final_settlement"
-    """Closing an account: takes its prepaid balance to zero (refund if it was positive)."""
+    """Arrears at onboarding (negative)."""
+    RECHARGE = "recharge"
     ARREARS_RECOVERY = "arrears_recovery"
     """The share of a recharge that recovers arrears (negative: it leaves the prepaid balance),
     or, when the payment is refunded, the same share given back to the balance (positive)."""
     REFUND = "refund"
     """A refunded payment reversed (negative: the recharge's amount)."""
+    REVERSAL = "reversal"
+    """A refunded payment taken back."""
+    DAY_CHARGE = "day_charge"
+    """One account's charges for one IST day: energy, fixed charge and duty (docs/billing.md)."""
+    DAY_CORRECTION = "day_correction"
+    """What a closed day's charge changed by when readings came after it closed."""
+    ENERGY = "energy_charge"
+    """One interval's charge: only in ledgers written before migration 0013 (history)."""
+    FIXED = "fixed_charge"
+    """One meter-day's fixed charge: only in ledgers written before migration 0013 (history)."""
+    DUTY = "electricity_duty"
+    """Duty posted as an entry of its own: only in ledgers written before a charge carried its duty."""
+    ADJUSTMENT = "adjustment"
+    FINAL_SETTLEMENT = "final_settlement"
+    """Closing an account (onboarding)."""
 
 
 ARREARS_KINDS = frozenset({EntryKind.ARREARS})
@@ -46,7 +55,9 @@ ARREARS_KINDS = frozenset({EntryKind.ARREARS})
 What is still owed is their amount less the recoveries (`ARREARS_RECOVERY`, which do leave the
 prepaid balance)."""
 
-CHARGE_KINDS = frozenset({EntryKind.ENERGY, EntryKind.FIXED, EntryKind.DUTY})
+CHARGE_KINDS = frozenset(
+    {EntryKind.DAY_CHARGE, EntryKind.DAY_CORRECTION, EntryKind.ENERGY, EntryKind.FIXED, EntryKind.DUTY}
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,8 +71,9 @@ class LedgerEntry:
     period_start: datetime | None = None
     energy_wh: Wh | None = None
     duty_paise: Paise | None = None
-    """Of `amount_paise`, the electricity duty on the charge (same sign): an interval's or a
-    day's charge and its duty are one debit, so the ledger takes one entry per interval."""
+    """Of `amount_paise`, the electricity duty on the charge (same sign)."""
+    tariff_version: str | None = None
+    """The label of the tariff version a charge was made with."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,41 +86,40 @@ class Connection:
     tariff: Tariff
 
 
-def interval_charge(connection: Connection, interval_start: datetime, month_wh_before: Wh, wh: Wh) -> LedgerEntry:
-    """The energy charge for one interval's import, with its duty."""
-    version = connection.tariff.on(ist_day(interval_start))
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Priced:
+    """What some energy or a day's fixed charge costs: the charge and the duty on it, paise."""
+
+    charge_paise: Paise
+    duty_paise: Paise
+    tariff_version: str
+
+    @property
+    def total_paise(self) -> Paise:
+        return self.charge_paise + self.duty_paise
+
+
+def energy_price(tariff: Tariff, interval_start: datetime, month_wh_before: Wh, wh: Wh) -> Priced:
+    """The energy charge of `wh` after `month_wh_before` of the month, with its duty, by
+    cumulative rounding (the month's cost to the paisa after it minus before it)."""
+    version = tariff.on(ist_day(interval_start))
     before = version.energy_cost(month_wh_before)
     after = version.energy_cost(month_wh_before + wh)
     energy = to_paise(after) - to_paise(before)
     duty = to_paise(after * version.duty_rate) - to_paise(before * version.duty_rate)
-    return LedgerEntry(
-        account_no=connection.account_no,
-        kind=EntryKind.ENERGY,
-        amount_paise=-(energy + duty),
-        reference=f"energy:{connection.meter_id}:{_utc(interval_start).isoformat()}",
-        period_start=_utc(interval_start),
-        energy_wh=wh,
-        duty_paise=-duty,
-    )
+    return Priced(charge_paise=energy, duty_paise=duty, tariff_version=version.label)
 
 
-def daily_fixed_charge(connection: Connection, day: date, day_start: datetime) -> LedgerEntry:
+def fixed_price(tariff: Tariff, sanctioned_load_w: int, day: date) -> Priced:
     """The fixed charge for one day (a month's charge spread over its days), with its duty."""
-    version = connection.tariff.on(day)
-    monthly = version.fixed_per_kw_month * Decimal(connection.sanctioned_load_w) / 1000
+    version = tariff.on(day)
+    monthly = version.fixed_per_kw_month * Decimal(sanctioned_load_w) / 1000
     n = days_in_month(day)
     through = monthly * day.day / n
     before = monthly * (day.day - 1) / n
     fixed = to_paise(through) - to_paise(before)
     duty = to_paise(through * version.duty_rate) - to_paise(before * version.duty_rate)
-    return LedgerEntry(
-        account_no=connection.account_no,
-        kind=EntryKind.FIXED,
-        amount_paise=-(fixed + duty),
-        reference=f"fixed:{connection.meter_id}:{day.isoformat()}",
-        period_start=day_start,
-        duty_paise=-duty,
-    )
+    return Priced(charge_paise=fixed, duty_paise=duty, tariff_version=version.label)
 
 
 def recharge(account_no: str, amount_paise: Paise, payment_reference: str) -> LedgerEntry:
@@ -133,17 +144,6 @@ def opening(account_no: str, amount_paise: Paise) -> LedgerEntry:
         amount_paise=amount_paise,
         reference=f"opening:{account_no}",
     )
-
-
-def earliest(a: Wh, b: Wh) -> Wh:
-    """Of two readings of a register that rolls over, the one taken first (they are close)."""
-    return a if (b - a) % REGISTER_MODULUS < REGISTER_MODULUS // 2 else b
-
-
-def month_wh_before(import_wh_total: Wh, import_wh: Wh, opening_wh_total: Wh) -> Wh:
-    """A month's energy before an interval, from the register at the interval's end, the
-    interval's own energy and the register the month opened at (across a rollover too)."""
-    return (import_wh_total - import_wh - opening_wh_total) % REGISTER_MODULUS
 
 
 def _utc(moment: datetime) -> datetime:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
+from bijli.prepaid.charging import Account, DayCharge, Metered, MonthOpening, OpenDay
 from bijli.prepaid.model import LedgerEntry
 from bijli.prepaid.statement import Holder, Posted
 
 MonthKey = tuple[str, str]
 """(account number, billing month ``YYYY-MM``)."""
+DayKey = tuple[str, date]
+"""(account number, IST day)."""
 
 
 class Ledger(Protocol):
@@ -22,20 +25,66 @@ class Ledger(Protocol):
 class BillingMonths(Protocol):
     """Each account's billing months and the register each month's energy counts from."""
 
-    def claim(self, candidates: Mapping[MonthKey, int]) -> dict[MonthKey, int]:
-        """The opening register of these months, taking the candidate for a month not opened
-        yet; the months stay locked until the unit of work ends (in one order), so two
-        settlers never charge one account's month at once."""
+    def claim(self, candidates: Mapping[MonthKey, MonthOpening]) -> dict[MonthKey, MonthOpening]:
+        """The opening of these months, taking the candidate for a month not opened yet; the
+        months stay locked until the unit of work ends (in one order), so two settlers never
+        charge one account's month at once."""
         ...
 
-    def lower(self, openings: Mapping[MonthKey, int]) -> None:
-        """Move these months' opening registers to an earlier reading."""
+    def opened(self, keys: Iterable[MonthKey]) -> dict[MonthKey, MonthOpening]:
+        """The openings of those of these months that are opened, locked like `claim`."""
+        ...
+
+    def move(self, openings: Mapping[MonthKey, MonthOpening]) -> None:
+        """Move these months' openings to a register read later (a late reading before the month)."""
         ...
 
 
 class Registers(Protocol):
-    def registers_at(self, keys: Iterable[tuple[str, datetime]]) -> Mapping[tuple[str, datetime], int]:
-        """The import register at the end of these actual readings, where stored."""
+    def last_before(
+        self, keys: Iterable[tuple[str, datetime, datetime]]
+    ) -> dict[tuple[str, datetime, datetime], MonthOpening]:
+        """For (meter, installed at, month start): the register at the end of the meter's last
+        actual reading ending after its installation and by the month's start, where there is one."""
+        ...
+
+    def metered(self, meter_ids: Sequence[str], start: datetime, end: datetime) -> list[Metered]:
+        """The actual readings of these meters starting in [start, end)."""
+        ...
+
+
+class Installations(Protocol):
+    def accounts_of(self, meter_ids: Iterable[str]) -> dict[str, Account]:
+        """Every account any of these meters was installed on, with all its installations."""
+        ...
+
+    def of_account(self, account_no: str) -> Account | None:
+        """The account with all its installations (None: none of its own)."""
+        ...
+
+
+class DayCharges(Protocol):
+    """Each account's running charge per IST day, and what of it the ledger holds."""
+
+    def known(self, keys: Iterable[DayKey]) -> set[DayKey]:
+        """Which of these account-days have a charge already."""
+        ...
+
+    def add(self, days: Sequence[DayCharge]) -> None:
+        """Add to these days' charges (a day not known yet starts at what is given)."""
+        ...
+
+    def put(self, days: Sequence[DayCharge]) -> None:
+        """Set these days' charges to what is given (a month counted again)."""
+        ...
+
+    def due(self, through: date, limit: int) -> list[OpenDay]:
+        """Up to `limit` days up to `through` whose charge is not all on the ledger yet (that no
+        other settler holds), held until the unit of work ends."""
+        ...
+
+    def posted(self, days: Sequence[OpenDay]) -> None:
+        """These days' charges are now all on the ledger."""
         ...
 
 
@@ -47,7 +96,11 @@ class ChargingUnit(Protocol):
     @property
     def billing_months(self) -> BillingMonths: ...
     @property
-    def readings(self) -> Registers: ...
+    def registers(self) -> Registers: ...
+    @property
+    def installations(self) -> Installations: ...
+    @property
+    def day_charges(self) -> DayCharges: ...
 
 
 class RechargeUnit(Protocol):
@@ -77,3 +130,9 @@ class StatementBooks(Protocol):
 class StatementUnit(Protocol):
     @property
     def statements(self) -> StatementBooks: ...
+    @property
+    def installations(self) -> Installations: ...
+    @property
+    def billing_months(self) -> BillingMonths: ...
+    @property
+    def registers(self) -> Registers: ...

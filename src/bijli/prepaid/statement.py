@@ -21,16 +21,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from bijli.kernel.time import days_in_month, ist_day, ist_midnight, month_key
+from bijli.kernel.time import ist_day, ist_midnight, month_key
 from bijli.kernel.units import Paise, Wh, to_paise
-from bijli.prepaid.model import EntryKind
+from bijli.prepaid.model import EntryKind, fixed_price
 from bijli.prepaid.tariff import Tariff, TariffVersion
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
-DAY_CHARGE = "day_charge"
+DAY_CHARGE = EntryKind.DAY_CHARGE.value
 """One account's charges for one IST day: energy, the day's fixed charge and duty together."""
-DAY_CORRECTION = "day_correction"
+DAY_CORRECTION = EntryKind.DAY_CORRECTION.value
 """What a closed day's energy charge changed by when readings came after it closed."""
 ENERGY_KINDS = frozenset({EntryKind.ENERGY.value, DAY_CORRECTION})
 """Charges for energy: what they charge beyond their duty is energy, slab by slab."""
@@ -38,10 +38,10 @@ FIXED_KINDS = frozenset({EntryKind.FIXED.value})
 DUTY_KINDS = frozenset({EntryKind.DUTY.value})
 """Duty posted as an entry of its own (older ledgers)."""
 CHARGE_KINDS = ENERGY_KINDS | FIXED_KINDS | DUTY_KINDS | {DAY_CHARGE}
-ARREARS = "arrears"
+ARREARS = EntryKind.ARREARS.value
 """What a consumer owed from before onboarding (negative): kept apart from the prepaid
 balance; recharges recover it a share at a time (`arrears_recovery`, taken from the balance)."""
-ARREARS_RECOVERY = "arrears_recovery"
+ARREARS_RECOVERY = EntryKind.ARREARS_RECOVERY.value
 
 
 def in_balance(kind: str) -> bool:
@@ -233,7 +233,7 @@ def monthly_statement(
         days.add(day)
         its_duty = -(e.duty_paise or 0)
         if e.kind == DAY_CHARGE:  # the day's fixed charge is in it, with its duty
-            day_fixed = daily_fixed(holder.tariff, holder.sanctioned_load_w, day)
+            day_fixed = fixed_price(holder.tariff, holder.sanctioned_load_w, day).charge_paise
             fixed += day_fixed
             duty += its_duty
             energy += -e.amount_paise - its_duty - day_fixed
@@ -271,15 +271,6 @@ def monthly_statement(
         charge_entries=charge_entries,
         tariff_labels=labels,
     )
-
-
-def daily_fixed(tariff: Tariff, sanctioned_load_w: int, day: date) -> Paise:
-    """A day's fixed charge without its duty: the month's charge to the paisa through the day
-    minus through the day before (the rule a day's charge is made by)."""
-    version = tariff.on(day)
-    monthly = version.fixed_per_kw_month * Decimal(sanctioned_load_w) / 1000
-    n = days_in_month(day)
-    return to_paise(monthly * day.day / n) - to_paise(monthly * (day.day - 1) / n)
 
 
 def slab_lines(tariff: Tariff, day_wh: Mapping[date, Wh]) -> tuple[SlabLine, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import date
@@ -26,12 +27,16 @@ class Slab:
 
 @dataclass(frozen=True, slots=True)
 class TariffVersion:
-    """The rates in force from one date."""
+    """The rates in force from one date, under a label every charge made with them names."""
 
     effective_from: date
     slabs: tuple[Slab, ...]
     fixed_per_kw_month: Decimal
     duty_rate: Decimal
+    label: str = ""
+    """Names this version in every charge made with it (``UPERC-TO-2019-20``)."""
+    source: str = ""
+    """The public order the rates come from."""
 
     def energy_cost(self, month_wh: Wh) -> Decimal:
         """Exact rupee cost of the month's first `month_wh` watt-hours, slab by slab."""
@@ -82,6 +87,8 @@ def parse_tariff(text: str) -> Tariff:
                 ),
                 fixed_per_kw_month=_exact(v["fixed_per_kw_month"]),
                 duty_rate=_exact(v["duty_percent"]) / 100,
+                label=_label(v["label"]),
+                source=_text(v["source"]),
             )
             for v in doc["versions"]
         )
@@ -97,6 +104,20 @@ def _exact(value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise TypeError(f'write amounts as strings, e.g. "5.50", not {value!r}')
     return Decimal(value)
+
+
+def _label(value: object) -> str:
+    """A version's label: short (it is written on every day's charge) and plain."""
+    text = _text(value)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}", text):
+        raise ValueError(f"a version label is up to 32 letters, digits, '.', '_' or '-', not {text!r}")
+    return text
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise TypeError(f"expected some text, not {value!r}")
+    return value
 
 
 def _whole(value: object) -> int:
@@ -117,6 +138,9 @@ def _check(tariff: Tariff) -> None:
     dates = [v.effective_from for v in tariff.versions]
     if dates != sorted(set(dates)):
         raise TariffError(f"tariff {tariff.code}: versions must be oldest first, one per date")
+    labels = [v.label for v in tariff.versions]
+    if len(set(labels)) != len(labels):
+        raise TariffError(f"tariff {tariff.code}: each version needs a label of its own")
     for v in tariff.versions:
         edges = [s.up_to_wh for s in v.slabs]
         if not edges or edges[-1] is not None or None in edges[:-1]:

@@ -8,9 +8,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, Field
 
+from bijli.kernel.time import ist_day
 from bijli.kernel.units import format_rupees
 from bijli.prepaid import handlers as prepaid
-from bijli.prepaid.statement import Statement, intervals_behind, month_window
+from bijli.prepaid.model import EntryKind
+from bijli.prepaid.statement import IntervalCharge as StatementInterval
+from bijli.prepaid.statement import Posted, Statement, intervals_behind, month_window
 from bijli.web.api import PREFIX, Kwh, Rupees, WindowEnd, WindowStart, _kwh, _window
 from bijli.web.auth import Auth
 from bijli.web.context import WebContext
@@ -101,7 +104,7 @@ class IntervalCharge(BaseModel):
 
 
 class LedgerLine(BaseModel):
-    entry_id: int = Field(description="The entry's id in the ledger.")
+    entry_id: int = Field(description="The entry's id in the ledger; 0 for a day not closed onto the ledger yet.")
     kind: str
     reference: str
     for_time: datetime = Field(description="The moment it is for: a charge's interval or day start, else when posted.")
@@ -111,7 +114,11 @@ class LedgerLine(BaseModel):
         description="Of `amount`, the electricity duty; null for an entry that is not a charge."
     )
     kwh: Kwh | None = Field(description="The energy the charge is for; null for other entries.")
-    intervals: list[IntervalCharge] = Field(description="The 15-minute intervals behind an energy charge.")
+    intervals: list[IntervalCharge] = Field(
+        description="The 15-minute intervals behind a charge: a day's debit (day_charge) lists its day's "
+        "intervals, derived from the readings the same way every time (the day's fixed charge and its duty "
+        "make up the rest); a day_correction lists none (the day's debit shows the day as it is now)."
+    )
 
 
 class AccountLedger(Paged):
@@ -197,6 +204,24 @@ def find_statement(ctx: WebContext, account_id: str, month: str) -> Statement:
     return found
 
 
+def _behind(found: prepaid.AccountLedger, entry: Posted) -> tuple[StatementInterval, ...]:
+    """The intervals behind a ledger line: a day's debit is its day's derived interval charges
+    (with the day's fixed charge beside them), an older per-interval charge its own interval."""
+    if entry.kind != EntryKind.DAY_CHARGE.value:
+        return intervals_behind(found.holder, entry)
+    return tuple(
+        StatementInterval(
+            meter_id=c.meter_id,
+            interval_start=c.interval_start,
+            energy_wh=c.wh,
+            energy_paise=c.energy_paise,
+            duty_paise=c.duty_paise,
+            tariff_label=c.tariff_version,
+        )
+        for c in found.intervals.get(ist_day(entry.at), [])
+    )
+
+
 def router(ctx: WebContext) -> APIRouter:
     """The accounts' routes of API v1."""
     api = APIRouter(prefix=PREFIX, tags=["v1"], responses=EDGE)
@@ -245,7 +270,7 @@ def router(ctx: WebContext) -> APIRouter:
                         duty=format_rupees(i.duty_paise),
                         tariff_version=i.tariff_label,
                     )
-                    for i in intervals_behind(found.holder, e)
+                    for i in _behind(found, e)
                 ],
             )
             for entry_id, e in page

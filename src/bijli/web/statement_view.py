@@ -61,7 +61,6 @@ WORDS: dict[str, tuple[str, str]] = {
         "हर पंक्ति के पीछे की खाता-बही प्रविष्टियाँ और 15 मिनट के अंतराल खाता-बही में देखे जा सकते हैं।",
     ),
     "ist": ("Dates in IST.", "तारीख़ें भारतीय मानक समय (IST) में।"),
-    "print": ("Print", "प्रिंट करें"),
     "pdf": ("Download PDF", "PDF डाउनलोड करें"),
     "language": ("Language", "भाषा"),
     "previous": ("Previous month", "पिछला माह"),

@@ -12,7 +12,7 @@ from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.headend.model import KeyRing, MeterRecord, screen
 from bijli.headend.ports import Delivery
 from bijli.kernel.time import INTERVAL, epoch, ist_midnight
-from bijli.prepaid.model import Connection, daily_fixed_charge
+from bijli.prepaid.model import fixed_price
 from bijli.prepaid.tariff import builtin_tariffs
 from bijli.protocol import topics
 from bijli.protocol.codec import Refusal, open_frame
@@ -163,10 +163,7 @@ def test_same_seed_gives_the_same_frames() -> None:
 def test_first_interval_of_each_ist_day_takes_that_days_fixed_charge() -> None:
     new_year = ist_midnight(date(2027, 1, 1))
     fleet = new_fleet(2, start=new_year - INTERVAL)
-    supply = Connection(
-        account_no="x", meter_id="x", sanctioned_load_w=fleet.consumers[0].sanctioned_load_w, tariff=LMV1
-    )
-    fixed = -daily_fixed_charge(supply, date(2027, 1, 1), new_year).amount_paise
+    fixed = fixed_price(LMV1, fleet.consumers[0].sanctioned_load_w, date(2027, 1, 1)).total_paise
 
     report(fleet, new_year - INTERVAL)  # 23:45 IST on 31 December
     before_midnight = int(fleet.balance[0])

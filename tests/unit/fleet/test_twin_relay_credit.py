@@ -14,7 +14,8 @@ from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.headend.commands import tariff_args
 from bijli.kernel.time import INTERVAL, INTERVAL_S, IST, epoch, ist_day, ist_midnight, utc_from_epoch
 from bijli.meter.credit import MirrorTariff
-from bijli.prepaid.model import Connection, daily_fixed_charge, interval_charge
+from bijli.prepaid.charging import Account, Installation, Metered, MonthOpening, derive
+from bijli.prepaid.model import fixed_price
 from bijli.prepaid.policy import UPPCL, PrepaidPolicy
 from bijli.prepaid.tariff import builtin_tariffs
 from bijli.protocol import tokens
@@ -138,21 +139,31 @@ def test_credit_mirror_equals_the_servers_charges_to_the_paisa_across_a_day_and_
         frames = of(c.meter_id, world.log)
         records = sorted((r for f in frames if isinstance(f, ReadingFrame) for r in f.intervals), key=lambda r: r.start)
         assert len(records) == 192
-        supply = Connection(
-            account_no=c.account_no, meter_id=c.meter_id, sanctioned_load_w=c.sanctioned_load_w, tariff=LMV1
+        first = records[0]
+        account = Account(
+            account_no=c.account_no,
+            sanctioned_load_w=c.sanctioned_load_w,
+            tariff=LMV1,
+            installations=(
+                Installation(
+                    account_no=c.account_no,
+                    meter_id=c.meter_id,
+                    installed_at=start,
+                    opening_wh_total=(first.import_wh_total - first.import_wh) % REGISTER_MODULUS,
+                ),
+            ),
         )
-        month_opening: dict[str, int] = {}
-        charged: list[tuple[int, int]] = []  # (interval end, paise)
-        for r in records:
-            begin = utc_from_epoch(r.start)
-            day = ist_day(begin)
-            month = f"{day:%Y-%m}"
-            month_opening.setdefault(month, (r.import_wh_total - r.import_wh) % REGISTER_MODULUS)
-            before = (r.import_wh_total - r.import_wh - month_opening[month]) % REGISTER_MODULUS
-            entries = [interval_charge(supply, begin, before, r.import_wh)]
-            if begin == ist_midnight(day):
-                entries.append(daily_fixed_charge(supply, day, begin))
-            charged.append((r.start + INTERVAL_S, -sum(e.amount_paise for e in entries)))
+        metered = [Metered(c.meter_id, utc_from_epoch(r.start), r.import_wh, r.import_wh_total) for r in records]
+        march = [m for m in metered if ist_day(m.interval_start).month == 3]
+        april_opens = MonthOpening(march[-1].wh_total, march[-1].interval_start + INTERVAL)
+        derived = derive(account, "2026-03", None, metered) + derive(account, "2026-04", april_opens, metered)
+        charged: list[tuple[int, int]] = []  # (interval end, paise), as the server derives them
+        for charge in derived:
+            paise = charge.total_paise
+            day = ist_day(charge.interval_start)
+            if charge.interval_start == ist_midnight(day):
+                paise += fixed_price(LMV1, c.sanctioned_load_w, day).total_paise
+            charged.append((epoch(charge.interval_start) + INTERVAL_S, paise))
         reports = [f for f in frames if isinstance(f, StatusFrame)]
         assert len(reports) == 48
         for report in reports:

@@ -21,12 +21,13 @@ def lmv1() -> Tariff:
         (0, "0"),
         (1, "5.50"),
         (100, "550.00"),
-        (101, "555.50"),
         (150, "825.00"),
         (151, "831.00"),
         (300, "1725.00"),
         (301, "1731.50"),
-        (400, "2375.00"),
+        (500, "3025.00"),
+        (501, "3032.00"),
+        (600, "3725.00"),
     ],
 )
 def test_lmv1_energy_cost_follows_the_month_to_date_slabs(lmv1: Tariff, kwh: int, rupees: str) -> None:
@@ -39,6 +40,21 @@ def test_lmv1_energy_cost_is_exact_to_the_watt_hour(lmv1: Tariff) -> None:
     assert rates.energy_cost(1) == Decimal("0.0055")
     assert rates.energy_cost(150_001) == Decimal("825.006")
     assert rates.energy_cost(300_001) == Decimal("1725.0065")
+    assert rates.energy_cost(500_001) == Decimal("3025.007")
+
+
+def test_lmv1_names_its_version_and_the_public_order_it_comes_from(lmv1: Tariff) -> None:
+    rates = lmv1.on(date(2026, 1, 15))
+
+    assert rates.label == "UPERC-TO-2019-20"
+    assert "UPERC" in rates.source and "FY 2019-20" in rates.source and "LMV-1(b)" in rates.source
+    assert [s.up_to_wh for s in rates.slabs] == [150_000, 300_000, 500_000, None]
+
+
+def test_lmv1_rates_are_in_force_from_the_orders_date(lmv1: Tariff) -> None:
+    assert lmv1.on(date(2019, 9, 12)).label == "UPERC-TO-2019-20"
+    with pytest.raises(TariffError, match="no rates in force"):
+        lmv1.on(date(2019, 9, 11))
 
 
 def test_lmv1_fixed_charge_and_duty(lmv1: Tariff) -> None:
@@ -58,6 +74,8 @@ code = "TEST"
 name = "test tariff"
 
 [[versions]]
+label = "TEST-1"
+source = "made up for a test"
 effective_from = 2024-04-01
 fixed_per_kw_month = {fixed}
 duty_percent = {duty}
@@ -129,7 +147,8 @@ def test_tariff_that_is_not_toml_is_refused() -> None:
 def test_tariff_versions_out_of_date_order_are_refused() -> None:
     later_first = tariff_text(
         '[{ rate = "4" }]',
-        versions='[[versions]]\neffective_from = 2023-04-01\nfixed_per_kw_month = "100"\nduty_percent = "5"\n'
+        versions='[[versions]]\nlabel = "TEST-0"\nsource = "test"\n'
+        'effective_from = 2023-04-01\nfixed_per_kw_month = "100"\nduty_percent = "5"\n'
         'slabs = [{ rate = "3" }]\n',
     )
 
@@ -142,7 +161,8 @@ def revised() -> Tariff:
     return parse_tariff(
         tariff_text(
             '[{ rate = "5" }]',
-            versions='[[versions]]\neffective_from = 2025-04-01\nfixed_per_kw_month = "120"\nduty_percent = "5"\n'
+            versions='[[versions]]\nlabel = "TEST-2"\nsource = "test"\n'
+            'effective_from = 2025-04-01\nfixed_per_kw_month = "120"\nduty_percent = "5"\n'
             'slabs = [{ rate = "6" }]\n',
         )
     )
@@ -180,6 +200,32 @@ def test_fractional_slab_edge_is_refused_or_kept() -> None:
     except TariffError:
         return
     assert tariff.on(date(2024, 4, 1)).slabs[0].up_to_wh == 100_500
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        (('label = "TEST-1"\n', ""), "not usable"),
+        (('source = "made up for a test"\n', ""), "not usable"),
+        (('label = "TEST-1"', 'label = "a label with spaces"'), "not usable"),
+        (('label = "TEST-1"', f'label = "{"X" * 33}"'), "not usable"),
+    ],
+    ids=["no-label", "no-source", "label-with-spaces", "label-too-long"],
+)
+def test_a_version_without_a_plain_label_or_a_source_is_refused(change: tuple[str, str], complaint: str) -> None:
+    with pytest.raises(TariffError, match=complaint):
+        parse_tariff(tariff_text('[{ rate = "5" }]').replace(*change))
+
+
+def test_two_versions_with_one_label_are_refused() -> None:
+    twice = tariff_text(
+        '[{ rate = "4" }]',
+        versions='[[versions]]\nlabel = "TEST-1"\nsource = "test"\neffective_from = 2025-04-01\n'
+        'fixed_per_kw_month = "100"\nduty_percent = "5"\nslabs = [{ rate = "3" }]\n',
+    )
+
+    with pytest.raises(TariffError, match="label of its own"):
+        parse_tariff(twice)
 
 
 def test_effective_date_that_is_not_a_date_is_refused() -> None:

@@ -295,6 +295,11 @@ class SqlMirrors:
         # The prepaid balance: arrears posted at onboarding are owed apart from it (docs/payments.md).
         lg = t.ledger.c
         balances = self._sums(t.ledger, lg.account_no, lg.amount_paise, accounts, lg.kind != ARREARS)
+        dc = t.day_charges.c  # less the running charges of days not on the ledger yet (docs/billing.md)
+        for account, running in self._sums(
+            t.day_charges, dc.account_no, dc.charge_paise - dc.posted_paise, accounts
+        ).items():
+            balances[account] = balances.get(account, 0) - running
         tok = t.tokens_issued.c
         in_flight = self._sums(
             t.tokens_issued, tok.account_no, tok.amount_paise, accounts, tok.status.in_([s.value for s in IN_FLIGHT])

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from bijli.adapters.db import commands
 from bijli.adapters.db import schema as t
+from bijli.adapters.db.charging import open_charges, running_charges
 from bijli.adapters.db.registry import SqlRegistry
 from bijli.headend.command_records import CommandRecord
 from bijli.headend.records import KeptFrame
@@ -150,6 +151,8 @@ class Queries:
         ).where(l.account_no == account_no, l.kind.not_in(_ARREARS))
         with self.engine.connect() as conn:
             total, opening, recharges, charges, adjustments, last, recovered = conn.execute(q).one()
+            running = int(conn.execute(sa.select(running_charges(sa.literal(account_no)))).scalar_one())
+        total, charges = int(total) - running, int(charges) + running  # days not on the ledger yet
         if last is not None and not isinstance(last, datetime):
             last = t.UtcDateTime().process_result_value(last, self.engine.dialect)
         return BalanceView(
@@ -178,11 +181,12 @@ class Queries:
             total = conn.execute(
                 sa.select(sa.func.coalesce(sa.func.sum(l.amount_paise), 0)).where(l.kind.not_in(_ARREARS))
             ).scalar_one()
+            running = int(conn.execute(open_charges()).scalar_one())
         return MoneyTotals(
             balance_start_paise=int(by_kind.get(EntryKind.OPENING.value, 0)),
             recharges_paise=int(by_kind.get(EntryKind.RECHARGE.value, 0)),
-            charges_paise=-sum(int(by_kind.get(k, 0)) for k in _CHARGES),
-            balance_end_paise=int(total),
+            charges_paise=-sum(int(by_kind.get(k, 0)) for k in _CHARGES) + running,
+            balance_end_paise=int(total) - running,
         )
 
     def count_readings(self) -> int:

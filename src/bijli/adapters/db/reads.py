@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bijli.adapters.db import schema as t
+from bijli.adapters.db.charging import open_charges, running_charges
 from bijli.adapters.db.faults import describe
 from bijli.adapters.db.queries import MeterView
 from bijli.adapters.db.reports import SqlReports
@@ -57,12 +58,14 @@ _ARREARS = [k.value for k in ARREARS_KINDS]
 
 def _meter_select(balance: bool = True) -> sa.Select[tuple[object, ...]]:
     """Meters with their accounts and state; and each account's balance summed from its
-    ledger, unless `balance` is False (the caller sums it its own way, once)."""
+    ledger less its open days' running charges, unless `balance` is False (the caller sums it
+    its own way, once)."""
     summed = sa.case(
         (t.accounts.c.account_no.is_(None), sa.null()),
         else_=sa.select(sa.func.coalesce(sa.func.sum(t.ledger.c.amount_paise), 0))
         .where(t.ledger.c.account_no == t.accounts.c.account_no, t.ledger.c.kind.not_in(_ARREARS))
-        .scalar_subquery(),
+        .scalar_subquery()
+        - running_charges(t.accounts.c.account_no),
     )
     return (
         sa.select(
@@ -96,7 +99,8 @@ def _meter_view(row: sa.Row[tuple[object, ...]]) -> MeterView:
 
 
 class LedgerTotal:
-    """The sum of the whole ledger, kept up to date by reading only the entries added since.
+    """The sum of the whole ledger, kept up to date by reading only the entries added since,
+    less the running charges of days not closed yet (a small table: the open days).
 
     The ledger is append-only with increasing ids, so each call adds the entries past the last
     id seen. On PostgreSQL two transactions may commit their ids out of order; a full recount
@@ -121,10 +125,11 @@ class LedgerTotal:
             )
             with self._engine.connect() as conn:
                 added, last_id = conn.execute(q).one()
+                running = conn.execute(open_charges()).scalar_one()
             if last_id is not None:
                 self._total += int(added)
                 self._last_id = int(last_id)
-            return self._total
+            return self._total - int(running)
 
 
 class Reads:

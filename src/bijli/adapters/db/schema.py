@@ -199,6 +199,7 @@ ledger = sa.Table(
     sa.Column("energy_wh", sa.Integer),
     sa.Column("posted_at", UtcDateTime, nullable=False),
     sa.Column("duty_paise", sa.BigInteger),  # of amount_paise, the duty on the charge
+    sa.Column("tariff_version", sa.String(32)),  # the label of the tariff version a charge used
     sa.Index("ix_ledger_account_no_id", "account_no", "id"),
 )
 
@@ -208,6 +209,28 @@ billing_months = sa.Table(
     sa.Column("account_no", sa.ForeignKey("accounts.account_no"), primary_key=True),
     sa.Column("month", sa.String(7), primary_key=True),
     sa.Column("opening_wh_total", sa.BigInteger, nullable=False),
+    # When the opening register was read (a reading's end, or the installation); NULL: an
+    # opening recorded before migration 0013, kept as it is.
+    sa.Column("opening_read_at", UtcDateTime),
+)
+
+DAY_OPEN = "(charge_paise <> posted_paise OR duty_paise <> posted_duty_paise OR energy_wh <> posted_energy_wh)"
+"""A day whose charge is not all on the ledger yet."""
+
+day_charges = sa.Table(
+    "day_charges",
+    metadata,
+    sa.Column("account_no", sa.ForeignKey("accounts.account_no"), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("charge_paise", sa.BigInteger, nullable=False),
+    sa.Column("duty_paise", sa.BigInteger, nullable=False),
+    sa.Column("energy_wh", sa.BigInteger, nullable=False),
+    sa.Column("tariff_version", sa.String(32), nullable=False),
+    sa.Column("posted_paise", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("posted_duty_paise", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("posted_energy_wh", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("postings", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_day_charges_open", "day", postgresql_where=sa.text(DAY_OPEN), sqlite_where=sa.text(DAY_OPEN)),
 )
 
 daily_registers = sa.Table(

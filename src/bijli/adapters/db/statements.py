@@ -1,18 +1,31 @@
 """What a statement and the account ledger read: the account's holder, its balance before a
-moment, and its entries in a window (each at the moment it is for)."""
+moment, and its entries in a window (each at the moment it is for).
+
+A day not closed yet is not on the ledger: its running charge (`day_charges`, less what of it
+is posted) is read as the entry it will become (id 0: not posted yet), so a statement of a
+month in progress ends at the balance the consumer sees (docs/billing.md)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bijli.adapters.db import schema as t
+from bijli.adapters.db.charging import SqlDayCharges
 from bijli.adapters.db.sql import among
+from bijli.kernel.time import ist_day, ist_midnight
+from bijli.prepaid.charging import closing_entry
 from bijli.prepaid.statement import ARREARS, ARREARS_RECOVERY, Fitted, Holder, Posted
 from bijli.prepaid.tariff import Tariff
+
+
+def _first_day_from(moment: datetime) -> date:
+    """The first IST day whose midnight is at or after `moment` (a day's charge is for its midnight)."""
+    day = ist_day(moment)
+    return day if ist_midnight(day) >= moment else day + timedelta(days=1)
 
 
 def _for(l: sa.ColumnCollection[str, sa.ColumnElement[object]]) -> sa.ColumnElement[datetime]:  # noqa: E741
@@ -75,7 +88,19 @@ class SqlStatementBooks:
             .group_by(l.account_no)
         )
         found = {account: (int(b), int(o)) for account, b, o in self.conn.execute(q)}
-        return {account: found.get(account, (0, 0)) for account in account_nos}
+        d = t.day_charges.c
+        running = dict(
+            self.conn.execute(
+                sa.select(d.account_no, sa.func.sum(d.charge_paise - d.posted_paise))
+                .where(among(self.conn, d.account_no, list(account_nos)), d.day < _first_day_from(moment))
+                .where(sa.text(t.DAY_OPEN))
+                .group_by(d.account_no)
+            ).all()
+        )
+        return {
+            account: (found.get(account, (0, 0))[0] - int(running.get(account, 0)), found.get(account, (0, 0))[1])
+            for account in account_nos
+        }
 
     def entries_between(
         self, account_nos: Sequence[str], start: datetime, end: datetime
@@ -115,4 +140,24 @@ class SqlStatementBooks:
                     ),
                 )
             )
+        days = SqlDayCharges(self.conn).open_between(list(account_nos), _first_day_from(start), _first_day_from(end))
+        for day in days:
+            entry = closing_entry(day)
+            moment = ist_midnight(day.day)
+            found[day.account_no].append(
+                (
+                    0,
+                    Posted(
+                        kind=entry.kind.value,
+                        amount_paise=entry.amount_paise,
+                        reference=entry.reference,
+                        at=moment,
+                        posted_at=moment,
+                        energy_wh=entry.energy_wh,
+                        duty_paise=entry.duty_paise,
+                    ),
+                )
+            )
+        for entries in found.values():
+            entries.sort(key=lambda e: e[1].at)  # stable: the ledger's order within a moment
         return found

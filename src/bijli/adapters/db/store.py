@@ -19,6 +19,7 @@ from bijli.adapters.db.access import (
     SqlStaff,
 )
 from bijli.adapters.db.accounts import SqlAccounts
+from bijli.adapters.db.charging import SqlDayCharges, SqlInstallations, SqlRegisters
 from bijli.adapters.db.commands import SqlCommands
 from bijli.adapters.db.faults import translated
 from bijli.adapters.db.ledger import SqlBillingMonths, SqlLedger
@@ -51,6 +52,9 @@ class SqlUnit:
         self.commands = SqlCommands(conn)
         self.ledger = SqlLedger(conn)
         self.billing_months = SqlBillingMonths(conn)
+        self.registers = SqlRegisters(conn)
+        self.installations = SqlInstallations(conn, tariffs)
+        self.day_charges = SqlDayCharges(conn)
         self.statements = SqlStatementBooks(conn, tariffs)
         self.meter_keys = SqlMeterKeys(conn)
         self.staff = SqlStaff(conn)

@@ -26,6 +26,7 @@ BENCHMARKS = {
     "fleet": "Simulate a fleet without a broker (frames built and signed, then dropped); one JSON line.",
     "ingest": "End-to-end ingest beside the broker's and COPY's limits, all in one run; one JSON line.",
     "readings": "One meter's 24 hours through the store's query and the API, at many stored readings; one JSON line.",
+    "billing": "Whole 15-minute rounds charged per second on PostgreSQL, beside the bare upsert; one JSON line.",
     "statements": "A month's statements for every account of a city (24,000 by default), per second; one JSON line.",
 }
 """Each benchmark's module in `bench/` and its summary (the module's own help says the rest)."""
