@@ -28,7 +28,7 @@ from bijli.accounts.onboarding import Row
 from bijli.fleet.city import build_city
 from bijli.mdm.meters import MeterStatus
 from tests.support.world import World
-from tests.usecases.conftest import INSTALLED, TARIFF, day
+from tests.usecases.conftest import INSTALLED, REGISTER_AT_INSTALLATION, TARIFF, day
 
 TARIFFS = [TARIFF]
 NOW = day(3)
@@ -260,7 +260,7 @@ def test_a_replaced_meter_closes_its_installation_and_the_new_one_carries_the_ac
         world.store,
         Replacing(
             old_meter_id=old.meter_id,
-            closing_wh_total=old.initial_register_wh + 40_000,
+            closing_wh_total=REGISTER_AT_INSTALLATION + 40_000,
             new=new,
             opening_wh_total=7,
             at=at,
@@ -278,7 +278,7 @@ def test_a_replaced_meter_closes_its_installation_and_the_new_one_carries_the_ac
         window = uow.registry.installations_for([old.meter_id, new.meter_id], INSTALLED, at + timedelta(days=1))
         status = {m: s for m, (_, s) in uow.registry.sites([old.meter_id, new.meter_id]).items()}
     assert [(i.meter_id, i.removed_at, i.closing_wh_total) for i in history] == [
-        (old.meter_id, at, old.initial_register_wh + 40_000),
+        (old.meter_id, at, REGISTER_AT_INSTALLATION + 40_000),
         (new.meter_id, None, None),
     ]
     assert history[0].reason == "replaced by KNNW0000009: display dead"
@@ -294,7 +294,7 @@ def test_a_replacement_whose_final_reading_is_below_the_opening_one_is_refused(w
     before = records(world, old.account_no, old.meter_id)
     bad = Replacing(
         old_meter_id=old.meter_id,
-        closing_wh_total=old.initial_register_wh - 5,
+        closing_wh_total=REGISTER_AT_INSTALLATION - 5,
         new=SITE,
         opening_wh_total=0,
         at=AT,
@@ -310,7 +310,7 @@ def test_a_replacement_whose_final_reading_is_below_the_opening_one_is_refused(w
 def test_a_closed_account_settles_its_balance_once_and_takes_no_meter(world: World) -> None:
     person = build_city(4)[1]
     closing = Closing(
-        account_no=person.account_no, closing_wh_total=person.initial_register_wh + 1000, at=AT, reason="moved"
+        account_no=person.account_no, closing_wh_total=REGISTER_AT_INSTALLATION + 1000, at=AT, reason="moved"
     )
 
     statement = close_account(world.store, closing, NOW, by="billing1")
@@ -344,7 +344,7 @@ def test_a_meter_taken_off_a_closed_account_can_serve_a_new_one(world: World) ->
     person = build_city(4)[1]
     close_account(
         world.store,
-        Closing(account_no=person.account_no, closing_wh_total=person.initial_register_wh, at=AT, reason="moved"),
+        Closing(account_no=person.account_no, closing_wh_total=REGISTER_AT_INSTALLATION, at=AT, reason="moved"),
         NOW,
         by="billing1",
     )
