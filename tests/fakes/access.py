@@ -138,7 +138,11 @@ class MemoryCodes(_Access):
 
 class MemoryConsumers(_Access):
     def meters_of(self, mobile: str) -> frozenset[str]:
-        return frozenset(m for m, row in self.s.meters.items() if row.registration.mobile == mobile)
+        return frozenset(
+            a.meter_id
+            for a in self.s.accounts.values()
+            if a.meter_id is not None and self.s.consumers[a.consumer_id].mobile == mobile
+        )
 
 
 class MemoryBulk(_Access):

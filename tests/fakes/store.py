@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
-from bijli.accounts.model import Installation, MeterRegistration
+from bijli.accounts.model import Account, AccountStatus, AccountTerms, Consumer, Installation, MeterSite
 from bijli.headend.command_records import CommandRecord, CommandState, HistoryEntry
 from bijli.headend.commands import OPEN, Step, check_move
 from bijli.headend.model import MeterRecord
@@ -33,8 +33,9 @@ from bijli.kernel.time import INTERVAL, utc_from_epoch
 from bijli.mdm.meters import MeterStatus, StatusChange
 from bijli.mdm.model import DayUsage, EpochKey, IntervalRow, Quality, ReadingEdit, ReadingKey, StoredReading
 from bijli.mdm.ports import MeterSupply, QueuedBatch, QueuedReading
-from bijli.prepaid.charging import Account, DayCharge, Metered, MonthOpening, OpenDay
-from bijli.prepaid.model import Connection, LedgerEntry
+from bijli.prepaid.charging import Account as ChargedAccount
+from bijli.prepaid.charging import DayCharge, Metered, MonthOpening, OpenDay
+from bijli.prepaid.model import ARREARS_KINDS, Connection, EntryKind, LedgerEntry
 from bijli.prepaid.ports import DayKey, MonthKey
 from bijli.prepaid.tariff import Tariff
 from tests.fakes.access import (
@@ -54,7 +55,8 @@ EVER = (datetime(1970, 1, 2, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
 
 @dataclass(slots=True)
 class MeterRow:
-    registration: MeterRegistration
+    site: MeterSite
+    installed_at: datetime
     status: str = MeterStatus.COMMISSIONED.value
     last_fc: int = 0
     fc_window: int = 0
@@ -91,6 +93,9 @@ class State:
     meter_keys: dict[str, tuple[int, int | None]] = field(default_factory=dict)
     """meter id -> (version held, version a key change moves it to)."""
     access: AccessState = field(default_factory=AccessState)
+    consumers: dict[str, Consumer] = field(default_factory=dict)
+    accounts: dict[str, Account] = field(default_factory=dict)
+    installations: list[Installation] = field(default_factory=list)
 
 
 class _Repo:
@@ -225,14 +230,14 @@ class MemoryMeterState(_Repo):
             row = self.s.meters.get(m)
             if row is None:
                 continue
-            reg = row.registration
+            account = next((a for a in self.s.accounts.values() if a.meter_id == m), None)
             connection = None
-            if reg.account_no is not None:
+            if account is not None:
                 connection = Connection(
-                    account_no=reg.account_no,
+                    account_no=account.account_no,
                     meter_id=m,
-                    sanctioned_load_w=reg.sanctioned_load_w,
-                    tariff=self._tariffs[reg.tariff_code],
+                    sanctioned_load_w=account.terms.sanctioned_load_w,
+                    tariff=self._tariffs[account.terms.tariff_code],
                 )
             relay = None if row.status_report is None else row.status_report.relay
             found[m] = MeterSupply(m, connection, relay)
@@ -259,27 +264,24 @@ class MemoryRegistry(_Repo):
     def known(self, meter_ids: Iterable[str]) -> set[str]:
         return {m for m in meter_ids if m in self.s.meters}
 
-    def add(self, registrations: Sequence[MeterRegistration]) -> None:
-        for r in registrations:
-            self.s.meters[r.meter_id] = MeterRow(r)
+    def sites(self, meter_ids: Sequence[str]) -> dict[str, tuple[MeterSite, str]]:
+        return {m: (row.site, row.status) for m in meter_ids if (row := self.s.meters.get(m)) is not None}
+
+    def register(self, sites: Sequence[tuple[MeterSite, datetime]]) -> None:
+        for site, at in sites:
+            self.s.meters[site.meter_id] = MeterRow(site, at)
+
+    def move(self, sites: Sequence[MeterSite]) -> None:
+        for site in sites:
+            self.s.meters[site.meter_id].site = site
 
     def installations_for(
         self, meter_ids: Sequence[str], start: datetime, end: datetime
     ) -> dict[str, list[Installation]]:
         found: dict[str, list[Installation]] = {}
-        for m in sorted(set(meter_ids)):
-            row = self.s.meters.get(m)
-            if row is None or row.registration.account_no is None or row.registration.installed_at >= end:
-                continue
-            r = row.registration
-            found[m] = [
-                Installation(
-                    account_no=r.account_no,
-                    meter_id=m,
-                    installed_at=r.installed_at,
-                    opening_wh_total=r.initial_register_wh or 0,
-                )
-            ]
+        for i in sorted(self.s.installations, key=lambda i: i.installed_at):
+            if i.meter_id in meter_ids and i.installed_at < end and (i.removed_at is None or i.removed_at > start):
+                found.setdefault(i.meter_id, []).append(i)
         return found
 
     def status(self, meter_id: str) -> str | None:
@@ -308,6 +310,91 @@ class MemoryRegistry(_Repo):
             if c.meter_id in meter_ids and c.at > since:
                 found.setdefault(c.meter_id, []).append(c)
         return found
+
+
+class MemoryAccounts(_Repo):
+    def hold(self) -> None:
+        pass  # one unit of work at a time
+
+    def consumers(self, consumer_ids: Sequence[str]) -> dict[str, Consumer]:
+        return {c: self.s.consumers[c] for c in consumer_ids if c in self.s.consumers}
+
+    def add_consumers(self, consumers: Sequence[Consumer]) -> None:
+        for c in consumers:
+            assert c.consumer_id not in self.s.consumers
+            self.s.consumers[c.consumer_id] = c
+
+    def update_consumers(self, consumers: Sequence[Consumer]) -> None:
+        for c in consumers:
+            self.s.consumers[c.consumer_id] = c
+
+    def accounts(self, account_nos: Sequence[str]) -> dict[str, Account]:
+        return {a: self.s.accounts[a] for a in account_nos if a in self.s.accounts}
+
+    def accounts_of(self, consumer_id: str) -> list[Account]:
+        return sorted((a for a in self.s.accounts.values() if a.consumer_id == consumer_id), key=lambda a: a.account_no)
+
+    def open_accounts(self, accounts: Sequence[Account], holders: Mapping[str, Consumer]) -> None:
+        for a in accounts:
+            assert a.account_no not in self.s.accounts and a.consumer_id in holders
+            self.s.accounts[a.account_no] = a
+
+    def set_terms(self, terms: Mapping[str, AccountTerms]) -> None:
+        for n, x in terms.items():
+            self.s.accounts[n] = replace(self.s.accounts[n], terms=x)
+
+    def installed(self, meter_ids: Sequence[str]) -> dict[str, Installation]:
+        return {i.meter_id: i for i in self.s.installations if i.meter_id in meter_ids and i.removed_at is None}
+
+    def meters_removed(self, meter_ids: Sequence[str]) -> dict[str, datetime]:
+        found: dict[str, datetime] = {}
+        for i in self.s.installations:
+            if i.meter_id in meter_ids and i.removed_at is not None:
+                found[i.meter_id] = max(found.get(i.meter_id, i.removed_at), i.removed_at)
+        return found
+
+    def accounts_removed(self, account_nos: Sequence[str]) -> dict[str, datetime]:
+        found: dict[str, datetime] = {}
+        for i in self.s.installations:
+            if i.account_no in account_nos and i.removed_at is not None:
+                found[i.account_no] = max(found.get(i.account_no, i.removed_at), i.removed_at)
+        return found
+
+    def installations(self, account_no: str) -> list[Installation]:
+        return sorted((i for i in self.s.installations if i.account_no == account_no), key=lambda i: i.installed_at)
+
+    def install(self, installations: Sequence[Installation]) -> None:
+        for i in installations:
+            assert not self.installed([i.meter_id]) and self.s.accounts[i.account_no].meter_id in (None, i.meter_id)
+            self.s.installations.append(i)
+            self.s.accounts[i.account_no] = replace(self.s.accounts[i.account_no], meter_id=i.meter_id)
+
+    def remove(self, meter_id: str, at: datetime, closing_wh_total: int, reason: str) -> None:
+        for n, i in enumerate(self.s.installations):
+            if i.meter_id == meter_id and i.removed_at is None:
+                self.s.installations[n] = replace(i, removed_at=at, closing_wh_total=closing_wh_total, reason=reason)
+                self.s.accounts[i.account_no] = replace(self.s.accounts[i.account_no], meter_id=None)
+
+    def close(self, account_no: str, at: datetime) -> None:
+        account = self.s.accounts[account_no]
+        self.s.accounts[account_no] = replace(account, status=AccountStatus.CLOSED, closed_at=at, meter_id=None)
+
+    def posted(self, account_nos: Sequence[str]) -> dict[str, dict[str, int]]:
+        found: dict[str, dict[str, int]] = {}
+        for n in account_nos:
+            for kind in ("opening", "arrears"):
+                entry = self.s.ledger.get(f"{kind}:{n}")
+                if entry is not None:
+                    found.setdefault(n, {})[entry.reference] = entry.amount_paise
+        return found
+
+    def balance(self, account_no: str) -> tuple[int, int]:
+        mine = [e for e in self.s.ledger.values() if e.account_no == account_no]
+        return (
+            sum(e.amount_paise for e in mine if e.kind not in ARREARS_KINDS),
+            -sum(e.amount_paise for e in mine if e.kind in ARREARS_KINDS)
+            + sum(e.amount_paise for e in mine if e.kind is EntryKind.ARREARS_RECOVERY),
+        )
 
 
 class MemoryReceived(_Repo):
@@ -443,22 +530,24 @@ class MemoryInstallations(_Repo):
         super().__init__(state)
         self._tariffs = tariffs
 
-    def of_account(self, account_no: str) -> Account | None:
-        meters = [m for m, row in self.s.meters.items() if row.registration.account_no == account_no]
-        return self.accounts_of(meters).get(account_no)
+    def of_account(self, account_no: str) -> ChargedAccount | None:
+        return self._charged([account_no]).get(account_no)
 
-    def accounts_of(self, meter_ids: Iterable[str]) -> dict[str, Account]:
-        every = MemoryRegistry(self.s).installations_for(sorted(self.s.meters), *EVER)
+    def accounts_of(self, meter_ids: Iterable[str]) -> dict[str, ChargedAccount]:
         wanted = set(meter_ids)
-        held = {i.account_no for m in wanted for i in every.get(m, [])}
+        return self._charged(sorted({i.account_no for i in self.s.installations if i.meter_id in wanted}))
+
+    def _charged(self, account_nos: Sequence[str]) -> dict[str, ChargedAccount]:
         found = {}
-        for account_no in sorted(held):
-            own = sorted((i for found in every.values() for i in found if i.account_no == account_no), key=_since)
-            reg = next(r.registration for r in self.s.meters.values() if r.registration.account_no == account_no)
-            found[account_no] = Account(
+        for account_no in account_nos:
+            own = sorted((i for i in self.s.installations if i.account_no == account_no), key=_since)
+            if not own:
+                continue
+            terms = self.s.accounts[account_no].terms
+            found[account_no] = ChargedAccount(
                 account_no=account_no,
-                sanctioned_load_w=reg.sanctioned_load_w,
-                tariff=self._tariffs[reg.tariff_code],
+                sanctioned_load_w=terms.sanctioned_load_w,
+                tariff=self._tariffs[terms.tariff_code],
                 installations=tuple(own),
             )
         return found
@@ -571,8 +660,12 @@ class MemoryMeterKeys(_Repo):
                 moved += 1
         return moved
 
-    def held(self, current: int) -> dict[str, int]:
-        return {m: self.s.meter_keys.get(m, (current, None))[0] for m in sorted(self.s.meters)}
+    def held(self, current: int, in_service: bool = False) -> dict[str, int]:
+        return {
+            m: self.s.meter_keys.get(m, (current, None))[0]
+            for m in sorted(self.s.meters)
+            if not in_service or self.s.meters[m].status == MeterStatus.COMMISSIONED.value
+        }
 
     def counts(self, current: int) -> list[KeyCount]:
         tally = Counter(self.s.meter_keys.get(m, (current, None)) for m in self.s.meters)
@@ -589,6 +682,7 @@ class MemoryUnit:
         self.settlement = MemorySettlementQueue(state)
         self.meters = MemoryMeterState(state, tariffs)
         self.registry = MemoryRegistry(state)
+        self.accounts = MemoryAccounts(state)
         self.received = MemoryReceived(state)
         self.quarantine = MemoryQuarantine(state)
         self.ingest_log = MemoryIngestLog(state)

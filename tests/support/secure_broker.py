@@ -143,13 +143,18 @@ def site_configuration(folder: Path, port: int) -> str:
 
 
 @contextmanager
-def secure_broker(folder: Path, users: Mapping[str, str]) -> Iterator[SecureBroker]:
-    """Start Mosquitto with the shipped configuration for `users`; stop it afterwards."""
+def secure_broker(folder: Path, users: Mapping[str, str], password_file: Path | None = None) -> Iterator[SecureBroker]:
+    """Start Mosquitto with the shipped configuration for `users` (or with `password_file` as
+    its password file, as made elsewhere); stop it afterwards."""
     require("the mosquitto program", shutil.which("mosquitto") is not None)
     require("the mosquitto_passwd program", shutil.which("mosquitto_passwd") is not None)
     folder.mkdir(parents=True, exist_ok=True)
     ca_file, _, _ = make_certificates(folder)
-    write_password_file(folder / "passwd", users)
+    if password_file is None:
+        write_password_file(folder / "passwd", users)
+    else:
+        shutil.copyfile(password_file, folder / "passwd")
+        (folder / "passwd").chmod(0o600)
     shutil.copyfile(DEPLOY / "acl", folder / "acl")
     port = free_port()
     conf = folder / "mosquitto.conf"

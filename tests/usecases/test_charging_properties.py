@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bijli.accounts.handlers import commission
-from bijli.accounts.model import MeterRegistration
+from bijli.accounts import handlers as onboarding
+from bijli.accounts.model import AccountTerms, Consumer, Installing, MeterSite, Replacing
 from bijli.adapters.db import engine as db
 from bijli.adapters.db.store import Store
 from bijli.headend.handlers import ingest_batch
@@ -30,11 +30,11 @@ from bijli.headend.model import KeyRing
 from bijli.headend.ports import Delivery
 from bijli.kernel.time import INTERVAL, IST, epoch, ist_midnight
 from bijli.mdm.handlers import run_vee, settle_all
+from bijli.mdm.meters import MeterStatus
 from bijli.payments.handlers import reconcile, take_webhook
 from bijli.payments.model import PaymentEvent, PaymentStatus, event_body, sign
 from bijli.prepaid.charging import Account, Installation, Metered, MonthOpening, day_totals, derive, month_bounds
 from bijli.prepaid.handlers import record_recharge
-from bijli.prepaid.model import opening
 from bijli.prepaid.tariff import Slab, Tariff, TariffVersion, builtin_tariffs
 from bijli.protocol import topics
 from bijli.protocol.codec import seal
@@ -163,26 +163,23 @@ def play(site: Site, plan: Plan) -> None:
         total[m] += wh
         registers.append(total[m])
     load = 2000
-    commission(
+    onboarding.register_consumer(
+        site.store, Consumer(consumer_id=account, name="Test", mobile="+919800000000", created_at=INSTALLED)
+    )
+    onboarding.install_meter(
         site.store,
-        [
-            MeterRegistration(
-                meter_id=old,
-                area="Civil Lines",
-                feeder="CL-F01",
-                transformer="CL-F01-DT01",
-                phases=1,
-                installed_at=INSTALLED,
-                account_no=account,
-                consumer_name="Test",
-                mobile="+919800000000",
-                tariff_code=TARIFF.code,
-                sanctioned_load_w=load,
-                initial_register_wh=5_000_000,
-            )
-        ],
-        [opening(account, OPENING_PAISE)],
+        Installing(
+            account_no=account,
+            consumer_id=account,
+            meter=site_of(old),
+            terms=AccountTerms(tariff_code=TARIFF.code, sanctioned_load_w=load),
+            installed_at=INSTALLED,
+            opening_wh_total=5_000_000,
+            opening_balance_paise=OPENING_PAISE,
+        ),
+        [TARIFF.code],
         INSTALLED,
+        by="test",
     )
     installations = [Installation(account_no=account, meter_id=old, installed_at=INSTALLED, opening_wh_total=5_000_000)]
     if swap is not None:
@@ -314,37 +311,25 @@ def redeem(site: Site, payment: str, at: datetime) -> None:
     reconcile(site.store, at)
 
 
+def site_of(meter_id: str) -> MeterSite:
+    return MeterSite(meter_id=meter_id, area="Civil Lines", feeder="CL-F01", transformer="CL-F01-DT01", phases=1)
+
+
 def replace_meter(site: Site, account: str, old: str, new: str, swap: datetime, closing: int) -> list[Installation]:
-    """The old meter's installation ends at `swap` with its closing register; the new one's starts."""
-    commission(
+    """The old meter's installation ends at `swap` with its closing register; the new one's
+    starts (onboarding's replacement). The old meter is kept in service meanwhile, so frames it
+    sent before the swap that arrive after it are taken (readings in any order)."""
+    onboarding.replace_meter(
         site.store,
-        [
-            MeterRegistration(
-                meter_id=new,
-                area="Civil Lines",
-                feeder="CL-F01",
-                transformer="CL-F01-DT01",
-                phases=1,
-                installed_at=swap,
-            )
-        ],
-        [],
+        Replacing(
+            old_meter_id=old, closing_wh_total=closing, new=site_of(new), opening_wh_total=12, at=swap, reason="swap"
+        ),
         swap,
+        by="test",
     )
-    with site.engine.begin() as conn:
-        conn.execute(
-            sa.text("UPDATE installations SET removed_at = :at, closing_wh_total = :c WHERE meter_id = :m"),
-            {"at": swap, "c": closing, "m": old},
-        )
-        conn.execute(sa.text("UPDATE accounts SET meter_id = NULL WHERE account_no = :a"), {"a": account})
-        conn.execute(sa.text("UPDATE accounts SET meter_id = :m WHERE account_no = :a"), {"a": account, "m": new})
-        conn.execute(
-            sa.text(
-                "INSERT INTO installations (account_no, meter_id, installed_at, opening_wh_total, reason) "
-                "VALUES (:a, :m, :at, 12, 'replacement')"
-            ),
-            {"a": account, "m": new, "at": swap},
-        )
+    onboarding.change_status(
+        site.store, old, MeterStatus.COMMISSIONED, changed_by="test", reason="its backlog is still to come", now=swap
+    )
     return [
         Installation(
             account_no=account,

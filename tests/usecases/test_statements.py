@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from bijli.accounts.handlers import install_meter, register_consumer
 from bijli.fleet.city import build_city
 from bijli.headend.handlers import ingest_batch
 from bijli.headend.ports import Delivery
@@ -19,6 +20,7 @@ from bijli.prepaid.tariff import builtin_tariffs
 from tests.support.frames import reading
 from tests.support.world import SECRET, World
 from tests.usecases.conftest import REGISTER_AT_INSTALLATION
+from tests.usecases.test_onboarding import ASHA, NOW, TARIFFS, installing
 
 CL1, ACCOUNT = "KNCL0000001", "KESCOCL0000001"
 LMV1 = builtin_tariffs()["UP-LMV1-DU"]
@@ -84,3 +86,17 @@ def test_a_month_of_day_debits_corrections_and_open_days_ties_out_to_the_balance
     assert still_open.at == ist_midnight(date(2026, 11, 29)) and still_open.kind == "day_charge"
     december = monthly_statements(world.store, [ACCOUNT], "2026-12")[ACCOUNT]
     assert december.opening_paise == s.closing_paise and december.charges_paise == 0
+
+
+def test_arrears_posted_at_onboarding_are_owed_apart_and_agree_with_the_account(world: World) -> None:
+    register_consumer(world.store, ASHA)
+    install_meter(world.store, installing(opening_balance_paise=0, arrears_paise=123_456), TARIFFS, NOW, by="fe1")
+    record_recharge(world.store, "KESCONW0000001", 40_000, "pay-st-2", NOW)
+
+    s = monthly_statements(world.store, ["KESCONW0000001"], "2026-11")["KESCONW0000001"]
+    with world.store.transaction() as uow:
+        balance, arrears = uow.accounts.balance("KESCONW0000001")
+
+    assert (s.arrears_opening_paise, s.arrears_closing_paise) == (0, 123_456) == (0, arrears)
+    assert s.closing_paise == balance == 40_000 and s.ties_out()
+    assert [e.kind for e in s.entries] == ["arrears", "recharge"]

@@ -263,6 +263,11 @@ def test_openapi_lists_the_contract_paths(api: TestClient) -> None:
         "/api/v1/audit",
         "/api/v1/payments/webhook",
         "/api/v1/reconciliation",
+        "/api/v1/consumers",
+        "/api/v1/consumers/{consumer_id}",
+        "/api/v1/meters/{meter_id}/replace",
+        "/api/v1/accounts/{account_id}",
+        "/api/v1/accounts/{account_id}/close",
     }
     assert [p for p in doc["paths"] if not p.startswith("/api/v1/")] == []
     writable = {path for path, ops in doc["paths"].items() if set(ops) != {"get"}}
@@ -274,6 +279,10 @@ def test_openapi_lists_the_contract_paths(api: TestClient) -> None:
         "/api/v1/commands/bulk/{request_id}/approve",
         "/api/v1/commands/bulk/{request_id}/refuse",
         "/api/v1/payments/webhook",
+        "/api/v1/consumers",
+        "/api/v1/meters",
+        "/api/v1/meters/{meter_id}/replace",
+        "/api/v1/accounts/{account_id}/close",
     }
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bijli.accounts.model import normal_mobile as normal_mobile  # where login has always found it
+
 
 class Role(StrEnum):
     CONSUMER = "consumer"
@@ -38,6 +40,10 @@ class Permission(StrEnum):
     """Take a meter out of service, or put it back."""
     BULK = "bulk"
     """Ask for, approve or refuse an action on many meters at once."""
+    ONBOARD = "onboard"
+    """Register consumers, install meters on accounts, replace meters."""
+    CLOSE_ACCOUNT = "close_account"
+    """Close an account: its meter's final reading, refund or arrears."""
     RECONCILIATION = "reconciliation"
     """The reconciliation items: redemptions no token explains, meters' credit drifting from the ledger."""
 
@@ -48,8 +54,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: frozenset(
         {P.READ_FLEET, P.READ_REPORTS, P.READ_ACCOUNTS, P.DISCONNECT, P.RECONNECT, P.METER_READ, P.BULK}
     ),
-    Role.FIELD_ENGINEER: frozenset({P.READ_FLEET, P.RECONNECT, P.METER_READ, P.DECOMMISSION}),
-    Role.BILLING: frozenset({P.READ_FLEET, P.READ_REPORTS, P.READ_ACCOUNTS, P.CREDIT, P.TARIFF_PUSH, P.RECONCILIATION}),
+    Role.FIELD_ENGINEER: frozenset({P.READ_FLEET, P.RECONNECT, P.METER_READ, P.DECOMMISSION, P.ONBOARD}),
+    Role.BILLING: frozenset(
+        {P.READ_FLEET, P.READ_REPORTS, P.READ_ACCOUNTS, P.CREDIT, P.TARIFF_PUSH, P.RECONCILIATION, P.CLOSE_ACCOUNT}
+    ),
     Role.ADMIN: frozenset(Permission),
     Role.AUDITOR: frozenset({P.READ_FLEET, P.READ_REPORTS, P.READ_ACCOUNTS, P.READ_AUDIT, P.RECONCILIATION}),
 }
@@ -142,19 +150,3 @@ def too_many(times: Sequence[datetime], now: datetime, limit: int) -> datetime |
     if len(recent) < limit:
         return None
     return recent[-limit] + ATTEMPT_WINDOW
-
-
-def normal_mobile(text: str) -> str | None:
-    """An Indian mobile number as stored (+91 and ten digits), from what a person types:
-    98xxxxxxxx, 098xxxxxxxx, 91 98xxxxxxxx or +91 98xxx xxxxx. None if it is not one."""
-    digits = "".join(c for c in text if c.isdigit())
-    stripped = text.strip()
-    if not digits or any(not (c.isdigit() or c in " -+") for c in stripped):
-        return None
-    if len(digits) == 12 and digits.startswith("91"):
-        digits = digits[2:]
-    elif len(digits) == 11 and digits.startswith("0"):
-        digits = digits[1:]
-    if len(digits) != 10 or digits[0] not in "6789":
-        return None
-    return "+91" + digits

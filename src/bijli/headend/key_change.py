@@ -83,6 +83,12 @@ def held_versions(store: Transactions[KeyCountUnit], current: int) -> dict[str, 
         return uow.meter_keys.held(current)
 
 
+def versions_in_service(store: Transactions[KeyCountUnit], current: int) -> dict[str, int]:
+    """The key version every meter in service holds: whose passwords a broker takes."""
+    with store.transaction() as uow:
+        return uow.meter_keys.held(current, in_service=True)
+
+
 def held_version(store: Transactions[KeyCountUnit], meter_id: str, current: int) -> int:
     """The key version one meter holds (`current` for a meter the store has no record of)."""
     with store.transaction() as uow:

@@ -173,8 +173,9 @@ class MeterKeys(Protocol):
         """Meters by (version, pending), those without a record counted on `current`."""
         ...
 
-    def held(self, current: int) -> dict[str, int]:
-        """Every registered meter's version, those without a record on `current`."""
+    def held(self, current: int, in_service: bool = False) -> dict[str, int]:
+        """Every registered meter's version (with `in_service`, only those commissioned),
+        those without a record on `current`."""
         ...
 
 

@@ -50,6 +50,11 @@ class EntryKind(enum.StrEnum):
     """Closing an account (onboarding)."""
 
 
+ARREARS_KINDS = frozenset({EntryKind.ARREARS})
+"""Entries that are owed apart from the prepaid balance (arrears from before onboarding).
+What is still owed is their amount less the recoveries (`ARREARS_RECOVERY`, which do leave the
+prepaid balance)."""
+
 CHARGE_KINDS = frozenset(
     {EntryKind.DAY_CHARGE, EntryKind.DAY_CORRECTION, EntryKind.ENERGY, EntryKind.FIXED, EntryKind.DUTY}
 )

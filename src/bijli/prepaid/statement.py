@@ -248,7 +248,10 @@ def monthly_statement(
             energy += -e.amount_paise - its_duty
             day_wh[day] = day_wh.get(day, 0) + (e.energy_wh or 0)
     slabs = slab_lines(holder.tariff, day_wh)
-    labels = tuple(dict.fromkeys(_label(holder.tariff.on(d)) for d in sorted(days or {first})))
+    # A month with no charge names the version in force at its start, if one was (a month
+    # before the tariff's first version, asked of an account, has none to name).
+    named = days or {d for d in (first,) if holder.tariff.versions and holder.tariff.versions[0].effective_from <= d}
+    labels = tuple(dict.fromkeys(_label(holder.tariff.on(d)) for d in sorted(named)))
     return Statement(
         holder=holder,
         month=month_key(first),

@@ -28,6 +28,7 @@ from bijli.web import (
     display,
     login,
     meters_api,
+    onboarding_api,
     pages,
     payments_api,
     recharge,
@@ -91,6 +92,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(access_api.router(ctx))  # before /commands/{command_id}: /commands/bulk is its own
     app.include_router(commands_api.router(ctx))
     app.include_router(meters_api.router(ctx))
+    app.include_router(onboarding_api.router(ctx))
     app.include_router(reports_api.router(ctx))
     app.include_router(payments_api.router(ctx))
     app.include_router(accounts_api.router(ctx))

@@ -207,7 +207,8 @@ class SqlLoginCodes(_Table):
 class SqlConsumers(_Table):
     def meters_of(self, mobile: str) -> frozenset[str]:
         c = t.accounts.c
-        return frozenset(self.conn.execute(sa.select(c.meter_id).where(c.mobile == mobile)).scalars())
+        q = sa.select(c.meter_id).where(c.mobile == mobile, c.meter_id.is_not(None))  # a closed account has none
+        return frozenset(self.conn.execute(q).scalars())
 
 
 def _bulk(row: Any) -> BulkRequest:

@@ -66,11 +66,13 @@ class SqlMeterKeys:
         )
         return int(done.rowcount)
 
-    def held(self, current: int) -> dict[str, int]:
+    def held(self, current: int, in_service: bool = False) -> dict[str, int]:
         k, m = t.meter_keys.c, t.meters.c
         q = sa.select(m.meter_id, sa.func.coalesce(k.version, current)).outerjoin(
             t.meter_keys, k.meter_id == m.meter_id
         )
+        if in_service:
+            q = q.where(m.status == MeterStatus.COMMISSIONED.value)
         return {meter_id: int(v) for meter_id, v in self.conn.execute(q.order_by(m.meter_id))}
 
     def counts(self, current: int) -> list[KeyCount]:

@@ -31,8 +31,8 @@ from bijli.prepaid.tariff import Tariff
 
 RECONCILE_LOCK: Final = 0x6B696A6C6901
 """The PostgreSQL advisory lock one reconciliation round holds (two servers never do the same round)."""
-ARREARS: Final = "arrears"
-"""The entry kind of arrears posted to an account (negative), as onboarding posts them."""
+ARREARS: Final = EntryKind.ARREARS.value
+"""Arrears posted at onboarding (negative): owed apart from the prepaid balance."""
 _STAMP = {
     PaymentStatus.CAPTURED: "captured_at",
     PaymentStatus.FAILED: "failed_at",

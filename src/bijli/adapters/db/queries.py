@@ -15,9 +15,11 @@ from bijli.adapters.db.registry import SqlRegistry
 from bijli.headend.command_records import CommandRecord
 from bijli.headend.records import KeptFrame
 from bijli.mdm.meters import StatusChange
-from bijli.prepaid.model import CHARGE_KINDS, EntryKind
+from bijli.prepaid.model import ARREARS_KINDS, CHARGE_KINDS, EntryKind
 
 _CHARGES = [k.value for k in CHARGE_KINDS]
+_ARREARS = [k.value for k in ARREARS_KINDS]
+_ADJUSTMENTS = [EntryKind.ADJUSTMENT.value, EntryKind.FINAL_SETTLEMENT.value]
 _RECHARGES = [EntryKind.RECHARGE.value, EntryKind.REFUND.value]
 """Recharges net of refunds (a refund is a negative entry of its own)."""
 
@@ -141,12 +143,12 @@ class Queries:
             sa.func.coalesce(sa.func.sum(sa.case((l.kind == EntryKind.OPENING.value, l.amount_paise), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(sa.case((l.kind.in_(_RECHARGES), l.amount_paise), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(sa.case((l.kind.in_(_CHARGES), -l.amount_paise), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((l.kind == EntryKind.ADJUSTMENT.value, l.amount_paise), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((l.kind.in_(_ADJUSTMENTS), l.amount_paise), else_=0)), 0),
             sa.func.max(l.posted_at),
             sa.func.coalesce(
                 sa.func.sum(sa.case((l.kind == EntryKind.ARREARS_RECOVERY.value, -l.amount_paise), else_=0)), 0
             ),
-        ).where(l.account_no == account_no)
+        ).where(l.account_no == account_no, l.kind.not_in(_ARREARS))
         with self.engine.connect() as conn:
             total, opening, recharges, charges, adjustments, last, recovered = conn.execute(q).one()
             running = int(conn.execute(sa.select(running_charges(sa.literal(account_no)))).scalar_one())
@@ -176,7 +178,9 @@ class Queries:
         l = t.ledger.c  # noqa: E741 - the ledger's columns
         with self.engine.connect() as conn:
             by_kind = dict(conn.execute(sa.select(l.kind, sa.func.sum(l.amount_paise)).group_by(l.kind)).all())
-            total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(l.amount_paise), 0))).scalar_one()
+            total = conn.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(l.amount_paise), 0)).where(l.kind.not_in(_ARREARS))
+            ).scalar_one()
             running = int(conn.execute(open_charges()).scalar_one())
         return MoneyTotals(
             balance_start_paise=int(by_kind.get(EntryKind.OPENING.value, 0)),

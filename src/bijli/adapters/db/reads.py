@@ -26,6 +26,7 @@ from bijli.kernel.time import ist_midnight
 from bijli.kernel.unit import StoreUnavailable
 from bijli.mdm.meters import MeterStatus
 from bijli.mdm.reports import Collection
+from bijli.prepaid.model import ARREARS_KINDS
 
 T = TypeVar("T")
 COLLECTION_WINDOW = timedelta(hours=24)
@@ -52,6 +53,9 @@ class FleetCounts:
         return self.meters - self.out_of_service - self.online
 
 
+_ARREARS = [k.value for k in ARREARS_KINDS]
+
+
 def _meter_select(balance: bool = True) -> sa.Select[tuple[object, ...]]:
     """Meters with their accounts and state; and each account's balance summed from its
     ledger less its open days' running charges, unless `balance` is False (the caller sums it
@@ -59,7 +63,7 @@ def _meter_select(balance: bool = True) -> sa.Select[tuple[object, ...]]:
     summed = sa.case(
         (t.accounts.c.account_no.is_(None), sa.null()),
         else_=sa.select(sa.func.coalesce(sa.func.sum(t.ledger.c.amount_paise), 0))
-        .where(t.ledger.c.account_no == t.accounts.c.account_no)
+        .where(t.ledger.c.account_no == t.accounts.c.account_no, t.ledger.c.kind.not_in(_ARREARS))
         .scalar_subquery()
         - running_charges(t.accounts.c.account_no),
     )

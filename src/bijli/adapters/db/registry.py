@@ -11,9 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bijli.accounts.model import Installation, MeterRegistration
+from bijli.accounts.model import Installation, MeterSite
 from bijli.adapters.db import schema as t
-from bijli.adapters.db.sql import among, insert_ignoring, is_pg
+from bijli.adapters.db.sql import among, is_pg
 from bijli.mdm.meters import MeterStatus, StatusChange
 
 
@@ -35,72 +35,66 @@ class SqlRegistry:
             return set()
         return set(self.conn.execute(sa.select(t.meters.c.meter_id).where(t.meters.c.meter_id.in_(ids))).scalars())
 
-    def add(self, registrations: Sequence[MeterRegistration]) -> None:
-        if not registrations:
+    def sites(self, meter_ids: Sequence[str]) -> dict[str, tuple[MeterSite, str]]:
+        ids = sorted(set(meter_ids))
+        if not ids:
+            return {}
+        m = t.meters.c
+        q = sa.select(m.meter_id, m.area, m.feeder, m.transformer, m.phases, m.status).where(
+            among(self.conn, m.meter_id, ids)
+        )
+        return {
+            r.meter_id: (
+                MeterSite(
+                    meter_id=r.meter_id, area=r.area, feeder=r.feeder, transformer=r.transformer, phases=r.phases
+                ),
+                r.status,
+            )
+            for r in self.conn.execute(q)
+        }
+
+    def register(self, sites: Sequence[tuple[MeterSite, datetime]]) -> None:
+        if not sites:
             return
         self.conn.execute(
             t.meters.insert(),
             [
                 {
-                    "meter_id": r.meter_id,
-                    "area": r.area,
-                    "feeder": r.feeder,
-                    "transformer": r.transformer,
-                    "phases": r.phases,
+                    "meter_id": s.meter_id,
+                    "area": s.area,
+                    "feeder": s.feeder,
+                    "transformer": s.transformer,
+                    "phases": s.phases,
                     "status": MeterStatus.COMMISSIONED.value,
-                    "installed_at": r.installed_at,
+                    "installed_at": at,
                 }
-                for r in registrations
+                for s, at in sites
             ],
         )
-        self.conn.execute(t.meter_state.insert(), [{"meter_id": r.meter_id, "last_fc": 0} for r in registrations])
-        held = [r for r in registrations if r.account_no is not None]
-        if not held:
+        self.conn.execute(t.meter_state.insert(), [{"meter_id": s.meter_id, "last_fc": 0} for s, _ in sites])
+
+    def move(self, sites: Sequence[MeterSite]) -> None:
+        if not sites:
             return
-        insert_ignoring(
-            self.conn,
-            t.consumers,
-            [
-                {
-                    "consumer_id": r.holder,
-                    "name": r.consumer_name,
-                    "mobile": r.mobile,
-                    "language": r.language.value,
-                    "address": "",
-                    "created_at": r.installed_at,
-                }
-                for r in held
-            ],
-            ["consumer_id"],
-        )
+        m = t.meters.c
         self.conn.execute(
-            t.accounts.insert(),
+            t.meters.update()
+            .where(m.meter_id == sa.bindparam("b_meter"))
+            .values(
+                area=sa.bindparam("b_area"),
+                feeder=sa.bindparam("b_feeder"),
+                transformer=sa.bindparam("b_transformer"),
+                phases=sa.bindparam("b_phases"),
+            ),
             [
                 {
-                    "account_no": r.account_no,
-                    "meter_id": r.meter_id,
-                    "consumer_id": r.holder,
-                    "consumer_name": r.consumer_name,
-                    "mobile": r.mobile,
-                    "tariff_code": r.tariff_code,
-                    "sanctioned_load_w": r.sanctioned_load_w,
-                    "opened_at": r.installed_at,
-                    "status": "active",
+                    "b_meter": s.meter_id,
+                    "b_area": s.area,
+                    "b_feeder": s.feeder,
+                    "b_transformer": s.transformer,
+                    "b_phases": s.phases,
                 }
-                for r in held
-            ],
-        )
-        self.conn.execute(
-            t.installations.insert(),
-            [
-                {
-                    "account_no": r.account_no,
-                    "meter_id": r.meter_id,
-                    "installed_at": r.installed_at,
-                    "opening_wh_total": r.initial_register_wh or 0,
-                    "reason": "",
-                }
-                for r in held
+                for s in sites
             ],
         )
 

@@ -1,6 +1,6 @@
 """The SQL store: one engine, and a unit of work per transaction with a repository per
 table group. Every area's unit-of-work port (`IngestUnit`, `SettlementUnit`, `VeeUnit`,
-`CommandUnit`, `CommissionUnit`, `AccessUnit`, ...) is a view of `SqlUnit`."""
+`CommandUnit`, `OnboardingUnit`, `AccessUnit`, ...) is a view of `SqlUnit`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from bijli.adapters.db.access import (
     SqlSessions,
     SqlStaff,
 )
+from bijli.adapters.db.accounts import SqlAccounts
 from bijli.adapters.db.charging import SqlDayCharges, SqlInstallations, SqlRegisters
 from bijli.adapters.db.commands import SqlCommands
 from bijli.adapters.db.faults import translated
@@ -44,6 +45,7 @@ class SqlUnit:
         self.settlement = SqlSettlementQueue(conn)
         self.meters = SqlMeterState(conn, tariffs)
         self.registry = SqlRegistry(conn)
+        self.accounts = SqlAccounts(conn)
         self.received = SqlReceived(conn)
         self.quarantine = SqlQuarantine(conn)
         self.ingest_log = SqlIngestLog(conn)

@@ -13,8 +13,22 @@ import typer
 from rich.markup import escape
 
 from bijli.adapters.keyfile import KeyFileError
-from bijli.entrypoints.cli import access, bench, db, keys, mdm, meter, meters, quarantine, report, scenario, token
+from bijli.entrypoints.cli import (
+    access,
+    bench,
+    broker,
+    db,
+    keys,
+    mdm,
+    meter,
+    meters,
+    quarantine,
+    report,
+    scenario,
+    token,
+)
 from bijli.entrypoints.cli.demo import demo
+from bijli.entrypoints.cli.onboard import onboard
 from bijli.entrypoints.cli.options import console
 from bijli.entrypoints.cli.pay import pay
 from bijli.entrypoints.cli.serve import serve
@@ -24,11 +38,13 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Operate smar
 app.command()(demo)
 app.command()(serve)
 app.command()(simulate)
+app.command()(onboard)
 app.command()(pay)
 app.add_typer(access.app, name="access")
 app.add_typer(db.app, name="db")
 app.add_typer(token.app, name="token")
 app.add_typer(keys.app, name="keys")
+app.add_typer(broker.app, name="broker")
 app.add_typer(meter.app, name="meter")
 app.add_typer(report.app, name="report")
 app.add_typer(mdm.app, name="mdm")
