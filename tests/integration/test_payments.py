@@ -13,6 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from bijli import settings
+from bijli.accounts.handlers import close_account
+from bijli.accounts.model import Closing
 from bijli.adapters.db import schema as t
 from bijli.bootstrap import Platform, bootstrap
 from bijli.fleet.city import build_city
@@ -279,3 +281,24 @@ def test_the_same_payment_reported_twice_at_once_is_credited_once(platform: Plat
     assert sorted(bool(t.applied) for t in taken) == [False, False, False, True]  # type: ignore[attr-defined]
     assert balance(platform) == before + 10_000
     assert rows(platform, "SELECT count(*) FROM tokens_issued") == [(1,)]
+
+
+def test_a_payment_for_a_closed_account_is_refused_and_kept_with_its_reason(platform: Platform) -> None:
+    closed_at = NOW - timedelta(hours=1)
+    close_account(
+        platform.store,
+        Closing(account_no=ME.account_no, closing_wh_total=ME.initial_register_wh, at=closed_at, reason="moved away"),
+        closed_at,
+        by="billing-1",
+    )
+    after_closing = balance(platform)
+
+    with pytest.raises(PaymentConflict, match="closed"):
+        pay(platform, "pay-late")
+
+    assert balance(platform) == after_closing == 0
+    assert rows(platform, "SELECT count(*) FROM payments") == [(0,)]
+    assert rows(platform, "SELECT count(*) FROM tokens_issued") == [(0,)]
+    assert rows(platform, "SELECT outcome, reason FROM payment_events") == [
+        ("refused", f"account {ME.account_no} is closed: it takes no payments (refund this one at the gateway)")
+    ]

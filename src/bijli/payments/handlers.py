@@ -125,6 +125,10 @@ def _capture(uow: PaymentUnit, event: PaymentEvent, key_version: int, now: datet
     account = uow.payments.account(event.account_no)
     if account is None:
         raise UnknownAccount(f"no account {event.account_no}")
+    if account.closed:
+        raise PaymentConflict(
+            f"account {event.account_no} is closed: it takes no payments (refund this one at the gateway)"
+        )
     recovered = recovery(event.amount_paise, account.arrears_paise, account.arrears_share_pct)
     payment = Payment(
         payment_id=event.payment_id,

@@ -24,6 +24,8 @@ class PayingAccount:
     arrears_paise: Paise = 0
     """Arrears outstanding (positive), recovered from recharges by `arrears_share_pct`."""
     arrears_share_pct: int = 0
+    closed: bool = False
+    """Closed with its final settlement: it takes no more payments."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,6 +10,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bijli.accounts.model import AccountStatus
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.sql import among, insert_ignoring, is_pg
 from bijli.payments.model import (
@@ -104,7 +105,7 @@ class SqlPayments:
     def account(self, account_no: str) -> PayingAccount | None:
         a, lg = t.accounts.c, t.ledger.c
         row = self.conn.execute(
-            sa.select(a.account_no, a.meter_id, a.arrears_share_pct).where(a.account_no == account_no)
+            sa.select(a.account_no, a.meter_id, a.arrears_share_pct, a.status).where(a.account_no == account_no)
         ).first()
         if row is None:
             return None
@@ -120,6 +121,7 @@ class SqlPayments:
             meter_id=row.meter_id,
             arrears_paise=max(0, int(owed)),
             arrears_share_pct=share,
+            closed=row.status == AccountStatus.CLOSED.value,
         )
 
 
