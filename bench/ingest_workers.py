@@ -12,7 +12,7 @@ import resource
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 from bench import BenchError
 from bench.ingest_store import STALL_S
 from bijli import settings as settings_mod
+from bijli.adapters import keyfile
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.mqtt import MqttUplink
 from bijli.bootstrap import bootstrap
@@ -105,10 +106,11 @@ async def _work(
     progress: Any,
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = settings_mod.build(
-            data_dir=Path(tmp), database_url=database_url, broker_url=broker_url, topic_root=root, new_site=True
-        )
-        platform = bootstrap(replace(cfg, site_keys=site), migrate=False)
+        # The run's site keys in the worker's data folder: the key ring reads them again there
+        # every minute, and a folder of other keys would make every later frame look forged.
+        keyfile.save(keyfile.path_in(Path(tmp)), site)
+        cfg = settings_mod.build(data_dir=Path(tmp), database_url=database_url, broker_url=broker_url, topic_root=root)
+        platform = bootstrap(cfg, migrate=False)
         address = BrokerAddress.parse(broker_url)
         subscription = topics.shared_uplink_filter(root, GROUP)
         uplink = TimedUplink(address, subscription, f"bijli-{root}-headend-{index}")
