@@ -12,7 +12,18 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "bijli"
 
-DOMAIN_ORDER = ("kernel", "protocol", "prepaid", "mdm", "headend", "payments", "accounts", "access")
+DOMAIN_ORDER = (
+    "kernel",
+    "protocol",
+    "alerts",
+    "prepaid",
+    "mdm",
+    "headend",
+    "payments",
+    "accounts",
+    "supply",
+    "access",
+)
 """Domain areas, lowest first: an area imports only those before it (and itself)."""
 DOMAIN = frozenset(DOMAIN_ORDER)
 """Pure rules and the use cases over ports."""
