@@ -12,7 +12,7 @@ live beside this module: `modems`, `sensing`, `credit`, `profiles`, and `command
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -32,7 +32,7 @@ from bijli.kernel.time import INTERVAL_S, IST, epoch, utc_from_epoch
 from bijli.meter.credit import MirrorTariff
 from bijli.meter.modem import DEFAULT_TIMERS, ModemTimers
 from bijli.meter.sensors import CONDITIONS
-from bijli.prepaid.policy import UPPCL, PrepaidPolicy
+from bijli.prepaid.policy import PrepaidPolicy, uppcl
 from bijli.prepaid.tariff import Tariff
 from bijli.protocol import tokens
 from bijli.protocol.codec import Refusal, open_command
@@ -69,7 +69,7 @@ class TwinOptions:
     history_days: int = 2
     """How far back the meter can answer a profile read (real meters: 45-90 days; the twin
     keeps 20 bytes per meter per interval, so 90 days of 24,000 meters take 4 GB)."""
-    policy: PrepaidPolicy = UPPCL
+    policy: PrepaidPolicy = field(default_factory=uppcl)
     drift_ppm: float = 2.0
     """Typical RTC drift; each meter gets a random drift within ±this."""
 
@@ -126,6 +126,8 @@ class FleetTwin:
         self.outbox = Outbox(self.meter_ids, self.keys.frame, root, base, site.current)
         self.relay = np.ones(n, dtype=np.bool_)
         self.relay_for_credit = np.zeros(n, dtype=np.bool_)
+        self.cutoff_permit = np.zeros(n, dtype=np.int64)
+        """The `after` of the supply service's cutoff permit each meter holds (0: none)."""
         self.is_consumer = np.arange(n) < nc
         opening = np.array([c.opening_balance_paise for c in self.consumers] + [0] * nt, dtype=np.int64)
         self.mirrors = CreditMirrors(tariff, opening, self.is_consumer, self.sanctioned_w, start)
@@ -328,12 +330,16 @@ class FleetTwin:
         )
 
     def _apply_offline_policy(self, moment: datetime) -> None:
-        """A meter that cannot hear the server disconnects by the prepaid policy itself."""
+        """A meter that cannot hear the server disconnects by the prepaid policy itself: only
+        outside protected time, after emergency credit, and (where the policy asks for one)
+        with the server's cutoff permit whose time has come."""
         policy = self.options.policy
         if policy.friendly(moment):
             return
         t = epoch(moment)
         due = self.mirrors.beyond_emergency_credit(t, policy) & ~self.online & self.relay
+        if policy.offline_cut_needs_permit:
+            due &= (self.cutoff_permit > 0) & (self.cutoff_permit <= t)
         for i in np.nonzero(due)[0].tolist():
             self.set_relay(i, False, float(t), for_credit=True)
 
@@ -351,8 +357,12 @@ class FleetTwin:
     # ------------------------------------------------------------------ credit and hotspot
 
     def credit(self, i: int, amount_paise: int, t: float) -> None:
-        """Credit reaches the mirror; a meter cut off for credit reconnects once it is positive."""
-        if self.mirrors.add(i, amount_paise) and not self.relay[i] and self.relay_for_credit[i]:
+        """Credit reaches the mirror; once it is not negative the cutoff permit is void, and a
+        meter cut off for credit reconnects."""
+        whole = self.mirrors.add(i, amount_paise)
+        if whole:
+            self.cutoff_permit[i] = 0
+        if whole and not self.relay[i] and self.relay_for_credit[i]:
             self.set_relay(i, True, t)
 
     def report_redemption(self, i: int, token_id: int, amount_paise: int, at: float) -> None:

@@ -31,6 +31,7 @@ from bijli.adapters.db.received import SqlIngestLog, SqlQuarantine, SqlReceived
 from bijli.adapters.db.registry import SqlRegistry
 from bijli.adapters.db.settlement_queue import SqlSettlementQueue
 from bijli.adapters.db.statements import SqlStatementBooks
+from bijli.adapters.db.supply import SqlSupply
 from bijli.prepaid.tariff import Tariff
 
 
@@ -69,6 +70,7 @@ class SqlUnit:
         self.redemptions = SqlRedemptions(conn)
         self.mirrors = SqlMirrors(conn, tariffs)
         self.reconciliation = SqlReconciliation(conn)
+        self.supply = SqlSupply(conn)
 
 
 class Store:
