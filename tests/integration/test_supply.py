@@ -4,9 +4,7 @@ their reasons and keys, the relay shown as the confirmed command left it."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,9 +12,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from bijli.adapters.db import alert_tables
 from bijli.adapters.db import engine as db
 from bijli.adapters.db import schema as t
-from bijli.adapters.db.store import SqlUnit, Store
+from bijli.adapters.db.store import Store
+from bijli.alerts.handlers import LiveFeed, deliver_due
+from bijli.alerts.model import Channel
+from bijli.alerts.ports import Message
 from bijli.fleet.city import build_city
 from bijli.fleet.commissioning import commission_city
 from bijli.headend.command_records import CommandRecord
@@ -26,58 +28,42 @@ from bijli.prepaid.model import EntryKind, LedgerEntry
 from bijli.prepaid.policy import uppcl
 from bijli.prepaid.tariff import builtin_tariffs
 from bijli.supply.handlers import decide_all_due, decide_due
-from bijli.supply.model import Alerting, Warned
 
 INSTALLED = datetime(2026, 1, 5, 4, 30, tzinfo=UTC)  # a Monday, 10:00 IST
 CITY = build_city(4)
 
 
-@dataclass
-class Outbox:
-    """The alerts outbox as supply sees it: what was raised, and deliveries the test says were sent."""
+class Taker:
+    """An SMS provider that takes every message."""
 
-    raised: list[tuple[str, Alerting, datetime]] = field(default_factory=list)
-    channels: tuple[str, ...] = ("sms", "web")
-    delay: timedelta = timedelta(0)
-
-    def raise_alerts(self, alerts: Mapping[str, Sequence[Alerting]], now: datetime) -> None:
-        known = {a.fact_key for _, a, _ in self.raised}
-        self.raised += [
-            (account, a, now) for account, items in alerts.items() for a in items if a.fact_key not in known
-        ]
-
-    def sent(self, since: Mapping[str, datetime]) -> dict[str, list[Warned]]:
-        found: dict[str, list[Warned]] = {}
-        for n, (account, a, at) in enumerate(self.raised):
-            if account in since and at >= since[account] and a.kind in ("low_balance", "disconnect_notice"):
-                found.setdefault(account, []).extend(Warned(n, c, at + self.delay) for c in self.channels)
-        return found
-
-    def kinds(self, account: str) -> list[str]:
-        return [a.kind for acc, a, _ in self.raised if acc == account]
+    def send(self, message: Message) -> str:
+        return message.message_id
 
 
-class Supplied:
-    """The SQL store with the outbox above standing in for `uow.alerts`."""
+def deliver(store: Store, now: datetime) -> int:
+    """The delivery worker's round: SMS and the web feed take everything."""
+    return deliver_due(store, {Channel.SMS: Taker(), Channel.WEB: LiveFeed()}, now).claimed
 
-    def __init__(self, store: Store, outbox: Outbox) -> None:
-        self.store, self.outbox = store, outbox
 
-    @contextmanager
-    def transaction(self) -> Iterator[SqlUnit]:
-        with self.store.transaction() as uow:
-            uow.supply_warnings = self.outbox  # type: ignore[attr-defined]
-            yield uow
+def kinds(store: Store, account: str) -> list[str]:
+    with store.engine.connect() as conn:
+        a = alert_tables.alerts.c
+        return list(conn.execute(sa.select(a.kind).where(a.account_no == account).order_by(a.alert_id)).scalars())
+
+
+def decide(store: Store, now: datetime) -> None:
+    """Supply decides for what is due, and the deliveries go out at once."""
+    decide_all_due(store, uppcl(), now)
+    deliver(store, now)
 
 
 @pytest.fixture
-def site(database_url: str | None, tmp_path: Path) -> Iterator[tuple[Store, Supplied, Outbox]]:
+def store(database_url: str | None, tmp_path: Path) -> Iterator[Store]:
     engine = db.create(database_url or db.sqlite_url(tmp_path))
     db.upgrade(engine)
     store = Store(engine, builtin_tariffs())
     commission_city(store, "UP-LMV1-DU", CITY, INSTALLED - timedelta(days=400))
-    outbox = Outbox()
-    yield store, Supplied(store, outbox), outbox
+    yield store
     engine.dispose()
 
 
@@ -125,38 +111,34 @@ def due_at(store: Store, account: str) -> datetime | None:
         return conn.execute(sa.select(s.next_check_at).where(s.account_no == account)).scalar_one()  # type: ignore[no-any-return]
 
 
-def test_a_consumer_out_of_credit_is_warned_cut_after_the_rule_and_reconnected_by_the_payment(
-    site: tuple[Store, Supplied, Outbox],
-) -> None:
-    store, supplied, outbox = site
-    policy = uppcl()
+def test_a_consumer_out_of_credit_is_warned_cut_after_the_rule_and_reconnected_by_the_payment(store: Store) -> None:
     meter = CITY[0].meter_id
     account = account_of(store, meter)
     now = INSTALLED
     post(store, account, EntryKind.RECHARGE, 50_000, "payment:pay-first", now)
-    decide_all_due(supplied, policy, now)
+    decide(store, now)
     # Charges take the balance below zero: warnings, then the notice.
     post(store, account, EntryKind.DAY_CHARGE, -(balance(store, account) + 1_000), "day:1", now + timedelta(hours=1))
     assert due_at(store, account) == now + timedelta(hours=1)
     negative = now + timedelta(hours=1)
-    decide_all_due(supplied, policy, negative)
-    assert outbox.kinds(account) == ["low_balance", "disconnect_notice"]
+    decide(store, negative)
+    assert kinds(store, account) == ["low_balance", "disconnect_notice"]
     assert commands(store, meter) == []
     # A day on, only two warnings were sent: a reminder (and so three). Once it was sent, a
     # permit for the meter to cut itself if it is offline when emergency credit ends.
     day_on = due_at(store, account)
     assert day_on == negative + timedelta(hours=24)
-    decide_all_due(supplied, policy, day_on)
-    assert outbox.kinds(account) == ["low_balance", "disconnect_notice", "disconnect_notice"]
+    decide(store, day_on)
+    assert kinds(store, account) == ["low_balance", "disconnect_notice", "disconnect_notice"]
     assert commands(store, meter) == []
     assert due_at(store, account) == day_on + timedelta(hours=24)
-    decide_all_due(supplied, policy, day_on + timedelta(hours=24))
+    decide(store, day_on + timedelta(hours=24))
     (permit,) = commands(store, meter)
     assert permit.args == f'{{"after":{epoch(negative + timedelta(days=3))}}}'
     # Thursday 11:00 IST: emergency credit is over, the warnings complete: the cut.
     wake = due_at(store, account)
     assert wake == negative + timedelta(days=3)
-    decide_all_due(supplied, policy, wake)
+    decide(store, wake)
     permit, cut = commands(store, meter)
     assert (permit.action, permit.requested_by) == ("cutoff_permit", "supply")
     assert cut.action == "relay_disconnect" and cut.requested_by == "supply"
@@ -167,34 +149,32 @@ def test_a_consumer_out_of_credit_is_warned_cut_after_the_rule_and_reconnected_b
     # The meter confirms: the relay shows open at once, and the consumer hears of it.
     confirm(store, cut.command_id, wake + timedelta(minutes=1))
     assert relay(store, meter) == 0
-    decide_all_due(supplied, policy, wake + timedelta(minutes=1))
-    assert outbox.kinds(account)[-1] == "disconnected"
+    decide(store, wake + timedelta(minutes=1))
+    assert kinds(store, account)[-1] == "disconnected"
     # The payment: reconnect under the payment's key.
     paid = wake + timedelta(hours=2)
     post(store, account, EntryKind.RECHARGE, 100_000, "payment:pay-back", paid)
-    decide_all_due(supplied, policy, paid)
+    decide(store, paid)
     reconnect = commands(store, meter)[-1]
     assert (reconnect.action, reconnect.idempotency_key) == ("relay_connect", "supply:reconnect:pay-back")
     confirm(store, reconnect.command_id, paid + timedelta(seconds=20))
     assert relay(store, meter) == 1
-    decide_all_due(supplied, policy, paid + timedelta(seconds=20))
-    assert outbox.kinds(account)[-1] == "reconnected"
+    decide(store, paid + timedelta(seconds=20))
+    assert kinds(store, account)[-1] == "reconnected"
 
 
-def test_accounts_that_are_not_due_are_not_looked_at(site: tuple[Store, Supplied, Outbox]) -> None:
-    store, supplied, _ = site
+def test_accounts_that_are_not_due_are_not_looked_at(store: Store) -> None:
     now = INSTALLED
-    first = decide_all_due(supplied, uppcl(), now)
-    again = decide_due(supplied, uppcl(), now + timedelta(minutes=1))
+    first = decide_all_due(store, uppcl(), now)
+    again = decide_due(store, uppcl(), now + timedelta(minutes=1))
 
     assert first.accounts == len(CITY)
     assert again.accounts == 0
     post(store, account_of(store, CITY[1].meter_id), EntryKind.RECHARGE, 10_000, "payment:p", now)
-    assert decide_due(supplied, uppcl(), now + timedelta(minutes=2)).accounts == 1
+    assert decide_due(store, uppcl(), now + timedelta(minutes=2)).accounts == 1
 
 
-def test_an_operators_confirmed_reconnect_shows_the_relay_closed_at_once(site: tuple[Store, Supplied, Outbox]) -> None:
-    store, _, _ = site
+def test_an_operators_confirmed_reconnect_shows_the_relay_closed_at_once(store: Store) -> None:
     meter = CITY[2].meter_id
     with store.engine.begin() as conn:
         conn.execute(t.meter_state.update().where(t.meter_state.c.meter_id == meter).values(relay=0))

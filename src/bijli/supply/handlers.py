@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bijli.alerts.model import Alert, AlertKind
 from bijli.headend.command_records import (
     CommandRequest,
     IdempotencyConflict,
@@ -24,7 +26,7 @@ from bijli.headend.handlers import queue_command
 from bijli.kernel.unit import Transactions
 from bijli.mdm.meters import UnknownMeter
 from bijli.prepaid.policy import PrepaidPolicy
-from bijli.supply.model import REQUESTED_BY, Alerting, Decision, Order, SupplyState, decide
+from bijli.supply.model import REQUESTED_BY, AccountFacts, Decision, Order, SupplyState, Warned, decide
 from bijli.supply.ports import SupplyUnit
 
 log = logging.getLogger(__name__)
@@ -63,9 +65,8 @@ def decide_due(
         facts = uow.supply.facts([s.account_no for s in states])
         open_ids = [i for s in states for i in (s.cut_command_id, s.reconnect_command_id) if i is not None]
         outcomes = uow.supply.outcomes(open_ids)
-        since = {a: f.last_recharge_at or f.opened_at for a, f in facts.items()}  # warnings since the last recharge
-        sent = uow.supply_warnings.sent(since)
-        alerts: dict[str, list[Alerting]] = {}
+        sent = _warnings_since_recharge(uow, facts)
+        alerts: list[Alert] = []
         saved: list[SupplyState] = []
         for state in states:
             known = facts.get(state.account_no)
@@ -79,15 +80,35 @@ def decide_due(
                 reconnect_outcome=outcomes.get(state.reconnect_command_id) if state.reconnect_command_id else None,
             )
             decision = decide(known, state, policy, now)
-            if decision.alerts:
-                alerts[state.account_no] = list(decision.alerts)
+            alerts += [
+                Alert(
+                    account_no=state.account_no,
+                    kind=AlertKind(a.kind),
+                    fact_key=a.fact_key,
+                    facts=a.facts,
+                    raised_at=now,
+                )
+                for a in decision.alerts
+            ]
             saved.append(_orders(uow, known.meter_id, decision, now, report))
-        if alerts:
-            uow.supply_warnings.raise_alerts(alerts, now)
+        raised = uow.alerts.raise_alerts(alerts, now) if alerts else []
         uow.supply.save(saved, now)
     report.accounts = len(states)
-    report.alerts = sum(len(a) for a in alerts.values())
+    report.alerts = len(raised)
     return report
+
+
+def _warnings_since_recharge(uow: SupplyUnit, facts: Mapping[str, AccountFacts]) -> dict[str, list[Warned]]:
+    """Each account's warnings sent since its last recharge (or its opening)."""
+    if not facts:
+        return {}
+    since = {a: f.last_recharge_at or f.opened_at for a, f in facts.items()}
+    found = uow.alerts.warnings_sent(sorted(since), min(since.values()))
+    return {
+        a: [Warned(w.alert_id, w.channel.value, w.sent_at) for w in sent if w.sent_at >= since[a]]
+        for a, sent in found.items()
+        if a in since
+    }
 
 
 def decide_all_due(

@@ -1,18 +1,19 @@
 """What the supply service needs from outside: its table and facts, the alerts outbox, commands.
 
-`SupplyWarnings` is supply's view of the alerts outbox (`bijli.alerts`, on the unit of work as
-`uow.alerts`: `raise_alerts`, `warnings_sent`); the SQL store adapts the one to the other
-(`bijli.adapters.db.supply_alerts`).
+The alerts outbox is the alerts area's own port (`bijli.alerts.ports.Outbox`, `uow.alerts`):
+supply raises its warnings with `raise_alerts` in the decision's transaction and counts what
+reached the consumer with `warnings_sent`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from bijli.alerts.ports import Outbox
 from bijli.headend.ports import Commands, MeterStatuses
-from bijli.supply.model import AccountFacts, Alerting, Outcome, SupplyState, Warned
+from bijli.supply.model import AccountFacts, Outcome, SupplyState
 
 
 class SupplyBook(Protocol):
@@ -30,22 +31,11 @@ class SupplyBook(Protocol):
     def save(self, states: Sequence[SupplyState], now: datetime) -> None: ...
 
 
-class SupplyWarnings(Protocol):
-    def raise_alerts(self, alerts: Mapping[str, Sequence[Alerting]], now: datetime) -> None:
-        """Raise each account's alerts in this unit of work (an alert whose fact key exists is
-        not raised again)."""
-        ...
-
-    def sent(self, since: Mapping[str, datetime]) -> dict[str, list[Warned]]:
-        """Each account's warnings delivered (state ``sent``) since its moment, per channel."""
-        ...
-
-
 class SupplyUnit(Protocol):
     @property
     def supply(self) -> SupplyBook: ...
     @property
-    def supply_warnings(self) -> SupplyWarnings: ...
+    def alerts(self) -> Outbox: ...
     @property
     def commands(self) -> Commands: ...
     @property
