@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bijli.adapters.db import alert_tables
+from bijli.adapters.db import alert_tables, supply_tables
 from bijli.adapters.db import engine as db
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.store import Store
@@ -107,7 +107,7 @@ def relay(store: Store, meter_id: str) -> int | None:
 
 def due_at(store: Store, account: str) -> datetime | None:
     with store.engine.connect() as conn:
-        s = t.supply_state.c
+        s = supply_tables.supply_state.c
         return conn.execute(sa.select(s.next_check_at).where(s.account_no == account)).scalar_one()  # type: ignore[no-any-return]
 
 

@@ -22,8 +22,10 @@ from bijli.kernel.clock import SystemClock
 from bijli.kernel.unit import StoreUnavailable
 from bijli.mdm.handlers import run_vee
 from bijli.payments.handlers import RECONCILE_EVERY, reconcile
+from bijli.prepaid.policy import uppcl
 from bijli.protocol import topics
 from bijli.protocol.keys import SiteKeys
+from bijli.supply.handlers import decide_all_due
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,32 @@ async def reconcile_every(platform: Platform, period_s: float) -> None:
             log.exception("reconciliation round failed")
 
 
+SUPPLY_EVERY_S = 5.0
+
+
+async def supply_every(platform: Platform, period_s: float = SUPPLY_EVERY_S) -> None:
+    """The supply service: every `period_s`, decide for every account that is due (warn,
+    notice, permit, cut, reconnect), by the shipped policy file."""
+    policy = uppcl()
+    while True:
+        try:
+            done = await asyncio.to_thread(decide_all_due, platform.store, policy, SystemClock().now())
+            if done.accounts:
+                log.info(
+                    "supply: %d accounts, %d alerts, %d disconnects, %d reconnects, %d permits",
+                    done.accounts,
+                    done.alerts,
+                    done.disconnects,
+                    done.reconnects,
+                    done.permits,
+                )
+        except StoreUnavailable as e:  # the accounts stay due; the next round takes them
+            log.warning("store unavailable (%s); supply round skipped, next in %.0f s", e, period_s)
+        except Exception:  # a failed round is logged and tried again next time
+            log.exception("supply round failed")
+        await asyncio.sleep(period_s)
+
+
 async def cancel(tasks: list[asyncio.Task[Any]]) -> None:
     """Stop background tasks and wait until they have stopped."""
     for task in tasks:
@@ -133,7 +161,8 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
         assert isinstance(headend.uplink, MqttUplink)
         dispatcher = Dispatcher(platform.dispatch, headend.uplink, platform.ring, headend.root, SystemClock())
         tasks.append(asyncio.create_task(dispatcher.run()))
-        console.print("command dispatcher running")
+        tasks.append(asyncio.create_task(supply_every(platform)))
+        console.print("command dispatcher and supply service running")
     server = web_server(platform)
     console.print(f"web and API on [bold]http://{platform.settings.host}:{platform.settings.port}/[/bold]")
     console.print("staff and consumers log in at /login; other systems send a token (bijli access token create)")

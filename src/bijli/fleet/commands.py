@@ -91,7 +91,7 @@ def _no_disconnect(twin: FleetTwin, i: int, args: Args, at: float) -> str | None
 
 
 def _cutoff_permit(twin: FleetTwin, i: int, args: Args, at: float) -> str:
-    twin.cutoff_permit[i] = max(int(args["after"]), 1)
+    twin.mirrors.permit_after[i] = max(int(args["after"]), 1)
     return f"may cut itself from {int(args['after'])}"
 
 

@@ -126,8 +126,6 @@ class FleetTwin:
         self.outbox = Outbox(self.meter_ids, self.keys.frame, root, base, site.current)
         self.relay = np.ones(n, dtype=np.bool_)
         self.relay_for_credit = np.zeros(n, dtype=np.bool_)
-        self.cutoff_permit = np.zeros(n, dtype=np.int64)
-        """The `after` of the supply service's cutoff permit each meter holds (0: none)."""
         self.is_consumer = np.arange(n) < nc
         opening = np.array([c.opening_balance_paise for c in self.consumers] + [0] * nt, dtype=np.int64)
         self.mirrors = CreditMirrors(tariff, opening, self.is_consumer, self.sanctioned_w, start)
@@ -330,16 +328,12 @@ class FleetTwin:
         )
 
     def _apply_offline_policy(self, moment: datetime) -> None:
-        """A meter that cannot hear the server disconnects by the prepaid policy itself: only
-        outside protected time, after emergency credit, and (where the policy asks for one)
-        with the server's cutoff permit whose time has come."""
+        """A meter that cannot hear the server disconnects by the prepaid policy itself."""
         policy = self.options.policy
         if policy.friendly(moment):
             return
         t = epoch(moment)
-        due = self.mirrors.beyond_emergency_credit(t, policy) & ~self.online & self.relay
-        if policy.offline_cut_needs_permit:
-            due &= (self.cutoff_permit > 0) & (self.cutoff_permit <= t)
+        due = self.mirrors.may_cut_itself(t, policy) & ~self.online & self.relay
         for i in np.nonzero(due)[0].tolist():
             self.set_relay(i, False, float(t), for_credit=True)
 
@@ -357,12 +351,8 @@ class FleetTwin:
     # ------------------------------------------------------------------ credit and hotspot
 
     def credit(self, i: int, amount_paise: int, t: float) -> None:
-        """Credit reaches the mirror; once it is not negative the cutoff permit is void, and a
-        meter cut off for credit reconnects."""
-        whole = self.mirrors.add(i, amount_paise)
-        if whole:
-            self.cutoff_permit[i] = 0
-        if whole and not self.relay[i] and self.relay_for_credit[i]:
+        """Credit reaches the mirror; a meter cut off for credit reconnects once it is positive."""
+        if self.mirrors.add(i, amount_paise) and not self.relay[i] and self.relay_for_credit[i]:
             self.set_relay(i, True, t)
 
     def report_redemption(self, i: int, token_id: int, amount_paise: int, at: float) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.sql import is_pg
+from bijli.adapters.db.supply_tables import supply_state
 from bijli.headend.commands import Status
 from bijli.prepaid.model import ARREARS_KINDS, EntryKind
 from bijli.supply.model import AccountFacts, Outcome, SupplyState
@@ -46,7 +47,7 @@ def mark_due(conn: Connection, account_nos: Iterable[str], now: datetime) -> Non
     if not wanted:
         return
     dialect = postgresql if is_pg(conn) else sqlite
-    stmt = dialect.insert(t.supply_state)
+    stmt = dialect.insert(supply_state)
     stmt = stmt.on_conflict_do_update(
         index_elements=["account_no"], set_={"next_check_at": stmt.excluded.next_check_at}
     )
@@ -58,9 +59,9 @@ def mark_meters_due(conn: Connection, meter_ids: Iterable[str], now: datetime) -
     wanted = sorted(set(meter_ids))
     if not wanted:
         return
-    a, s = t.accounts.c, t.supply_state.c
+    a, s = t.accounts.c, supply_state.c
     held = sa.select(a.account_no).where(a.meter_id.in_(wanted)).scalar_subquery()
-    conn.execute(t.supply_state.update().where(s.account_no.in_(held)).values(next_check_at=now))
+    conn.execute(supply_state.update().where(s.account_no.in_(held)).values(next_check_at=now))
 
 
 def _state(r: Any) -> SupplyState:
@@ -74,8 +75,8 @@ class SqlSupply:
         self.conn = conn
 
     def claim_due(self, now: datetime, limit: int) -> list[SupplyState]:
-        s = t.supply_state.c
-        q = sa.select(t.supply_state).where(s.next_check_at <= now).order_by(s.next_check_at, s.account_no).limit(limit)
+        s = supply_state.c
+        q = sa.select(supply_state).where(s.next_check_at <= now).order_by(s.next_check_at, s.account_no).limit(limit)
         if is_pg(self.conn):
             q = q.with_for_update(skip_locked=True)
         return [_state(r) for r in self.conn.execute(q)]
@@ -145,13 +146,13 @@ class SqlSupply:
     def save(self, states: Sequence[SupplyState], now: datetime) -> None:
         if not states:
             return
-        s = t.supply_state.c
+        s = supply_state.c
         rows = [
             {"b_account": x.account_no, "updated_at": now, **{k: getattr(x, k) for k in _STATE_COLUMNS}}
             for x in sorted(states, key=lambda x: x.account_no)
         ]
         self.conn.execute(
-            t.supply_state.update()
+            supply_state.update()
             .where(s.account_no == sa.bindparam("b_account"))
             .values({k: sa.bindparam(k) for k in (*_STATE_COLUMNS, "updated_at")}),
             rows,
