@@ -3,7 +3,7 @@ accounts closed; and the records a user made, to see. A contract."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -35,7 +35,9 @@ from bijli.accounts.model import (
     Replacing,
     normal_mobile,
 )
+from bijli.kernel.time import ist_day
 from bijli.kernel.units import format_rupees
+from bijli.prepaid import handlers as prepaid
 from bijli.web.api import PREFIX, Kwh, MeterId, Rupees
 from bijli.web.auth import Auth, identity_of
 from bijli.web.context import WebContext
@@ -62,6 +64,7 @@ LoadKw = Annotated[
         pattern=r"^\d{1,4}(\.\d{1,3})?$", examples=["2"], description="Sanctioned load in kW (up to three decimals)."
     ),
 ]
+DaysLeft = Annotated[str, Field(pattern=r"^\d+\.\d$", examples=["3.4"], description="Days, to a tenth.")]
 AccountId = Annotated[str, Path(description="The account number, e.g. KESCOCL0000001.", max_length=MAX_ID)]
 
 
@@ -182,6 +185,16 @@ class AccountOut(BaseModel):
     opened_at: datetime
     closed_at: datetime | None
     installations: list[InstallationOut] = Field(description="The account's meters, oldest first.")
+    balance: Rupees | None = Field(
+        None,
+        description="The prepaid balance now (the ledger less the running charges of open days); null once closed.",
+    )
+    days_left: DaysLeft | None = Field(
+        None,
+        description="Days of credit left at the account's own pace (docs/billing.md, days of credit left); 0.0 "
+        "when used up; null once closed or with under three days of charges to go by.",
+    )
+    runs_out_on: date | None = Field(None, description="The IST day the balance reaches zero at that pace.")
 
 
 class NewMeterOut(BaseModel):
@@ -259,6 +272,9 @@ def account_out(account: Account, installations: list[Installation]) -> AccountO
             )
             for i in installations
         ],
+        balance=None,
+        days_left=None,
+        runs_out_on=None,
     )
 
 
@@ -282,7 +298,18 @@ def router(ctx: WebContext) -> APIRouter:
         found = handlers.account_record(store, account_no)
         if found is None:
             raise HTTPException(status_code=404, detail=f"account {account_no} not found")
-        return account_out(*found)
+        out = account_out(*found)
+        if out.status == "closed":
+            return out
+        balance = ctx.platform.queries.balance(account_no).balance_paise
+        forecast = prepaid.forecasts(store, {account_no: balance}, ist_day(ctx.clock.now()))[account_no]
+        return out.model_copy(
+            update={
+                "balance": format_rupees(balance),
+                "days_left": None if forecast.days is None else str(forecast.days),
+                "runs_out_on": forecast.runs_out_on,
+            }
+        )
 
     @api.post("/consumers", status_code=201, response_model=ConsumerOut, responses=ERRORS, dependencies=onboarder)
     def register_consumer(body: NewConsumer) -> ConsumerOut:
