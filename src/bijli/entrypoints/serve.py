@@ -14,6 +14,7 @@ from rich.console import Console
 
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.mqtt import MqttUplink
+from bijli.alerts.handlers import BATCH, DELIVER_EVERY, deliver_due
 from bijli.bootstrap import Platform
 from bijli.headend.dispatcher import Dispatcher
 from bijli.headend.handlers import ask_for_profile
@@ -136,6 +137,23 @@ async def supply_every(platform: Platform, period_s: float = SUPPLY_EVERY_S) -> 
         await asyncio.sleep(period_s)
 
 
+async def deliver_every(platform: Platform, period_s: float) -> None:
+    """Alert delivery rounds, every `period_s` (at once again while a round finds a full
+    batch), for as long as the platform serves."""
+    while True:
+        try:
+            report = await asyncio.to_thread(
+                deliver_due, platform.store, platform.alert_channels, SystemClock().now(), clock=SystemClock().now
+            )
+            if report.claimed >= BATCH:  # more waiting
+                continue
+        except StoreUnavailable as e:  # what was claimed is claimed again when its lease ends
+            log.warning("store unavailable (%s); alert delivery skipped, next in %.0f s", e, period_s)
+        except Exception:  # a failed round is logged and tried again next time
+            log.exception("alert delivery round failed")
+        await asyncio.sleep(period_s)
+
+
 async def cancel(tasks: list[asyncio.Task[Any]]) -> None:
     """Stop background tasks and wait until they have stopped."""
     for task in tasks:
@@ -163,6 +181,8 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
         tasks.append(asyncio.create_task(dispatcher.run()))
         tasks.append(asyncio.create_task(supply_every(platform)))
         console.print("command dispatcher and supply service running")
+    tasks.append(asyncio.create_task(deliver_every(platform, DELIVER_EVERY.total_seconds())))
+    console.print(f"alerts delivered by {', '.join(sorted(platform.alert_channels))}")
     server = web_server(platform)
     console.print(f"web and API on [bold]http://{platform.settings.host}:{platform.settings.port}/[/bold]")
     console.print("staff and consumers log in at /login; other systems send a token (bijli access token create)")
