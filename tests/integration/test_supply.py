@@ -198,3 +198,17 @@ def test_an_operators_confirmed_reconnect_shows_the_relay_closed_at_once(store: 
     confirm(store, command.command_id, INSTALLED + timedelta(seconds=30))
 
     assert relay(store, meter) == 1
+
+
+def test_the_supply_table_comes_and_goes_with_its_migration_and_starts_every_account_due(store: Store) -> None:
+    decide_all_due(store, uppcl(), INSTALLED)
+    db.downgrade(store.engine, "0015")
+    with store.engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("supply_state")
+    db.upgrade(store.engine)
+
+    with store.engine.connect() as conn:
+        s = supply_tables.supply_state.c
+        due = conn.execute(sa.select(sa.func.count()).where(s.next_check_at.is_not(None))).scalar_one()
+    assert due == len(CITY)
+    assert decide_due(store, uppcl(), datetime.now(UTC) + timedelta(minutes=1)).accounts == len(CITY)
