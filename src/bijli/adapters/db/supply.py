@@ -48,8 +48,11 @@ def mark_due(conn: Connection, account_nos: Iterable[str], now: datetime) -> Non
         return
     dialect = postgresql if is_pg(conn) else sqlite
     stmt = dialect.insert(supply_state)
+    due = supply_state.c.next_check_at
     stmt = stmt.on_conflict_do_update(
-        index_elements=["account_no"], set_={"next_check_at": stmt.excluded.next_check_at}
+        index_elements=["account_no"],
+        set_={"next_check_at": stmt.excluded.next_check_at},
+        where=sa.or_(due.is_(None), due > stmt.excluded.next_check_at),  # one already due is not written again
     )
     conn.execute(stmt, [{"account_no": a, "next_check_at": now} for a in wanted])
 
