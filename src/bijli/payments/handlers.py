@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
 
+from bijli.alerts.model import Alert, AlertKind
 from bijli.headend.command_records import CommandRecord, CommandRequest, CommandState, new_command
 from bijli.headend.commands import Status
 from bijli.headend.commands import Step as CommandStep
@@ -143,6 +144,7 @@ def _capture(uow: PaymentUnit, event: PaymentEvent, key_version: int, now: datet
     issued: tuple[IssuedToken, ...] = ()
     if credit > 0 and account.meter_id is not None:
         issued = (_issue(uow, account.meter_id, payment, credit, key_version, now),)
+    _tell_consumer(uow, payment, now)
     return Taken(payment_id=payment.payment_id, status=payment.status, applied=True, tokens=issued)
 
 
@@ -177,6 +179,20 @@ def _issue(
         )
         uow.commands.add(new_command(request, now))
     return token
+
+
+def _tell_consumer(uow: PaymentUnit, payment: Payment, now: datetime) -> None:
+    """Raise `payment_received` in the capture's own transaction: no alert for a capture that
+    rolls back, one for each captured payment."""
+    balance = uow.alerts.balances([payment.account_no]).get(payment.account_no, 0)
+    alert = Alert(
+        account_no=payment.account_no,
+        kind=AlertKind.PAYMENT_RECEIVED,
+        fact_key=f"payment_received:{payment.payment_id}",
+        facts={"payment_id": payment.payment_id, "amount_paise": payment.amount_paise, "balance_paise": balance},
+        raised_at=now,
+    )
+    uow.alerts.raise_alerts([alert], now)
 
 
 def _refund(uow: PaymentUnit, stored: Payment, event: PaymentEvent, now: datetime) -> Taken:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from bijli.alerts.ports import Outbox
 from bijli.headend.ports import Commands, MeterKeys, MeterStatuses
 from bijli.kernel.units import Paise
 from bijli.payments.model import IssuedToken, Item, OpenedItem, Payment, PaymentEvent, Reported
@@ -141,6 +142,8 @@ class PaymentUnit(Protocol):
     def registry(self) -> MeterStatuses: ...
     @property
     def meter_keys(self) -> MeterKeys: ...
+    @property
+    def alerts(self) -> Outbox: ...
 
 
 class ItemsUnit(Protocol):

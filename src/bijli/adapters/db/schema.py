@@ -76,6 +76,7 @@ consumers = sa.Table(
     sa.Column("language", sa.String(2), nullable=False),  # hi | en
     sa.Column("address", sa.String(256), nullable=False, server_default=""),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("email", sa.String(254)),  # optional: alerts by e-mail too
 )
 
 accounts = sa.Table(

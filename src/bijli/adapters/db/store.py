@@ -19,6 +19,7 @@ from bijli.adapters.db.access import (
     SqlStaff,
 )
 from bijli.adapters.db.accounts import SqlAccounts
+from bijli.adapters.db.alerts import SqlAlerts
 from bijli.adapters.db.charging import SqlDayCharges, SqlInstallations, SqlRegisters
 from bijli.adapters.db.commands import SqlCommands
 from bijli.adapters.db.faults import translated
@@ -69,6 +70,7 @@ class SqlUnit:
         self.redemptions = SqlRedemptions(conn)
         self.mirrors = SqlMirrors(conn, tariffs)
         self.reconciliation = SqlReconciliation(conn)
+        self.alerts = SqlAlerts(conn)
 
 
 class Store:

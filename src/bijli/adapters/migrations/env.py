@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
+from bijli.adapters.db import alert_tables  # noqa: F401 - its tables join `metadata`
 from bijli.adapters.db.schema import metadata
 
 config = context.config
