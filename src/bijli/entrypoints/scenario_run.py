@@ -15,17 +15,23 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
 from rich.console import Console
 
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.memory import MemoryBroker
 from bijli.adapters.dev_gateway import signed_event
+from bijli.alerts.handlers import BATCH as ALERT_BATCH
+from bijli.alerts.handlers import deliver_due
+from bijli.alerts.model import Channel
+from bijli.alerts.ports import Senders
+from bijli.alerts.texts import TEMPLATES
 from bijli.bootstrap import Platform
 from bijli.fleet.commissioning import commission_city
 from bijli.fleet.links import MeterConnections
 from bijli.fleet.run import run_scenario, twin_for, write_truth
 from bijli.fleet.scenario import Paid, Scenario, ScenarioHooks
-from bijli.fleet.truth import Inbox, WatchedTwin, judge
+from bijli.fleet.truth import Handset, Inbox, WatchedTwin, judge
 from bijli.fleet.twin import FleetTwin, Outgoing
 from bijli.headend.dispatcher import Dispatcher
 from bijli.headend.service import HeadEnd
@@ -39,7 +45,7 @@ from bijli.prepaid.policy import UPPCL
 from bijli.protocol.keys import SiteKeys
 from bijli.protocol.tokens import issue_token
 
-ROUND_S = 60
+ROUND_S = 300
 """How often, in simulated seconds, the platform's own work runs between interval boundaries."""
 
 
@@ -123,11 +129,13 @@ async def run_in_process(
     write_truth(scenario, twin, truth)
     broker = MemoryBroker()
     clock = SimulatedClock(scenario.begin)
-    headend = HeadEnd(platform.store, broker, platform.ring, cfg.topic_root, clock)
+    # Each round is published whole before the head-end is waited on: no need to wait for more.
+    headend = HeadEnd(platform.store, broker, platform.ring, cfg.topic_root, clock, max_wait_s=0.0)
     task = asyncio.create_task(headend.run())
     downlink = TwinDownlink(twin, clock)
     dispatcher = Dispatcher(platform.dispatch, downlink, platform.ring, cfg.topic_root, clock)
     inbox = Inbox()
+    senders = _handsets(inbox, twin, lambda: clock.now().timestamp())
 
     def to(t: float) -> None:
         clock.set(max(clock.now(), datetime.fromtimestamp(t, UTC)))
@@ -153,6 +161,8 @@ async def run_in_process(
         downlink.deliver()  # held for meters that are back
         dispatcher.totals.add(await dispatcher.tick())
         downlink.deliver()
+        while (await asyncio.to_thread(deliver_due, platform.store, senders, clock.now())).claimed >= ALERT_BATCH:
+            pass
 
     hooks = _hooks(platform, twin, cfg.site_keys, webhook=True)
     rounds = [0]
@@ -165,12 +175,35 @@ async def run_in_process(
         with contextlib.suppress(asyncio.CancelledError):
             await task
     end = twin.now
-    verdict = judge(twin, hooks.payments, inbox, [], UPPCL.friendly, end, None)
+    verdict = judge(twin, hooks.payments, inbox, _committed(platform), UPPCL.friendly, end, None)
     summary = {**verdict, **_summary(platform, scenario, twin, report.frames, truth)}
     summary["tokens_accepted_at_meters"] = sum(1 for r in hooks.token_results if r["status"] == 0)
     summary["commands_sent"] = dispatcher.totals.sent
     console.print(f"[green]{scenario.name}[/green]: {report.intervals} intervals, {report.actions} actions")
     return summary
+
+
+def _handsets(inbox: Inbox, twin: FleetTwin, now: Callable[[], float]) -> Senders:
+    """The alert providers of a scenario run: every message lands in the consumer's inbox."""
+    kinds = {t.template_id: str(kind) for (kind, _lang), t in TEMPLATES.items()}
+    mobiles = {c.mobile: c.account_no for c in twin.consumers}
+    return {
+        Channel.SMS: Handset(inbox, Channel.SMS.value, mobiles, kinds, now),
+        Channel.EMAIL: Handset(inbox, Channel.EMAIL.value, {}, kinds, now),
+        Channel.WEB: Handset(inbox, Channel.WEB.value, None, kinds, now),
+    }
+
+
+def _committed(platform: Platform) -> list[tuple[str, str, str]]:
+    """(account no, alert key, channel) of every delivery the platform committed to."""
+    with platform.store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT a.account_no, d.alert_id, d.channel FROM alert_deliveries d "
+                "JOIN alerts a ON a.alert_id = d.alert_id WHERE d.state <> 'skipped'"
+            )
+        )
+        return [(str(acc), f"alert-{aid}", str(ch)) for acc, aid, ch in rows]
 
 
 async def run_over_mqtt(

@@ -94,19 +94,19 @@ def judge(
     pays_at: dict[int, list[float]] = defaultdict(list)
     for p in payments:
         pays_at[twin.index[p["meter_id"]]].append(float(p["at"]))
-    warned: dict[str, list[tuple[float, str]]] = defaultdict(list)
-    for acc, _key, kind, channel, at in inbox.received:
+    warned: dict[str, list[tuple[float, str, str]]] = defaultdict(list)
+    for acc, key, kind, channel, at in inbox.received:
         if kind in WARNING_KINDS:
-            warned[acc].append((at, channel))
+            warned[acc].append((at, channel, key))
     cuts = [(i, t) for i, t, closed in twin.relay_log if not closed and i < twin.n_consumers]
     protected = sum(1 for _, t in cuts if friendly(utc_from_epoch(int(t))))
     unwarned = 0
     for i, t in cuts:
         since = max([p for p in pays_at.get(i, []) if p <= t], default=float("-inf"))
-        seen = sorted((at, ch) for at, ch in warned.get(account[i], []) if since <= at <= t)
+        seen = sorted(w for w in warned.get(account[i], []) if since <= w[0] <= t)
         if (
-            len(seen) < WARNINGS_NEEDED
-            or len({ch for _, ch in seen}) < CHANNELS_NEEDED
+            len({key for *_, key in seen}) < WARNINGS_NEEDED
+            or len({ch for _, ch, _ in seen}) < CHANNELS_NEEDED
             or seen[-1][0] > t - LAST_WARNING_BEFORE_S
         ):
             unwarned += 1
@@ -114,6 +114,15 @@ def judge(
     for _acc, key, _kind, channel, _at in inbox.received:
         copies[(key, channel)] += 1
     lost = sum(1 for _acc, key, channel in set(expected) if (key, channel) not in copies)
+    # Every payment taken is a fact the consumer hears of (payment_received), on SMS at least.
+    paid: dict[str, int] = defaultdict(int)
+    for p in payments:
+        paid[account[twin.index[p["meter_id"]]]] += 1
+    told: dict[str, set[str]] = defaultdict(set)
+    for acc, key, kind, channel, _at in inbox.received:
+        if kind == "payment_received" and channel == "sms":
+            told[acc].add(key)
+    lost = max(lost, sum(max(0, n - len(told[acc])) for acc, n in paid.items()))
     back = _power_back(twin, payments, end)
     return {
         "disconnects": len(cuts),
@@ -196,3 +205,27 @@ def friendly_times(policy: Any) -> Callable[[datetime], bool]:
     """The policy's protected times (no disconnection), as a predicate on a moment."""
     rule: Callable[[datetime], bool] = policy.friendly
     return rule
+
+
+class Handset:
+    """One channel's provider in a scenario run: hands each message to the consumer it is
+    addressed to, recording it in the `Inbox` at the simulated moment (the ground truth of
+    what arrived). `account_of` finds the consumer from the address; `kind_of` the alert's
+    kind from its registered template."""
+
+    def __init__(
+        self,
+        inbox: Inbox,
+        channel: str,
+        account_of: Mapping[str, str] | None,
+        kind_of: Mapping[str, str],
+        now: Callable[[], float],
+    ) -> None:
+        self.inbox, self.channel, self.account_of, self.kind_of, self.now = inbox, channel, account_of, kind_of, now
+
+    def send(self, message: Any) -> str:
+        to = str(message.to)
+        account = self.account_of.get(to, to) if self.account_of is not None else to
+        kind = self.kind_of.get(str(message.template_id), "")
+        self.inbox.take(account, f"alert-{message.alert_id}", kind, self.channel, self.now())
+        return str(message.message_id)
