@@ -79,3 +79,13 @@ def test_bench_statements_small_run_ties_every_statement_out(pg_url: str) -> Non
     assert figures["pdfs"] == 2
     for field in ("statements_per_s", "pdf_per_s", "seconds", "build_s"):
         assert positive(figures[field]), field
+
+
+def test_bench_days_left_small_run_prints_the_error_at_3_days() -> None:
+    figures = last_json_line(run_bijli(["bench", "days-left", "--meters", "40", "--weeks", "6"], timeout=120))
+    assert (figures["meters"], figures["days"]) == (40, 42)
+    assert isinstance(figures["forecasts_at_3_days"], int) and figures["forecasts_at_3_days"] > 0
+    error = figures["error_at_3_days_pct"]
+    assert isinstance(error, float) and 0 <= error < 100
+    assert figures["target_pct"] == 20.0
+    assert figures["within_target"] == (error < 20)

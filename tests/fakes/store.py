@@ -610,6 +610,14 @@ class MemoryDayCharges(_Repo):
         )
         return due[:limit]
 
+    def history(self, account_nos: Sequence[str], first: date, last: date) -> dict[str, dict[date, tuple[int, int]]]:
+        wanted = set(account_nos)
+        found: dict[str, dict[date, tuple[int, int]]] = {}
+        for (account_no, day), d in self.s.days.items():
+            if account_no in wanted and first <= day <= last:
+                found.setdefault(account_no, {})[day] = (d.charge_paise, d.energy_wh)
+        return found
+
     def posted(self, days: Sequence[OpenDay]) -> None:
         for d in days:
             was = self.s.days[(d.account_no, d.day)]

@@ -3,7 +3,7 @@ consumers paid."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -25,8 +25,9 @@ from bijli.prepaid.charging import (
     positions,
     price,
 )
+from bijli.prepaid.forecast import HISTORY_DAYS, Forecast, days_left
 from bijli.prepaid.model import recharge
-from bijli.prepaid.ports import ChargingUnit, DayKey, MonthKey, RechargeUnit, StatementUnit
+from bijli.prepaid.ports import ChargingUnit, DayKey, ForecastUnit, MonthKey, RechargeUnit, StatementUnit
 from bijli.prepaid.statement import (
     Holder,
     Posted,
@@ -193,6 +194,24 @@ def close_days(uow: ChargingUnit, now: datetime, limit: int = CLOSE_AT_ONCE) -> 
     uow.ledger.post(entries, now)
     uow.day_charges.posted(due)
     return len(entries)
+
+
+def forecasts(store: Transactions[ForecastUnit], balances: Mapping[str, int], today: date) -> dict[str, Forecast]:
+    """Days of credit left for each of these accounts (balance now, paise), read in one batch."""
+    with store.transaction() as uow:
+        return forecasts_in(uow, balances, today)
+
+
+def forecasts_in(uow: ForecastUnit, balances: Mapping[str, int], today: date) -> dict[str, Forecast]:
+    """`forecasts` inside a unit of work the caller holds (a decision made in its transaction)."""
+    history = uow.day_charges.history(list(balances), today - timedelta(days=HISTORY_DAYS), today)
+    found = {}
+    for account_no, balance in balances.items():
+        days = history.get(account_no, {})
+        charges = {day: paise for day, (paise, _) in days.items()}
+        energy = {day: wh for day, (_, wh) in days.items()}
+        found[account_no] = days_left(balance, charges, today, spent_today=charges.get(today, 0), energy=energy)
+    return found
 
 
 def monthly_statements(

@@ -88,6 +88,21 @@ class DayCharges(Protocol):
         ...
 
 
+class ChargeHistory(Protocol):
+    """Each account's charges per IST day, read in batches (the days-left forecast's history)."""
+
+    def history(self, account_nos: Sequence[str], first: date, last: date) -> dict[str, dict[date, tuple[int, int]]]:
+        """For each of these accounts that has any: its charge (energy, fixed charge and duty,
+        paise; the running charge for a day not closed yet) and its energy (Wh) per IST day
+        in [first, last]."""
+        ...
+
+
+class ForecastUnit(Protocol):
+    @property
+    def day_charges(self) -> ChargeHistory: ...
+
+
 class ChargingUnit(Protocol):
     """What charging readings reads and writes."""
 

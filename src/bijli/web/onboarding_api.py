@@ -3,7 +3,7 @@ accounts closed; and the records a user made, to see. A contract."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -16,6 +16,7 @@ from bijli.accounts.model import (
     ID_PATTERN,
     MAX_ADDRESS,
     MAX_AREA,
+    MAX_EMAIL,
     MAX_ID,
     MAX_NAME,
     MAX_PLACE,
@@ -34,7 +35,9 @@ from bijli.accounts.model import (
     Replacing,
     normal_mobile,
 )
+from bijli.kernel.time import ist_day
 from bijli.kernel.units import format_rupees
+from bijli.prepaid import handlers as prepaid
 from bijli.web.api import PREFIX, Kwh, MeterId, Rupees
 from bijli.web.auth import Auth, identity_of
 from bijli.web.context import WebContext
@@ -61,6 +64,7 @@ LoadKw = Annotated[
         pattern=r"^\d{1,4}(\.\d{1,3})?$", examples=["2"], description="Sanctioned load in kW (up to three decimals)."
     ),
 ]
+DaysLeft = Annotated[str, Field(pattern=r"^\d+\.\d$", examples=["3.4"], description="Days, to a tenth.")]
 AccountId = Annotated[str, Path(description="The account number, e.g. KESCOCL0000001.", max_length=MAX_ID)]
 
 
@@ -111,6 +115,15 @@ class NewConsumer(Strict):
     ]
     language: Literal["hi", "en"] = Field("hi", description="hi (Hindi) or en (English): messages and statements.")
     address: Annotated[str, Field(max_length=MAX_ADDRESS, pattern=rf"^[^{CONTROL}]*$")] = ""
+    email: Annotated[
+        str | None,
+        Field(
+            max_length=MAX_EMAIL,
+            pattern=r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$",
+            examples=["asha@example.in"],
+            description="Optional: alerts go by e-mail too (docs/alerts.md).",
+        ),
+    ] = None
 
 
 class AccountBrief(BaseModel):
@@ -125,6 +138,7 @@ class ConsumerOut(BaseModel):
     mobile: str
     language: Literal["hi", "en"]
     address: str
+    email: str | None
     created_at: datetime
     accounts: list[AccountBrief]
 
@@ -171,6 +185,16 @@ class AccountOut(BaseModel):
     opened_at: datetime
     closed_at: datetime | None
     installations: list[InstallationOut] = Field(description="The account's meters, oldest first.")
+    balance: Rupees | None = Field(
+        None,
+        description="The prepaid balance now (the ledger less the running charges of open days); null once closed.",
+    )
+    days_left: DaysLeft | None = Field(
+        None,
+        description="Days of credit left at the account's own pace (docs/billing.md, days of credit left); 0.0 "
+        "when used up; null once closed or with under three days of charges to go by.",
+    )
+    runs_out_on: date | None = Field(None, description="The IST day the balance reaches zero at that pace.")
 
 
 class NewMeterOut(BaseModel):
@@ -248,6 +272,9 @@ def account_out(account: Account, installations: list[Installation]) -> AccountO
             )
             for i in installations
         ],
+        balance=None,
+        days_left=None,
+        runs_out_on=None,
     )
 
 
@@ -271,7 +298,18 @@ def router(ctx: WebContext) -> APIRouter:
         found = handlers.account_record(store, account_no)
         if found is None:
             raise HTTPException(status_code=404, detail=f"account {account_no} not found")
-        return account_out(*found)
+        out = account_out(*found)
+        if out.status == "closed":
+            return out
+        balance = ctx.platform.queries.balance(account_no).balance_paise
+        forecast = prepaid.forecasts(store, {account_no: balance}, ist_day(ctx.clock.now()))[account_no]
+        return out.model_copy(
+            update={
+                "balance": format_rupees(balance),
+                "days_left": None if forecast.days is None else str(forecast.days),
+                "runs_out_on": forecast.runs_out_on,
+            }
+        )
 
     @api.post("/consumers", status_code=201, response_model=ConsumerOut, responses=ERRORS, dependencies=onboarder)
     def register_consumer(body: NewConsumer) -> ConsumerOut:
@@ -286,6 +324,7 @@ def router(ctx: WebContext) -> APIRouter:
             language=Language(body.language),
             address=body.address,
             created_at=ctx.clock.now(),
+            email=body.email,
         )
         try:
             handlers.register_consumer(store, consumer)
@@ -304,6 +343,7 @@ def router(ctx: WebContext) -> APIRouter:
             mobile=c.mobile,
             language=c.language.value,
             address=c.address,
+            email=c.email,
             created_at=c.created_at.astimezone(UTC),
             accounts=[
                 AccountBrief(account_id=a.account_no, status=a.status.value, meter_id=a.meter_id) for a in accounts

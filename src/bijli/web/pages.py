@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from bijli.access.model import Permission
 from bijli.adapters.db.queries import MeterView
 from bijli.kernel.time import ist_day, ist_midnight
+from bijli.prepaid import handlers as prepaid
 from bijli.web.auth import Auth, identity_of
 from bijli.web.chart import day_chart
 from bijli.web.context import WebContext, relay_state
@@ -102,6 +103,11 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         shown = _day(day) or (ist_day(meter.last_interval) if meter.last_interval else today())
         readings = ctx.platform.queries.readings(meter_id, ist_midnight(shown), ist_midnight(shown + timedelta(days=1)))
         balance = ctx.platform.queries.balance(meter.account_no) if meter.account_no else None
+        outlook = None
+        if balance is not None:
+            outlook = prepaid.forecasts(ctx.platform.store, {balance.account_no: balance.balance_paise}, today())[
+                balance.account_no
+            ]
         return templates.TemplateResponse(
             request,
             "consumer.html",
@@ -110,6 +116,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "online": ctx.is_online(meter),
                 "relay": relay_state(meter.relay),
                 "balance": balance,
+                "outlook": outlook,
                 "chart": day_chart(shown, readings),
                 "day": shown,
                 "prev_day": shown - timedelta(days=1),

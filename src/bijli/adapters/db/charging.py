@@ -246,6 +246,18 @@ class SqlDayCharges:
         )
         return [_open_day(r) for r in self.conn.execute(q)]
 
+    def history(self, account_nos: Sequence[str], first: date, last: date) -> dict[str, dict[date, tuple[int, int]]]:
+        if not account_nos:
+            return {}
+        d = t.day_charges.c
+        q = sa.select(d.account_no, d.day, d.charge_paise, d.energy_wh).where(
+            among(self.conn, d.account_no, sorted(set(account_nos))), d.day >= first, d.day <= last
+        )
+        found: dict[str, dict[date, tuple[int, int]]] = {}
+        for account_no, day, paise, wh in self.conn.execute(q):
+            found.setdefault(account_no, {})[day] = (int(paise), int(wh))
+        return found
+
     def posted(self, days: Sequence[OpenDay]) -> None:
         if not days:
             return
