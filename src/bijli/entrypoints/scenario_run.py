@@ -15,11 +15,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import sqlalchemy as sa
 from rich.console import Console
 
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.memory import MemoryBroker
+from bijli.adapters.db.deliveries import committed_deliveries
 from bijli.adapters.dev_gateway import signed_event
 from bijli.alerts.handlers import BATCH as ALERT_BATCH
 from bijli.alerts.handlers import deliver_due
@@ -196,14 +196,7 @@ def _handsets(inbox: Inbox, twin: FleetTwin, now: Callable[[], float]) -> Sender
 
 def _committed(platform: Platform) -> list[tuple[str, str, str]]:
     """(account no, alert key, channel) of every delivery the platform committed to."""
-    with platform.store.engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT a.account_no, d.alert_id, d.channel FROM alert_deliveries d "
-                "JOIN alerts a ON a.alert_id = d.alert_id WHERE d.state <> 'skipped'"
-            )
-        )
-        return [(str(acc), f"alert-{aid}", str(ch)) for acc, aid, ch in rows]
+    return [(acc, f"alert-{aid}", ch) for acc, aid, ch in committed_deliveries(platform.store.engine)]
 
 
 async def run_over_mqtt(
