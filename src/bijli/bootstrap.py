@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bijli.access.ports import SmsSender
 from bijli.adapters import keyfile
+from bijli.adapters.alert_channels import senders
 from bijli.adapters.db import engine as db
 from bijli.adapters.db.audit import AuditTrail
 from bijli.adapters.db.dispatch import SqlCommandDispatch
@@ -16,6 +17,8 @@ from bijli.adapters.db.reports import SqlReports
 from bijli.adapters.db.store import Store
 from bijli.adapters.sms.console import ConsoleSms
 from bijli.adapters.sms.off import NoSms
+from bijli.alerts.model import Channel
+from bijli.alerts.ports import Sender
 from bijli.headend.model import KeyRing
 from bijli.prepaid.tariff import builtin_tariffs
 from bijli.settings import Settings
@@ -42,6 +45,8 @@ class Platform:
     """The SMS channel (consumers' login codes)."""
     audit: AuditTrail
     """Who asked for what (the API's audit trail)."""
+    alert_channels: dict[Channel, Sender]
+    """The providers that carry alerts, by channel (`bijli.alerts.handlers.deliver_due`)."""
 
     def close(self) -> None:
         """Let go of the store's connections (the read side's too, when it has its own)."""
@@ -82,4 +87,5 @@ def bootstrap(settings: Settings, migrate: bool = True, sms: SmsSender | None = 
         maintenance=SqlMaintenance(engine),
         sms=sms or (ConsoleSms() if settings.sms == "console" else NoSms()),
         audit=AuditTrail(engine),
+        alert_channels=senders(settings.alerts, settings.data_dir),
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bijli.adapters import keyfile, payment_secret
+from bijli.adapters.alert_channels import AlertSettings
 from bijli.adapters.brokers.address import BrokerAddress, BrokerUrlError
 from bijli.adapters.db.engine import sqlite_url
 from bijli.protocol.keys import SiteKeys
@@ -46,6 +47,8 @@ class Settings:
     None: the site takes no payments (the webhook answers 503)."""
     dev_gateway: bool = False
     """Whether the development gateway's pages take payments (`bijli demo`; never a real site)."""
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    """The providers that carry alerts (SMS, e-mail); see `bijli.adapters.alert_channels`."""
 
     @property
     def speaks_mqtt(self) -> bool:
@@ -79,6 +82,7 @@ def build(
     secure_cookies: bool | None = None,
     new_site: bool = False,
     dev_gateway: bool = False,
+    alerts: AlertSettings | None = None,
 ) -> Settings:
     """Settings from command-line values and the environment.
 
@@ -117,6 +121,7 @@ def build(
         statement_timeout_s=statement_timeout_s,
         sms=sms,
         secure_cookies=secure_cookies,
+        alerts=alerts or AlertSettings(),
     )
 
 

@@ -5,7 +5,7 @@ dies holding its lease."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,6 @@ from bijli.alerts.handlers import LiveFeed, alerts_of, deliver_due, feed_of
 from bijli.alerts.model import (
     LEASE,
     MAX_ATTEMPTS,
-    Alert,
     AlertKind,
     Channel,
     DeliveryState,
@@ -27,62 +26,16 @@ from bijli.alerts.model import (
     Result,
     SentWarning,
 )
-from bijli.alerts.ports import Message, SendFailed
 from bijli.fleet.city import build_city
 from bijli.fleet.commissioning import commission_city
 from bijli.prepaid.tariff import builtin_tariffs
-
-NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
-INSTALLED = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
+from tests.support.alerts import INSTALLED, NOW, Recorder, accounts, alert_store, low, set_consumer
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     url = request.getfixturevalue("pg_url") if request.param == "postgres" else db.sqlite_url(tmp_path)
-    engine = db.create(url)
-    db.upgrade(engine)
-    s = Store(engine, builtin_tariffs())
-    commission_city(s, "UP-LMV1-DU", build_city(3), INSTALLED)
-    request.addfinalizer(engine.dispose)
-    return s
-
-
-class Recorder:
-    """A provider that keeps what it was given, and can be told to fail."""
-
-    def __init__(self, fail: str | None = None, final: bool = False) -> None:
-        self.sent: list[Message] = []
-        self.fail = fail
-        self.final = final
-
-    def send(self, message: Message) -> str:
-        if self.fail is not None:
-            raise SendFailed(self.fail, final=self.final)
-        self.sent.append(message)
-        return f"ref-{message.message_id}"
-
-
-def accounts(store: Store) -> list[str]:
-    with store.transaction() as uow:
-        return sorted(uow.conn.execute(sa.select(t.accounts.c.account_no)).scalars())
-
-
-def low(account_no: str, ref: str = "r1", level: int = 30) -> Alert:
-    return Alert(
-        account_no=account_no,
-        kind=AlertKind.LOW_BALANCE,
-        fact_key=f"low_balance:{level}:{account_no}:{ref}",
-        facts={"level_pct": level, "balance_paise": 12_936_600},
-        raised_at=NOW,
-    )
-
-
-def set_consumer(store: Store, account_no: str, **values: str | None) -> None:
-    with store.transaction() as uow:
-        consumer = uow.conn.execute(
-            sa.select(t.accounts.c.consumer_id).where(t.accounts.c.account_no == account_no)
-        ).scalar_one()
-        uow.conn.execute(t.consumers.update().where(t.consumers.c.consumer_id == consumer).values(**values))
+    return alert_store(request, url)
 
 
 def test_an_alert_is_written_once_per_fact_with_a_delivery_per_channel(store: Store) -> None:
@@ -201,7 +154,7 @@ def test_a_delivery_a_dead_worker_held_goes_out_once_its_lease_ends(store: Store
     account = accounts(store)[0]
     with store.transaction() as uow:
         uow.alerts.raise_alerts([low(account)], NOW)
-        held = uow.alerts.claim(NOW, 10)  # the worker dies here, before sending anything
+        held = uow.alerts.claim(NOW, 10, list(Channel), LEASE)  # the worker dies here, before sending anything
     assert len(held) == 2
     sms = Recorder()
 
@@ -234,8 +187,8 @@ def test_two_workers_never_claim_the_same_delivery(pg_url: str) -> None:
         with store.transaction() as uow:
             uow.alerts.raise_alerts([low(a) for a in accounts(store)], NOW)
         with store.transaction() as one, store.transaction() as two:
-            first = one.alerts.claim(NOW, 4)
-            second = two.alerts.claim(NOW, 100)  # while the first still holds its rows
+            first = one.alerts.claim(NOW, 4, list(Channel), LEASE)
+            second = two.alerts.claim(NOW, 100, list(Channel), LEASE)  # while the first still holds its rows
         assert len(first) == 4 and len(second) == 2
         assert not {(d.alert_id, d.channel) for d in first} & {(d.alert_id, d.channel) for d in second}
     finally:

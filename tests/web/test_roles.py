@@ -38,6 +38,7 @@ QUERY = {
     "/api/v1/meters/{meter_id}/edits": {"start": "2026-11-01T00:00+05:30", "end": "2026-11-02T00:00+05:30"},
     "/api/v1/usage": {"day": "2026-11-01"},
     "/api/v1/accounts/{account_id}/ledger": {"start": "2026-11-01T00:00+05:30", "end": "2026-11-02T00:00+05:30"},
+    "/accounts/{account_id}/alerts/live": {"wait": "0"},
 }
 ACCOUNTS = {c.meter_id: c.account_no for c in CITY}
 Op = tuple[str, str, str | None]

@@ -67,13 +67,16 @@ class Consumer:
     language: Language = Language.HINDI
     address: str = ""
     created_at: datetime
+    email: str | None = None
+    """Optional: alerts go by e-mail too."""
 
     def same_details(self, other: Consumer) -> bool:
-        return (self.name, self.mobile, self.language, self.address) == (
+        return (self.name, self.mobile, self.language, self.address, self.email) == (
             other.name,
             other.mobile,
             other.language,
             other.address,
+            other.email,
         )
 
 
@@ -270,7 +273,18 @@ def check_consumer(c: Consumer) -> None:
         problems.append(f"mobile {c.mobile!r} is not an Indian mobile number (+91 and ten digits)")
     if c.address:
         _text(problems, "address", c.address, MAX_ADDRESS)
+    if c.email is not None and not is_email(c.email):
+        problems.append(f"email {c.email!r} is not an e-mail address (name@domain)")
     _refuse(problems)
+
+
+MAX_EMAIL = 254
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+def is_email(text: str) -> bool:
+    """Whether `text` reads as an e-mail address a relay takes (``name@domain.tld``, ASCII)."""
+    return len(text) <= MAX_EMAIL and _EMAIL.fullmatch(text) is not None
 
 
 def check_site(problems: list[str], site: MeterSite) -> None:

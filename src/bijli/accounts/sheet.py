@@ -34,7 +34,7 @@ REQUIRED = (
     "installed_on",
     "opening_register_kwh",
 )
-OPTIONAL = ("language", "address", "opening_balance", "arrears", "arrears_share_pct")
+OPTIONAL = ("language", "address", "email", "opening_balance", "arrears", "arrears_share_pct")
 ALIASES: Mapping[str, str] = {
     "account_id": "account_no",
     "account_number": "account_no",
@@ -147,6 +147,7 @@ def _row(number: int, cells: Mapping[str, str], created_at: datetime) -> Row:
             mobile=mobile,
             language=language,
             address=cells.get("address", "").strip(),
+            email=cells.get("email", "").strip() or None,
             created_at=created_at,
         ),
         installing=Installing(

@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from bijli.alerts.model import (
-    LEASE,
-    SEND_MARGIN,
+    SITE_RETRIES,
     AlertRecord,
     Due,
     Outcome,
     Result,
+    Retries,
     after_failure,
     message_id,
 )
@@ -74,37 +74,39 @@ def deliver_due(
     now: datetime,
     limit: int = BATCH,
     clock: Callable[[], datetime] | None = None,
+    retries: Retries = SITE_RETRIES,
 ) -> DeliveryReport:
     """One round: claim up to `limit` due deliveries under a lease (committed), send each
     through its channel's provider, then record each outcome: `sent`, a retry with backoff, or
-    `failed` for good. A delivery whose channel has no provider here, or whose lease is about
-    to end, is left for its lease to end (then claimed again). `clock` reads the time as sending
-    goes on (default: `now` throughout, a simulated clock)."""
+    `failed` for good. Only the channels in `channels` are claimed (the others wait for a worker
+    that has them); one whose lease is about to end is left for the lease to end (then claimed
+    again). `clock` reads the time as sending goes on (default: `now` throughout, a simulated
+    clock)."""
     with store.transaction() as uow:
-        claimed = uow.alerts.claim(now, limit)
+        claimed = uow.alerts.claim(now, limit, sorted(channels), retries.lease)
     if not claimed:
         return DeliveryReport()
-    stop_at = now + LEASE - SEND_MARGIN
+    stop_at = now + retries.lease - retries.margin
     outcomes: Counter[str] = Counter()
     for due in claimed:
         at = clock() if clock is not None else now
         sender = channels.get(due.channel)
         if sender is None or at >= stop_at:
             continue
-        result = _send(due, sender, at, clock)
+        result = _send(due, sender, at, clock, retries)
         with store.transaction() as uow:  # at once: a crash now resends this one message at most
             uow.alerts.finish([result])
         outcomes[result.outcome.value] += 1
     return DeliveryReport(claimed=len(claimed), outcomes=outcomes)
 
 
-def _send(due: Due, sender: Sender, at: datetime, clock: Callable[[], datetime] | None) -> Result:
+def _send(due: Due, sender: Sender, at: datetime, clock: Callable[[], datetime] | None, retries: Retries) -> Result:
     if due.to is None:
-        return after_failure(due, f"no {due.channel.value} address any more", True, at)
+        return after_failure(due, f"no {due.channel.value} address any more", True, at, retries)
     try:
         ref = sender.send(message_for(due))
     except SendFailed as e:
-        return after_failure(due, str(e) or type(e).__name__, e.final, at)
+        return after_failure(due, str(e) or type(e).__name__, e.final, at, retries)
     return Result(
         alert_id=due.alert_id,
         channel=due.channel,

@@ -126,10 +126,25 @@ SEND_MARGIN: Final = timedelta(seconds=30)
 the next one for the same delivery)."""
 
 
-def retry_at(attempts: int, now: datetime) -> datetime:
-    """When to try again after `attempts` failed tries: doubling from 30 s, at most 30 min."""
-    wait = FIRST_RETRY * (1 << min(max(attempts, 1) - 1, 16))
-    return now + min(wait, LONGEST_RETRY)
+@dataclass(frozen=True, slots=True)
+class Retries:
+    """How a worker retries and how long it holds what it claimed (the defaults for a site;
+    tests and trials shorten them)."""
+
+    first: timedelta = FIRST_RETRY
+    longest: timedelta = LONGEST_RETRY
+    lease: timedelta = LEASE
+    margin: timedelta = SEND_MARGIN
+
+
+SITE_RETRIES: Final = Retries()
+
+
+def retry_at(attempts: int, now: datetime, retries: Retries = SITE_RETRIES) -> datetime:
+    """When to try again after `attempts` failed tries: doubling from `first` (30 s), at most
+    `longest` (30 min)."""
+    wait = retries.first * (1 << min(max(attempts, 1) - 1, 16))
+    return now + min(wait, retries.longest)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,7 +184,7 @@ class Result:
     provider_ref: str | None = None
 
 
-def after_failure(due: Due, error: str, final: bool, now: datetime) -> Result:
+def after_failure(due: Due, error: str, final: bool, now: datetime, retries: Retries = SITE_RETRIES) -> Result:
     """A failed try: retried later with backoff, or `failed` for good when the provider said
     it never will take it or the attempts are used up."""
     if final or due.attempts >= MAX_ATTEMPTS:
@@ -188,7 +203,7 @@ def after_failure(due: Due, error: str, final: bool, now: datetime) -> Result:
         attempts=due.attempts,
         outcome=Outcome.RETRY,
         at=now,
-        next_try_at=retry_at(due.attempts, now),
+        next_try_at=retry_at(due.attempts, now, retries),
         error=error[:256],
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bijli.alerts.model import Alert, AlertRecord, Channel, Due, RaisedAlert, Result, SentWarning
@@ -35,9 +35,10 @@ class Outbox(Protocol):
 
 
 class DeliveryQueue(Protocol):
-    def claim(self, now: datetime, limit: int) -> list[Due]:
-        """Take up to `limit` deliveries due by `now` (pending and due, or leased by a worker
-        whose lease has ended) under a new lease, counting the attempt; other workers skip them."""
+    def claim(self, now: datetime, limit: int, channels: Sequence[Channel], lease: timedelta) -> list[Due]:
+        """Take up to `limit` deliveries on `channels` due by `now` (pending and due, or leased
+        by a worker whose lease has ended) under a lease until `now + lease`, counting the
+        attempt; other workers skip them."""
         ...
 
     def finish(self, results: Sequence[Result]) -> int:

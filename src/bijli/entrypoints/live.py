@@ -11,9 +11,10 @@ from rich.console import Console
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.embedded import HEADEND_USER, headend_password, start_broker
 from bijli.adapters.brokers.mqtt import MqttUplink
+from bijli.alerts.handlers import DELIVER_EVERY
 from bijli.bootstrap import Platform
 from bijli.entrypoints.demo import demo_logins
-from bijli.entrypoints.serve import cancel, headend_for, reconcile_every, vee_every, web_server
+from bijli.entrypoints.serve import cancel, deliver_every, headend_for, reconcile_every, vee_every, web_server
 from bijli.fleet.simulate import run_simulation
 from bijli.headend.dispatcher import Dispatcher
 from bijli.kernel.clock import SystemClock
@@ -51,6 +52,7 @@ async def run_live(platform: Platform, *, meters: int, mqtt_port: int, hotspot_p
         asyncio.create_task(dispatcher.run()),
         asyncio.create_task(vee_every(platform, VEE_PERIOD_S)),
         asyncio.create_task(reconcile_every(platform, RECONCILE_EVERY.total_seconds())),
+        asyncio.create_task(deliver_every(platform, DELIVER_EVERY.total_seconds())),
         asyncio.create_task(
             run_simulation(
                 fleet_settings,
@@ -75,6 +77,9 @@ async def run_live(platform: Platform, *, meters: int, mqtt_port: int, hotspot_p
     console.print(f"  a consumer:  {url}/consumer/KNCL0000001")
     console.print(f"  recharge:    {url}/consumer/KNCL0000001/recharge  (development gateway; or `bijli pay`)")
     console.print(f"  API:         {url}/api/v1/meters   (OpenAPI: {url}/openapi.json)")
+    console.print(
+        f"  alerts:      SMS as JSON lines in {cfg.data_dir / 'alerts' / 'sms.jsonl'}; web feed on the consumer page"
+    )
     console.print(f"  MQTT broker: mqtt://{MQTT_HOST}:{mqtt_port} (per-meter credentials)")
     console.print(f"  hotspots:    http://{MQTT_HOST}:{hotspot_port}/meters/KNCL0000001/hotspot")
     console.print("The fleet catches up on the last day, then reports live every 15 minutes. Ctrl-C stops.")

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.mqtt import MqttUplink
+from bijli.alerts.handlers import BATCH, DELIVER_EVERY, deliver_due
 from bijli.bootstrap import Platform
 from bijli.headend.dispatcher import Dispatcher
 from bijli.headend.handlers import ask_for_profile
@@ -108,6 +109,23 @@ async def reconcile_every(platform: Platform, period_s: float) -> None:
             log.exception("reconciliation round failed")
 
 
+async def deliver_every(platform: Platform, period_s: float) -> None:
+    """Alert delivery rounds, every `period_s` (at once again while a round finds a full
+    batch), for as long as the platform serves."""
+    while True:
+        try:
+            report = await asyncio.to_thread(
+                deliver_due, platform.store, platform.alert_channels, SystemClock().now(), clock=SystemClock().now
+            )
+            if report.claimed >= BATCH:  # more waiting
+                continue
+        except StoreUnavailable as e:  # what was claimed is claimed again when its lease ends
+            log.warning("store unavailable (%s); alert delivery skipped, next in %.0f s", e, period_s)
+        except Exception:  # a failed round is logged and tried again next time
+            log.exception("alert delivery round failed")
+        await asyncio.sleep(period_s)
+
+
 async def cancel(tasks: list[asyncio.Task[Any]]) -> None:
     """Stop background tasks and wait until they have stopped."""
     for task in tasks:
@@ -134,6 +152,8 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
         dispatcher = Dispatcher(platform.dispatch, headend.uplink, platform.ring, headend.root, SystemClock())
         tasks.append(asyncio.create_task(dispatcher.run()))
         console.print("command dispatcher running")
+    tasks.append(asyncio.create_task(deliver_every(platform, DELIVER_EVERY.total_seconds())))
+    console.print(f"alerts delivered by {', '.join(sorted(platform.alert_channels))}")
     server = web_server(platform)
     console.print(f"web and API on [bold]http://{platform.settings.host}:{platform.settings.port}/[/bold]")
     console.print("staff and consumers log in at /login; other systems send a token (bijli access token create)")

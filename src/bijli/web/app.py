@@ -23,6 +23,7 @@ from bijli.kernel.clock import Clock, SystemClock
 from bijli.web import (
     access_api,
     accounts_api,
+    alerts_api,
     api,
     commands_api,
     display,
@@ -96,6 +97,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(reports_api.router(ctx))
     app.include_router(payments_api.router(ctx))
     app.include_router(accounts_api.router(ctx))
+    app.include_router(alerts_api.router(ctx))
     app.include_router(pages.router(ctx, templates))
     app.include_router(recharge.router(ctx, templates))
     app.include_router(statement_pages.router(ctx, templates))

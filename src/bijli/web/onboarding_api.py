@@ -16,6 +16,7 @@ from bijli.accounts.model import (
     ID_PATTERN,
     MAX_ADDRESS,
     MAX_AREA,
+    MAX_EMAIL,
     MAX_ID,
     MAX_NAME,
     MAX_PLACE,
@@ -114,6 +115,15 @@ class NewConsumer(Strict):
     ]
     language: Literal["hi", "en"] = Field("hi", description="hi (Hindi) or en (English): messages and statements.")
     address: Annotated[str, Field(max_length=MAX_ADDRESS, pattern=rf"^[^{CONTROL}]*$")] = ""
+    email: Annotated[
+        str | None,
+        Field(
+            max_length=MAX_EMAIL,
+            pattern=r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$",
+            examples=["asha@example.in"],
+            description="Optional: alerts go by e-mail too (docs/alerts.md).",
+        ),
+    ] = None
 
 
 class AccountBrief(BaseModel):
@@ -128,6 +138,7 @@ class ConsumerOut(BaseModel):
     mobile: str
     language: Literal["hi", "en"]
     address: str
+    email: str | None
     created_at: datetime
     accounts: list[AccountBrief]
 
@@ -313,6 +324,7 @@ def router(ctx: WebContext) -> APIRouter:
             language=Language(body.language),
             address=body.address,
             created_at=ctx.clock.now(),
+            email=body.email,
         )
         try:
             handlers.register_consumer(store, consumer)
@@ -331,6 +343,7 @@ def router(ctx: WebContext) -> APIRouter:
             mobile=c.mobile,
             language=c.language.value,
             address=c.address,
+            email=c.email,
             created_at=c.created_at.astimezone(UTC),
             accounts=[
                 AccountBrief(account_id=a.account_no, status=a.status.value, meter_id=a.meter_id) for a in accounts

@@ -43,6 +43,7 @@ def _consumer(r: Any) -> Consumer:
         language=Language(r.language),
         address=r.address,
         created_at=r.created_at,
+        email=r.email,
     )
 
 
@@ -96,6 +97,7 @@ class SqlAccounts:
                         "language": c.language.value,
                         "address": c.address,
                         "created_at": c.created_at,
+                        "email": c.email,
                     }
                     for c in consumers
                 ],
@@ -105,9 +107,15 @@ class SqlAccounts:
         if not consumers:
             return
         c, a = t.consumers.c, t.accounts.c
-        rows = [
-            {"b_id": x.consumer_id, "b_name": x.name, "b_mobile": x.mobile, "b_language": x.language.value}
-            | {"b_address": x.address}
+        rows: list[dict[str, str | None]] = [
+            {
+                "b_id": x.consumer_id,
+                "b_name": x.name,
+                "b_mobile": x.mobile,
+                "b_language": x.language.value,
+                "b_address": x.address,
+                "b_email": x.email,
+            }
             for x in consumers
         ]
         self.conn.execute(
@@ -118,6 +126,7 @@ class SqlAccounts:
                 mobile=sa.bindparam("b_mobile"),
                 language=sa.bindparam("b_language"),
                 address=sa.bindparam("b_address"),
+                email=sa.bindparam("b_email"),
             ),
             rows,
         )

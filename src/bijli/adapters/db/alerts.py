@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +18,6 @@ from bijli.adapters.db import schema as t
 from bijli.adapters.db.charging import running_charges
 from bijli.adapters.db.sql import among, is_pg
 from bijli.alerts.model import (
-    LEASE,
     WARNINGS,
     Addresses,
     Alert,
@@ -154,12 +153,12 @@ class SqlAlerts:
 
     # ------------------------------------------------------------------ the delivery queue
 
-    def claim(self, now: datetime, limit: int) -> list[Due]:
+    def claim(self, now: datetime, limit: int, channels: Sequence[Channel], lease: timedelta) -> list[Due]:
         d = at.alert_deliveries.c
-        until = now + LEASE
+        until = now + lease
         due = (
             sa.select(d.alert_id, d.channel)
-            .where(d.state.in_(_DUE), d.next_try_at <= now)
+            .where(d.state.in_(_DUE), d.next_try_at <= now, d.channel.in_(sorted(c.value for c in channels)))
             .order_by(d.next_try_at, d.alert_id)
             .limit(limit)
         )

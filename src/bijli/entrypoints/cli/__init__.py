@@ -15,6 +15,7 @@ from rich.markup import escape
 from bijli.adapters.keyfile import KeyFileError
 from bijli.entrypoints.cli import (
     access,
+    alerts,
     bench,
     broker,
     db,
@@ -41,6 +42,7 @@ app.command()(simulate)
 app.command()(onboard)
 app.command()(pay)
 app.add_typer(access.app, name="access")
+app.add_typer(alerts.app, name="alerts")
 app.add_typer(db.app, name="db")
 app.add_typer(token.app, name="token")
 app.add_typer(keys.app, name="keys")

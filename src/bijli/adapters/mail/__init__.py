@@ -1,0 +1,1 @@
+"""E-mail providers behind the alerts' `Sender` port."""

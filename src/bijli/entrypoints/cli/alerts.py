@@ -1,0 +1,154 @@
+"""`bijli alerts deliver`: a delivery worker of its own (besides the one in `bijli serve`),
+and the options that name the alert providers, shared with `bijli serve`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bijli import settings as settings_mod
+from bijli.adapters import alert_channels
+from bijli.adapters.keyfile import KeyFileError
+from bijli.alerts.handlers import BATCH, DELIVER_EVERY, deliver_due
+from bijli.alerts.model import SITE_RETRIES, Retries
+from bijli.entrypoints.cli.options import DatabaseUrl, DataDir, console
+from bijli.entrypoints.cli.platform import opened
+from bijli.kernel.clock import SystemClock
+from bijli.kernel.unit import StoreUnavailable
+
+app = typer.Typer(no_args_is_help=True, help="Alerts to consumers: deliver what the outbox holds.")
+
+AlertSms = Annotated[
+    str,
+    typer.Option(
+        "--alert-sms",
+        help="SMS provider for alerts: file (JSON lines in <data dir>/alerts/sms.jsonl), console (the same, "
+        "also printed), gateway (HTTP SMS gateway), none.",
+    ),
+]
+SmsGatewayUrl = Annotated[str | None, typer.Option("--sms-gateway-url", help="The HTTP SMS gateway's send URL.")]
+SmsGatewayKeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--sms-gateway-key-file", help="File whose first line is the gateway's API key (or BIJLI_SMS_GATEWAY_KEY)."
+    ),
+]
+SmsSenderId = Annotated[str | None, typer.Option("--sms-sender", help="The DLT sender header (6 letters).")]
+DltEntityId = Annotated[str | None, typer.Option("--dlt-entity-id", help="The site's DLT principal entity id.")]
+SmtpUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--smtp-url",
+        help="Mail relay for alerts: smtp+starttls://host:587, smtps://host:465 or smtp://host:25 (or "
+        "BIJLI_SMTP_URL); user name from BIJLI_SMTP_USERNAME. None: no e-mail.",
+    ),
+]
+MailFrom = Annotated[str | None, typer.Option("--mail-from", help="The alerts' From address (or BIJLI_MAIL_FROM).")]
+SmtpPasswordFile = Annotated[
+    Path | None,
+    typer.Option("--smtp-password-file", help="File whose first line is the relay password (or BIJLI_SMTP_PASSWORD)."),
+]
+
+
+def alert_settings(
+    sms: str,
+    gateway_url: str | None,
+    gateway_key_file: Path | None,
+    sender: str | None,
+    entity_id: str | None,
+    smtp_url: str | None,
+    mail_from: str | None,
+    smtp_password_file: Path | None,
+) -> alert_channels.AlertSettings:
+    """The providers the options name, or exit 2 saying what cannot work."""
+    try:
+        return alert_channels.build(
+            sms=sms,
+            gateway_url=gateway_url,
+            gateway_key_file=gateway_key_file,
+            gateway_sender=sender,
+            dlt_entity_id=entity_id,
+            smtp_url=smtp_url,
+            mail_from=mail_from,
+            smtp_password_file=smtp_password_file,
+        )
+    except alert_channels.AlertSettingsError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from e
+
+
+@app.command()
+def deliver(
+    data_dir: DataDir = Path(".bijli-demo"),
+    database_url: DatabaseUrl = None,
+    alert_sms: AlertSms = "file",
+    sms_gateway_url: SmsGatewayUrl = None,
+    sms_gateway_key_file: SmsGatewayKeyFile = None,
+    sms_sender: SmsSenderId = None,
+    dlt_entity_id: DltEntityId = None,
+    smtp_url: SmtpUrl = None,
+    mail_from: MailFrom = None,
+    smtp_password_file: SmtpPasswordFile = None,
+    once: Annotated[bool, typer.Option("--once", help="One round, then print its JSON line and stop.")] = False,
+    period: Annotated[float, typer.Option(min=0.05, help="Seconds between rounds.")] = DELIVER_EVERY.total_seconds(),
+    first_retry: Annotated[
+        float, typer.Option(min=0.01, help="Seconds before the first retry of a failed send (doubling).")
+    ] = SITE_RETRIES.first.total_seconds(),
+    lease: Annotated[
+        float, typer.Option(min=1, help="Seconds a worker holds what it claimed before another may take it.")
+    ] = SITE_RETRIES.lease.total_seconds(),
+) -> None:
+    """Deliver due alerts until stopped (SIGTERM or Ctrl-C end it between messages)."""
+    alerts = alert_settings(
+        alert_sms,
+        sms_gateway_url,
+        sms_gateway_key_file,
+        sms_sender,
+        dlt_entity_id,
+        smtp_url,
+        mail_from,
+        smtp_password_file,
+    )
+    try:
+        cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url="none", alerts=alerts)
+    except KeyFileError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from e
+    retries = Retries(
+        first=timedelta(seconds=first_retry),
+        longest=max(SITE_RETRIES.longest, timedelta(seconds=first_retry)),
+        lease=timedelta(seconds=lease),
+        margin=min(SITE_RETRIES.margin, timedelta(seconds=lease / 4)),
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    clock = SystemClock()
+    with opened(cfg) as platform:
+        console.print(f"delivering alerts by {', '.join(sorted(platform.alert_channels))}")
+        while not stop.is_set():
+            try:
+                report = deliver_due(
+                    platform.store, platform.alert_channels, clock.now(), clock=clock.now, retries=retries
+                )
+            except StoreUnavailable as e:
+                console.print(f"[yellow]store unavailable ({e}); trying again[/yellow]")
+                stop.wait(period)
+                continue
+            if once:
+                out = {
+                    "claimed": report.claimed,
+                    "sent": report.sent,
+                    "retried": report.retried,
+                    "failed": report.failed,
+                }
+                print(json.dumps(out))
+                return
+            if report.claimed < BATCH:
+                stop.wait(period)
