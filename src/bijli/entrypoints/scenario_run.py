@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import Progress
 
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.memory import MemoryBroker
@@ -167,7 +168,11 @@ async def run_in_process(
     hooks = _hooks(platform, twin, cfg.site_keys, webhook=True)
     rounds = [0]
     try:
-        report = await run_scenario(scenario, twin, sink, hooks, between, round_s)
+        with Progress(console=console, transient=True) as bar:
+            task_id = bar.add_task(f"{scenario.name}: intervals", total=scenario.intervals)
+            report = await run_scenario(
+                scenario, twin, sink, hooks, between, round_s, lambda n: bar.update(task_id, completed=n)
+            )
         await broker.drain()
         await headend.settle_all()
     finally:
