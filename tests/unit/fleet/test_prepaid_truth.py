@@ -13,14 +13,15 @@ from bijli.fleet.city import build_city, consumer_meter_id
 from bijli.fleet.habits import PaymentHabits
 from bijli.fleet.scenario import ScenarioError, ScenarioHooks, parse
 from bijli.fleet.truth import Inbox, WatchedTwin, judge
+from bijli.fleet.twin import TwinOptions
 from bijli.kernel.time import INTERVAL, epoch, ist_midnight
-from bijli.prepaid.policy import UPPCL
 from bijli.prepaid.tariff import builtin_tariffs
 from tests.support.keys import SITE
 
 MONDAY = ist_midnight(date(2026, 11, 2))
 T0 = float(epoch(MONDAY))
 H = 3600.0
+POLICY = TwinOptions().policy
 
 
 def twin(meters: int = 4) -> WatchedTwin:
@@ -33,7 +34,7 @@ def warn(inbox: Inbox, account: str, at: float, channels: tuple[str, ...] = ("sm
 
 
 def verdict(tw: WatchedTwin, inbox: Inbox, payments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return judge(tw, payments or [], inbox, [], UPPCL.friendly, tw.now, None)
+    return judge(tw, payments or [], inbox, [], POLICY.friendly, tw.now, None)
 
 
 def test_a_cut_after_three_warnings_on_two_channels_a_day_before_is_clean() -> None:
@@ -116,7 +117,7 @@ def test_a_message_received_twice_is_duplicated_and_one_never_received_is_lost()
     inbox.take(account, "alert-1", "payment_received", "sms", T0)
     inbox.take(account, "alert-1", "payment_received", "sms", T0 + 60)
     expected = [(account, "alert-1", "sms"), (account, "alert-1", "web"), (account, "alert-2", "sms")]
-    v = judge(tw, [], inbox, expected, UPPCL.friendly, tw.now, None)
+    v = judge(tw, [], inbox, expected, POLICY.friendly, tw.now, None)
     assert (v["alerts"], v["alerts_duplicated"], v["alerts_lost"]) == (1, 1, 2)
 
 
@@ -139,14 +140,14 @@ def test_days_left_error_compares_forecasts_with_when_the_balance_really_went_be
         said.append((balance, len(history)))
         return Decimal(balance) / (Decimal(sum(history.values())) / len(history))
 
-    error = judge(tw, [], Inbox(), [], UPPCL.friendly, tw.now, mean_pace)["days_left_error_at_3_days_pct"]
+    error = judge(tw, [], Inbox(), [], POLICY.friendly, tw.now, mean_pace)["days_left_error_at_3_days_pct"]
     assert tw.zero_log and said and all(n >= 3 for _, n in said)
     assert error is not None and 0 <= error < 20  # the household's load varies a little from day to day
 
     def never(balance: int, history: Mapping[date, int], today: date) -> Decimal | None:
         return None
 
-    assert judge(tw, [], Inbox(), [], UPPCL.friendly, tw.now, never)["days_left_error_at_3_days_pct"] == 100.0
+    assert judge(tw, [], Inbox(), [], POLICY.friendly, tw.now, never)["days_left_error_at_3_days_pct"] == 100.0
 
 
 def test_meters_and_days_given_on_the_command_line_win_over_the_file() -> None:
