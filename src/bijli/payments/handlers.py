@@ -350,4 +350,3 @@ def _last_reconnect(uow: TrackUnit, payment_id: str) -> CommandRecord | None:
 
 
 MAX_RETRIES_SHOWN: Final = 20
-
