@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,10 +22,14 @@ class Gateway:
         """Statuses to answer the next requests with, in turn (then 200)."""
         self.refused_numbers: set[str] = set()
         self.key = "test-gateway-key"
+        self.delay_s = 0.0
+        """How long each request takes (a slow gateway keeps a worker busy for a kill to land)."""
         self.lock = threading.Lock()
         self.url = ""
 
     def answer(self, body: dict[str, Any], authorization: str | None) -> tuple[int, dict[str, Any]]:
+        if self.delay_s:
+            time.sleep(self.delay_s)
         with self.lock:
             self.requests.append(body)
             if authorization != f"Bearer {self.key}":

@@ -1,8 +1,10 @@
 """What `bijli scenario run` runs: a scenario file through the whole platform.
 
-Without a broker the city, the head-end and the store run in this process on the scenario's
-simulated clock (an in-memory broker between them); with `--broker-url` the meters publish
-over MQTT with their own credentials, to a head-end running elsewhere (`bijli serve`).
+Without a broker the city, the head-end, the command dispatcher and the store run in this
+process on the scenario's simulated clock (an in-memory broker between them, commands handed
+to the meters on their downlink); payments come in through the payment gateway's webhook use
+case, signed as the gateway signs them. With `--broker-url` the meters publish over MQTT with
+their own credentials, to a head-end running elsewhere (`bijli serve`).
 """
 
 from __future__ import annotations
@@ -14,39 +16,92 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import Progress
 
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.memory import MemoryBroker
+from bijli.adapters.db.deliveries import committed_deliveries
+from bijli.adapters.dev_gateway import signed_event
+from bijli.alerts.handlers import BATCH as ALERT_BATCH
+from bijli.alerts.handlers import deliver_due
+from bijli.alerts.model import Channel
+from bijli.alerts.ports import Senders
+from bijli.alerts.texts import TEMPLATES
 from bijli.bootstrap import Platform
 from bijli.fleet.commissioning import commission_city
 from bijli.fleet.links import MeterConnections
 from bijli.fleet.run import run_scenario, twin_for, write_truth
-from bijli.fleet.scenario import Scenario, ScenarioHooks
-from bijli.fleet.twin import FleetTwin, Outgoing
+from bijli.fleet.scenario import Paid, Scenario, ScenarioHooks
+from bijli.fleet.truth import Handset, Inbox, WatchedTwin, judge
+from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
+from bijli.headend.dispatcher import Dispatcher
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SimulatedClock
 from bijli.kernel.time import utc_from_epoch
 from bijli.mdm.handlers import run_vee
+from bijli.payments.handlers import take_webhook
+from bijli.payments.model import token_digits
 from bijli.prepaid.handlers import record_recharge
 from bijli.protocol.keys import SiteKeys
 from bijli.protocol.tokens import issue_token
+
+ROUND_S = 300
+"""How often, in simulated seconds, the platform's own work runs between interval boundaries."""
 
 
 def _commission_all(platform: Platform, twin: FleetTwin, at: datetime) -> None:
     commission_city(platform.store, platform.settings.tariff_code, twin.consumers, at, twin.transformers)
 
 
-def _hooks(platform: Platform | None, twin: FleetTwin, site: SiteKeys) -> ScenarioHooks:
+def _hooks(platform: Platform | None, twin: FleetTwin, site: SiteKeys, webhook: bool = False) -> ScenarioHooks:
+    """`webhook`: payments go through the gateway's webhook use case and the platform pushes
+    the credit; otherwise they are recorded on the ledger and reach the meter at once."""
     accounts = {c.meter_id: c.account_no for c in twin.consumers}
+    secret = platform.settings.payment_secret if platform is not None else None
 
-    def recharge(meter_id: str, paise: int, reference: str, at: float) -> None:
-        if platform is not None:
-            record_recharge(platform.store, accounts[meter_id], paise, reference, utc_from_epoch(int(at)))
+    def recharge(meter_id: str, paise: int, reference: str, at: float) -> Paid | None:
+        if platform is None:
+            return None
+        now = utc_from_epoch(int(at))
+        if not webhook or secret is None:
+            record_recharge(platform.store, accounts[meter_id], paise, reference, now)
+            return None
+        body, signature = signed_event(secret, accounts[meter_id], paise, now, payment_id=reference)
+        taken = take_webhook(platform.store, body, signature, secret, site.current, now)
+        digits = [d for tok in taken.tokens if (d := token_digits(site, tok)) is not None]
+        return Paid(pushed=bool(taken.tokens), digits=digits[0] if digits else None)
 
     def vend(meter_id: str, paise: int, at: float) -> str:
         return issue_token(site.token_key(meter_id), meter_id, paise, utc_from_epoch(int(at))).digits
 
     return ScenarioHooks(recharge=recharge, issue_token=vend)
+
+
+class TwinDownlink:
+    """The in-process broker's downlink side: commands published to a meter reach its twin at
+    the moment the dispatcher sends them if it is online, else when it is next online (a
+    persistent session, QoS 1)."""
+
+    def __init__(self, twin: FleetTwin, clock: SimulatedClock) -> None:
+        self.twin = twin
+        self.clock = clock
+        self.held: list[tuple[str, bytes]] = []
+        self.delivered = 0
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        self.held.append((topic.split("/")[-3], payload))
+
+    def deliver(self) -> None:
+        """Hand every held command whose meter is online to it, in the order published."""
+        twin, at = self.twin, self.clock.now().timestamp()
+        keep = []
+        for meter_id, payload in self.held:
+            if twin.online[twin.index[meter_id]]:
+                twin.command(meter_id, payload, at)
+                self.delivered += 1
+            else:
+                keep.append((meter_id, payload))
+        self.held = keep
 
 
 async def run_in_process(
@@ -56,50 +111,97 @@ async def run_in_process(
     console: Console,
     observe: Callable[[list[Outgoing]], None] | None = None,
     vee_every: int | None = 4,
+    round_s: int = ROUND_S,
 ) -> dict[str, object]:
     """The scenario into this platform's store through an in-process head-end.
 
     `observe`, if given, sees every frame the meters send, in order (for tests and tools).
     Every `vee_every` intervals the VEE job runs on the scenario's clock (gaps estimated).
+    Every `round_s` simulated seconds the platform's own work runs on the same clock: the
+    command dispatcher (commands reach the twins), then the ingest of what the meters answered.
     """
     cfg = platform.settings
-    twin = twin_for(scenario, cfg.site_keys, platform.store.tariffs[cfg.tariff_code], cfg.topic_root)
+    policy = TwinOptions().policy  # the prepaid policy the meters and the supply service share
+    twin = twin_for(
+        scenario, cfg.site_keys, platform.store.tariffs[cfg.tariff_code], cfg.topic_root, policy, WatchedTwin
+    )
+    assert isinstance(twin, WatchedTwin)
     _commission_all(platform, twin, scenario.begin)
     write_truth(scenario, twin, truth)
     broker = MemoryBroker()
     clock = SimulatedClock(scenario.begin)
-    headend = HeadEnd(platform.store, broker, platform.ring, cfg.topic_root, clock)
+    # Each round is published whole before the head-end is waited on: no need to wait for more.
+    headend = HeadEnd(platform.store, broker, platform.ring, cfg.topic_root, clock, max_wait_s=0.0)
     task = asyncio.create_task(headend.run())
+    downlink = TwinDownlink(twin, clock)
+    dispatcher = Dispatcher(platform.dispatch, downlink, platform.ring, cfg.topic_root, clock)
+    inbox = Inbox()
+    senders = _handsets(inbox, twin, lambda: clock.now().timestamp())
+
+    def to(t: float) -> None:
+        clock.set(max(clock.now(), datetime.fromtimestamp(t, UTC)))
 
     async def sink(frames: list[Outgoing]) -> None:
         if observe is not None:
             observe(frames)
         for frame in frames:
-            clock.set(max(clock.now(), datetime.fromtimestamp(frame.at, UTC)))
+            to(frame.at)
             await broker.publish(frame.topic, frame.payload)
         # The head-end takes each round at the round's time, so its clock checks are honest.
         await broker.drain()
         await headend.settle_all()
-        rounds[0] += 1
-        if vee_every and rounds[0] % vee_every == 0:
-            await asyncio.to_thread(run_vee, platform.store, clock.now())
         if task.done():
             task.result()
 
-    hooks = _hooks(platform, twin, cfg.site_keys)
+    async def between(t: float) -> None:
+        to(t)
+        if t % 900 == 0:
+            rounds[0] += 1
+            if vee_every and rounds[0] % vee_every == 0:
+                await asyncio.to_thread(run_vee, platform.store, clock.now())
+        downlink.deliver()  # held for meters that are back
+        dispatcher.totals.add(await dispatcher.tick())
+        downlink.deliver()
+        while (await asyncio.to_thread(deliver_due, platform.store, senders, clock.now())).claimed >= ALERT_BATCH:
+            pass
+
+    hooks = _hooks(platform, twin, cfg.site_keys, webhook=True)
     rounds = [0]
     try:
-        report = await run_scenario(scenario, twin, sink, hooks)
+        with Progress(console=console, transient=True) as bar:
+            task_id = bar.add_task(f"{scenario.name}: intervals", total=scenario.intervals)
+            report = await run_scenario(
+                scenario, twin, sink, hooks, between, round_s, lambda n: bar.update(task_id, completed=n)
+            )
         await broker.drain()
         await headend.settle_all()
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    summary = _summary(platform, scenario, twin, report.frames, truth)
+    end = twin.now
+    verdict = judge(twin, hooks.payments, inbox, _committed(platform), policy.friendly, end, None)
+    summary = {**verdict, **_summary(platform, scenario, twin, report.frames, truth)}
     summary["tokens_accepted_at_meters"] = sum(1 for r in hooks.token_results if r["status"] == 0)
+    summary["commands_sent"] = dispatcher.totals.sent
     console.print(f"[green]{scenario.name}[/green]: {report.intervals} intervals, {report.actions} actions")
     return summary
+
+
+def _handsets(inbox: Inbox, twin: FleetTwin, now: Callable[[], float]) -> Senders:
+    """The alert providers of a scenario run: every message lands in the consumer's inbox."""
+    kinds = {t.template_id: str(kind) for (kind, _lang), t in TEMPLATES.items()}
+    mobiles = {c.mobile: c.account_no for c in twin.consumers}
+    return {
+        Channel.SMS: Handset(inbox, Channel.SMS.value, mobiles, kinds, now),
+        Channel.EMAIL: Handset(inbox, Channel.EMAIL.value, {}, kinds, now),
+        Channel.WEB: Handset(inbox, Channel.WEB.value, None, kinds, now),
+    }
+
+
+def _committed(platform: Platform) -> list[tuple[str, str, str]]:
+    """(account no, alert key, channel) of every delivery the platform committed to."""
+    return [(acc, f"alert-{aid}", ch) for acc, aid, ch in committed_deliveries(platform.store.engine)]
 
 
 async def run_over_mqtt(

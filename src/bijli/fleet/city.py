@@ -33,6 +33,11 @@ class Consumer:
     """The import register when the meter was installed (read off its display)."""
 
 
+def consumer_meter_id(i: int) -> str:
+    """The meter id of the city's `i`-th consumer (from 0): areas alternate, numbered within each."""
+    return f"KN{AREAS[i % len(AREAS)][1]}{i // len(AREAS) + 1:07d}"
+
+
 def build_city(meters: int, seed: int = 7) -> list[Consumer]:
     """`meters` consumers split evenly over the areas, fifty to a transformer."""
     rng = np.random.default_rng(seed)

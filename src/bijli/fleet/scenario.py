@@ -8,7 +8,7 @@ meters = 2000
 transformer_meters = true
 
 [[events]]
-kind = "network"            # network | flapping | broker | condition | hooking | recharge | hotspot | clock
+kind = "network"            # network | flapping | broker | condition | hooking | recharge | hotspot | clock | payments
 operator = "Jio"
 area = "Civil Lines"        # leave out: everywhere
 at = "10:00"                # IST on the first day; "day 2 10:00"; or an ISO date-time
@@ -27,11 +27,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from bijli.fleet.city import consumer_meter_id
 from bijli.fleet.twin import FleetTwin
 from bijli.kernel.time import IST, epoch
 from bijli.meter.sensors import CONDITIONS
+
+if TYPE_CHECKING:
+    from bijli.fleet.habits import Habit
 
 
 class ScenarioError(ValueError):
@@ -47,15 +53,30 @@ class Action:
     apply: Callable[[FleetTwin, ScenarioHooks], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Paid:
+    """What the utility's side made of an online payment."""
+
+    pushed: bool
+    """True: the platform sends the credit to the meter itself (a command); False: the scenario
+    hands the credit to the meter's mirror at once."""
+    digits: str | None = None
+    """The payment's token, for typing at the meter's hotspot."""
+
+
 @dataclass(slots=True)
 class ScenarioHooks:
     """What actions may need beyond the twin: the utility's side of recharges and tokens."""
 
-    recharge: Callable[[str, int, str, float], None] | None = None
-    """(meter id, paise, payment reference, at): an online payment reaching the ledger."""
+    recharge: Callable[[str, int, str, float], Paid | None] | None = None
+    """(meter id, paise, payment reference, at): an online payment reaching the platform."""
     issue_token: Callable[[str, int, float], str] | None = None
     """(meter id, paise, at) -> the 20 digits a consumer bought."""
     token_results: list[dict[str, Any]] = field(default_factory=list)
+    payments: list[dict[str, Any]] = field(default_factory=list)
+    """Every online payment made, with what the meter showed at that moment (ground truth)."""
+    later: list[Action] = field(default_factory=list)
+    """Actions an action started (a token typed some minutes after paying); the run takes them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +92,9 @@ class Scenario:
     modem: dict[str, int]
     operators: tuple[str, str]
     named_meters: tuple[str, ...] = ()
+    opening_paise: tuple[int, int] | None = None
+    """Opening balances drawn from this span instead of the city's own (low balances)."""
+    habits: tuple[Habit, ...] = ()
 
     @property
     def begin(self) -> datetime:
@@ -109,32 +133,46 @@ def moment(text: str, first_day: date) -> datetime:
     return found
 
 
-def load(path: Path) -> Scenario:
-    """A scenario from its TOML file."""
+def load(path: Path, *, meters: int | None = None, days: float | None = None) -> Scenario:
+    """A scenario from its TOML file (`meters`, `days`: instead of what the file says)."""
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"{path}: {e}") from e
-    return parse(doc, name=path.stem)
+    return parse(doc, name=path.stem, meters=meters, days=days)
 
 
-def parse(doc: dict[str, Any], name: str = "scenario") -> Scenario:
-    """A scenario from its parsed TOML."""
+def parse(
+    doc: dict[str, Any], name: str = "scenario", *, meters: int | None = None, days: float | None = None
+) -> Scenario:
+    """A scenario from its parsed TOML (`meters`, `days`: instead of what it says)."""
+    from bijli.fleet.habits import payment_habits
+
     start = doc.get("start")
     if not isinstance(start, date) or isinstance(start, datetime):
         raise ScenarioError("start must be a date, e.g. start = 2026-11-02")
     operators = tuple(doc.get("operators", ("Jio", "Airtel")))
     if len(operators) != 2:
         raise ScenarioError("operators names the two SIMs' operators")
+    size = int(doc.get("meters", 200)) if meters is None else meters
+    length = float(doc.get("days", 1)) if days is None else days
+    if size < 1 or length <= 0:
+        raise ScenarioError("a scenario needs at least one meter and some time")
+    seed = int(doc.get("seed", 7))
     actions: list[Action] = []
     truth: list[dict[str, Any]] = []
+    habits: list[Habit] = []
     for n, event in enumerate(doc.get("events", []), start=1):
         kind = event.get("kind")
-        builder = _BUILDERS.get(kind)
-        if builder is None:
-            raise ScenarioError(f"event {n}: unknown kind {kind!r}; known: {', '.join(sorted(_BUILDERS))}")
         try:
-            acts, facts = builder(event, start, operators)
+            if kind == "payments":
+                habits.append(payment_habits(event, start, seed + n))
+                continue
+            builder = _BUILDERS.get(kind)
+            if builder is None:
+                known = ", ".join(sorted([*_BUILDERS, "payments"]))
+                raise ScenarioError(f"event {n}: unknown kind {kind!r}; known: {known}")
+            acts, facts = builder(_chosen(event, size, seed + n), start, operators)
         except KeyError as e:
             raise ScenarioError(f"event {n} ({kind}): missing {e.args[0]!r}") from e
         actions.extend(acts)
@@ -143,9 +181,9 @@ def parse(doc: dict[str, Any], name: str = "scenario") -> Scenario:
     return Scenario(
         name=str(doc.get("name", name)),
         start=start,
-        days=float(doc.get("days", 1)),
-        meters=int(doc.get("meters", 200)),
-        seed=int(doc.get("seed", 7)),
+        days=length,
+        meters=size,
+        seed=seed,
         transformer_meters=bool(doc.get("transformer_meters", True)),
         actions=tuple(actions),
         truth=tuple(truth),
@@ -156,7 +194,33 @@ def parse(doc: dict[str, Any], name: str = "scenario") -> Scenario:
             for e in doc.get("events", [])
             for m in [*(e.get("meters", []) or []), *([e["meter"]] if "meter" in e else [])]
         ),
+        opening_paise=_opening(doc.get("opening_balance")),
+        habits=tuple(habits),
     )
+
+
+def _opening(span: Any) -> tuple[int, int] | None:
+    """`opening_balance = ["100", "600"]`: whole rupees, low to high."""
+    if span is None:
+        return None
+    if not isinstance(span, list) or len(span) != 2:
+        raise ScenarioError('opening_balance is two amounts in rupees, e.g. ["100", "600"]')
+    low, high = (paise_of(a) for a in span)
+    if low % 100 or high % 100 or not 0 <= low <= high:
+        raise ScenarioError(f"opening_balance {span}: whole rupees, low to high")
+    return low, high
+
+
+def _chosen(event: dict[str, Any], meters: int, seed: int) -> dict[str, Any]:
+    """An event that names `share` of the consumer meters, chosen by the seed, instead of `meters`."""
+    if "share" not in event or event.get("kind") != "condition":
+        return event
+    share = float(event["share"])
+    if not 0 < share <= 1:
+        raise ScenarioError(f"share {share}: a fraction of the meters, above 0 and at most 1")
+    count = max(1, round(meters * share))
+    picked = np.random.default_rng([seed, 17]).choice(meters, size=count, replace=False)
+    return {**event, "meters": [consumer_meter_id(int(i)) for i in sorted(picked.tolist())]}
 
 
 Built = tuple[list[Action], list[dict[str, Any]]]
@@ -291,7 +355,12 @@ def _whole_rupees(event: dict[str, Any]) -> int:
 
 
 def _paise(event: dict[str, Any]) -> int:
-    rupees = str(event["amount"])
+    return paise_of(event["amount"])
+
+
+def paise_of(amount: Any) -> int:
+    """Rupees as written in a scenario ("499.50", 500) in paise."""
+    rupees = str(amount)
     if not re.fullmatch(r"\d+(\.\d{1,2})?", rupees):
         raise ScenarioError(f'amount {rupees!r}: write rupees, e.g. "500" or "499.50"')
     whole, _, frac = rupees.partition(".")
@@ -302,14 +371,51 @@ def _recharge(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> 
     meter, paise = str(event["meter"]), _paise(event)
     at = float(epoch(moment(str(event["at"]), first_day)))
     reference = str(event.get("reference", f"SCN-{meter}-{int(at)}"))
+    typed = duration(str(event["typed_after"])).total_seconds() if "typed_after" in event else None
+    return [recharge_action(meter, paise, reference, at, typed)], []
+
+
+def recharge_action(meter: str, paise: int, reference: str, at: float, typed_after: float | None) -> Action:
+    """An online payment at `at`. The platform pushes the credit when it can; otherwise it reaches
+    the meter's mirror at once. `typed_after`: a consumer whose meter is offline when paying
+    types the payment's token at the hotspot this long after."""
 
     def pay(tw: FleetTwin, hooks: ScenarioHooks) -> None:
-        if hooks.recharge is not None:
-            hooks.recharge(meter, paise, reference, at)
         tw.advance(at)
-        tw.credit(tw.index[meter], paise, at)  # the credit push reaches the meter
+        i = tw.index[meter]
+        online = bool(tw.online[i])
+        hooks.payments.append(
+            {
+                "meter_id": meter,
+                "reference": reference,
+                "at": at,
+                "paise": paise,
+                "relay_open": not bool(tw.relay[i]),
+                "online": online,
+                "balance_paise": int(tw.balance[i]),
+            }
+        )
+        paid = hooks.recharge(meter, paise, reference, at) if hooks.recharge is not None else None
+        if paid is None or not paid.pushed:
+            tw.credit(i, paise, at)  # the credit reaches the meter with the payment
+        elif typed_after is not None and not online and paid.digits is not None:
+            hooks.later.append(_typed(meter, paid.digits, at + typed_after))
 
-    return [Action(at, f"recharge {meter}", pay)], []
+    return Action(at, f"recharge {meter}", pay)
+
+
+def _typed(meter: str, digits: str, at: float) -> Action:
+    """The consumer presses the meter's button at `at` and types the token 60 s later."""
+
+    def use(tw: FleetTwin, hooks: ScenarioHooks) -> None:
+        tw.press_button(meter, at)
+        if not tw.hotspot_open(meter, at + 60):
+            hooks.token_results.append({"meter_id": meter, "status": "closed", "at": at + 60})
+            return
+        result = tw.redeem(meter, digits, at + 60)
+        hooks.token_results.append({"meter_id": meter, "status": int(result.status), "at": at + 60})
+
+    return Action(at, f"token typed at {meter}", use)
 
 
 def _hotspot(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> Built:

@@ -12,8 +12,10 @@ from fastapi.templating import Jinja2Templates
 
 from bijli.access.model import Permission
 from bijli.adapters.db.queries import MeterView
+from bijli.alerts import handlers as alerts
 from bijli.kernel.time import ist_day, ist_midnight
 from bijli.prepaid import handlers as prepaid
+from bijli.web.alerts_api import alert_out
 from bijli.web.auth import Auth, identity_of
 from bijli.web.chart import day_chart
 from bijli.web.context import WebContext, relay_state
@@ -22,6 +24,9 @@ from bijli.web.limits import FIRST_DAY, LAST_DAY, in_calendar
 PAGE_SIZE = 100
 SILENT_FOR = timedelta(hours=24)
 """The dashboard counts meters silent this long (the non-communicating report's default)."""
+
+RECENT_ALERTS = 10
+"""Alerts the consumer page lists (newer ones arrive on its live feed)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,10 +113,16 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             outlook = prepaid.forecasts(ctx.platform.store, {balance.account_no: balance.balance_paise}, today())[
                 balance.account_no
             ]
+        recent = (
+            [alert_out(a) for a in alerts.alerts_of(ctx.platform.store, meter.account_no, RECENT_ALERTS, 0)]
+            if meter.account_no
+            else []
+        )
         return templates.TemplateResponse(
             request,
             "consumer.html",
             {
+                "alerts": recent,
                 "meter": meter,
                 "online": ctx.is_online(meter),
                 "relay": relay_state(meter.relay),

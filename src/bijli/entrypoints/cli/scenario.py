@@ -32,13 +32,19 @@ def scenario_run(
     broker_ca: BrokerCa = None,
     truth: Annotated[Path | None, typer.Option(help="Where to write the ground truth (JSON lines).")] = None,
     topic_root: Annotated[str, typer.Option(help="First level of the MQTT topics.")] = "bijli",
+    meters: Annotated[
+        int | None, typer.Option("--meters", min=1, help="Consumer meters, instead of what the file says.")
+    ] = None,
+    days: Annotated[
+        float | None, typer.Option("--days", min=0.01, help="Simulated days, instead of what the file says.")
+    ] = None,
 ) -> None:
     """Run a scenario file through the platform; prints one JSON summary line."""
     from bijli.entrypoints import scenario_run as runner
     from bijli.fleet.scenario import ScenarioError, load
 
     try:
-        scenario = load(file)
+        scenario = load(file, meters=meters, days=days)
     except ScenarioError as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from e

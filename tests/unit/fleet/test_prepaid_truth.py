@@ -1,0 +1,215 @@
+"""The scenario's prepaid ground truth: relay operations and inboxes judged against the policy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from bijli.fleet.city import build_city, consumer_meter_id
+from bijli.fleet.habits import PaymentHabits
+from bijli.fleet.scenario import ScenarioError, ScenarioHooks, parse
+from bijli.fleet.truth import Inbox, WatchedTwin, judge
+from bijli.fleet.twin import TwinOptions
+from bijli.kernel.time import INTERVAL, epoch, ist_midnight
+from bijli.prepaid.tariff import builtin_tariffs
+from tests.support.keys import SITE
+
+MONDAY = ist_midnight(date(2026, 11, 2))
+T0 = float(epoch(MONDAY))
+H = 3600.0
+POLICY = TwinOptions().policy
+
+
+def twin(meters: int = 4) -> WatchedTwin:
+    return WatchedTwin(build_city(meters, 7), [], SITE, builtin_tariffs()["UP-LMV1-DU"], start=MONDAY, first_counter=0)
+
+
+def warn(inbox: Inbox, account: str, at: float, channels: tuple[str, ...] = ("sms", "web")) -> None:
+    for ch in channels:
+        inbox.take(account, f"alert-{at}", "low_balance", ch, at)
+
+
+def verdict(tw: WatchedTwin, inbox: Inbox, payments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return judge(tw, payments or [], inbox, [], POLICY.friendly, tw.now, None)
+
+
+def test_a_cut_after_three_warnings_on_two_channels_a_day_before_is_clean() -> None:
+    tw, inbox = twin(), Inbox()
+    account = tw.consumers[0].account_no
+    for hours in (0, 30, 50):
+        warn(inbox, account, T0 + hours * H, ("sms", "web") if hours else ("sms",))
+    tw.set_relay(0, False, T0 + 3 * 24 * H + 10 * H)  # Thursday 10:00 IST, 24 h after the last
+    v = verdict(tw, inbox)
+    assert (v["disconnects"], v["disconnects_without_warning"], v["disconnects_in_protected_time"]) == (1, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("warnings", "cut_hour"),
+    [
+        ([0, 30], 82),  # two warnings only
+        ([0, 30, 70], 82),  # the last less than 24 h before
+    ],
+)
+def test_a_cut_short_of_the_warnings_counts(warnings: list[int], cut_hour: int) -> None:
+    tw, inbox = twin(), Inbox()
+    for hours in warnings:
+        warn(inbox, tw.consumers[0].account_no, T0 + hours * H)
+    tw.set_relay(0, False, T0 + cut_hour * H)
+    assert verdict(tw, inbox)["disconnects_without_warning"] == 1
+
+
+def test_warnings_on_one_channel_only_do_not_count() -> None:
+    tw, inbox = twin(), Inbox()
+    for hours in (0, 10, 20):
+        warn(inbox, tw.consumers[0].account_no, T0 + hours * H, ("sms",))
+    tw.set_relay(0, False, T0 + 82 * H)
+    assert verdict(tw, inbox)["disconnects_without_warning"] == 1
+
+
+def test_warnings_before_a_payment_do_not_cover_a_later_cut() -> None:
+    tw, inbox = twin(), Inbox()
+    for hours in (0, 10, 20):
+        warn(inbox, tw.consumers[0].account_no, T0 + hours * H)
+    paid = {"meter_id": tw.meter_ids[0], "at": T0 + 40 * H, "relay_open": False, "paise": 100}
+    tw.set_relay(0, False, T0 + 82 * H)
+    assert verdict(tw, inbox, [paid])["disconnects_without_warning"] == 1
+
+
+@pytest.mark.parametrize("hour", [18, 23, 7])
+def test_a_cut_in_friendly_hours_is_in_protected_time(hour: int) -> None:
+    tw = twin()
+    tw.set_relay(1, False, T0 + 24 * H + hour * H)
+    assert verdict(tw, Inbox())["disconnects_in_protected_time"] == 1
+
+
+def test_a_cut_on_a_sunday_or_the_second_saturday_is_in_protected_time() -> None:
+    tw = twin()
+    tw.set_relay(0, False, float(epoch(ist_midnight(date(2026, 11, 8)))) + 11 * H)  # Sunday
+    tw.set_relay(1, False, float(epoch(ist_midnight(date(2026, 11, 14)))) + 11 * H)  # second Saturday
+    tw.set_relay(2, False, float(epoch(ist_midnight(date(2026, 11, 7)))) + 11 * H)  # first Saturday
+    assert verdict(tw, Inbox())["disconnects_in_protected_time"] == 2
+
+
+def test_power_back_runs_from_the_payment_to_the_relay_closing() -> None:
+    tw = twin()
+    tw.set_relay(0, False, T0 + 10 * H)
+    tw.set_relay(1, False, T0 + 10 * H)
+    tw.set_relay(0, True, T0 + 12 * H + 240)
+    payments = [
+        {"meter_id": tw.meter_ids[0], "at": T0 + 12 * H, "relay_open": True, "paise": 50_000},
+        {"meter_id": tw.meter_ids[1], "at": T0 + 13 * H, "relay_open": True, "paise": 50_000},
+        {"meter_id": tw.meter_ids[2], "at": T0 + 13 * H, "relay_open": False, "paise": 50_000},
+    ]
+    tw.advance(T0 + 14 * H)
+    v = verdict(tw, Inbox(), payments)
+    assert v["recharges"] == 3
+    assert v["power_back_max_s"] == 3600.0  # never back: counted to the end of the run
+    assert v["power_back_p95_s"] == 3600.0
+
+
+def test_a_message_received_twice_is_duplicated_and_one_never_received_is_lost() -> None:
+    tw, inbox = twin(), Inbox()
+    account = tw.consumers[0].account_no
+    inbox.take(account, "alert-1", "payment_received", "sms", T0)
+    inbox.take(account, "alert-1", "payment_received", "sms", T0 + 60)
+    expected = [(account, "alert-1", "sms"), (account, "alert-1", "web"), (account, "alert-2", "sms")]
+    v = judge(tw, [], inbox, expected, POLICY.friendly, tw.now, None)
+    assert (v["alerts"], v["alerts_duplicated"], v["alerts_lost"]) == (1, 1, 2)
+
+
+def test_a_payment_the_consumer_never_heard_of_is_lost() -> None:
+    tw = twin()
+    paid = {"meter_id": tw.meter_ids[0], "at": T0, "relay_open": False, "paise": 100}
+    assert verdict(tw, Inbox(), [paid])["alerts_lost"] == 1
+
+
+def test_days_left_error_compares_forecasts_with_when_the_balance_really_went_below_zero() -> None:
+    tw = twin(2)
+    tw.mirrors.balance[:2] = [60_000, 70_000]
+    first, _, nothing = tw.midnights[0]
+    tw.midnights[0] = (first, tw.balance[:2].copy(), nothing)
+    for n in range(10 * 96):
+        tw.close_interval(MONDAY + n * INTERVAL)
+    said: list[tuple[int, int]] = []
+
+    def mean_pace(balance: int, history: Mapping[date, int], today: date) -> Decimal | None:
+        said.append((balance, len(history)))
+        return Decimal(balance) / (Decimal(sum(history.values())) / len(history))
+
+    error = judge(tw, [], Inbox(), [], POLICY.friendly, tw.now, mean_pace)["days_left_error_at_3_days_pct"]
+    assert tw.zero_log and said and all(n >= 3 for _, n in said)
+    assert error is not None and 0 <= error < 20  # the household's load varies a little from day to day
+
+    def never(balance: int, history: Mapping[date, int], today: date) -> Decimal | None:
+        return None
+
+    assert judge(tw, [], Inbox(), [], POLICY.friendly, tw.now, never)["days_left_error_at_3_days_pct"] == 100.0
+
+
+def test_meters_and_days_given_on_the_command_line_win_over_the_file() -> None:
+    doc = {"start": date(2026, 11, 2), "days": 30, "meters": 24000}
+    s = parse(doc, meters=300, days=2.5)
+    assert (s.meters, s.intervals) == (300, 240)
+
+
+def test_a_share_of_the_meters_is_chosen_by_the_seed_from_the_city_that_runs() -> None:
+    event = {"kind": "condition", "condition": "comm_module_removed", "share": 0.1, "at": "10:00", "for": "1d"}
+    doc = {"start": date(2026, 11, 2), "events": [event]}
+    small, again = parse(doc, meters=50), parse(doc, meters=50)
+    chosen = {f["meter_id"] for f in small.truth}
+    assert len(chosen) == 5 and chosen == {f["meter_id"] for f in again.truth}
+    assert chosen <= {consumer_meter_id(i) for i in range(50)}
+    assert {c.meter_id for c in build_city(50)} >= chosen
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"kind": "payments", "amounts": []},
+        {"kind": "payments", "prompt": 0.8, "after_cut": 0.5},
+        {"kind": "payments", "delay": ["2h", "1h"]},
+        {"kind": "payments", "amounts": ["5.123"]},
+        {"kind": "condition", "condition": "magnet", "share": 1.5, "at": "10:00", "for": "1h"},
+    ],
+)
+def test_bad_habits_and_shares_are_refused_with_the_reason(event: dict[str, Any]) -> None:
+    with pytest.raises(ScenarioError):
+        parse({"start": date(2026, 11, 2), "events": [event]})
+
+
+def test_opening_balances_must_be_whole_rupees_low_to_high() -> None:
+    with pytest.raises(ScenarioError):
+        parse({"start": date(2026, 11, 2), "opening_balance": ["900", "60"]})
+
+
+def test_prompt_payers_pay_when_low_and_those_cut_off_pay_after_the_delay() -> None:
+    tw = twin(40)
+    habits = PaymentHabits(
+        begin=None,
+        span=None,
+        amounts=(50_000,),
+        prompt=0.5,
+        below=3_000,
+        after_cut=0.5,
+        delay=(600.0, 600.0),
+        typed_after=None,
+        seed=1,
+    )
+    running = habits.start(tw, ScenarioHooks())
+    tw.mirrors.balance[:40] = 1_000  # everyone low
+    for i in range(40):
+        if running.kind[i] == 2:
+            tw.set_relay(i, False, T0)
+    due = running.due(T0, T0 + 900)
+    assert len(due) == 40
+    again = running.due(T0 + 900, T0 + 1800)
+    assert again == []  # nobody pays twice while the credit is on its way
+    hooks = ScenarioHooks()
+    for action in due:
+        action.apply(tw, hooks)
+    assert sum(p["relay_open"] for p in hooks.payments) == int((running.kind == 2).sum())
+    assert all(tw.balance[:40] == 51_000)
