@@ -181,3 +181,42 @@ def test_a_payment_while_supply_is_on_needs_no_reconnect(platform: Platform) -> 
     assert found is not None
     assert found.steps[2].state is State.NOT_NEEDED and found.steps[2].detail == "supply was on"
     assert tracked(platform.store, "pay-unknown") is None
+
+
+def test_a_retried_reconnect_is_the_one_tracked(platform: Platform) -> None:
+    with platform.store.transaction() as uow:
+        uow.received.add_events(
+            [MeterEvent(meter_id=ME.meter_id, code=EventCode.LOAD_SWITCH_DISCONNECTED, occurred_at=epoch(NOW) - 60)],
+            NOW,
+        )
+    pay(platform, "pay-t4")
+    first, retry = (
+        CommandRequest(
+            meter_id=ME.meter_id,
+            action="relay_connect",
+            args={},
+            reason="back in credit",
+            requested_by="supply",
+            idempotency_key=key,
+            expires_in=timedelta(hours=1),
+        )
+        for key in (reconnect_key("pay-t4"), reconnect_key("pay-t4") + ":2")
+    )
+    with platform.store.transaction() as uow:
+        uow.commands.add(new_command(first, NOW))
+        uow.commands.add(new_command(retry, NOW + timedelta(minutes=1)))
+        failed = uow.commands.by_key(first.idempotency_key)
+    assert failed is not None
+    advance(platform, failed, Status.EXPIRED, NOW + timedelta(seconds=30))
+    stored = tracked(platform.store, "pay-t4")
+    assert stored is not None and "queued" in stored.steps[2].detail
+    with platform.store.transaction() as uow:
+        second = uow.commands.by_key(retry.idempotency_key)
+    assert second is not None
+    second = advance(platform, second, Status.SENT, NOW + timedelta(minutes=2))
+    second = advance(platform, second, Status.ACKNOWLEDGED, NOW + timedelta(minutes=2, seconds=1))
+    advance(platform, second, Status.CONFIRMED, NOW + timedelta(minutes=2, seconds=2))
+    assert steps(platform, "pay-t4")[2:] == [
+        ("reconnect_sent", "done", NOW + timedelta(minutes=2)),
+        ("power_restored", "done", NOW + timedelta(minutes=2, seconds=2)),
+    ]

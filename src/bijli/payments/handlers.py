@@ -330,7 +330,23 @@ def tracked(store: Transactions[TrackUnit], payment_id: str) -> Tracked | None:
             tokens=issued,
             typed_at=taken,
             credit=uow.commands.by_key(_push_key(payment_id)),
-            reconnect=uow.commands.by_key(reconnect_key(payment_id)),
+            reconnect=_last_reconnect(uow, payment_id),
             relay_events=events,
         )
     return track(facts)
+
+
+def _last_reconnect(uow: TrackUnit, payment_id: str) -> CommandRecord | None:
+    """The supply service's reconnect for the payment: `supply:reconnect:<payment_id>`, or its
+    latest retry (`…:2`, `…:3`, … after one that failed or expired)."""
+    found = uow.commands.by_key(reconnect_key(payment_id))
+    attempt = 2
+    while found is not None and found.status in (Status.FAILED, Status.EXPIRED) and attempt <= MAX_RETRIES_SHOWN:
+        retry = uow.commands.by_key(f"{reconnect_key(payment_id)}:{attempt}")
+        if retry is None:
+            break
+        found, attempt = retry, attempt + 1
+    return found
+
+
+MAX_RETRIES_SHOWN: Final = 20

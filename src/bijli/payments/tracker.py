@@ -2,9 +2,10 @@
 
 received -> credited (the credit command acknowledged, or the token typed at the meter) ->
 reconnect sent (the `relay_connect` with idempotency key `supply:reconnect:<payment_id>`,
-which the supply service asks for when the payment brings a disconnected account's balance
-back to zero or above; or not needed: supply was on, or the meter closed its relay itself on
-the credit) -> power restored (that command confirmed, or the meter's own reconnection event
+or its latest retry `supply:reconnect:<payment_id>:<n>`, which the supply service asks for
+when the payment brings the balance of an account it cut back to zero or above; or not
+needed: supply was on, or the meter closed its relay itself on the credit) -> power
+restored (that command confirmed, or the meter's own reconnection event
 after the credit). `GET /api/v1/payments/{payment_id}` shows it (docs/payments.md).
 """
 
