@@ -66,7 +66,8 @@ def app_operations(app: FastAPI) -> set[Op]:
         assert rule is not None
         for method in getattr(route, "methods", set()) - {"HEAD"}:
             actions: list[str | None] = list(ACTION_PERMISSION) if rule.command else [None]
-            ops |= {(method, str(getattr(route, "path", "")), a) for a in actions}
+            path = str(getattr(route, "path_format", getattr(route, "path", "")))  # {id:convertor} as {id}
+            ops |= {(method, path, a) for a in actions}
     return ops
 
 
@@ -96,6 +97,8 @@ class Site:
         )
         self.request_id = bulk.json()["request_id"]
         self.payments = 0
+        for consumer in (MINE, THEIRS):  # a payment of each, to track
+            self.pay(f"pay-roles-of-{consumer.meter_id}", consumer.account_no, "admin")
 
     def bearer(self, role: Role, name: str) -> TestClient:
         token = create_token(self.platform.store, name, role, "tests", NOW)
@@ -117,14 +120,17 @@ class Site:
 
     def signed_webhook(self, who: str) -> Any:
         """A payment for MINE, signed as the gateway signs it, sent by `who`."""
+        self.payments += 1
+        return self.pay(f"pay-roles-{self.payments}", MINE.account_no, who)
+
+    def pay(self, payment_id: str, account_no: str, who: str) -> Any:
         secret = self.platform.settings.payment_secret
         assert secret is not None
-        self.payments += 1
         body = event_body(
             PaymentEvent(
-                event_id=f"evt-roles-{self.payments}",
-                payment_id=f"pay-roles-{self.payments}",
-                account_no=MINE.account_no,
+                event_id=f"evt-{payment_id}",
+                payment_id=payment_id,
+                account_no=account_no,
                 amount_paise=10_000,
                 status=PaymentStatus.CAPTURED,
                 at=NOW,
@@ -139,6 +145,7 @@ class Site:
             .replace("{command_id}", self.command_id)
             .replace("{request_id}", self.request_id)
             .replace("{account_id}", ACCOUNTS[meter_id])
+            .replace("{payment_id}", f"pay-roles-of-{meter_id}")
             .replace("{month}", "2026-10")
         )
 

@@ -46,17 +46,37 @@ class Permission(StrEnum):
     """Close an account: its meter's final reading, refund or arrears."""
     RECONCILIATION = "reconciliation"
     """The reconciliation items: redemptions no token explains, meters' credit drifting from the ledger."""
+    TRACK_PAYMENTS = "track_payments"
+    """Where any payment has got to, from the gateway to the consumer's power (a consumer: their own)."""
 
 
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CONSUMER: frozenset({P.READ_OWN}),
     Role.OPERATOR: frozenset(
-        {P.READ_FLEET, P.READ_REPORTS, P.READ_ACCOUNTS, P.DISCONNECT, P.RECONNECT, P.METER_READ, P.BULK}
+        {
+            P.READ_FLEET,
+            P.READ_REPORTS,
+            P.READ_ACCOUNTS,
+            P.DISCONNECT,
+            P.RECONNECT,
+            P.METER_READ,
+            P.BULK,
+            P.TRACK_PAYMENTS,
+        }
     ),
     Role.FIELD_ENGINEER: frozenset({P.READ_FLEET, P.RECONNECT, P.METER_READ, P.DECOMMISSION, P.ONBOARD}),
     Role.BILLING: frozenset(
-        {P.READ_FLEET, P.READ_REPORTS, P.READ_ACCOUNTS, P.CREDIT, P.TARIFF_PUSH, P.RECONCILIATION, P.CLOSE_ACCOUNT}
+        {
+            P.READ_FLEET,
+            P.READ_REPORTS,
+            P.READ_ACCOUNTS,
+            P.CREDIT,
+            P.TARIFF_PUSH,
+            P.RECONCILIATION,
+            P.CLOSE_ACCOUNT,
+            P.TRACK_PAYMENTS,
+        }
     ),
     Role.ADMIN: frozenset(Permission),
     Role.AUDITOR: frozenset({P.READ_FLEET, P.READ_REPORTS, P.READ_ACCOUNTS, P.READ_AUDIT, P.RECONCILIATION}),

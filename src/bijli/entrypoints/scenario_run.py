@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import Progress
 
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.memory import MemoryBroker
@@ -32,7 +33,7 @@ from bijli.fleet.links import MeterConnections
 from bijli.fleet.run import run_scenario, twin_for, write_truth
 from bijli.fleet.scenario import Paid, Scenario, ScenarioHooks
 from bijli.fleet.truth import Handset, Inbox, WatchedTwin, judge
-from bijli.fleet.twin import FleetTwin, Outgoing
+from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.headend.dispatcher import Dispatcher
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SimulatedClock
@@ -41,7 +42,6 @@ from bijli.mdm.handlers import run_vee
 from bijli.payments.handlers import take_webhook
 from bijli.payments.model import token_digits
 from bijli.prepaid.handlers import record_recharge
-from bijli.prepaid.policy import UPPCL
 from bijli.protocol.keys import SiteKeys
 from bijli.protocol.tokens import issue_token
 
@@ -121,8 +121,9 @@ async def run_in_process(
     command dispatcher (commands reach the twins), then the ingest of what the meters answered.
     """
     cfg = platform.settings
+    policy = TwinOptions().policy  # the prepaid policy the meters and the supply service share
     twin = twin_for(
-        scenario, cfg.site_keys, platform.store.tariffs[cfg.tariff_code], cfg.topic_root, UPPCL, WatchedTwin
+        scenario, cfg.site_keys, platform.store.tariffs[cfg.tariff_code], cfg.topic_root, policy, WatchedTwin
     )
     assert isinstance(twin, WatchedTwin)
     _commission_all(platform, twin, scenario.begin)
@@ -167,7 +168,11 @@ async def run_in_process(
     hooks = _hooks(platform, twin, cfg.site_keys, webhook=True)
     rounds = [0]
     try:
-        report = await run_scenario(scenario, twin, sink, hooks, between, round_s)
+        with Progress(console=console, transient=True) as bar:
+            task_id = bar.add_task(f"{scenario.name}: intervals", total=scenario.intervals)
+            report = await run_scenario(
+                scenario, twin, sink, hooks, between, round_s, lambda n: bar.update(task_id, completed=n)
+            )
         await broker.drain()
         await headend.settle_all()
     finally:
@@ -175,7 +180,7 @@ async def run_in_process(
         with contextlib.suppress(asyncio.CancelledError):
             await task
     end = twin.now
-    verdict = judge(twin, hooks.payments, inbox, _committed(platform), UPPCL.friendly, end, None)
+    verdict = judge(twin, hooks.payments, inbox, _committed(platform), policy.friendly, end, None)
     summary = {**verdict, **_summary(platform, scenario, twin, report.frames, truth)}
     summary["tokens_accepted_at_meters"] = sum(1 for r in hooks.token_results if r["status"] == 0)
     summary["commands_sent"] = dispatcher.totals.sent

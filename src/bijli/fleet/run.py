@@ -76,6 +76,7 @@ async def run_scenario(
     hooks: ScenarioHooks,
     between: Between | None = None,
     round_s: int = INTERVAL_S,
+    progress: Callable[[int], None] | None = None,
 ) -> RunReport:
     """Every interval of the scenario, with its actions applied at their moments."""
     pending = list(scenario.actions)
@@ -118,6 +119,8 @@ async def run_scenario(
         if between is not None:
             await between(end)
             await flush()
+        if progress is not None:
+            progress(n + 1)
     finish = float(epoch(begin + scenario.intervals * INTERVAL))
     done += apply_until(finish, inclusive=True)
     twin.advance(finish + SETTLE_S)

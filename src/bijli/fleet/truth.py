@@ -22,14 +22,14 @@ import numpy as np
 import numpy.typing as npt
 
 from bijli.fleet.twin import FleetTwin
-from bijli.kernel.time import INTERVAL_S, epoch, ist_day, utc_from_epoch
+from bijli.kernel.time import INTERVAL_S, epoch, ist_day, ist_midnight, utc_from_epoch
 
 WARNINGS_NEEDED = 3
 CHANNELS_NEEDED = 2
 LAST_WARNING_BEFORE_S = 86_400
 WARNING_KINDS = frozenset({"low_balance", "disconnect_notice"})
 NEAR_DAYS = (Decimal("2.5"), Decimal("3.5"))
-"""A forecast 'at 3 days' says between 2.5 and 3.5 days of credit left."""
+"""'At 3 days': the credit really had between 2.5 and 3.5 days left."""
 
 
 class WatchedTwin(FleetTwin):
@@ -42,6 +42,8 @@ class WatchedTwin(FleetTwin):
         self.midnights: list[tuple[date, npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
         """(IST day starting, balances then, credit received since the previous midnight)."""
         self._credited = np.zeros(self.n, dtype=np.int64)
+        self.zero_log: dict[int, list[float]] = defaultdict(list)
+        """Per consumer meter, the end of each interval in which its balance went below zero."""
         first = ist_day(utc_from_epoch(int(self.now)))
         self.midnights.append((first, self.balance[: self.n_consumers].copy(), self._credited.copy()))
 
@@ -58,6 +60,8 @@ class WatchedTwin(FleetTwin):
     def close_interval(self, start: datetime) -> None:
         super().close_interval(start)
         end = epoch(start) + INTERVAL_S
+        for i in np.nonzero(self.mirrors.negative_since[: self.n_consumers] == end)[0].tolist():
+            self.zero_log[i].append(float(end))
         day = ist_day(utc_from_epoch(end))
         if ist_day(start) != day:
             self.midnights.append((day, self.balance[: self.n_consumers].copy(), self._credited.copy()))
@@ -75,8 +79,8 @@ class Inbox:
         self.received.append((account_no, key, kind, channel, at))
 
 
-Forecast = Callable[[int, Sequence[int], date], Decimal | None]
-"""(balance paise, the account's daily charges oldest first, today) -> days of credit left."""
+Forecast = Callable[[int, Mapping[date, int], date], Decimal | None]
+"""(balance paise, the account's charge per IST day before today, today) -> days of credit left."""
 
 
 def judge(
@@ -163,10 +167,13 @@ def _rank(values: Sequence[float], q: float) -> float | None:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def days_left_error(twin: WatchedTwin, forecast: Forecast, history_days: int = 28) -> float | None:
-    """The mean error, in percent of the truth, of every forecast that said about 3 days
-    (2.5-3.5) at an IST midnight, against when that consumer's balance really reached zero with
-    no credit on the way; forecasts whose horizon passes the run's end or a recharge are left out."""
+def days_left_error(twin: WatchedTwin, forecast: Forecast, history_days: int = 28, min_days: int = 3) -> float | None:
+    """The mean absolute error, in percent of the real time left, of the days-left forecasts
+    made at IST midnights when the credit really had 2.5 to 3.5 days left (a missing forecast
+    counts as 100 %), as the forecast's own backtest measures it. The real time left is from
+    that midnight to the end of the interval in which the balance went below zero, with no
+    credit in between; a forecast is made only with at least `min_days` days of charges behind
+    it (the run's first days have none)."""
     days = twin.midnights
     if len(days) < 2:
         return None
@@ -174,31 +181,28 @@ def days_left_error(twin: WatchedTwin, forecast: Forecast, history_days: int = 2
     credited = np.stack([c[: twin.n_consumers] for _, _, c in days])
     charges = balances[:-1] - balances[1:] + credited[1:]  # what each day cost
     errors: list[float] = []
-    for d in range(1, len(days)):
-        today = days[d][0]
+    for d in range(min_days, len(days)):
+        today, midnight = days[d][0], float(epoch(ist_midnight(days[d][0])))
         for i in np.nonzero(balances[d] > 0)[0].tolist():
-            history = charges[max(0, d - history_days) : d, i].tolist()
-            said = forecast(int(balances[d, i]), history, today)
-            if said is None or not NEAR_DAYS[0] <= said < NEAR_DAYS[1]:
+            actual = _days_to_zero(twin, i, midnight, credited[d + 1 :, i])
+            if actual is None or not NEAR_DAYS[0] <= actual < NEAR_DAYS[1]:
                 continue
-            truth = _zero_after(balances[:, i], credited[:, i], charges[:, i], d)
-            if truth is not None:
-                errors.append(abs(float(said) - truth) / truth * 100)
-    return round(sum(errors) / len(errors), 1) if errors else None
+            history = {days[k][0]: int(charges[k, i]) for k in range(max(0, d - history_days), d)}
+            said = forecast(int(balances[d, i]), history, today)
+            errors.append(1.0 if said is None else abs(float(said) - float(actual)) / float(actual))
+    return round(sum(errors) / len(errors) * 100, 1) if errors else None
 
 
-def _zero_after(balance: Any, credited: Any, charges: Any, d: int) -> float | None:
-    """Days from midnight `d` until the balance really reached zero (within the day, by that
-    day's charges), or None if credit came first or the run ended before."""
-    left = int(balance[d])
-    for k in range(d, len(charges)):
-        if int(credited[k + 1]):
-            return None
-        cost = int(charges[k])
-        if cost >= left > 0:
-            return k - d + left / cost
-        left -= cost
-    return None
+def _days_to_zero(twin: WatchedTwin, i: int, midnight: float, credits_after: Any) -> Decimal | None:
+    """Days from `midnight` until meter i's balance went below zero, if it did before any credit
+    came (`credits_after`: the credit received on each day from that midnight)."""
+    went = [t for t in twin.zero_log.get(i, []) if t > midnight]
+    if not went:
+        return None
+    whole = int((went[0] - midnight) // 86_400)
+    if credits_after[: whole + 1].any():
+        return None
+    return Decimal(str(round((went[0] - midnight) / 86_400, 4)))
 
 
 def friendly_times(policy: Any) -> Callable[[datetime], bool]:

@@ -41,7 +41,8 @@ from bijli.payments.model import (
     step_for,
     undelivered,
 )
-from bijli.payments.ports import ItemsUnit, PaymentUnit, ReconcileUnit
+from bijli.payments.ports import ItemsUnit, PaymentUnit, ReconcileUnit, TrackUnit
+from bijli.payments.tracker import RELAY_LOOKBACK, PaymentFacts, Tracked, reconnect_key, track
 from bijli.protocol import tokens
 
 GATEWAY: Final = "payment gateway"
@@ -310,3 +311,42 @@ def reconciliation_items(store: Transactions[ItemsUnit], state: str, limit: int,
     """Reconciliation items, newest first (`state`: open, resolved or all)."""
     with store.transaction() as uow:
         return uow.reconciliation.listed(state, limit, offset)
+
+
+def tracked(store: Transactions[TrackUnit], payment_id: str) -> Tracked | None:
+    """Where a payment has got to: received, credited, reconnect sent, power restored (None: no
+    such payment)."""
+    with store.transaction() as uow:
+        stored = uow.trails.of(payment_id)
+        if stored is None:
+            return None
+        issued = uow.token_register.of_payment(payment_id)
+        meter = issued[0].meter_id if issued else stored.meter_id
+        taken = uow.trails.taken(meter, [tok.token_id for tok in issued]) if meter is not None else None
+        moment = stored.captured_at or stored.received_at
+        events = [] if meter is None else uow.trails.relay_events(meter, moment, moment - RELAY_LOOKBACK)
+        facts = PaymentFacts(
+            payment=stored,
+            tokens=issued,
+            typed_at=taken,
+            credit=uow.commands.by_key(_push_key(payment_id)),
+            reconnect=_last_reconnect(uow, payment_id),
+            relay_events=events,
+        )
+    return track(facts)
+
+
+def _last_reconnect(uow: TrackUnit, payment_id: str) -> CommandRecord | None:
+    """The supply service's reconnect for the payment: `supply:reconnect:<payment_id>`, or its
+    latest retry (`…:2`, `…:3`, … after one that failed or expired)."""
+    found = uow.commands.by_key(reconnect_key(payment_id))
+    attempt = 2
+    while found is not None and found.status in (Status.FAILED, Status.EXPIRED) and attempt <= MAX_RETRIES_SHOWN:
+        retry = uow.commands.by_key(f"{reconnect_key(payment_id)}:{attempt}")
+        if retry is None:
+            break
+        found, attempt = retry, attempt + 1
+    return found
+
+
+MAX_RETRIES_SHOWN: Final = 20

@@ -11,6 +11,7 @@ from bijli.alerts.ports import Outbox
 from bijli.headend.ports import Commands, MeterKeys, MeterStatuses
 from bijli.kernel.units import Paise
 from bijli.payments.model import IssuedToken, Item, OpenedItem, Payment, PaymentEvent, Reported
+from bijli.payments.tracker import StoredPayment
 from bijli.prepaid.ports import Ledger
 from bijli.prepaid.tariff import Tariff
 
@@ -162,3 +163,30 @@ class ReconcileUnit(Protocol):
     def mirrors(self) -> Mirrors: ...
     @property
     def reconciliation(self) -> Reconciliation: ...
+
+
+class PaymentTrails(Protocol):
+    """What the payment tracker reads beside the token register and the commands."""
+
+    def of(self, payment_id: str) -> StoredPayment | None:
+        """The payment with its times, the meter installed on its account now, that meter's
+        relay and the account's balance now."""
+        ...
+
+    def taken(self, meter_id: str, token_ids: Sequence[int]) -> datetime | None:
+        """When bijli first heard that the meter took one of these tokens (None: not yet)."""
+        ...
+
+    def relay_events(self, meter_id: str, moment: datetime, since: datetime) -> list[tuple[int, datetime]]:
+        """The meter's load-switch events (code, when): its last from `since` up to `moment`,
+        and every one after, oldest first."""
+        ...
+
+
+class TrackUnit(Protocol):
+    @property
+    def trails(self) -> PaymentTrails: ...
+    @property
+    def token_register(self) -> TokenRegister: ...
+    @property
+    def commands(self) -> Commands: ...

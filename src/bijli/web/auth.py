@@ -55,6 +55,8 @@ class Rule:
     """A consumer may call it for their own meters (the path's `meter_id`)."""
     own_account: bool = False
     """A consumer may call it for their own accounts (the path's `account_id`)."""
+    own_payment: bool = False
+    """A consumer may call it for the payments of their own accounts (the path's `payment_id`)."""
     command: bool = False
     """A command: the permission depends on the action asked (`ACTION_PERMISSION`)."""
     form: bool = False
@@ -73,7 +75,7 @@ class Rule:
             r
             for r in Role
             if needed & ROLE_PERMISSIONS[r]
-            or ((self.own_meter or self.own_account) and Permission.READ_OWN in ROLE_PERMISSIONS[r])
+            or ((self.own_meter or self.own_account or self.own_payment) and Permission.READ_OWN in ROLE_PERMISSIONS[r])
         ]
 
 
@@ -112,6 +114,16 @@ class Guard:
                 if who.kind is Kind.CONSUMER and self.ctx.platform.queries.account_mobile(account_no) == who.name:
                     return who
                 raise HTTPException(status_code=404, detail=f"account {account_no} not found")
+        if rule.own_payment:
+            payment_id = str(request.path_params.get("payment_id", ""))
+            if rule.permission is not None and who.can(rule.permission):
+                return who
+            if who.can(Permission.READ_OWN):  # theirs, or as if there were no such payment
+                queries = self.ctx.platform.queries
+                paid_for = queries.payment_account(payment_id)
+                if who.kind is Kind.CONSUMER and paid_for and queries.account_mobile(paid_for) == who.name:
+                    return who
+                raise HTTPException(status_code=404, detail=f"payment {payment_id} not found")
         if rule.command and any(who.can(p) for p in ACTION_PERMISSION.values()):
             return who
         if rule.signed_in or (rule.permission is not None and who.can(rule.permission)):
@@ -144,6 +156,10 @@ class Auth:
 
     def command(self) -> Guard:
         return Guard(self.ctx, Rule(command=True))
+
+    def payment(self) -> Guard:
+        """Tracking a payment: staff who track payments, or the consumer whose account it paid."""
+        return Guard(self.ctx, Rule(permission=Permission.TRACK_PAYMENTS, own_payment=True))
 
     def own_meter_form(self) -> Guard:
         """A form on a consumer's own meter (the admin too): the route checks the form token."""

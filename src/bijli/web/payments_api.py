@@ -3,14 +3,16 @@ staff work through (docs/payments.md)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 
 from bijli.access.model import Permission
+from bijli.kernel.units import format_rupees
 from bijli.payments import handlers as payments
 from bijli.payments.model import (
     MAX_PAYMENT_PAISE,
@@ -20,9 +22,10 @@ from bijli.payments.model import (
     PaymentConflict,
     PaymentStatus,
 )
-from bijli.web.api import PREFIX
+from bijli.web.api import PREFIX, Rupees
 from bijli.web.auth import Auth
 from bijli.web.context import WebContext
+from bijli.web.display import ist_text
 from bijli.web.limits import EDGE, Limit, Offset, Paged, Problem, page_of
 
 
@@ -70,8 +73,50 @@ class ItemOut(BaseModel):
     resolved_at: datetime | None = Field(description="Null while open.")
 
 
+class TrackStep(BaseModel):
+    step: Literal["received", "credited", "reconnect_sent", "power_restored"]
+    state: Literal["done", "pending", "not_needed", "failed"]
+    at: datetime | None = Field(description="When it happened (UTC); null unless done. A meter's event: its clock.")
+    at_ist: str | None = Field(
+        examples=["04 Dec 2026, 12:00"], description="The same moment in IST, as people read it."
+    )
+    detail: str = Field(description="What happened, or what it waits for, in words.")
+
+
+class PaymentTrack(BaseModel):
+    """A payment from the gateway to the consumer's power."""
+
+    payment_id: str
+    account_no: str
+    meter_id: str | None = Field(description="The meter the credit is for; null when the account has none.")
+    amount: Rupees
+    status: str = Field(description="The payment's state: captured, failed or refunded.")
+    steps: list[TrackStep] = Field(description="received, credited, reconnect_sent, power_restored, in that order.")
+    power_back_s: int | None = Field(
+        description="Seconds from the payment's arrival to the power restored; null until it is (or when not needed)."
+    )
+
+
 class ItemPage(Paged):
     items: list[ItemOut] = Field(description="Newest first.")
+
+
+PaymentId = Annotated[
+    str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$", description="The gateway's payment id.")
+]
+
+
+class PaymentIdConvertor(Convertor[str]):
+    """A payment id in a path, but never the webhook's: `GET /payments/webhook` stays a 405
+    naming POST, not a search for a payment called "webhook"."""
+
+    regex = r"(?!webhook$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
 
 
 WEBHOOK_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -87,6 +132,7 @@ _BODY_SCHEMA = WebhookEvent.model_json_schema()
 def router(ctx: WebContext) -> APIRouter:
     """The payment routes over one platform."""
     api = APIRouter(prefix=PREFIX, tags=["v1", "payments"], responses=EDGE)
+    register_url_convertor("payment_id", PaymentIdConvertor())
     platform = ctx.platform
     auth = Auth(ctx)
 
@@ -140,6 +186,38 @@ def router(ctx: WebContext) -> APIRouter:
                 )
                 for tok in taken.tokens
             ],
+        )
+
+    @api.get(
+        "/payments/{payment_id:payment_id}",
+        response_model=PaymentTrack,
+        responses={404: {"model": Problem, "description": "No such payment."}},
+        dependencies=[Depends(auth.payment())],
+    )
+    def payment(payment_id: PaymentId) -> PaymentTrack:
+        """Where a payment has got to: received -> credited (the credit command acknowledged, or
+        the token typed at the meter) -> reconnect sent (the supply service's `relay_connect`,
+        or not needed) -> power restored (confirmed by the meter), with times."""
+        found = payments.tracked(platform.store, payment_id)
+        if found is None:
+            raise HTTPException(404, f"payment {payment_id} not found")
+        return PaymentTrack(
+            payment_id=found.payment_id,
+            account_no=found.account_no,
+            meter_id=found.meter_id,
+            amount=format_rupees(found.amount_paise),
+            status=found.status.value,
+            steps=[
+                TrackStep(
+                    step=s.stage.value,
+                    state=s.state.value,
+                    at=None if s.at is None else s.at.astimezone(UTC),
+                    at_ist=None if s.at is None else ist_text(s.at),
+                    detail=s.detail,
+                )
+                for s in found.steps
+            ],
+            power_back_s=found.power_back_s,
         )
 
     @api.get(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -12,14 +13,15 @@ from bijli.fleet.city import build_city, consumer_meter_id
 from bijli.fleet.habits import PaymentHabits
 from bijli.fleet.scenario import ScenarioError, ScenarioHooks, parse
 from bijli.fleet.truth import Inbox, WatchedTwin, judge
+from bijli.fleet.twin import TwinOptions
 from bijli.kernel.time import INTERVAL, epoch, ist_midnight
-from bijli.prepaid.policy import UPPCL
 from bijli.prepaid.tariff import builtin_tariffs
 from tests.support.keys import SITE
 
 MONDAY = ist_midnight(date(2026, 11, 2))
 T0 = float(epoch(MONDAY))
 H = 3600.0
+POLICY = TwinOptions().policy
 
 
 def twin(meters: int = 4) -> WatchedTwin:
@@ -32,7 +34,7 @@ def warn(inbox: Inbox, account: str, at: float, channels: tuple[str, ...] = ("sm
 
 
 def verdict(tw: WatchedTwin, inbox: Inbox, payments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return judge(tw, payments or [], inbox, [], UPPCL.friendly, tw.now, None)
+    return judge(tw, payments or [], inbox, [], POLICY.friendly, tw.now, None)
 
 
 def test_a_cut_after_three_warnings_on_two_channels_a_day_before_is_clean() -> None:
@@ -115,7 +117,7 @@ def test_a_message_received_twice_is_duplicated_and_one_never_received_is_lost()
     inbox.take(account, "alert-1", "payment_received", "sms", T0)
     inbox.take(account, "alert-1", "payment_received", "sms", T0 + 60)
     expected = [(account, "alert-1", "sms"), (account, "alert-1", "web"), (account, "alert-2", "sms")]
-    v = judge(tw, [], inbox, expected, UPPCL.friendly, tw.now, None)
+    v = judge(tw, [], inbox, expected, POLICY.friendly, tw.now, None)
     assert (v["alerts"], v["alerts_duplicated"], v["alerts_lost"]) == (1, 1, 2)
 
 
@@ -125,23 +127,27 @@ def test_a_payment_the_consumer_never_heard_of_is_lost() -> None:
     assert verdict(tw, Inbox(), [paid])["alerts_lost"] == 1
 
 
-def test_days_left_error_compares_a_3_day_forecast_with_when_the_balance_hit_zero() -> None:
+def test_days_left_error_compares_forecasts_with_when_the_balance_really_went_below_zero() -> None:
     tw = twin(2)
-    tw.mirrors.balance[:2] = [40_000, 40_000]
+    tw.mirrors.balance[:2] = [60_000, 70_000]
     first, _, nothing = tw.midnights[0]
     tw.midnights[0] = (first, tw.balance[:2].copy(), nothing)
-    for n in range(6 * 96):
+    for n in range(10 * 96):
         tw.close_interval(MONDAY + n * INTERVAL)
-    daily = [int(b[0] - tw.midnights[k + 1][1][0]) for k, (_, b, _) in enumerate(tw.midnights[:-1])]
+    said: list[tuple[int, int]] = []
 
-    def perfect(balance: int, history: list[int], today: date) -> Decimal | None:
-        if not history:
-            return None
-        return Decimal(balance) / Decimal(sum(history) / len(history))
+    def mean_pace(balance: int, history: Mapping[date, int], today: date) -> Decimal | None:
+        said.append((balance, len(history)))
+        return Decimal(balance) / (Decimal(sum(history.values())) / len(history))
 
-    error = judge(tw, [], Inbox(), [], UPPCL.friendly, tw.now, perfect)["days_left_error_at_3_days_pct"]
-    assert daily and all(d > 0 for d in daily)
+    error = judge(tw, [], Inbox(), [], POLICY.friendly, tw.now, mean_pace)["days_left_error_at_3_days_pct"]
+    assert tw.zero_log and said and all(n >= 3 for _, n in said)
     assert error is not None and 0 <= error < 20  # the household's load varies a little from day to day
+
+    def never(balance: int, history: Mapping[date, int], today: date) -> Decimal | None:
+        return None
+
+    assert judge(tw, [], Inbox(), [], POLICY.friendly, tw.now, never)["days_left_error_at_3_days_pct"] == 100.0
 
 
 def test_meters_and_days_given_on_the_command_line_win_over_the_file() -> None:

@@ -173,6 +173,13 @@ class Queries:
             found: str | None = conn.execute(sa.select(a.mobile).where(a.account_no == account_no)).scalar()
         return found
 
+    def payment_account(self, payment_id: str) -> str | None:
+        """The account a payment was for; None if there is no such payment."""
+        p = t.payments.c
+        with self.engine.connect() as conn:
+            found: str | None = conn.execute(sa.select(p.account_no).where(p.payment_id == payment_id)).scalar()
+        return found
+
     def money_totals(self) -> MoneyTotals:
         """Across all accounts: opening balances, recharges, charges and what is left."""
         l = t.ledger.c  # noqa: E741 - the ledger's columns
