@@ -186,8 +186,16 @@ def _credited(facts: PaymentFacts) -> StepReached:
 def _reconnect(facts: PaymentFacts, captured: datetime, credited: StepReached) -> StepReached:
     stage = Stage.RECONNECT_SENT
     command = facts.reconnect
+    itself = _closed_itself(facts, captured)
     if command is not None:
         sent = [at for at in (command.first(s) for s in _UNDER_WAY) if at is not None]
+        if itself is not None and (not sent or itself < min(sent)):
+            return StepReached(
+                stage=stage,
+                state=State.NOT_NEEDED,
+                at=None,
+                detail=f"the meter closed its relay itself on the credit (relay_connect {command.command_id} after)",
+            )
         if sent:
             return StepReached(
                 stage=stage, state=State.DONE, at=min(sent), detail=f"relay_connect {command.command_id} sent"
@@ -205,7 +213,7 @@ def _reconnect(facts: PaymentFacts, captured: datetime, credited: StepReached) -
             at=None,
             detail=f"relay_connect {command.command_id} queued: waiting for the meter to be online",
         )
-    if _closed_itself(facts, captured) is not None:
+    if itself is not None:
         return StepReached(
             stage=stage, state=State.NOT_NEEDED, at=None, detail="the meter closed its relay itself on the credit"
         )
@@ -226,16 +234,14 @@ def _reconnect(facts: PaymentFacts, captured: datetime, credited: StepReached) -
 
 def _restored(facts: PaymentFacts, captured: datetime, reconnect: StepReached) -> StepReached:
     stage = Stage.POWER_RESTORED
-    command = facts.reconnect
-    if command is not None:
-        confirmed = command.first(Status.CONFIRMED)
-        if confirmed is not None:
-            return StepReached(
-                stage=stage, state=State.DONE, at=confirmed, detail="the meter confirmed its relay closed"
-            )
+    confirmed = None if facts.reconnect is None else facts.reconnect.first(Status.CONFIRMED)
     closed = _closed_itself(facts, captured)
-    if closed is not None:
-        return StepReached(stage=stage, state=State.DONE, at=closed, detail="the meter reported its relay closed")
+    if closed is not None and (confirmed is None or closed <= confirmed):
+        return StepReached(
+            stage=stage, state=State.DONE, at=closed, detail="the meter closed its relay (its event 302, by its clock)"
+        )
+    if confirmed is not None:
+        return StepReached(stage=stage, state=State.DONE, at=confirmed, detail="the meter confirmed its relay closed")
     if reconnect.state is State.NOT_NEEDED:
         return StepReached(stage=stage, state=State.NOT_NEEDED, at=None, detail=reconnect.detail)
     if reconnect.state is State.FAILED:

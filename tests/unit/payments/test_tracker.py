@@ -141,3 +141,17 @@ def test_an_account_without_a_meter_is_credited_in_the_ledger() -> None:
     found = track(PaymentFacts(payment=replace(PAYMENT, meter_id=None, relay=None)))
     assert found.steps[1].state is State.DONE and "no meter" in found.steps[1].detail
     assert found.meter_id is None
+
+
+def test_a_meter_that_closed_its_relay_on_a_typed_token_needed_no_reconnect_though_one_came_later() -> None:
+    typed = PAID + timedelta(minutes=10)
+    later = command("relay_connect", reconnect_key("pay-1"), (Status.SENT, 3600), (Status.CONFIRMED, 3602))
+    facts = PaymentFacts(
+        payment=PAYMENT,
+        tokens=(TOKEN,),
+        typed_at=PAID + timedelta(hours=1),
+        credit=command("credit", "payment:pay-1"),
+        reconnect=later,
+        relay_events=(*DISCONNECTED_BEFORE, (int(EventCode.LOAD_SWITCH_CONNECTED), typed)),
+    )
+    assert states(facts)[2:] == [("reconnect_sent", "not_needed", None), ("power_restored", "done", 600)]
