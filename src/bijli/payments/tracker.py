@@ -27,6 +27,8 @@ from bijli.protocol.relay import RelayState
 
 RECONNECT_KEY: Final = "supply:reconnect:{payment_id}"
 """The idempotency key of the reconnect a payment brings about (the supply service asks for it)."""
+EVENT_SLACK: Final = timedelta(seconds=2)
+"""A meter's event (whole seconds, by its clock) this close before a command was sent may be its doing."""
 RELAY_LOOKBACK: Final = timedelta(days=30)
 """How far before a payment the meter's last load-switch event is looked for."""
 
@@ -189,7 +191,9 @@ def _reconnect(facts: PaymentFacts, captured: datetime, credited: StepReached) -
     itself = _closed_itself(facts, captured)
     if command is not None:
         sent = [at for at in (command.first(s) for s in _UNDER_WAY) if at is not None]
-        if itself is not None and (not sent or itself < min(sent)):
+        # Before the command was sent: the meter's own doing (its events are whole seconds, so
+        # one the command caused can read a moment before the command was marked sent).
+        if itself is not None and (not sent or itself < min(sent) - EVENT_SLACK):
             return StepReached(
                 stage=stage,
                 state=State.NOT_NEEDED,
@@ -236,6 +240,10 @@ def _restored(facts: PaymentFacts, captured: datetime, reconnect: StepReached) -
     stage = Stage.POWER_RESTORED
     confirmed = None if facts.reconnect is None else facts.reconnect.first(Status.CONFIRMED)
     closed = _closed_itself(facts, captured)
+    if closed is not None and facts.reconnect is not None:
+        sent = [at for at in (facts.reconnect.first(s) for s in _UNDER_WAY) if at is not None]
+        if sent and closed >= min(sent) - EVENT_SLACK:  # the command's doing, in the meter's whole seconds
+            closed = max(closed, min(sent))
     if closed is not None and (confirmed is None or closed <= confirmed):
         return StepReached(
             stage=stage, state=State.DONE, at=closed, detail="the meter closed its relay (its event 302, by its clock)"

@@ -155,3 +155,17 @@ def test_a_meter_that_closed_its_relay_on_a_typed_token_needed_no_reconnect_thou
         relay_events=(*DISCONNECTED_BEFORE, (int(EventCode.LOAD_SWITCH_CONNECTED), typed)),
     )
     assert states(facts)[2:] == [("reconnect_sent", "not_needed", None), ("power_restored", "done", 600)]
+
+
+def test_the_reconnects_own_event_in_the_meters_whole_seconds_counts_from_the_send() -> None:
+    sent = PAID + timedelta(seconds=5, milliseconds=700)
+    reconnect = command("relay_connect", reconnect_key("pay-1"), (Status.SENT, 5.7), (Status.CONFIRMED, 7))
+    facts = PaymentFacts(
+        payment=PAYMENT,
+        tokens=(TOKEN,),
+        credit=PUSHED,
+        reconnect=reconnect,
+        relay_events=(*DISCONNECTED_BEFORE, (int(EventCode.LOAD_SWITCH_CONNECTED), PAID + timedelta(seconds=5))),
+    )
+    found = track(facts)
+    assert [(s.state, s.at) for s in found.steps[2:]] == [(State.DONE, sent), (State.DONE, sent)]
