@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Console
@@ -41,6 +42,7 @@ from bijli.kernel.time import utc_from_epoch
 from bijli.mdm.handlers import run_vee
 from bijli.payments.handlers import take_webhook
 from bijli.payments.model import token_digits
+from bijli.prepaid.forecast import days_left
 from bijli.prepaid.handlers import record_recharge
 from bijli.protocol.keys import SiteKeys
 from bijli.protocol.tokens import issue_token
@@ -180,12 +182,17 @@ async def run_in_process(
         with contextlib.suppress(asyncio.CancelledError):
             await task
     end = twin.now
-    verdict = judge(twin, hooks.payments, inbox, _committed(platform), policy.friendly, end, None)
+    verdict = judge(twin, hooks.payments, inbox, _committed(platform), policy.friendly, end, _days_left)
     summary = {**verdict, **_summary(platform, scenario, twin, report.frames, truth)}
     summary["tokens_accepted_at_meters"] = sum(1 for r in hooks.token_results if r["status"] == 0)
     summary["commands_sent"] = dispatcher.totals.sent
     console.print(f"[green]{scenario.name}[/green]: {report.intervals} intervals, {report.actions} actions")
     return summary
+
+
+def _days_left(balance_paise: int, history: Mapping[date, int], today: date) -> Decimal | None:
+    """The platform's days-left forecast (`bijli.prepaid.forecast`), as the API gives it."""
+    return days_left(balance_paise, history, today).days
 
 
 def _handsets(inbox: Inbox, twin: FleetTwin, now: Callable[[], float]) -> Senders:

@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from bijli.fleet.twin import FleetTwin
 from bijli.kernel.time import INTERVAL_S, epoch, ist_day, ist_midnight, utc_from_epoch
+from bijli.prepaid.forecast import Sample, error_at
 
 WARNINGS_NEEDED = 3
 CHANNELS_NEEDED = 2
@@ -180,7 +181,7 @@ def days_left_error(twin: WatchedTwin, forecast: Forecast, history_days: int = 2
     balances = np.stack([b for _, b, _ in days])  # day x consumer
     credited = np.stack([c[: twin.n_consumers] for _, _, c in days])
     charges = balances[:-1] - balances[1:] + credited[1:]  # what each day cost
-    errors: list[float] = []
+    samples: list[Sample] = []
     for d in range(min_days, len(days)):
         today, midnight = days[d][0], float(epoch(ist_midnight(days[d][0])))
         for i in np.nonzero(balances[d] > 0)[0].tolist():
@@ -188,9 +189,9 @@ def days_left_error(twin: WatchedTwin, forecast: Forecast, history_days: int = 2
             if actual is None or not NEAR_DAYS[0] <= actual < NEAR_DAYS[1]:
                 continue
             history = {days[k][0]: int(charges[k, i]) for k in range(max(0, d - history_days), d)}
-            said = forecast(int(balances[d, i]), history, today)
-            errors.append(1.0 if said is None else abs(float(said) - float(actual)) / float(actual))
-    return round(sum(errors) / len(errors) * 100, 1) if errors else None
+            samples.append(Sample(forecast(int(balances[d, i]), history, today), actual))
+    error = error_at(samples)
+    return None if error is None else float(error)
 
 
 def _days_to_zero(twin: WatchedTwin, i: int, midnight: float, credits_after: Any) -> Decimal | None:
