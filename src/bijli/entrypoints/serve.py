@@ -14,7 +14,7 @@ from rich.console import Console
 
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.mqtt import MqttUplink
-from bijli.alerts.handlers import BATCH, DELIVER_EVERY, deliver_due
+from bijli.alerts.handlers import BATCH, DELIVER_EVERY, PARALLEL, deliver_due
 from bijli.bootstrap import Platform
 from bijli.headend.dispatcher import Dispatcher
 from bijli.headend.handlers import ask_for_profile
@@ -42,6 +42,7 @@ def web_server(platform: Platform) -> uvicorn.Server:
         log_level="warning",
         lifespan="off",
         ws="none",
+        timeout_graceful_shutdown=5,  # an open live feed (up to 25 s) does not hold up a stop
     )
     return uvicorn.Server(config)
 
@@ -143,7 +144,12 @@ async def deliver_every(platform: Platform, period_s: float) -> None:
     while True:
         try:
             report = await asyncio.to_thread(
-                deliver_due, platform.store, platform.alert_channels, SystemClock().now(), clock=SystemClock().now
+                deliver_due,
+                platform.store,
+                platform.alert_channels,
+                SystemClock().now(),
+                clock=SystemClock().now,
+                parallel=PARALLEL,
             )
             if report.claimed >= BATCH:  # more waiting
                 continue

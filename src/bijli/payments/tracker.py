@@ -27,6 +27,8 @@ from bijli.protocol.relay import RelayState
 
 RECONNECT_KEY: Final = "supply:reconnect:{payment_id}"
 """The idempotency key of the reconnect a payment brings about (the supply service asks for it)."""
+EVENT_SLACK: Final = timedelta(seconds=2)
+"""A meter's event (whole seconds, by its clock) this close before a command was sent may be its doing."""
 RELAY_LOOKBACK: Final = timedelta(days=30)
 """How far before a payment the meter's last load-switch event is looked for."""
 
@@ -186,8 +188,18 @@ def _credited(facts: PaymentFacts) -> StepReached:
 def _reconnect(facts: PaymentFacts, captured: datetime, credited: StepReached) -> StepReached:
     stage = Stage.RECONNECT_SENT
     command = facts.reconnect
+    itself = _closed_itself(facts, captured)
     if command is not None:
         sent = [at for at in (command.first(s) for s in _UNDER_WAY) if at is not None]
+        # Before the command was sent: the meter's own doing (its events are whole seconds, so
+        # one the command caused can read a moment before the command was marked sent).
+        if itself is not None and (not sent or itself < min(sent) - EVENT_SLACK):
+            return StepReached(
+                stage=stage,
+                state=State.NOT_NEEDED,
+                at=None,
+                detail=f"the meter closed its relay itself on the credit (relay_connect {command.command_id} after)",
+            )
         if sent:
             return StepReached(
                 stage=stage, state=State.DONE, at=min(sent), detail=f"relay_connect {command.command_id} sent"
@@ -205,7 +217,7 @@ def _reconnect(facts: PaymentFacts, captured: datetime, credited: StepReached) -
             at=None,
             detail=f"relay_connect {command.command_id} queued: waiting for the meter to be online",
         )
-    if _closed_itself(facts, captured) is not None:
+    if itself is not None:
         return StepReached(
             stage=stage, state=State.NOT_NEEDED, at=None, detail="the meter closed its relay itself on the credit"
         )
@@ -226,16 +238,18 @@ def _reconnect(facts: PaymentFacts, captured: datetime, credited: StepReached) -
 
 def _restored(facts: PaymentFacts, captured: datetime, reconnect: StepReached) -> StepReached:
     stage = Stage.POWER_RESTORED
-    command = facts.reconnect
-    if command is not None:
-        confirmed = command.first(Status.CONFIRMED)
-        if confirmed is not None:
-            return StepReached(
-                stage=stage, state=State.DONE, at=confirmed, detail="the meter confirmed its relay closed"
-            )
+    confirmed = None if facts.reconnect is None else facts.reconnect.first(Status.CONFIRMED)
     closed = _closed_itself(facts, captured)
-    if closed is not None:
-        return StepReached(stage=stage, state=State.DONE, at=closed, detail="the meter reported its relay closed")
+    if closed is not None and facts.reconnect is not None:
+        sent = [at for at in (facts.reconnect.first(s) for s in _UNDER_WAY) if at is not None]
+        if sent and closed >= min(sent) - EVENT_SLACK:  # the command's doing, in the meter's whole seconds
+            closed = max(closed, min(sent))
+    if closed is not None and (confirmed is None or closed <= confirmed):
+        return StepReached(
+            stage=stage, state=State.DONE, at=closed, detail="the meter closed its relay (its event 302, by its clock)"
+        )
+    if confirmed is not None:
+        return StepReached(stage=stage, state=State.DONE, at=confirmed, detail="the meter confirmed its relay closed")
     if reconnect.state is State.NOT_NEEDED:
         return StepReached(stage=stage, state=State.NOT_NEEDED, at=None, detail=reconnect.detail)
     if reconnect.state is State.FAILED:

@@ -141,3 +141,31 @@ def test_an_account_without_a_meter_is_credited_in_the_ledger() -> None:
     found = track(PaymentFacts(payment=replace(PAYMENT, meter_id=None, relay=None)))
     assert found.steps[1].state is State.DONE and "no meter" in found.steps[1].detail
     assert found.meter_id is None
+
+
+def test_a_meter_that_closed_its_relay_on_a_typed_token_needed_no_reconnect_though_one_came_later() -> None:
+    typed = PAID + timedelta(minutes=10)
+    later = command("relay_connect", reconnect_key("pay-1"), (Status.SENT, 3600), (Status.CONFIRMED, 3602))
+    facts = PaymentFacts(
+        payment=PAYMENT,
+        tokens=(TOKEN,),
+        typed_at=PAID + timedelta(hours=1),
+        credit=command("credit", "payment:pay-1"),
+        reconnect=later,
+        relay_events=(*DISCONNECTED_BEFORE, (int(EventCode.LOAD_SWITCH_CONNECTED), typed)),
+    )
+    assert states(facts)[2:] == [("reconnect_sent", "not_needed", None), ("power_restored", "done", 600)]
+
+
+def test_the_reconnects_own_event_in_the_meters_whole_seconds_counts_from_the_send() -> None:
+    sent = PAID + timedelta(seconds=5, milliseconds=700)
+    reconnect = command("relay_connect", reconnect_key("pay-1"), (Status.SENT, 5.7), (Status.CONFIRMED, 7))
+    facts = PaymentFacts(
+        payment=PAYMENT,
+        tokens=(TOKEN,),
+        credit=PUSHED,
+        reconnect=reconnect,
+        relay_events=(*DISCONNECTED_BEFORE, (int(EventCode.LOAD_SWITCH_CONNECTED), PAID + timedelta(seconds=5))),
+    )
+    found = track(facts)
+    assert [(s.state, s.at) for s in found.steps[2:]] == [(State.DONE, sent), (State.DONE, sent)]
