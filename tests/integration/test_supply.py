@@ -4,6 +4,7 @@ their reasons and keys, the relay shown as the confirmed command left it."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -212,3 +213,38 @@ def test_the_supply_table_comes_and_goes_with_its_migration_and_starts_every_acc
         due = conn.execute(sa.select(sa.func.count()).where(s.next_check_at.is_not(None))).scalar_one()
     assert due == len(CITY)
     assert decide_due(store, uppcl(), datetime.now(UTC) + timedelta(minutes=1)).accounts == len(CITY)
+
+
+def test_a_low_balance_warning_tells_the_days_of_credit_left_at_the_consumers_pace(store: Store) -> None:
+    account = account_of(store, CITY[3].meter_id)
+    today = INSTALLED.astimezone(IST).date()
+    with store.engine.begin() as conn:  # two weeks of ₹100 days, all on the ledger
+        conn.execute(
+            t.day_charges.insert(),
+            [
+                {
+                    "account_no": account,
+                    "day": today - timedelta(days=k),
+                    "charge_paise": 10_000,
+                    "duty_paise": 0,
+                    "energy_wh": 15_000,
+                    "tariff_version": "v",
+                    "posted_paise": 10_000,
+                    "posted_duty_paise": 0,
+                    "posted_energy_wh": 15_000,
+                    "pending": False,
+                }
+                for k in range(1, 15)
+            ],
+        )
+    post(store, account, EntryKind.RECHARGE, 100_000, "payment:pay-x", INSTALLED)
+    post(store, account, EntryKind.DAY_CHARGE, -(balance(store, account) - 25_000), "day:x", INSTALLED)
+
+    decide(store, INSTALLED)
+
+    with store.engine.connect() as conn:
+        a = alert_tables.alerts.c
+        (facts,) = conn.execute(sa.select(a.facts).where(a.account_no == account, a.kind == "low_balance")).scalars()
+    facts = json.loads(facts) if isinstance(facts, str) else facts
+    assert (facts["level_pct"], facts["balance_paise"]) == (30, 25_000)
+    assert facts["days_left"] == "2.5"

@@ -23,8 +23,10 @@ from bijli.headend.command_records import (
     MeterNotInService,
 )
 from bijli.headend.handlers import queue_command
+from bijli.kernel.time import ist_day
 from bijli.kernel.unit import Transactions
 from bijli.mdm.meters import UnknownMeter
+from bijli.prepaid.handlers import forecasts_in
 from bijli.prepaid.policy import PrepaidPolicy
 from bijli.supply.model import REQUESTED_BY, AccountFacts, Decision, Order, SupplyState, Warned, decide
 from bijli.supply.ports import SupplyUnit
@@ -91,11 +93,27 @@ def decide_due(
                 for a in decision.alerts
             ]
             saved.append(_orders(uow, known.meter_id, decision, now, report))
-        raised = uow.alerts.raise_alerts(alerts, now) if alerts else []
+        raised = uow.alerts.raise_alerts(_with_days_left(uow, alerts, facts, now), now) if alerts else []
         uow.supply.save(saved, now)
     report.accounts = len(states)
     report.alerts = len(raised)
     return report
+
+
+def _with_days_left(
+    uow: SupplyUnit, alerts: list[Alert], facts: Mapping[str, AccountFacts], now: datetime
+) -> list[Alert]:
+    """Low-balance alerts with the days of credit left at the account's own pace
+    (`bijli.prepaid.forecast`), where there is enough history to tell."""
+    low = {a.account_no for a in alerts if a.kind == AlertKind.LOW_BALANCE}
+    if not low:
+        return alerts
+    told = forecasts_in(uow, {a: facts[a].balance_paise for a in sorted(low)}, ist_day(now))
+    found = []
+    for a in alerts:
+        days = told[a.account_no].days if a.kind == AlertKind.LOW_BALANCE else None
+        found.append(a if days is None else dataclasses.replace(a, facts={**a.facts, "days_left": str(days)}))
+    return found
 
 
 def _warnings_since_recharge(uow: SupplyUnit, facts: Mapping[str, AccountFacts]) -> dict[str, list[Warned]]:

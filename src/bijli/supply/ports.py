@@ -13,6 +13,7 @@ from typing import Protocol
 
 from bijli.alerts.ports import Outbox
 from bijli.headend.ports import Commands, MeterStatuses
+from bijli.prepaid.ports import ChargeHistory
 from bijli.supply.model import AccountFacts, Outcome, SupplyState
 
 
@@ -40,3 +41,5 @@ class SupplyUnit(Protocol):
     def commands(self) -> Commands: ...
     @property
     def registry(self) -> MeterStatuses: ...
+    @property
+    def day_charges(self) -> ChargeHistory: ...
