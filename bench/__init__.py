@@ -2,8 +2,8 @@
 
 They run from a source checkout (they are not part of the installed package), from the
 repository's root: ``python -m bench.fleet``, ``python -m bench.ingest``, ``python -m
-bench.readings``, ``python -m bench.statements``, or the same through ``bijli bench
-fleet|ingest|readings|statements``.
+bench.readings``, ``python -m bench.statements``, ``python -m bench.alerts``, or the same
+through ``bijli bench fleet|ingest|readings|statements|alerts``.
 """
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
@@ -31,6 +32,8 @@ DELIVER_EVERY: Final = timedelta(seconds=2)
 """How often `bijli serve` looks for deliveries due."""
 BATCH: Final = 200
 """Deliveries one round claims, at most."""
+PARALLEL: Final = 8
+"""Messages a worker sends at a time (`bijli serve`, `bijli alerts deliver`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,29 +78,37 @@ def deliver_due(
     limit: int = BATCH,
     clock: Callable[[], datetime] | None = None,
     retries: Retries = SITE_RETRIES,
+    parallel: int = 1,
 ) -> DeliveryReport:
     """One round: claim up to `limit` due deliveries under a lease (committed), send each
-    through its channel's provider, then record each outcome: `sent`, a retry with backoff, or
-    `failed` for good. Only the channels in `channels` are claimed (the others wait for a worker
-    that has them); one whose lease is about to end is left for the lease to end (then claimed
-    again). `clock` reads the time as sending goes on (default: `now` throughout, a simulated
-    clock)."""
+    through its channel's provider, then record each outcome at once: `sent`, a retry with
+    backoff, or `failed` for good. Only the channels in `channels` are claimed (the others wait
+    for a worker that has them); one whose lease is about to end is left for the lease to end
+    (then claimed again). `parallel` messages are sent at a time (providers answer slowly: a
+    gateway's round trip, an SMTP conversation). `clock` reads the time as sending goes on
+    (default: `now` throughout, a simulated clock)."""
     with store.transaction() as uow:
         claimed = uow.alerts.claim(now, limit, sorted(channels), retries.lease)
     if not claimed:
         return DeliveryReport()
     stop_at = now + retries.lease - retries.margin
-    outcomes: Counter[str] = Counter()
-    for due in claimed:
+
+    def deliver(due: Due) -> str | None:
         at = clock() if clock is not None else now
         sender = channels.get(due.channel)
         if sender is None or at >= stop_at:
-            continue
+            return None
         result = _send(due, sender, at, clock, retries)
         with store.transaction() as uow:  # at once: a crash now resends this one message at most
             uow.alerts.finish([result])
-        outcomes[result.outcome.value] += 1
-    return DeliveryReport(claimed=len(claimed), outcomes=outcomes)
+        return result.outcome.value
+
+    if parallel <= 1:
+        done = [deliver(due) for due in claimed]
+    else:
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            done = list(pool.map(deliver, claimed))
+    return DeliveryReport(claimed=len(claimed), outcomes=Counter(o for o in done if o is not None))
 
 
 def _send(due: Due, sender: Sender, at: datetime, clock: Callable[[], datetime] | None, retries: Retries) -> Result:

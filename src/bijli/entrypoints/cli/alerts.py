@@ -15,7 +15,7 @@ import typer
 from bijli import settings as settings_mod
 from bijli.adapters import alert_channels
 from bijli.adapters.keyfile import KeyFileError
-from bijli.alerts.handlers import BATCH, DELIVER_EVERY, deliver_due
+from bijli.alerts.handlers import BATCH, DELIVER_EVERY, PARALLEL, deliver_due
 from bijli.alerts.model import SITE_RETRIES, Retries
 from bijli.entrypoints.cli.options import DatabaseUrl, DataDir, console
 from bijli.entrypoints.cli.platform import opened
@@ -96,6 +96,7 @@ def deliver(
     mail_from: MailFrom = None,
     smtp_password_file: SmtpPasswordFile = None,
     once: Annotated[bool, typer.Option("--once", help="One round, then print its JSON line and stop.")] = False,
+    parallel: Annotated[int, typer.Option(min=1, max=64, help="Messages sent at a time.")] = PARALLEL,
     period: Annotated[float, typer.Option(min=0.05, help="Seconds between rounds.")] = DELIVER_EVERY.total_seconds(),
     first_retry: Annotated[
         float, typer.Option(min=0.01, help="Seconds before the first retry of a failed send (doubling).")
@@ -135,7 +136,12 @@ def deliver(
         while not stop.is_set():
             try:
                 report = deliver_due(
-                    platform.store, platform.alert_channels, clock.now(), clock=clock.now, retries=retries
+                    platform.store,
+                    platform.alert_channels,
+                    clock.now(),
+                    clock=clock.now,
+                    retries=retries,
+                    parallel=parallel,
                 )
             except StoreUnavailable as e:
                 console.print(f"[yellow]store unavailable ({e}); trying again[/yellow]")
