@@ -13,6 +13,7 @@ import uvicorn
 from rich.console import Console
 
 from bijli.adapters.brokers.address import BrokerAddress
+from bijli.adapters.brokers.jetstream import JetStreamUplink, NatsAddress
 from bijli.adapters.brokers.mqtt import MqttUplink
 from bijli.alerts.handlers import BATCH, DELIVER_EVERY, PARALLEL, deliver_due
 from bijli.bootstrap import Platform
@@ -79,6 +80,15 @@ async def headend_for(platform: Platform, address: BrokerAddress, worker: str = 
         headend_client_id(secret, root, worker),
         asyncio.get_running_loop(),
     )
+    await uplink.start()
+    return HeadEnd(platform.store, uplink, platform.ring, root, SystemClock(), name=f"{socket.gethostname()}/{worker}")
+
+
+async def jetstream_headend_for(platform: Platform, address: NatsAddress, worker: str = "1") -> HeadEnd:
+    """A head-end worker ingesting from NATS JetStream: every worker of the site fetches from
+    the same durable pull consumer (named like `headend_group`), a work queue."""
+    root = platform.settings.topic_root
+    uplink = JetStreamUplink(address, topics.uplink_filter(root), headend_group(platform.settings.site_keys, root))
     await uplink.start()
     return HeadEnd(platform.store, uplink, platform.ring, root, SystemClock(), name=f"{socket.gethostname()}/{worker}")
 
@@ -173,16 +183,21 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
     """Serve until interrupted (the caller disposes of the platform)."""
     tasks: list[asyncio.Task[Any]] = []
     headend = None
-    if platform.settings.speaks_mqtt:
-        address = platform.settings.broker_address()
-        headend = await headend_for(platform, address, worker)
+    if platform.settings.speaks_mqtt or platform.settings.speaks_nats:
+        address: BrokerAddress | NatsAddress
+        if platform.settings.speaks_nats:
+            address = NatsAddress.parse(platform.settings.broker_url)
+            headend = await jetstream_headend_for(platform, address, worker)
+        else:
+            address = platform.settings.broker_address()
+            headend = await headend_for(platform, address, worker)
         tasks.append(asyncio.create_task(headend.run()))
         tasks.append(asyncio.create_task(vee_every(platform, vee_period_s)))
         tasks.append(asyncio.create_task(reconcile_every(platform, RECONCILE_EVERY.total_seconds())))
-        who = f" as {address.username}" if address.username else ""
+        who = f" as {address.username}" if isinstance(address, BrokerAddress) and address.username else ""
         console.print(f"head-end ingesting from [bold]{address}[/bold]{who}")
         # Commands go out on the head-end's own broker connection.
-        assert isinstance(headend.uplink, MqttUplink)
+        assert isinstance(headend.uplink, MqttUplink | JetStreamUplink)
         dispatcher = Dispatcher(platform.dispatch, headend.uplink, platform.ring, headend.root, SystemClock())
         tasks.append(asyncio.create_task(dispatcher.run()))
         tasks.append(asyncio.create_task(supply_every(platform)))
