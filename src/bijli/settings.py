@@ -9,7 +9,7 @@ from pathlib import Path
 from bijli.adapters import keyfile, payment_secret
 from bijli.adapters.alert_channels import AlertSettings
 from bijli.adapters.brokers.address import BrokerAddress, BrokerUrlError
-from bijli.adapters.brokers.jetstream import NatsAddress
+from bijli.adapters.brokers.nats_address import NatsAddress
 from bijli.adapters.db.engine import sqlite_url
 from bijli.protocol.keys import SiteKeys
 

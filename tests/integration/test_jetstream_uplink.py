@@ -10,7 +10,8 @@ import time
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bijli.adapters.brokers.jetstream import JetStreamUplink, NatsAddress, topic_of, uplink_subject
+from bijli.adapters.brokers.jetstream import JetStreamUplink, topic_of, uplink_subject
+from bijli.adapters.brokers.nats_address import NatsAddress
 from bijli.headend.ports import Delivery
 from bijli.protocol import topics
 from tests.support.nats_cluster import NatsCluster, nats_node  # noqa: F401  (fixture)

@@ -7,18 +7,19 @@ import contextlib
 import logging
 import socket
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from rich.console import Console
 
 from bijli.adapters.brokers.address import BrokerAddress
-from bijli.adapters.brokers.jetstream import JetStreamUplink, NatsAddress
 from bijli.adapters.brokers.mqtt import MqttUplink
+from bijli.adapters.brokers.nats_address import NatsAddress
 from bijli.alerts.handlers import BATCH, DELIVER_EVERY, PARALLEL, deliver_due
 from bijli.bootstrap import Platform
 from bijli.headend.dispatcher import Dispatcher
 from bijli.headend.handlers import ask_for_profile
+from bijli.headend.ports import Downlink
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SystemClock
 from bijli.kernel.unit import StoreUnavailable
@@ -87,6 +88,8 @@ async def headend_for(platform: Platform, address: BrokerAddress, worker: str = 
 async def jetstream_headend_for(platform: Platform, address: NatsAddress, worker: str = "1") -> HeadEnd:
     """A head-end worker ingesting from NATS JetStream: every worker of the site fetches from
     the same durable pull consumer (named like `headend_group`), a work queue."""
+    from bijli.adapters.brokers.jetstream import JetStreamUplink  # the NATS client only where it is used
+
     root = platform.settings.topic_root
     uplink = JetStreamUplink(address, topics.uplink_filter(root), headend_group(platform.settings.site_keys, root))
     await uplink.start()
@@ -197,8 +200,9 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
         who = f" as {address.username}" if isinstance(address, BrokerAddress) and address.username else ""
         console.print(f"head-end ingesting from [bold]{address}[/bold]{who}")
         # Commands go out on the head-end's own broker connection.
-        assert isinstance(headend.uplink, MqttUplink | JetStreamUplink)
-        dispatcher = Dispatcher(platform.dispatch, headend.uplink, platform.ring, headend.root, SystemClock())
+        uplink = headend.uplink
+        assert isinstance(uplink, MqttUplink) or platform.settings.speaks_nats
+        dispatcher = Dispatcher(platform.dispatch, cast(Downlink, uplink), platform.ring, headend.root, SystemClock())
         tasks.append(asyncio.create_task(dispatcher.run()))
         tasks.append(asyncio.create_task(supply_every(platform)))
         console.print("command dispatcher and supply service running")
