@@ -40,6 +40,26 @@ def test_bench_ingest_small_run_loses_and_doubles_nothing(pg_url: str) -> None:
     assert positive(figures["worker_rss_mb"])
 
 
+def test_bench_ingest_on_jetstream_with_a_worker_killed_loses_and_doubles_nothing(pg_url: str) -> None:
+    require("the nats-server program", shutil.which("nats-server") is not None)
+    out = run_bijli(
+        [
+            *("bench", "ingest", "--broker", "nats", "--meters", "50", "--intervals", "2", "--workers", "2"),
+            *("--kill-worker", "--database-url", pg_url),
+        ],
+        timeout=240,
+    )
+    figures = last_json_line(out)
+    for field in ("readings_per_s", "broker_limit_per_s", "uplink_limit_per_s", "copy_limit_per_s"):
+        assert positive(figures[field]), field
+    assert figures["lost"] == 0
+    assert figures["doubled"] == 0
+    assert figures["readings"] == 100
+    assert figures["quarantined"] == {}
+    assert figures["worker_killed"] is True
+    assert str(figures["broker"]).startswith("nats-server")
+
+
 def test_bench_readings_small_run_answers_a_meters_day(pg_url: str) -> None:
     out = run_bijli(
         ["bench", "readings", "--readings", "20000", "--samples", "50", "--database-url", pg_url], timeout=120

@@ -61,6 +61,7 @@ class JetStreamUplink:
         self._nc: Any = None
         self._sub: Any = None
         self._last_arrival = time.monotonic()
+        self._closing = False
         self.disconnections = 0
 
     async def start(self, timeout_s: float = 10.0) -> None:
@@ -68,6 +69,8 @@ class JetStreamUplink:
         BrokerDown if the servers do not answer."""
 
         async def disconnected() -> None:
+            if self._closing:
+                return
             self.disconnections += 1
             log.warning("head-end lost its connection to NATS %s", self._address)
 
@@ -155,5 +158,6 @@ class JetStreamUplink:
             raise BrokerDown(f"NATS publish to {topic} failed: {e!r}") from e
 
     async def close(self) -> None:
+        self._closing = True
         if self._nc is not None and not self._nc.is_closed:
             await self._nc.close()
