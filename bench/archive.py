@@ -21,10 +21,12 @@ import os
 import random
 import statistics
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
+import pyarrow as pa
 import sqlalchemy as sa
 import typer
 from rich.console import Console
@@ -35,7 +37,9 @@ from bench.readings import DEFAULT_URL
 from bijli.adapters.db import archive, partitions
 from bijli.adapters.db import engine as db
 from bijli.adapters.db.queries import Queries, ReadingView
-from bijli.kernel.time import IST, ist_midnight
+from bijli.fleet.city import build_city
+from bijli.fleet.load import household_scale, interval_wh, voltage_dv
+from bijli.kernel.time import INTERVAL, INTERVALS_PER_DAY, IST, ist_midnight
 
 TARGET_BYTES = 30.0
 
@@ -58,7 +62,49 @@ def _read(queries: Queries, picks: list[tuple[str, datetime]]) -> tuple[list[lis
     return answers, ms
 
 
-def run(database_url: str, month: str, directory: Path, samples: int, seed: int, console: Console) -> dict[str, object]:
+def twin_month_bytes(meters: int, days: int, directory: Path) -> tuple[int, int]:
+    """Readings and Parquet bytes of `meters` of the fleet twin's households over `days`, written
+    as `bijli db archive` writes a file: the bench store's generated readings repeat a pattern,
+    the twin's have the lognormal noise of real consumption and the voltage's own noise."""
+    city = build_city(meters)
+    sanctioned = np.array([c.sanctioned_load_w for c in city], dtype=np.int64)
+    scale = household_scale(sanctioned, 7)
+    first = ist_midnight(date(2026, 11, 1))
+    n = days * INTERVALS_PER_DAY
+    wh = np.empty((n, meters), dtype=np.int64)
+    volts = np.empty((n, meters), dtype=np.int64)
+    for i in range(n):
+        wh[i] = interval_wh(scale, sanctioned, first + i * INTERVAL, 7, i)
+        volts[i] = voltage_dv(meters, 7, i)
+    by_meter_wh, by_meter_v = wh.T.reshape(-1), volts.T.reshape(-1)
+    starts = np.tile(np.arange(n, dtype=np.int64) * 900 + int(first.timestamp()), meters) * 1_000_000
+    registers = (np.cumsum(wh.T, axis=1) + 1_000_000).reshape(-1)
+    raw = pa.table(
+        {
+            "meter_id": pa.array(np.repeat([c.meter_id for c in city], n)),
+            "interval_start": starts,
+            "import_wh": by_meter_wh,
+            "import_vah": np.rint(by_meter_wh / 0.92).astype(np.int64),
+            "export_wh": np.zeros(n * meters, dtype=np.int64),
+            "voltage_dv": by_meter_v,
+            "current_ma": np.rint(by_meter_wh * 4 * 1e4 / np.maximum(by_meter_v, 1)).astype(np.int64),
+            "import_wh_total": registers,
+            "quality": pa.array(["actual"] * (n * meters)),
+            "received_at": starts + 920_000_000 + (np.arange(n * meters) % 7_000) * 1000,
+            "flags": np.zeros(n * meters, dtype=np.int64),
+        }
+    )
+    path = directory / "twin.parquet"
+    directory.mkdir(parents=True, exist_ok=True)
+    archive._write(archive._typed(raw), path)
+    size = path.stat().st_size
+    path.unlink()
+    return n * meters, size
+
+
+def run(
+    database_url: str, month: str, directory: Path, samples: int, seed: int, twin_meters: int, console: Console
+) -> dict[str, object]:
     load = os.getloadavg()[0]
     first = archive.parse_month(month)
     engine = db.create(database_url)
@@ -97,6 +143,7 @@ def run(database_url: str, month: str, directory: Path, samples: int, seed: int,
         again, warm_ms = _read(queries, picks)
     finally:
         engine.dispose()
+    twin_rows, twin_bytes = twin_month_bytes(twin_meters, 30, directory)
     same = sum(a == b for a, b in zip(before, after, strict=True))
     if same != len(picks) or again != after:
         raise BenchError(f"{len(picks) - same} of {len(picks)} meter-days read differently from Parquet")
@@ -109,6 +156,8 @@ def run(database_url: str, month: str, directory: Path, samples: int, seed: int,
         "target_bytes_per_reading": TARGET_BYTES,
         "source_bytes": result.source_bytes,
         "source_bytes_per_reading": round(result.source_bytes / result.rows, 1) if result.rows else None,
+        "twin_readings": twin_rows,
+        "twin_bytes_per_reading": round(twin_bytes / twin_rows, 2),
         "archive_s": round(took, 1),
         "archived_per_s": round(result.rows / took),
         "samples": len(picks),
@@ -131,11 +180,14 @@ def main(
     directory: Annotated[Path, typer.Option("--dir", help="Folder for the Parquet files.")] = Path("bench-archive"),
     samples: Annotated[int, typer.Option(min=1, help="Meter-days read before and after.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the meter-days picked.")] = 1,
+    twin_meters: Annotated[
+        int, typer.Option(min=1, help="Fleet twin households written the same way, for 30 days (one file's worth).")
+    ] = archive.METERS_PER_FILE,
 ) -> None:
     """Archive a month of the readings bench store to Parquet and read it back; one JSON line."""
     console = Console(stderr=True)
     try:
-        figures = run(database_url, month, directory, samples, seed, console)
+        figures = run(database_url, month, directory, samples, seed, twin_meters, console)
     except (BenchError, archive.ArchiveRefused, archive.ArchiveMismatch) as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from e

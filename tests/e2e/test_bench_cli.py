@@ -126,11 +126,23 @@ def test_bench_supply_small_run_decides_for_every_account(pg_url: str) -> None:
 def test_bench_archive_small_run_round_trips_last_month(pg_url: str, tmp_path: Path) -> None:
     run_bijli(["bench", "readings", "--readings", "40000", "--days", "40", "--samples", "5", "--database-url", pg_url])
     month = f"{partitions.add_months(partitions.month_of(datetime.now(UTC)), -1):%Y-%m}"
-    args = ["--month", month, "--samples", "30", "--dir", str(tmp_path), "--database-url", pg_url]
+    args = [
+        "--month",
+        month,
+        "--samples",
+        "30",
+        "--twin-meters",
+        "20",
+        "--dir",
+        str(tmp_path),
+        "--database-url",
+        pg_url,
+    ]
     figures = last_json_line(run_bijli(["bench", "archive", *args], timeout=120))
     assert figures["month"] == month and figures["same_answers"] == figures["samples"] == 30
     assert figures["rows_per_answer"] == 96
     assert positive(figures["readings"]) and positive(figures["bytes"])
     assert float(str(figures["bytes_per_reading"])) <= 30.0
+    assert figures["twin_readings"] == 20 * 30 * 96 and 0 < float(str(figures["twin_bytes_per_reading"])) <= 30.0
     for field in ("postgres_p50_ms", "parquet_p50_ms", "parquet_first_p99_ms", "archive_s"):
         assert positive(figures[field]), field
