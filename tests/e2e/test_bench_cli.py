@@ -89,3 +89,12 @@ def test_bench_days_left_small_run_prints_the_error_at_3_days() -> None:
     assert isinstance(error, float) and 0 <= error < 100
     assert figures["target_pct"] == 20.0
     assert figures["within_target"] == (error < 20)
+
+
+def test_bench_supply_small_run_decides_for_every_account(pg_url: str) -> None:
+    out = run_bijli(["bench", "supply", "--meters", "60", "--workers", "2", "--database-url", pg_url], timeout=120)
+    figures = last_json_line(out)
+    assert figures["meters"] == 60
+    assert isinstance(figures["first_pass_alerts"], int) and figures["first_pass_alerts"] > 0
+    for field in ("accounts_per_s_first", "accounts_per_s_steady", "projected_pass_s_750k", "ratio_to_target"):
+        assert positive(figures[field]), field

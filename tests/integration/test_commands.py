@@ -39,7 +39,7 @@ from bijli.mdm.meters import UnknownMeter
 from bijli.prepaid.tariff import builtin_tariffs
 from bijli.protocol import topics
 from bijli.protocol.codec import Refusal, open_command
-from bijli.protocol.frames import COMMAND_ACTIONS, KEY_CHANGE, AckFrame, CommandFrame, ReadingFrame
+from bijli.protocol.frames import COMMAND_ACTIONS, CUTOFF_PERMIT, KEY_CHANGE, AckFrame, CommandFrame, ReadingFrame
 from bijli.web.app import create_app
 from bijli.web.commands_api import Action, ShownAction
 from tests.support.access import log_in_staff
@@ -685,9 +685,10 @@ def body(**change: Any) -> dict[str, Any]:
     return {"action": "relay_disconnect", "reason": "arrears"} | change
 
 
-def test_the_api_offers_exactly_the_protocols_actions_but_the_key_change() -> None:
-    # A key change moves the whole fleet (`bijli keys rotate`); the API lists it, never asks it.
-    assert sorted(typing.get_args(Action)) == sorted(a for a in COMMAND_ACTIONS if a != KEY_CHANGE)
+def test_the_api_offers_exactly_the_protocols_actions_but_the_key_change_and_the_permit() -> None:
+    # A key change moves the whole fleet (`bijli keys rotate`), and a cutoff permit is the supply
+    # service's own (after its warnings); the API lists them, never asks them.
+    assert sorted(typing.get_args(Action)) == sorted(a for a in COMMAND_ACTIONS if a not in (KEY_CHANGE, CUTOFF_PERMIT))
     shown = {a for t in typing.get_args(ShownAction) for a in (typing.get_args(t) or (t,))}
     assert shown == set(COMMAND_ACTIONS)
 

@@ -14,7 +14,15 @@ from bijli.adapters.brokers.mqtt import MqttUplink
 from bijli.alerts.handlers import DELIVER_EVERY
 from bijli.bootstrap import Platform
 from bijli.entrypoints.demo import demo_logins
-from bijli.entrypoints.serve import cancel, deliver_every, headend_for, reconcile_every, vee_every, web_server
+from bijli.entrypoints.serve import (
+    cancel,
+    deliver_every,
+    headend_for,
+    reconcile_every,
+    supply_every,
+    vee_every,
+    web_server,
+)
 from bijli.fleet.simulate import run_simulation
 from bijli.headend.dispatcher import Dispatcher
 from bijli.kernel.clock import SystemClock
@@ -50,6 +58,7 @@ async def run_live(platform: Platform, *, meters: int, mqtt_port: int, hotspot_p
     tasks = [
         asyncio.create_task(headend.run()),
         asyncio.create_task(dispatcher.run()),
+        asyncio.create_task(supply_every(platform)),
         asyncio.create_task(vee_every(platform, VEE_PERIOD_S)),
         asyncio.create_task(reconcile_every(platform, RECONCILE_EVERY.total_seconds())),
         asyncio.create_task(deliver_every(platform, DELIVER_EVERY.total_seconds())),

@@ -23,8 +23,10 @@ from bijli.kernel.clock import SystemClock
 from bijli.kernel.unit import StoreUnavailable
 from bijli.mdm.handlers import run_vee
 from bijli.payments.handlers import RECONCILE_EVERY, reconcile
+from bijli.prepaid.policy import uppcl
 from bijli.protocol import topics
 from bijli.protocol.keys import SiteKeys
+from bijli.supply.handlers import decide_all_due
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,32 @@ async def reconcile_every(platform: Platform, period_s: float) -> None:
             log.exception("reconciliation round failed")
 
 
+SUPPLY_EVERY_S = 5.0
+
+
+async def supply_every(platform: Platform, period_s: float = SUPPLY_EVERY_S) -> None:
+    """The supply service: every `period_s`, decide for every account that is due (warn,
+    notice, permit, cut, reconnect), by the shipped policy file."""
+    policy = uppcl()
+    while True:
+        try:
+            done = await asyncio.to_thread(decide_all_due, platform.store, policy, SystemClock().now())
+            if done.accounts:
+                log.info(
+                    "supply: %d accounts, %d alerts, %d disconnects, %d reconnects, %d permits",
+                    done.accounts,
+                    done.alerts,
+                    done.disconnects,
+                    done.reconnects,
+                    done.permits,
+                )
+        except StoreUnavailable as e:  # the accounts stay due; the next round takes them
+            log.warning("store unavailable (%s); supply round skipped, next in %.0f s", e, period_s)
+        except Exception:  # a failed round is logged and tried again next time
+            log.exception("supply round failed")
+        await asyncio.sleep(period_s)
+
+
 async def deliver_every(platform: Platform, period_s: float) -> None:
     """Alert delivery rounds, every `period_s` (at once again while a round finds a full
     batch), for as long as the platform serves."""
@@ -157,7 +185,8 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
         assert isinstance(headend.uplink, MqttUplink)
         dispatcher = Dispatcher(platform.dispatch, headend.uplink, platform.ring, headend.root, SystemClock())
         tasks.append(asyncio.create_task(dispatcher.run()))
-        console.print("command dispatcher running")
+        tasks.append(asyncio.create_task(supply_every(platform)))
+        console.print("command dispatcher and supply service running")
     tasks.append(asyncio.create_task(deliver_every(platform, DELIVER_EVERY.total_seconds())))
     console.print(f"alerts delivered by {', '.join(sorted(platform.alert_channels))}")
     server = web_server(platform)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final
 from bijli.fleet.outbox import READINGS_PER_FRAME
 from bijli.protocol import keys, tokens
 from bijli.protocol.events import EventCode
-from bijli.protocol.frames import KEY_CHANGE, REPLAYED_COMMAND, AckFrame, CommandFrame, ReadingFrame
+from bijli.protocol.frames import CUTOFF_PERMIT, KEY_CHANGE, REPLAYED_COMMAND, AckFrame, CommandFrame, ReadingFrame
 
 if TYPE_CHECKING:
     from bijli.fleet.twin import FleetTwin
@@ -35,6 +35,8 @@ class MeterAction:
     """Whether the args are enough to act on."""
     do: Callable[[FleetTwin, int, Args, float], str]
     """Meter i acts at the moment given; the detail of its ``done``."""
+    refuse: Callable[[FleetTwin, int, Args, float], str | None] | None = None
+    """Why meter i will not act now (its ``refused`` detail), or None: it acts."""
 
 
 def take_command(twin: FleetTwin, i: int, command: CommandFrame, at: float) -> None:
@@ -50,6 +52,10 @@ def take_command(twin: FleetTwin, i: int, command: CommandFrame, at: float) -> N
     action = ACTIONS.get(command.action)
     if action is None or not action.can(command.args):
         _answer(twin, i, command, "refused", f"cannot {command.action} with {sorted(command.args)}", at)
+        return
+    why_not = action.refuse(twin, i, command.args, at) if action.refuse is not None else None
+    if why_not is not None:
+        _answer(twin, i, command, "refused", why_not, at)
         return
     detail = action.do(twin, i, command.args, at)
     done[command.command_id] = None
@@ -70,8 +76,23 @@ def _relay_connect(twin: FleetTwin, i: int, args: Args, at: float) -> str:
 
 
 def _relay_disconnect(twin: FleetTwin, i: int, args: Args, at: float) -> str:
-    twin.set_relay(i, False, at)
+    twin.set_relay(i, False, at, for_credit=bool(args.get("for_credit")))
     return ""
+
+
+def _no_disconnect(twin: FleetTwin, i: int, args: Args, at: float) -> str | None:
+    """A disconnect that arrives after its `until`, or one for credit when the meter's own
+    balance is not below zero, is refused (the meter keeps supply on)."""
+    if "until" in args and at + twin.clock_offset[i] > args["until"]:
+        return "too late: the disconnect was valid until " + str(args["until"])
+    if args.get("for_credit") and twin.mirrors.balance[i] >= 0:
+        return "balance not below zero: no cut for credit"
+    return None
+
+
+def _cutoff_permit(twin: FleetTwin, i: int, args: Args, at: float) -> str:
+    twin.mirrors.permit_after[i] = max(int(args["after"]), 1)
+    return f"may cut itself from {int(args['after'])}"
 
 
 def _time_sync(twin: FleetTwin, i: int, args: Args, at: float) -> str:
@@ -137,7 +158,10 @@ def _always(args: Args) -> bool:
 
 ACTIONS: Final[Mapping[str, MeterAction]] = {
     "relay_connect": MeterAction(_always, _relay_connect),
-    "relay_disconnect": MeterAction(_always, _relay_disconnect),
+    "relay_disconnect": MeterAction(
+        lambda args: args.get("for_credit", 0) in (0, 1), _relay_disconnect, _no_disconnect
+    ),
+    CUTOFF_PERMIT: MeterAction(lambda args: args.get("after", 0) > 0, _cutoff_permit),
     "time_sync": MeterAction(lambda args: "t" in args, _time_sync),
     "credit": MeterAction(lambda args: args.get("amount_paise", 0) > 0, _credit),
     "read_profile": MeterAction(lambda args: "from" in args and "to" in args, _read_profile),

@@ -35,6 +35,8 @@ class CreditMirrors:
         self.tariff = tariff
         self.balance = opening_paise
         self.negative_since = np.full(len(opening_paise), NOT_NEGATIVE, dtype=np.int64)
+        self.permit_after = np.zeros(len(opening_paise), dtype=np.int64)
+        """The `after` of the supply service's `cutoff_permit` each meter holds (0: none)."""
         self.month_wh = np.zeros(len(opening_paise), dtype=np.int64)
         self.loaded: dict[int, list[tuple[date, MirrorTariff]]] = {}
         """Tariff versions loaded into a meter by command, by the day each takes effect."""
@@ -82,6 +84,7 @@ class CreditMirrors:
         if self.balance[i] < 0:
             return False
         self.negative_since[i] = NOT_NEGATIVE
+        self.permit_after[i] = 0  # a balance made whole voids the cutoff permit
         return True
 
     def load(self, i: int, args: Mapping[str, int]) -> date:
@@ -91,6 +94,15 @@ class CreditMirrors:
         versions = [v for v in self.loaded.get(i, []) if v[0] != effective]
         self.loaded[i] = sorted([*versions, (effective, MirrorTariff.pushed(args))], key=lambda v: v[0])
         return effective
+
+    def may_cut_itself(self, t: int, policy: PrepaidPolicy) -> Bools:
+        """Consumer meters that may cut themselves at `t` when offline (protected time aside):
+        beyond emergency credit and, where the policy asks for one, holding the server's
+        cutoff permit whose `after` has come."""
+        due = self.beyond_emergency_credit(t, policy)
+        if policy.offline_cut_needs_permit:
+            due = due & (self.permit_after > 0) & (self.permit_after <= t)
+        return due
 
     def beyond_emergency_credit(self, t: int, policy: PrepaidPolicy) -> Bools:
         """Consumer meters whose balance has been negative longer than the policy's emergency credit."""

@@ -12,7 +12,7 @@ live beside this module: `modems`, `sensing`, `credit`, `profiles`, and `command
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -32,7 +32,7 @@ from bijli.kernel.time import INTERVAL_S, IST, epoch, utc_from_epoch
 from bijli.meter.credit import MirrorTariff
 from bijli.meter.modem import DEFAULT_TIMERS, ModemTimers
 from bijli.meter.sensors import CONDITIONS
-from bijli.prepaid.policy import UPPCL, PrepaidPolicy
+from bijli.prepaid.policy import PrepaidPolicy, uppcl
 from bijli.prepaid.tariff import Tariff
 from bijli.protocol import tokens
 from bijli.protocol.codec import Refusal, open_command
@@ -69,7 +69,7 @@ class TwinOptions:
     history_days: int = 2
     """How far back the meter can answer a profile read (real meters: 45-90 days; the twin
     keeps 20 bytes per meter per interval, so 90 days of 24,000 meters take 4 GB)."""
-    policy: PrepaidPolicy = UPPCL
+    policy: PrepaidPolicy = field(default_factory=uppcl)
     drift_ppm: float = 2.0
     """Typical RTC drift; each meter gets a random drift within ±this."""
 
@@ -333,7 +333,7 @@ class FleetTwin:
         if policy.friendly(moment):
             return
         t = epoch(moment)
-        due = self.mirrors.beyond_emergency_credit(t, policy) & ~self.online & self.relay
+        due = self.mirrors.may_cut_itself(t, policy) & ~self.online & self.relay
         for i in np.nonzero(due)[0].tolist():
             self.set_relay(i, False, float(t), for_credit=True)
 

@@ -17,7 +17,7 @@ from typing import Any, Final
 from bijli.kernel.time import INTERVAL_S, IST, epoch, ist_midnight, utc_from_epoch
 from bijli.prepaid.tariff import TariffVersion
 from bijli.protocol.events import EventCode
-from bijli.protocol.frames import COMMAND_ACTIONS, KEY_CHANGE
+from bijli.protocol.frames import COMMAND_ACTIONS, CUTOFF_PERMIT, KEY_CHANGE
 from bijli.protocol.keys import KEY_CHANGE_PARTS, MAX_VERSION, WORD_BYTES
 from bijli.protocol.relay import RelayState
 from bijli.protocol.tokens import MAX_TOKEN_ID
@@ -68,7 +68,7 @@ class ActionSpec:
     args: tuple[Arg, ...]
     confirmation: Confirmation
     rate_limited: bool = False
-    """Counted against the per-transformer and per-area limits (mass reconnects)."""
+    """Counted against the per-transformer and per-area limits (mass reconnects and disconnects)."""
     set_at_send: tuple[str, ...] = ()
     """Arguments the dispatcher fills in each time it sends (never given by the operator)."""
     summary: str = ""
@@ -87,10 +87,21 @@ ACTIONS: Final[Mapping[str, ActionSpec]] = {
     for a in (
         ActionSpec(
             name="relay_disconnect",
-            args=(),
+            args=(
+                Arg(
+                    "for_credit",
+                    0,
+                    1,
+                    "1: a cut for credit, which the meter refuses while its own balance is not below zero, "
+                    "and undoes by itself once credit (pushed or typed) brings it back to zero or more",
+                    optional=True,
+                ),
+                Arg("until", 0, 2**33, "epoch seconds after which the meter does not act on it", optional=True),
+            ),
             confirmation=Confirmation(
                 events=frozenset({EventCode.LOAD_SWITCH_DISCONNECTED}), relay=RelayState.DISCONNECTED
             ),
+            rate_limited=True,
             summary="open the relay (load switch)",
         ),
         ActionSpec(
@@ -99,6 +110,12 @@ ACTIONS: Final[Mapping[str, ActionSpec]] = {
             confirmation=Confirmation(events=frozenset({EventCode.LOAD_SWITCH_CONNECTED}), relay=RelayState.CONNECTED),
             rate_limited=True,
             summary="close the relay",
+        ),
+        ActionSpec(
+            name=CUTOFF_PERMIT,
+            args=(Arg("after", 0, 2**33, "epoch seconds from which the meter may cut itself while offline"),),
+            confirmation=Confirmation(on_ack=True),
+            summary="let the meter cut itself for credit while it cannot hear the server, not before `after`",
         ),
         ActionSpec(
             name="time_sync",
@@ -179,6 +196,9 @@ def check_args(action: str, args: Mapping[str, Any], now: datetime) -> str | Non
         return f"unknown action {action!r}; one of {', '.join(COMMAND_ACTIONS)}"
     if action == KEY_CHANGE:
         return "a key change is not asked meter by meter: `bijli keys rotate` moves the whole fleet"
+    until = args.get("until") if action == "relay_disconnect" else None
+    if isinstance(until, int) and not isinstance(until, bool) and until <= epoch(now):
+        return "until must be in the future: the meter would never act on it"
     wanted = {a.name: a for a in spec.args}
     for name in sorted(args):
         if name in spec.set_at_send:

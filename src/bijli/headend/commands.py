@@ -51,6 +51,7 @@ __all__ = [
     "Evidence",
     "IllegalTransition",
     "InFlight",
+    "Place",
     "Status",
     "Step",
     "answer",
@@ -175,10 +176,18 @@ class DispatchPolicy:
     rate_window: timedelta = timedelta(minutes=1)
     relay_connects_per_transformer: int = 10
     relay_connects_per_area: int = 200
+    relay_disconnects_per_transformer: int = 10
+    relay_disconnects_per_area: int = 200
     batch: int = 500
     default_expiry: timedelta = timedelta(hours=24)
     max_expiry: timedelta = timedelta(days=7)
     min_expiry: timedelta = timedelta(minutes=1)
+
+    def budget(self, action: str) -> tuple[int, int]:
+        """A rate-limited action's sends per transformer and per area in each window."""
+        if action == "relay_disconnect":
+            return self.relay_disconnects_per_transformer, self.relay_disconnects_per_area
+        return self.relay_connects_per_transformer, self.relay_connects_per_area
 
 
 DEFAULT_POLICY: Final = DispatchPolicy()
@@ -226,29 +235,34 @@ class Candidate:
     area: str
 
 
+Place = tuple[str, str]
+"""(action, transformer or area): rate-limited actions each have their own budget per place."""
+
+
 def within_rate_limits(
     candidates: Sequence[Candidate],
-    recent_by_transformer: Mapping[str, int],
-    recent_by_area: Mapping[str, int],
+    recent_by_transformer: Mapping[Place, int],
+    recent_by_area: Mapping[Place, int],
     policy: DispatchPolicy,
 ) -> tuple[list[Candidate], list[Candidate]]:
-    """(to send, to hold) in order: rate-limited actions stay within each transformer's and
-    area's budget for the window, counting what was sent in the window already."""
-    per_dt: Counter[str] = Counter(recent_by_transformer)
-    per_area: Counter[str] = Counter(recent_by_area)
+    """(to send, to hold) in order: each rate-limited action stays within its budget per
+    transformer and per area for the window, counting what was sent in the window already.
+    Reconnects and disconnects have budgets of their own: a mass disconnection never holds
+    back a reconnect."""
+    per_dt: Counter[Place] = Counter(recent_by_transformer)
+    per_area: Counter[Place] = Counter(recent_by_area)
     send, hold = [], []
     for c in candidates:
         if not ACTIONS[c.action].rate_limited:
             send.append(c)
             continue
-        if (
-            per_dt[c.transformer] >= policy.relay_connects_per_transformer
-            or per_area[c.area] >= policy.relay_connects_per_area
-        ):
+        dt_budget, area_budget = policy.budget(c.action)
+        dt, area = (c.action, c.transformer), (c.action, c.area)
+        if per_dt[dt] >= dt_budget or per_area[area] >= area_budget:
             hold.append(c)
             continue
-        per_dt[c.transformer] += 1
-        per_area[c.area] += 1
+        per_dt[dt] += 1
+        per_area[area] += 1
         send.append(c)
     return send, hold
 

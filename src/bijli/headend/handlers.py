@@ -337,18 +337,27 @@ def submit_command(
     if problem is not None:
         raise InvalidCommand(problem)
     with store.transaction() as uow:
-        existing = uow.commands.by_key(request.idempotency_key)
-        if existing is None:
-            status = uow.registry.status_for_command(request.meter_id)
-            if status is None:
-                raise UnknownMeter(request.meter_id)
-            if status != MeterStatus.COMMISSIONED:
-                raise MeterNotInService(f"meter {request.meter_id} is {status}; it takes no commands")
-            command = new_command(request, now)
-            if uow.commands.add(command):
-                return command, True
-            existing = uow.commands.by_key(request.idempotency_key)  # someone stored it meanwhile: theirs stands
-            assert existing is not None
+        return queue_command(uow, request, now)
+
+
+def queue_command(uow: CommandUnit, request: CommandRequest, now: datetime) -> tuple[CommandRecord, bool]:
+    """`submit_command` in the caller's unit of work (a use case that asks for a command as
+    part of its own decision, such as the supply service's)."""
+    problem = check_args(request.action, request.args, now)
+    if problem is not None:
+        raise InvalidCommand(problem)
+    existing = uow.commands.by_key(request.idempotency_key)
+    if existing is None:
+        status = uow.registry.status_for_command(request.meter_id)
+        if status is None:
+            raise UnknownMeter(request.meter_id)
+        if status != MeterStatus.COMMISSIONED:
+            raise MeterNotInService(f"meter {request.meter_id} is {status}; it takes no commands")
+        command = new_command(request, now)
+        if uow.commands.add(command):
+            return command, True
+        existing = uow.commands.by_key(request.idempotency_key)  # someone stored it meanwhile: theirs stands
+        assert existing is not None
     if not existing.asks_the_same_as(request):
         raise IdempotencyConflict(existing)
     return existing, False

@@ -178,9 +178,13 @@ KIND_OF: Final[dict[type[_Envelope], str]] = {
 KEY_CHANGE: Final = "key_change"
 """The command that moves a meter to a new key version (docs/protocol.md, 5.10)."""
 
+CUTOFF_PERMIT: Final = "cutoff_permit"
+"""The supply service's permit for a meter to cut itself for credit while offline (docs/protocol.md)."""
+
 COMMAND_ACTIONS: Final = (
     "relay_connect",
     "relay_disconnect",
+    CUTOFF_PERMIT,
     "time_sync",
     "read_profile",
     "read_now",
@@ -189,7 +193,8 @@ COMMAND_ACTIONS: Final = (
     "tariff",
     KEY_CHANGE,
 )
-"""What a command may ask; `args` by action: time_sync {"t": epoch}, read_profile {"from":
+"""What a command may ask; `args` by action: relay_disconnect {"for_credit": 0 | 1, "until":
+epoch} (both optional), cutoff_permit {"after": epoch}, time_sync {"t": epoch}, read_profile {"from":
 epoch, "to": epoch}, credit {"amount_paise": n}, hotspot_settings {"window_s": n}, tariff
 {"from": epoch, "duty", "fixed", "r1".."r6", "s1".."s5"} (see docs/commands.md), key_change
 {"version": n, "f1".."f4", "t1".."t4", "p1", "p2"} (`keys.key_change_args`)."""

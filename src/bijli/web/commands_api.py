@@ -35,8 +35,9 @@ Action = Literal[
     "hotspot_settings",
     "tariff",
 ]
-ShownAction = Action | Literal["key_change"]
-"""A command as listed: also the key changes `bijli keys rotate` queues (never asked here)."""
+ShownAction = Action | Literal["key_change", "cutoff_permit"]
+"""A command as listed: also the key changes `bijli keys rotate` queues and the supply
+service's cutoff permits (never asked here)."""
 StatusName = Literal["queued", "sent", "acknowledged", "confirmed", "failed", "expired"]
 MAX_EXPIRY_S = int(DEFAULT_POLICY.max_expiry.total_seconds())
 MIN_EXPIRY_S = int(DEFAULT_POLICY.min_expiry.total_seconds())
@@ -63,7 +64,8 @@ class NewCommand(BaseModel):
     action: Action
     args: dict[str, StrictInt] = Field(
         default_factory=dict,
-        description='Per action: read_profile {"from": epoch, "to": epoch}, credit {"amount_paise": n}, '
+        description='Per action: relay_disconnect {"for_credit": 0 | 1, "until": epoch} (optional), '
+        'read_profile {"from": epoch, "to": epoch}, credit {"amount_paise": n}, '
         'hotspot_settings {"window_s": n}, tariff {"from": epoch of an IST midnight, "duty", "fixed", '
         '"r1".."r6", "s1".."s5"} in 1/10,000 rupee (docs/commands.md); none for the others.',
         examples=[{}],

@@ -16,7 +16,7 @@ from bijli.kernel.time import INTERVAL, INTERVAL_S, IST, epoch, ist_day, ist_mid
 from bijli.meter.credit import MirrorTariff
 from bijli.prepaid.charging import Account, Installation, Metered, MonthOpening, derive
 from bijli.prepaid.model import fixed_price
-from bijli.prepaid.policy import UPPCL, PrepaidPolicy
+from bijli.prepaid.policy import PrepaidPolicy, uppcl
 from bijli.prepaid.tariff import builtin_tariffs
 from bijli.protocol import tokens
 from bijli.protocol.codec import seal
@@ -52,11 +52,11 @@ class World:
         self,
         start: datetime = MONDAY,
         consumers: Sequence[Consumer] = CITY,
-        policy: PrepaidPolicy = UPPCL,
+        policy: PrepaidPolicy | None = None,
         history_days: int = 7,
     ) -> None:
         self.start, self.t0 = start, float(epoch(start))
-        options = TwinOptions(drift_ppm=0, policy=policy, history_days=history_days)
+        options = TwinOptions(drift_ppm=0, policy=policy or uppcl(), history_days=history_days)
         self.twin = FleetTwin(consumers, [], SECRET, LMV1, start=start, first_counter=0, options=options)
         self.closed = 0
         self.log: list[Outgoing] = []
@@ -199,6 +199,7 @@ def test_an_offline_meter_disconnects_itself_after_emergency_credit_outside_frie
     start = negative_from - INTERVAL
     consumers = [dataclasses.replace(c, opening_balance_paise=1) for c in CITY]
     world = World(start=start, consumers=consumers, policy=PrepaidPolicy(holidays=frozenset(holidays)))
+    world.order("cutoff_permit", world.t0, args={"after": int(world.t0)})
     world.disconnect_in_civil_lines(world.t0)
 
     cut = float(epoch(cut_at))
@@ -218,6 +219,7 @@ def test_an_offline_meter_disconnects_itself_after_emergency_credit_outside_frie
 def cut_off_for_credit() -> tuple[World, StatusFrame]:
     """A Civil Lines meter that ran out of credit offline and cut itself off at 11:15."""
     world = World(consumers=opening(METER, 1), policy=SHORT_GRACE)
+    world.order("cutoff_permit", world.t0, args={"after": int(world.t0)})
     world.disconnect_in_civil_lines(world.t0)
     back = world.reconnect_civil_lines(world.t0 + 3 * 3600)
     assert events(of(METER, back)) == [(301, world.t0 + 5 * INTERVAL_S)]
@@ -233,7 +235,7 @@ def test_credit_that_leaves_the_balance_negative_keeps_the_meter_off() -> None:
 
     sent = of(METER, world.order("credit", at, args={"amount_paise": -state.balance_paise - 1}))
 
-    assert acks(sent) == [("cmd-1", "done")]
+    assert acks(sent) == [("cmd-2", "done")]
     assert events(sent) == []
     assert status(world, at + 1).relay == 0
 
@@ -245,7 +247,7 @@ def test_credit_that_makes_the_balance_whole_reconnects_a_meter_cut_off_for_cred
     sent = of(METER, world.order("credit", at, args={"amount_paise": -state.balance_paise}))
 
     assert events(sent) == [(302, at)]
-    assert acks(sent) == [("cmd-1", "done")]
+    assert acks(sent) == [("cmd-2", "done")]
     after = status(world, at + 1)
     assert (after.relay, after.balance_paise) == (1, 0)
     world.run_to(at + 2 * 3600)
@@ -285,7 +287,7 @@ def test_an_operators_disconnection_holds_over_a_credit_cut_off_when_credit_arri
     world, state = cut_off_for_credit()
     at = world.t0 + 3 * 3600 + 300
 
-    assert acks(of(METER, world.order("relay_disconnect", at))) == [("cmd-1", "done")]
+    assert acks(of(METER, world.order("relay_disconnect", at))) == [("cmd-2", "done")]
     world.order("credit", at + 60, args={"amount_paise": -state.balance_paise + 10_000})
 
     assert status(world, at + 120).relay == 0
@@ -470,3 +472,59 @@ def test_a_pushed_tariff_is_acknowledged_logged_and_charged_from_its_day() -> No
     assert wh > 0 and charged == int(expected[0])
     published = MirrorTariff(LMV1.on(effective))
     assert charged > int(published.interval_charge(one, np.array([wh], dtype=np.int64))[0])
+
+
+# ---------------------------------------------------------------------- supply's permit and cut
+
+
+def test_an_offline_meter_without_the_servers_permit_never_cuts_itself() -> None:
+    world = World(consumers=opening(METER, 1), policy=SHORT_GRACE)
+    world.disconnect_in_civil_lines(world.t0)
+
+    back = world.reconnect_civil_lines(world.t0 + 6 * 3600)
+
+    assert events(of(METER, back)) == []
+    assert next(f for f in of(METER, back) if isinstance(f, StatusFrame)).relay == 1
+
+
+def test_an_offline_meter_cuts_itself_no_earlier_than_the_permit_says() -> None:
+    world = World(consumers=opening(METER, 1), policy=SHORT_GRACE)
+    after = int(world.t0) + 3 * 3600
+    assert acks(of(METER, world.order("cutoff_permit", world.t0, args={"after": after}))) == [("cmd-1", "done")]
+    world.disconnect_in_civil_lines(world.t0)
+
+    back = world.reconnect_civil_lines(world.t0 + 6 * 3600)
+
+    assert events(of(METER, back)) == [(301, after)]
+
+
+def test_credit_that_makes_the_balance_whole_voids_the_permit() -> None:
+    world = World(consumers=opening(METER, 1), policy=SHORT_GRACE)
+    world.order("cutoff_permit", world.t0, args={"after": int(world.t0)})
+    world.order("credit", world.t0 + 1800, args={"amount_paise": 100_000})
+    world.disconnect_in_civil_lines(world.t0 + 1800)
+
+    back = world.reconnect_civil_lines(world.t0 + 6 * 3600)
+
+    assert events(of(METER, back)) == []
+
+
+def test_a_disconnect_for_credit_is_refused_while_the_meters_balance_is_not_negative() -> None:
+    world = World()
+    at = world.t0 + 600
+
+    sent = of(METER, world.order("relay_disconnect", at, args={"for_credit": 1}))
+
+    assert acks(sent) == [("cmd-1", "refused")]
+    assert events(sent) == []
+    assert status(world, at + 1).relay == 1
+
+
+def test_a_disconnect_that_arrives_after_its_until_is_refused() -> None:
+    world = World()
+    at = world.t0 + 600
+
+    sent = of(METER, world.order("relay_disconnect", at, args={"until": int(at) - 1}))
+
+    assert acks(sent) == [("cmd-1", "refused")]
+    assert status(world, at + 1).relay == 1

@@ -133,7 +133,8 @@ def test_good_arguments_pass(action: str, args: dict[str, int]) -> None:
     ("action", "args", "message"),
     [
         ("self_destruct", {}, "unknown action 'self_destruct'"),
-        ("relay_disconnect", {"delay_s": 5}, "relay_disconnect takes no 'delay_s' (expected: no args)"),
+        ("relay_connect", {"delay_s": 5}, "relay_connect takes no 'delay_s' (expected: no args)"),
+        ("relay_disconnect", {"for_credit": 2}, "for_credit must be between 0 and 1"),
         ("time_sync", {"t": 1}, "the head-end sets it when it sends"),
         ("credit", {}, "credit needs 'amount_paise'"),
         ("credit", {"amount_paise": 0}, "amount_paise must be between 1 and"),
@@ -208,7 +209,7 @@ def test_mass_reconnects_are_limited_per_transformer() -> None:
     batch = candidates("relay_connect", 15, "DT1", "Civil Lines") + candidates(
         "relay_connect", 3, "DT2", "Civil Lines", 15
     )
-    send, hold = within_rate_limits(batch, {"DT1": 4}, {}, policy)
+    send, hold = within_rate_limits(batch, {("relay_connect", "DT1"): 4}, {}, policy)
     assert [c.command_id for c in send] == [f"c{k}" for k in range(6)] + ["c15", "c16", "c17"]
     assert len(hold) == 9
 
@@ -222,11 +223,25 @@ def test_mass_reconnects_are_limited_per_area() -> None:
     assert len(send) == 12 and len(hold) == 8
 
 
-def test_disconnects_and_reads_are_not_rate_limited() -> None:
+def test_reads_are_not_rate_limited() -> None:
     policy = DispatchPolicy(relay_connects_per_transformer=1, relay_connects_per_area=1)
-    batch = candidates("relay_disconnect", 50, "DT1", "Mall Road") + candidates("read_now", 5, "DT1", "Mall Road", 50)
-    send, hold = within_rate_limits(batch, {"DT1": 99}, {"Mall Road": 99}, policy)
-    assert (len(send), hold) == (55, [])
+    batch = candidates("read_now", 5, "DT1", "Mall Road", 50)
+    send, hold = within_rate_limits(batch, {("read_now", "DT1"): 99}, {("read_now", "Mall Road"): 99}, policy)
+    assert (len(send), hold) == (5, [])
+
+
+def test_mass_disconnects_are_limited_like_reconnects_on_a_budget_of_their_own() -> None:
+    policy = DispatchPolicy(relay_disconnects_per_transformer=10, relay_disconnects_per_area=12)
+    batch = (
+        candidates("relay_disconnect", 15, "DT1", "Mall Road")
+        + candidates("relay_disconnect", 5, "DT2", "Mall Road", 15)
+        + candidates("relay_connect", 3, "DT1", "Mall Road", 20)
+    )
+    send, hold = within_rate_limits(batch, {("relay_disconnect", "DT1"): 2}, {}, policy)
+    sent = [c.command_id for c in send]
+    # DT1 has 8 disconnects left in the window; the area 12 in all; reconnects are not held back.
+    assert sent == [f"c{k}" for k in range(8)] + ["c15", "c16", "c17", "c18", "c20", "c21", "c22"]
+    assert len(hold) == 7 + 1
 
 
 # ---------------------------------------------------------------------- answers

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.arrays import Columns
 from bijli.adapters.db.sql import among, is_pg, raw
+from bijli.adapters.db.supply import mark_due
 from bijli.kernel.time import INTERVAL
 from bijli.mdm.model import Quality
 from bijli.prepaid.charging import Account, DayCharge, Installation, Metered, MonthOpening, OpenDay
@@ -192,6 +193,7 @@ class SqlDayCharges:
         if not days:
             return
         rows = sorted((_row(x, now) for x in days), key=lambda r: (r["account_no"], r["day"]))  # one lock order
+        mark_due(self.conn, (x.account_no for x in days), now)  # the running balance changed
         if is_pg(self.conn):
             raw(self.conn, _PG_ADD, DAYS.params(rows))
             return
@@ -213,6 +215,7 @@ class SqlDayCharges:
         if not days:
             return
         rows = sorted((_row(x, now) for x in days), key=lambda r: (r["account_no"], r["day"]))
+        mark_due(self.conn, (x.account_no for x in days), now)
         dialect = _dialect(self.conn)
         stmt = dialect.insert(t.day_charges)
         changed = ("charge_paise", "duty_paise", "energy_wh", "tariff_version", "changed_at")

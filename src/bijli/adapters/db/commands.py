@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,26 +20,50 @@ from sqlalchemy.engine import Connection
 
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.sql import is_pg
+from bijli.adapters.db.supply import mark_meters_due
 from bijli.headend.command_records import CommandRecord, CommandState, HistoryEntry
-from bijli.headend.commands import OPEN, Status, Step, check_move
+from bijli.headend.commands import OPEN, Status, Step, check_move, settled
+from bijli.protocol.frames import CUTOFF_PERMIT
+from bijli.protocol.relay import RelayState
 
 
 def log_row(command_id: str, at: datetime, status: Status, detail: str) -> dict[str, Any]:
     return {"command_id": command_id, "at": at, "status": status.value, "detail": detail[:4000]}
 
 
+RELAY_AFTER: Final[Mapping[str, RelayState]] = {
+    "relay_connect": RelayState.CONNECTED,
+    "relay_disconnect": RelayState.DISCONNECTED,
+}
+"""The relay a confirmed relay command leaves: shown at once, not at the next status frame."""
+SUPPLY_WAKES: Final = frozenset({*RELAY_AFTER, CUTOFF_PERMIT})
+"""Actions whose settling the supply service hears of at once (`supply_state.next_check_at`)."""
+
+
 def move(conn: Connection, command_id: str, current: Status, step: Step, now: datetime, **values: Any) -> bool:
-    """Apply one step if the command is still where we saw it; log it. Whether it applied."""
+    """Apply one step if the command is still where we saw it; log it. Whether it applied.
+
+    A relay command that is confirmed sets the relay the head-end shows (`meter_state.relay`)
+    in the same transaction; one that settles makes its account due for the supply service."""
     if step.status != current:  # a note (same status) is not a move
         check_move(current, step.status)
-    result = conn.execute(
+    c = t.commands.c
+    moved = conn.execute(
         t.commands.update()
-        .where(t.commands.c.command_id == command_id, t.commands.c.status == current.value)
+        .where(c.command_id == command_id, c.status == current.value)
         .values(status=step.status.value, updated_at=now, detail=step.detail[:4000], **values)
-    )
-    if result.rowcount != 1:
+        .returning(c.action, c.meter_id)
+    ).first()
+    if moved is None:
         return False
     conn.execute(t.command_log.insert(), [log_row(command_id, now, step.status, step.detail)])
+    if step.status != current and moved.action in SUPPLY_WAKES:
+        relay = RELAY_AFTER.get(moved.action)
+        if relay is not None and step.status == Status.CONFIRMED:
+            ms = t.meter_state.c
+            conn.execute(t.meter_state.update().where(ms.meter_id == moved.meter_id).values(relay=int(relay)))
+        if settled(moved.action, step.status):
+            mark_meters_due(conn, [moved.meter_id], now)
     return True
 
 

@@ -30,6 +30,7 @@ from bijli.headend.commands import (
     DispatchPolicy,
     Evidence,
     InFlight,
+    Place,
     Status,
     Step,
     check_move,
@@ -282,24 +283,24 @@ def claim_due(engine: Engine, now: datetime, policy: DispatchPolicy) -> Claimed:
     return Claimed(frames, len(hold), gave_up, versions)
 
 
-def _recent_sends(conn: Connection, now: datetime, policy: DispatchPolicy) -> tuple[dict[str, int], dict[str, int]]:
-    """Rate-limited commands sent within the window, per transformer and per area."""
+def _recent_sends(conn: Connection, now: datetime, policy: DispatchPolicy) -> tuple[dict[Place, int], dict[Place, int]]:
+    """Rate-limited commands sent within the window, per action and transformer, and per action and area."""
     if conn.dialect.name == "postgresql":
         # One dispatcher at a time counts and sends rate-limited commands, so two cannot both
         # use the same remaining budget.
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(RATE_LOCK)))
     c, m = t.commands.c, t.meters.c
     q = (
-        sa.select(m.transformer, m.area, sa.func.count())
+        sa.select(c.action, m.transformer, m.area, sa.func.count())
         .join(t.meters, m.meter_id == c.meter_id)
         .where(c.action.in_(RATE_LIMITED_ACTIONS), c.last_sent_at > now - policy.rate_window)
-        .group_by(m.transformer, m.area)
+        .group_by(c.action, m.transformer, m.area)
     )
-    by_dt: dict[str, int] = defaultdict(int)
-    by_area: dict[str, int] = defaultdict(int)
-    for transformer, area, n in conn.execute(q):
-        by_dt[transformer] += n
-        by_area[area] += n
+    by_dt: dict[Place, int] = defaultdict(int)
+    by_area: dict[Place, int] = defaultdict(int)
+    for action, transformer, area, n in conn.execute(q):
+        by_dt[(action, transformer)] += n
+        by_area[(action, area)] += n
     return by_dt, by_area
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.arrays import Columns
 from bijli.adapters.db.sql import among, insert_ignoring, is_pg, raw
+from bijli.adapters.db.supply import mark_due
 from bijli.prepaid.charging import MonthOpening
 from bijli.prepaid.model import LedgerEntry
 from bijli.prepaid.ports import MonthKey
@@ -56,6 +57,7 @@ class SqlLedger:
             }
             for e in entries
         ]
+        mark_due(self.conn, (e.account_no for e in entries), now)  # a balance changed: supply looks again
         if is_pg(self.conn):  # one statement over arrays: settlement posts thousands at a time
             raw(self.conn, _PG_POST, {**LEDGER.params(rows), "now": now})
             return

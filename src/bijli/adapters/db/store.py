@@ -32,6 +32,7 @@ from bijli.adapters.db.received import SqlIngestLog, SqlQuarantine, SqlReceived
 from bijli.adapters.db.registry import SqlRegistry
 from bijli.adapters.db.settlement_queue import SqlSettlementQueue
 from bijli.adapters.db.statements import SqlStatementBooks
+from bijli.adapters.db.supply import SqlSupply
 from bijli.adapters.db.tracking import SqlPaymentTrails
 from bijli.prepaid.tariff import Tariff
 
@@ -73,6 +74,7 @@ class SqlUnit:
         self.reconciliation = SqlReconciliation(conn)
         self.trails = SqlPaymentTrails(conn)
         self.alerts = SqlAlerts(conn)
+        self.supply = SqlSupply(conn)
 
 
 class Store:

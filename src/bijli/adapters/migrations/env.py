@@ -6,7 +6,10 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
-from bijli.adapters.db import alert_tables  # noqa: F401 - its tables join `metadata`
+from bijli.adapters.db import (
+    alert_tables,  # noqa: F401 - its tables join `metadata`
+    supply_tables,  # noqa: F401 - its table joins `metadata`
+)
 from bijli.adapters.db.schema import metadata
 
 config = context.config

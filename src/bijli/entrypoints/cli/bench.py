@@ -29,6 +29,7 @@ BENCHMARKS = {
     "billing": "Whole 15-minute rounds charged per second on PostgreSQL, beside the bare upsert; one JSON line.",
     "statements": "A month's statements for every account of a city (24,000 by default), per second; one JSON line.",
     "days-left": "The days-left forecast backtested on the twin's consumption: error at 3 days; one JSON line.",
+    "supply": "Supply decisions per second on PostgreSQL for every due account of a city; one JSON line.",
     "alerts": "The alerts outbox at a city's size: alerts raised and deliveries sent per second; one JSON line.",
 }
 """Each benchmark's module in `bench/` (a dash in its name is an underscore in the module's) and
