@@ -27,11 +27,13 @@ import asyncio
 import json
 import os
 import queue
+import signal
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,6 +47,7 @@ from bench import BenchError
 from bench.database import dedicated_database, scratch_settings
 from bench.ingest_broker import bare_subscriber, mosquitto, uplink_subscriber
 from bench.ingest_frames import copy_rows, fleet_rounds, meters_for
+from bench.ingest_nats import bare_consumer, nats_server, uplink_consumer
 from bench.ingest_publisher import publish_all
 from bench.ingest_store import STALL_S, checkpoint, compare, copy_limit, count_rows, store_stage, until_settled
 from bench.ingest_workers import GROUP, CpuMeter, Processes, until_committed, worker
@@ -83,6 +86,22 @@ class Options:
     database_url: str = DEFAULT_URL
     broker_url: str | None = None
     """An MQTT 5 broker to measure; None starts a Mosquitto of the run's own (see `bench.ingest_broker.BROKER_CONF`)."""
+    broker: str = "mqtt"
+    """``mqtt`` (Mosquitto, shared subscription) or ``nats`` (a nats-server of the run's own:
+    meters on its MQTT listener, workers on one durable JetStream pull consumer)."""
+    kill_worker: bool = False
+    """Kill one head-end worker (SIGKILL) in the first ingest round; the others finish its share."""
+
+
+@contextmanager
+def _broker(opts: Options, folder: Path) -> Iterator[tuple[str, str, tuple[int, ...]]]:
+    """(the head-end's broker URL, the meters' MQTT URL, the broker's pids: none for Mosquitto by name)."""
+    if opts.broker == "nats":
+        with nats_server(folder) as (nats_url, mqtt_url, pid):
+            yield nats_url, mqtt_url, (pid,)
+    else:
+        with mosquitto(opts.broker_url, folder) as broker_url:
+            yield broker_url, broker_url, ()
 
 
 def run(opts: Options, progress: Callable[[str], None] | None = None) -> dict[str, object]:
@@ -92,19 +111,22 @@ def run(opts: Options, progress: Callable[[str], None] | None = None) -> dict[st
     run_id = uuid.uuid4().hex[:8]
     root_ingest, root_broker, root_uplink = f"bi{run_id}", f"bb{run_id}", f"bu{run_id}"
     dedicated_database(opts.database_url, fresh=True)
-    with tempfile.TemporaryDirectory() as tmp, mosquitto(opts.broker_url, Path(tmp)) as broker_url:
-        address = BrokerAddress.parse(broker_url)
-        if not address.mqtt5:
+    with tempfile.TemporaryDirectory() as tmp, _broker(opts, Path(tmp)) as (broker_url, meters_url, broker_pids):
+        address = BrokerAddress.parse(meters_url)
+        if opts.broker == "mqtt" and not address.mqtt5:
             raise BenchError("the benchmark speaks MQTT 5 (shared subscriptions)")
         cfg = scratch_settings(opts.database_url, Path(tmp))
         cfg = replace(cfg, topic_root=root_ingest, broker_url=broker_url)
         platform = bootstrap(cfg)
         try:
             roots = (root_ingest, root_broker, root_uplink)
-            figures = _run(opts, platform.store.engine, cfg, address, roots, platform, say)
+            figures = _run(opts, platform.store.engine, cfg, address, roots, platform, say, broker_pids)
         finally:
             platform.close()
     figures["broker"] = opts.broker_url or "mosquitto of its own (max_queued_messages 0)"
+    if opts.broker == "nats":
+        figures["broker"] = "nats-server of its own (JetStream, MQTT listener, one node)"
+        figures["worker_killed"] = opts.kill_worker
     figures["load_average_at_start"] = round(load, 2)  # other work sharing the cores when the run began
     return figures
 
@@ -117,6 +139,7 @@ def _run(
     roots: tuple[str, str, str],
     platform: Platform,
     say: Callable[[str], None],
+    broker_pids: tuple[int, ...] = (),
 ) -> dict[str, object]:
     root_ingest, root_broker, root_uplink = roots
     rounds_total = opts.repeat * opts.intervals + opts.latency_intervals
@@ -140,9 +163,10 @@ def _run(
     saturates = [fleet_rounds(twin, begin, r * opts.intervals, opts.intervals) for r in range(reps)]
     half = fleet_rounds(twin, begin, reps * opts.intervals, opts.latency_intervals)
     saturate = saturates[0]
-    to_broker = [s.packets(opts.publishers, root_broker, root_ingest) for s in saturates]
-    to_uplink = [s.packets(opts.publishers, root_uplink, root_ingest) for s in saturates]
-    to_ingest = [s.packets(opts.publishers) for s in saturates]
+    v5 = address.mqtt5
+    to_broker = [s.packets(opts.publishers, root_broker, root_ingest, v5) for s in saturates]
+    to_uplink = [s.packets(opts.publishers, root_uplink, root_ingest, v5) for s in saturates]
+    to_ingest = [s.packets(opts.publishers, mqtt5=v5) for s in saturates]
     sealed = sum(len(s.frames) for s in saturates) + len(half.frames)
     say(f"sealed {sealed} frames ({sum(s.readings for s in saturates) + half.readings} readings)")
 
@@ -155,12 +179,17 @@ def _run(
     sub_ready = [ctx.Event() for _ in range(2 * opts.workers)]
     seen = [ctx.Array("d", 3, lock=False) for _ in range(opts.workers)]
     seen_uplink = [ctx.Array("d", 3, lock=False) for _ in range(opts.workers)]
-    for i in range(opts.workers):
+    nats = opts.broker == "nats"
+    for i in range(opts.workers if not nats else 0):
         topic_filter = f"$share/bench/{topics.uplink_filter(root_broker)}"
         procs.start(
             bare_subscriber, address, topic_filter, f"bijli-bench-sub-{root_broker}-{i}", sub_ready[i], stop, seen[i]
         )
-    for i in range(opts.workers):
+    for i in range(opts.workers if nats else 0):  # bare JetStream consumers, then the head-end's uplinks
+        procs.start(bare_consumer, cfg.broker_url, root_broker, sub_ready[i], stop, seen[i])
+    for i in range(opts.workers if nats else 0):
+        procs.start(uplink_consumer, cfg.broker_url, root_uplink, sub_ready[opts.workers + i], stop, seen_uplink[i])
+    for i in range(opts.workers if not nats else 0):
         topic_filter = topics.shared_uplink_filter(root_uplink, GROUP)
         client_id = f"bijli-bench-uplink-{root_uplink}-{i}"
         procs.start(
@@ -196,7 +225,7 @@ def _run(
         procs.wait_ready(sub_ready + ready, 120, "the subscribers and head-end workers")
         pids = [int(p.pid) for p in procs.started]
         k = opts.workers
-        meter = CpuMeter({"subscribers": pids[:k], "uplinks": pids[k : 2 * k], "workers": pids[2 * k :]})
+        meter = CpuMeter({"subscribers": pids[:k], "uplinks": pids[k : 2 * k], "workers": pids[2 * k :]}, broker_pids)
         time.sleep(0.5)
         frames_seen = stored_goal = 0
         cpu = time.process_time()
@@ -223,6 +252,9 @@ def _run(
             time.sleep(0.5)
             before = meter.read()
             first = asyncio.run(publish_all(address, to_ingest[r], f"{root_ingest}-{r}"))
+            if opts.kill_worker and r == 0:  # all stored in the broker, the workers mid-way
+                os.kill(pids[2 * k], signal.SIGKILL)
+                say(f"worker 0 killed at {sum(int(c.value) for c in committed)} readings committed")
             stored_goal += rounds.readings
             stored = until_committed(committed, stored_goal)
             windows.append((first, time.time()))
@@ -247,7 +279,9 @@ def _run(
         half = half.first_meters(meters_for(half, opts.meters, frame_rate / 2 * HALF_LOAD_S))
         half_start = time.time()
         asyncio.run(
-            publish_all(address, half.packets(opts.publishers), root_ingest + "-half", rate_per_s=frame_rate / 2)
+            publish_all(
+                address, half.packets(opts.publishers, mqtt5=v5), root_ingest + "-half", rate_per_s=frame_rate / 2
+            )
         )
         until_committed(committed, stored_goal + half.readings)
         half_done = time.time()
@@ -255,14 +289,14 @@ def _run(
         settled_at = time.time()
         say(f"settled: {unsettled} batches left")
         stop.set()
-        for _ in range(opts.workers):
+        for _ in range(opts.workers - opts.kill_worker):
             try:
                 reports.append(results.get(timeout=60))
             except queue.Empty:
                 break
     finally:
         procs.stop(stop)
-    if len(reports) < opts.workers:
+    if len(reports) < opts.workers - opts.kill_worker:
         raise BenchError("a head-end worker did not report; see its log above")
     commits = [c for r in reports for c in r["commits"]]
     arrivals = [a for r in reports for a in r["arrivals"]]
@@ -397,6 +431,16 @@ def main(
     broker_url: Annotated[
         str | None, typer.Option("--broker-url", help="MQTT 5 broker to measure (default: a Mosquitto of its own).")
     ] = None,
+    broker: Annotated[
+        str,
+        typer.Option(
+            "--broker",
+            help="mqtt (Mosquitto) or nats (a nats-server of its own: JetStream, meters on its MQTT listener).",
+        ),
+    ] = "mqtt",
+    kill_worker: Annotated[
+        bool, typer.Option("--kill-worker", help="SIGKILL one head-end worker in the first ingest round (nats).")
+    ] = False,
 ) -> None:
     """End-to-end ingest beside the broker's and COPY's limits, all in one run; one JSON line."""
     options = Options(
@@ -408,7 +452,12 @@ def main(
         publishers=publishers,
         database_url=database_url,
         broker_url=broker_url,
+        broker=broker,
+        kill_worker=kill_worker,
     )
+    if broker not in ("mqtt", "nats") or (broker == "nats" and broker_url) or (kill_worker and broker != "nats"):
+        console.print("[red]--broker is mqtt or nats; --broker-url is for mqtt, --kill-worker for nats[/red]")
+        raise typer.Exit(2)
     try:
         figures = run(options, progress=console.print)
     except BenchError as e:

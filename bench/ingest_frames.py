@@ -32,13 +32,15 @@ class Rounds:
         frames = [f for f in self.frames if f.meter < n]
         return Rounds(frames, readings_in(frames), min(n, self.meters))
 
-    def packets(self, connections: int, root: str | None = None, old_root: str = "") -> list[list[bytes]]:
+    def packets(
+        self, connections: int, root: str | None = None, old_root: str = "", mqtt5: bool = True
+    ) -> list[list[bytes]]:
         """PUBLISH packets for each connection; a meter always on the same one, in order."""
         out: list[list[bytes]] = [[] for _ in range(connections)]
         for f in self.frames:
             topic = f.topic if root is None else root + f.topic[len(old_root) :]
             lane = out[f.meter % connections]
-            lane.append(publish_packet(topic.encode(), f.payload, len(lane) % 65535 + 1))
+            lane.append(publish_packet(topic.encode(), f.payload, len(lane) % 65535 + 1, mqtt5))
         return out
 
 

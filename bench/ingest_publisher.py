@@ -25,15 +25,16 @@ def _utf8(text: bytes) -> bytes:
     return struct.pack(">H", len(text)) + text
 
 
-def connect_packet(client_id: str, keepalive: int = 60) -> bytes:
-    """CONNECT, MQTT 5, clean start, no properties."""
-    body = _utf8(b"MQTT") + bytes([5, 0x02]) + struct.pack(">H", keepalive) + b"\x00" + _utf8(client_id.encode())
+def connect_packet(client_id: str, keepalive: int = 60, mqtt5: bool = True) -> bytes:
+    """CONNECT, MQTT 5 (or 3.1.1), clean start, no properties."""
+    version, props = (bytes([5, 0x02]), b"\x00") if mqtt5 else (bytes([4, 0x02]), b"")
+    body = _utf8(b"MQTT") + version + struct.pack(">H", keepalive) + props + _utf8(client_id.encode())
     return b"\x10" + _varint(len(body)) + body
 
 
-def publish_packet(topic: bytes, payload: bytes, packet_id: int) -> bytes:
-    """PUBLISH at QoS 1, no properties."""
-    body = _utf8(topic) + struct.pack(">H", packet_id) + b"\x00" + payload
+def publish_packet(topic: bytes, payload: bytes, packet_id: int, mqtt5: bool = True) -> bytes:
+    """PUBLISH at QoS 1, no properties (MQTT 5; or MQTT 3.1.1, which has none)."""
+    body = _utf8(topic) + struct.pack(">H", packet_id) + (b"\x00" if mqtt5 else b"") + payload
     return b"\x32" + _varint(len(body)) + body
 
 
@@ -68,7 +69,7 @@ class WirePublisher:
 
     async def open(self) -> None:
         self._reader, self._writer = await asyncio.open_connection(self.address.host, self.address.port)
-        self._writer.write(connect_packet(self.client_id))
+        self._writer.write(connect_packet(self.client_id, mqtt5=self.address.mqtt5))
         buf = bytearray()
         while (found := _packet_at(buf, 0)) is None:
             data = await self._reader.read(4096)
@@ -76,8 +77,11 @@ class WirePublisher:
                 raise BenchError("the broker closed the connection before CONNACK")
             buf += data
         kind, start, end = found
-        if kind != 2 or buf[start + 1] >= 0x80:
+        if kind != 2 or buf[start + 1] >= 0x80 or (not self.address.mqtt5 and buf[start + 1]):
             raise BenchError(f"the broker refused the publisher (packet {kind}, reason {buf[start + 1]})")
+        if not self.address.mqtt5:  # MQTT 3.1.1: no receive maximum; NATS's listener keeps pace
+            self.window = 4096
+            return
         props = bytes(buf[start + 2 : end])
         skip = 1 if props[0] < 0x80 else 2
         props = props[skip:]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import BenchError
+from bench.ingest_nats import TimedJetStream
 from bench.ingest_store import STALL_S
 from bijli import settings as settings_mod
 from bijli.adapters import keyfile
@@ -111,9 +112,12 @@ async def _work(
         keyfile.save(keyfile.path_in(Path(tmp)), site)
         cfg = settings_mod.build(data_dir=Path(tmp), database_url=database_url, broker_url=broker_url, topic_root=root)
         platform = bootstrap(cfg, migrate=False)
-        address = BrokerAddress.parse(broker_url)
-        subscription = topics.shared_uplink_filter(root, GROUP)
-        uplink = TimedUplink(address, subscription, f"bijli-{root}-headend-{index}")
+        uplink: TimedUplink | TimedJetStream
+        if broker_url.startswith("nats://"):  # every worker on the one durable consumer
+            uplink = TimedJetStream(broker_url, root, f"{GROUP}-{root}")
+        else:
+            address = BrokerAddress.parse(broker_url)
+            uplink = TimedUplink(address, topics.shared_uplink_filter(root, GROUP), f"bijli-{root}-headend-{index}")
         await uplink.start()
         headend = HeadEnd(platform.store, uplink, platform.ring, root, SystemClock(), name=f"bench/{index}")
         settle_heap()  # as `bijli serve` does
@@ -226,12 +230,14 @@ class CpuMeter:
     each group of child processes, the broker and PostgreSQL."""
 
     groups: dict[str, list[int]]
+    broker: tuple[int, ...] = ()
+    """The broker's processes; none: every process named mosquitto."""
 
     def read(self) -> dict[str, float]:
         return {
             "publisher": time.process_time(),
             **{name: _cpu_s(pids) for name, pids in self.groups.items()},
-            "broker": _cpu_s(_pids_named("mosquitto")),
+            "broker": _cpu_s(self.broker or _pids_named("mosquitto")),
             "postgres": _cpu_s(_pids_named("postgres")),
         }
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from bijli.adapters import keyfile, payment_secret
 from bijli.adapters.alert_channels import AlertSettings
 from bijli.adapters.brokers.address import BrokerAddress, BrokerUrlError
+from bijli.adapters.brokers.nats_address import NatsAddress
 from bijli.adapters.db.engine import sqlite_url
 from bijli.protocol.keys import SiteKeys
 
@@ -23,7 +24,7 @@ class Settings:
     database_url: str
     broker_url: str
     """``memory`` (in-process, headless), ``embedded`` (MQTT broker in-process), ``mqtt://…``
-    or ``mqtts://…`` (TLS)."""
+    or ``mqtts://…`` (TLS), or ``nats://…`` (the JetStream profile)."""
     site_keys: SiteKeys = field(repr=False)
     topic_root: str = "bijli"
     host: str = "127.0.0.1"
@@ -54,6 +55,11 @@ class Settings:
     def speaks_mqtt(self) -> bool:
         """Whether `broker_url` names an MQTT broker outside the process."""
         return self.broker_url.startswith(("mqtt://", "mqtts://"))
+
+    @property
+    def speaks_nats(self) -> bool:
+        """Whether `broker_url` names NATS servers (the JetStream profile)."""
+        return self.broker_url.startswith("nats://")
 
     def broker_address(self) -> BrokerAddress:
         """The broker, reached as the head-end (with its user name and password, if any)."""
@@ -99,6 +105,10 @@ def build(
     if broker_url.startswith(("mqtt://", "mqtts://")):
         # Refuses what cannot work now, not when first dialled.
         BrokerAddress.parse(broker_url, ca_file=ca).tls_context()
+    if broker_url.startswith("nats://"):
+        NatsAddress.parse(broker_url)
+        if username or password or ca:
+            raise BrokerUrlError("the JetStream profile (nats://) takes no broker user name, password or CA yet")
     if new_site and keyfile.where(data_dir) == keyfile.path_in(data_dir) and not keyfile.path_in(data_dir).exists():
         site_keys = keyfile.create(keyfile.path_in(data_dir))
     else:

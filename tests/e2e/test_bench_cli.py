@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from bijli.adapters.db import partitions
 from tests.conftest import require, run_bijli
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mosquitto]
@@ -35,6 +38,26 @@ def test_bench_ingest_small_run_loses_and_doubles_nothing(pg_url: str) -> None:
     assert figures["readings"] == 100
     assert figures["quarantined"] == {}
     assert positive(figures["worker_rss_mb"])
+
+
+def test_bench_ingest_on_jetstream_with_a_worker_killed_loses_and_doubles_nothing(pg_url: str) -> None:
+    require("the nats-server program", shutil.which("nats-server") is not None)
+    out = run_bijli(
+        [
+            *("bench", "ingest", "--broker", "nats", "--meters", "50", "--intervals", "2", "--workers", "2"),
+            *("--kill-worker", "--database-url", pg_url),
+        ],
+        timeout=240,
+    )
+    figures = last_json_line(out)
+    for field in ("readings_per_s", "broker_limit_per_s", "uplink_limit_per_s", "copy_limit_per_s"):
+        assert positive(figures[field]), field
+    assert figures["lost"] == 0
+    assert figures["doubled"] == 0
+    assert figures["readings"] == 100
+    assert figures["quarantined"] == {}
+    assert figures["worker_killed"] is True
+    assert str(figures["broker"]).startswith("nats-server")
 
 
 def test_bench_readings_small_run_answers_a_meters_day(pg_url: str) -> None:
@@ -97,4 +120,29 @@ def test_bench_supply_small_run_decides_for_every_account(pg_url: str) -> None:
     assert figures["meters"] == 60
     assert isinstance(figures["first_pass_alerts"], int) and figures["first_pass_alerts"] > 0
     for field in ("accounts_per_s_first", "accounts_per_s_steady", "projected_pass_s_750k", "ratio_to_target"):
+        assert positive(figures[field]), field
+
+
+def test_bench_archive_small_run_round_trips_last_month(pg_url: str, tmp_path: Path) -> None:
+    run_bijli(["bench", "readings", "--readings", "40000", "--days", "40", "--samples", "5", "--database-url", pg_url])
+    month = f"{partitions.add_months(partitions.month_of(datetime.now(UTC)), -1):%Y-%m}"
+    args = [
+        "--month",
+        month,
+        "--samples",
+        "30",
+        "--twin-meters",
+        "20",
+        "--dir",
+        str(tmp_path),
+        "--database-url",
+        pg_url,
+    ]
+    figures = last_json_line(run_bijli(["bench", "archive", *args], timeout=120))
+    assert figures["month"] == month and figures["same_answers"] == figures["samples"] == 30
+    assert figures["rows_per_answer"] == 96
+    assert positive(figures["readings"]) and positive(figures["bytes"])
+    assert float(str(figures["bytes_per_reading"])) <= 30.0
+    assert figures["twin_readings"] == 20 * 30 * 96 and 0 < float(str(figures["twin_bytes_per_reading"])) <= 30.0
+    for field in ("postgres_p50_ms", "parquet_p50_ms", "parquet_first_p99_ms", "archive_s"):
         assert positive(figures[field]), field

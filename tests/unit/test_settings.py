@@ -91,3 +91,22 @@ def test_the_allowed_hosts_come_from_the_option_else_the_environment(
     )
     chosen = settings.build(data_dir=tmp_path, broker_url="none", allowed_hosts=("meters.kesco.example",))
     assert chosen.allowed_hosts == ("meters.kesco.example",)
+
+
+def test_a_nats_url_selects_the_jetstream_profile(tmp_path: Path) -> None:
+    cfg = settings.build(data_dir=tmp_path, broker_url="nats://127.0.0.1:4222,127.0.0.1:4223?replicas=3")
+    assert cfg.speaks_nats and not cfg.speaks_mqtt
+
+
+@pytest.mark.parametrize(
+    ("url", "username", "refusal"),
+    [
+        ("nats://127.0.0.1:4222", "headend-1", "takes no broker user name"),
+        ("nats://user@127.0.0.1:4222", None, "holds credentials"),
+        ("nats://127.0.0.1:4222?replicas=9", None, "replicas must be 1 to 5"),
+        ("nats://127.0.0.1:4222?ack_wait=soon", None, "not a number"),
+    ],
+)
+def test_a_nats_url_that_cannot_work_is_refused(tmp_path: Path, url: str, username: str | None, refusal: str) -> None:
+    with pytest.raises(BrokerUrlError, match=refusal):
+        settings.build(data_dir=tmp_path, broker_url=url, broker_username=username)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from rich.progress import Progress
 
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.memory import MemoryBroker
-from bijli.adapters.db.deliveries import committed_deliveries
+from bijli.adapters.db.scenario_truth import committed_deliveries, converted_at
 from bijli.adapters.dev_gateway import signed_event
 from bijli.alerts.handlers import BATCH as ALERT_BATCH
 from bijli.alerts.handlers import deliver_due
@@ -46,6 +46,7 @@ from bijli.prepaid.forecast import days_left
 from bijli.prepaid.handlers import record_recharge
 from bijli.protocol.keys import SiteKeys
 from bijli.protocol.tokens import issue_token
+from bijli.supply.handlers import SupplyReport, decide_all_due
 
 ROUND_S = 300
 """How often, in simulated seconds, the platform's own work runs between interval boundaries."""
@@ -120,7 +121,8 @@ async def run_in_process(
     `observe`, if given, sees every frame the meters send, in order (for tests and tools).
     Every `vee_every` intervals the VEE job runs on the scenario's clock (gaps estimated).
     Every `round_s` simulated seconds the platform's own work runs on the same clock: the
-    command dispatcher (commands reach the twins), then the ingest of what the meters answered.
+    supply service's decisions for the accounts that are due, the command dispatcher (commands
+    reach the twins), the ingest of what the meters answered, and the alerts' delivery.
     """
     cfg = platform.settings
     policy = TwinOptions().policy  # the prepaid policy the meters and the supply service share
@@ -129,6 +131,9 @@ async def run_in_process(
     )
     assert isinstance(twin, WatchedTwin)
     _commission_all(platform, twin, scenario.begin)
+    if scenario.prepaid_since_days:
+        since = scenario.begin - timedelta(days=scenario.prepaid_since_days)
+        converted_at(platform.store.engine, [c.account_no for c in twin.consumers], since)
     write_truth(scenario, twin, truth)
     broker = MemoryBroker()
     clock = SimulatedClock(scenario.begin)
@@ -138,6 +143,7 @@ async def run_in_process(
     downlink = TwinDownlink(twin, clock)
     dispatcher = Dispatcher(platform.dispatch, downlink, platform.ring, cfg.topic_root, clock)
     inbox = Inbox()
+    supplied = SupplyReport()
     senders = _handsets(inbox, twin, lambda: clock.now().timestamp())
 
     def to(t: float) -> None:
@@ -162,6 +168,10 @@ async def run_in_process(
             if vee_every and rounds[0] % vee_every == 0:
                 await asyncio.to_thread(run_vee, platform.store, clock.now())
         downlink.deliver()  # held for meters that are back
+        decided = await asyncio.to_thread(decide_all_due, platform.store, policy, clock.now())
+        supplied.disconnects += decided.disconnects
+        supplied.reconnects += decided.reconnects
+        supplied.permits += decided.permits
         dispatcher.totals.add(await dispatcher.tick())
         downlink.deliver()
         while (await asyncio.to_thread(deliver_due, platform.store, senders, clock.now())).claimed >= ALERT_BATCH:
@@ -186,6 +196,11 @@ async def run_in_process(
     summary = {**verdict, **_summary(platform, scenario, twin, report.frames, truth)}
     summary["tokens_accepted_at_meters"] = sum(1 for r in hooks.token_results if r["status"] == 0)
     summary["commands_sent"] = dispatcher.totals.sent
+    summary["supply_orders"] = {
+        "disconnects": supplied.disconnects,
+        "reconnects": supplied.reconnects,
+        "permits": supplied.permits,
+    }
     console.print(f"[green]{scenario.name}[/green]: {report.intervals} intervals, {report.actions} actions")
     return summary
 

@@ -7,17 +7,19 @@ import contextlib
 import logging
 import socket
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from rich.console import Console
 
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.mqtt import MqttUplink
+from bijli.adapters.brokers.nats_address import NatsAddress
 from bijli.alerts.handlers import BATCH, DELIVER_EVERY, PARALLEL, deliver_due
 from bijli.bootstrap import Platform
 from bijli.headend.dispatcher import Dispatcher
 from bijli.headend.handlers import ask_for_profile
+from bijli.headend.ports import Downlink
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SystemClock
 from bijli.kernel.unit import StoreUnavailable
@@ -79,6 +81,17 @@ async def headend_for(platform: Platform, address: BrokerAddress, worker: str = 
         headend_client_id(secret, root, worker),
         asyncio.get_running_loop(),
     )
+    await uplink.start()
+    return HeadEnd(platform.store, uplink, platform.ring, root, SystemClock(), name=f"{socket.gethostname()}/{worker}")
+
+
+async def jetstream_headend_for(platform: Platform, address: NatsAddress, worker: str = "1") -> HeadEnd:
+    """A head-end worker ingesting from NATS JetStream: every worker of the site fetches from
+    the same durable pull consumer (named like `headend_group`), a work queue."""
+    from bijli.adapters.brokers.jetstream import JetStreamUplink  # the NATS client only where it is used
+
+    root = platform.settings.topic_root
+    uplink = JetStreamUplink(address, topics.uplink_filter(root), headend_group(platform.settings.site_keys, root))
     await uplink.start()
     return HeadEnd(platform.store, uplink, platform.ring, root, SystemClock(), name=f"{socket.gethostname()}/{worker}")
 
@@ -173,17 +186,23 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
     """Serve until interrupted (the caller disposes of the platform)."""
     tasks: list[asyncio.Task[Any]] = []
     headend = None
-    if platform.settings.speaks_mqtt:
-        address = platform.settings.broker_address()
-        headend = await headend_for(platform, address, worker)
+    if platform.settings.speaks_mqtt or platform.settings.speaks_nats:
+        address: BrokerAddress | NatsAddress
+        if platform.settings.speaks_nats:
+            address = NatsAddress.parse(platform.settings.broker_url)
+            headend = await jetstream_headend_for(platform, address, worker)
+        else:
+            address = platform.settings.broker_address()
+            headend = await headend_for(platform, address, worker)
         tasks.append(asyncio.create_task(headend.run()))
         tasks.append(asyncio.create_task(vee_every(platform, vee_period_s)))
         tasks.append(asyncio.create_task(reconcile_every(platform, RECONCILE_EVERY.total_seconds())))
-        who = f" as {address.username}" if address.username else ""
+        who = f" as {address.username}" if isinstance(address, BrokerAddress) and address.username else ""
         console.print(f"head-end ingesting from [bold]{address}[/bold]{who}")
         # Commands go out on the head-end's own broker connection.
-        assert isinstance(headend.uplink, MqttUplink)
-        dispatcher = Dispatcher(platform.dispatch, headend.uplink, platform.ring, headend.root, SystemClock())
+        uplink = headend.uplink
+        assert isinstance(uplink, MqttUplink) or platform.settings.speaks_nats
+        dispatcher = Dispatcher(platform.dispatch, cast(Downlink, uplink), platform.ring, headend.root, SystemClock())
         tasks.append(asyncio.create_task(dispatcher.run()))
         tasks.append(asyncio.create_task(supply_every(platform)))
         console.print("command dispatcher and supply service running")

@@ -95,6 +95,9 @@ class Scenario:
     opening_paise: tuple[int, int] | None = None
     """Opening balances drawn from this span instead of the city's own (low balances)."""
     habits: tuple[Habit, ...] = ()
+    prepaid_since_days: int = 0
+    """The consumers went over to prepaid this many days before the start (0: when commissioned,
+    at the start, so a newly converted consumer's grace period covers them)."""
 
     @property
     def begin(self) -> datetime:
@@ -195,8 +198,15 @@ def parse(
             for m in [*(e.get("meters", []) or []), *([e["meter"]] if "meter" in e else [])]
         ),
         opening_paise=_opening(doc.get("opening_balance")),
+        prepaid_since_days=_days(doc.get("prepaid_since_days", 0)),
         habits=tuple(habits),
     )
+
+
+def _days(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ScenarioError(f"prepaid_since_days {value!r}: a whole number of days, 0 or more")
+    return value
 
 
 def _opening(span: Any) -> tuple[int, int] | None:

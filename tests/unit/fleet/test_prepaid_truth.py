@@ -184,6 +184,14 @@ def test_bad_habits_and_shares_are_refused_with_the_reason(event: dict[str, Any]
 def test_opening_balances_must_be_whole_rupees_low_to_high() -> None:
     with pytest.raises(ScenarioError):
         parse({"start": date(2026, 11, 2), "opening_balance": ["900", "60"]})
+    assert parse({"start": date(2026, 11, 2), "opening_balance": ["60", "900"]}).opening_paise == (6_000, 90_000)
+
+
+@pytest.mark.parametrize("days", [-1, 1.5, "90"])
+def test_how_long_the_consumers_have_been_on_prepaid_is_a_whole_number_of_days(days: object) -> None:
+    with pytest.raises(ScenarioError):
+        parse({"start": date(2026, 11, 2), "prepaid_since_days": days})
+    assert parse({"start": date(2026, 11, 2), "prepaid_since_days": 90}).prepaid_since_days == 90
 
 
 def test_prompt_payers_pay_when_low_and_those_cut_off_pay_after_the_delay() -> None:

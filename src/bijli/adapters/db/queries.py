@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from bijli.adapters.db import commands
 from bijli.adapters.db import schema as t
+from bijli.adapters.db.archive_tables import reading_archives
 from bijli.adapters.db.charging import open_charges, running_charges
 from bijli.adapters.db.registry import SqlRegistry
 from bijli.headend.command_records import CommandRecord
 from bijli.headend.records import KeptFrame
 from bijli.mdm.meters import StatusChange
 from bijli.prepaid.model import ARREARS_KINDS, CHARGE_KINDS, EntryKind
+
+if TYPE_CHECKING:
+    from bijli.adapters.db.archive import ArchiveReader
 
 _CHARGES = [k.value for k in CHARGE_KINDS]
 _ARREARS = [k.value for k in ARREARS_KINDS]
@@ -94,6 +99,7 @@ class Queries:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._archive: ArchiveReader | None = None
 
     def count_meters(self) -> int:
         with self.engine.connect() as conn:
@@ -109,7 +115,7 @@ class Queries:
         )
         # One statement: no transaction around it, so no BEGIN and ROLLBACK round trips.
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            return [
+            found = [
                 ReadingView(
                     interval_start=at,
                     import_wh=wh,
@@ -121,6 +127,37 @@ class Queries:
                 )
                 for at, wh, total, v, i, k, f in conn.execute(q).all()
             ]
+            archived = self._archived(conn, meter_id, start, end)
+        if not archived:
+            return found
+        # A month moved to Parquet (`bijli db archive`); a reading stored since wins.
+        by_start = {v.interval_start: v for v in archived}
+        by_start.update((v.interval_start, v) for v in found)
+        return [by_start[at] for at in sorted(by_start)]
+
+    def _archived(self, conn: Connection, meter_id: str, start: datetime, end: datetime) -> list[ReadingView]:
+        a = reading_archives.c
+        if conn.execute(sa.select(a.month).limit(1)).first() is None:  # nothing archived: no pyarrow
+            return []
+        from bijli.adapters.db.archive import ArchiveReader
+
+        if self._archive is None:
+            self._archive = ArchiveReader()
+        table = self._archive.readings(conn, meter_id, start, end)
+        if table is None:
+            return []
+        return [
+            ReadingView(
+                interval_start=row["interval_start"],
+                import_wh=row["import_wh"],
+                import_wh_total=row["import_wh_total"],
+                voltage_dv=row["voltage_dv"],
+                current_ma=row["current_ma"],
+                quality=row["quality"],
+                flags=row["flags"],
+            )
+            for row in table.to_pylist()
+        ]
 
     def edits(self, meter_id: str, start: datetime, end: datetime) -> list[EditView]:
         """The edit log of intervals starting in [start, end), by interval, oldest edit first."""

@@ -9,10 +9,12 @@ from typing import Annotated
 import typer
 
 from bijli import settings as settings_mod
+from bijli.entrypoints.cli.db_archive import db_archive
 from bijli.entrypoints.cli.options import DatabaseUrl, DataDir, console
 from bijli.entrypoints.cli.platform import opened
 
 app = typer.Typer(no_args_is_help=True, help="The store: schema migrations.")
+app.command("archive")(db_archive)
 
 
 @app.command("upgrade")

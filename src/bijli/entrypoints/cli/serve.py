@@ -40,7 +40,9 @@ def serve(
     broker_url: Annotated[
         str | None,
         typer.Option(
-            "--broker-url", help="mqtts://host:port (TLS) or mqtt://host:port to ingest from; none: web only."
+            "--broker-url",
+            help="mqtts://host:port (TLS) or mqtt://host:port to ingest from; nats://host:port[,host:port] "
+            "for the JetStream profile (docs/operations.md); none: web only.",
         ),
     ] = None,
     broker_username: BrokerUsername = None,

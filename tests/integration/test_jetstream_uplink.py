@@ -1,0 +1,116 @@
+"""The JetStream uplink on a real nats-server: what its MQTT listener acknowledges to a meter is
+stored (it survives the server's SIGKILL), workers share one durable consumer, and what a dead
+worker fetched goes to another after the ack wait."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from bijli.adapters.brokers.jetstream import JetStreamUplink, topic_of, uplink_subject
+from bijli.adapters.brokers.nats_address import NatsAddress
+from bijli.headend.ports import Delivery
+from bijli.protocol import topics
+from tests.support.nats_cluster import NatsCluster, nats_node  # noqa: F401  (fixture)
+
+FRAMES = 200
+
+
+def publish(port: int, root: str, n: int, start: int = 0) -> None:
+    """`n` QoS 1 frames from a meter, each waited on for its PUBACK."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        for i in range(start, start + n):
+            info = client.publish(topics.uplink(root, f"M-{i % 7}", "interval"), f"frame {i}".encode(), qos=1)
+            info.wait_for_publish(10)
+            assert info.is_published()
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+async def take(uplink: JetStreamUplink, n: int, timeout_s: float, ack: bool = True) -> list[Delivery]:
+    got: list[Delivery] = []
+    deadline = time.monotonic() + timeout_s
+    while len(got) < n and time.monotonic() < deadline:
+        try:
+            batch = await asyncio.wait_for(uplink.next_batch(64, 0.05), deadline - time.monotonic())
+        except TimeoutError:
+            break
+        if ack:
+            await uplink.ack(batch)
+        got += batch
+    return got
+
+
+def test_subjects_and_topics() -> None:
+    assert uplink_subject("r/v1/m/+/up/+") == "$MQTT.msgs.r.v1.m.*.up.*"
+    assert topic_of("$MQTT.msgs.r.v1.m.M-1.up.interval") == "r/v1/m/M-1/up/interval"
+    address = NatsAddress.parse("nats://127.0.0.1:4222,127.0.0.1:4223?replicas=3&ack_wait=5")
+    assert address.servers == ("nats://127.0.0.1:4222", "nats://127.0.0.1:4223")
+    assert (address.replicas, address.ack_wait_s) == (3, 5.0)
+
+
+def test_what_the_mqtt_listener_acknowledged_survives_a_kill_9(
+    nats_node: NatsCluster,  # noqa: F811
+    topic_root: str,
+) -> None:
+    node = nats_node.nodes[0]
+    address = NatsAddress.parse(nats_node.url())
+
+    async def consumer_exists() -> None:  # the consumer's interest keeps the frames
+        uplink = JetStreamUplink(address, topics.uplink_filter(topic_root), "workers")
+        await uplink.start()
+        await uplink.close()
+
+    asyncio.run(consumer_exists())
+    publish(node.mqtt_port, topic_root, FRAMES)
+    node.kill()  # every frame had its PUBACK: each must be on disk
+    node.start()
+
+    async def read_all() -> list[Delivery]:
+        uplink = JetStreamUplink(address, topics.uplink_filter(topic_root), "workers")
+        await uplink.start(timeout_s=30)
+        try:
+            got = await take(uplink, FRAMES, 60)
+            assert not await take(uplink, 1, 1)  # and nothing more
+            return got
+        finally:
+            await uplink.close()
+
+    got = asyncio.run(read_all())
+    assert sorted(d.payload for d in got) == sorted(f"frame {i}".encode() for i in range(FRAMES))
+    assert {d.topic for d in got} == {topics.uplink(topic_root, f"M-{m}", "interval") for m in range(7)}
+
+
+def test_a_dead_workers_messages_go_to_another_after_the_ack_wait(
+    nats_node: NatsCluster,  # noqa: F811
+    topic_root: str,
+) -> None:
+    address = NatsAddress.parse(nats_node.url(ack_wait_s=2))
+    node = nats_node.nodes[0]
+
+    async def run() -> tuple[list[Delivery], list[Delivery], list[Delivery], float]:
+        dead = JetStreamUplink(address, topics.uplink_filter(topic_root), "workers")
+        alive = JetStreamUplink(address, topics.uplink_filter(topic_root), "workers")
+        await dead.start()
+        await alive.start()
+        await asyncio.to_thread(publish, node.mqtt_port, topic_root, FRAMES)
+        held = await take(dead, 50, 10, ack=False)  # fetched, never acknowledged
+        await dead.close()
+        began = time.monotonic()
+        rest = await take(alive, FRAMES, 30)
+        waited = time.monotonic() - began
+        again = await take(alive, 1, 3)
+        await alive.close()
+        return held, rest, again, waited
+
+    held, rest, again, _ = asyncio.run(run())
+    assert len(held) >= 50
+    assert sorted(d.payload for d in rest) == sorted(f"frame {i}".encode() for i in range(FRAMES))
+    assert not again  # each acknowledged once, never handed out again
