@@ -15,7 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bijli.fleet.city import build_city, transformer_meters
+import numpy as np
+
+from bijli.fleet.city import Consumer, build_city, transformer_meters
 from bijli.fleet.scenario import Action, Scenario, ScenarioHooks, check_against
 from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.kernel.time import INTERVAL, INTERVAL_S, epoch
@@ -52,13 +54,10 @@ def twin_for(
     )
 
 
-def _openings(city: list, span: tuple[int, int], seed: int) -> list:  # type: ignore[type-arg]
+def _openings(city: list[Consumer], span: tuple[int, int], seed: int) -> list[Consumer]:
     """The consumers with opening balances drawn from `span` (paise, in whole rupees)."""
-    import numpy as np
-
     rng = np.random.default_rng([seed, 13])
-    low, high = span[0] // 100, span[1] // 100
-    drawn = rng.integers(low, high + 1, size=len(city)) * 100
+    drawn = rng.integers(span[0] // 100, span[1] // 100 + 1, size=len(city)) * 100
     return [replace(c, opening_balance_paise=int(p)) for c, p in zip(city, drawn.tolist(), strict=True)]
 
 
