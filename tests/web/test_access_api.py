@@ -120,4 +120,5 @@ def test_me_says_who_is_signed_in(platform: Platform, make_client: MakeClient) -
         "read_reports",
         "reconciliation",
         "tariff_push",
+        "track_payments",
     ]

@@ -35,6 +35,7 @@ def lists(meter_id: str) -> list[tuple[str, dict[str, str], str]]:
     """Every list and report of the API: path, its required parameters, the key of its items."""
     return [
         (f"/api/v1/accounts/{ACCOUNT}/ledger", WINDOW, "items"),
+        (f"/api/v1/accounts/{ACCOUNT}/alerts", {}, "items"),
         ("/api/v1/meters", {}, "items"),
         (f"/api/v1/meters/{meter_id}/readings", WINDOW, "items"),
         (f"/api/v1/meters/{meter_id}/edits", WINDOW, "items"),

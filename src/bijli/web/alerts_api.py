@@ -120,7 +120,7 @@ def router(ctx: WebContext) -> APIRouter:
         """The account's web live feed as server-sent events: each alert once its web delivery
         is sent (event ``alert``, id = the alert id), for `wait` seconds; a reconnecting
         browser resumes after the `Last-Event-ID` it sends."""
-        known(account_id)
+        await asyncio.to_thread(known, account_id)  # off the event loop: a query
         start = int(last_event_id) if last_event_id is not None and last_event_id.isdigit() else after
 
         async def events() -> AsyncIterator[str]:
