@@ -66,6 +66,11 @@ class Settings:
         address = BrokerAddress.parse(self.broker_url, ca_file=self.broker_ca)
         return address.signed_in(self.broker_username or address.username, self.broker_password)
 
+    def nats_address(self) -> NatsAddress:
+        """The JetStream profile's servers, reached as the head-end (user name, password, CA)."""
+        address = NatsAddress.parse(self.broker_url)
+        return address.signed_in(self.broker_username, self.broker_password, self.broker_ca)
+
     def meters_broker_address(self) -> BrokerAddress:
         """The broker as meters reach it: the same place and CA, each with its own credentials."""
         return BrokerAddress.parse(self.broker_url, ca_file=self.broker_ca).signed_in(None, None)
@@ -106,9 +111,7 @@ def build(
         # Refuses what cannot work now, not when first dialled.
         BrokerAddress.parse(broker_url, ca_file=ca).tls_context()
     if broker_url.startswith("nats://"):
-        NatsAddress.parse(broker_url)
-        if username or password or ca:
-            raise BrokerUrlError("the JetStream profile (nats://) takes no broker user name, password or CA yet")
+        NatsAddress.parse(broker_url).signed_in(username, password, ca)
     if new_site and keyfile.where(data_dir) == keyfile.path_in(data_dir) and not keyfile.path_in(data_dir).exists():
         site_keys = keyfile.create(keyfile.path_in(data_dir))
     else:

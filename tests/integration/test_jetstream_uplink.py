@@ -5,23 +5,31 @@ worker fetched goes to another after the ack wait."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
+from pathlib import Path
 
 import paho.mqtt.client as paho
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from bijli.adapters.brokers.address import BrokerUrlError
 from bijli.adapters.brokers.jetstream import JetStreamUplink, topic_of, uplink_subject
 from bijli.adapters.brokers.nats_address import NatsAddress
-from bijli.headend.ports import Delivery
+from bijli.headend.ports import BrokerDown, Delivery
 from bijli.protocol import topics
-from tests.support.nats_cluster import NatsCluster, nats_node  # noqa: F401  (fixture)
+from tests.conftest import free_port, port_open, require, wait_until
+from tests.support.nats_cluster import NATS_SERVER, NatsCluster, nats_node  # noqa: F401  (fixture)
+from tests.support.secure_broker import HOST, make_certificates
 
 FRAMES = 200
 
 
-def publish(port: int, root: str, n: int, start: int = 0) -> None:
+def publish(port: int, root: str, n: int, start: int = 0, credentials: tuple[str, str] | None = None) -> None:
     """`n` QoS 1 frames from a meter, each waited on for its PUBACK."""
     client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
+    if credentials is not None:
+        client.username_pw_set(*credentials)
     client.connect("127.0.0.1", port)
     client.loop_start()
     try:
@@ -114,3 +122,52 @@ def test_a_dead_workers_messages_go_to_another_after_the_ack_wait(
     assert len(held) >= 50
     assert sorted(d.payload for d in rest) == sorted(f"frame {i}".encode() for i in range(FRAMES))
     assert not again  # each acknowledged once, never handed out again
+
+
+def test_the_head_end_signs_in_to_nats_over_tls_and_is_refused_without_its_password(
+    tmp_path: Path, topic_root: str
+) -> None:
+    """A site's NATS with TLS on its client port and users: the head-end reaches it with its
+    user name and password, checking the server's certificate against the site's CA."""
+    require(f"nats-server ({NATS_SERVER})", Path(NATS_SERVER).exists())
+    ca, cert, key = make_certificates(tmp_path / "tls")
+    port, mqtt_port = free_port(), free_port()
+    config = tmp_path / "nats.conf"
+    config.write_text(
+        "server_name: tls1\n"
+        f"listen: {HOST}:{port}\n"
+        f'jetstream {{ store_dir: "{tmp_path / "store"}", max_memory_store: 64MB, max_file_store: 1GB }}\n'
+        f'tls {{ cert_file: "{cert}", key_file: "{key}" }}\n'
+        'authorization { users = [ { user: "headend-1", password: "s3cret-pw" } ] }\n'
+        f"mqtt {{ listen: 127.0.0.1:{mqtt_port} }}\n"
+    )
+    server = subprocess.Popen([NATS_SERVER, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: port_open("127.0.0.1", mqtt_port), 30, "the NATS server's MQTT listener")
+        plain = NatsAddress.parse(f"nats://{HOST}:{port}")
+
+        async def connect(address: NatsAddress) -> list[Delivery]:
+            uplink = JetStreamUplink(address, topics.uplink_filter(topic_root), "workers")
+            await uplink.start(timeout_s=5)
+            try:
+                await asyncio.to_thread(publish, mqtt_port, topic_root, 5, 0, ("headend-1", "s3cret-pw"))
+                return await take(uplink, 5, 20)
+            finally:
+                await uplink.close()
+
+        with pytest.raises(BrokerDown):
+            asyncio.run(connect(plain.signed_in("headend-1", "wrong", ca)))
+        with pytest.raises(BrokerDown):
+            asyncio.run(connect(plain.signed_in("headend-1", "s3cret-pw", None)))  # no TLS: refused
+        got = asyncio.run(connect(plain.signed_in("headend-1", "s3cret-pw", ca)))
+        assert sorted(d.payload for d in got) == [f"frame {i}".encode() for i in range(5)]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_a_nats_address_keeps_its_password_out_of_its_text() -> None:
+    address = NatsAddress.parse("nats://127.0.0.1:4222").signed_in("headend-1", "s3cret-pw", None)
+    assert "s3cret-pw" not in repr(address) and "s3cret-pw" not in str(address)
+    with pytest.raises(BrokerUrlError, match="without a user name"):
+        NatsAddress.parse("nats://127.0.0.1:4222").signed_in(None, "s3cret-pw", None)

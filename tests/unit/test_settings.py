@@ -98,10 +98,23 @@ def test_a_nats_url_selects_the_jetstream_profile(tmp_path: Path) -> None:
     assert cfg.speaks_nats and not cfg.speaks_mqtt
 
 
+def test_the_head_end_reaches_nats_with_its_user_name_password_and_ca(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BIJLI_BROKER_PASSWORD", "s3cret-pw")
+    ca = tmp_path / "ca.crt"
+    ca.write_text("a CA")
+    cfg = settings.build(
+        data_dir=tmp_path, broker_url="nats://127.0.0.1:4222", broker_username="headend-1", broker_ca=ca
+    )
+    address = cfg.nats_address()
+    assert (address.username, address.password, address.ca_file) == ("headend-1", "s3cret-pw", ca)
+    assert str(address) == "tls://127.0.0.1:4222" and "s3cret-pw" not in repr(cfg)
+
+
 @pytest.mark.parametrize(
     ("url", "username", "refusal"),
     [
-        ("nats://127.0.0.1:4222", "headend-1", "takes no broker user name"),
         ("nats://user@127.0.0.1:4222", None, "holds credentials"),
         ("nats://127.0.0.1:4222?replicas=9", None, "replicas must be 1 to 5"),
         ("nats://127.0.0.1:4222?ack_wait=soon", None, "not a number"),

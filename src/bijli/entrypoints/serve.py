@@ -189,7 +189,7 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
     if platform.settings.speaks_mqtt or platform.settings.speaks_nats:
         address: BrokerAddress | NatsAddress
         if platform.settings.speaks_nats:
-            address = NatsAddress.parse(platform.settings.broker_url)
+            address = platform.settings.nats_address()
             headend = await jetstream_headend_for(platform, address, worker)
         else:
             address = platform.settings.broker_address()
@@ -197,7 +197,7 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
         tasks.append(asyncio.create_task(headend.run()))
         tasks.append(asyncio.create_task(vee_every(platform, vee_period_s)))
         tasks.append(asyncio.create_task(reconcile_every(platform, RECONCILE_EVERY.total_seconds())))
-        who = f" as {address.username}" if isinstance(address, BrokerAddress) and address.username else ""
+        who = f" as {address.username}" if address.username else ""
         console.print(f"head-end ingesting from [bold]{address}[/bold]{who}")
         # Commands go out on the head-end's own broker connection.
         uplink = headend.uplink

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, cast
 
 import nats
@@ -66,7 +66,12 @@ class JetStreamUplink:
 
     async def start(self, timeout_s: float = 10.0) -> None:
         """Connect, make sure the stream and the consumer exist, bind to the consumer; raises
-        BrokerDown if the servers do not answer."""
+        BrokerDown if the servers do not answer within `timeout_s`, or refuse the head-end's
+        user name, password or certificate check (with the last reason they gave)."""
+        refusals: list[str] = []
+
+        async def refused(e: Exception) -> None:
+            refusals[:] = [f"{type(e).__name__}: {e}"]  # the last reason only
 
         async def disconnected() -> None:
             if self._closing:
@@ -75,14 +80,7 @@ class JetStreamUplink:
             log.warning("head-end lost its connection to NATS %s", self._address)
 
         try:
-            self._nc = await nats.connect(
-                servers=list(self._address.servers),
-                connect_timeout=timeout_s,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
-                allow_reconnect=True,
-                disconnected_cb=disconnected,
-            )
+            self._nc = await asyncio.wait_for(self._connect(timeout_s, disconnected, refused), timeout_s)
             js = self._nc.jetstream(timeout=timeout_s)
             try:
                 await js.stream_info(MQTT_STREAM)
@@ -115,7 +113,27 @@ class JetStreamUplink:
         except (OSError, NatsError, TimeoutError) as e:
             if self._nc is not None:
                 await self._nc.close()
-            raise BrokerDown(f"NATS {self._address}: {e!r}") from e
+            why = f"{e!r}" + (f" ({refusals[-1]})" if refusals else "")
+            raise BrokerDown(f"NATS {self._address}: {why}") from e
+
+    async def _connect(
+        self,
+        timeout_s: float,
+        disconnected: Callable[[], Awaitable[None]],
+        refused: Callable[[Exception], Awaitable[None]],
+    ) -> Any:
+        return await nats.connect(
+            servers=list(self._address.servers),
+            connect_timeout=timeout_s,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            allow_reconnect=True,
+            disconnected_cb=disconnected,
+            error_cb=refused,
+            user=self._address.username,
+            password=self._address.password,
+            tls=self._address.tls_context(),
+        )
 
     async def next_batch(self, max_messages: int, max_wait_s: float) -> list[Delivery]:
         """At least one message, then as many as came within `max_wait_s`, up to `max_messages`."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ssl
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from bijli.adapters.brokers.address import BrokerUrlError
@@ -21,6 +23,11 @@ class NatsAddress:
     servers: tuple[str, ...]
     replicas: int = 1
     ack_wait_s: float = 30.0
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: Path | None = None
+    """The CA that signed the servers' certificates: with it, the head-end speaks TLS to NATS
+    and checks each server's certificate and name."""
 
     @classmethod
     def parse(cls, url: str) -> NatsAddress:
@@ -40,5 +47,19 @@ class NatsAddress:
             raise BrokerUrlError("replicas must be 1 to 5 and ack_wait 1 to 3600 seconds")
         return cls(servers=servers, replicas=replicas, ack_wait_s=ack_wait)
 
+    def signed_in(self, username: str | None, password: str | None, ca_file: Path | None) -> NatsAddress:
+        """The same servers, reached with this user name and password and this CA."""
+        if password and not username:
+            raise BrokerUrlError("a NATS password without a user name")
+        if ca_file is not None and not ca_file.is_file():
+            raise BrokerUrlError(f"the NATS CA file {ca_file} cannot be read")
+        return replace(self, username=username, password=password, ca_file=ca_file)
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """TLS with the servers' certificates checked against the CA, or None without one."""
+        if self.ca_file is None:
+            return None
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
     def __str__(self) -> str:
-        return ",".join(self.servers)
+        return ",".join(s.replace("nats://", "tls://") if self.ca_file else s for s in self.servers)
