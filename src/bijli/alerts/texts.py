@@ -15,24 +15,10 @@ from datetime import UTC, datetime
 from typing import Final
 
 from bijli.alerts.model import AlertKind, Fact
+from bijli.kernel.indian import MINUS, MONTHS_HI, indian_grouping
 from bijli.kernel.time import IST
 
-MINUS: Final = "\u2212"
 MONTHS_EN: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-MONTHS_HI: Final = (
-    "जनवरी",
-    "फ़रवरी",
-    "मार्च",
-    "अप्रैल",
-    "मई",
-    "जून",
-    "जुलाई",
-    "अगस्त",
-    "सितंबर",
-    "अक्टूबर",
-    "नवंबर",
-    "दिसंबर",
-)
 LANGUAGES: Final = ("en", "hi")
 
 
@@ -107,14 +93,7 @@ TEMPLATES: Final[Mapping[tuple[AlertKind, str], Template]] = {
 
 def lakhs(whole: int) -> str:
     """A whole number with lakh and crore commas: 12345678 -> ``1,23,45,678``."""
-    digits = str(abs(whole))
-    head, tail = digits[:-3], digits[-3:]
-    pairs: list[str] = []
-    while len(head) > 2:
-        head, pair = head[:-2], head[-2:]
-        pairs.insert(0, pair)
-    grouped = ",".join([p for p in (head, *pairs) if p] + [tail])
-    return (MINUS if whole < 0 else "") + grouped
+    return (MINUS if whole < 0 else "") + indian_grouping(abs(whole))
 
 
 def rupees_text(paise: int) -> str:

@@ -5,23 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from bijli.kernel.indian import MINUS, MONTHS_HI, indian_grouping
 from bijli.kernel.time import IST
 from bijli.kernel.units import format_rupees
-
-MINUS = "\u2212"
-
-
-def indian_grouping(whole: int) -> str:
-    """A non-negative whole number with lakh and crore commas: 12345678 -> ``1,23,45,678``."""
-    digits = str(whole)
-    if len(digits) <= 3:
-        return digits
-    head, tail = digits[:-3], digits[-3:]
-    pairs: list[str] = []
-    while len(head) > 2:
-        head, pair = head[:-2], head[-2:]
-        pairs.insert(0, pair)
-    return ",".join([head, *pairs, tail])
 
 
 def rupees_text(paise: int | None) -> str:
@@ -55,22 +41,6 @@ def iso_utc(moment: datetime | None) -> str:
     if moment is None:
         return ""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-MONTHS_HI = (
-    "जनवरी",
-    "फ़रवरी",
-    "मार्च",
-    "अप्रैल",
-    "मई",
-    "जून",
-    "जुलाई",
-    "अगस्त",
-    "सितंबर",
-    "अक्टूबर",
-    "नवंबर",
-    "दिसंबर",
-)
 
 
 def day_text(day: date, lang: str = "en") -> str:

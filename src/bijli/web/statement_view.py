@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from bijli.kernel.indian import MINUS
 from bijli.kernel.time import ist_day, ist_midnight
 from bijli.kernel.units import WH_PER_KWH, kwh
 from bijli.prepaid.statement import ARREARS, ARREARS_RECOVERY, SlabLine, Statement, in_balance
-from bijli.web.display import MINUS, day_text, kwh_text, month_text, rupees_text
+from bijli.web.display import day_text, kwh_text, month_text, rupees_text
 
 Lang = Literal["en", "hi"]
 DASH = "\u2013"

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bijli.web.display import count_text, indian_grouping, iso_utc, ist_text, rupees_text
+from bijli.kernel.indian import indian_grouping
+from bijli.web.display import count_text, iso_utc, ist_text, rupees_text
 
 
 @pytest.mark.parametrize(
