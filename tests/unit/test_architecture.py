@@ -22,6 +22,8 @@ DOMAIN_ORDER = (
     "payments",
     "accounts",
     "supply",
+    "network",
+    "vigilance",
     "access",
 )
 """Domain areas, lowest first: an area imports only those before it (and itself)."""
