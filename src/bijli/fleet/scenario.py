@@ -8,7 +8,7 @@ meters = 2000
 transformer_meters = true
 
 [[events]]
-kind = "network"            # network | flapping | broker | condition | hooking | recharge | hotspot | clock | payments
+kind = "network"   # network | flapping | broker | condition | hooking | power | recharge | hotspot | clock | payments
 operator = "Jio"
 area = "Civil Lines"        # leave out: everywhere
 at = "10:00"                # IST on the first day; "day 2 10:00"; or an ISO date-time
@@ -17,6 +17,18 @@ for = "2h"
 
 A scenario becomes a list of actions in time order, each applied to a `FleetTwin`, and a
 ground truth: who was tampered with or stole, and when, for measuring detection later.
+
+A power outage takes the supply off a whole feeder or one transformer: every meter on it, the
+transformer's own meter too, logs its last gasp (POWER_FAILURE) and falls silent, and logs
+POWER_RESTORED when the supply comes back:
+
+```toml
+[[events]]
+kind = "power"
+feeder = "CL-F01"           # or transformer = "CL-F01-DT03"
+at = "day 1 14:00"
+for = "45m"
+```
 """
 
 from __future__ import annotations
@@ -251,6 +263,10 @@ def check_against(scenario: Scenario, meter_ids: set[str], transformers: set[str
             raise ScenarioError(f"the city has no meter {fact['meter_id']!r}")
         if fact.get("kind") == "hooking" and fact["transformer"] not in transformers:
             raise ScenarioError(f"no metered transformer {fact['transformer']!r} (transformer_meters on?)")
+        if fact.get("kind") == "power_outage" and fact.get("transformer") not in (None, *transformers):
+            raise ScenarioError(f"no metered transformer {fact['transformer']!r} (transformer_meters on?)")
+        if fact.get("kind") == "power_outage" and fact.get("feeder") not in (None, *feeders_of(transformers)):
+            raise ScenarioError(f"the city has no feeder {fact['feeder']!r} with a metered transformer")
     for name in scenario.named_meters:
         if name not in meter_ids:
             raise ScenarioError(f"the city has no meter {name!r}")
@@ -351,6 +367,48 @@ def _hooking(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> B
             "transformer": transformer,
             "watts": watts,
             "theft": True,
+            "start": begin.isoformat(),
+            "end": end.isoformat(),
+        }
+    ]
+
+
+def feeders_of(transformers: set[str]) -> set[str]:
+    """The feeders of transformers named `<area>-F<nn>-DT<nn>`."""
+    return {t.rsplit("-", 1)[0] for t in transformers}
+
+
+def on_supply(tw: FleetTwin, level: str, name: str) -> list[int]:
+    """The twin's meters (consumers and transformer meters) fed by a feeder or a transformer."""
+    consumers = [i for i, c in enumerate(tw.consumers) if getattr(c, level) == name]
+    dts = [tw.n_consumers + j for j, t in enumerate(tw.transformers) if getattr(t, level) == name]
+    return consumers + dts
+
+
+def _power(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> Built:
+    if ("feeder" in event) == ("transformer" in event):
+        raise ScenarioError("a power outage names either a feeder or a transformer")
+    level = "feeder" if "feeder" in event else "transformer"
+    name = str(event[level])
+    begin, end = _span(event, first_day)
+    if end <= begin:
+        raise ScenarioError(f"power outage of {name}: 'for' must be longer than nothing")
+
+    def switch(on: bool, at: float) -> Callable[[FleetTwin, ScenarioHooks], None]:
+        def apply(tw: FleetTwin, _h: ScenarioHooks) -> None:
+            tw.condition("power_failure", on_supply(tw, level, name), on, at)
+
+        return apply
+
+    return [
+        Action(epoch(begin), f"power off on {level} {name}", switch(True, float(epoch(begin)))),
+        Action(epoch(end), f"power back on {level} {name}", switch(False, float(epoch(end)))),
+    ], [
+        {
+            "kind": "power_outage",
+            "level": level,
+            level: name,
+            "theft": False,
             "start": begin.isoformat(),
             "end": end.isoformat(),
         }
@@ -466,6 +524,7 @@ _BUILDERS: dict[str, Callable[[dict[str, Any], date, tuple[str, ...]], Built]] =
     "broker": _broker,
     "condition": _condition,
     "hooking": _hooking,
+    "power": _power,
     "recharge": _recharge,
     "hotspot": _hotspot,
     "clock": _clock,
