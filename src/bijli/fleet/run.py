@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from bijli.fleet.city import Consumer, build_city, transformer_meters
-from bijli.fleet.scenario import Action, Scenario, ScenarioHooks, check_against, on_supply
+from bijli.fleet.power import on_supply
+from bijli.fleet.scenario import Action, Scenario, ScenarioHooks, check_against
 from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.kernel.time import INTERVAL, INTERVAL_S, epoch
 from bijli.meter.modem import ModemTimers

@@ -265,14 +265,19 @@ def check_against(scenario: Scenario, meter_ids: set[str], transformers: set[str
             raise ScenarioError(f"no metered transformer {fact['transformer']!r} (transformer_meters on?)")
         if fact.get("kind") == "power_outage" and fact.get("transformer") not in (None, *transformers):
             raise ScenarioError(f"no metered transformer {fact['transformer']!r} (transformer_meters on?)")
-        if fact.get("kind") == "power_outage" and fact.get("feeder") not in (None, *feeders_of(transformers)):
+        if fact.get("kind") == "power_outage" and fact.get("feeder") not in (None, *_feeders(transformers)):
             raise ScenarioError(f"the city has no feeder {fact['feeder']!r} with a metered transformer")
     for name in scenario.named_meters:
         if name not in meter_ids:
             raise ScenarioError(f"the city has no meter {name!r}")
 
 
-def _span(event: dict[str, Any], first_day: date) -> tuple[datetime, datetime]:
+def _feeders(transformers: set[str]) -> set[str]:
+    """The feeders of transformers named `<area>-F<nn>-DT<nn>`."""
+    return {t.rsplit("-", 1)[0] for t in transformers}
+
+
+def span(event: dict[str, Any], first_day: date) -> tuple[datetime, datetime]:
     begin = moment(str(event["at"]), first_day)
     return begin, begin + duration(str(event["for"]))
 
@@ -281,7 +286,7 @@ def _network(event: dict[str, Any], first_day: date, operators: tuple[str, ...])
     operator, area = str(event["operator"]), event.get("area")
     if operator not in operators:
         raise ScenarioError(f"operator {operator!r} is not one of {operators}")
-    begin, end = _span(event, first_day)
+    begin, end = span(event, first_day)
     where = area or "everywhere"
     return [
         Action(
@@ -301,7 +306,7 @@ def _flapping(event: dict[str, Any], first_day: date, operators: tuple[str, ...]
     operator, area = str(event["operator"]), event.get("area")
     if operator not in operators:
         raise ScenarioError(f"operator {operator!r} is not one of {operators}")
-    begin, end = _span(event, first_day)
+    begin, end = span(event, first_day)
     every = duration(str(event.get("every", "10m")))
     actions: list[Action] = []
     t, down = begin, True
@@ -320,7 +325,7 @@ def _flip(operator: str, area: str | None, up: bool, at: float) -> Callable[[Fle
 
 
 def _broker(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> Built:
-    begin, end = _span(event, first_day)
+    begin, end = span(event, first_day)
     return [
         Action(epoch(begin), "broker down", lambda tw, _h: tw.broker(False, float(epoch(begin)))),
         Action(epoch(end), "broker back", lambda tw, _h: tw.broker(True, float(epoch(end)))),
@@ -332,7 +337,7 @@ def _condition(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) ->
     if name not in CONDITIONS:
         raise ScenarioError(f"unknown condition {name!r}; known: {', '.join(sorted(CONDITIONS))}")
     meters = [str(m) for m in event["meters"]]
-    begin, end = _span(event, first_day)
+    begin, end = span(event, first_day)
     spec = CONDITIONS[name]
 
     def on(tw: FleetTwin, _h: ScenarioHooks) -> None:
@@ -357,7 +362,7 @@ def _condition(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) ->
 
 def _hooking(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> Built:
     transformer, watts = str(event["transformer"]), float(event["watts"])
-    begin, end = _span(event, first_day)
+    begin, end = span(event, first_day)
     return [
         Action(epoch(begin), f"hook on {transformer}", lambda tw, _h: tw.hook(transformer, watts, float(epoch(begin)))),
         Action(epoch(end), f"hook off {transformer}", lambda tw, _h: tw.hook(transformer, 0.0, float(epoch(end)))),
@@ -373,46 +378,10 @@ def _hooking(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> B
     ]
 
 
-def feeders_of(transformers: set[str]) -> set[str]:
-    """The feeders of transformers named `<area>-F<nn>-DT<nn>`."""
-    return {t.rsplit("-", 1)[0] for t in transformers}
+def _power(event: dict[str, Any], first_day: date, operators: tuple[str, ...]) -> Built:
+    from bijli.fleet.power import power_outage
 
-
-def on_supply(tw: FleetTwin, level: str, name: str) -> list[int]:
-    """The twin's meters (consumers and transformer meters) fed by a feeder or a transformer."""
-    consumers = [i for i, c in enumerate(tw.consumers) if getattr(c, level) == name]
-    dts = [tw.n_consumers + j for j, t in enumerate(tw.transformers) if getattr(t, level) == name]
-    return consumers + dts
-
-
-def _power(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> Built:
-    if ("feeder" in event) == ("transformer" in event):
-        raise ScenarioError("a power outage names either a feeder or a transformer")
-    level = "feeder" if "feeder" in event else "transformer"
-    name = str(event[level])
-    begin, end = _span(event, first_day)
-    if end <= begin:
-        raise ScenarioError(f"power outage of {name}: 'for' must be longer than nothing")
-
-    def switch(on: bool, at: float) -> Callable[[FleetTwin, ScenarioHooks], None]:
-        def apply(tw: FleetTwin, _h: ScenarioHooks) -> None:
-            tw.condition("power_failure", on_supply(tw, level, name), on, at)
-
-        return apply
-
-    return [
-        Action(epoch(begin), f"power off on {level} {name}", switch(True, float(epoch(begin)))),
-        Action(epoch(end), f"power back on {level} {name}", switch(False, float(epoch(end)))),
-    ], [
-        {
-            "kind": "power_outage",
-            "level": level,
-            level: name,
-            "theft": False,
-            "start": begin.isoformat(),
-            "end": end.isoformat(),
-        }
-    ]
+    return power_outage(event, first_day, operators)
 
 
 def _whole_rupees(event: dict[str, Any]) -> int:

@@ -7,7 +7,8 @@ from datetime import date, timedelta
 import pytest
 
 from bijli.fleet.city import build_city, transformer_meters
-from bijli.fleet.scenario import ScenarioError, check_against, on_supply, parse
+from bijli.fleet.power import on_supply
+from bijli.fleet.scenario import ScenarioError, check_against, parse
 from bijli.kernel.time import IST, epoch
 from bijli.protocol.events import EventCode
 from bijli.protocol.frames import EventFrame, ReadingFrame
