@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from bijli.access.model import ACTION_PERMISSION, Permission
+from bijli.access.model import ACTION_PERMISSION, CASE_STEP_PERMISSION, Permission
 from bijli.adapters.db.control import (
     GROUP_SORTS,
     LEVELS,
@@ -33,12 +33,18 @@ from bijli.headend.handlers import submit_command
 from bijli.kernel.time import IST, ist_day, ist_midnight
 from bijli.mdm.meters import UnknownMeter
 from bijli.protocol.events import EventCode
-from bijli.web.auth import Auth, form_token_ok, identity_of, needs_action
+from bijli.vigilance import handlers as vigilance
+from bijli.vigilance.cases import TRANSITIONS, Severity, StepRefused, StepRequest, SubjectLevel
+from bijli.vigilance.cases import Status as CaseStatus
+from bijli.vigilance.cases import Step as CaseStep
+from bijli.vigilance.ports import CaseFilter
+from bijli.web.auth import Auth, form_token_ok, identity_of, needs_action, needs_case_step
+from bijli.web.cases_api import evidence_out, evidence_window
 from bijli.web.chart import day_chart
 from bijli.web.context import WebContext, relay_state
 from bijli.web.display import day_text, kwh_text
 from bijli.web.limits import FIRST_DAY, LAST_DAY, MAX_OFFSET, in_calendar
-from bijli.web.texts_control import Texts, language_of, remember_language
+from bijli.web.texts_control import Texts, catalogue, language_of, remember_language
 
 T = TypeVar("T")
 PAGE_SIZE = 50
@@ -49,6 +55,19 @@ CONSOLE_ACTIONS = ("relay_disconnect", "relay_connect", "read_now", "time_sync")
 MAX_REASON = 256
 VIEWS = (*METER_EXCEPTIONS, "commands", "reconciliation")
 Text = Annotated[str, Query(max_length=64)]
+CASE_STATUSES = ("open", "all", *(s.value for s in CaseStatus))
+CASE_KINDS = (
+    "magnet",
+    "cover_open",
+    "bypass",
+    "earth_load",
+    "current_reverse",
+    "neutral_missing",
+    "neutral_disturbance",
+    "comm_module_removed",
+    "hooking",
+)
+"""The kinds the queue's filter offers (any other kind may still be asked for by name)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,6 +147,8 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "d": lambda day: day_text(day, lang),
                 "at": lambda moment: moment_text(moment, lang),
                 "kwh": energy_text,
+                "known": catalogue(),
+                "event_name": _event_name,
                 "link": lambda **c: _link(request, **c),
                 "now": ctx.clock.now(),
             },
@@ -321,6 +342,9 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "commands": ctx.platform.queries.commands_of(meter_id, 20),
                 "ledger": control.ledger_of(m.account_no) if m.account_no else [],
                 "actions": [a for a in CONSOLE_ACTIONS if who.can(ACTION_PERMISSION[a])],
+                "cases": vigilance.cases(ctx.platform.store, CaseFilter(subject_id=meter_id), 20, 0)
+                if who.can(Permission.VIEW_CASES)
+                else None,
                 "asked": asked,
                 "console_key": str(uuid.uuid4()),
             },
@@ -365,6 +389,122 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         return RedirectResponse(
             f"/operations/meters/{meter_id}?{urlencode({'asked': command.command_id})}#console", status_code=303
         )
+
+    case_viewer = [Depends(auth.needs(Permission.VIEW_CASES))]
+
+    @pages.get("/operations/cases", response_class=HTMLResponse, dependencies=case_viewer)
+    def case_queue(
+        request: Request,
+        status: Text = "open",
+        kind: Text = "",
+        area: Text = "",
+        severity: Text = "",
+        q: Text = "",
+        page: Annotated[int, Query(ge=1)] = 1,
+    ) -> HTMLResponse:
+        """The case queue, newest first, following the cases' live stream."""
+        wanted = _choice(status, CASE_STATUSES, "status")
+        level = _choice(severity, ("", *(v.value for v in Severity)), "severity")
+        where = CaseFilter(
+            status=None if wanted in ("open", "all") else CaseStatus(wanted),
+            open_only=wanted == "open",
+            kind=kind or None,
+            area=area or None,
+            severity=level or None,
+            subject_id=q.strip().upper() or None,
+        )
+        offset = _offset(page)
+        found = vigilance.cases(ctx.platform.store, where, PAGE_SIZE + 1, offset)
+        shown = found[:PAGE_SIZE]
+        pager = Pager(
+            page=page,
+            pages=page + 1 if len(found) > PAGE_SIZE else page,
+            total=offset + len(found),
+            first=offset + 1 if shown else 0,
+            last=offset + len(shown),
+        )
+        if page > 1 and not shown:
+            raise HTTPException(status_code=404, detail=f"page {page} is past the last page")
+        now = ctx.clock.now()
+        return render(
+            request,
+            "control_cases.html",
+            {
+                "active": "cases",
+                "cases": shown,
+                "pager": pager,
+                "status": wanted,
+                "kind": kind,
+                "area": area,
+                "severity": level,
+                "q": q,
+                "kinds": CASE_KINDS,
+                "places": control.places(),
+                "after": control.last_case_action(),
+                "live_area": area,
+                "counts": control.count_exceptions(now, ctx.online_since(), STUCK_AFTER),
+            },
+        )
+
+    @pages.get("/operations/cases/{case_id}", response_class=HTMLResponse, dependencies=case_viewer)
+    def case_page(request: Request, case_id: Annotated[str, Path(pattern=r"^C-[0-9A-F]{12}$")]) -> HTMLResponse:
+        """One case: why it opened, its evidence, its history and the next steps."""
+        try:
+            case, history = vigilance.case_with_history(ctx.platform.store, case_id)
+        except vigilance.UnknownCase as e:
+            raise HTTPException(status_code=404, detail=f"case {case_id} not found") from e
+        seen = None
+        if case.subject_level is SubjectLevel.METER:
+            begin, end = evidence_window(case)
+            seen = vigilance.surroundings(ctx.platform.store, case.subject_id, begin, end)
+        who = identity_of(request)
+        steps = [
+            step.value
+            for step, (froms, _) in TRANSITIONS.items()
+            if case.status in froms and who.can(CASE_STEP_PERMISSION[step.value])
+        ]
+        return render(
+            request,
+            "control_case.html",
+            {
+                "active": "cases",
+                "case": case,
+                "history": history,
+                "evidence": evidence_out(case, seen),
+                "steps": steps,
+                "meter": ctx.reads.meter(case.subject_id, balance=False)
+                if case.subject_level is SubjectLevel.METER
+                else None,
+            },
+        )
+
+    @pages.post("/operations/cases/{case_id}/actions", dependencies=[Depends(auth.case_step_form())])
+    async def case_step(
+        request: Request, case_id: Annotated[str, Path(pattern=r"^C-[0-9A-F]{12}$")]
+    ) -> RedirectResponse:
+        """A step on a case from its page: the step, the reason (required), the assignee for assign."""
+        fields = await _fields(request)
+        if not form_token_ok(request, fields.get("csrf", "")):
+            raise HTTPException(status_code=403, detail="the form is out of date: reload the page and try again")
+        who = identity_of(request)
+        step = fields.get("action", "")
+        if step not in CASE_STEP_PERMISSION:
+            raise HTTPException(
+                status_code=400, detail=f"step {step!r} is not one of {', '.join(CASE_STEP_PERMISSION)}"
+            )
+        needs_case_step(who, step)
+        reason = " ".join(fields.get("reason", "").split())
+        if not reason:
+            raise HTTPException(status_code=400, detail="say why: a step on a case needs a reason, kept in its history")
+        assignee = " ".join(fields.get("assignee", "").split()) or None
+        asked = StepRequest(step=CaseStep(step), actor=who.name, reason=reason, assignee=assignee)
+        try:
+            vigilance.act(ctx.platform.store, case_id, asked, ctx.clock.now())
+        except vigilance.UnknownCase as e:
+            raise HTTPException(status_code=404, detail=f"case {case_id} not found") from e
+        except StepRefused as e:
+            raise HTTPException(status_code=409, detail=str(e)) from e
+        return RedirectResponse(f"/operations/cases/{case_id}#history", status_code=303)
 
     return pages
 
