@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bijli.fleet.city import consumer_meter_id
+from bijli.fleet.grid import GridOptions
 from bijli.fleet.twin import FleetTwin
 from bijli.kernel.time import IST, epoch
 from bijli.meter.sensors import CONDITIONS
@@ -98,6 +99,8 @@ class Scenario:
     prepaid_since_days: int = 0
     """The consumers went over to prepaid this many days before the start (0: when commissioned,
     at the start, so a newly converted consumer's grace period covers them)."""
+    network: GridOptions = field(default_factory=GridOptions)
+    """How lossy the city's network is (`[network]`; `bijli.fleet.grid`)."""
 
     @property
     def begin(self) -> datetime:
@@ -180,6 +183,13 @@ def parse(
             raise ScenarioError(f"event {n} ({kind}): missing {e.args[0]!r}") from e
         actions.extend(acts)
         truth.extend(facts)
+    try:
+        network = GridOptions.from_table(dict(doc.get("network", {"lossy": False})))
+    except ValueError as e:
+        raise ScenarioError(str(e)) from e
+    acts, facts = _dead_modems(network.offline, size, length, start, seed)
+    actions.extend(acts)
+    truth.extend(facts)
     actions.sort(key=lambda a: a.at)
     return Scenario(
         name=str(doc.get("name", name)),
@@ -200,7 +210,40 @@ def parse(
         opening_paise=_opening(doc.get("opening_balance")),
         prepaid_since_days=_days(doc.get("prepaid_since_days", 0)),
         habits=tuple(habits),
+        network=network,
     )
+
+
+def _dead_modems(share: float, meters: int, days: float, first_day: date, seed: int) -> Built:
+    """`share` of the consumer meters lose their modem for 12 h to 3 days, starting at random in the
+    first 60 % of the run: silent meanwhile (no event), metering on, delivering when mended."""
+    if share <= 0:
+        return [], []
+    rng = np.random.default_rng([seed, 47])
+    count = max(1, round(meters * share))
+    picked = sorted(rng.choice(meters, size=min(count, meters), replace=False).tolist())
+    begin = float(epoch(datetime.combine(first_day, time(0), IST)))
+    actions: list[Action] = []
+    facts: list[dict[str, Any]] = []
+    for i in picked:
+        meter = consumer_meter_id(int(i))
+        fails = round(begin + rng.uniform(0.0, 0.6) * days * 86_400)
+        mended = round(fails + rng.uniform(12, 72) * 3600)
+        actions.append(Action(fails, f"modem of {meter} fails", _modem_fault(meter, True, fails)))
+        actions.append(Action(mended, f"modem of {meter} mended", _modem_fault(meter, False, mended)))
+        facts.append(
+            {
+                "kind": "offline",
+                "meter_id": meter,
+                "start": datetime.fromtimestamp(fails, IST).isoformat(),
+                "end": datetime.fromtimestamp(mended, IST).isoformat(),
+            }
+        )
+    return actions, facts
+
+
+def _modem_fault(meter: str, failed: bool, at: float) -> Callable[[FleetTwin, ScenarioHooks], None]:
+    return lambda tw, _h: tw.modem_fault([tw.index[meter]], failed, at)
 
 
 def _days(value: Any) -> int:
