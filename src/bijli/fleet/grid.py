@@ -28,10 +28,23 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bijli.fleet.sensing import Sensing
 from bijli.kernel.time import INTERVAL_S, IST
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
+DT_LOSSES = 1.03
+"""Without a lossy grid, a transformer's meter sees its consumers' real load plus 3% technical losses."""
+
+
+def flat_network(real: Ints, wh: Ints, dt_index: Ints, sensing: Sensing, t_end: float) -> None:
+    """Without a lossy grid each DT meter (in `wh` after the consumers) reads its consumers' `real`
+    energy times `DT_LOSSES` plus the load hooked on, exactly, while it has supply."""
+    nc, on = len(dt_index), dt_index >= 0
+    hooked = sensing.take_hooked_wh(nc, t_end)
+    supplied = ~sensing.active["power_failure"][nc:]
+    seen = np.bincount(dt_index[on] - nc, weights=real[:nc][on], minlength=len(hooked))
+    wh[nc:] = np.rint((seen * DT_LOSSES + hooked) * supplied).astype(np.int64)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,12 +139,16 @@ class Ledger:
 class LossyGrid:
     """Each transformer's losses, street lights and meters' errors, fixed by the seed."""
 
-    def __init__(self, options: GridOptions, peak_w: Floats, meters: int, first_dt: int, seed: int) -> None:
+    def __init__(
+        self, options: GridOptions, peak_w: Floats, meters: int, first_dt: int, seed: int, dt_index: Ints | None = None
+    ) -> None:
         rng = np.random.default_rng([seed, 41])
         nt = len(peak_w)
         self.options = options
         self.seed = seed
         self.first_dt = first_dt
+        self.dt_index = np.full(first_dt, -1, dtype=np.int64) if dt_index is None else dt_index
+        """Each consumer's DT meter (index among all meters), -1 for none."""
         share = rng.uniform(*options.load_loss_at_peak, size=nt)
         self.loss_per_w = share / np.maximum(peak_w, 1.0)
         """Load losses in W per W² of load: at the typical peak, `share` of it."""
@@ -149,6 +166,47 @@ class LossyGrid:
         self.noise = cls / 6.0
         self.ledger = Ledger()
         self._days: dict[date, tuple[Floats, Floats]] = {}
+
+    @classmethod
+    def of(
+        cls, options: GridOptions, dt_index: Ints, scale_w: Floats, transformers: int, seed: int
+    ) -> LossyGrid | None:
+        """The fleet's grid, if `options` make it lossy: each transformer's typical peak is the sum
+        of its consumers' (`scale_w`); `dt_index`: each consumer's DT meter, -1 for none."""
+        if not options.lossy:
+            return None
+        nc = len(dt_index)
+        on = dt_index >= 0
+        peak_w = np.bincount(dt_index[on] - nc, weights=scale_w[:nc][on], minlength=transformers).astype(np.float64)
+        return cls(options, peak_w, nc + transformers, nc, seed, dt_index)
+
+    def meter(
+        self, start: datetime, n_index: int, demand: Ints, supply_share: Floats, record_share: Floats, sensing: Sensing
+    ) -> Ints:
+        """What every meter records over the interval from `start`: each consumer drew its `demand`
+        times its `supply_share` and its meter measured `record_share` of it (tampers) before its
+        error; load hooked onto a transformer (`sensing`) adds to its energy in. The ledger takes it all."""
+        real, metered = demand * supply_share, demand * record_share
+        hooked = sensing.take_hooked_wh(self.first_dt, float(start.timestamp()) + INTERVAL_S)
+        nc, nt = self.first_dt, len(self.no_load_w)
+        on_dt = self.dt_index >= 0
+        of_dt = self.dt_index[on_dt] - nc
+        drawn = np.bincount(of_dt, weights=real[:nc][on_dt], minlength=nt).astype(np.float64)
+        supplied = supply_share[nc:]
+        hooked = hooked * supplied
+        energy_in, load_losses, no_load, lights = self.transformer_wh(start, drawn, hooked, supplied)
+        truly = np.concatenate([metered[:nc], energy_in])
+        wh: Ints = np.rint(truly * (1.0 + self.errors(n_index))).astype(np.int64)
+        book = self.ledger.day(start.astimezone(IST).date(), nt)
+        book.consumers_real += drawn
+        book.consumers_recorded += np.bincount(of_dt, weights=wh[:nc][on_dt], minlength=nt).astype(np.int64)
+        book.load_losses += load_losses
+        book.no_load_losses += no_load
+        book.street_lights += lights
+        book.hooked += hooked
+        book.dt_real += energy_in
+        book.dt_recorded += wh[nc:]
+        return wh
 
     def errors(self, interval_index: int) -> Floats:
         """Each meter's relative error over one interval, within its class."""

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bijli.fleet.city import Consumer, build_city, transformer_meters
+from bijli.fleet.grid import GridOptions
 from bijli.fleet.power import on_supply
 from bijli.fleet.scenario import Action, Scenario, ScenarioHooks, check_against
 from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
@@ -46,7 +47,9 @@ def twin_for(
     if scenario.opening_paise is not None:
         city = _openings(city, scenario.opening_paise, scenario.seed)
     transformers = transformer_meters(city) if scenario.transformer_meters else []
-    options = TwinOptions(timers=ModemTimers(**scenario.modem), operators=scenario.operators, grid=scenario.network)
+    options = TwinOptions(
+        timers=ModemTimers(**scenario.modem), operators=scenario.operators, grid=scenario.network or GridOptions()
+    )
     if policy is not None:
         options = replace(options, policy=policy)
     check_against(scenario, {c.meter_id for c in city}, {d.transformer for d in transformers})

@@ -1,12 +1,11 @@
 """A fleet of meter twins: every meter's registers, relay, credit, modem and sensors in arrays.
 
-The fleet moves by moments in time order: `advance(to)` runs the modems' timers up to a
-moment, `close_interval(start)` meters the 15 minutes from `start`, and the scenario methods
-(`network`, `broker`, `condition`, `command`, `press_button`, `redeem`) change the world in
-between. Whatever the meters send comes out of `take_outgoing()` in the order it was sent,
-sealed, each with the moment it went out; a meter that cannot talk keeps it and delivers it,
-oldest first, once it is connected again (`bijli.fleet.outbox`). The meters' other parts
-live beside this module: `modems`, `sensing`, `credit`, `profiles`, and `commands`.
+The fleet moves by moments in time order: `advance(to)` runs the modems' timers to a moment,
+`close_interval(start)` meters the 15 minutes from `start`, and the scenario methods (`network`,
+`broker`, `condition`, `hook`, `modem_fault`, `command`, `press_button`, `redeem`) change the
+world in between. What the meters send comes out of `take_outgoing()` in sending order, sealed;
+a meter that cannot talk keeps it and delivers it, oldest first, once connected (`outbox`). Other
+parts live beside this module: `modems`, `sensing`, `grid` (losses), `credit`, `profiles`, `commands`.
 """
 
 from __future__ import annotations
@@ -22,14 +21,14 @@ import numpy.typing as npt
 from bijli.fleet.city import Consumer, TransformerMeter
 from bijli.fleet.commands import take_command
 from bijli.fleet.credit import CreditMirrors
-from bijli.fleet.grid import GridOptions, LossyGrid
+from bijli.fleet.grid import DT_LOSSES, GridOptions, LossyGrid, flat_network
 from bijli.fleet.load import household_scale, interval_wh, voltage_dv
 from bijli.fleet.meter_keys import FleetKeys
 from bijli.fleet.modems import Modems
 from bijli.fleet.outbox import Backlog, Frame, Outbox, Outgoing, interval_records
 from bijli.fleet.profiles import LoadProfiles
 from bijli.fleet.sensing import Sensing
-from bijli.kernel.time import INTERVAL_S, IST, epoch, ist_day, utc_from_epoch
+from bijli.kernel.time import INTERVAL_S, IST, epoch, utc_from_epoch
 from bijli.meter.credit import MirrorTariff
 from bijli.meter.modem import DEFAULT_TIMERS, ModemTimers
 from bijli.meter.sensors import CONDITIONS
@@ -56,8 +55,6 @@ Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 OPERATORS = ("Jio", "Airtel")
 STATUS_EVERY = 4
-DT_LOSSES = 1.03
-"""Without a lossy grid, a transformer's meter sees its consumers' real load plus 3% technical losses."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,8 +70,7 @@ class TwinOptions:
     policy: PrepaidPolicy = field(default_factory=uppcl)
     drift_ppm: float = 2.0
     """Typical RTC drift; each meter gets a random drift within ±this."""
-    grid: GridOptions = field(default_factory=GridOptions)
-    """How lossy the network is (`bijli.fleet.grid`); by default a flat 3% and exact meters."""
+    grid: GridOptions = field(default_factory=GridOptions)  # how lossy the network is (`bijli.fleet.grid`)
 
 
 class FleetTwin:
@@ -148,12 +144,7 @@ class FleetTwin:
         """Per meter, the ids of the last commands it carried out (a resend is not done twice)."""
         self._rounds = 0
         self.now = float(epoch(start))
-        self.grid: LossyGrid | None = None
-        if self.options.grid.lossy and nt:
-            peak_w = np.bincount(
-                self.dt_index[self.dt_index >= 0] - nc, weights=self.scale_w[:nc][self.dt_index >= 0], minlength=nt
-            ).astype(np.float64)
-            self.grid = LossyGrid(self.options.grid, peak_w, n, nc, seed)
+        self.grid = LossyGrid.of(self.options.grid, self.dt_index, self.scale_w, nt, seed) if nt else None
 
     # ------------------------------------------------------------------ time and connectivity
 
@@ -266,16 +257,11 @@ class FleetTwin:
         if not on and not spec.can_talk:
             self._came_online(idx, t)
 
-    def modem_fault(self, meters: Sequence[int], failed: bool, at: datetime | float) -> None:
-        """Some meters' modems fail (they meter on and keep everything, silently) or are mended."""
-        t = _seconds(at)
-        self.advance(t)
-        idx = np.array([i for i in meters if self.sensing.dead_modem[i] != failed], dtype=np.int64)
-        if idx.size == 0:
-            return
-        self.sensing.dead_modem[idx] = failed
-        if not failed:
-            self._came_online(idx, t)
+    def modem_fault(self, meters: Sequence[int], failed: bool, at: float) -> None:
+        """Some meters' modems fail (silently: they meter on and keep everything) or are mended."""
+        self.advance(at)
+        self.sensing.dead_modem[meters] = failed
+        self._came_online(np.array([] if failed else meters, dtype=np.int64), at)
 
     def hook(self, transformer: str, watts: float, at: datetime | float) -> None:
         """Unmetered load hooked onto a transformer's lines (0 W: the hook is removed)."""
@@ -298,17 +284,9 @@ class FleetTwin:
         wh = np.rint(demand * record_share).astype(np.int64)
         nc = self.n_consumers
         if self.grid is not None:
-            wh = self._lossy(start, n_index, t_end, demand * supply_share, demand * record_share, supply_share)
+            wh = self.grid.meter(start, n_index, demand, supply_share, record_share, self.sensing)
         elif self.transformers:
-            seen = np.bincount(
-                self.dt_index[:nc][self.dt_index[:nc] >= 0] - nc,
-                weights=real[:nc][self.dt_index[:nc] >= 0],
-                minlength=len(self.transformers),
-            )
-            dt_real = seen * DT_LOSSES + self.sensing.take_hooked_wh(nc, t_end)
-            dt_supply = ~self.sensing.active["power_failure"][nc:]
-            real[nc:] = np.rint(dt_real * dt_supply).astype(np.int64)
-            wh[nc:] = real[nc:]
+            flat_network(real, wh, self.dt_index[:nc], self.sensing, t_end)
         volts = voltage_dv(self.n, self.seed, n_index)
         volts = np.where(supply_share > 0, volts, 0)
         # Average current per phase: a three-phase supply shares the load over its phases.
@@ -340,37 +318,6 @@ class FleetTwin:
             backlog.intervals.append(records[i])
             if midnight:
                 backlog.days.append(self._daily(i, t_end))
-
-    def _lossy(
-        self,
-        start: datetime,
-        n_index: int,
-        t_end: float,
-        real: npt.NDArray[np.float64],
-        metered: npt.NDArray[np.float64],
-        supply_share: npt.NDArray[np.float64],
-    ) -> Ints:
-        """What every meter records over the interval on the lossy grid (`bijli.fleet.grid`)."""
-        grid, nc, nt = self.grid, self.n_consumers, len(self.transformers)
-        assert grid is not None
-        on_dt = self.dt_index[:nc] >= 0
-        of_dt = self.dt_index[:nc][on_dt] - nc
-        drawn = np.bincount(of_dt, weights=real[:nc][on_dt], minlength=nt).astype(np.float64)
-        supplied = supply_share[nc:]
-        hooked = self.sensing.take_hooked_wh(nc, t_end) * supplied
-        energy_in, load_losses, no_load, lights = grid.transformer_wh(start, drawn, hooked, supplied)
-        truly = np.concatenate([metered[:nc], energy_in])
-        wh = np.rint(truly * (1.0 + grid.errors(n_index))).astype(np.int64)
-        book = grid.ledger.day(ist_day(start), nt)
-        book.consumers_real += drawn
-        book.consumers_recorded += np.bincount(of_dt, weights=wh[:nc][on_dt], minlength=nt).astype(np.int64)
-        book.load_losses += load_losses
-        book.no_load_losses += no_load
-        book.street_lights += lights
-        book.hooked += hooked
-        book.dt_real += energy_in
-        book.dt_recorded += wh[nc:]
-        return wh
 
     def _daily(self, i: int, t: float) -> DailyRecord:
         return DailyRecord(

@@ -140,12 +140,13 @@ def test_a_scenario_network_table_makes_the_grid_lossy_and_chooses_dead_modems()
     doc = {"start": date(2026, 12, 1), "days": 2, "meters": 400, "network": {"offline": 0.01, "street_lights": 0.2}}
     scenario = parse(doc)
 
+    assert scenario.network is not None
     assert scenario.network.lossy
     assert scenario.network.street_lights == 0.2
     offline = [f for f in scenario.truth if f["kind"] == "offline"]
     assert len(offline) == 4
     assert len([a for a in scenario.actions if "modem" in a.what]) == 8
-    assert parse({"start": date(2026, 12, 1)}).network.lossy is False
+    assert parse({"start": date(2026, 12, 1)}).network is None
 
 
 @pytest.mark.parametrize(
