@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from bijli.access.model import ACTION_PERMISSION, CASE_STEP_PERMISSION, Permission
+from bijli.access.model import ACTION_PERMISSION, Permission
 from bijli.adapters.db.control import (
     GROUP_SORTS,
     LEVELS,
@@ -34,12 +34,8 @@ from bijli.kernel.time import IST, ist_day, ist_midnight
 from bijli.mdm.meters import UnknownMeter
 from bijli.protocol.events import EventCode
 from bijli.vigilance import handlers as vigilance
-from bijli.vigilance.cases import TRANSITIONS, Severity, StepRefused, StepRequest, SubjectLevel
-from bijli.vigilance.cases import Status as CaseStatus
-from bijli.vigilance.cases import Step as CaseStep
 from bijli.vigilance.ports import CaseFilter
-from bijli.web.auth import Auth, form_token_ok, identity_of, needs_action, needs_case_step
-from bijli.web.cases_api import evidence_out, evidence_window
+from bijli.web.auth import Auth, form_token_ok, identity_of, needs_action
 from bijli.web.chart import day_chart
 from bijli.web.context import WebContext, relay_state
 from bijli.web.display import day_text, kwh_text
@@ -55,19 +51,6 @@ CONSOLE_ACTIONS = ("relay_disconnect", "relay_connect", "read_now", "time_sync")
 MAX_REASON = 256
 VIEWS = (*METER_EXCEPTIONS, "commands", "reconciliation")
 Text = Annotated[str, Query(max_length=64)]
-CASE_STATUSES = ("open", "all", *(s.value for s in CaseStatus))
-CASE_KINDS = (
-    "magnet",
-    "cover_open",
-    "bypass",
-    "earth_load",
-    "current_reverse",
-    "neutral_missing",
-    "neutral_disturbance",
-    "comm_module_removed",
-    "hooking",
-)
-"""The kinds the queue's filter offers (any other kind may still be asked for by name)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,14 +80,14 @@ def _day(text: str | None) -> date | None:
     return day
 
 
-def _choice(value: str, allowed: tuple[T, ...], name: str) -> T:
+def choice(value: str, allowed: tuple[T, ...], name: str) -> T:
     for a in allowed:
         if a == value:
             return a
     raise HTTPException(status_code=400, detail=f"{name} {value!r} is not one of {', '.join(map(str, allowed))}")
 
 
-def _offset(page: int) -> int:
+def offset_of(page: int) -> int:
     offset = (page - 1) * PAGE_SIZE
     if offset > MAX_OFFSET:
         raise HTTPException(status_code=400, detail=f"page {page} is past any list bijli keeps")
@@ -135,27 +118,8 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     auth = Auth(ctx)
     control = ControlReads(ctx.reads.engine)
 
-    def render(request: Request, name: str, values: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-        lang = language_of(request)
-        response = templates.TemplateResponse(
-            request,
-            name,
-            {
-                **values,
-                "lang": lang,
-                "t": Texts(lang),
-                "d": lambda day: day_text(day, lang),
-                "at": lambda moment: moment_text(moment, lang),
-                "kwh": energy_text,
-                "known": catalogue(),
-                "event_name": _event_name,
-                "link": lambda **c: _link(request, **c),
-                "now": ctx.clock.now(),
-            },
-            status_code=status_code,
-        )
-        remember_language(request, response)
-        return response
+    def render(request: Request, name: str, values: dict[str, Any]) -> HTMLResponse:
+        return render_page(ctx, templates, request, name, values)
 
     def shown_day(day: str | None) -> tuple[date | None, bool]:
         """The day asked for, else the newest with readings (True: it was chosen for the caller)."""
@@ -178,8 +142,8 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         page: Annotated[int, Query(ge=1)] = 1,
     ) -> HTMLResponse:
         """The fleet grouped by area, feeder or transformer on a day."""
-        level: Level = _choice(by, LEVELS, "by")
-        order: GroupSort = _choice(sort, GROUP_SORTS, "sort")
+        level: Level = choice(by, LEVELS, "by")
+        order: GroupSort = choice(sort, GROUP_SORTS, "sort")
         shown, chosen = shown_day(day)
         now = ctx.clock.now()
         rows, total = control.groups(
@@ -191,7 +155,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             sort=order,
             descending=bool(desc),
             limit=PAGE_SIZE,
-            offset=_offset(page),
+            offset=offset_of(page),
         )
         pager = Pager.of(page, total, len(rows))
         _past_last(page, pager)
@@ -228,12 +192,12 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         page: Annotated[int, Query(ge=1)] = 1,
     ) -> HTMLResponse:
         """Every meter, or those an exception view lists, searched, filtered, sorted and paged."""
-        exception: Exception_ | None = _choice(view, METER_EXCEPTIONS, "view") if view else None
-        order: MeterSort = _choice(sort, METER_SORTS, "sort")
+        exception: Exception_ | None = choice(view, METER_EXCEPTIONS, "view") if view else None
+        order: MeterSort = choice(sort, METER_SORTS, "sort")
         now = ctx.clock.now()
         f = MeterFilter(q=q.strip(), area=area, feeder=feeder, transformer=transformer, exception=exception)
         found, total = control.meters(
-            f, now, ctx.online_since(), sort=order, descending=bool(desc), limit=PAGE_SIZE, offset=_offset(page)
+            f, now, ctx.online_since(), sort=order, descending=bool(desc), limit=PAGE_SIZE, offset=offset_of(page)
         )
         pager = Pager.of(page, total, len(found))
         _past_last(page, pager)
@@ -268,7 +232,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     def commands(request: Request, q: Text = "", page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
         """Commands that failed lately, or are stuck."""
         now = ctx.clock.now()
-        rows, total = control.troubled_commands(now, STUCK_AFTER, q=q.strip(), limit=PAGE_SIZE, offset=_offset(page))
+        rows, total = control.troubled_commands(now, STUCK_AFTER, q=q.strip(), limit=PAGE_SIZE, offset=offset_of(page))
         pager = Pager.of(page, total, len(rows))
         _past_last(page, pager)
         return render(
@@ -291,7 +255,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     def reconciliation(request: Request, q: Text = "", page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
         """Reconciliation items still open."""
         now = ctx.clock.now()
-        rows, total = control.open_items(q=q.strip(), limit=PAGE_SIZE, offset=_offset(page))
+        rows, total = control.open_items(q=q.strip(), limit=PAGE_SIZE, offset=offset_of(page))
         pager = Pager.of(page, total, len(rows))
         _past_last(page, pager)
         return render(
@@ -353,7 +317,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     @pages.post("/operations/meters/{meter_id}/commands", dependencies=[Depends(auth.command_form())])
     async def console(request: Request, meter_id: Annotated[str, Path(max_length=32)]) -> RedirectResponse:
         """The command console: one command to one meter, with the reason the audit trail keeps."""
-        fields = await _fields(request)
+        fields = await form_fields(request)
         if not form_token_ok(request, fields.get("csrf", "")):
             raise HTTPException(status_code=403, detail="the form is out of date: reload the page and try again")
         who = identity_of(request)
@@ -390,126 +354,35 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             f"/operations/meters/{meter_id}?{urlencode({'asked': command.command_id})}#console", status_code=303
         )
 
-    case_viewer = [Depends(auth.needs(Permission.VIEW_CASES))]
-
-    @pages.get("/operations/cases", response_class=HTMLResponse, dependencies=case_viewer)
-    def case_queue(
-        request: Request,
-        status: Text = "open",
-        kind: Text = "",
-        area: Text = "",
-        severity: Text = "",
-        q: Text = "",
-        page: Annotated[int, Query(ge=1)] = 1,
-    ) -> HTMLResponse:
-        """The case queue, newest first, following the cases' live stream."""
-        wanted = _choice(status, CASE_STATUSES, "status")
-        level = _choice(severity, ("", *(v.value for v in Severity)), "severity")
-        where = CaseFilter(
-            status=None if wanted in ("open", "all") else CaseStatus(wanted),
-            open_only=wanted == "open",
-            kind=kind or None,
-            area=area or None,
-            severity=level or None,
-            subject_id=q.strip().upper() or None,
-        )
-        offset = _offset(page)
-        found = vigilance.cases(ctx.platform.store, where, PAGE_SIZE + 1, offset)
-        shown = found[:PAGE_SIZE]
-        pager = Pager(
-            page=page,
-            pages=page + 1 if len(found) > PAGE_SIZE else page,
-            total=offset + len(found),
-            first=offset + 1 if shown else 0,
-            last=offset + len(shown),
-        )
-        if page > 1 and not shown:
-            raise HTTPException(status_code=404, detail=f"page {page} is past the last page")
-        now = ctx.clock.now()
-        return render(
-            request,
-            "control_cases.html",
-            {
-                "active": "cases",
-                "cases": shown,
-                "pager": pager,
-                "status": wanted,
-                "kind": kind,
-                "area": area,
-                "severity": level,
-                "q": q,
-                "kinds": CASE_KINDS,
-                "places": control.places(),
-                "after": control.last_case_action(),
-                "live_area": area,
-                "counts": control.count_exceptions(now, ctx.online_since(), STUCK_AFTER),
-            },
-        )
-
-    @pages.get("/operations/cases/{case_id}", response_class=HTMLResponse, dependencies=case_viewer)
-    def case_page(request: Request, case_id: Annotated[str, Path(pattern=r"^C-[0-9A-F]{12}$")]) -> HTMLResponse:
-        """One case: why it opened, its evidence, its history and the next steps."""
-        try:
-            case, history = vigilance.case_with_history(ctx.platform.store, case_id)
-        except vigilance.UnknownCase as e:
-            raise HTTPException(status_code=404, detail=f"case {case_id} not found") from e
-        seen = None
-        if case.subject_level is SubjectLevel.METER:
-            begin, end = evidence_window(case)
-            seen = vigilance.surroundings(ctx.platform.store, case.subject_id, begin, end)
-        who = identity_of(request)
-        steps = [
-            step.value
-            for step, (froms, _) in TRANSITIONS.items()
-            if case.status in froms and who.can(CASE_STEP_PERMISSION[step.value])
-        ]
-        return render(
-            request,
-            "control_case.html",
-            {
-                "active": "cases",
-                "case": case,
-                "history": history,
-                "evidence": evidence_out(case, seen),
-                "steps": steps,
-                "meter": ctx.reads.meter(case.subject_id, balance=False)
-                if case.subject_level is SubjectLevel.METER
-                else None,
-            },
-        )
-
-    @pages.post("/operations/cases/{case_id}/actions", dependencies=[Depends(auth.case_step_form())])
-    async def case_step(
-        request: Request, case_id: Annotated[str, Path(pattern=r"^C-[0-9A-F]{12}$")]
-    ) -> RedirectResponse:
-        """A step on a case from its page: the step, the reason (required), the assignee for assign."""
-        fields = await _fields(request)
-        if not form_token_ok(request, fields.get("csrf", "")):
-            raise HTTPException(status_code=403, detail="the form is out of date: reload the page and try again")
-        who = identity_of(request)
-        step = fields.get("action", "")
-        if step not in CASE_STEP_PERMISSION:
-            raise HTTPException(
-                status_code=400, detail=f"step {step!r} is not one of {', '.join(CASE_STEP_PERMISSION)}"
-            )
-        needs_case_step(who, step)
-        reason = " ".join(fields.get("reason", "").split())
-        if not reason:
-            raise HTTPException(status_code=400, detail="say why: a step on a case needs a reason, kept in its history")
-        assignee = " ".join(fields.get("assignee", "").split()) or None
-        asked = StepRequest(step=CaseStep(step), actor=who.name, reason=reason, assignee=assignee)
-        try:
-            vigilance.act(ctx.platform.store, case_id, asked, ctx.clock.now())
-        except vigilance.UnknownCase as e:
-            raise HTTPException(status_code=404, detail=f"case {case_id} not found") from e
-        except StepRefused as e:
-            raise HTTPException(status_code=409, detail=str(e)) from e
-        return RedirectResponse(f"/operations/cases/{case_id}#history", status_code=303)
-
     return pages
 
 
-async def _fields(request: Request) -> dict[str, str]:
+def render_page(
+    ctx: WebContext, templates: Jinja2Templates, request: Request, name: str, values: dict[str, Any]
+) -> HTMLResponse:
+    """A control-room page in the request's language (remembered when `?lang=` chose it)."""
+    lang = language_of(request)
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {
+            **values,
+            "lang": lang,
+            "t": Texts(lang),
+            "d": lambda day: day_text(day, lang),
+            "at": lambda moment: moment_text(moment, lang),
+            "kwh": energy_text,
+            "known": catalogue(),
+            "event_name": _event_name,
+            "link": lambda **c: _link(request, **c),
+            "now": ctx.clock.now(),
+        },
+    )
+    remember_language(request, response)
+    return response
+
+
+async def form_fields(request: Request) -> dict[str, str]:
     """The console's fields from its form (or the same names as a JSON object)."""
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
