@@ -147,6 +147,7 @@ class Site:
             .replace("{account_id}", ACCOUNTS[meter_id])
             .replace("{payment_id}", f"pay-roles-of-{meter_id}")
             .replace("{month}", "2026-10")
+            .replace("{outage_id}", "1")
         )
 
     def call(self, who: str, op: Op, meter_id: str) -> Any:

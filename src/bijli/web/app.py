@@ -27,6 +27,7 @@ from bijli.web import (
     api,
     commands_api,
     display,
+    events_api,
     login,
     meters_api,
     onboarding_api,
@@ -98,6 +99,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(payments_api.router(ctx))
     app.include_router(accounts_api.router(ctx))
     app.include_router(alerts_api.router(ctx))
+    app.include_router(events_api.router(ctx))
     app.include_router(pages.router(ctx, templates))
     app.include_router(recharge.router(ctx, templates))
     app.include_router(statement_pages.router(ctx, templates))
