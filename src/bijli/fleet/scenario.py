@@ -8,7 +8,7 @@ meters = 2000
 transformer_meters = true
 
 [[events]]
-kind = "network"            # network | flapping | broker | condition | hooking | recharge | hotspot | clock | payments
+kind = "network"   # network | flapping | broker | condition | hooking | power | recharge | hotspot | clock | payments
 operator = "Jio"
 area = "Civil Lines"        # leave out: everywhere
 at = "10:00"                # IST on the first day; "day 2 10:00"; or an ISO date-time
@@ -17,6 +17,10 @@ for = "2h"
 
 A scenario becomes a list of actions in time order, each applied to a `FleetTwin`, and a
 ground truth: who was tampered with or stole, and when, for measuring detection later.
+
+A `power` event takes the supply off a feeder or a transformer (`bijli.fleet.power`); a
+`[network]` table makes the network lossy (`bijli.fleet.grid`, `bijli.fleet.offline`); every
+kind, with an example, is in docs/twin.md.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from bijli.kernel.time import IST, epoch
 from bijli.meter.sensors import CONDITIONS
 
 if TYPE_CHECKING:
+    from bijli.fleet.grid import GridOptions
     from bijli.fleet.habits import Habit
 
 
@@ -98,6 +103,8 @@ class Scenario:
     prepaid_since_days: int = 0
     """The consumers went over to prepaid this many days before the start (0: when commissioned,
     at the start, so a newly converted consumer's grace period covers them)."""
+    network: GridOptions | None = None
+    """How lossy the city's network is (`[network]`; None: a flat 3 %, exact meters)."""
 
     @property
     def begin(self) -> datetime:
@@ -180,6 +187,10 @@ def parse(
             raise ScenarioError(f"event {n} ({kind}): missing {e.args[0]!r}") from e
         actions.extend(acts)
         truth.extend(facts)
+    from bijli.fleet.offline import lossy_network
+
+    network, acts, facts = lossy_network(doc.get("network"), size, length, start, seed)
+    actions, truth = actions + acts, truth + facts
     actions.sort(key=lambda a: a.at)
     return Scenario(
         name=str(doc.get("name", name)),
@@ -200,6 +211,7 @@ def parse(
         opening_paise=_opening(doc.get("opening_balance")),
         prepaid_since_days=_days(doc.get("prepaid_since_days", 0)),
         habits=tuple(habits),
+        network=network,
     )
 
 
@@ -223,6 +235,10 @@ def _opening(span: Any) -> tuple[int, int] | None:
 
 def _chosen(event: dict[str, Any], meters: int, seed: int) -> dict[str, Any]:
     """An event that names `share` of the consumer meters, chosen by the seed, instead of `meters`."""
+    if "share" in event and event.get("kind") == "hooking":
+        from bijli.fleet.theft import chosen_transformers
+
+        return chosen_transformers(event, meters, seed)
     if "share" not in event or event.get("kind") != "condition":
         return event
     share = float(event["share"])
@@ -251,12 +267,21 @@ def check_against(scenario: Scenario, meter_ids: set[str], transformers: set[str
             raise ScenarioError(f"the city has no meter {fact['meter_id']!r}")
         if fact.get("kind") == "hooking" and fact["transformer"] not in transformers:
             raise ScenarioError(f"no metered transformer {fact['transformer']!r} (transformer_meters on?)")
+        if fact.get("kind") == "power_outage" and fact.get("transformer") not in (None, *transformers):
+            raise ScenarioError(f"no metered transformer {fact['transformer']!r} (transformer_meters on?)")
+        if fact.get("kind") == "power_outage" and fact.get("feeder") not in (None, *_feeders(transformers)):
+            raise ScenarioError(f"the city has no feeder {fact['feeder']!r} with a metered transformer")
     for name in scenario.named_meters:
         if name not in meter_ids:
             raise ScenarioError(f"the city has no meter {name!r}")
 
 
-def _span(event: dict[str, Any], first_day: date) -> tuple[datetime, datetime]:
+def _feeders(transformers: set[str]) -> set[str]:
+    """The feeders of transformers named `<area>-F<nn>-DT<nn>`."""
+    return {t.rsplit("-", 1)[0] for t in transformers}
+
+
+def span(event: dict[str, Any], first_day: date) -> tuple[datetime, datetime]:
     begin = moment(str(event["at"]), first_day)
     return begin, begin + duration(str(event["for"]))
 
@@ -265,7 +290,7 @@ def _network(event: dict[str, Any], first_day: date, operators: tuple[str, ...])
     operator, area = str(event["operator"]), event.get("area")
     if operator not in operators:
         raise ScenarioError(f"operator {operator!r} is not one of {operators}")
-    begin, end = _span(event, first_day)
+    begin, end = span(event, first_day)
     where = area or "everywhere"
     return [
         Action(
@@ -285,7 +310,7 @@ def _flapping(event: dict[str, Any], first_day: date, operators: tuple[str, ...]
     operator, area = str(event["operator"]), event.get("area")
     if operator not in operators:
         raise ScenarioError(f"operator {operator!r} is not one of {operators}")
-    begin, end = _span(event, first_day)
+    begin, end = span(event, first_day)
     every = duration(str(event.get("every", "10m")))
     actions: list[Action] = []
     t, down = begin, True
@@ -304,7 +329,7 @@ def _flip(operator: str, area: str | None, up: bool, at: float) -> Callable[[Fle
 
 
 def _broker(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> Built:
-    begin, end = _span(event, first_day)
+    begin, end = span(event, first_day)
     return [
         Action(epoch(begin), "broker down", lambda tw, _h: tw.broker(False, float(epoch(begin)))),
         Action(epoch(end), "broker back", lambda tw, _h: tw.broker(True, float(epoch(end)))),
@@ -316,7 +341,7 @@ def _condition(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) ->
     if name not in CONDITIONS:
         raise ScenarioError(f"unknown condition {name!r}; known: {', '.join(sorted(CONDITIONS))}")
     meters = [str(m) for m in event["meters"]]
-    begin, end = _span(event, first_day)
+    begin, end = span(event, first_day)
     spec = CONDITIONS[name]
 
     def on(tw: FleetTwin, _h: ScenarioHooks) -> None:
@@ -339,22 +364,16 @@ def _condition(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) ->
     return [Action(epoch(begin), f"{name} on {len(meters)}", on), Action(epoch(end), f"{name} off", off)], facts
 
 
-def _hooking(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> Built:
-    transformer, watts = str(event["transformer"]), float(event["watts"])
-    begin, end = _span(event, first_day)
-    return [
-        Action(epoch(begin), f"hook on {transformer}", lambda tw, _h: tw.hook(transformer, watts, float(epoch(begin)))),
-        Action(epoch(end), f"hook off {transformer}", lambda tw, _h: tw.hook(transformer, 0.0, float(epoch(end)))),
-    ], [
-        {
-            "kind": "hooking",
-            "transformer": transformer,
-            "watts": watts,
-            "theft": True,
-            "start": begin.isoformat(),
-            "end": end.isoformat(),
-        }
-    ]
+def _hooking(event: dict[str, Any], first_day: date, operators: tuple[str, ...]) -> Built:
+    from bijli.fleet.theft import hooking
+
+    return hooking(event, first_day, operators)
+
+
+def _power(event: dict[str, Any], first_day: date, operators: tuple[str, ...]) -> Built:
+    from bijli.fleet.power import power_outage
+
+    return power_outage(event, first_day, operators)
 
 
 def _whole_rupees(event: dict[str, Any]) -> int:
@@ -466,6 +485,7 @@ _BUILDERS: dict[str, Callable[[dict[str, Any], date, tuple[str, ...]], Built]] =
     "broker": _broker,
     "condition": _condition,
     "hooking": _hooking,
+    "power": _power,
     "recharge": _recharge,
     "hotspot": _hotspot,
     "clock": _clock,

@@ -20,6 +20,7 @@ from bijli.adapters.db.access import (
 )
 from bijli.adapters.db.accounts import SqlAccounts
 from bijli.adapters.db.alerts import SqlAlerts
+from bijli.adapters.db.cases import SqlCaseEvents, SqlCaseEvidence, SqlCases
 from bijli.adapters.db.charging import SqlDayCharges, SqlInstallations, SqlRegisters
 from bijli.adapters.db.commands import SqlCommands
 from bijli.adapters.db.faults import translated
@@ -75,6 +76,9 @@ class SqlUnit:
         self.trails = SqlPaymentTrails(conn)
         self.alerts = SqlAlerts(conn)
         self.supply = SqlSupply(conn)
+        self.cases = SqlCases(conn)
+        self.vigilance_events = SqlCaseEvents(conn)
+        self.vigilance_evidence = SqlCaseEvidence(conn)
 
 
 class Store:
