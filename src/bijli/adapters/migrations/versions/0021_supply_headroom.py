@@ -5,8 +5,8 @@ settlement's day charges take their increment off it and make the account due on
 is used up. NULL: no charge wakes the account (its balance is below zero already). Existing
 rows start at 0, so their next charge wakes them as before.
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0019"
+revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
