@@ -30,6 +30,7 @@ from bijli.web import (
     control,
     control_cases,
     display,
+    events_api,
     login,
     meters_api,
     onboarding_api,
@@ -101,6 +102,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(payments_api.router(ctx))
     app.include_router(accounts_api.router(ctx))
     app.include_router(alerts_api.router(ctx))
+    app.include_router(events_api.router(ctx))
     app.include_router(cases_api.router(ctx))
     app.include_router(pages.router(ctx, templates))
     app.include_router(control.router(ctx, templates))
