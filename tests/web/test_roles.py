@@ -147,6 +147,9 @@ class Site:
             .replace("{account_id}", ACCOUNTS[meter_id])
             .replace("{payment_id}", f"pay-roles-of-{meter_id}")
             .replace("{month}", "2026-10")
+            .replace("{transformer_id}", THEIRS.transformer)
+            .replace("{feeder_id}", THEIRS.feeder)
+            .replace("{area}", THEIRS.area)
         )
 
     def call(self, who: str, op: Op, meter_id: str) -> Any:

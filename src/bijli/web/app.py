@@ -27,6 +27,7 @@ from bijli.web import (
     api,
     commands_api,
     display,
+    energy_api,
     login,
     meters_api,
     onboarding_api,
@@ -95,6 +96,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(meters_api.router(ctx))
     app.include_router(onboarding_api.router(ctx))
     app.include_router(reports_api.router(ctx))
+    app.include_router(energy_api.router(ctx))
     app.include_router(payments_api.router(ctx))
     app.include_router(accounts_api.router(ctx))
     app.include_router(alerts_api.router(ctx))

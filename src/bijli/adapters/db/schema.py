@@ -354,6 +354,7 @@ meter_daily = sa.Table(
     sa.Column("wh", sa.BigInteger, nullable=False),
     sa.Column("intervals", sa.Integer, nullable=False),
     sa.Column("last_received_at", UtcDateTime, nullable=False),
+    sa.Index("ix_meter_daily_day", "day"),
 )
 
 ingest_batches = sa.Table(

@@ -22,6 +22,7 @@ from bijli.adapters.db.accounts import SqlAccounts
 from bijli.adapters.db.alerts import SqlAlerts
 from bijli.adapters.db.charging import SqlDayCharges, SqlInstallations, SqlRegisters
 from bijli.adapters.db.commands import SqlCommands
+from bijli.adapters.db.energy import SqlEnergy
 from bijli.adapters.db.faults import translated
 from bijli.adapters.db.ledger import SqlBillingMonths, SqlLedger
 from bijli.adapters.db.meter_keys import SqlMeterKeys
@@ -75,6 +76,7 @@ class SqlUnit:
         self.trails = SqlPaymentTrails(conn)
         self.alerts = SqlAlerts(conn)
         self.supply = SqlSupply(conn)
+        self.energy = SqlEnergy(conn)
 
 
 class Store:
