@@ -12,12 +12,14 @@ import pytest
 
 from bijli import settings
 from bijli.access.handlers import create_token
-from bijli.access.model import ACTION_PERMISSION, Role
+from bijli.access.model import ACTION_PERMISSION, CASE_STEP_PERMISSION, Role
 from bijli.bootstrap import Platform, bootstrap
 from bijli.fleet.city import build_city
 from bijli.fleet.commissioning import commission_city
 from bijli.kernel.clock import SimulatedClock
 from bijli.payments.model import SIGNATURE_HEADER, PaymentEvent, PaymentStatus, event_body, sign
+from bijli.vigilance.cases import CaseOpening, Severity, SubjectLevel
+from bijli.vigilance.handlers import open_cases
 from bijli.web.app import create_app
 from bijli.web.auth import CSRF_HEADER, SESSION_COOKIE, route_rules
 from tests.support.access import ConsoleOutbox, form_token
@@ -39,6 +41,7 @@ QUERY = {
     "/api/v1/usage": {"day": "2026-11-01"},
     "/api/v1/accounts/{account_id}/ledger": {"start": "2026-11-01T00:00+05:30", "end": "2026-11-02T00:00+05:30"},
     "/accounts/{account_id}/alerts/live": {"wait": "0"},
+    "/api/v1/cases/live": {"wait": "0"},
 }
 ACCOUNTS = {c.meter_id: c.account_no for c in CITY}
 Op = tuple[str, str, str | None]
@@ -65,7 +68,9 @@ def app_operations(app: FastAPI) -> set[Op]:
     for route, rule in route_rules(app):
         assert rule is not None
         for method in getattr(route, "methods", set()) - {"HEAD"}:
-            actions: list[str | None] = list(ACTION_PERMISSION) if rule.command else [None]
+            actions: list[str | None] = (
+                list(ACTION_PERMISSION) if rule.command else list(CASE_STEP_PERMISSION) if rule.case_step else [None]
+            )
             path = str(getattr(route, "path_format", getattr(route, "path", "")))  # {id:convertor} as {id}
             ops |= {(method, path, a) for a in actions}
     return ops
@@ -97,6 +102,7 @@ class Site:
         )
         self.request_id = bulk.json()["request_id"]
         self.payments = 0
+        (self.case_id,) = open_cases(self.platform.store, [a_case_opening()])
         for consumer in (MINE, THEIRS):  # a payment of each, to track
             self.pay(f"pay-roles-of-{consumer.meter_id}", consumer.account_no, "admin")
 
@@ -150,6 +156,7 @@ class Site:
             .replace("{transformer_id}", THEIRS.transformer)
             .replace("{feeder_id}", THEIRS.feeder)
             .replace("{area}", THEIRS.area)
+            .replace("{case_id}", self.case_id)
         )
 
     def call(self, who: str, op: Op, meter_id: str) -> Any:
@@ -157,6 +164,8 @@ class Site:
         body: dict[str, Any] | None = None
         if action is not None:
             body = {"action": action, "reason": "role walk"}
+            if action == "assign":
+                body["assignee"] = "roles-field-engineer"
         elif path.endswith(("/decommission", "/recommission")):
             body = {"reason": "role walk"}
         elif path == "/api/v1/commands/bulk":
@@ -169,6 +178,21 @@ class Site:
         return client.request(
             method, self.url(path, meter_id), params=QUERY.get(path), json=body, follow_redirects=False
         )
+
+
+def a_case_opening() -> CaseOpening:
+    return CaseOpening(
+        key=f"magnet:{THEIRS.meter_id}:1",
+        kind="magnet",
+        severity=Severity.HIGH,
+        subject_level=SubjectLevel.METER,
+        subject_id=THEIRS.meter_id,
+        area=THEIRS.area,
+        opened_at=NOW,
+        reason_code="magnet",
+        reason_en="a magnet",
+        reason_hi="चुंबक",
+    )
 
 
 @pytest.fixture(scope="module")

@@ -48,6 +48,12 @@ class Permission(StrEnum):
     """The reconciliation items: redemptions no token explains, meters' credit drifting from the ledger."""
     TRACK_PAYMENTS = "track_payments"
     """Where any payment has got to, from the gateway to the consumer's power (a consumer: their own)."""
+    VIEW_CASES = "view_cases"
+    """Revenue-protection cases: the list, each with its evidence and history, the live stream."""
+    WORK_CASES = "work_cases"
+    """Assign a case, decide it (confirmed theft or false alarm), close or reopen it."""
+    INSPECT_CASES = "inspect_cases"
+    """Record a case's inspection on site."""
 
 
 P = Permission
@@ -63,9 +69,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.METER_READ,
             P.BULK,
             P.TRACK_PAYMENTS,
+            P.VIEW_CASES,
+            P.WORK_CASES,
         }
     ),
-    Role.FIELD_ENGINEER: frozenset({P.READ_FLEET, P.RECONNECT, P.METER_READ, P.DECOMMISSION, P.ONBOARD}),
+    Role.FIELD_ENGINEER: frozenset(
+        {P.READ_FLEET, P.RECONNECT, P.METER_READ, P.DECOMMISSION, P.ONBOARD, P.VIEW_CASES, P.INSPECT_CASES}
+    ),
     Role.BILLING: frozenset(
         {
             P.READ_FLEET,
@@ -76,10 +86,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.RECONCILIATION,
             P.CLOSE_ACCOUNT,
             P.TRACK_PAYMENTS,
+            P.VIEW_CASES,
         }
     ),
     Role.ADMIN: frozenset(Permission),
-    Role.AUDITOR: frozenset({P.READ_FLEET, P.READ_REPORTS, P.READ_ACCOUNTS, P.READ_AUDIT, P.RECONCILIATION}),
+    Role.AUDITOR: frozenset(
+        {P.READ_FLEET, P.READ_REPORTS, P.READ_ACCOUNTS, P.READ_AUDIT, P.RECONCILIATION, P.VIEW_CASES}
+    ),
 }
 """The role table: docs/api.md shows it route by route, and tests/web/test_roles.py holds
 every route to it."""
@@ -95,6 +108,16 @@ ACTION_PERMISSION: dict[str, Permission] = {
     "hotspot_settings": P.METER_READ,
 }
 """The permission each command action needs of whoever asks for it."""
+
+CASE_STEP_PERMISSION: dict[str, Permission] = {
+    "assign": P.WORK_CASES,
+    "inspect": P.INSPECT_CASES,
+    "confirm": P.WORK_CASES,
+    "false_alarm": P.WORK_CASES,
+    "close": P.WORK_CASES,
+    "reopen": P.WORK_CASES,
+}
+"""The permission each step of a case's workflow (`bijli.vigilance.cases.Step`) needs."""
 
 BULK_ACTIONS = ("relay_disconnect", "relay_connect")
 """Actions that may be asked of many meters at once; each such request needs a second person."""

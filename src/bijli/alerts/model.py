@@ -35,6 +35,8 @@ class AlertKind(StrEnum):
     - ``disconnected``: ``balance_paise`` (optional)
     - ``reconnected``: ``balance_paise`` (optional)
     - ``payment_received``: ``payment_id``, ``amount_paise``, ``balance_paise``
+    - ``tamper_reported``: ``case_id``, ``meter_id``, ``what_en``, ``what_hi`` (what the meter
+      reported, in words)
     """
 
     LOW_BALANCE = "low_balance"
@@ -42,6 +44,7 @@ class AlertKind(StrEnum):
     DISCONNECTED = "disconnected"
     RECONNECTED = "reconnected"
     PAYMENT_RECEIVED = "payment_received"
+    TAMPER_REPORTED = "tamper_reported"
 
 
 WARNINGS: Final = frozenset({AlertKind.LOW_BALANCE, AlertKind.DISCONNECT_NOTICE})

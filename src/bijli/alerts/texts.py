@@ -88,6 +88,18 @@ TEMPLATES: Final[Mapping[tuple[AlertKind, str], Template]] = {
         "खाता {account_no} के लिए {amount} का भुगतान मिला",
         "बिजली: खाता {account_no} के लिए {amount} का भुगतान (भुगतान {payment_id}) {raised_at} को मिला। बैलेंस: {balance}।",
     ),
+    (AlertKind.TAMPER_REPORTED, "en"): Template(
+        "1107176500000000601",
+        "Meter {meter_id} reported {what}",
+        "bijli: meter {meter_id} of account {account_no} reported {what} on {raised_at}. Case {case_id} is open "
+        "and field staff will inspect the meter.",
+    ),
+    (AlertKind.TAMPER_REPORTED, "hi"): Template(
+        "1107176500000000602",
+        "मीटर {meter_id} ने {what} की सूचना दी",
+        "बिजली: खाता {account_no} के मीटर {meter_id} ने {raised_at} को {what} की सूचना दी। केस {case_id} खुला है, "
+        "फ़ील्ड कर्मचारी मीटर की जाँच करेंगे।",
+    ),
 }
 
 
@@ -136,6 +148,9 @@ def render(kind: AlertKind, facts: Mapping[str, Fact], language: str, account_no
         "payment_id": str(facts.get("payment_id", "")),
         "cut_after": ist_text(datetime.fromtimestamp(int(facts.get("cut_after", 0)), UTC), lang),
         "raised_at": ist_text(raised_at, lang),
+        "case_id": str(facts.get("case_id", "")),
+        "meter_id": str(facts.get("meter_id", "")),
+        "what": str(facts.get(f"what_{lang}", facts.get("what_en", ""))),
     }
     return Rendered(
         template_id=template.template_id,

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bijli.fleet.city import Consumer, build_city, transformer_meters
+from bijli.fleet.power import on_supply
 from bijli.fleet.scenario import Action, Scenario, ScenarioHooks, check_against
 from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.kernel.time import INTERVAL, INTERVAL_S, epoch
@@ -142,4 +143,7 @@ def write_truth(scenario: Scenario, twin: FleetTwin, path: Path) -> None:
             row = dict(fact)
             if "meter_id" in row:
                 row["transformer"] = transformer.get(row["meter_id"])
+            if row.get("kind") == "power_outage":
+                level = str(row["level"])
+                row["meters"] = [twin.meter_ids[i] for i in on_supply(twin, level, str(row[level]))]
             f.write(json.dumps(row) + "\n")

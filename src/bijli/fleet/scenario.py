@@ -8,7 +8,7 @@ meters = 2000
 transformer_meters = true
 
 [[events]]
-kind = "network"            # network | flapping | broker | condition | hooking | recharge | hotspot | clock | payments
+kind = "network"   # network | flapping | broker | condition | hooking | power | recharge | hotspot | clock | payments
 operator = "Jio"
 area = "Civil Lines"        # leave out: everywhere
 at = "10:00"                # IST on the first day; "day 2 10:00"; or an ISO date-time
@@ -17,6 +17,18 @@ for = "2h"
 
 A scenario becomes a list of actions in time order, each applied to a `FleetTwin`, and a
 ground truth: who was tampered with or stole, and when, for measuring detection later.
+
+A power outage takes the supply off a whole feeder or one transformer: every meter on it, the
+transformer's own meter too, logs its last gasp (POWER_FAILURE) and falls silent, and logs
+POWER_RESTORED when the supply comes back:
+
+```toml
+[[events]]
+kind = "power"
+feeder = "CL-F01"           # or transformer = "CL-F01-DT03"
+at = "day 1 14:00"
+for = "45m"
+```
 """
 
 from __future__ import annotations
@@ -251,12 +263,21 @@ def check_against(scenario: Scenario, meter_ids: set[str], transformers: set[str
             raise ScenarioError(f"the city has no meter {fact['meter_id']!r}")
         if fact.get("kind") == "hooking" and fact["transformer"] not in transformers:
             raise ScenarioError(f"no metered transformer {fact['transformer']!r} (transformer_meters on?)")
+        if fact.get("kind") == "power_outage" and fact.get("transformer") not in (None, *transformers):
+            raise ScenarioError(f"no metered transformer {fact['transformer']!r} (transformer_meters on?)")
+        if fact.get("kind") == "power_outage" and fact.get("feeder") not in (None, *_feeders(transformers)):
+            raise ScenarioError(f"the city has no feeder {fact['feeder']!r} with a metered transformer")
     for name in scenario.named_meters:
         if name not in meter_ids:
             raise ScenarioError(f"the city has no meter {name!r}")
 
 
-def _span(event: dict[str, Any], first_day: date) -> tuple[datetime, datetime]:
+def _feeders(transformers: set[str]) -> set[str]:
+    """The feeders of transformers named `<area>-F<nn>-DT<nn>`."""
+    return {t.rsplit("-", 1)[0] for t in transformers}
+
+
+def span(event: dict[str, Any], first_day: date) -> tuple[datetime, datetime]:
     begin = moment(str(event["at"]), first_day)
     return begin, begin + duration(str(event["for"]))
 
@@ -265,7 +286,7 @@ def _network(event: dict[str, Any], first_day: date, operators: tuple[str, ...])
     operator, area = str(event["operator"]), event.get("area")
     if operator not in operators:
         raise ScenarioError(f"operator {operator!r} is not one of {operators}")
-    begin, end = _span(event, first_day)
+    begin, end = span(event, first_day)
     where = area or "everywhere"
     return [
         Action(
@@ -285,7 +306,7 @@ def _flapping(event: dict[str, Any], first_day: date, operators: tuple[str, ...]
     operator, area = str(event["operator"]), event.get("area")
     if operator not in operators:
         raise ScenarioError(f"operator {operator!r} is not one of {operators}")
-    begin, end = _span(event, first_day)
+    begin, end = span(event, first_day)
     every = duration(str(event.get("every", "10m")))
     actions: list[Action] = []
     t, down = begin, True
@@ -304,7 +325,7 @@ def _flip(operator: str, area: str | None, up: bool, at: float) -> Callable[[Fle
 
 
 def _broker(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> Built:
-    begin, end = _span(event, first_day)
+    begin, end = span(event, first_day)
     return [
         Action(epoch(begin), "broker down", lambda tw, _h: tw.broker(False, float(epoch(begin)))),
         Action(epoch(end), "broker back", lambda tw, _h: tw.broker(True, float(epoch(end)))),
@@ -316,7 +337,7 @@ def _condition(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) ->
     if name not in CONDITIONS:
         raise ScenarioError(f"unknown condition {name!r}; known: {', '.join(sorted(CONDITIONS))}")
     meters = [str(m) for m in event["meters"]]
-    begin, end = _span(event, first_day)
+    begin, end = span(event, first_day)
     spec = CONDITIONS[name]
 
     def on(tw: FleetTwin, _h: ScenarioHooks) -> None:
@@ -341,7 +362,7 @@ def _condition(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) ->
 
 def _hooking(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> Built:
     transformer, watts = str(event["transformer"]), float(event["watts"])
-    begin, end = _span(event, first_day)
+    begin, end = span(event, first_day)
     return [
         Action(epoch(begin), f"hook on {transformer}", lambda tw, _h: tw.hook(transformer, watts, float(epoch(begin)))),
         Action(epoch(end), f"hook off {transformer}", lambda tw, _h: tw.hook(transformer, 0.0, float(epoch(end)))),
@@ -355,6 +376,12 @@ def _hooking(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> B
             "end": end.isoformat(),
         }
     ]
+
+
+def _power(event: dict[str, Any], first_day: date, operators: tuple[str, ...]) -> Built:
+    from bijli.fleet.power import power_outage
+
+    return power_outage(event, first_day, operators)
 
 
 def _whole_rupees(event: dict[str, Any]) -> int:
@@ -466,6 +493,7 @@ _BUILDERS: dict[str, Callable[[dict[str, Any], date, tuple[str, ...]], Built]] =
     "broker": _broker,
     "condition": _condition,
     "hooking": _hooking,
+    "power": _power,
     "recharge": _recharge,
     "hotspot": _hotspot,
     "clock": _clock,

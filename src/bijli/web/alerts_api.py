@@ -42,7 +42,9 @@ class DeliveryOut(BaseModel):
 
 class AlertOut(BaseModel):
     alert_id: int
-    kind: Literal["low_balance", "disconnect_notice", "disconnected", "reconnected", "payment_received"]
+    kind: Literal[
+        "low_balance", "disconnect_notice", "disconnected", "reconnected", "payment_received", "tamper_reported"
+    ]
     raised_at: datetime
     language: str = Field(description="The consumer's language when it was raised: hi or en.")
     subject: str = Field(description="The alert's title, in that language.")

@@ -25,6 +25,7 @@ from bijli.web import (
     accounts_api,
     alerts_api,
     api,
+    cases_api,
     commands_api,
     display,
     energy_api,
@@ -100,6 +101,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(payments_api.router(ctx))
     app.include_router(accounts_api.router(ctx))
     app.include_router(alerts_api.router(ctx))
+    app.include_router(cases_api.router(ctx))
     app.include_router(pages.router(ctx, templates))
     app.include_router(recharge.router(ctx, templates))
     app.include_router(statement_pages.router(ctx, templates))

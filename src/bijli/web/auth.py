@@ -20,7 +20,15 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute, Mount
 
 from bijli.access import handlers as access
-from bijli.access.model import ACTION_PERMISSION, ROLE_PERMISSIONS, Identity, Kind, Permission, Role
+from bijli.access.model import (
+    ACTION_PERMISSION,
+    CASE_STEP_PERMISSION,
+    ROLE_PERMISSIONS,
+    Identity,
+    Kind,
+    Permission,
+    Role,
+)
 from bijli.access.secrets import csrf_for
 from bijli.web.context import WebContext
 
@@ -59,6 +67,8 @@ class Rule:
     """A consumer may call it for the payments of their own accounts (the path's `payment_id`)."""
     command: bool = False
     """A command: the permission depends on the action asked (`ACTION_PERMISSION`)."""
+    case_step: bool = False
+    """A step on a case: the permission depends on the step asked (`CASE_STEP_PERMISSION`)."""
     form: bool = False
     """A page's form: a browser cannot send the form token as a header, so the route checks
     the form's own `csrf` field (or the header) itself."""
@@ -70,7 +80,13 @@ class Rule:
         """The roles this rule lets in (for a command: those that may ask for some action)."""
         if self.public or self.signed_in or self.gateway:
             return list(Role)
-        needed = set(ACTION_PERMISSION.values()) if self.command else {self.permission}
+        needed: set[Permission | None]
+        if self.command:
+            needed = set(ACTION_PERMISSION.values())
+        elif self.case_step:
+            needed = set(CASE_STEP_PERMISSION.values())
+        else:
+            needed = {self.permission}
         return [
             r
             for r in Role
@@ -126,6 +142,8 @@ class Guard:
                 raise HTTPException(status_code=404, detail=f"payment {payment_id} not found")
         if rule.command and any(who.can(p) for p in ACTION_PERMISSION.values()):
             return who
+        if rule.case_step and any(who.can(p) for p in CASE_STEP_PERMISSION.values()):
+            return who
         if rule.signed_in or (rule.permission is not None and who.can(rule.permission)):
             return who
         raise HTTPException(status_code=403, detail=f"the {who.role.value} role may not do this")
@@ -156,6 +174,10 @@ class Auth:
 
     def command(self) -> Guard:
         return Guard(self.ctx, Rule(command=True))
+
+    def case_step(self) -> Guard:
+        """A step on a case: whoever may take some step (the route checks the one asked)."""
+        return Guard(self.ctx, Rule(case_step=True))
 
     def payment(self) -> Guard:
         """Tracking a payment: staff who track payments, or the consumer whose account it paid."""
@@ -212,6 +234,13 @@ def needs_action(who: Identity, action: str) -> None:
     permission = ACTION_PERMISSION[action]
     if not who.can(permission):
         raise HTTPException(status_code=403, detail=f"the {who.role.value} role may not ask for {action}")
+
+
+def needs_case_step(who: Identity, step: str) -> None:
+    """403 unless the identity may take this step of a case's workflow."""
+    permission = CASE_STEP_PERMISSION[step]
+    if not who.can(permission):
+        raise HTTPException(status_code=403, detail=f"the {who.role.value} role may not {step} a case")
 
 
 def _guards(dependant: Dependant) -> Iterable[Guard]:

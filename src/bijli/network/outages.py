@@ -1,0 +1,256 @@
+"""Outages: many meters losing supply or their network at once, as one record each. Pure.
+
+A meter without supply sends its last gasp (POWER_FAILURE) and POWER_RESTORED when the supply
+is back; paired, they are its power-failure incidents (`bijli.vigilance.incidents`, here as
+plain `Failure`s so that network needs nothing of vigilance). `power_outages` groups them:
+
+- on one transformer, failures that begin within `GATHER` of the first are one cluster; a
+  cluster of at least `MIN_METERS` meters and `MIN_SHARE` of the transformer's meters is a
+  transformer outage (a single house losing supply is that house's matter, not an outage);
+- transformer outages of one feeder that begin within `GATHER` of each other are one feeder
+  outage when they are two or more, or the feeder's only transformer;
+- an outage ends when the last of its meters is restored (open until then).
+
+An operator outage is a mobile network down in one area: its meters' dual-SIM modems move to
+their other SIM (the status they send then says so), and those that cannot fall silent, while
+the rest of the area reports. `operator_outages` recognises it from each meter's link as the
+head-end last knew it, never from power events, and leaves out meters that sent their last
+gasp (a silent meter without supply is not a network's fault).
+
+`covering` answers whether a meter was inside an outage at a moment, so a power failure or a
+silence is never taken for tampering.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Final
+
+from bijli.kernel.time import epoch
+
+GATHER: Final = timedelta(minutes=2)
+"""Last gasps of one outage begin within this of each other."""
+MIN_METERS: Final = 3
+MIN_SHARE: Final = 0.5
+"""A transformer outage takes at least this share of the transformer's meters."""
+SILENT_AFTER: Final = timedelta(minutes=20)
+"""A meter that has sent nothing for this long is silent (it reports every 15 minutes)."""
+OPERATOR_MIN_METERS: Final = 5
+OPERATOR_MIN_SHARE: Final = 0.5
+"""Of an operator's meters in the area, this share displaced or silent makes an operator outage."""
+PREFERRED_SIM: Final = 1
+
+
+class OutageLevel(StrEnum):
+    """What went down."""
+
+    FEEDER = "feeder"
+    TRANSFORMER = "transformer"
+    OPERATOR = "operator"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Place:
+    """Where a meter hangs on the network."""
+
+    meter_id: str
+    area: str
+    feeder: str
+    transformer: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failure:
+    """One meter's loss of supply, from its last gasp to its restoration (None: not yet)."""
+
+    meter_id: str
+    started_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Link:
+    """A meter's connection as the head-end last knew it."""
+
+    meter_id: str
+    area: str
+    operator: str | None
+    sim: int | None
+    """The SIM slot in use (1 is the preferred one)."""
+    switched_at: datetime | None
+    last_seen: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outage:
+    """One outage: what went down, where, from when to when, and the meters it took."""
+
+    level: OutageLevel
+    subject: str
+    """The feeder, the transformer, or the operator."""
+    area: str
+    started_at: datetime
+    ended_at: datetime | None
+    meter_ids: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        """`level:area:subject:start-epoch`."""
+        return f"{self.level}:{self.area}:{self.subject}:{epoch(self.started_at)}"
+
+    @property
+    def meters(self) -> int:
+        return len(self.meter_ids)
+
+    def spans(self, at: datetime) -> bool:
+        """Whether `at` falls inside it (with `GATHER` either side: last gasps are not exact)."""
+        return self.started_at - GATHER <= at and (self.ended_at is None or at <= self.ended_at + GATHER)
+
+
+def power_outages(
+    failures: Iterable[Failure], places: Mapping[str, Place], meters_on: Mapping[str, int]
+) -> list[Outage]:
+    """Failures grouped into transformer and feeder outages; `meters_on` counts each
+    transformer's meters (its own included) and each feeder's transformers (by feeder id)."""
+    by_transformer: dict[str, list[Failure]] = defaultdict(list)
+    for failure in failures:
+        place = places.get(failure.meter_id)
+        if place is not None:
+            by_transformer[place.transformer].append(failure)
+    transformer_outages: list[Outage] = []
+    for transformer, found in by_transformer.items():
+        for cluster in _clusters(sorted(found, key=lambda f: (f.started_at, f.meter_id))):
+            meters = {f.meter_id for f in cluster}
+            needed = max(MIN_METERS, math.ceil(MIN_SHARE * meters_on.get(transformer, len(meters))))
+            if len(meters) < min(needed, meters_on.get(transformer, needed)):
+                continue
+            first = places[cluster[0].meter_id]
+            transformer_outages.append(_outage(OutageLevel.TRANSFORMER, transformer, first.area, cluster))
+    return _feeders(transformer_outages, places, meters_on)
+
+
+def _clusters(found: Sequence[Failure]) -> list[list[Failure]]:
+    clusters: list[list[Failure]] = []
+    for failure in found:
+        if clusters and failure.started_at - clusters[-1][0].started_at <= GATHER:
+            clusters[-1].append(failure)
+        else:
+            clusters.append([failure])
+    return clusters
+
+
+def _outage(level: OutageLevel, subject: str, area: str, cluster: Sequence[Failure]) -> Outage:
+    ends = [f.ended_at for f in cluster]
+    return Outage(
+        level=level,
+        subject=subject,
+        area=area,
+        started_at=min(f.started_at for f in cluster),
+        ended_at=None if any(e is None for e in ends) else max(e for e in ends if e is not None),
+        meter_ids=tuple(sorted({f.meter_id for f in cluster})),
+    )
+
+
+def _feeders(outages: list[Outage], places: Mapping[str, Place], meters_on: Mapping[str, int]) -> list[Outage]:
+    by_feeder: dict[str, list[Outage]] = defaultdict(list)
+    for outage in outages:
+        by_feeder[places[outage.meter_ids[0]].feeder].append(outage)
+    result: list[Outage] = []
+    for feeder, found in by_feeder.items():
+        found.sort(key=lambda o: o.started_at)
+        groups: list[list[Outage]] = []
+        for outage in found:
+            if groups and outage.started_at - groups[-1][0].started_at <= GATHER:
+                groups[-1].append(outage)
+            else:
+                groups.append([outage])
+        for group in groups:
+            if len(group) >= 2 or meters_on.get(feeder) == 1:
+                ends = [o.ended_at for o in group]
+                result.append(
+                    Outage(
+                        level=OutageLevel.FEEDER,
+                        subject=feeder,
+                        area=group[0].area,
+                        started_at=group[0].started_at,
+                        ended_at=None if any(e is None for e in ends) else max(e for e in ends if e is not None),
+                        meter_ids=tuple(sorted(m for o in group for m in o.meter_ids)),
+                    )
+                )
+            else:
+                result.extend(group)
+    result.sort(key=lambda o: (o.started_at, o.area, o.subject))
+    return result
+
+
+def operator_outages(
+    links: Iterable[Link], operators: Sequence[str], now: datetime, without_supply: frozenset[str] = frozenset()
+) -> list[Outage]:
+    """Operator outages going on at `now`: in an area, an operator's meters moved off it to
+    their other SIM or silent, while the area's other meters report. `operators`: the two
+    operators of the meters' SIMs; `without_supply`: meters whose last gasp is not restored."""
+    silent_since = now - SILENT_AFTER
+    by_area: dict[str, list[Link]] = defaultdict(list)
+    for link in links:
+        if link.meter_id not in without_supply and link.operator is not None:
+            by_area[link.area].append(link)
+    found: list[Outage] = []
+    for area, area_links in sorted(by_area.items()):
+        displaced: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
+        home: dict[str, int] = defaultdict(int)
+        reporting: dict[str, int] = defaultdict(int)
+        for link in area_links:
+            silent = link.last_seen is None or link.last_seen < silent_since
+            assert link.operator is not None
+            left: str | None
+            if silent:
+                left, since = link.operator, link.last_seen
+            elif link.sim is not None and link.sim != PREFERRED_SIM and link.switched_at is not None:
+                left, since = _other(link.operator, operators), link.switched_at
+                reporting[link.operator] += 1
+            else:
+                home[link.operator] += 1
+                reporting[link.operator] += 1
+                continue
+            if left is not None and since is not None:
+                displaced[left].append((link.meter_id, since))
+        for operator, moved in sorted(displaced.items()):
+            share = len(moved) / (len(moved) + home[operator])
+            others_report = sum(n for op, n in reporting.items() if op != operator) + home[operator] > 0
+            if len(moved) >= OPERATOR_MIN_METERS and share >= OPERATOR_MIN_SHARE and others_report:
+                found.append(
+                    Outage(
+                        level=OutageLevel.OPERATOR,
+                        subject=operator,
+                        area=area,
+                        started_at=min(at for _m, at in moved),
+                        ended_at=None,
+                        meter_ids=tuple(sorted(m for m, _at in moved)),
+                    )
+                )
+    return found
+
+
+def _other(operator: str, operators: Sequence[str]) -> str | None:
+    others = [o for o in operators if o != operator]
+    return others[0] if len(others) == 1 else None
+
+
+def covering(outages: Iterable[Outage], place: Place, at: datetime) -> Outage | None:
+    """The outage a meter was inside at `at`, if any: one of its meters, or on its transformer
+    or feeder (a power outage), spanning `at`."""
+    for outage in outages:
+        if not outage.spans(at):
+            continue
+        if place.meter_id in outage.meter_ids:
+            return outage
+        if outage.level is OutageLevel.TRANSFORMER and outage.subject == place.transformer:
+            return outage
+        if outage.level is OutageLevel.FEEDER and outage.subject == place.feeder:
+            return outage
+    return None

@@ -1,0 +1,201 @@
+"""The cases' use cases: open cases (the shared way in, for every detector), open them from the
+meters' events by the rules (a round `bijli serve` runs every second), list them, and take a
+workflow step on one.
+
+Opening a case and telling the consumer are one transaction: the alert goes into the outbox
+with the case (`uow.alerts.raise_alerts`), so no alert leaves for a case that was rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+from bijli.alerts.model import Alert, AlertKind
+from bijli.kernel.unit import Transactions
+from bijli.vigilance.cases import (
+    Case,
+    CaseAction,
+    CaseOpening,
+    StepRefused,
+    StepRequest,
+    SubjectLevel,
+    take_step,
+)
+from bijli.vigilance.ports import CaseFilter, CaseUnit, DueCaseUnit, EvidenceUnit, Surroundings
+from bijli.vigilance.rules import CaseRules, openings
+
+OPEN_EVERY: Final = timedelta(seconds=1)
+"""How often `bijli serve` looks for new events to open cases from."""
+CURSOR: Final = "cases"
+OVERLAP: Final = timedelta(seconds=30)
+"""Each round reads again the events received this long before where the last one got to: a
+head-end transaction that committed late is not missed (keys make a second look harmless)."""
+FIRST_LOOKBACK: Final = timedelta(days=7)
+"""How far back the very first round looks."""
+HISTORY: Final = timedelta(days=7)
+"""How far back an incident's earlier events are looked for (its start, a pattern's run)."""
+BATCH: Final = 5_000
+
+
+class UnknownCase(LookupError):
+    """No case has this id."""
+
+
+def open_cases(
+    store: Transactions[CaseUnit], openings: Sequence[CaseOpening], now: datetime | None = None
+) -> list[str]:
+    """Open these cases, each once per key (an opening whose key has a case already opens
+    nothing), and raise their consumers' alerts; the case id of each opening, in order.
+    `now` (default: each opening's `opened_at`) stamps the alerts. `InvalidOpening` if one
+    cannot be a case, before anything is written."""
+    if not openings:
+        return []
+    with store.transaction() as uow:
+        return [o.case_id for o in _open_in(uow, openings, now)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    case_id: str
+    new: bool
+
+
+def _open_in(uow: CaseUnit, wanted: Sequence[CaseOpening], now: datetime | None) -> list[_Written]:
+    for o in wanted:
+        o.check()
+    opened = uow.cases.open(wanted, now or max(o.opened_at for o in wanted))
+    alerts = [
+        Alert(
+            account_no=o.account_no,
+            kind=AlertKind.TAMPER_REPORTED,
+            fact_key=f"case:{w.case_id}",
+            facts={
+                "case_id": w.case_id,
+                "meter_id": o.subject_id,
+                "what_en": str(o.evidence.get("what_en", o.kind)),
+                "what_hi": str(o.evidence.get("what_hi", o.kind)),
+            },
+            raised_at=now or o.opened_at,
+        )
+        for o, w in zip(wanted, opened, strict=True)
+        if w.new and o.notify_consumer and o.account_no and o.subject_level is SubjectLevel.METER
+    ]
+    if alerts:
+        uow.alerts.raise_alerts(alerts, now or max(a.raised_at for a in alerts))
+    return [_Written(w.case_id, w.new) for w in opened]
+
+
+@dataclass(slots=True)
+class OpenReport:
+    """What a round (or several) of opening cases from events did."""
+
+    events: int = 0
+    opened: list[str] = field(default_factory=list)
+
+    def __iadd__(self, other: OpenReport) -> OpenReport:
+        self.events += other.events
+        self.opened += other.opened
+        return self
+
+
+def open_due_cases(store: Transactions[DueCaseUnit], rules: CaseRules, now: datetime, limit: int = BATCH) -> OpenReport:
+    """One round: the events received since the last round (and `OVERLAP` before it) that a
+    rule names, paired into incidents with the meters' earlier events, open their cases and
+    alert their consumers, in one transaction with the round's cursor; batch after batch
+    until none is full."""
+    total = OpenReport()
+    after: tuple[datetime, int] | None = None
+    while True:
+        done, after, full = _round(store, rules, now, limit, after)
+        total += done
+        if not full:
+            return total
+
+
+def _round(
+    store: Transactions[DueCaseUnit], rules: CaseRules, now: datetime, limit: int, after: tuple[datetime, int] | None
+) -> tuple[OpenReport, tuple[datetime, int] | None, bool]:
+    with store.transaction() as uow:
+        feed = uow.vigilance_events
+        cursor = feed.cursor(CURSOR)
+        if after is None:
+            after = (now - FIRST_LOOKBACK if cursor is None else cursor - OVERLAP, 0)
+        new = feed.received_since(after, rules.codes, limit)
+        if not new:
+            return OpenReport(), after, False
+        last = max(new, key=lambda e: (e.received_at, e.event_id))
+        meters = sorted({e.meter_id for e in new})
+        history = feed.of_meters(
+            meters,
+            rules.watched,
+            min(e.occurred_at for e in new) - HISTORY,
+            max(max(e.occurred_at for e in new), now),
+        )
+        places = feed.places(meters)
+        wanted = openings(rules, new, history, places, now)
+        known = uow.cases.known_keys([o.key for o in wanted])
+        wanted = [o for o in wanted if o.key not in known]
+        opened = _open_in(uow, wanted, now) if wanted else []
+        feed.save_cursor(CURSOR, last.received_at if cursor is None else max(cursor, last.received_at))
+    report = OpenReport(events=len(new), opened=[w.case_id for w in opened if w.new])
+    return report, (last.received_at, last.event_id), len(new) >= limit
+
+
+def cases(store: Transactions[CaseUnit], where: CaseFilter, limit: int, offset: int) -> list[Case]:
+    """Cases matching `where`, newest first."""
+    with store.transaction() as uow:
+        return uow.cases.listing(where, limit, offset)
+
+
+def case_with_history(store: Transactions[CaseUnit], case_id: str) -> tuple[Case, list[CaseAction]]:
+    """A case and its audited steps, oldest first (`UnknownCase` if there is none)."""
+    with store.transaction() as uow:
+        case = uow.cases.one(case_id)
+        if case is None:
+            raise UnknownCase(case_id)
+        return case, uow.cases.history(case_id)
+
+
+def act(store: Transactions[CaseUnit], case_id: str, request: StepRequest, now: datetime) -> tuple[Case, CaseAction]:
+    """Take a workflow step on a case, audited with who and why: the case after it and the
+    action recorded. `UnknownCase`, or `StepRefused` when the workflow forbids the step from
+    the case's status (nothing is written)."""
+    with store.transaction() as uow:
+        case = uow.cases.holding(case_id)
+        if case is None:
+            raise UnknownCase(case_id)
+        moved = take_step(case, request)
+        action = uow.cases.move(case, request.step, moved, request.actor, request.reason.strip(), now)
+        after = uow.cases.one(case_id)
+        assert after is not None
+        return after, action
+
+
+def live_actions(
+    store: Transactions[CaseUnit], after_id: int, area: str | None, limit: int = 100
+) -> list[tuple[CaseAction, Case]]:
+    """Cases opened or moved since action `after_id`, oldest first (the live stream)."""
+    with store.transaction() as uow:
+        return uow.cases.actions_after(after_id, area, limit)
+
+
+def surroundings(store: Transactions[EvidenceUnit], meter_id: str, begin: datetime, end: datetime) -> Surroundings:
+    """A meter's intervals and events in [begin, end) and its relay now (a case's evidence)."""
+    with store.transaction() as uow:
+        return uow.vigilance_evidence.around(meter_id, begin, end)
+
+
+__all__ = [
+    "StepRefused",
+    "UnknownCase",
+    "act",
+    "case_with_history",
+    "cases",
+    "live_actions",
+    "open_cases",
+    "open_due_cases",
+    "surroundings",
+]
