@@ -15,6 +15,7 @@ from bijli.bootstrap import Platform, bootstrap
 from bijli.kernel.time import ist_midnight
 from bijli.network.balance import added_up, transformer_balance
 from bijli.network.handlers import balance_due
+from bijli.vigilance.handlers import find_hooking
 from tests.support.energy import EnergyCity, energy_city, feed_day
 
 DAY = date(2026, 11, 2)
@@ -86,3 +87,31 @@ def test_a_day_is_worked_out_again_only_when_its_readings_changed(city: tuple[Pl
     with p.store.transaction() as uow:
         first = {s.day.transformer for s in uow.energy.stored(DAY, DAY)}
     assert ec.transformers[0].transformer not in first  # no meter of its own read that day
+
+
+def test_a_flagged_transformer_opens_one_hooking_case_naming_the_consumer_whose_pattern_explains_it(
+    city: tuple[Platform, EnergyCity],
+) -> None:
+    p, ec = city
+    dt = ec.transformers[0]
+    thief = ec.on(dt.transformer)[7].meter_id
+    for n in range(3):
+        day = DAY + timedelta(days=n)
+        late = n == 2
+        feed_day(
+            p, ec, day, hooks_w={dt.transformer: 300.0} if late else {}, recorded_share={thief: 0.3} if late else {}
+        )
+        balance_due(p.store, after(day))
+    hooked_day = DAY + timedelta(days=2)
+    assert find_hooking(p.store, after(DAY)) == []  # nothing flagged then
+    opened = find_hooking(p.store, after(hooked_day))
+    assert len(opened) == 1
+    assert find_hooking(p.store, after(hooked_day) + timedelta(hours=1)) == []  # one case per run
+    with p.store.transaction() as uow:
+        case = uow.cases.one(opened[0])
+    assert case is not None
+    assert (case.kind, case.subject_level.value, case.subject_id) == ("hooking", "transformer", dt.transformer)
+    ranked = case.evidence["consumers_ranked"]
+    assert ranked[0]["meter_id"] == thief and ranked[0]["drop"] > 0.5
+    assert "less than its usual day" in ranked[0]["reason_en"] and ranked[0]["reason_hi"]
+    assert case.evidence["first_day"] == hooked_day.isoformat()

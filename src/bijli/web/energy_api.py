@@ -18,9 +18,12 @@ from bijli.network.ports import StoredDay
 from bijli.web.api import PREFIX
 from bijli.web.auth import Auth
 from bijli.web.context import WebContext
-from bijli.web.limits import EDGE, Day, Limit, Offset, Paged, window
+from bijli.web.limits import EDGE, Day, Limit, Offset, Paged, Problem, window
 
 TREND_DAYS = 7
+NO_BALANCE: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No balance of that name on that day (yet)."}
+}
 KWH = r"^-?\d+\.\d{3}$"
 
 
@@ -190,6 +193,7 @@ def router(ctx: WebContext) -> APIRouter:
         "/transformers/{transformer_id}/balance",
         summary="A transformer's energy balance of one IST day",
         response_model=BalanceOut,
+        responses=NO_BALANCE,
     )
     def transformer(transformer_id: Subject, day: DayQuery = None) -> BalanceOut:
         """Energy in (its own meter) against energy billed (its consumers' meters) per interval
@@ -198,13 +202,21 @@ def router(ctx: WebContext) -> APIRouter:
         return balance("transformer", transformer_id, day)
 
     @api.get(
-        "/feeders/{feeder_id}/balance", summary="A feeder's energy balance of one IST day", response_model=BalanceOut
+        "/feeders/{feeder_id}/balance",
+        summary="A feeder's energy balance of one IST day",
+        response_model=BalanceOut,
+        responses=NO_BALANCE,
     )
     def feeder(feeder_id: Subject, day: DayQuery = None) -> BalanceOut:
         """Its metered transformers' balances added up."""
         return balance("feeder", feeder_id, day)
 
-    @api.get("/areas/{area}/balance", summary="An area's energy balance of one IST day", response_model=BalanceOut)
+    @api.get(
+        "/areas/{area}/balance",
+        summary="An area's energy balance of one IST day",
+        response_model=BalanceOut,
+        responses=NO_BALANCE,
+    )
     def area(area: Subject, day: DayQuery = None) -> BalanceOut:
         """Its metered transformers' balances added up."""
         return balance("area", area, day)
