@@ -143,13 +143,17 @@ def test_operations_shows_yesterdays_data_collection_and_the_silent_meters(
     assert "02 Nov 2026 (IST)" in html
     assert re.search(r'data-testid="collection-8h">100\.00%\s*<span class="stat-sub">4 of 4<', html)
     assert re.search(r'data-testid="collection-now">100\.00%', html)
-    assert re.search(r'data-testid="silent-24h"><a href="/api/v1/reports/non-communicating\?hours=24">0<', html)
+    assert re.search(r'data-testid="silent-24h"><a href="/operations/meters\?view=silent">0<', html)
 
     before = make_client(platform, datetime(2026, 11, 2, 6, 0, tzinfo=UTC)).get("/operations").text
     assert re.search(r'data-testid="collection-8h">—', before)  # no meter was there all of the 1st
     assert "no meter was in service all day" in before
 
-    days_later = make_client(platform, datetime(2026, 11, 5, 6, 0, tzinfo=UTC)).get("/operations").text
-    assert "04 Nov 2026 (IST)" in days_later
-    assert re.search(r'data-testid="collection-now">0\.00%', days_later)  # nothing came on the 4th
-    assert re.search(r'data-testid="silent-24h"><a [^>]*>4<', days_later)
+    days_later = make_client(platform, datetime(2026, 11, 5, 6, 0, tzinfo=UTC))
+    newest = days_later.get("/operations").text  # nothing came on the 4th: the newest day with data, said so
+    assert "02 Nov 2026 (IST)" in newest and "showing 02 Nov 2026, the newest day with data" in newest
+    assert re.search(r'data-testid="silent-24h"><a [^>]*>4<', newest)
+    picked = days_later.get("/operations", params={"day": "2026-11-04"}).text
+    assert "04 Nov 2026 (IST)" in picked and "newest day with data" not in picked
+    assert re.search(r'data-testid="collection-now">0\.00%', picked)
+    assert days_later.get("/operations", params={"day": "2026-11-31"}).status_code == 400

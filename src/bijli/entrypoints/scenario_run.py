@@ -31,7 +31,7 @@ from bijli.alerts.texts import TEMPLATES
 from bijli.bootstrap import Platform
 from bijli.fleet.commissioning import commission_city
 from bijli.fleet.links import MeterConnections
-from bijli.fleet.run import run_scenario, twin_for, write_truth
+from bijli.fleet.run import run_scenario, twin_for, write_ledger, write_truth
 from bijli.fleet.scenario import Paid, Scenario, ScenarioHooks
 from bijli.fleet.truth import Handset, Inbox, WatchedTwin, judge
 from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
@@ -191,6 +191,7 @@ async def run_in_process(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    write_ledger(twin, truth)
     end = twin.now
     verdict = judge(twin, hooks.payments, inbox, _committed(platform), policy.friendly, end, _days_left)
     summary = {**verdict, **_summary(platform, scenario, twin, report.frames, truth)}

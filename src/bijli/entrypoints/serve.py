@@ -30,6 +30,8 @@ from bijli.prepaid.policy import uppcl
 from bijli.protocol import topics
 from bijli.protocol.keys import SiteKeys
 from bijli.supply.handlers import decide_all_due
+from bijli.vigilance.handlers import OPEN_EVERY, find_hooking, open_due_cases
+from bijli.vigilance.rules import shipped_rules
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +133,18 @@ BALANCE_ROUND_S = 60.0
 
 async def balance_every(platform: Platform, period_s: float = BALANCE_ROUND_S) -> None:
     """The energy balance: every `period_s`, each day whose readings settled since its balance
-    was worked out is worked out again (at most every few minutes a day: `balance_due`)."""
+    was worked out is worked out again (at most every few minutes a day: `balance_due`); a
+    flagged transformer opens its hooking case (`find_hooking`)."""
     while True:
         await asyncio.sleep(period_s)
         try:
             done = await asyncio.to_thread(balance_due, platform.store, SystemClock().now())
             if done.days:
                 log.info("balance: %d days, %d transformers, %d flagged", done.days, done.transformers, done.flagged)
+            if done.flagged:
+                opened = await asyncio.to_thread(find_hooking, platform.store, SystemClock().now())
+                if opened:
+                    log.info("hooking: %d cases opened", len(opened))
         except StoreUnavailable as e:  # the days stay due; the next round takes them
             log.warning("store unavailable (%s); balance round skipped, next in %.0f s", e, period_s)
         except Exception:  # a failed round is logged and tried again next time
@@ -167,6 +174,23 @@ async def supply_every(platform: Platform, period_s: float = SUPPLY_EVERY_S) -> 
             log.warning("store unavailable (%s); supply round skipped, next in %.0f s", e, period_s)
         except Exception:  # a failed round is logged and tried again next time
             log.exception("supply round failed")
+        await asyncio.sleep(period_s)
+
+
+async def cases_every(platform: Platform, period_s: float = OPEN_EVERY.total_seconds()) -> None:
+    """The cases' round: every `period_s`, the meters' new events open cases by the shipped
+    rules (`vigilance/rules.toml`) and tell their consumers; a tamper is a case within a
+    second or two of its frame's arrival."""
+    rules = shipped_rules()
+    while True:
+        try:
+            done = await asyncio.to_thread(open_due_cases, platform.store, rules, SystemClock().now())
+            if done.opened:
+                log.info("cases: %d opened from %d events", len(done.opened), done.events)
+        except StoreUnavailable as e:  # the cursor stays; the next round reads the same events
+            log.warning("store unavailable (%s); cases round skipped, next in %.0f s", e, period_s)
+        except Exception:  # a failed round is logged and tried again next time
+            log.exception("cases round failed")
         await asyncio.sleep(period_s)
 
 
@@ -225,7 +249,8 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
         dispatcher = Dispatcher(platform.dispatch, cast(Downlink, uplink), platform.ring, headend.root, SystemClock())
         tasks.append(asyncio.create_task(dispatcher.run()))
         tasks.append(asyncio.create_task(supply_every(platform)))
-        console.print("command dispatcher and supply service running")
+        tasks.append(asyncio.create_task(cases_every(platform)))
+        console.print("command dispatcher, supply service and cases running")
     tasks.append(asyncio.create_task(deliver_every(platform, DELIVER_EVERY.total_seconds())))
     console.print(f"alerts delivered by {', '.join(sorted(platform.alert_channels))}")
     server = web_server(platform)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bijli.fleet.city import Consumer, build_city, transformer_meters
+from bijli.fleet.grid import GridOptions
 from bijli.fleet.power import on_supply
 from bijli.fleet.scenario import Action, Scenario, ScenarioHooks, check_against
 from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
@@ -46,7 +47,9 @@ def twin_for(
     if scenario.opening_paise is not None:
         city = _openings(city, scenario.opening_paise, scenario.seed)
     transformers = transformer_meters(city) if scenario.transformer_meters else []
-    options = TwinOptions(timers=ModemTimers(**scenario.modem), operators=scenario.operators)
+    options = TwinOptions(
+        timers=ModemTimers(**scenario.modem), operators=scenario.operators, grid=scenario.network or GridOptions()
+    )
     if policy is not None:
         options = replace(options, policy=policy)
     check_against(scenario, {c.meter_id for c in city}, {d.transformer for d in transformers})
@@ -146,4 +149,16 @@ def write_truth(scenario: Scenario, twin: FleetTwin, path: Path) -> None:
             if row.get("kind") == "power_outage":
                 level = str(row["level"])
                 row["meters"] = [twin.meter_ids[i] for i in on_supply(twin, level, str(row[level]))]
+            f.write(json.dumps(row) + "\n")
+        if twin.grid is not None:
+            for row in twin.grid.facts([t.transformer for t in twin.transformers]):
+                f.write(json.dumps(row) + "\n")
+
+
+def write_ledger(twin: FleetTwin, path: Path) -> None:
+    """At the end of a run on a lossy grid: each transformer's energy per IST day, into the truth."""
+    if twin.grid is None:
+        return
+    with path.open("a", encoding="utf-8") as f:
+        for row in twin.grid.ledger_facts([t.transformer for t in twin.transformers]):
             f.write(json.dumps(row) + "\n")

@@ -18,17 +18,9 @@ for = "2h"
 A scenario becomes a list of actions in time order, each applied to a `FleetTwin`, and a
 ground truth: who was tampered with or stole, and when, for measuring detection later.
 
-A power outage takes the supply off a whole feeder or one transformer: every meter on it, the
-transformer's own meter too, logs its last gasp (POWER_FAILURE) and falls silent, and logs
-POWER_RESTORED when the supply comes back:
-
-```toml
-[[events]]
-kind = "power"
-feeder = "CL-F01"           # or transformer = "CL-F01-DT03"
-at = "day 1 14:00"
-for = "45m"
-```
+A `power` event takes the supply off a feeder or a transformer (`bijli.fleet.power`); a
+`[network]` table makes the network lossy (`bijli.fleet.grid`, `bijli.fleet.offline`); every
+kind, with an example, is in docs/twin.md.
 """
 
 from __future__ import annotations
@@ -49,6 +41,7 @@ from bijli.kernel.time import IST, epoch
 from bijli.meter.sensors import CONDITIONS
 
 if TYPE_CHECKING:
+    from bijli.fleet.grid import GridOptions
     from bijli.fleet.habits import Habit
 
 
@@ -110,6 +103,8 @@ class Scenario:
     prepaid_since_days: int = 0
     """The consumers went over to prepaid this many days before the start (0: when commissioned,
     at the start, so a newly converted consumer's grace period covers them)."""
+    network: GridOptions | None = None
+    """How lossy the city's network is (`[network]`; None: a flat 3 %, exact meters)."""
 
     @property
     def begin(self) -> datetime:
@@ -192,6 +187,10 @@ def parse(
             raise ScenarioError(f"event {n} ({kind}): missing {e.args[0]!r}") from e
         actions.extend(acts)
         truth.extend(facts)
+    from bijli.fleet.offline import lossy_network
+
+    network, acts, facts = lossy_network(doc.get("network"), size, length, start, seed)
+    actions, truth = actions + acts, truth + facts
     actions.sort(key=lambda a: a.at)
     return Scenario(
         name=str(doc.get("name", name)),
@@ -212,6 +211,7 @@ def parse(
         opening_paise=_opening(doc.get("opening_balance")),
         prepaid_since_days=_days(doc.get("prepaid_since_days", 0)),
         habits=tuple(habits),
+        network=network,
     )
 
 
@@ -235,6 +235,10 @@ def _opening(span: Any) -> tuple[int, int] | None:
 
 def _chosen(event: dict[str, Any], meters: int, seed: int) -> dict[str, Any]:
     """An event that names `share` of the consumer meters, chosen by the seed, instead of `meters`."""
+    if "share" in event and event.get("kind") == "hooking":
+        from bijli.fleet.theft import chosen_transformers
+
+        return chosen_transformers(event, meters, seed)
     if "share" not in event or event.get("kind") != "condition":
         return event
     share = float(event["share"])
@@ -360,22 +364,10 @@ def _condition(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) ->
     return [Action(epoch(begin), f"{name} on {len(meters)}", on), Action(epoch(end), f"{name} off", off)], facts
 
 
-def _hooking(event: dict[str, Any], first_day: date, _ops: tuple[str, ...]) -> Built:
-    transformer, watts = str(event["transformer"]), float(event["watts"])
-    begin, end = span(event, first_day)
-    return [
-        Action(epoch(begin), f"hook on {transformer}", lambda tw, _h: tw.hook(transformer, watts, float(epoch(begin)))),
-        Action(epoch(end), f"hook off {transformer}", lambda tw, _h: tw.hook(transformer, 0.0, float(epoch(end)))),
-    ], [
-        {
-            "kind": "hooking",
-            "transformer": transformer,
-            "watts": watts,
-            "theft": True,
-            "start": begin.isoformat(),
-            "end": end.isoformat(),
-        }
-    ]
+def _hooking(event: dict[str, Any], first_day: date, operators: tuple[str, ...]) -> Built:
+    from bijli.fleet.theft import hooking
+
+    return hooking(event, first_day, operators)
 
 
 def _power(event: dict[str, Any], first_day: date, operators: tuple[str, ...]) -> Built:

@@ -29,6 +29,8 @@ class Sensing:
 
     def __init__(self, meters: int, start: float) -> None:
         self.active = {name: np.zeros(meters, dtype=np.bool_) for name in CONDITIONS}
+        self.dead_modem = np.zeros(meters, dtype=np.bool_)
+        """Meters whose modem has failed: they meter on, silently, and log no event for it."""
         self._mark = np.full(meters, start)
         self._supply_acc = np.zeros(meters)
         self._record_acc = np.zeros(meters)
@@ -41,7 +43,7 @@ class Sensing:
     @property
     def can_talk(self) -> Bools:
         """Meters that no condition keeps from sending."""
-        talk = np.ones_like(self._mark, dtype=np.bool_)
+        talk = ~self.dead_modem
         for name in SILENCING:
             talk &= ~self.active[name]
         return talk

@@ -1,12 +1,11 @@
 """A fleet of meter twins: every meter's registers, relay, credit, modem and sensors in arrays.
 
-The fleet moves by moments in time order: `advance(to)` runs the modems' timers up to a
-moment, `close_interval(start)` meters the 15 minutes from `start`, and the scenario methods
-(`network`, `broker`, `condition`, `command`, `press_button`, `redeem`) change the world in
-between. Whatever the meters send comes out of `take_outgoing()` in the order it was sent,
-sealed, each with the moment it went out; a meter that cannot talk keeps it and delivers it,
-oldest first, once it is connected again (`bijli.fleet.outbox`). The meters' other parts
-live beside this module: `modems`, `sensing`, `credit`, `profiles`, and `commands`.
+The fleet moves by moments in time order: `advance(to)` runs the modems' timers to a moment,
+`close_interval(start)` meters the 15 minutes from `start`, and the scenario methods (`network`,
+`broker`, `condition`, `hook`, `modem_fault`, `command`, `press_button`, `redeem`) change the
+world in between. What the meters send comes out of `take_outgoing()` in sending order, sealed;
+a meter that cannot talk keeps it and delivers it, oldest first, once connected (`outbox`). Other
+parts live beside this module: `modems`, `sensing`, `grid` (losses), `credit`, `profiles`, `commands`.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ import numpy.typing as npt
 from bijli.fleet.city import Consumer, TransformerMeter
 from bijli.fleet.commands import take_command
 from bijli.fleet.credit import CreditMirrors
+from bijli.fleet.grid import DT_LOSSES, GridOptions, LossyGrid, flat_network
 from bijli.fleet.load import household_scale, interval_wh, voltage_dv
 from bijli.fleet.meter_keys import FleetKeys
 from bijli.fleet.modems import Modems
@@ -55,8 +55,6 @@ Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 OPERATORS = ("Jio", "Airtel")
 STATUS_EVERY = 4
-DT_LOSSES = 1.03
-"""A transformer's meter sees its consumers' real load plus about 3% technical losses."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +70,7 @@ class TwinOptions:
     policy: PrepaidPolicy = field(default_factory=uppcl)
     drift_ppm: float = 2.0
     """Typical RTC drift; each meter gets a random drift within ±this."""
+    grid: GridOptions = field(default_factory=GridOptions)  # how lossy the network is (`bijli.fleet.grid`)
 
 
 class FleetTwin:
@@ -145,6 +144,7 @@ class FleetTwin:
         """Per meter, the ids of the last commands it carried out (a resend is not done twice)."""
         self._rounds = 0
         self.now = float(epoch(start))
+        self.grid = LossyGrid.of(self.options.grid, self.dt_index, self.scale_w, nt, seed) if nt else None
 
     # ------------------------------------------------------------------ time and connectivity
 
@@ -257,6 +257,12 @@ class FleetTwin:
         if not on and not spec.can_talk:
             self._came_online(idx, t)
 
+    def modem_fault(self, meters: Sequence[int], failed: bool, at: float) -> None:
+        """Some meters' modems fail (silently: they meter on and keep everything) or are mended."""
+        self.advance(at)
+        self.sensing.dead_modem[meters] = failed
+        self._came_online(np.array([] if failed else meters, dtype=np.int64), at)
+
     def hook(self, transformer: str, watts: float, at: datetime | float) -> None:
         """Unmetered load hooked onto a transformer's lines (0 W: the hook is removed)."""
         t = _seconds(at)
@@ -277,16 +283,10 @@ class FleetTwin:
         real = np.rint(demand * supply_share).astype(np.int64)
         wh = np.rint(demand * record_share).astype(np.int64)
         nc = self.n_consumers
-        if self.transformers:
-            seen = np.bincount(
-                self.dt_index[:nc][self.dt_index[:nc] >= 0] - nc,
-                weights=real[:nc][self.dt_index[:nc] >= 0],
-                minlength=len(self.transformers),
-            )
-            dt_real = seen * DT_LOSSES + self.sensing.take_hooked_wh(nc, t_end)
-            dt_supply = ~self.sensing.active["power_failure"][nc:]
-            real[nc:] = np.rint(dt_real * dt_supply).astype(np.int64)
-            wh[nc:] = real[nc:]
+        if self.grid is not None:
+            wh = self.grid.meter(start, n_index, demand, supply_share, record_share, self.sensing)
+        elif self.transformers:
+            flat_network(real, wh, self.dt_index[:nc], self.sensing, t_end)
         volts = voltage_dv(self.n, self.seed, n_index)
         volts = np.where(supply_share > 0, volts, 0)
         # Average current per phase: a three-phase supply shares the load over its phases.

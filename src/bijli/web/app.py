@@ -27,6 +27,7 @@ from bijli.web import (
     api,
     cases_api,
     commands_api,
+    control,
     display,
     energy_api,
     login,
@@ -103,6 +104,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(alerts_api.router(ctx))
     app.include_router(cases_api.router(ctx))
     app.include_router(pages.router(ctx, templates))
+    app.include_router(control.router(ctx, templates))
     app.include_router(recharge.router(ctx, templates))
     app.include_router(statement_pages.router(ctx, templates))
     app.include_router(login.router(ctx, templates))

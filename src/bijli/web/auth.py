@@ -187,6 +187,11 @@ class Auth:
         """A form on a consumer's own meter (the admin too): the route checks the form token."""
         return Guard(self.ctx, Rule(own_meter=True, form=True))
 
+    def command_form(self) -> Guard:
+        """The control room's command console: a form (the route checks the form token), and
+        the permission depends on the action asked, as on the API."""
+        return Guard(self.ctx, Rule(command=True, form=True))
+
     def gateway(self) -> Guard:
         """The payment gateway's webhook: authenticated by its signature, checked by the route."""
         return Guard(self.ctx, Rule(gateway=True))

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from bijli.access.model import Permission
+from bijli.adapters.db.control import ControlReads
 from bijli.adapters.db.queries import MeterView
 from bijli.alerts import handlers as alerts
 from bijli.kernel.time import ist_day, ist_midnight
@@ -63,6 +64,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     """The pages' routes over one platform."""
     pages = APIRouter(include_in_schema=False)
     auth = Auth(ctx)
+    control = ControlReads(ctx.reads.engine)
 
     def today() -> date:
         return ist_day(ctx.clock.now())
@@ -78,7 +80,11 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         return RedirectResponse(f"/consumer/{min(who.meter_ids)}", status_code=303)
 
     @pages.get("/operations", response_class=HTMLResponse, dependencies=[Depends(auth.needs(Permission.READ_FLEET))])
-    def operations(request: Request, page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
+    def operations(
+        request: Request,
+        page: Annotated[int, Query(ge=1)] = 1,
+        day: Annotated[str | None, Query(max_length=10, description="An IST day, YYYY-MM-DD.")] = None,
+    ) -> HTMLResponse:
         fleet = ctx.reads.fleet(ctx.online_since())
         pages_total = max(1, -(-fleet.meters // PAGE_SIZE))
         if page > pages_total:
@@ -88,12 +94,28 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         rows = [MeterRow(meter=m, online=ctx.is_online(m), relay=relay_state(m.relay)) for m in meters]
         pager = Pager(page=page, pages=pages_total, total=fleet.meters, first=offset + 1, last=offset + len(rows))
         now = ctx.clock.now()
-        collection = ctx.reads.collection(ist_day(now) - timedelta(days=1), now)
+        asked = _day(day)
+        yesterday = ist_day(now) - timedelta(days=1)
+        shown = asked or yesterday
+        newest = None
+        if asked is None and not control.has_day(yesterday):  # old data: its newest whole day, said so
+            newest = control.newest_day(before=ist_day(now))
+            shown = newest or yesterday
+        collection = ctx.reads.collection(shown, now)
         silent = ctx.reads.silent(now, SILENT_FOR)
         return templates.TemplateResponse(
             request,
             "operations.html",
-            {"fleet": fleet, "rows": rows, "pager": pager, "now": now, "collection": collection, "silent": silent},
+            {
+                "fleet": fleet,
+                "rows": rows,
+                "pager": pager,
+                "now": now,
+                "collection": collection,
+                "silent": silent,
+                "newest": newest,
+                "day_asked": asked,
+            },
         )
 
     @pages.get("/consumer/{meter_id}", response_class=HTMLResponse, dependencies=[Depends(auth.meter())])

@@ -354,7 +354,7 @@ meter_daily = sa.Table(
     sa.Column("wh", sa.BigInteger, nullable=False),
     sa.Column("intervals", sa.Integer, nullable=False),
     sa.Column("last_received_at", UtcDateTime, nullable=False),
-    sa.Index("ix_meter_daily_day", "day"),
+    sa.Index("ix_meter_daily_day", "day"),  # the control room's fleet on one day, and the newest day
 )
 
 ingest_batches = sa.Table(

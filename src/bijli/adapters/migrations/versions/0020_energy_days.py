@@ -1,7 +1,7 @@
 """Energy accounting: each transformer's balance per IST day.
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019"
-down_revision = "0018"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
@@ -37,10 +37,8 @@ def upgrade() -> None:
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_energy_days_day_area", "energy_days", ["day", "area"])
-    op.create_index("ix_meter_daily_day", "meter_daily", ["day"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_meter_daily_day", table_name="meter_daily")
     op.drop_index("ix_energy_days_day_area", table_name="energy_days")
     op.drop_table("energy_days")

@@ -1,0 +1,446 @@
+"""The control room's read queries: the fleet by area, feeder and transformer, the meters
+searched, filtered, sorted and paged on the server, and the exception lists. Each answers a
+page at a time and stays fast at fleet size (it reads meter_state, meter_daily and the small
+open-item tables, never the readings of the whole fleet)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from bijli.adapters.db import schema as t
+from bijli.adapters.db.queries import MeterView
+from bijli.adapters.db.reads import _meter_select, _meter_view
+from bijli.adapters.db.supply_tables import supply_state
+from bijli.headend.commands import Status
+from bijli.kernel.time import INTERVALS_PER_DAY
+from bijli.mdm.meters import MeterStatus
+from bijli.protocol.relay import RelayState
+
+Level = Literal["area", "feeder", "transformer"]
+LEVELS: tuple[Level, ...] = ("area", "feeder", "transformer")
+GroupSort = Literal["name", "meters", "online", "sim2", "failovers", "collection", "energy"]
+GROUP_SORTS: tuple[GroupSort, ...] = ("name", "meters", "online", "sim2", "failovers", "collection", "energy")
+MeterSort = Literal["meter", "area", "transformer", "last_seen", "signal", "failovers"]
+METER_SORTS: tuple[MeterSort, ...] = ("meter", "area", "transformer", "last_seen", "signal", "failovers")
+Exception_ = Literal["offline", "silent", "low_balance", "disconnected", "decommissioned"]
+METER_EXCEPTIONS: tuple[Exception_, ...] = ("offline", "silent", "low_balance", "disconnected", "decommissioned")
+OPEN_STATUSES = (Status.QUEUED.value, Status.SENT.value, Status.ACKNOWLEDGED.value)
+"""A command in one of these has not reached its end yet."""
+LOW_LEVEL_PCT = 10
+"""A balance the supply service has warned about at this share of the last recharge or below counts as low."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupRow:
+    """One area, feeder or transformer: its meters now, and its readings on the day shown."""
+
+    name: str
+    area: str
+    meters: int
+    in_service: int
+    online: int
+    on_sim2: int
+    failovers: int
+    intervals: int
+    """Intervals stored for the day (actual or estimated), of `in_service` x 96 expected."""
+    energy_wh: int
+
+    @property
+    def online_pct(self) -> float:
+        return 100.0 * self.online / self.in_service if self.in_service else 0.0
+
+    @property
+    def sim2_pct(self) -> float:
+        return 100.0 * self.on_sim2 / self.in_service if self.in_service else 0.0
+
+    @property
+    def collection_pct(self) -> float:
+        expected = self.in_service * INTERVALS_PER_DAY
+        return min(100.0, 100.0 * self.intervals / expected) if expected else 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeterFilter:
+    """What the meters list is narrowed to; every field optional."""
+
+    q: str = ""
+    """A meter id, account number or consumer name, or the start of one (case ignored)."""
+    area: str = ""
+    feeder: str = ""
+    transformer: str = ""
+    exception: Exception_ | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeterRow:
+    """A meter of the list, with the figures the sorts use."""
+
+    meter: MeterView
+    failovers: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandRow:
+    command_id: str
+    meter_id: str
+    action: str
+    status: str
+    requested_by: str
+    reason: str
+    created_at: datetime
+    updated_at: datetime
+    detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemRow:
+    id: int
+    kind: str
+    meter_id: str | None
+    account_no: str | None
+    amount_paise: int | None
+    detail: str
+    opened_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventRow:
+    id: int
+    code: int
+    occurred_at: datetime
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerRow:
+    id: int
+    kind: str
+    amount_paise: int
+    reference: str
+    posted_at: datetime
+    energy_wh: int | None
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped.lower()}%"
+
+
+class ControlReads:
+    """Read-only questions of the control room's pages."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def newest_day(self, before: date | None = None) -> date | None:
+        """The newest IST day (before `before`, if given) with any reading summed into the daily
+        table; None when there is none."""
+        q = sa.select(sa.func.max(t.meter_daily.c.day))
+        if before is not None:
+            q = q.where(t.meter_daily.c.day < before)
+        with self.engine.connect() as conn:
+            found: date | None = conn.execute(q).scalar_one()
+        return found
+
+    def has_day(self, day: date) -> bool:
+        """Whether any meter has readings on `day`."""
+        d = t.meter_daily.c
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(d.meter_id).where(d.day == day).limit(1)).first() is not None
+
+    def places(self) -> dict[Level, list[str]]:
+        """Every area, feeder and transformer name, sorted (for the filters' choices)."""
+        m = t.meters.c
+        found: dict[Level, list[str]] = {}
+        with self.engine.connect() as conn:
+            for level in LEVELS:
+                column = m[level]
+                found[level] = [str(v) for v in conn.execute(sa.select(column).distinct().order_by(column)).scalars()]
+        return found
+
+    def groups(
+        self,
+        level: Level,
+        day: date,
+        online_since: datetime,
+        *,
+        area: str = "",
+        q: str = "",
+        sort: GroupSort = "name",
+        descending: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[GroupRow], int]:
+        """The fleet grouped by `level`, a page of groups and how many there are in all."""
+        m, s, d = t.meters.c, t.meter_state.c, t.meter_daily.c
+        name = m[level]
+        in_service = m.status == MeterStatus.COMMISSIONED.value
+        daily = sa.select(d.meter_id, d.intervals, d.wh).where(d.day == day).subquery()
+        one = sa.literal(1)
+        grouped = (
+            sa.select(
+                name.label("name"),
+                sa.func.min(m.area).label("area"),
+                sa.func.count().label("meters"),
+                sa.func.sum(sa.case((in_service, one), else_=0)).label("in_service"),
+                sa.func.sum(sa.case((in_service & (s.last_seen >= online_since), one), else_=0)).label("online"),
+                sa.func.sum(sa.case((in_service & (s.active_sim == 2), one), else_=0)).label("on_sim2"),
+                sa.func.coalesce(sa.func.sum(s.failovers), 0).label("failovers"),
+                sa.func.coalesce(sa.func.sum(daily.c.intervals), 0).label("intervals"),
+                sa.func.coalesce(sa.func.sum(daily.c.wh), 0).label("energy_wh"),
+            )
+            .select_from(
+                t.meters.join(t.meter_state, s.meter_id == m.meter_id).outerjoin(daily, daily.c.meter_id == m.meter_id)
+            )
+            .group_by(name)
+        )
+        if area:
+            grouped = grouped.where(m.area == area)
+        if q:
+            grouped = grouped.where(sa.func.lower(name).like(_like(q), escape="\\"))
+        g = grouped.subquery()
+        key: sa.ColumnElement[object] = {
+            "name": g.c.name,
+            "meters": g.c.meters,
+            "online": sa.cast(g.c.online, sa.Float) / sa.func.nullif(g.c.in_service, 0),
+            "sim2": sa.cast(g.c.on_sim2, sa.Float) / sa.func.nullif(g.c.in_service, 0),
+            "failovers": g.c.failovers,
+            "collection": sa.cast(g.c.intervals, sa.Float) / sa.func.nullif(g.c.in_service, 0),
+            "energy": g.c.energy_wh,
+        }[sort]
+        ordered = key.desc().nulls_last() if descending else key.asc().nulls_first()
+        page = sa.select(g).order_by(ordered, g.c.name).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            total = int(conn.execute(sa.select(sa.func.count()).select_from(g)).scalar_one())
+            rows = [
+                GroupRow(
+                    name=str(r.name),
+                    area=str(r.area),
+                    meters=int(r.meters),
+                    in_service=int(r.in_service or 0),
+                    online=int(r.online or 0),
+                    on_sim2=int(r.on_sim2 or 0),
+                    failovers=int(r.failovers or 0),
+                    intervals=int(r.intervals or 0),
+                    energy_wh=int(r.energy_wh or 0),
+                )
+                for r in conn.execute(page)
+            ]
+        return rows, total
+
+    def _narrowed(self, f: MeterFilter, now: datetime, online_since: datetime) -> list[sa.ColumnElement[bool]]:
+        m, s, a = t.meters.c, t.meter_state.c, t.accounts.c
+        where: list[sa.ColumnElement[bool]] = []
+        if f.q:
+            pattern = _like(f.q)
+            where.append(
+                sa.or_(
+                    sa.func.lower(m.meter_id).like(pattern, escape="\\"),
+                    sa.func.lower(a.account_no).like(pattern, escape="\\"),
+                    sa.func.lower(a.consumer_name).like(pattern, escape="\\"),
+                    sa.func.lower(a.consumer_name).like("% " + pattern, escape="\\"),
+                )
+            )
+        for level in LEVELS:
+            value = getattr(f, level)
+            if value:
+                where.append(m[level] == value)
+        in_service = m.status == MeterStatus.COMMISSIONED.value
+        if f.exception == "offline":
+            where += [in_service, sa.or_(s.last_seen.is_(None), s.last_seen < online_since)]
+        elif f.exception == "silent":
+            where += [in_service, sa.or_(s.last_seen.is_(None), s.last_seen < now - timedelta(hours=24))]
+        elif f.exception == "disconnected":
+            where += [in_service, s.relay.in_([RelayState.DISCONNECTED.value, RelayState.READY_FOR_RECONNECTION.value])]
+        elif f.exception == "decommissioned":
+            where.append(~in_service)
+        elif f.exception == "low_balance":
+            low = (
+                sa.select(supply_state.c.account_no)
+                .where(
+                    sa.or_(
+                        supply_state.c.negative_since.is_not(None),
+                        supply_state.c.level_alerted <= LOW_LEVEL_PCT,
+                    )
+                )
+                .scalar_subquery()
+            )
+            where += [in_service, a.account_no.in_(low)]
+        return where
+
+    def meters(
+        self,
+        f: MeterFilter,
+        now: datetime,
+        online_since: datetime,
+        *,
+        sort: MeterSort = "meter",
+        descending: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[MeterRow], int]:
+        """A page of the meters `f` lets through, each with its balance, and how many there are."""
+        m, s, a = t.meters.c, t.meter_state.c, t.accounts.c
+        where = self._narrowed(f, now, online_since)
+        key: sa.ColumnElement[object] = {
+            "meter": m.meter_id,
+            "area": m.area,
+            "transformer": m.transformer,
+            "last_seen": s.last_seen,
+            "signal": s.rssi_dbm,
+            "failovers": s.failovers,
+        }[sort]
+        ordered = key.desc().nulls_last() if descending else key.asc().nulls_first()
+        base = t.meters.join(t.meter_state, s.meter_id == m.meter_id).outerjoin(t.accounts, a.meter_id == m.meter_id)
+        counted = sa.select(sa.func.count()).select_from(base).where(*where)
+        chosen = (
+            sa.select(m.meter_id, s.failovers)
+            .select_from(base)
+            .where(*where)
+            .order_by(ordered, m.meter_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.engine.connect() as conn:
+            total = int(conn.execute(counted).scalar_one())
+            picked = [(str(r.meter_id), int(r.failovers or 0)) for r in conn.execute(chosen)]
+            ids = [meter_id for meter_id, _ in picked]
+            views = {
+                v.meter_id: v
+                for v in (_meter_view(r) for r in conn.execute(_meter_select().where(m.meter_id.in_(ids))))
+            }
+        return [MeterRow(meter=views[i], failovers=n) for i, n in picked if i in views], total
+
+    def count_exceptions(self, now: datetime, online_since: datetime, stuck_after: timedelta) -> dict[str, int]:
+        """How many meters (or items) each exception view lists."""
+        m, s, a = t.meters.c, t.meter_state.c, t.accounts.c
+        base = t.meters.join(t.meter_state, s.meter_id == m.meter_id).outerjoin(t.accounts, a.meter_id == m.meter_id)
+        counts: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for kind in METER_EXCEPTIONS:
+                where = self._narrowed(MeterFilter(exception=kind), now, online_since)
+                counts[kind] = int(
+                    conn.execute(sa.select(sa.func.count()).select_from(base).where(*where)).scalar_one()
+                )
+            counts["commands"] = int(
+                conn.execute(sa.select(sa.func.count()).where(self._troubled(now, stuck_after))).scalar_one()
+            )
+            r = t.reconciliation_items.c
+            counts["reconciliation"] = int(
+                conn.execute(sa.select(sa.func.count()).where(r.resolved_at.is_(None))).scalar_one()
+            )
+        return counts
+
+    @staticmethod
+    def _troubled(now: datetime, stuck_after: timedelta) -> sa.ColumnElement[bool]:
+        c = t.commands.c
+        return sa.or_(
+            sa.and_(c.status == Status.FAILED.value, c.updated_at >= now - timedelta(days=7)),
+            sa.and_(c.status.in_(OPEN_STATUSES), c.created_at < now - stuck_after),
+        )
+
+    def troubled_commands(
+        self, now: datetime, stuck_after: timedelta, *, q: str = "", limit: int = 50, offset: int = 0
+    ) -> tuple[list[CommandRow], int]:
+        """Commands that failed in the last 7 days, or still open `stuck_after` after they were asked; newest first."""
+        c = t.commands.c
+        where = [self._troubled(now, stuck_after)]
+        if q:
+            where.append(sa.func.lower(c.meter_id).like(_like(q), escape="\\"))
+        with self.engine.connect() as conn:
+            total = int(conn.execute(sa.select(sa.func.count()).select_from(t.commands).where(*where)).scalar_one())
+            rows = conn.execute(
+                sa.select(t.commands)
+                .where(*where)
+                .order_by(c.created_at.desc(), c.command_id)
+                .limit(limit)
+                .offset(offset)
+            )
+            return [
+                CommandRow(
+                    command_id=r.command_id,
+                    meter_id=r.meter_id,
+                    action=r.action,
+                    status=r.status,
+                    requested_by=r.requested_by,
+                    reason=r.reason,
+                    created_at=r.created_at,
+                    updated_at=r.updated_at,
+                    detail=r.detail,
+                )
+                for r in rows
+            ], total
+
+    def open_items(self, *, q: str = "", limit: int = 50, offset: int = 0) -> tuple[list[ItemRow], int]:
+        """Reconciliation items not resolved yet, newest first."""
+        r = t.reconciliation_items.c
+        where: list[sa.ColumnElement[bool]] = [r.resolved_at.is_(None)]
+        if q:
+            where.append(sa.func.lower(sa.func.coalesce(r.meter_id, "")).like(_like(q), escape="\\"))
+        with self.engine.connect() as conn:
+            total = int(
+                conn.execute(sa.select(sa.func.count()).select_from(t.reconciliation_items).where(*where)).scalar_one()
+            )
+            rows = conn.execute(
+                sa.select(t.reconciliation_items).where(*where).order_by(r.id.desc()).limit(limit).offset(offset)
+            )
+            return [
+                ItemRow(
+                    id=int(x.id),
+                    kind=x.kind,
+                    meter_id=x.meter_id,
+                    account_no=x.account_no,
+                    amount_paise=None if x.amount_paise is None else int(x.amount_paise),
+                    detail=x.detail,
+                    opened_at=x.opened_at,
+                )
+                for x in rows
+            ], total
+
+    def events_of(self, meter_id: str, limit: int = 50) -> list[EventRow]:
+        """The meter's newest events."""
+        e = t.events.c
+        q = sa.select(e.id, e.code, e.occurred_at, e.received_at).where(e.meter_id == meter_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q.order_by(e.occurred_at.desc(), e.id.desc()).limit(limit))
+            return [
+                EventRow(id=int(r.id), code=int(r.code), occurred_at=r.occurred_at, received_at=r.received_at)
+                for r in rows
+            ]
+
+    def ledger_of(self, account_no: str, limit: int = 30) -> list[LedgerRow]:
+        """The account's newest ledger entries."""
+        g = t.ledger.c
+        q = sa.select(g.id, g.kind, g.amount_paise, g.reference, g.posted_at, g.energy_wh).where(
+            g.account_no == account_no
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(q.order_by(g.id.desc()).limit(limit))
+            return [
+                LedgerRow(
+                    id=int(r.id),
+                    kind=r.kind,
+                    amount_paise=int(r.amount_paise),
+                    reference=r.reference,
+                    posted_at=r.posted_at,
+                    energy_wh=None if r.energy_wh is None else int(r.energy_wh),
+                )
+                for r in rows
+            ]
+
+    def days_of(self, meter_id: str, last: date, days: int = 31) -> Sequence[tuple[date, int, int]]:
+        """The meter's days up to `last` (newest first): day, Wh, intervals."""
+        d = t.meter_daily.c
+        q = (
+            sa.select(d.day, d.wh, d.intervals)
+            .where(d.meter_id == meter_id, d.day <= last, d.day > last - timedelta(days=days))
+            .order_by(d.day.desc())
+        )
+        with self.engine.connect() as conn:
+            return [(r.day, int(r.wh), int(r.intervals)) for r in conn.execute(q)]

@@ -1,0 +1,403 @@
+"""The control room: the fleet by area, feeder and transformer on any day, the meters searched,
+filtered, sorted and paged on the server, the exception views, a meter's whole story, and the
+command console (every command with its reason, in the commands' audit trail)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from bijli.access.model import ACTION_PERMISSION, Permission
+from bijli.adapters.db.control import (
+    GROUP_SORTS,
+    LEVELS,
+    METER_EXCEPTIONS,
+    METER_SORTS,
+    ControlReads,
+    Exception_,
+    GroupSort,
+    Level,
+    MeterFilter,
+    MeterSort,
+)
+from bijli.headend.command_records import CommandRequest, IdempotencyConflict, InvalidCommand, MeterNotInService
+from bijli.headend.handlers import submit_command
+from bijli.kernel.time import IST, ist_day, ist_midnight
+from bijli.mdm.meters import UnknownMeter
+from bijli.protocol.events import EventCode
+from bijli.web.auth import Auth, form_token_ok, identity_of, needs_action
+from bijli.web.chart import day_chart
+from bijli.web.context import WebContext, relay_state
+from bijli.web.display import day_text, kwh_text
+from bijli.web.limits import FIRST_DAY, LAST_DAY, MAX_OFFSET, in_calendar
+from bijli.web.texts_control import Texts, language_of, remember_language
+
+T = TypeVar("T")
+PAGE_SIZE = 50
+STUCK_AFTER = timedelta(hours=1)
+"""A command still open this long after it was asked is listed as stuck."""
+CONSOLE_ACTIONS = ("relay_disconnect", "relay_connect", "read_now", "time_sync")
+"""What the console asks of one meter (actions with arguments go through the API)."""
+MAX_REASON = 256
+VIEWS = (*METER_EXCEPTIONS, "commands", "reconciliation")
+Text = Annotated[str, Query(max_length=64)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pager:
+    page: int
+    pages: int
+    total: int
+    first: int
+    last: int
+
+    @staticmethod
+    def of(page: int, total: int, shown: int, size: int = PAGE_SIZE) -> Pager:
+        pages = max(1, -(-total // size))
+        first = (page - 1) * size + 1 if shown else 0
+        return Pager(page=page, pages=pages, total=total, first=first, last=first + shown - 1 if shown else 0)
+
+
+def _day(text: str | None) -> date | None:
+    if text is None or text == "":
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(status_code=400, detail=f"day {text!r} is not a date like 2026-11-02") from None
+    if not in_calendar(day):
+        raise HTTPException(status_code=400, detail=f"day {text} is outside {FIRST_DAY} to {LAST_DAY}")
+    return day
+
+
+def _choice(value: str, allowed: tuple[T, ...], name: str) -> T:
+    for a in allowed:
+        if a == value:
+            return a
+    raise HTTPException(status_code=400, detail=f"{name} {value!r} is not one of {', '.join(map(str, allowed))}")
+
+
+def _offset(page: int) -> int:
+    offset = (page - 1) * PAGE_SIZE
+    if offset > MAX_OFFSET:
+        raise HTTPException(status_code=400, detail=f"page {page} is past any list bijli keeps")
+    return offset
+
+
+def _past_last(page: int, pager: Pager) -> None:
+    if page > pager.pages:
+        raise HTTPException(status_code=404, detail=f"page {page} is past the last page, {pager.pages}")
+
+
+def _link(request: Request, **changes: object) -> str:
+    """This page's address with some of its query parameters changed (None drops one)."""
+    params: dict[str, Any] = dict(request.query_params)
+    params.pop("lang", None)
+    for name, value in changes.items():
+        if value is None:
+            params.pop(name, None)
+        else:
+            params[name] = str(value)
+    query = urlencode(params)
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
+    """The control room's pages over one platform."""
+    pages = APIRouter(include_in_schema=False)
+    auth = Auth(ctx)
+    control = ControlReads(ctx.reads.engine)
+
+    def render(request: Request, name: str, values: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+        lang = language_of(request)
+        response = templates.TemplateResponse(
+            request,
+            name,
+            {
+                **values,
+                "lang": lang,
+                "t": Texts(lang),
+                "d": lambda day: day_text(day, lang),
+                "at": lambda moment: moment_text(moment, lang),
+                "kwh": energy_text,
+                "link": lambda **c: _link(request, **c),
+                "now": ctx.clock.now(),
+            },
+            status_code=status_code,
+        )
+        remember_language(request, response)
+        return response
+
+    def shown_day(day: str | None) -> tuple[date | None, bool]:
+        """The day asked for, else the newest with readings (True: it was chosen for the caller)."""
+        asked = _day(day)
+        if asked is not None:
+            return asked, False
+        return control.newest_day(), True
+
+    @pages.get(
+        "/operations/fleet", response_class=HTMLResponse, dependencies=[Depends(auth.needs(Permission.READ_FLEET))]
+    )
+    def fleet(
+        request: Request,
+        by: Text = "area",
+        day: Annotated[str | None, Query(max_length=10)] = None,
+        q: Text = "",
+        area: Text = "",
+        sort: Text = "name",
+        desc: Annotated[int, Query(ge=0, le=1)] = 0,
+        page: Annotated[int, Query(ge=1)] = 1,
+    ) -> HTMLResponse:
+        """The fleet grouped by area, feeder or transformer on a day."""
+        level: Level = _choice(by, LEVELS, "by")
+        order: GroupSort = _choice(sort, GROUP_SORTS, "sort")
+        shown, chosen = shown_day(day)
+        now = ctx.clock.now()
+        rows, total = control.groups(
+            level,
+            shown or ist_day(now),
+            ctx.online_since(),
+            area=area,
+            q=q.strip(),
+            sort=order,
+            descending=bool(desc),
+            limit=PAGE_SIZE,
+            offset=_offset(page),
+        )
+        pager = Pager.of(page, total, len(rows))
+        _past_last(page, pager)
+        return render(
+            request,
+            "control_fleet.html",
+            {
+                "active": "fleet",
+                "level": level,
+                "rows": rows,
+                "pager": pager,
+                "day": shown,
+                "chosen": chosen,
+                "q": q,
+                "area": area,
+                "sort": order,
+                "desc": bool(desc),
+                "places": control.places(),
+            },
+        )
+
+    @pages.get(
+        "/operations/meters", response_class=HTMLResponse, dependencies=[Depends(auth.needs(Permission.READ_FLEET))]
+    )
+    def meters(
+        request: Request,
+        q: Text = "",
+        area: Text = "",
+        feeder: Text = "",
+        transformer: Text = "",
+        view: Text = "",
+        sort: Text = "meter",
+        desc: Annotated[int, Query(ge=0, le=1)] = 0,
+        page: Annotated[int, Query(ge=1)] = 1,
+    ) -> HTMLResponse:
+        """Every meter, or those an exception view lists, searched, filtered, sorted and paged."""
+        exception: Exception_ | None = _choice(view, METER_EXCEPTIONS, "view") if view else None
+        order: MeterSort = _choice(sort, METER_SORTS, "sort")
+        now = ctx.clock.now()
+        f = MeterFilter(q=q.strip(), area=area, feeder=feeder, transformer=transformer, exception=exception)
+        found, total = control.meters(
+            f, now, ctx.online_since(), sort=order, descending=bool(desc), limit=PAGE_SIZE, offset=_offset(page)
+        )
+        pager = Pager.of(page, total, len(found))
+        _past_last(page, pager)
+        rows = [
+            {
+                "meter": r.meter,
+                "online": ctx.is_online(r.meter),
+                "relay": relay_state(r.meter.relay),
+                "failovers": r.failovers,
+            }
+            for r in found
+        ]
+        return render(
+            request,
+            "control_meters.html",
+            {
+                "active": view or "meters",
+                "rows": rows,
+                "pager": pager,
+                "filter": f,
+                "view": view,
+                "sort": order,
+                "desc": bool(desc),
+                "places": control.places(),
+                "counts": control.count_exceptions(now, ctx.online_since(), STUCK_AFTER),
+            },
+        )
+
+    @pages.get(
+        "/operations/commands", response_class=HTMLResponse, dependencies=[Depends(auth.needs(Permission.READ_FLEET))]
+    )
+    def commands(request: Request, q: Text = "", page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
+        """Commands that failed lately, or are stuck."""
+        now = ctx.clock.now()
+        rows, total = control.troubled_commands(now, STUCK_AFTER, q=q.strip(), limit=PAGE_SIZE, offset=_offset(page))
+        pager = Pager.of(page, total, len(rows))
+        _past_last(page, pager)
+        return render(
+            request,
+            "control_commands.html",
+            {
+                "active": "commands",
+                "rows": rows,
+                "pager": pager,
+                "q": q,
+                "counts": control.count_exceptions(now, ctx.online_since(), STUCK_AFTER),
+            },
+        )
+
+    @pages.get(
+        "/operations/reconciliation",
+        response_class=HTMLResponse,
+        dependencies=[Depends(auth.needs(Permission.READ_FLEET))],
+    )
+    def reconciliation(request: Request, q: Text = "", page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
+        """Reconciliation items still open."""
+        now = ctx.clock.now()
+        rows, total = control.open_items(q=q.strip(), limit=PAGE_SIZE, offset=_offset(page))
+        pager = Pager.of(page, total, len(rows))
+        _past_last(page, pager)
+        return render(
+            request,
+            "control_items.html",
+            {
+                "active": "reconciliation",
+                "rows": rows,
+                "pager": pager,
+                "q": q,
+                "counts": control.count_exceptions(now, ctx.online_since(), STUCK_AFTER),
+            },
+        )
+
+    @pages.get(
+        "/operations/meters/{meter_id}",
+        response_class=HTMLResponse,
+        dependencies=[Depends(auth.needs(Permission.READ_FLEET))],
+    )
+    def meter(
+        request: Request,
+        meter_id: Annotated[str, Path(max_length=32)],
+        day: Annotated[str | None, Query(max_length=10)] = None,
+        asked: Annotated[str | None, Query(max_length=40)] = None,
+    ) -> HTMLResponse:
+        """One meter: its readings on a day, events, commands, ledger and the console."""
+        m = ctx.reads.meter(meter_id)
+        if m is None:
+            raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
+        who = identity_of(request)
+        shown = _day(day) or (ist_day(m.last_interval) if m.last_interval else ist_day(ctx.clock.now()))
+        readings = ctx.platform.queries.readings(meter_id, ist_midnight(shown), ist_midnight(shown + timedelta(days=1)))
+        events = [{"row": e, "name": _event_name(e.code)} for e in control.events_of(meter_id)]
+        return render(
+            request,
+            "control_meter.html",
+            {
+                "active": "meters",
+                "meter": m,
+                "online": ctx.is_online(m),
+                "relay": relay_state(m.relay),
+                "day": shown,
+                "prev_day": shown - timedelta(days=1),
+                "next_day": shown + timedelta(days=1),
+                "chart": day_chart(shown, readings),
+                "days": control.days_of(meter_id, shown),
+                "events": events,
+                "commands": ctx.platform.queries.commands_of(meter_id, 20),
+                "ledger": control.ledger_of(m.account_no) if m.account_no else [],
+                "actions": [a for a in CONSOLE_ACTIONS if who.can(ACTION_PERMISSION[a])],
+                "asked": asked,
+                "console_key": str(uuid.uuid4()),
+            },
+        )
+
+    @pages.post("/operations/meters/{meter_id}/commands", dependencies=[Depends(auth.command_form())])
+    async def console(request: Request, meter_id: Annotated[str, Path(max_length=32)]) -> RedirectResponse:
+        """The command console: one command to one meter, with the reason the audit trail keeps."""
+        fields = await _fields(request)
+        if not form_token_ok(request, fields.get("csrf", "")):
+            raise HTTPException(status_code=403, detail="the form is out of date: reload the page and try again")
+        who = identity_of(request)
+        action = fields.get("action", "")
+        if action not in ACTION_PERMISSION:
+            raise HTTPException(status_code=400, detail=f"action {action!r} is not one of {', '.join(CONSOLE_ACTIONS)}")
+        needs_action(who, action)
+        if action not in CONSOLE_ACTIONS:
+            raise HTTPException(
+                status_code=400, detail=f"{action} takes arguments: ask for it through the API (docs/commands.md)"
+            )
+        reason = " ".join(fields.get("reason", "").split())
+        if not reason:
+            raise HTTPException(status_code=400, detail="say why: a command needs a reason, kept in the audit trail")
+        if len(reason) > MAX_REASON:
+            raise HTTPException(status_code=400, detail=f"the reason is longer than {MAX_REASON} characters")
+        key = fields.get("key", "") or str(uuid.uuid4())
+        request_ = CommandRequest(
+            meter_id=meter_id,
+            action=action,
+            args={},
+            reason=reason,
+            requested_by=who.name,
+            idempotency_key=key[:96],
+            expires_in=timedelta(hours=1),
+        )
+        try:
+            command, _ = submit_command(ctx.platform.store, request_, ctx.clock.now())
+        except UnknownMeter as e:
+            raise HTTPException(status_code=404, detail=f"meter {meter_id} not found") from e
+        except (MeterNotInService, InvalidCommand, IdempotencyConflict) as e:
+            raise HTTPException(status_code=409, detail=str(e)) from e
+        return RedirectResponse(
+            f"/operations/meters/{meter_id}?{urlencode({'asked': command.command_id})}#console", status_code=303
+        )
+
+    return pages
+
+
+async def _fields(request: Request) -> dict[str, str]:
+    """The console's fields from its form (or the same names as a JSON object)."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = await request.json()
+        except ValueError:
+            raise HTTPException(status_code=400, detail="the body is not JSON") from None
+        if not isinstance(body, dict):
+            raise HTTPException(status_code=400, detail="the body is not a JSON object")
+        return {k: v for k, v in body.items() if isinstance(v, str)}
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def _event_name(code: int) -> str:
+    try:
+        return EventCode(code).name.lower()
+    except ValueError:
+        return f"code {code}"
+
+
+def energy_text(wh: int) -> str:
+    """Integer Wh as kWh with three places, exactly."""
+    return kwh_text(Decimal(wh) / 1000)
+
+
+def moment_text(moment: datetime | None, lang: str) -> str:
+    """A moment in IST as ``03 Nov 2026, 14:05`` (the month in Hindi in Hindi)."""
+    if moment is None:
+        return "—"
+    local = moment.astimezone(IST)
+    return f"{day_text(local.date(), lang)}, {local:%H:%M}"

@@ -1,0 +1,146 @@
+"""The control room's pages over the demo's store: the fleet by area, feeder and transformer on
+a day it picks (or is given), the meters searched, filtered, sorted and paged, the exception
+views, a meter's detail, and the command console with its reason, in one language at a time."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+
+from bijli.access.model import Role
+from bijli.bootstrap import Platform
+from tests.web.conftest import DEMO_DAY, DEMO_METERS, LAST_SEEN, MakeClient
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+
+def meter_ids(html: str) -> list[str]:
+    return re.findall(r'<tr data-meter="([^"]+)">', html)
+
+
+def test_the_fleet_over_old_data_shows_the_newest_day_with_data_and_says_so(
+    platform: Platform, make_client: MakeClient
+) -> None:
+    weeks_later = make_client(platform, LAST_SEEN + timedelta(days=20))
+    html = weeks_later.get("/operations/fleet").text
+    assert "02 Nov 2026, the newest day with data" in html
+    row = re.search(r'<tr data-group="([^"]+)">(.*?)</tr>', html, re.S)
+    assert row is not None
+    assert "100.0%" in row.group(2)  # every interval of the demo's day is in
+
+
+def test_any_past_day_can_be_picked_and_a_day_without_data_shows_none(api: TestClient) -> None:
+    picked = api.get("/operations/fleet", params={"day": "2026-10-01"}).text
+    assert "Readings of 01 Oct 2026" in picked
+    assert "0.000" in picked
+    assert api.get("/operations/fleet", params={"day": "2026-13-01"}).status_code == 400
+    assert api.get("/operations/fleet", params={"day": "1999-12-31"}).status_code == 400
+
+
+@pytest.mark.parametrize("by", ["area", "feeder", "transformer"])
+def test_the_fleet_groups_by_each_level_and_counts_every_meter_once(api: TestClient, by: str) -> None:
+    html = api.get("/operations/fleet", params={"by": by, "day": DEMO_DAY.isoformat()}).text
+    counts = re.findall(r'<tr data-group="[^"]+">.*?<td class="num">(\d+)</td>', html, re.S)
+    assert sum(int(c) for c in counts) == DEMO_METERS
+
+
+def test_an_unknown_grouping_or_sort_is_a_clear_400(api: TestClient) -> None:
+    r = api.get("/operations/fleet", params={"by": "state"})
+    assert r.status_code == 400 and "area, feeder, transformer" in r.text
+    assert api.get("/operations/meters", params={"sort": "balance; drop"}).status_code == 400
+    assert api.get("/operations/meters", params={"view": "everything"}).status_code == 400
+
+
+def test_meters_are_searched_sorted_and_paged_on_the_server(api: TestClient) -> None:
+    every = meter_ids(api.get("/operations/meters").text)
+    assert len(every) == DEMO_METERS and every == sorted(every)
+    assert meter_ids(api.get("/operations/meters", params={"sort": "meter", "desc": 1}).text) == every[::-1]
+    found = api.get("/operations/meters", params={"q": every[2].lower()}).text
+    assert meter_ids(found) == [every[2]]
+    none = api.get("/operations/meters", params={"q": "no such meter%"}).text
+    assert meter_ids(none) == [] and "Nothing matches." in none
+    assert api.get("/operations/meters", params={"page": 2}).status_code == 404
+
+
+def test_a_meter_is_found_by_its_consumers_name(platform: Platform, api: TestClient) -> None:
+    meter = platform.reads.meters(1, 0)[0]
+    assert meter.consumer_name
+    surname = meter.consumer_name.split()[-1]
+    found = meter_ids(api.get("/operations/meters", params={"q": surname[:4]}).text)
+    assert meter.meter_id in found
+
+
+def test_exception_views_list_the_meters_they_name(platform: Platform, make_client: MakeClient) -> None:
+    two_days_on = make_client(platform, LAST_SEEN + timedelta(days=2))
+    silent = two_days_on.get("/operations/meters", params={"view": "silent"}).text
+    assert len(meter_ids(silent)) == DEMO_METERS
+    assert re.search(rf'data-testid="exception-silent"><span class="exception-count">{DEMO_METERS}<', silent)
+    fresh = make_client(platform).get("/operations/meters", params={"view": "offline"}).text
+    assert meter_ids(fresh) == []
+
+
+def test_a_meters_detail_shows_its_readings_events_commands_and_ledger(platform: Platform, api: TestClient) -> None:
+    meter = platform.reads.meters(1, 0)[0]
+    html = api.get(f"/operations/meters/{meter.meter_id}").text
+    assert "Readings on 02 Nov 2026" in html
+    assert "in 96 of 96 intervals" in html
+    for testid in ("meter-commands", "meter-events", "meter-ledger", "console-reason"):
+        assert f'data-testid="{testid}"' in html
+    assert api.get("/operations/meters/KNXX0000000").status_code == 404
+
+
+def test_the_console_needs_a_reason_and_the_audit_trail_keeps_it(platform: Platform, make_client: MakeClient) -> None:
+    operator = make_client(platform, role=Role.OPERATOR, name="desk-1")
+    meter = platform.reads.meters(DEMO_METERS, 0)[-1].meter_id
+    url = f"/operations/meters/{meter}/commands"
+    before = len(platform.queries.commands_of(meter, 100))
+    for blank in ("", "   "):
+        r = operator.post(url, data={"action": "relay_disconnect", "reason": blank})
+        assert r.status_code == 400 and "reason" in r.text
+    assert len(platform.queries.commands_of(meter, 100)) == before
+    r = operator.post(
+        url, data={"action": "relay_disconnect", "reason": "tamper case, site visit"}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    asked = platform.queries.commands_of(meter, 1)[0]
+    assert (asked.action, asked.reason, asked.requested_by) == (
+        "relay_disconnect",
+        "tamper case, site visit",
+        "token:desk-1",
+    )
+    page = operator.get(r.headers["location"]).text
+    assert asked.command_id in page
+    audit = make_client(platform, role=Role.AUDITOR).get("/api/v1/audit").json()["items"]
+    assert any(e["reference"] == asked.command_id and e["detail"] == "tamper case, site visit" for e in audit)
+
+
+def test_the_console_refuses_an_action_the_role_may_not_ask(platform: Platform, make_client: MakeClient) -> None:
+    engineer = make_client(platform, role=Role.FIELD_ENGINEER)
+    meter = platform.reads.meters(1, 0)[0].meter_id
+    r = engineer.post(f"/operations/meters/{meter}/commands", data={"action": "relay_disconnect", "reason": "x"})
+    assert r.status_code == 403
+    html = engineer.get(f"/operations/meters/{meter}").text
+    assert 'value="relay_connect"' in html and 'value="relay_disconnect"' not in html
+
+
+def test_hindi_is_chosen_once_and_remembered(api: TestClient) -> None:
+    hindi = api.get("/operations/meters", params={"lang": "hi"})
+    assert '<html lang="hi">' in hindi.text and "मीटर" in hindi.text and "Nothing matches" not in hindi.text
+    assert "Last seen" not in hindi.text
+    later = api.get("/operations/fleet", params={"day": DEMO_DAY.isoformat()}).text
+    assert "02 नवंबर 2026 की रीडिंग" in later
+    english = api.get("/operations/fleet", params={"lang": "en"}).text
+    assert '<html lang="en">' in english and "की रीडिंग" not in english
+
+
+def test_times_on_the_pages_are_ist(api: TestClient, platform: Platform) -> None:
+    meter = platform.reads.meters(1, 0)[0]
+    assert meter.last_seen is not None
+    html = api.get("/operations/meters").text
+    shown = meter.last_seen.astimezone(UTC) + timedelta(hours=5, minutes=30)
+    assert shown.strftime("%d %b %Y, %H:%M") in html
+    assert datetime(2026, 11, 3, tzinfo=UTC)  # the demo's last report is past IST midnight
