@@ -156,6 +156,7 @@ class Site:
             .replace("{transformer_id}", THEIRS.transformer)
             .replace("{feeder_id}", THEIRS.feeder)
             .replace("{area}", THEIRS.area)
+            .replace("{outage_id}", "1")
             .replace("{case_id}", self.case_id)
         )
 

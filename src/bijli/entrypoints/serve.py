@@ -24,7 +24,7 @@ from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SystemClock
 from bijli.kernel.unit import StoreUnavailable
 from bijli.mdm.handlers import run_vee
-from bijli.network.handlers import balance_due
+from bijli.network.handlers import balance_due, find_outages
 from bijli.payments.handlers import RECONCILE_EVERY, reconcile
 from bijli.prepaid.policy import uppcl
 from bijli.protocol import topics
@@ -177,6 +177,28 @@ async def supply_every(platform: Platform, period_s: float = SUPPLY_EVERY_S) -> 
         await asyncio.sleep(period_s)
 
 
+OUTAGES_EVERY_S = 5.0
+
+
+async def outages_every(platform: Platform, period_s: float = OUTAGES_EVERY_S) -> None:
+    """Outages found from the last gasps and the meters' links, every `period_s`."""
+    while True:
+        try:
+            found = await asyncio.to_thread(find_outages, platform.store, SystemClock().now())
+            if found.saved or found.dropped:
+                log.info(
+                    "outages: %d recorded or changed (%d power, %d operator going on)",
+                    found.saved,
+                    found.open_power,
+                    found.open_operator,
+                )
+        except StoreUnavailable as e:  # the next round looks at the same facts again
+            log.warning("store unavailable (%s); outage round skipped, next in %.0f s", e, period_s)
+        except Exception:  # a failed round is logged and tried again next time
+            log.exception("outage round failed")
+        await asyncio.sleep(period_s)
+
+
 async def cases_every(platform: Platform, period_s: float = OPEN_EVERY.total_seconds()) -> None:
     """The cases' round: every `period_s`, the meters' new events open cases by the shipped
     rules (`vigilance/rules.toml`) and tell their consumers; a tamper is a case within a
@@ -250,7 +272,8 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
         tasks.append(asyncio.create_task(dispatcher.run()))
         tasks.append(asyncio.create_task(supply_every(platform)))
         tasks.append(asyncio.create_task(cases_every(platform)))
-        console.print("command dispatcher, supply service and cases running")
+        tasks.append(asyncio.create_task(outages_every(platform)))
+        console.print("command dispatcher, supply service, cases and outage finder running")
     tasks.append(asyncio.create_task(deliver_every(platform, DELIVER_EVERY.total_seconds())))
     console.print(f"alerts delivered by {', '.join(sorted(platform.alert_channels))}")
     server = web_server(platform)

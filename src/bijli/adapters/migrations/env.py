@@ -11,6 +11,7 @@ from bijli.adapters.db import (
     archive_tables,  # noqa: F401 - its table joins `metadata`
     case_tables,  # noqa: F401 - its tables join `metadata`
     energy_tables,  # noqa: F401 - its table joins `metadata`
+    outage_tables,  # noqa: F401 - its table joins `metadata`
     supply_tables,  # noqa: F401 - its table joins `metadata`
 )
 from bijli.adapters.db.schema import metadata
