@@ -10,7 +10,9 @@ from bijli.adapters.alert_channels import senders
 from bijli.adapters.db import engine as db
 from bijli.adapters.db.audit import AuditTrail
 from bijli.adapters.db.dispatch import SqlCommandDispatch
+from bijli.adapters.db.event_reads import EventReads
 from bijli.adapters.db.maintenance import SqlMaintenance
+from bijli.adapters.db.outages import OutageReads
 from bijli.adapters.db.queries import Queries
 from bijli.adapters.db.reads import Reads
 from bijli.adapters.db.reports import SqlReports
@@ -47,6 +49,10 @@ class Platform:
     """Who asked for what (the API's audit trail)."""
     alert_channels: dict[Channel, Sender]
     """The providers that carry alerts, by channel (`bijli.alerts.handlers.deliver_due`)."""
+    events: EventReads
+    """The meters' events with their incidents (the API's and the pages' lists)."""
+    outages: OutageReads
+    """The outages found (`bijli.network.handlers.find_outages`)."""
 
     def close(self) -> None:
         """Let go of the store's connections (the read side's too, when it has its own)."""
@@ -88,4 +94,6 @@ def bootstrap(settings: Settings, migrate: bool = True, sms: SmsSender | None = 
         sms=sms or (ConsoleSms() if settings.sms == "console" else NoSms()),
         audit=AuditTrail(engine),
         alert_channels=senders(settings.alerts, settings.data_dir),
+        events=EventReads(reader),
+        outages=OutageReads(reader),
     )

@@ -146,3 +146,13 @@ def test_bench_archive_small_run_round_trips_last_month(pg_url: str, tmp_path: P
     assert figures["twin_readings"] == 20 * 30 * 96 and 0 < float(str(figures["twin_bytes_per_reading"])) <= 30.0
     for field in ("postgres_p50_ms", "parquet_p50_ms", "parquet_first_p99_ms", "archive_s"):
         assert positive(figures[field]), field
+
+
+def test_bench_time_to_case_small_run_sees_every_tamper_become_a_case(pg_url: str, mosquitto: str) -> None:
+    args = ["--meters", "20", "--tampers", "7", "--gap", "0.2", "--database-url", pg_url, "--broker-url", mosquitto]
+    out = run_bijli(["bench", "time-to-case", *args], timeout=180)
+    figures = last_json_line(out)
+    assert figures["tampers"] == figures["cases_seen"] == 7 and figures["missing"] == 0
+    for field in ("p50_s", "p90_s", "p99_s", "max_s", "limit_s"):
+        assert positive(figures[field]), field
+    assert isinstance(figures["p99_within_limit"], bool)

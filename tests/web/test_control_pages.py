@@ -12,6 +12,8 @@ import pytest
 
 from bijli.access.model import Role
 from bijli.bootstrap import Platform
+from bijli.vigilance.cases import CaseOpening, Severity, SubjectLevel
+from bijli.vigilance.handlers import open_cases
 from tests.web.conftest import DEMO_DAY, DEMO_METERS, LAST_SEEN, MakeClient
 
 if TYPE_CHECKING:
@@ -144,3 +146,74 @@ def test_times_on_the_pages_are_ist(api: TestClient, platform: Platform) -> None
     shown = meter.last_seen.astimezone(UTC) + timedelta(hours=5, minutes=30)
     assert shown.strftime("%d %b %Y, %H:%M") in html
     assert datetime(2026, 11, 3, tzinfo=UTC)  # the demo's last report is past IST midnight
+
+
+def a_magnet_case(platform: Platform, meter_id: str, n: int = 1) -> str:
+    meter = platform.reads.meter(meter_id, balance=False)
+    assert meter is not None
+    (case_id,) = open_cases(
+        platform.store,
+        [
+            CaseOpening(
+                key=f"control-test:magnet:{meter_id}:{n}",
+                kind="magnet",
+                severity=Severity.HIGH,
+                subject_level=SubjectLevel.METER,
+                subject_id=meter_id,
+                area=meter.area,
+                opened_at=LAST_SEEN - timedelta(hours=2),
+                reason_code="magnet",
+                reason_en="A magnet was held to the meter",
+                reason_hi="मीटर पर चुंबक लगाया गया",
+            )
+        ],
+    )
+    return case_id
+
+
+def test_the_case_queue_lists_open_cases_and_the_case_page_takes_a_step_with_a_reason(
+    platform: Platform, make_client: MakeClient
+) -> None:
+    meter_id = platform.reads.meters(DEMO_METERS, 0)[0].meter_id
+    case_id = a_magnet_case(platform, meter_id)
+    operator = make_client(platform, role=Role.OPERATOR, name="desk-2")
+    queue = operator.get("/operations/cases").text
+    assert f'data-case="{case_id}"' in queue and "A magnet was held to the meter" in queue
+    assert 'data-live="/api/v1/cases/live"' in queue
+    hindi = operator.get("/operations/cases", params={"lang": "hi"}).text
+    assert "मीटर पर चुंबक लगाया गया" in hindi and "चुंबक" in hindi
+    operator.get("/operations/cases", params={"lang": "en"})
+
+    page = operator.get(f"/operations/cases/{case_id}").text
+    assert 'value="assign"' in page and 'value="confirm"' not in page  # only the steps the workflow allows now
+    url = f"/operations/cases/{case_id}/actions"
+    assert operator.post(url, data={"action": "assign", "reason": " ", "assignee": "je.sharma"}).status_code == 400
+    done = operator.post(
+        url, data={"action": "assign", "reason": "site visit today", "assignee": "je.sharma"}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    after = operator.get(f"/operations/cases/{case_id}").text
+    assert re.search(r'data-testid="case-status">Assigned<', after)
+    assert "je.sharma" in after and "site visit today" in after and "token:desk-2" in after
+    refused = operator.post(url, data={"action": "confirm", "reason": "not inspected yet"})
+    assert refused.status_code == 409
+    engineer = make_client(platform, role=Role.FIELD_ENGINEER)
+    assert engineer.post(url, data={"action": "confirm", "reason": "x"}).status_code == 403
+    meter_page = operator.get(f"/operations/meters/{meter_id}").text
+    assert f'data-case="{case_id}"' in meter_page
+
+
+def test_the_case_queue_filters_by_status_and_refuses_an_unknown_one(
+    platform: Platform, make_client: MakeClient
+) -> None:
+    meter_id = platform.reads.meters(DEMO_METERS, 0)[1].meter_id
+    case_id = a_magnet_case(platform, meter_id, 2)
+    api = make_client(platform)
+    assert f'data-case="{case_id}"' in api.get("/operations/cases", params={"status": "new"}).text
+    assert f'data-case="{case_id}"' not in api.get("/operations/cases", params={"status": "closed"}).text
+    assert f'data-case="{case_id}"' in api.get("/operations/cases", params={"q": meter_id.lower()}).text
+    assert api.get("/operations/cases", params={"status": "lost"}).status_code == 400
+    assert api.get("/operations/cases/C-000000000000").status_code == 404
+    billing = make_client(platform, role=Role.BILLING)
+    assert billing.get("/operations/cases").status_code == 200  # billing sees cases, takes no step
+    assert 'data-testid="case-step"' not in billing.get(f"/operations/cases/{case_id}").text

@@ -48,6 +48,8 @@ def lists(meter_id: str) -> list[tuple[str, dict[str, str], str]]:
         ("/api/v1/commands/bulk", {}, "items"),
         ("/api/v1/reconciliation", {"state": "all"}, "items"),
         ("/api/v1/cases", {}, "items"),
+        ("/api/v1/events", {}, "items"),
+        ("/api/v1/outages", {}, "items"),
     ]
 
 

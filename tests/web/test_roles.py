@@ -153,6 +153,7 @@ class Site:
             .replace("{account_id}", ACCOUNTS[meter_id])
             .replace("{payment_id}", f"pay-roles-of-{meter_id}")
             .replace("{month}", "2026-10")
+            .replace("{outage_id}", "1")
             .replace("{case_id}", self.case_id)
         )
 

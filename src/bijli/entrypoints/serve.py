@@ -24,11 +24,14 @@ from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SystemClock
 from bijli.kernel.unit import StoreUnavailable
 from bijli.mdm.handlers import run_vee
+from bijli.network.handlers import find_outages
 from bijli.payments.handlers import RECONCILE_EVERY, reconcile
 from bijli.prepaid.policy import uppcl
 from bijli.protocol import topics
 from bijli.protocol.keys import SiteKeys
 from bijli.supply.handlers import decide_all_due
+from bijli.vigilance.handlers import OPEN_EVERY, open_due_cases
+from bijli.vigilance.rules import shipped_rules
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +154,45 @@ async def supply_every(platform: Platform, period_s: float = SUPPLY_EVERY_S) -> 
         await asyncio.sleep(period_s)
 
 
+OUTAGES_EVERY_S = 5.0
+
+
+async def outages_every(platform: Platform, period_s: float = OUTAGES_EVERY_S) -> None:
+    """Outages found from the last gasps and the meters' links, every `period_s`."""
+    while True:
+        try:
+            found = await asyncio.to_thread(find_outages, platform.store, SystemClock().now())
+            if found.saved or found.dropped:
+                log.info(
+                    "outages: %d recorded or changed (%d power, %d operator going on)",
+                    found.saved,
+                    found.open_power,
+                    found.open_operator,
+                )
+        except StoreUnavailable as e:  # the next round looks at the same facts again
+            log.warning("store unavailable (%s); outage round skipped, next in %.0f s", e, period_s)
+        except Exception:  # a failed round is logged and tried again next time
+            log.exception("outage round failed")
+        await asyncio.sleep(period_s)
+
+
+async def cases_every(platform: Platform, period_s: float = OPEN_EVERY.total_seconds()) -> None:
+    """The cases' round: every `period_s`, the meters' new events open cases by the shipped
+    rules (`vigilance/rules.toml`) and tell their consumers; a tamper is a case within a
+    second or two of its frame's arrival."""
+    rules = shipped_rules()
+    while True:
+        try:
+            done = await asyncio.to_thread(open_due_cases, platform.store, rules, SystemClock().now())
+            if done.opened:
+                log.info("cases: %d opened from %d events", len(done.opened), done.events)
+        except StoreUnavailable as e:  # the cursor stays; the next round reads the same events
+            log.warning("store unavailable (%s); cases round skipped, next in %.0f s", e, period_s)
+        except Exception:  # a failed round is logged and tried again next time
+            log.exception("cases round failed")
+        await asyncio.sleep(period_s)
+
+
 async def deliver_every(platform: Platform, period_s: float) -> None:
     """Alert delivery rounds, every `period_s` (at once again while a round finds a full
     batch), for as long as the platform serves."""
@@ -205,7 +247,9 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
         dispatcher = Dispatcher(platform.dispatch, cast(Downlink, uplink), platform.ring, headend.root, SystemClock())
         tasks.append(asyncio.create_task(dispatcher.run()))
         tasks.append(asyncio.create_task(supply_every(platform)))
-        console.print("command dispatcher and supply service running")
+        tasks.append(asyncio.create_task(cases_every(platform)))
+        tasks.append(asyncio.create_task(outages_every(platform)))
+        console.print("command dispatcher, supply service, cases and outage finder running")
     tasks.append(asyncio.create_task(deliver_every(platform, DELIVER_EVERY.total_seconds())))
     console.print(f"alerts delivered by {', '.join(sorted(platform.alert_channels))}")
     server = web_server(platform)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
@@ -110,6 +110,83 @@ class Outage:
     def spans(self, at: datetime) -> bool:
         """Whether `at` falls inside it (with `GATHER` either side: last gasps are not exact)."""
         return self.started_at - GATHER <= at and (self.ended_at is None or at <= self.ended_at + GATHER)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredOutage:
+    """An outage as kept: its id (None before it is first stored) and what is known of it."""
+
+    outage_id: int | None
+    outage: Outage
+
+
+def reconcile(
+    stored: Sequence[StoredOutage], found: Sequence[Outage], links: Sequence[Link], now: datetime
+) -> tuple[list[StoredOutage], list[int]]:
+    """What to save and what to drop, given the outages kept and those found now.
+
+    A power outage found is the kept one it shares meters with (begun within `GATHER`): it takes
+    that one's id, so a transformer outage that turns out to be its whole feeder's is one record
+    that grew, and any other kept one it swallowed is dropped. An operator outage found is the
+    open one of the same operator and area (its start and meters kept, new meters added); an
+    open operator outage no longer found has ended when its meters went back to their own SIM.
+    """
+    saves: list[StoredOutage] = []
+    drops: list[int] = []
+    claimed: set[int] = set()
+    kept_power = [s for s in stored if s.outage.level is not OutageLevel.OPERATOR and s.outage_id is not None]
+    kept_operator = {
+        (s.outage.area, s.outage.subject): s
+        for s in stored
+        if s.outage.level is OutageLevel.OPERATOR and s.outage.ended_at is None
+    }
+    for outage in found:
+        if outage.level is OutageLevel.OPERATOR:
+            before = kept_operator.pop((outage.area, outage.subject), None)
+            if before is None:
+                saves.append(StoredOutage(outage_id=None, outage=outage))
+                continue
+            meters = tuple(sorted(set(before.outage.meter_ids) | set(outage.meter_ids)))
+            if meters != before.outage.meter_ids:
+                saves.append(StoredOutage(outage_id=before.outage_id, outage=replace(before.outage, meter_ids=meters)))
+            continue
+        same = [
+            s
+            for s in kept_power
+            if s.outage_id not in claimed
+            and abs(s.outage.started_at - outage.started_at) <= GATHER
+            and set(s.outage.meter_ids) & set(outage.meter_ids)
+        ]
+        same.sort(key=lambda s: s.outage_id or 0)
+        if not same:
+            saves.append(StoredOutage(outage_id=None, outage=outage))
+            continue
+        first, *swallowed = same
+        claimed.update(s.outage_id for s in same if s.outage_id is not None)
+        if first.outage != outage:
+            saves.append(StoredOutage(outage_id=first.outage_id, outage=outage))
+        drops.extend(s.outage_id for s in swallowed if s.outage_id is not None)
+    for gone in kept_operator.values():
+        saves.append(
+            StoredOutage(
+                outage_id=gone.outage_id, outage=replace(gone.outage, ended_at=_back_at(gone.outage, links, now))
+            )
+        )
+    return saves, drops
+
+
+def _back_at(outage: Outage, links: Sequence[Link], now: datetime) -> datetime:
+    """When an operator outage's meters went back to their own SIM (the latest of them), or `now`."""
+    theirs = set(outage.meter_ids)
+    back = [
+        link.switched_at
+        for link in links
+        if link.meter_id in theirs
+        and link.sim == PREFERRED_SIM
+        and link.switched_at is not None
+        and link.switched_at > outage.started_at
+    ]
+    return max(back, default=now)
 
 
 def power_outages(

@@ -28,7 +28,9 @@ from bijli.web import (
     cases_api,
     commands_api,
     control,
+    control_cases,
     display,
+    events_api,
     login,
     meters_api,
     onboarding_api,
@@ -100,9 +102,11 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(payments_api.router(ctx))
     app.include_router(accounts_api.router(ctx))
     app.include_router(alerts_api.router(ctx))
+    app.include_router(events_api.router(ctx))
     app.include_router(cases_api.router(ctx))
     app.include_router(pages.router(ctx, templates))
     app.include_router(control.router(ctx, templates))
+    app.include_router(control_cases.router(ctx, templates))
     app.include_router(recharge.router(ctx, templates))
     app.include_router(statement_pages.router(ctx, templates))
     app.include_router(login.router(ctx, templates))

@@ -192,6 +192,11 @@ class Auth:
         the permission depends on the action asked, as on the API."""
         return Guard(self.ctx, Rule(command=True, form=True))
 
+    def case_step_form(self) -> Guard:
+        """The control room's form for a step on a case (the route checks the form token and
+        the permission of the step asked, as on the API)."""
+        return Guard(self.ctx, Rule(case_step=True, form=True))
+
     def gateway(self) -> Guard:
         """The payment gateway's webhook: authenticated by its signature, checked by the route."""
         return Guard(self.ctx, Rule(gateway=True))

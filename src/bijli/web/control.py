@@ -33,12 +33,14 @@ from bijli.headend.handlers import submit_command
 from bijli.kernel.time import IST, ist_day, ist_midnight
 from bijli.mdm.meters import UnknownMeter
 from bijli.protocol.events import EventCode
+from bijli.vigilance import handlers as vigilance
+from bijli.vigilance.ports import CaseFilter
 from bijli.web.auth import Auth, form_token_ok, identity_of, needs_action
 from bijli.web.chart import day_chart
 from bijli.web.context import WebContext, relay_state
 from bijli.web.display import day_text, kwh_text
 from bijli.web.limits import FIRST_DAY, LAST_DAY, MAX_OFFSET, in_calendar
-from bijli.web.texts_control import Texts, language_of, remember_language
+from bijli.web.texts_control import Texts, catalogue, language_of, remember_language
 
 T = TypeVar("T")
 PAGE_SIZE = 50
@@ -78,14 +80,14 @@ def _day(text: str | None) -> date | None:
     return day
 
 
-def _choice(value: str, allowed: tuple[T, ...], name: str) -> T:
+def choice(value: str, allowed: tuple[T, ...], name: str) -> T:
     for a in allowed:
         if a == value:
             return a
     raise HTTPException(status_code=400, detail=f"{name} {value!r} is not one of {', '.join(map(str, allowed))}")
 
 
-def _offset(page: int) -> int:
+def offset_of(page: int) -> int:
     offset = (page - 1) * PAGE_SIZE
     if offset > MAX_OFFSET:
         raise HTTPException(status_code=400, detail=f"page {page} is past any list bijli keeps")
@@ -116,25 +118,8 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     auth = Auth(ctx)
     control = ControlReads(ctx.reads.engine)
 
-    def render(request: Request, name: str, values: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-        lang = language_of(request)
-        response = templates.TemplateResponse(
-            request,
-            name,
-            {
-                **values,
-                "lang": lang,
-                "t": Texts(lang),
-                "d": lambda day: day_text(day, lang),
-                "at": lambda moment: moment_text(moment, lang),
-                "kwh": energy_text,
-                "link": lambda **c: _link(request, **c),
-                "now": ctx.clock.now(),
-            },
-            status_code=status_code,
-        )
-        remember_language(request, response)
-        return response
+    def render(request: Request, name: str, values: dict[str, Any]) -> HTMLResponse:
+        return render_page(ctx, templates, request, name, values)
 
     def shown_day(day: str | None) -> tuple[date | None, bool]:
         """The day asked for, else the newest with readings (True: it was chosen for the caller)."""
@@ -157,8 +142,8 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         page: Annotated[int, Query(ge=1)] = 1,
     ) -> HTMLResponse:
         """The fleet grouped by area, feeder or transformer on a day."""
-        level: Level = _choice(by, LEVELS, "by")
-        order: GroupSort = _choice(sort, GROUP_SORTS, "sort")
+        level: Level = choice(by, LEVELS, "by")
+        order: GroupSort = choice(sort, GROUP_SORTS, "sort")
         shown, chosen = shown_day(day)
         now = ctx.clock.now()
         rows, total = control.groups(
@@ -170,7 +155,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             sort=order,
             descending=bool(desc),
             limit=PAGE_SIZE,
-            offset=_offset(page),
+            offset=offset_of(page),
         )
         pager = Pager.of(page, total, len(rows))
         _past_last(page, pager)
@@ -207,12 +192,12 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         page: Annotated[int, Query(ge=1)] = 1,
     ) -> HTMLResponse:
         """Every meter, or those an exception view lists, searched, filtered, sorted and paged."""
-        exception: Exception_ | None = _choice(view, METER_EXCEPTIONS, "view") if view else None
-        order: MeterSort = _choice(sort, METER_SORTS, "sort")
+        exception: Exception_ | None = choice(view, METER_EXCEPTIONS, "view") if view else None
+        order: MeterSort = choice(sort, METER_SORTS, "sort")
         now = ctx.clock.now()
         f = MeterFilter(q=q.strip(), area=area, feeder=feeder, transformer=transformer, exception=exception)
         found, total = control.meters(
-            f, now, ctx.online_since(), sort=order, descending=bool(desc), limit=PAGE_SIZE, offset=_offset(page)
+            f, now, ctx.online_since(), sort=order, descending=bool(desc), limit=PAGE_SIZE, offset=offset_of(page)
         )
         pager = Pager.of(page, total, len(found))
         _past_last(page, pager)
@@ -247,7 +232,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     def commands(request: Request, q: Text = "", page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
         """Commands that failed lately, or are stuck."""
         now = ctx.clock.now()
-        rows, total = control.troubled_commands(now, STUCK_AFTER, q=q.strip(), limit=PAGE_SIZE, offset=_offset(page))
+        rows, total = control.troubled_commands(now, STUCK_AFTER, q=q.strip(), limit=PAGE_SIZE, offset=offset_of(page))
         pager = Pager.of(page, total, len(rows))
         _past_last(page, pager)
         return render(
@@ -270,7 +255,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     def reconciliation(request: Request, q: Text = "", page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
         """Reconciliation items still open."""
         now = ctx.clock.now()
-        rows, total = control.open_items(q=q.strip(), limit=PAGE_SIZE, offset=_offset(page))
+        rows, total = control.open_items(q=q.strip(), limit=PAGE_SIZE, offset=offset_of(page))
         pager = Pager.of(page, total, len(rows))
         _past_last(page, pager)
         return render(
@@ -321,6 +306,9 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "commands": ctx.platform.queries.commands_of(meter_id, 20),
                 "ledger": control.ledger_of(m.account_no) if m.account_no else [],
                 "actions": [a for a in CONSOLE_ACTIONS if who.can(ACTION_PERMISSION[a])],
+                "cases": vigilance.cases(ctx.platform.store, CaseFilter(subject_id=meter_id), 20, 0)
+                if who.can(Permission.VIEW_CASES)
+                else None,
                 "asked": asked,
                 "console_key": str(uuid.uuid4()),
             },
@@ -329,7 +317,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     @pages.post("/operations/meters/{meter_id}/commands", dependencies=[Depends(auth.command_form())])
     async def console(request: Request, meter_id: Annotated[str, Path(max_length=32)]) -> RedirectResponse:
         """The command console: one command to one meter, with the reason the audit trail keeps."""
-        fields = await _fields(request)
+        fields = await form_fields(request)
         if not form_token_ok(request, fields.get("csrf", "")):
             raise HTTPException(status_code=403, detail="the form is out of date: reload the page and try again")
         who = identity_of(request)
@@ -369,7 +357,32 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     return pages
 
 
-async def _fields(request: Request) -> dict[str, str]:
+def render_page(
+    ctx: WebContext, templates: Jinja2Templates, request: Request, name: str, values: dict[str, Any]
+) -> HTMLResponse:
+    """A control-room page in the request's language (remembered when `?lang=` chose it)."""
+    lang = language_of(request)
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {
+            **values,
+            "lang": lang,
+            "t": Texts(lang),
+            "d": lambda day: day_text(day, lang),
+            "at": lambda moment: moment_text(moment, lang),
+            "kwh": energy_text,
+            "known": catalogue(),
+            "event_name": _event_name,
+            "link": lambda **c: _link(request, **c),
+            "now": ctx.clock.now(),
+        },
+    )
+    remember_language(request, response)
+    return response
+
+
+async def form_fields(request: Request) -> dict[str, str]:
     """The console's fields from its form (or the same names as a JSON object)."""
     if request.headers.get("content-type", "").startswith("application/json"):
         try:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bijli.adapters.db import schema as t
+from bijli.adapters.db.case_tables import case_actions
 from bijli.adapters.db.queries import MeterView
 from bijli.adapters.db.reads import _meter_select, _meter_view
 from bijli.adapters.db.supply_tables import supply_state
@@ -444,3 +445,9 @@ class ControlReads:
         )
         with self.engine.connect() as conn:
             return [(r.day, int(r.wh), int(r.intervals)) for r in conn.execute(q)]
+
+    def last_case_action(self) -> int:
+        """The newest case step's id (0 for none): the live stream of cases follows on from it."""
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(sa.func.max(case_actions.c.id))).scalar_one()
+        return int(found or 0)

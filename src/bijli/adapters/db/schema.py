@@ -171,6 +171,8 @@ events = sa.Table(
     sa.Column("occurred_at", UtcDateTime, nullable=False),
     sa.Column("received_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("meter_id", "code", "occurred_at"),
+    sa.Index("ix_events_code_occurred_at", "code", "occurred_at"),  # power events for outages
+    sa.Index("ix_events_occurred_at", "occurred_at"),  # the API's lists by time
 )
 
 quarantine = sa.Table(

@@ -27,6 +27,7 @@ from bijli.adapters.db.faults import translated
 from bijli.adapters.db.ledger import SqlBillingMonths, SqlLedger
 from bijli.adapters.db.meter_keys import SqlMeterKeys
 from bijli.adapters.db.meter_state import SqlMeterState
+from bijli.adapters.db.outages import SqlOutages
 from bijli.adapters.db.payments import SqlMirrors, SqlPayments, SqlReconciliation, SqlRedemptions, SqlTokenRegister
 from bijli.adapters.db.readings import SqlDailyUsage, SqlReadingEdits, SqlReadings
 from bijli.adapters.db.received import SqlIngestLog, SqlQuarantine, SqlReceived
@@ -76,6 +77,7 @@ class SqlUnit:
         self.trails = SqlPaymentTrails(conn)
         self.alerts = SqlAlerts(conn)
         self.supply = SqlSupply(conn)
+        self.outages = SqlOutages(conn)
         self.cases = SqlCases(conn)
         self.vigilance_events = SqlCaseEvents(conn)
         self.vigilance_evidence = SqlCaseEvidence(conn)

@@ -1,0 +1,107 @@
+// The case queue, live: follows the cases' stream (server-sent events), puts a new case at the
+// top of the table and moves a case's status and assignee as its steps arrive. Text only:
+// nothing from the stream becomes markup.
+(function () {
+  "use strict";
+  var section = document.querySelector("section[data-live]");
+  if (!section || !window.EventSource) { return; }
+  var body = section.querySelector("table.cases tbody");
+  var state = document.querySelector('[data-testid="live-state"]');
+  var words = JSON.parse(section.getAttribute("data-words") || "{}");
+  var lang = section.getAttribute("data-lang") || "en";
+  var status = section.getAttribute("data-status") || "open";
+  var area = section.getAttribute("data-area") || "";
+  var empty = section.querySelector(".empty-note");
+  var months = lang === "hi"
+    ? ["जनवरी", "फ़रवरी", "मार्च", "अप्रैल", "मई", "जून", "जुलाई", "अगस्त", "सितंबर", "अक्टूबर", "नवंबर", "दिसंबर"]
+    : ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  var openStatuses = { "new": true, "assigned": true, "inspected": true };
+
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  function ist(text) {
+    var d = new Date(new Date(text).getTime() + 330 * 60000);
+    return two(d.getUTCDate()) + " " + months[d.getUTCMonth()] + " " + d.getUTCFullYear() + ", " +
+      two(d.getUTCHours()) + ":" + two(d.getUTCMinutes());
+  }
+  function cell(text, cls) {
+    var td = document.createElement("td");
+    if (cls) { td.className = cls; }
+    td.textContent = text;
+    return td;
+  }
+  function link(href, text) {
+    var td = document.createElement("td");
+    var a = document.createElement("a");
+    a.className = "mono";
+    a.href = href;
+    a.textContent = text;
+    td.appendChild(a);
+    return td;
+  }
+  function wanted(c) {
+    if (area && c.area !== area) { return false; }
+    if (status === "all") { return true; }
+    if (status === "open") { return !!openStatuses[c.status]; }
+    return c.status === status;
+  }
+  function row(c) {
+    var tr = document.createElement("tr");
+    tr.setAttribute("data-case", c.case_id);
+    tr.className = "is-new";
+    var when = cell("", "nowrap");
+    var time = document.createElement("time");
+    time.setAttribute("datetime", c.opened_at);
+    time.textContent = ist(c.opened_at);
+    when.appendChild(time);
+    tr.appendChild(when);
+    tr.appendChild(link("/operations/cases/" + encodeURIComponent(c.case_id), c.case_id));
+    tr.appendChild(cell(c.kind));
+    var sev = cell("");
+    var badge = document.createElement("span");
+    badge.className = "badge severity-" + c.severity;
+    badge.textContent = words[c.severity] || c.severity;
+    sev.appendChild(badge);
+    tr.appendChild(sev);
+    tr.appendChild(c.subject_level === "meter"
+      ? link("/operations/meters/" + encodeURIComponent(c.subject_id), c.subject_id)
+      : link("/operations/meters?transformer=" + encodeURIComponent(c.subject_id), c.subject_id));
+    tr.appendChild(cell(c.area));
+    var st = cell(words[c.status] || c.status);
+    st.setAttribute("data-field", "status");
+    tr.appendChild(st);
+    var who = cell(c.assignee || "—");
+    who.setAttribute("data-field", "assignee");
+    tr.appendChild(who);
+    tr.appendChild(cell(lang === "hi" ? c.reason_hi : c.reason_en, "small"));
+    return tr;
+  }
+  function show(c) {
+    var found = body.querySelector('tr[data-case="' + c.case_id + '"]');
+    if (!wanted(c)) {
+      if (found) { found.parentNode.removeChild(found); }
+      return;
+    }
+    if (found) {
+      found.querySelector('[data-field="status"]').textContent = words[c.status] || c.status;
+      found.querySelector('[data-field="assignee"]').textContent = c.assignee || "—";
+      found.className = "is-new";
+      return;
+    }
+    body.insertBefore(row(c), body.firstChild);
+    if (empty) { empty.hidden = true; }
+  }
+
+  var url = section.getAttribute("data-live") + "?after=" + encodeURIComponent(section.getAttribute("data-after") || "0") +
+    (area ? "&area=" + encodeURIComponent(area) : "");
+  var feed = new EventSource(url);
+  feed.addEventListener("open", function () {
+    if (state) { state.textContent = words.live || ""; }
+    section.setAttribute("data-connected", "1");
+  });
+  feed.addEventListener("error", function () {
+    if (state && feed.readyState !== 1) { state.textContent = words.lost || ""; }
+  });
+  feed.addEventListener("case", function (event) {
+    try { show(JSON.parse(event.data).case); } catch (e) { /* a torn event: the reconnect resends it */ }
+  });
+})();
