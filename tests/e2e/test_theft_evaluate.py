@@ -1,7 +1,8 @@
 """`bijli theft evaluate` at CI size: theft-city on 400 meters for three days, real PostgreSQL.
 
 The Done-when of issue 14 at this size: every tamper becomes a case, no theft case comes
-from a power outage or failure, and each case comes within a round of its tamper.
+from a power outage or failure, each case comes within a round of its tamper, and the
+feeder power outage and the operator outage give one outage record each.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ def test_theft_city_at_ci_size_meets_the_done_when(figures: dict[str, Any], tmp_
     assert figures["theft_cases_from_outages"] == 0
     assert figures["false_cases"] == 0
     assert 0 <= figures["time_to_case_p50_s"] <= figures["time_to_case_p99_s"] <= ROUND_S
+    # A feeder power outage and an operator outage: one record each, nothing else.
+    outages = figures["outages"]
+    assert (outages["expected"], outages["found"], outages["false"]) == (2, 2, 0), outages
+    assert outages["one_record_each"] is True
     # The truth says where each transformer's energy went, on a network that loses some.
     facts = [json.loads(line) for line in (tmp_path / "truth.jsonl").read_text().splitlines()]
     energy = [f for f in facts if f["kind"] == "energy"]

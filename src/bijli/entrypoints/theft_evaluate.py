@@ -3,8 +3,9 @@ judged against its hidden ground truth.
 
 Like `bijli scenario run` in process (`scenario_run.run_in_process`): the city's twin, an
 in-memory broker, the head-end and the store, on the scenario's simulated clock. Every
-`round_s` simulated seconds the detectors' rounds run, as `bijli serve` runs them: cases
-opened from the meters' events by the rules; once a day (05:30 IST) the VEE job estimates
+`round_s` simulated seconds the detectors' rounds run, as `bijli serve` runs them: outages
+found from last gasps and the meters' links (`find_outages`), then cases opened from the
+meters' events by the rules (`open_due_cases`); once a day (05:30 IST) the VEE job estimates
 the gaps of meters that are silent. Payments, the supply service and alert delivery are left out (they
 change nothing the detectors see). At the end the cases and outages the platform recorded
 are scored against the truth (`bijli.fleet.detection`) into one JSON line.
@@ -26,6 +27,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from bijli.adapters.brokers.memory import MemoryBroker
+from bijli.adapters.db.outages import OutageFilter
 from bijli.bootstrap import Platform
 from bijli.fleet.commissioning import commission_city
 from bijli.fleet.detection import FoundCase, FoundOutage, score
@@ -36,6 +38,7 @@ from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SimulatedClock
 from bijli.kernel.time import INTERVAL, epoch
 from bijli.mdm.handlers import run_vee
+from bijli.network.handlers import find_outages
 from bijli.vigilance.handlers import cases, open_due_cases
 from bijli.vigilance.ports import CaseFilter
 from bijli.vigilance.rules import shipped_rules
@@ -59,6 +62,7 @@ def detector_rounds() -> list[Round]:
     """The detectors' rounds, in the order `bijli serve` runs them."""
     rules = shipped_rules()
     return [
+        Round("outages", ROUND_S, lambda p, now: find_outages(p.store, now)),
         Round("cases", ROUND_S, lambda p, now: open_due_cases(p.store, rules, now)),
         Round("vee", VEE_EVERY_S, lambda p, now: run_vee(p.store, now)),
     ]
@@ -151,5 +155,18 @@ def _cases(platform: Platform) -> list[FoundCase]:
     return found
 
 
-def _outages(_platform: Platform) -> list[FoundOutage]:
-    return []
+def _outages(platform: Platform) -> list[FoundOutage]:
+    found: list[FoundOutage] = []
+    while page := platform.outages.outages(OutageFilter(), PAGE, len(found)):
+        found += [
+            FoundOutage(
+                level=str(v.outage.level.value),
+                subject=v.outage.subject,
+                area=v.outage.area,
+                started_at=v.outage.started_at.timestamp(),
+            )
+            for v in page
+        ]
+        if len(page) < PAGE:
+            break
+    return found

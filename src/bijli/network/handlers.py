@@ -38,7 +38,9 @@ def find_outages(store: Transactions[OutageUnit], now: datetime) -> OutageReport
     the meters' links, and keep them (one record each, grown or ended as the facts come in)."""
     with store.transaction() as uow:
         book = uow.outages
-        stored = book.recent(now - LOOKBACK)
+        # Every outage the failures read below can make again (begun from `since` on) is among
+        # those stored, or it would be written a second time.
+        stored = book.recent(now - LOOKBACK - 2 * GATHER)
         since = min([now - LOOKBACK, *(s.outage.started_at for s in stored if s.outage.ended_at is None)]) - GATHER
         failures = book.power_failures(since)
         places = book.places({f.meter_id for f in failures})

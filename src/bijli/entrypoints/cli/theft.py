@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from bijli import settings as settings_mod
 from rich.markup import escape
 
+from bijli import settings as settings_mod
 from bijli.entrypoints.cli.options import DatabaseUrl, DataDir, console
 from bijli.entrypoints.cli.platform import opened
 
