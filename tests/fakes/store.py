@@ -149,13 +149,17 @@ class MemoryReadings(_Repo):
 
     def incomplete_meters(self, first: datetime, last: datetime, expected: int) -> list[str]:
         counts: dict[str, int] = {}
+        since: dict[str, datetime] = {}
         for m, at in self.s.readings:
+            since[m] = min(since.get(m, at), at)
             if first <= at <= last:
                 counts[m] = counts.get(m, 0) + 1
         return sorted(
             m
             for m, row in self.s.meters.items()
-            if row.status == MeterStatus.COMMISSIONED and counts.get(m, 0) < expected
+            if row.status == MeterStatus.COMMISSIONED
+            and m in since
+            and counts.get(m, 0) < min(expected, (last - max(first, since[m])) // INTERVAL + 1)
         )
 
     def between(self, meter_ids: Sequence[str], first: datetime, last: datetime) -> dict[str, list[StoredReading]]:

@@ -79,6 +79,10 @@ def test_a_feeder_losing_supply_is_one_outage_however_its_last_gasps_arrive(stor
     assert ended.outage.ended_at == back
     assert reads.outages(OutageFilter(ongoing=True), 10) == []
 
+    for hours in range(5, 8):  # the outage leaves the rounds' window: kept as it was, never again
+        find_outages(store, OFF + timedelta(hours=hours, seconds=1))
+    assert reads.outages(OutageFilter(), 10) == [ended]
+
 
 def test_an_ended_outage_at_the_edge_of_the_lookback_is_not_written_twice(store: Store) -> None:
     from bijli.network.handlers import LOOKBACK

@@ -25,6 +25,7 @@ from bijli.fleet.commissioning import commission_city
 from bijli.headend.command_records import CommandRecord
 from bijli.headend.commands import Status, Step
 from bijli.kernel.time import IST, epoch
+from bijli.prepaid.charging import DayCharge
 from bijli.prepaid.model import EntryKind, LedgerEntry
 from bijli.prepaid.policy import uppcl
 from bijli.prepaid.tariff import builtin_tariffs
@@ -248,3 +249,45 @@ def test_a_low_balance_warning_tells_the_days_of_credit_left_at_the_consumers_pa
     facts = json.loads(facts) if isinstance(facts, str) else facts
     assert (facts["level_pct"], facts["balance_paise"]) == (30, 25_000)
     assert facts["days_left"] == "2.5"
+
+
+def charge(store: Store, account: str, paise: int, now: datetime) -> None:
+    """A settlement's running charge for the day grows by `paise`."""
+    day = DayCharge(
+        account_no=account,
+        day=now.astimezone(IST).date(),
+        charge_paise=paise,
+        duty_paise=0,
+        energy_wh=0,
+        tariff_version="test",
+    )
+    with store.transaction() as uow:
+        uow.day_charges.add([day], now)
+
+
+def test_running_charges_wake_an_account_only_once_they_use_up_its_headroom(store: Store) -> None:
+    account = account_of(store, CITY[0].meter_id)
+    now = INSTALLED
+    post(store, account, EntryKind.RECHARGE, 10_000, "payment:p1", now)
+    decide_all_due(store, uppcl(), now)
+    room = balance(store, account) - 3_000  # down to 30 % of the ₹100 recharge
+    with store.engine.connect() as conn:
+        s = supply_tables.supply_state.c
+        assert conn.execute(sa.select(s.headroom_paise).where(s.account_no == account)).scalar_one() == room
+
+    charge(store, account, room - 1, now + timedelta(minutes=15))
+    assert decide_due(store, uppcl(), now + timedelta(minutes=16)).accounts == 0
+    charge(store, account, 1, now + timedelta(minutes=30))  # the balance reaches ₹30
+    assert due_at(store, account) == now + timedelta(minutes=30)
+    decide(store, now + timedelta(minutes=31))
+    assert kinds(store, account) == ["low_balance"]
+    # Below zero: the spell starts; then lower still, nothing wakes it but time.
+    charge(store, account, 3_001, now + timedelta(minutes=45))
+    decide(store, now + timedelta(minutes=46))
+    assert kinds(store, account) == ["low_balance", "low_balance", "disconnect_notice"]
+    wake = due_at(store, account)
+    charge(store, account, 50_000, now + timedelta(minutes=60))
+    assert due_at(store, account) == wake and decide_due(store, uppcl(), now + timedelta(minutes=61)).accounts == 0
+    # A charge taken back, or a ledger post, wakes it at once.
+    charge(store, account, -100, now + timedelta(minutes=75))
+    assert due_at(store, account) == now + timedelta(minutes=75)

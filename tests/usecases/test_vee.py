@@ -58,5 +58,24 @@ def test_intervals_a_meter_was_out_of_service_for_are_not_missing(world: World) 
 def test_a_meter_that_never_reported_gets_nothing_invented(world: World) -> None:
     report = run_vee(world.store, START + 4 * INTERVAL, lookback=4 * INTERVAL, grace=timedelta(0))
 
-    assert report.meters_incomplete == 4 and report.intervals_estimated == 0
+    assert report.meters_incomplete == 0 and report.intervals_estimated == 0  # nothing it could have sent is missing
     assert world.probe.readings(CL1) == []
+
+
+def test_a_meter_is_counted_from_its_first_reading_and_its_later_gaps_are_still_found(world: World) -> None:
+    # CL1 first reports at interval 2 and has sent every one since; CL2 first reports at
+    # interval 2 and then misses 4 and 5.
+    for n in range(2, 8):
+        deliver(world, CL1, n, n, 100, 5_000_000 + 100 * n, START + (n + 1) * INTERVAL)
+        if n not in (4, 5):
+            deliver(world, CL2, n, n, 100, 5_000_000 + 100 * n, START + (n + 1) * INTERVAL)
+    now = START + 8 * INTERVAL
+
+    report = run_vee(world.store, now, lookback=8 * INTERVAL, grace=timedelta(0))
+
+    assert report.meters_incomplete == 1
+    assert all(r.actual for r in world.probe.readings(CL1))
+    assert [r.interval_start for r in world.probe.readings(CL2) if not r.actual] == [
+        START + 4 * INTERVAL,
+        START + 5 * INTERVAL,
+    ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -38,8 +39,9 @@ from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.headend.dispatcher import Dispatcher
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SimulatedClock
-from bijli.kernel.time import utc_from_epoch
+from bijli.kernel.time import INTERVAL, IST, utc_from_epoch
 from bijli.mdm.handlers import run_vee
+from bijli.network.handlers import find_outages
 from bijli.payments.handlers import take_webhook
 from bijli.payments.model import token_digits
 from bijli.prepaid.forecast import days_left
@@ -122,7 +124,8 @@ async def run_in_process(
     Every `vee_every` intervals the VEE job runs on the scenario's clock (gaps estimated).
     Every `round_s` simulated seconds the platform's own work runs on the same clock: the
     supply service's decisions for the accounts that are due, the command dispatcher (commands
-    reach the twins), the ingest of what the meters answered, and the alerts' delivery.
+    reach the twins), the ingest of what the meters answered, the outages found (last gasps,
+    failover), and the alerts' delivery.
     """
     cfg = platform.settings
     policy = TwinOptions().policy  # the prepaid policy the meters and the supply service share
@@ -174,6 +177,7 @@ async def run_in_process(
         supplied.permits += decided.permits
         dispatcher.totals.add(await dispatcher.tick())
         downlink.deliver()
+        await asyncio.to_thread(find_outages, platform.store, clock.now())
         while (await asyncio.to_thread(deliver_due, platform.store, senders, clock.now())).claimed >= ALERT_BATCH:
             pass
 
@@ -182,9 +186,13 @@ async def run_in_process(
     try:
         with Progress(console=console, transient=True) as bar:
             task_id = bar.add_task(f"{scenario.name}: intervals", total=scenario.intervals)
-            report = await run_scenario(
-                scenario, twin, sink, hooks, between, round_s, lambda n: bar.update(task_id, completed=n)
-            )
+            log_line = _progress_lines(console, scenario, time.monotonic(), time.process_time())
+
+            def progress(n: int) -> None:
+                bar.update(task_id, completed=n)
+                log_line(n)
+
+            report = await run_scenario(scenario, twin, sink, hooks, between, round_s, progress)
         await broker.drain()
         await headend.settle_all()
     finally:
@@ -204,6 +212,34 @@ async def run_in_process(
     }
     console.print(f"[green]{scenario.name}[/green]: {report.intervals} intervals, {report.actions} actions")
     return summary
+
+
+def _ist(moment: datetime) -> str:
+    return f"{moment.astimezone(IST):%d %b %Y %H:%M} IST"
+
+
+LOG_EVERY = 24
+"""Intervals (six hours) between progress lines when the console is not a terminal."""
+
+
+def _progress_lines(console: Console, scenario: Scenario, began: float, cpu: float) -> Callable[[int], None]:
+    """Where there is no terminal for the bar (a long run with its output in a log), a line
+    every six simulated hours: how far, how long it took, and when it should end at that pace."""
+
+    def line(n: int) -> None:
+        if console.is_terminal or (n % LOG_EVERY and n != scenario.intervals):
+            return
+        wall = time.monotonic() - began
+        left = wall / n * (scenario.intervals - n)
+        ends = datetime.now(UTC) + timedelta(seconds=left)
+        console.print(
+            f"{scenario.name}: interval {n:,} of {scenario.intervals:,} "
+            f"({n / scenario.intervals:.0%}), simulated {_ist(scenario.begin + n * INTERVAL)}; "
+            f"wall {wall:,.0f} s, CPU {time.process_time() - cpu:,.0f} s; "
+            f"at this pace done at {_ist(ends)}"
+        )
+
+    return line
 
 
 def _days_left(balance_paise: int, history: Mapping[date, int], today: date) -> Decimal | None:

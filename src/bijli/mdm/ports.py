@@ -64,7 +64,9 @@ class Readings(Protocol):
         ...
 
     def incomplete_meters(self, first: datetime, last: datetime, expected: int) -> list[str]:
-        """Meters in service with fewer than `expected` readings starting in [first, last]."""
+        """Meters in service with fewer than `expected` readings starting in [first, last]; a
+        meter that never reported before `first` is counted from its first reading (one that
+        never reported at all is not incomplete: nothing is missing that it could have sent)."""
         ...
 
     def between(self, meter_ids: Sequence[str], first: datetime, last: datetime) -> dict[str, list[StoredReading]]:

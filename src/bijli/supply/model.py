@@ -18,7 +18,11 @@
   keyed `supply:reconnect:<payment_id>` by the payment that brought it back.
 
 Every decision says when the account needs looking at again (`next_check_at`), or None: only a
-fact that changes its balance or relay makes it due again.
+fact that changes its balance or relay makes it due again. It also says how far the running
+charges may lower the balance before a decision could come out differently (`headroom_paise`,
+`headroom`): the next alert level not yet reached, or the step below zero. Charges that stay
+within it need no decision; a ledger post, a relay command settling or a charge taken back
+always wakes the account.
 """
 
 from __future__ import annotations
@@ -97,6 +101,10 @@ class SupplyState:
     attempts: int = 0
     """Supply commands that ended without effect in this spell (each retry takes a new key)."""
     next_check_at: datetime | None = None
+    headroom_paise: int | None = 0
+    """How many paise of new running charges leave the decision as it is (`headroom`): charges
+    beyond it make the account due. None: no charge does (the balance is below zero already,
+    where only time, payments and relay commands change what supply does)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,8 +232,35 @@ def cut_allowed_from(facts: AccountFacts, state: SupplyState, policy: PrepaidPol
     return max(after)
 
 
+def headroom(
+    balance_paise: int, state: SupplyState, last_recharge_paise: int | None, policy: PrepaidPolicy
+) -> int | None:
+    """How far charges alone may lower the balance before `decide` could do anything new: down
+    to the highest alert level not yet alerted since the recharge, or to below zero, whichever
+    comes first (a lower balance changes nothing else it does while the balance stays at or
+    above zero). None below zero: there, lower still, it decides the same (only time, payments
+    and relay commands move it on)."""
+    if balance_paise < 0:
+        return None
+    marks = [-1]  # the first paisa below zero starts the spell
+    for level in policy.alert_shares:
+        if state.level_alerted is not None and level >= state.level_alerted:
+            continue
+        if level == 0:
+            marks.append(0)
+        elif last_recharge_paise:
+            marks.append(level * last_recharge_paise // 100)  # level_reached: balance * 100 <= level * recharge
+    return balance_paise - max(m for m in marks if m < balance_paise)
+
+
 def decide(facts: AccountFacts, state: SupplyState, policy: PrepaidPolicy, now: datetime) -> Decision:
-    """What supply does for one account at `now`."""
+    """What supply does for one account at `now`, with the headroom the new state leaves."""
+    decision = _decide(facts, state, policy, now)
+    room = headroom(facts.balance_paise, decision.state, facts.last_recharge_paise, policy)
+    return dataclasses.replace(decision, state=dataclasses.replace(decision.state, headroom_paise=room))
+
+
+def _decide(facts: AccountFacts, state: SupplyState, policy: PrepaidPolicy, now: datetime) -> Decision:
     alerts: list[Alerting] = []
     orders: list[Order] = []
     s = _settle_commands(facts, state, alerts)

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.arrays import Columns
 from bijli.adapters.db.sql import among, is_pg, raw
-from bijli.adapters.db.supply import mark_due
+from bijli.adapters.db.supply import mark_charged, mark_due
 from bijli.kernel.time import INTERVAL
 from bijli.mdm.model import Quality
 from bijli.prepaid.charging import Account, DayCharge, Installation, Metered, MonthOpening, OpenDay
@@ -193,7 +193,10 @@ class SqlDayCharges:
         if not days:
             return
         rows = sorted((_row(x, now) for x in days), key=lambda r: (r["account_no"], r["day"]))  # one lock order
-        mark_due(self.conn, (x.account_no for x in days), now)  # the running balance changed
+        grown: dict[str, int] = {}
+        for x in days:
+            grown[x.account_no] = grown.get(x.account_no, 0) + x.charge_paise
+        mark_charged(self.conn, grown, now)  # the running balance fell: supply looks if it matters
         if is_pg(self.conn):
             raw(self.conn, _PG_ADD, DAYS.params(rows))
             return

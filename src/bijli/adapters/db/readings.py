@@ -84,7 +84,8 @@ _VALUES = _STORED[2:]
 
 
 def _stored(row: Any) -> StoredReading:
-    return StoredReading(**row._asdict())
+    """A row selected as `_STORED` (its columns in that order)."""
+    return StoredReading(**dict(zip(_STORED, row, strict=True)))
 
 
 def _columns(reading: StoredReading) -> dict[str, Any]:
@@ -227,20 +228,33 @@ class SqlReadings:
         return {k: v for k, v in found.items() if k in wanted}
 
     def incomplete_meters(self, first: datetime, last: datetime, expected: int) -> list[str]:
-        r = t.readings.c
+        r, m = t.readings.c, t.meters.c
         counts = (
-            sa.select(r.meter_id, sa.func.count().label("n"))
+            sa.select(r.meter_id, sa.func.count().label("n"), sa.func.min(r.interval_start).label("since"))
             .where(r.interval_start >= first, r.interval_start <= last)
             .group_by(r.meter_id)
             .subquery()
         )
-        q = (
-            sa.select(t.meters.c.meter_id)
-            .select_from(t.meters.outerjoin(counts, counts.c.meter_id == t.meters.c.meter_id))
-            .where(t.meters.c.status == MeterStatus.COMMISSIONED.value, sa.func.coalesce(counts.c.n, 0) < expected)
-            .order_by(t.meters.c.meter_id)
-        )
-        return list(self.conn.execute(q).scalars())
+        n = sa.func.coalesce(counts.c.n, 0)
+        short = self.conn.execute(
+            sa.select(m.meter_id, n, counts.c.since)
+            .select_from(t.meters.outerjoin(counts, counts.c.meter_id == m.meter_id))
+            .where(m.status == MeterStatus.COMMISSIONED.value, n < expected)
+            .order_by(m.meter_id)
+        ).all()
+        late = sorted(meter for meter, _, since in short if since is None or since > first)
+        earlier: set[str] = set()
+        for chunk in range(0, len(late), 1000):  # which of those reported before the window
+            part = late[chunk : chunk + 1000]
+            before = sa.exists().where(r.meter_id == m.meter_id, r.interval_start < first)
+            earlier.update(self.conn.execute(sa.select(m.meter_id).where(m.meter_id.in_(part), before)).scalars())
+
+        def missing(meter: str, count: int, since: datetime | None) -> bool:
+            if meter in earlier:
+                return True
+            return since is not None and count < (last - max(first, since)) // INTERVAL + 1  # from its first
+
+        return [meter for meter, count, since in short if missing(meter, count, since)]
 
     def between(self, meter_ids: Sequence[str], first: datetime, last: datetime) -> dict[str, list[StoredReading]]:
         r = t.readings.c

@@ -1,7 +1,9 @@
 """The supply service's table (`supply_state`) and the facts it decides on, in batches.
 
 `mark_due` is how a fact that changes a balance or a relay wakes an account: one statement per
-batch, in the transaction of the fact (ledger posts, day charges, relay commands settling).
+batch, in the transaction of the fact (ledger posts, day charges put anew, relay commands
+settling). `mark_charged` is the same for a settlement's running charges, which wake only the
+accounts whose headroom (`bijli.supply.model.headroom`) they use up.
 `SqlSupply.claim_due` takes the accounts whose `next_check_at` has come; on PostgreSQL with
 ``FOR UPDATE SKIP LOCKED``, so several supply workers share the queue and never wait on one
 another. Balances are the ledger (arrears aside) plus the open days' running charges, as the
@@ -10,7 +12,7 @@ meter pages show them (`bijli.adapters.db.reads`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +40,7 @@ _STATE_COLUMNS = (
     "reconnect_command_id",
     "attempts",
     "next_check_at",
+    "headroom_paise",
 )
 
 
@@ -55,6 +58,31 @@ def mark_due(conn: Connection, account_nos: Iterable[str], now: datetime) -> Non
         where=sa.or_(due.is_(None), due > stmt.excluded.next_check_at),  # one already due is not written again
     )
     conn.execute(stmt, [{"account_no": a, "next_check_at": now} for a in wanted])
+
+
+def mark_charged(conn: Connection, charged: Mapping[str, int], now: datetime) -> None:
+    """These accounts' running charges grew by these paise: take them off each account's
+    headroom, and make due now those whose headroom they use up (or that have no row yet);
+    one statement for the batch. An account without headroom (NULL: below zero) is not
+    written. A charge taken back (negative) makes its account due at once, headroom or not."""
+    if not charged:
+        return
+    dialect = postgresql if is_pg(conn) else sqlite
+    stmt = dialect.insert(supply_state)
+    s = supply_state.c
+    grown = stmt.excluded.headroom_paise  # the increment rides in the new row's headroom
+    left = s.headroom_paise - grown
+    wake = sa.and_(sa.or_(left <= 0, grown < 0), sa.or_(s.next_check_at.is_(None), s.next_check_at > now))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["account_no"],
+        set_={
+            "headroom_paise": left,
+            "next_check_at": sa.case((wake, stmt.excluded.next_check_at), else_=s.next_check_at),
+        },
+        where=sa.or_(s.headroom_paise.is_not(None), grown < 0),
+    )
+    # A new row is due now; its first decision sets its headroom.
+    conn.execute(stmt, [{"account_no": a, "next_check_at": now, "headroom_paise": charged[a]} for a in sorted(charged)])
 
 
 def mark_meters_due(conn: Connection, meter_ids: Iterable[str], now: datetime) -> None:

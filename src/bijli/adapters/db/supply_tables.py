@@ -21,5 +21,7 @@ supply_state = sa.Table(
     sa.Column("reconnect_command_id", sa.String(40)),  # the open reconnect command
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),  # commands that ended without effect
     sa.Column("next_check_at", UtcDateTime, index=True),  # the due queue (NULL: only a new fact wakes it)
+    # charges that may lower the balance before supply looks again (NULL: none wake it)
+    sa.Column("headroom_paise", sa.BigInteger, server_default="0"),
     sa.Column("updated_at", UtcDateTime),
 )
