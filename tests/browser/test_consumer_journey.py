@@ -145,7 +145,7 @@ def test_a_household_logs_in_recharges_watches_power_return_and_reads_its_statem
 
     # Switch to Hindi on the app's own switch: remembered on every later page.
     driver.get(home + "?lang=en")
-    submit(driver, driver.find_element(By.CSS_SELECTOR, "[data-testid=lang-switch]"))
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "[data-testid=switch-language]"))
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "hi"
     assert driver.find_element(By.ID, "balance-heading").text == "शेष राशि"
     driver.get(f"{home}/recharge")

@@ -27,7 +27,7 @@ COOKIE: Final = "bijli_lang"
 COOKIE_AGE: Final = 400 * 24 * 3600
 """A year and more: a household's choice outlives its logins."""
 TEXTS: Final = Path(__file__).parent / "texts"
-NAMES: Final[dict[Lang, str]] = {"en": "English", "hi": "हिंदी"}
+NAMES: Final[dict[Lang, str]] = {"en": "English", "hi": "हिन्दी"}
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
