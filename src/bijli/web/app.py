@@ -30,7 +30,9 @@ from bijli.web import (
     control,
     control_cases,
     display,
+    energy_api,
     events_api,
+    language,
     login,
     meters_api,
     onboarding_api,
@@ -61,9 +63,9 @@ def _templates() -> Jinja2Templates:
         rupees=display.rupees_text,
         count=display.count_text,
         kwh=display.kwh_text,
-        ist=display.ist_text,
         iso=display.iso_utc,
     )
+    language.install(templates, language.Catalogue.load())
     templates.env.globals["csrf_token"] = _csrf_token
     return templates
 
@@ -99,6 +101,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(meters_api.router(ctx))
     app.include_router(onboarding_api.router(ctx))
     app.include_router(reports_api.router(ctx))
+    app.include_router(energy_api.router(ctx))
     app.include_router(payments_api.router(ctx))
     app.include_router(accounts_api.router(ctx))
     app.include_router(alerts_api.router(ctx))
@@ -117,6 +120,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     settings = platform.settings
+    app.add_middleware(language.Language)
     app.add_middleware(Edge, hosts=allowed_hosts(settings.host, settings.allowed_hosts))
 
     def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
