@@ -156,3 +156,47 @@ def _chromium() -> Iterator[Any]:
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+SIZES: dict[str, tuple[int, int]] = {"phone": (360, 800), "desktop": (1440, 900)}
+"""The screens every main page is saved at: a small Android phone and a control room's monitor."""
+TALLEST = 6000
+"""A full-page screenshot stops here (a long list's page)."""
+
+
+def screenshot(driver: Any, page: str, sizes: tuple[str, ...] = ("phone", "desktop")) -> list[Path]:
+    """Save the page `driver` shows, whole, at each of `sizes`, as
+    ``artifacts/screenshots/<page>-<phone|desktop>-<hi|en>.png`` (the language read from the
+    page's ``<html lang>``); the page is laid out at each width as that device would (a mobile
+    viewport for the phone), then the window is as before. Returns the files written."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    lang = driver.execute_script("return document.documentElement.lang") or "en"
+    written: list[Path] = []
+    try:
+        for size in sizes:
+            width, height = SIZES[size]
+            metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": size == "phone"}
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+            tall = int(driver.execute_script("return document.documentElement.scrollHeight"))
+            metrics["height"] = max(height, min(tall, TALLEST))
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+            path = SCREENSHOTS / f"{page}-{size}-{lang}.png"
+            driver.save_screenshot(str(path))
+            written.append(path)
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    return written
+
+
+def screenshot_languages(driver: Any, page: str, url: str) -> list[Path]:
+    """Open `url` in Hindi and in English and save each at every size (`screenshot`); the
+    browser is left remembering English. Only for pages a GET shows again (not a form's answer)."""
+    from selenium.webdriver.common.by import By
+
+    written: list[Path] = []
+    joiner = "&" if "?" in url else "?"
+    for lang in ("hi", "en"):
+        driver.get(f"{url}{joiner}lang={lang}")
+        assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang
+        written += screenshot(driver, page)
+    return written

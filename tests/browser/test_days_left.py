@@ -44,6 +44,10 @@ def test_the_consumer_page_shows_the_days_of_credit_left(
     chrome.get(f"{base_url}/consumer/{CONSUMER.meter_id}")
     shown = chrome.find_element(By.CSS_SELECTOR, "[data-testid=days-left]")
     assert f"About {days} days of credit left" in shown.text
-    assert f"लगभग {days} दिन का बैलेंस शेष" in shown.text
     assert date.fromisoformat(runs_out).strftime("%d %b %Y") in shown.text
     full_page_screenshot(chrome, screenshots / "consumer-days-left.png")
+    chrome.get(f"{base_url}/consumer/{CONSUMER.meter_id}?lang=hi")
+    try:
+        assert f"लगभग {days} दिन का बैलेंस शेष" in chrome.find_element(By.CSS_SELECTOR, "[data-testid=days-left]").text
+    finally:
+        chrome.get(f"{base_url}/consumer/{CONSUMER.meter_id}?lang=en")  # the shared browser stays in English

@@ -134,3 +134,15 @@ def test_every_step_is_audited_and_a_step_out_of_order_changes_nothing(store: St
     assert [a.step for a, _ in live] == [Step.OPEN, Step.ASSIGN, Step.INSPECT, Step.CONFIRM]
     assert live_actions(store, 0, "Mall Road") == []
     assert all(c.status is Status.CONFIRMED_THEFT for _, c in live)
+
+
+def test_a_disturbed_neutral_inside_a_transformer_outage_opens_nothing_but_one_alone_does(store: Store) -> None:
+    a, b, alone = CITY[0], CITY[2], CITY[1]
+    assert a.transformer == b.transformer != alone.transformer
+    went = NOW - timedelta(minutes=5)
+    receive(store, NOW, (a.meter_id, 101, went), (b.meter_id, 101, went + timedelta(seconds=20)))
+    receive(store, NOW, (a.meter_id, 203, went + timedelta(seconds=30)), (alone.meter_id, 203, went))
+    receive(store, NOW, (a.meter_id, 201, went + timedelta(seconds=40)))  # a magnet is theft, outage or not
+    open_due_cases(store, shipped_rules(), NOW + timedelta(seconds=1))
+    assert {c.kind for c in cases(store, CaseFilter(subject_id=a.meter_id), 10, 0)} == {"magnet"}
+    assert {c.kind for c in cases(store, CaseFilter(subject_id=alone.meter_id), 10, 0)} == {"neutral_disturbance"}

@@ -79,6 +79,10 @@ def test_a_feeder_losing_supply_is_one_outage_however_its_last_gasps_arrive(stor
     assert ended.outage.ended_at == back
     assert reads.outages(OutageFilter(ongoing=True), 10) == []
 
+    for hours in range(5, 8):  # the outage leaves the rounds' window: kept as it was, never again
+        find_outages(store, OFF + timedelta(hours=hours, seconds=1))
+    assert reads.outages(OutageFilter(), 10) == [ended]
+
 
 def test_a_meter_inside_an_outage_is_told_so_before_and_after_the_round(store: Store) -> None:
     meter, elsewhere = on("CL-F01-DT02")[0], on("MR-F01-DT01")[0]

@@ -58,9 +58,10 @@ def test_a_consumer_pays_on_the_recharge_page_and_gets_the_token_for_the_hotspot
     platform, outbox = site
     client = consumer(platform, outbox)
     assert "/recharge" in client.get(f"/consumer/{MINE.meter_id}").text
-    form = client.get(f"/consumer/{MINE.meter_id}/recharge")
+    assert "Recharge" in client.get(f"/consumer/{MINE.meter_id}/recharge").text
+    form = client.get(f"/consumer/{MINE.meter_id}/recharge?lang=hi")  # then Hindi, remembered
     assert form.status_code == 200
-    assert "रिचार्ज" in form.text and "Recharge" in form.text
+    assert "रिचार्ज" in form.text and "Recharge" not in form.text
     before = balance(platform)
     paid = client.post(f"/consumer/{MINE.meter_id}/recharge", data={"rupees": "500", "csrf": form_token(form.text)})
     assert paid.status_code == 200, paid.text

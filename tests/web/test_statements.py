@@ -143,18 +143,19 @@ def test_a_field_engineer_may_not_read_statements(platform: Platform, make_clien
 
 def test_the_printable_page_is_wholly_in_the_language_chosen(api: TestClient) -> None:
     s = statement(api, MINE.account_no)
-    english = api.get(f"/accounts/{MINE.account_no}/statements/2026-11", params={"lang": "en"}).text
-    hindi = api.get(f"/accounts/{MINE.account_no}/statements/2026-11", params={"lang": "hi"}).text
     chosen = api.get(f"/accounts/{MINE.account_no}/statements/2026-11").text  # the consumer's: Hindi
+    english = api.get(f"/accounts/{MINE.account_no}/statements/2026-11", params={"lang": "en"}).text
+    remembered = api.get(f"/accounts/{MINE.account_no}/statements/2026-11").text  # the reader's choice now
+    hindi = api.get(f"/accounts/{MINE.account_no}/statements/2026-11", params={"lang": "hi"}).text
 
     assert '<html lang="en">' in english and '<html lang="hi">' in hindi
-    assert chosen == hindi
+    assert chosen == hindi and remembered == english
     assert "Monthly statement" in english and "November 2026" in english and "01 Nov 2026" in english
     assert "मासिक विवरण" in hindi and "नवंबर 2026" in hindi and "अंतिम शेष" in hindi
     assert "Closing balance" not in hindi and "अंतिम शेष" not in english
     closing = f"₹{s['closing_balance']}"
     assert closing in english and closing in hindi
-    assert api.get(f"/accounts/{MINE.account_no}/statements/2026-11", params={"lang": "fr"}).status_code == 422
+    assert api.get(f"/accounts/{MINE.account_no}/statements/2026-11", params={"lang": "fr"}).status_code == 400
 
 
 def pdf_text(body: bytes) -> str:

@@ -41,6 +41,7 @@ from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SimulatedClock
 from bijli.kernel.time import INTERVAL, IST, utc_from_epoch
 from bijli.mdm.handlers import run_vee
+from bijli.network.handlers import find_outages
 from bijli.payments.handlers import take_webhook
 from bijli.payments.model import token_digits
 from bijli.prepaid.forecast import days_left
@@ -123,7 +124,8 @@ async def run_in_process(
     Every `vee_every` intervals the VEE job runs on the scenario's clock (gaps estimated).
     Every `round_s` simulated seconds the platform's own work runs on the same clock: the
     supply service's decisions for the accounts that are due, the command dispatcher (commands
-    reach the twins), the ingest of what the meters answered, and the alerts' delivery.
+    reach the twins), the ingest of what the meters answered, the outages found (last gasps,
+    failover), and the alerts' delivery.
     """
     cfg = platform.settings
     policy = TwinOptions().policy  # the prepaid policy the meters and the supply service share
@@ -175,6 +177,7 @@ async def run_in_process(
         supplied.permits += decided.permits
         dispatcher.totals.add(await dispatcher.tick())
         downlink.deliver()
+        await asyncio.to_thread(find_outages, platform.store, clock.now())
         while (await asyncio.to_thread(deliver_due, platform.store, senders, clock.now())).claimed >= ALERT_BATCH:
             pass
 

@@ -38,11 +38,18 @@ def find_outages(store: Transactions[OutageUnit], now: datetime) -> OutageReport
     the meters' links, and keep them (one record each, grown or ended as the facts come in)."""
     with store.transaction() as uow:
         book = uow.outages
-        stored = book.recent(now - LOOKBACK)
-        since = min([now - LOOKBACK, *(s.outage.started_at for s in stored if s.outage.ended_at is None)]) - GATHER
+        open_since = [s.outage.started_at for s in book.recent(now) if s.outage.ended_at is None]
+        since = min([now - LOOKBACK, *open_since]) - GATHER
+        stored = book.recent(since)
         failures = book.power_failures(since)
         places = book.places({f.meter_id for f in failures})
-        power = power_outages(failures, places, book.meters_on() if failures else {})
+        # A cluster at the window's edge may have lost its first last gasps to it: it is one
+        # kept already (or too old to keep), not a new outage.
+        power = [
+            o
+            for o in power_outages(failures, places, book.meters_on() if failures else {})
+            if o.started_at >= since + GATHER
+        ]
         links = book.links()
         operators = sorted({link.operator for link in links if link.operator is not None})
         no_supply = frozenset(f.meter_id for f in failures if f.ended_at is None)

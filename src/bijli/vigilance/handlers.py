@@ -15,6 +15,7 @@ from typing import Final
 
 from bijli.alerts.model import Alert, AlertKind
 from bijli.kernel.unit import Transactions
+from bijli.network.handlers import outage_at
 from bijli.vigilance.cases import (
     Case,
     CaseAction,
@@ -137,11 +138,21 @@ def _round(
         places = feed.places(meters)
         wanted = openings(rules, new, history, places, now)
         known = uow.cases.known_keys([o.key for o in wanted])
-        wanted = [o for o in wanted if o.key not in known]
+        wanted = [o for o in wanted if o.key not in known and not _in_outage(uow, rules, o)]
         opened = _open_in(uow, wanted, now) if wanted else []
         feed.save_cursor(CURSOR, last.received_at if cursor is None else max(cursor, last.received_at))
     report = OpenReport(events=len(new), opened=[w.case_id for w in opened if w.new])
     return report, (last.received_at, last.event_id), len(new) >= limit
+
+
+def _in_outage(uow: DueCaseUnit, rules: CaseRules, opening: CaseOpening) -> bool:
+    """Whether a rule that stands aside in outages finds the meter inside one when its incident began."""
+    rule = rules.named(opening.reason_code)
+    if rule is None or not rule.unless_outage:
+        return False
+    began = opening.evidence.get("incident_start")
+    at = datetime.fromisoformat(began) if isinstance(began, str) else opening.opened_at
+    return outage_at(uow, opening.subject_id, at) is not None
 
 
 def cases(store: Transactions[CaseUnit], where: CaseFilter, limit: int, offset: int) -> list[Case]:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bijli.alerts.ports import Outbox
+from bijli.network.ports import OutageBook
 from bijli.vigilance.cases import Case, CaseAction, CaseOpening, Moved, Status, Step
 
 
@@ -126,6 +127,8 @@ class DueCaseUnit(CaseUnit, Protocol):
 
     @property
     def vigilance_events(self) -> EventFeed: ...
+    @property
+    def outages(self) -> OutageBook: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -46,6 +46,9 @@ class CaseRule:
     reason_hi: str
     at_least: int = 1
     within: timedelta | None = None
+    unless_outage: bool = False
+    """Open nothing for a meter inside a transformer or feeder outage when the incident began
+    (`bijli.network.handlers.outage_at`): what supply faults also cause is not taken for theft."""
 
     @property
     def watched(self) -> frozenset[int]:
@@ -56,6 +59,9 @@ class CaseRule:
 @dataclass(frozen=True, slots=True)
 class CaseRules:
     rules: tuple[CaseRule, ...]
+
+    def named(self, name: str) -> CaseRule | None:
+        return next((r for r in self.rules if r.name == name), None)
 
     @property
     def codes(self) -> list[int]:
@@ -95,6 +101,7 @@ def parse_rules(text: str) -> CaseRules:
                 reason_hi=str(entry["reason_hi"]),
                 at_least=at_least,
                 within=None if hours is None else timedelta(hours=float(hours)),
+                unless_outage=bool(entry.get("unless_outage", False)),
             )
         except (KeyError, ValueError, TypeError) as e:
             raise InvalidRules(f"rule {name}: {e}") from e

@@ -31,6 +31,7 @@ from bijli.web import (
     control_cases,
     display,
     events_api,
+    language,
     login,
     meters_api,
     onboarding_api,
@@ -61,9 +62,9 @@ def _templates() -> Jinja2Templates:
         rupees=display.rupees_text,
         count=display.count_text,
         kwh=display.kwh_text,
-        ist=display.ist_text,
         iso=display.iso_utc,
     )
+    language.install(templates, language.Catalogue.load())
     templates.env.globals["csrf_token"] = _csrf_token
     return templates
 
@@ -117,6 +118,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     settings = platform.settings
+    app.add_middleware(language.Language)
     app.add_middleware(Edge, hosts=allowed_hosts(settings.host, settings.allowed_hosts))
 
     def error_page(request: Request, status: int, detail: str) -> HTMLResponse:

@@ -9,6 +9,9 @@ from bijli.kernel.indian import MINUS, MONTHS_HI, indian_grouping
 from bijli.kernel.time import IST
 from bijli.kernel.units import format_rupees
 
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+"""Not strftime's %b, which follows the process's locale."""
+
 
 def rupees_text(paise: int | None) -> str:
     """Paise as ``₹1,23,456.50`` (a true minus sign when negative); a dash when unknown."""
@@ -29,11 +32,12 @@ def kwh_text(energy: Decimal, places: int = 3) -> str:
     return f"{energy.quantize(Decimal(1).scaleb(-places))}"
 
 
-def ist_text(moment: datetime | None) -> str:
-    """A moment as ``03 Nov 2026, 14:05`` in IST; a dash when unknown."""
+def ist_text(moment: datetime | None, lang: str = "en") -> str:
+    """A moment as ``03 Nov 2026, 14:05`` in IST (``03 नवंबर 2026, 14:05`` in Hindi); a dash when unknown."""
     if moment is None:
         return "—"
-    return moment.astimezone(IST).strftime("%d %b %Y, %H:%M")
+    local = moment.astimezone(IST)
+    return f"{day_text(local.date(), lang)}, {local:%H:%M}"
 
 
 def iso_utc(moment: datetime | None) -> str:
@@ -47,7 +51,7 @@ def day_text(day: date, lang: str = "en") -> str:
     """A day as ``04 Dec 2026`` (``04 दिसंबर 2026`` in Hindi)."""
     if lang == "hi":
         return f"{day.day:02d} {MONTHS_HI[day.month - 1]} {day.year}"
-    return day.strftime("%d %b %Y")
+    return f"{day.day:02d} {MONTHS_EN[day.month - 1]} {day.year}"
 
 
 def month_text(day: date, lang: str = "en") -> str:

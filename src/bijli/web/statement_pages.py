@@ -13,6 +13,7 @@ from bijli.prepaid.statement import Statement, month_start, next_month
 from bijli.web.accounts_api import find_statement, statement_out
 from bijli.web.auth import Auth
 from bijli.web.context import WebContext
+from bijli.web.language import lang_of
 from bijli.web.limits import MONTH_PATTERN, in_calendar
 from bijli.web.statement_pdf import statement_pdf
 from bijli.web.statement_view import LANG_NAMES, LANGS, Lang, statement_view
@@ -28,8 +29,11 @@ def _month(day: date) -> str:
     return f"{day:%Y-%m}"
 
 
-def language_of(found: Statement) -> Lang:
-    """The language the account's consumer chose, English when unknown."""
+def language_of(request: Request, found: Statement) -> Lang:
+    """The language the reader chose on the site (``?lang=`` or remembered), else the one the
+    account's consumer chose, English when unknown."""
+    if getattr(request.state, "lang_chosen", False):
+        return lang_of(request)
     return "hi" if found.holder.language == "hi" else "en"
 
 
@@ -41,7 +45,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     @pages.get("/accounts/{account_id}/statements/{month}", response_class=HTMLResponse, dependencies=one_account)
     def statement_page(request: Request, account_id: AccountId, month: Month, lang: Language = None) -> HTMLResponse:
         found = find_statement(ctx, account_id, month)
-        lang = lang or language_of(found)
+        lang = lang or language_of(request, found)
         first = month_start(month)
         previous = (
             first.replace(year=first.year - 1, month=12) if first.month == 1 else first.replace(month=first.month - 1)
@@ -64,9 +68,9 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         )
 
     @pages.get("/accounts/{account_id}/statements/{month}/pdf", dependencies=one_account)
-    def statement_document(account_id: AccountId, month: Month, lang: Language = None) -> Response:
+    def statement_document(request: Request, account_id: AccountId, month: Month, lang: Language = None) -> Response:
         found = find_statement(ctx, account_id, month)
-        lang = lang or language_of(found)
+        lang = lang or language_of(request, found)
         body = statement_pdf(statement_view(found, lang))
         name = f"statement-{account_id}-{month}-{lang}.pdf"
         return Response(

@@ -3,13 +3,14 @@ and which language a request asks for (`?lang=`, then the language cookie)."""
 
 from __future__ import annotations
 
-import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
 from fastapi import Request
 from fastapi.responses import Response
+
+from bijli.web.language import Catalogue
 
 Lang = Literal["en", "hi"]
 LANGS: tuple[Lang, ...] = ("en", "hi")
@@ -18,15 +19,10 @@ CATALOGUE = Path(__file__).parent / "texts" / "control.toml"
 
 
 @cache
-def catalogue() -> dict[str, dict[str, str]]:
-    """Every key with its text per language (a key missing a language is an error at load)."""
-    raw = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))
-    found: dict[str, dict[str, str]] = {}
-    for key, texts in raw.items():
-        if not isinstance(texts, dict) or set(texts) != set(LANGS):
-            raise ValueError(f"{CATALOGUE.name}: {key} needs exactly en and hi")
-        found[key] = {str(k): str(v) for k, v in texts.items()}
-    return found
+def catalogue() -> Catalogue:
+    """Every text of the site (web/texts/*.toml merged: the control room's keys beside the
+    shared ``common.*`` ones the base page uses)."""
+    return Catalogue.load(CATALOGUE.parent)
 
 
 class Texts:
@@ -36,8 +32,7 @@ class Texts:
         self.lang = lang
 
     def __call__(self, key: str, **values: object) -> str:
-        text = catalogue()[key][self.lang]
-        return text.format(**values) if values else text
+        return catalogue().text(key, self.lang, **values)
 
 
 def language_of(request: Request) -> Lang:

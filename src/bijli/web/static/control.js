@@ -23,11 +23,20 @@
     return two(d.getUTCDate()) + " " + months[d.getUTCMonth()] + " " + d.getUTCFullYear() + ", " +
       two(d.getUTCHours()) + ":" + two(d.getUTCMinutes());
   }
+  var labels = Array.prototype.map.call(section.querySelectorAll("table.cases thead th"), function (th) {
+    return th.textContent;
+  });
   function cell(text, cls) {
     var td = document.createElement("td");
     if (cls) { td.className = cls; }
     td.textContent = text;
     return td;
+  }
+  function labelled(tr) {
+    Array.prototype.forEach.call(tr.children, function (td, i) {
+      if (labels[i]) { td.setAttribute("data-label", labels[i]); }
+    });
+    return tr;
   }
   function link(href, text) {
     var td = document.createElement("td");
@@ -72,8 +81,8 @@
     var who = cell(c.assignee || "—");
     who.setAttribute("data-field", "assignee");
     tr.appendChild(who);
-    tr.appendChild(cell(lang === "hi" ? c.reason_hi : c.reason_en, "small"));
-    return tr;
+    tr.appendChild(cell(lang === "hi" ? c.reason_hi : c.reason_en, "small wide-cell"));
+    return labelled(tr);
   }
   function show(c) {
     var found = body.querySelector('tr[data-case="' + c.case_id + '"]');

@@ -1,0 +1,137 @@
+"""The control room in a real headless Chromium: an operator watches a tamper case arrive live,
+assigns it, and disconnects the meter with a reason; each control-room page is saved on a
+phone and a desktop, in Hindi and in English."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from bijli.bootstrap import Platform
+from bijli.headend.records import MeterEvent
+from bijli.kernel.time import epoch
+from bijli.protocol.events import EventCode
+from bijli.vigilance.handlers import open_due_cases
+from bijli.vigilance.rules import shipped_rules
+from tests.browser.conftest import NOW, OPERATOR, submit
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+pytestmark = pytest.mark.browser
+
+SIZES = {"phone": (360, 800), "desktop": (1440, 900)}
+WAIT_S = 20
+
+
+def shoot(driver: WebDriver, folder: Path, page: str) -> None:
+    """The page as it stands, saved as ``<page>-<phone|desktop>-<hi|en>.png`` in both sizes."""
+    lang = driver.find_element("css selector", "html").get_attribute("lang")
+    for size, (width, height) in SIZES.items():
+        driver.set_window_size(width, height)
+        full = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(width, max(height, min(int(full) + 120, 5000)))
+        driver.save_screenshot(str(folder / f"{page}-{size}-{lang}.png"))
+    driver.set_window_size(1366, 900)
+
+
+def wait_for(driver: WebDriver, css: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    WebDriverWait(driver, WAIT_S).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def magnet_at(platform: Platform, meter_id: str) -> None:
+    """A magnet held to the meter: its event stored as the head-end stores it, then the cases' round."""
+    at = NOW - timedelta(minutes=3)
+    with platform.store.transaction() as uow:
+        uow.received.add_events([MeterEvent(meter_id=meter_id, code=EventCode.MAGNET, occurred_at=epoch(at))], NOW)
+    open_due_cases(platform.store, shipped_rules(), NOW)
+
+
+def test_an_operator_sees_a_tamper_case_arrive_live_assigns_it_and_disconnects_the_meter(
+    chrome: WebDriver, base_url: str, browser_platform: Platform, screenshots: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
+
+    meter_id = browser_platform.reads.meters(3, 0)[2].meter_id
+    chrome.get(f"{base_url}/operations/cases?lang=en")
+    wait_for(chrome, "section[data-live][data-connected='1']")
+    assert not chrome.find_elements(By.CSS_SELECTOR, f"tr[data-case] a[href='/operations/meters/{meter_id}']")
+
+    magnet_at(browser_platform, meter_id)  # the page is not reloaded: the case arrives on the live stream
+    arrived = f"tr[data-case].is-new a[href='/operations/meters/{meter_id}']"
+    wait_for(chrome, arrived)
+    row = chrome.find_element(By.CSS_SELECTOR, arrived).find_element(By.XPATH, "./ancestor::tr")
+    assert "New" in row.text and "High" in row.text
+    shoot(chrome, screenshots, "control-cases")
+
+    submit(chrome, row.find_element(By.CSS_SELECTOR, "a[href^='/operations/cases/']"))
+    Select(chrome.find_element(By.CSS_SELECTOR, "[data-testid=case-step]")).select_by_value("assign")
+    assignee = chrome.find_element(By.CSS_SELECTOR, "[data-testid=case-assignee-input]")
+    assignee.clear()
+    assignee.send_keys("je.sharma")
+    chrome.find_element(By.CSS_SELECTOR, "[data-testid=case-reason]").send_keys("Magnet alarm: site visit today")
+    submit(chrome, chrome.find_element(By.CSS_SELECTOR, "[data-testid=case-send]"))
+    assert chrome.find_element(By.CSS_SELECTOR, "[data-testid=case-status]").text == "Assigned"
+    assert chrome.find_element(By.CSS_SELECTOR, "[data-testid=case-assignee]").text == "je.sharma"
+    history = chrome.find_element(By.CSS_SELECTOR, "[data-testid=case-history]").text
+    assert OPERATOR in history and "Magnet alarm: site visit today" in history
+    shoot(chrome, screenshots, "control-case")
+
+    submit(chrome, chrome.find_element(By.CSS_SELECTOR, "[data-testid=case-meter]"))
+    Select(chrome.find_element(By.CSS_SELECTOR, "[data-testid=console-action]")).select_by_value("relay_disconnect")
+    send = chrome.find_element(By.CSS_SELECTOR, "[data-testid=console-send]")
+    send.click()  # no reason: the browser holds the form back, nothing is asked
+    assert chrome.find_element(By.CSS_SELECTOR, "[data-testid=console-reason]").get_property("validity")["valueMissing"]
+    before = len(browser_platform.queries.commands_of(meter_id, 100))
+    chrome.find_element(By.CSS_SELECTOR, "[data-testid=console-reason]").send_keys("Magnet tamper confirmed on site")
+    submit(chrome, send)
+    assert "is queued" in chrome.find_element(By.CSS_SELECTOR, "[data-testid=command-asked]").text
+    asked = browser_platform.queries.commands_of(meter_id, 100)
+    assert len(asked) == before + 1
+    assert (asked[0].action, asked[0].reason, asked[0].requested_by) == (
+        "relay_disconnect",
+        "Magnet tamper confirmed on site",
+        OPERATOR,
+    )
+    assert (
+        "Magnet tamper confirmed on site" in chrome.find_element(By.CSS_SELECTOR, "[data-testid=meter-commands]").text
+    )
+    shoot(chrome, screenshots, "control-meter")
+
+
+@pytest.mark.parametrize("lang", ["hi", "en"])
+def test_the_control_rooms_pages_on_a_phone_and_a_desktop(
+    chrome: WebDriver, base_url: str, browser_platform: Platform, screenshots: Path, lang: str
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    meter_id = browser_platform.reads.meters(1, 0)[0].meter_id
+    pages = {
+        "control-overview": "/operations",
+        "control-fleet": "/operations/fleet?by=transformer",
+        "control-meters": "/operations/meters",
+        "control-silent": "/operations/meters?view=silent",
+        "control-commands": "/operations/commands",
+        "control-cases": "/operations/cases?status=all",
+        "control-meter": f"/operations/meters/{meter_id}",
+    }
+    chrome.get(f"{base_url}/operations/meters?lang={lang}")
+    for name, path in pages.items():
+        chrome.get(base_url + path)
+        if name != "control-overview":
+            assert chrome.find_element(By.CSS_SELECTOR, "html").get_attribute("lang") == lang
+            switch = chrome.find_element(By.CSS_SELECTOR, "[data-testid^=lang-]").text
+            assert switch == ("English" if lang == "hi" else "हिन्दी")
+        chrome.set_window_size(360, 800)
+        wide, seen = chrome.execute_script("const d = document.documentElement; return [d.scrollWidth, d.clientWidth];")
+        assert wide <= seen, f"{name} is {wide} px wide on a phone showing {seen} px (it scrolls sideways)"
+        shoot(chrome, screenshots, name)
+    chrome.get(f"{base_url}/operations/meters?lang=en")
