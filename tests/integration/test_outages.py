@@ -84,6 +84,19 @@ def test_a_feeder_losing_supply_is_one_outage_however_its_last_gasps_arrive(stor
     assert reads.outages(OutageFilter(), 10) == [ended]
 
 
+def test_an_ended_outage_at_the_edge_of_the_lookback_is_not_written_twice(store: Store) -> None:
+    from bijli.network.handlers import LOOKBACK
+    from bijli.network.outages import GATHER
+
+    log(store, on("CL-F01-DT01") + on("CL-F01-DT02"), EventCode.POWER_FAILURE, OFF)
+    find_outages(store, OFF + timedelta(seconds=5))
+    log(store, on("CL-F01-DT01") + on("CL-F01-DT02"), EventCode.POWER_RESTORED, OFF + timedelta(minutes=45))
+    for late in (timedelta(minutes=50), LOOKBACK - timedelta(seconds=1), LOOKBACK + GATHER / 2, LOOKBACK + GATHER):
+        find_outages(store, OFF + late)  # rounds go on, every minute in a scenario run
+    (only,) = OutageReads(store.engine).outages(OutageFilter(), 10)
+    assert (only.outage.subject, only.outage.ended_at) == (FEEDER, OFF + timedelta(minutes=45))
+
+
 def test_a_meter_inside_an_outage_is_told_so_before_and_after_the_round(store: Store) -> None:
     meter, elsewhere = on("CL-F01-DT02")[0], on("MR-F01-DT01")[0]
     log(store, on("CL-F01-DT02"), EventCode.POWER_FAILURE, OFF)

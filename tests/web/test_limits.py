@@ -44,6 +44,7 @@ def lists(meter_id: str) -> list[tuple[str, dict[str, str], str]]:
         ("/api/v1/reports/non-communicating", {"hours": "1"}, "items"),  # every meter, two days on
         ("/api/v1/fleet/connectivity", {}, "groups"),
         ("/api/v1/usage", {"level": "meter", "day": DAY}, "items"),
+        ("/api/v1/balances", {"day": DAY}, "items"),
         ("/api/v1/audit", {}, "items"),
         ("/api/v1/commands/bulk", {}, "items"),
         ("/api/v1/reconciliation", {"state": "all"}, "items"),

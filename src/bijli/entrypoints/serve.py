@@ -24,13 +24,13 @@ from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SystemClock
 from bijli.kernel.unit import StoreUnavailable
 from bijli.mdm.handlers import run_vee
-from bijli.network.handlers import find_outages
+from bijli.network.handlers import balance_due, find_outages
 from bijli.payments.handlers import RECONCILE_EVERY, reconcile
 from bijli.prepaid.policy import uppcl
 from bijli.protocol import topics
 from bijli.protocol.keys import SiteKeys
 from bijli.supply.handlers import decide_all_due
-from bijli.vigilance.handlers import OPEN_EVERY, open_due_cases
+from bijli.vigilance.handlers import OPEN_EVERY, find_hooking, open_due_cases
 from bijli.vigilance.rules import shipped_rules
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,29 @@ async def reconcile_every(platform: Platform, period_s: float) -> None:
             log.warning("store unavailable (%s); reconciliation skipped, next in %.0f s", e, period_s)
         except Exception:  # a failed round is logged and tried again next time
             log.exception("reconciliation round failed")
+
+
+BALANCE_ROUND_S = 60.0
+
+
+async def balance_every(platform: Platform, period_s: float = BALANCE_ROUND_S) -> None:
+    """The energy balance: every `period_s`, each day whose readings settled since its balance
+    was worked out is worked out again (at most every few minutes a day: `balance_due`); a
+    flagged transformer opens its hooking case (`find_hooking`)."""
+    while True:
+        await asyncio.sleep(period_s)
+        try:
+            done = await asyncio.to_thread(balance_due, platform.store, SystemClock().now())
+            if done.days:
+                log.info("balance: %d days, %d transformers, %d flagged", done.days, done.transformers, done.flagged)
+            if done.flagged:
+                opened = await asyncio.to_thread(find_hooking, platform.store, SystemClock().now())
+                if opened:
+                    log.info("hooking: %d cases opened", len(opened))
+        except StoreUnavailable as e:  # the days stay due; the next round takes them
+            log.warning("store unavailable (%s); balance round skipped, next in %.0f s", e, period_s)
+        except Exception:  # a failed round is logged and tried again next time
+            log.exception("balance round failed")
 
 
 SUPPLY_EVERY_S = 5.0
@@ -239,6 +262,7 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
         tasks.append(asyncio.create_task(headend.run()))
         tasks.append(asyncio.create_task(vee_every(platform, vee_period_s)))
         tasks.append(asyncio.create_task(reconcile_every(platform, RECONCILE_EVERY.total_seconds())))
+        tasks.append(asyncio.create_task(balance_every(platform)))
         who = f" as {address.username}" if address.username else ""
         console.print(f"head-end ingesting from [bold]{address}[/bold]{who}")
         # Commands go out on the head-end's own broker connection.

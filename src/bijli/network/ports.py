@@ -1,11 +1,14 @@
-"""What the network area needs from a store, as repositories of one unit of work."""
+"""What the network area needs from a store, as repositories of one unit of work: the outages',
+and the energy accounting's (the readings as transformers' days, a table for the days worked out)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
+from bijli.network.balance import Balance, TransformerDay
 from bijli.network.outages import Failure, Link, Outage, Place, StoredOutage
 
 
@@ -48,3 +51,59 @@ class OutageBook(Protocol):
 class OutageUnit(Protocol):
     @property
     def outages(self) -> OutageBook: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DayRecord:
+    """A transformer's day as it is stored: its intervals, balance and judgement."""
+
+    day: TransformerDay
+    balance: Balance
+    unexplained_w: int | None
+    night_w: int | None
+    excess_w: int | None
+    flagged: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredDay:
+    """A transformer's day read back."""
+
+    day: TransformerDay
+    unexplained_w: int | None
+    night_w: int | None
+    excess_w: int | None
+    flagged: bool
+    computed_at: datetime
+
+
+class EnergyBook(Protocol):
+    def days_due(self, first: date, now: datetime, every: timedelta) -> list[date]:
+        """IST days from `first` whose energy changed since their balance was worked out."""
+        ...
+
+    def transformer_days(self, day: date) -> list[TransformerDay]:
+        """Every metered transformer's intervals of `day`, from the readings."""
+        ...
+
+    def save(self, records: Sequence[DayRecord], now: datetime) -> None: ...
+
+    def stored(
+        self,
+        first: date,
+        last: date,
+        transformer: str | None = None,
+        feeder: str | None = None,
+        area: str | None = None,
+    ) -> list[StoredDay]: ...
+
+    def flagged(self, first: date, last: date) -> list[StoredDay]: ...
+
+    def consumer_intervals(self, transformer: str, day: date) -> dict[str, list[int | None]]:
+        """Each consumer meter's Wh per interval of the day (None: no reading)."""
+        ...
+
+
+class EnergyUnit(Protocol):
+    @property
+    def energy(self) -> EnergyBook: ...

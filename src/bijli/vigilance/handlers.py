@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Final
 
 from bijli.alerts.model import Alert, AlertKind
+from bijli.kernel.time import ist_day
 from bijli.kernel.unit import Transactions
+from bijli.network.balance import transformer_balance
 from bijli.network.handlers import outage_at
+from bijli.network.losses import HOURS_PER_INTERVAL, fit
+from bijli.network.ports import StoredDay
 from bijli.vigilance.cases import (
     Case,
     CaseAction,
@@ -25,7 +29,16 @@ from bijli.vigilance.cases import (
     SubjectLevel,
     take_step,
 )
-from bijli.vigilance.ports import CaseFilter, CaseUnit, DueCaseUnit, EvidenceUnit, Surroundings
+from bijli.vigilance.hooking import case_key, opening, rank
+from bijli.vigilance.ports import (
+    CaseFilter,
+    CaseUnit,
+    DueCaseUnit,
+    EvidenceUnit,
+    HookingUnit,
+    Opened,
+    Surroundings,
+)
 from bijli.vigilance.rules import CaseRules, openings
 
 OPEN_EVERY: Final = timedelta(seconds=1)
@@ -58,13 +71,7 @@ def open_cases(
         return [o.case_id for o in _open_in(uow, openings, now)]
 
 
-@dataclass(frozen=True, slots=True)
-class _Written:
-    case_id: str
-    new: bool
-
-
-def _open_in(uow: CaseUnit, wanted: Sequence[CaseOpening], now: datetime | None) -> list[_Written]:
+def _open_in(uow: CaseUnit, wanted: Sequence[CaseOpening], now: datetime | None) -> list[Opened]:
     for o in wanted:
         o.check()
     opened = uow.cases.open(wanted, now or max(o.opened_at for o in wanted))
@@ -86,7 +93,7 @@ def _open_in(uow: CaseUnit, wanted: Sequence[CaseOpening], now: datetime | None)
     ]
     if alerts:
         uow.alerts.raise_alerts(alerts, now or max(a.raised_at for a in alerts))
-    return [_Written(w.case_id, w.new) for w in opened]
+    return opened
 
 
 @dataclass(slots=True)
@@ -210,3 +217,58 @@ __all__ = [
     "open_due_cases",
     "surroundings",
 ]
+
+
+# ---------------------------------------------------------------------------- hooking
+
+HOOKING_DAYS_BACK: Final = 1
+"""`find_hooking` looks at the flagged days from this many days before `now`'s."""
+HOOKING_HISTORY_DAYS: Final = 7
+"""Earlier days a household's usual day is taken from, and a flagged run is traced back over."""
+
+
+def find_hooking(store: Transactions[HookingUnit], now: datetime) -> list[str]:
+    """Open a hooking case (subject: the transformer) for every run of flagged days of a
+    transformer that has none yet, its consumers ranked by how well their own pattern explains
+    the missing energy; the ids of the cases this call opened (a run with a case already is
+    left alone: its key is known)."""
+    today = ist_day(now)
+    openings: dict[str, CaseOpening] = {}
+    with store.transaction() as uow:
+        energy = uow.energy
+        flagged = energy.flagged(today - timedelta(days=HOOKING_DAYS_BACK), today)
+        runs: dict[str, tuple[StoredDay, date]] = {}
+        for s in flagged:
+            earlier = energy.stored(
+                s.day.day - timedelta(days=HOOKING_HISTORY_DAYS), s.day.day, transformer=s.day.transformer
+            )
+            by_day = {e.day.day: e for e in earlier}
+            first = s.day.day
+            while (prev := by_day.get(first - timedelta(days=1))) is not None and prev.flagged:
+                first -= timedelta(days=1)
+            runs[case_key(s.day.transformer, first)] = (s, first)  # the run's latest day wins
+        known = uow.cases.known_keys(list(runs))
+        for key, (s, first) in runs.items():
+            if key in known:
+                continue
+            day = s.day.day
+            f = fit(s.day.slots)
+            reference_wh = ((s.unexplained_w or 0) - (s.excess_w or 0)) * HOURS_PER_INTERVAL
+            unexplained = [None if r is None else r - reference_wh for r in (f.residual_wh if f else ())]
+            history: dict[str, list[Sequence[int | None]]] = {}
+            for back in range(1, HOOKING_HISTORY_DAYS + 1):
+                earlier_day = day - timedelta(days=back)
+                for meter_id, series in energy.consumer_intervals(s.day.transformer, earlier_day).items():
+                    history.setdefault(meter_id, []).append(series)
+            ranked = rank(unexplained, energy.consumer_intervals(s.day.transformer, day), history)
+            openings[key] = opening(
+                balance=transformer_balance(s.day),
+                area=s.day.area,
+                first_day=first,
+                excess_w=s.excess_w or 0,
+                unexplained_w=s.unexplained_w,
+                night_w=s.night_w,
+                ranked=ranked,
+                at=now,
+            )
+    return open_cases(store, list(openings.values()), now)

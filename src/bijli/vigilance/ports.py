@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bijli.alerts.ports import Outbox
-from bijli.network.ports import OutageBook
+from bijli.network.ports import EnergyBook, OutageBook
 from bijli.vigilance.cases import Case, CaseAction, CaseOpening, Moved, Status, Step
 
 
@@ -164,3 +164,10 @@ class EvidenceUnit(Protocol):
     def cases(self) -> CaseBook: ...
     @property
     def vigilance_evidence(self) -> Evidence: ...
+
+
+class HookingUnit(CaseUnit, Protocol):
+    """What looking for hooking needs besides opening cases: the transformers' stored days."""
+
+    @property
+    def energy(self) -> EnergyBook: ...

@@ -30,6 +30,7 @@ from bijli.web import (
     control,
     control_cases,
     display,
+    energy_api,
     events_api,
     language,
     login,
@@ -100,6 +101,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(meters_api.router(ctx))
     app.include_router(onboarding_api.router(ctx))
     app.include_router(reports_api.router(ctx))
+    app.include_router(energy_api.router(ctx))
     app.include_router(payments_api.router(ctx))
     app.include_router(accounts_api.router(ctx))
     app.include_router(alerts_api.router(ctx))

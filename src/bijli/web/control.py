@@ -21,7 +21,6 @@ from bijli.adapters.db.control import (
     LEVELS,
     METER_EXCEPTIONS,
     METER_SORTS,
-    ControlReads,
     Exception_,
     GroupSort,
     Level,
@@ -116,7 +115,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     """The control room's pages over one platform."""
     pages = APIRouter(include_in_schema=False)
     auth = Auth(ctx)
-    control = ControlReads(ctx.reads.engine)
+    control = ctx.reads.control
 
     def render(request: Request, name: str, values: dict[str, Any]) -> HTMLResponse:
         return render_page(ctx, templates, request, name, values)
@@ -222,7 +221,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "sort": order,
                 "desc": bool(desc),
                 "places": control.places(),
-                "counts": control.count_exceptions(now, ctx.online_since(), STUCK_AFTER),
+                "counts": control.exceptions(now, ctx.online_since(), STUCK_AFTER),
             },
         )
 
@@ -243,7 +242,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "rows": rows,
                 "pager": pager,
                 "q": q,
-                "counts": control.count_exceptions(now, ctx.online_since(), STUCK_AFTER),
+                "counts": control.exceptions(now, ctx.online_since(), STUCK_AFTER),
             },
         )
 
@@ -266,7 +265,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "rows": rows,
                 "pager": pager,
                 "q": q,
-                "counts": control.count_exceptions(now, ctx.online_since(), STUCK_AFTER),
+                "counts": control.exceptions(now, ctx.online_since(), STUCK_AFTER),
             },
         )
 
@@ -288,7 +287,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         who = identity_of(request)
         shown = _day(day) or (ist_day(m.last_interval) if m.last_interval else ist_day(ctx.clock.now()))
         readings = ctx.platform.queries.readings(meter_id, ist_midnight(shown), ist_midnight(shown + timedelta(days=1)))
-        events = [{"row": e, "name": _event_name(e.code)} for e in control.events_of(meter_id)]
+        events = [{"row": e, "name": _event_name(e.code)} for e in ctx.platform.events.meter_events(meter_id, 50)]
         return render(
             request,
             "control_meter.html",

@@ -11,7 +11,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from bijli.access.model import Permission
-from bijli.adapters.db.control import ControlReads
 from bijli.adapters.db.queries import MeterView
 from bijli.alerts import handlers as alerts
 from bijli.kernel.time import ist_day, ist_midnight
@@ -64,7 +63,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     """The pages' routes over one platform."""
     pages = APIRouter(include_in_schema=False)
     auth = Auth(ctx)
-    control = ControlReads(ctx.reads.engine)
+    control = ctx.reads.control
 
     def today() -> date:
         return ist_day(ctx.clock.now())

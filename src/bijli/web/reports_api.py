@@ -82,8 +82,17 @@ class UsageItem(BaseModel):
     transformer: str | None = Field(default=None, exclude_if=_absent)
     feeder: str | None = Field(default=None, exclude_if=_absent)
     area: str | None = Field(default=None, exclude_if=_absent)
-    kwh: str = Field(pattern=r"^\d+\.\d{3}$", description="Actual kWh over the days, exact to the Wh.")
+    kwh: str = Field(
+        pattern=r"^\d+\.\d{3}$",
+        description="Actual kWh over the days, exact to the Wh; above the meter, the consumers' meters' only.",
+    )
     intervals: int
+    supplied_kwh: str | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="Above the meter: actual kWh the transformers' own meters measured going in "
+        "(absent when none of them reported); never added to `kwh`.",
+    )
 
 
 class Usage(Paged):

@@ -150,22 +150,46 @@ def usage(
     engine: Engine, level: Level, first: date, last: date, limit: int | None = None, offset: int = 0
 ) -> list[dict[str, Any]]:
     """Actual kWh over the IST days [first, last] per meter, transformer, feeder or area, in key
-    order; `limit` of them (default: all) after skipping `offset`."""
+    order; `limit` of them (default: all) after skipping `offset`.
+
+    Above the meter, `kwh` is what the consumers' meters recorded and `supplied_kwh` what the
+    transformers' own meters (those on no account) measured going in: never the two added up.
+    """
     d, m = t.meter_daily.c, t.meters.c
     key = {"meter": m.meter_id, "transformer": m.transformer, "feeder": m.feeder, "area": m.area}[level]
-    q = (
-        sa.select(key.label("key"), sa.func.sum(d.wh).label("wh"), sa.func.sum(d.intervals).label("intervals"))
-        .join(t.meters, m.meter_id == d.meter_id)
-        .where(d.day >= first, d.day <= last)
-        .group_by(key)
-        .order_by(key)
-        .limit(limit)
-        .offset(offset)
-    )
+    if level == "meter":
+        q = sa.select(
+            key.label("key"),
+            sa.func.sum(d.wh).label("wh"),
+            sa.func.sum(d.intervals).label("intervals"),
+        ).join(t.meters, m.meter_id == d.meter_id)
+    else:
+        served = sa.select(t.installations.c.meter_id).distinct().subquery()
+        consumer = served.c.meter_id.is_not(None)
+        q = (
+            sa.select(
+                key.label("key"),
+                sa.func.coalesce(sa.func.sum(sa.case((consumer, d.wh), else_=0)), 0).label("wh"),
+                sa.func.coalesce(sa.func.sum(sa.case((consumer, d.intervals), else_=0)), 0).label("intervals"),
+                sa.func.sum(sa.case((consumer, None), else_=d.wh)).label("supplied_wh"),
+            )
+            .join(t.meters, m.meter_id == d.meter_id)
+            .outerjoin(served, served.c.meter_id == d.meter_id)
+        )
+    q = q.where(d.day >= first, d.day <= last).group_by(key).order_by(key).limit(limit).offset(offset)
     with engine.connect() as conn:
-        return [
-            {level: row.key, "kwh": kwh_text(int(row.wh)), "intervals": int(row.intervals)} for row in conn.execute(q)
-        ]
+        rows = conn.execute(q).all()
+    if level == "meter":
+        return [{level: r.key, "kwh": kwh_text(int(r.wh)), "intervals": int(r.intervals)} for r in rows]
+    return [
+        {
+            level: r.key,
+            "kwh": kwh_text(int(r.wh)),
+            "intervals": int(r.intervals),
+            "supplied_kwh": None if r.supplied_wh is None else kwh_text(int(r.supplied_wh)),
+        }
+        for r in rows
+    ]
 
 
 class SqlReports:

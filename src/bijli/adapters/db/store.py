@@ -23,6 +23,7 @@ from bijli.adapters.db.alerts import SqlAlerts
 from bijli.adapters.db.cases import SqlCaseEvents, SqlCaseEvidence, SqlCases
 from bijli.adapters.db.charging import SqlDayCharges, SqlInstallations, SqlRegisters
 from bijli.adapters.db.commands import SqlCommands
+from bijli.adapters.db.energy import SqlEnergy
 from bijli.adapters.db.faults import translated
 from bijli.adapters.db.ledger import SqlBillingMonths, SqlLedger
 from bijli.adapters.db.meter_keys import SqlMeterKeys
@@ -77,6 +78,7 @@ class SqlUnit:
         self.trails = SqlPaymentTrails(conn)
         self.alerts = SqlAlerts(conn)
         self.supply = SqlSupply(conn)
+        self.energy = SqlEnergy(conn)
         self.outages = SqlOutages(conn)
         self.cases = SqlCases(conn)
         self.vigilance_events = SqlCaseEvents(conn)

@@ -26,6 +26,7 @@ from bijli.entrypoints.cli import (
     quarantine,
     report,
     scenario,
+    theft,
     token,
 )
 from bijli.entrypoints.cli.demo import demo
@@ -53,6 +54,7 @@ app.add_typer(mdm.app, name="mdm")
 app.add_typer(meters.app, name="meters")
 app.add_typer(quarantine.app, name="quarantine")
 app.add_typer(scenario.app, name="scenario")
+app.add_typer(theft.app, name="theft")
 app.add_typer(bench.app, name="bench")
 
 

@@ -1,0 +1,106 @@
+"""What a transformer's losses are made of, fitted from its own day of intervals (pure).
+
+Per interval the loss (energy in less energy billed) is modelled as
+
+    loss = constant + k * energy in + r * (energy in)^2 + lights * night
+
+the constant being the no-load part and anything else drawn all day (a hook), `k` the meters'
+errors within their class, `r` the I²R part that grows with the square of the load and
+`lights` street lights on a schedule (legitimate unmetered load at night). The fit is a
+score's input, not an energy total: floats are fine here; the balance itself stays in Wh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import time
+
+from bijli.kernel.time import INTERVALS_PER_DAY
+from bijli.network.balance import Slot
+
+HOURS_PER_INTERVAL = 0.25
+NIGHT = (time(18, 0), time(6, 0))
+"""Street lights burn from dusk to dawn, IST."""
+
+
+def is_night(slot: int, night: tuple[time, time] = NIGHT) -> bool:
+    """Whether the IST day's interval number `slot` (0 = 00:00-00:15) falls in the night."""
+    minute = slot * 15
+    on, off = night[0].hour * 60 + night[0].minute, night[1].hour * 60 + night[1].minute
+    return minute >= on or minute < off if on > off else on <= minute < off
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fit:
+    """A day's loss of one transformer split into its parts (watts, and per-interval residuals)."""
+
+    constant_w: float
+    """No-load loss plus anything drawn around the clock without a meter."""
+    night_w: float
+    """Extra drawn at night only (street lights)."""
+    proportional: float
+    """Share of the energy in lost in proportion to it (meter errors)."""
+    quadratic: float
+    """Wh lost per (Wh in)² in an interval (the I²R part)."""
+    points: int
+    residual_wh: tuple[float | None, ...]
+    """Per interval: loss not explained by the technical parts (constant included); None where
+    the transformer's meter did not read."""
+
+
+def _solve(a: list[list[float]], b: list[float]) -> list[float] | None:
+    """Gaussian elimination with partial pivoting; None if singular."""
+    n = len(b)
+    m = [[*row, b[i]] for i, row in enumerate(a)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
+        if abs(m[pivot][col]) < 1e-12:
+            return None
+        m[col], m[pivot] = m[pivot], m[col]
+        for r in range(n):
+            if r != col:
+                f = m[r][col] / m[col][col]
+                for c in range(col, n + 1):
+                    m[r][c] -= f * m[col][c]
+    return [m[i][n] / m[i][i] for i in range(n)]
+
+
+def fit(slots: Sequence[Slot], night: tuple[time, time] = NIGHT) -> Fit | None:
+    """The least-squares split of the day's per-interval losses; None with too few intervals
+    to tell the parts apart (fewer than 12 read by the transformer's meter)."""
+    rows: list[tuple[int, float, float]] = []
+    for i, s in enumerate(slots[:INTERVALS_PER_DAY]):
+        if s.supplied_wh is not None:
+            rows.append((i, float(s.supplied_wh), float(s.supplied_wh - s.billed_wh)))
+    if len(rows) < 12:
+        return None
+    scale = max(1.0, max(abs(x) for _, x, _ in rows))  # keeps the normal equations well scaled
+    nights = [1.0 if is_night(i, night) else 0.0 for i, _, _ in rows]
+    has_night = 0 < sum(nights) < len(rows)
+    features = [
+        [1.0, x / scale, (x / scale) ** 2] + ([n] if has_night else [])
+        for (_, x, _), n in zip(rows, nights, strict=True)
+    ]
+    k = len(features[0])
+    ata = [[sum(f[i] * f[j] for f in features) for j in range(k)] for i in range(k)]
+    for i in range(1, k):
+        ata[i][i] += 1e-9 * len(rows)  # a whisper of ridge: a flat day still solves
+    aty = [sum(f[i] * y for f, (_, _, y) in zip(features, rows, strict=True)) for i in range(k)]
+    coef = _solve(ata, aty)
+    if coef is None:
+        return None
+    const, lin, quad = coef[0], coef[1], coef[2]
+    lights = coef[3] if has_night else 0.0
+    by_slot: dict[int, float] = {}
+    for (i, x, y), n in zip(rows, nights, strict=True):
+        technical = lin * (x / scale) + quad * (x / scale) ** 2 + lights * n
+        by_slot[i] = y - technical
+    return Fit(
+        constant_w=const / HOURS_PER_INTERVAL,
+        night_w=lights / HOURS_PER_INTERVAL,
+        proportional=lin / scale,
+        quadratic=quad / scale**2,
+        points=len(rows),
+        residual_wh=tuple(by_slot.get(i) for i in range(min(len(slots), INTERVALS_PER_DAY))),
+    )
