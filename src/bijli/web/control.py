@@ -287,7 +287,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         who = identity_of(request)
         shown = _day(day) or (ist_day(m.last_interval) if m.last_interval else ist_day(ctx.clock.now()))
         readings = ctx.platform.queries.readings(meter_id, ist_midnight(shown), ist_midnight(shown + timedelta(days=1)))
-        events = [{"row": e, "name": _event_name(e.code)} for e in control.events_of(meter_id)]
+        events = [{"row": e, "name": _event_name(e.code)} for e in ctx.platform.events.meter_events(meter_id, 50)]
         return render(
             request,
             "control_meter.html",

@@ -19,7 +19,8 @@ def catalogue() -> Catalogue:
 
 
 class Texts:
-    """The control room's words (and the base page's full keys) in one language: ``t("fleet")``; ``t("n_of_total", first=1, ...)`` fills the fields."""
+    """The control room's words (and the base page's full keys) in one language: ``t("fleet")``;
+    ``t("n_of_total", first=1, ...)`` fills the fields."""
 
     def __init__(self, lang: Lang) -> None:
         self.lang = lang

@@ -114,14 +114,6 @@ class ItemRow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class EventRow:
-    id: int
-    code: int
-    occurred_at: datetime
-    received_at: datetime
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class LedgerRow:
     id: int
     kind: str
@@ -434,17 +426,6 @@ class ControlReads:
                 )
                 for x in rows
             ], total
-
-    def events_of(self, meter_id: str, limit: int = 50) -> list[EventRow]:
-        """The meter's newest events."""
-        e = t.events.c
-        q = sa.select(e.id, e.code, e.occurred_at, e.received_at).where(e.meter_id == meter_id)
-        with self.engine.connect() as conn:
-            rows = conn.execute(q.order_by(e.occurred_at.desc(), e.id.desc()).limit(limit))
-            return [
-                EventRow(id=int(r.id), code=int(r.code), occurred_at=r.occurred_at, received_at=r.received_at)
-                for r in rows
-            ]
 
     def ledger_of(self, account_no: str, limit: int = 30) -> list[LedgerRow]:
         """The account's newest ledger entries."""
