@@ -30,7 +30,15 @@ from bijli.vigilance.cases import (
     take_step,
 )
 from bijli.vigilance.hooking import case_key, opening, rank
-from bijli.vigilance.ports import CaseFilter, CaseUnit, DueCaseUnit, EvidenceUnit, HookingUnit, Surroundings
+from bijli.vigilance.ports import (
+    CaseFilter,
+    CaseUnit,
+    DueCaseUnit,
+    EvidenceUnit,
+    HookingUnit,
+    Opened,
+    Surroundings,
+)
 from bijli.vigilance.rules import CaseRules, openings
 
 OPEN_EVERY: Final = timedelta(seconds=1)
@@ -63,13 +71,7 @@ def open_cases(
         return [o.case_id for o in _open_in(uow, openings, now)]
 
 
-@dataclass(frozen=True, slots=True)
-class _Written:
-    case_id: str
-    new: bool
-
-
-def _open_in(uow: CaseUnit, wanted: Sequence[CaseOpening], now: datetime | None) -> list[_Written]:
+def _open_in(uow: CaseUnit, wanted: Sequence[CaseOpening], now: datetime | None) -> list[Opened]:
     for o in wanted:
         o.check()
     opened = uow.cases.open(wanted, now or max(o.opened_at for o in wanted))
@@ -91,7 +93,7 @@ def _open_in(uow: CaseUnit, wanted: Sequence[CaseOpening], now: datetime | None)
     ]
     if alerts:
         uow.alerts.raise_alerts(alerts, now or max(a.raised_at for a in alerts))
-    return [_Written(w.case_id, w.new) for w in opened]
+    return opened
 
 
 @dataclass(slots=True)
