@@ -20,6 +20,7 @@ from bijli.network.balance import transformer_balance
 from bijli.network.handlers import outage_at
 from bijli.network.losses import HOURS_PER_INTERVAL, fit
 from bijli.network.ports import StoredDay
+from bijli.vigilance.anomalies import Anomaly, AnomalyKind, ranked
 from bijli.vigilance.cases import (
     Case,
     CaseAction,
@@ -31,6 +32,7 @@ from bijli.vigilance.cases import (
 )
 from bijli.vigilance.hooking import case_key, opening, rank
 from bijli.vigilance.ports import (
+    AnomalyUnit,
     CaseFilter,
     CaseUnit,
     DueCaseUnit,
@@ -272,3 +274,22 @@ def find_hooking(store: Transactions[HookingUnit], now: datetime) -> list[str]:
                 at=now,
             )
     return open_cases(store, list(openings.values()), now)
+
+
+# ---------------------------------------------------------------------------- anomalies
+
+
+def score_anomalies(
+    store: Transactions[AnomalyUnit],
+    day: date,
+    *,
+    area: str | None = None,
+    transformer: str | None = None,
+    kind: AnomalyKind | None = None,
+    min_score: float = 0.0,
+) -> list[Anomaly]:
+    """Every consumer meter's day scored for anomalies (of one area, transformer or kind),
+    highest score first, each with its reason in words."""
+    with store.transaction() as uow:
+        days = uow.anomaly_facts.meter_days(day, area, transformer)
+    return ranked(days, kind, min_score)

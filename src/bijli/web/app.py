@@ -24,6 +24,7 @@ from bijli.web import (
     access_api,
     accounts_api,
     alerts_api,
+    anomalies_api,
     api,
     cases_api,
     commands_api,
@@ -102,6 +103,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(onboarding_api.router(ctx))
     app.include_router(reports_api.router(ctx))
     app.include_router(energy_api.router(ctx))
+    app.include_router(anomalies_api.router(ctx))
     app.include_router(payments_api.router(ctx))
     app.include_router(accounts_api.router(ctx))
     app.include_router(alerts_api.router(ctx))
