@@ -42,9 +42,9 @@ def find_outages(store: Transactions[OutageUnit], now: datetime) -> OutageReport
     the meters' links, and keep them (one record each, grown or ended as the facts come in)."""
     with store.transaction() as uow:
         book = uow.outages
-        open_since = [s.outage.started_at for s in book.recent(now) if s.outage.ended_at is None]
-        since = min([now - LOOKBACK, *open_since]) - GATHER
-        stored = book.recent(since)
+        # Every open outage, however old, and those begun in the window (one query).
+        stored = book.recent(now - LOOKBACK - GATHER)
+        since = min([now - LOOKBACK, *(s.outage.started_at for s in stored if s.outage.ended_at is None)]) - GATHER
         failures = book.power_failures(since)
         places = book.places({f.meter_id for f in failures})
         # A cluster at the window's edge may have lost its first last gasps to it: it is one
