@@ -10,6 +10,11 @@ a meter not tampered with before; the meter logs it and its event frame is publi
 at once. A watcher asks `GET /api/v1/cases` every 50 ms as an operator's token and notes when
 each meter's case first appears. Prints one JSON line: the time to case of every tamper
 (p50, p90, p99, the most), how many never became a case, and the limit (5 s).
+
+With `--load-meters N`, N more meters' readings (`--load-rounds` past 15-minute rounds of
+them, sealed as the twin seals them) are published at `--load-rate` readings a second for as
+long as the tampering lasts, so the tampers' frames queue with a fleet's readings at the
+broker and the head-end, as they would at an interval boundary.
 """
 
 from __future__ import annotations
@@ -29,15 +34,21 @@ from pathlib import Path
 from typing import Annotated
 
 import httpx
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.progress import Progress
 
 from bench import BenchError
 from bench.database import dedicated_database
+from bench.ingest_frames import fleet_rounds
+from bench.ingest_publisher import publish_all
 from bijli import settings as settings_mod
 from bijli.access.handlers import create_token
 from bijli.access.model import Role
+from bijli.adapters.brokers.address import BrokerAddress
+from bijli.adapters.db import engine as db
+from bijli.adapters.db import schema as t
 from bijli.bootstrap import bootstrap
 from bijli.fleet.city import build_city
 from bijli.fleet.commissioning import commission_city
@@ -123,6 +134,21 @@ def _wait_for(base: str, proc: subprocess.Popen[bytes]) -> None:
     raise BenchError("bijli serve did not answer within 60 s")
 
 
+async def _with_load(
+    tampering: asyncio.Future[dict[str, float]] | asyncio.Task[dict[str, float]],
+    load: list[list[bytes]],
+    broker: str,
+    rate: float,
+) -> dict[str, float]:
+    """The tampering, with the load's readings published beside it (if any)."""
+    if not load:
+        return await tampering
+    loading = asyncio.create_task(publish_all(BrokerAddress.parse(broker), load, "ttc-load", rate))
+    sent = await tampering
+    await loading
+    return sent
+
+
 async def _tamper(
     twin: FleetTwin, settings: settings_mod.Settings, tampers: int, gap_s: float, progress: Progress
 ) -> dict[str, float]:
@@ -148,7 +174,18 @@ async def _tamper(
     return sent
 
 
-def run(url: str, broker: str, *, meters: int, tampers: int, gap_s: float, wait_s: float) -> dict[str, object]:
+def run(
+    url: str,
+    broker: str,
+    *,
+    meters: int,
+    tampers: int,
+    gap_s: float,
+    wait_s: float,
+    load_meters: int = 0,
+    load_rounds: int = 0,
+    load_rate: float = 1000.0,
+) -> dict[str, object]:
     if tampers > meters:
         raise BenchError("each tamper is on a meter of its own: --tampers at most --meters")
     dedicated_database(url, fresh=True)
@@ -160,10 +197,20 @@ def run(url: str, broker: str, *, meters: int, tampers: int, gap_s: float, wait_
             data_dir=data_dir, database_url=url, broker_url=broker, topic_root=root, new_site=True
         )
         platform = bootstrap(settings)
-        city = build_city(meters)
+        everyone = build_city(meters + load_meters)
+        city, loaders = everyone[:meters], everyone[meters:]
         now = datetime.now(UTC)
         begin = utc_from_epoch(epoch(now) - epoch(now) % INTERVAL_S)
-        commission_city(platform.store, settings.tariff_code, city, begin - INTERVAL * 96)
+        commission_city(platform.store, settings.tariff_code, everyone, begin - INTERVAL * 96)
+        tariff = builtin_tariffs()[settings.tariff_code]
+        load: list[list[bytes]] = []
+        load_readings = 0
+        if loaders and load_rounds:
+            first = begin - INTERVAL * (load_rounds + 1)
+            rounds = fleet_rounds(
+                FleetTwin(loaders, [], settings.site_keys, tariff, start=first, root=root), first, 0, load_rounds
+            )
+            load, load_readings = rounds.packets(4), rounds.readings
         token = create_token(platform.store, f"bench-{secrets.token_hex(3)}", Role.OPERATOR, "bench", now)
         platform.close()
         port = _free_port()
@@ -174,10 +221,13 @@ def run(url: str, broker: str, *, meters: int, tampers: int, gap_s: float, wait_
             _wait_for(base, proc)
             time.sleep(2.0)  # the head-end subscribed, the cases' round running
             watcher.start()
-            twin = FleetTwin(
-                city, [], settings.site_keys, builtin_tariffs()[settings.tariff_code], start=begin, root=root
-            )
-            sent = asyncio.run(_tamper(twin, settings, tampers, gap_s, progress))
+            twin = FleetTwin(city, [], settings.site_keys, tariff, start=begin, root=root)
+
+            async def both() -> dict[str, float]:
+                tampering = asyncio.create_task(_tamper(twin, settings, tampers, gap_s, progress))
+                return await _with_load(tampering, load, broker, load_rate)
+
+            sent = asyncio.run(both())
             waiting = progress.add_task("waiting for the cases", total=len(sent))
             deadline = time.monotonic() + wait_s
             while time.monotonic() < deadline and not set(sent) <= set(watcher.seen):
@@ -190,6 +240,12 @@ def run(url: str, broker: str, *, meters: int, tampers: int, gap_s: float, wait_
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+    engine = db.create(url)
+    try:
+        with engine.connect() as conn:
+            stored = int(conn.execute(sa.select(sa.func.count()).select_from(t.readings)).scalar_one())
+    finally:
+        engine.dispose()
     took = [watcher.seen[m] - at for m, at in sent.items() if m in watcher.seen]
     if not took:
         raise BenchError("no tamper became a case: is the broker the one bijli serve ingests from?")
@@ -208,6 +264,10 @@ def run(url: str, broker: str, *, meters: int, tampers: int, gap_s: float, wait_
         "p99_within_limit": p99 < LIMIT_S and len(took) == len(sent),
         "p99_over_limit": round(p99 / LIMIT_S, 3),
         "watch_every_s": WATCH_EVERY_S,
+        "load_meters": load_meters,
+        "load_readings": load_readings,
+        "load_rate_per_s": load_rate if load_readings else 0,
+        "load_readings_stored": stored,
         "api_polls": watcher.polls,
         "broker": broker,
         "cpus": os.cpu_count(),
@@ -228,6 +288,9 @@ def main(
     tampers: Annotated[int, typer.Option(min=1, help="Tampers, each on a meter of its own.")] = 100,
     gap: Annotated[float, typer.Option(min=0.0, help="Seconds between one tamper and the next.")] = 0.25,
     wait: Annotated[float, typer.Option(min=1.0, help="Seconds to wait for the last cases.")] = 30.0,
+    load_meters: Annotated[int, typer.Option(min=0, help="More meters whose readings load the stack meanwhile.")] = 0,
+    load_rounds: Annotated[int, typer.Option(min=0, help="Past 15-minute rounds of their readings.")] = 4,
+    load_rate: Annotated[float, typer.Option(min=1.0, help="Their readings published per second.")] = 1000.0,
     database_url: Annotated[
         str, typer.Option("--database-url", help="PostgreSQL database of the benchmark's own.")
     ] = DEFAULT_URL,
@@ -237,7 +300,17 @@ def main(
 ) -> None:
     """Time from a tamper's event frame to its case through the API, live; one JSON line."""
     try:
-        figures = run(database_url, broker_url, meters=meters, tampers=tampers, gap_s=gap, wait_s=wait)
+        figures = run(
+            database_url,
+            broker_url,
+            meters=meters,
+            tampers=tampers,
+            gap_s=gap,
+            wait_s=wait,
+            load_meters=load_meters,
+            load_rounds=load_rounds,
+            load_rate=load_rate,
+        )
     except BenchError as e:
         Console(stderr=True).print(f"[red]{e}[/red]")
         raise typer.Exit(1) from e

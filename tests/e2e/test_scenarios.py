@@ -16,7 +16,7 @@ from rich.console import Console
 
 from bijli import settings
 from bijli.bootstrap import Platform, bootstrap
-from bijli.entrypoints.scenario_run import run_in_process
+from bijli.entrypoints.scenario_run import ROUND_S, run_in_process
 from bijli.fleet.scenario import parse
 from bijli.fleet.twin import Outgoing
 from bijli.kernel.time import IST
@@ -176,6 +176,13 @@ def test_each_tamper_reaches_the_store_with_its_code_and_a_hotspot_recharge_work
             )
         ]
         assert codes == ([occurred, restored] if restored else [occurred]), name
+    # Every tamper is a case of its own kind, opened by the platform's next round after its event
+    # reached the store (a modem being removed still gets its event out); a power failure is none.
+    cases = rows(platform, "SELECT subject_id, kind, opened_at FROM cases WHERE subject_level = 'meter'")
+    assert sorted((m, k) for m, k, _ in cases) == sorted((m, n) for n, m in meters.items() if n != "power_failure")
+    for meter_id, kind, opened_at in cases:
+        opened = datetime.fromisoformat(str(opened_at)).replace(tzinfo=UTC)
+        assert at(11) <= opened <= at(11) + timedelta(seconds=ROUND_S), (meter_id, kind, opened)
     (redeemed,) = rows(
         platform, "SELECT amount_paise, redeemed_at, received_at FROM token_redemptions WHERE meter_id = 'KNMR0000021'"
     )

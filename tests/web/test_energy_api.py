@@ -24,13 +24,15 @@ DAY = date(2026, 11, 3)
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, EnergyCity]]:
     """Three days of 250 consumers on five metered transformers; one of them hooked with 500 W
-    from the second day, one with street lights."""
+    from the second day (where a household's meter also records nothing on the third), one with
+    street lights."""
     p = bootstrap(settings.build(data_dir=Path(tmp_path_factory.mktemp("energy")), broker_url="memory", new_site=True))
     ec = energy_city(p, 250, datetime(2026, 10, 1, 6, 30, tzinfo=UTC))
     hooked, lit = ec.transformers[2].transformer, ec.transformers[3].transformer
     for n in range(3):
         day = FIRST + timedelta(days=n)
-        feed_day(p, ec, day, hooks_w={hooked: 500.0} if n else {}, lights_w={lit: 400.0})
+        silent = {ec.on(hooked)[5].meter_id: 0.0} if n == 2 else {}
+        feed_day(p, ec, day, hooks_w={hooked: 500.0} if n else {}, lights_w={lit: 400.0}, recorded_share=silent)
         balance_due(p.store, ist_midnight(day) + timedelta(days=1, minutes=10))
     yield p, ec
     p.store.dispose()
@@ -102,3 +104,20 @@ def test_a_day_without_a_balance_is_404_with_its_reason(
     assert r.status_code == 404 and "no balance" in r.json()["detail"]
     assert api.get("/api/v1/transformers/XX-NOPE/balance", params={"day": "2026-11-03"}).status_code == 404
     assert api.get("/api/v1/balances", params={"level": "pole"}).status_code == 422
+
+
+def test_anomalies_are_listed_ranked_with_their_reasons_and_filtered(
+    city: tuple[Platform, EnergyCity], make_client: MakeClient
+) -> None:
+    p, ec = city
+    api = make_client(p)
+    silent = ec.on(ec.transformers[2].transformer)[5].meter_id
+    r = api.get("/api/v1/anomalies", params={"day": DAY.isoformat()})
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert (items[0]["meter_id"], items[0]["kind"]) == (silent, "flat_zero")
+    assert items[0]["reason_en"] and items[0]["reason_hi"] and 0 < items[0]["score"] <= 1
+    none = api.get("/api/v1/anomalies", params={"day": DAY.isoformat(), "area": "Nowhere"}).json()["items"]
+    assert none == []
+    assert api.get("/api/v1/anomalies", params={"kind": "meteor"}).status_code == 422
+    assert api.get("/api/v1/anomalies", params={"min_score": "2"}).status_code == 422

@@ -124,3 +124,10 @@ def test_a_consumer_sees_neither(platform: Platform, make_client: MakeClient) ->
     anonymous = make_client(platform, NOW, role=None)
     assert anonymous.get("/api/v1/events").status_code == 401
     assert anonymous.get("/api/v1/outages").status_code == 401
+
+
+def test_the_meters_page_says_each_events_incident_in_either_language(api: TestClient) -> None:
+    english = api.get(f"/operations/meters/{CL[0]}").text
+    assert english.count("Lasted 0 h 10 min · 2 times") == 3  # the two magnets and their restoration
+    assert "10 मिनट चली · 2 बार" in api.get(f"/operations/meters/{CL[0]}", params={"lang": "hi"}).text
+    assert "Still on" in api.get(f"/operations/meters/{CL[1]}", params={"lang": "en"}).text

@@ -45,6 +45,7 @@ def lists(meter_id: str) -> list[tuple[str, dict[str, str], str]]:
         ("/api/v1/fleet/connectivity", {}, "groups"),
         ("/api/v1/usage", {"level": "meter", "day": DAY}, "items"),
         ("/api/v1/balances", {"day": DAY}, "items"),
+        ("/api/v1/anomalies", {"day": DAY}, "items"),
         ("/api/v1/audit", {}, "items"),
         ("/api/v1/commands/bulk", {}, "items"),
         ("/api/v1/reconciliation", {"state": "all"}, "items"),

@@ -49,6 +49,8 @@ from bijli.prepaid.handlers import record_recharge
 from bijli.protocol.keys import SiteKeys
 from bijli.protocol.tokens import issue_token
 from bijli.supply.handlers import SupplyReport, decide_all_due
+from bijli.vigilance.handlers import open_due_cases
+from bijli.vigilance.rules import shipped_rules
 
 ROUND_S = 300
 """How often, in simulated seconds, the platform's own work runs between interval boundaries."""
@@ -178,10 +180,12 @@ async def run_in_process(
         dispatcher.totals.add(await dispatcher.tick())
         downlink.deliver()
         await asyncio.to_thread(find_outages, platform.store, clock.now())
+        await asyncio.to_thread(open_due_cases, platform.store, case_rules, clock.now())
         while (await asyncio.to_thread(deliver_due, platform.store, senders, clock.now())).claimed >= ALERT_BATCH:
             pass
 
     hooks = _hooks(platform, twin, cfg.site_keys, webhook=True)
+    case_rules = shipped_rules()
     rounds = [0]
     try:
         with Progress(console=console, transient=True) as bar:

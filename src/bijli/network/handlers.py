@@ -16,6 +16,7 @@ from bijli.network.outages import (
     Outage,
     OutageLevel,
     covering,
+    ended_operator_outages,
     operator_outages,
     power_outages,
     reconcile,
@@ -41,9 +42,9 @@ def find_outages(store: Transactions[OutageUnit], now: datetime) -> OutageReport
     the meters' links, and keep them (one record each, grown or ended as the facts come in)."""
     with store.transaction() as uow:
         book = uow.outages
-        open_since = [s.outage.started_at for s in book.recent(now) if s.outage.ended_at is None]
-        since = min([now - LOOKBACK, *open_since]) - GATHER
-        stored = book.recent(since)
+        # Every open outage, however old, and those begun in the window (one query).
+        stored = book.recent(now - LOOKBACK - GATHER)
+        since = min([now - LOOKBACK, *(s.outage.started_at for s in stored if s.outage.ended_at is None)]) - GATHER
         failures = book.power_failures(since)
         places = book.places({f.meter_id for f in failures})
         # A cluster at the window's edge may have lost its first last gasps to it: it is one
@@ -53,11 +54,17 @@ def find_outages(store: Transactions[OutageUnit], now: datetime) -> OutageReport
             for o in power_outages(failures, places, book.meters_on() if failures else {})
             if o.started_at >= since + GATHER
         ]
-        links = book.links()
-        operators = sorted({link.operator for link in links if link.operator is not None})
+        displaced, reporting = book.displaced(now), book.reporting(now)
+        operators = sorted({op for _area, op in reporting} | {d.operator for d in displaced if d.operator is not None})
         no_supply = frozenset(f.meter_id for f in failures if f.ended_at is None)
-        operator = operator_outages(links, operators, now, no_supply)
-        saves, drops = reconcile(stored, [*power, *operator], links, now)
+        operator = operator_outages(displaced, reporting, operators, now, no_supply)
+        found = [*power, *operator]
+        back_at = {
+            o.key: back
+            for o in ended_operator_outages(stored, found)
+            if (back := book.returned(o.meter_ids, o.started_at)) is not None
+        }
+        saves, drops = reconcile(stored, found, back_at, now)
         book.drop(drops)  # first: a grown outage may take the key of one it swallowed
         book.save(saves, now)
     return OutageReport(

@@ -20,6 +20,7 @@ from bijli.network.balance import transformer_balance
 from bijli.network.handlers import outage_at
 from bijli.network.losses import HOURS_PER_INTERVAL, fit
 from bijli.network.ports import StoredDay
+from bijli.vigilance.anomalies import Anomaly, AnomalyKind, ranked
 from bijli.vigilance.cases import (
     Case,
     CaseAction,
@@ -30,7 +31,16 @@ from bijli.vigilance.cases import (
     take_step,
 )
 from bijli.vigilance.hooking import case_key, opening, rank
-from bijli.vigilance.ports import CaseFilter, CaseUnit, DueCaseUnit, EvidenceUnit, HookingUnit, Surroundings
+from bijli.vigilance.ports import (
+    AnomalyUnit,
+    CaseFilter,
+    CaseUnit,
+    DueCaseUnit,
+    EvidenceUnit,
+    HookingUnit,
+    Opened,
+    Surroundings,
+)
 from bijli.vigilance.rules import CaseRules, openings
 
 OPEN_EVERY: Final = timedelta(seconds=1)
@@ -63,13 +73,7 @@ def open_cases(
         return [o.case_id for o in _open_in(uow, openings, now)]
 
 
-@dataclass(frozen=True, slots=True)
-class _Written:
-    case_id: str
-    new: bool
-
-
-def _open_in(uow: CaseUnit, wanted: Sequence[CaseOpening], now: datetime | None) -> list[_Written]:
+def _open_in(uow: CaseUnit, wanted: Sequence[CaseOpening], now: datetime | None) -> list[Opened]:
     for o in wanted:
         o.check()
     opened = uow.cases.open(wanted, now or max(o.opened_at for o in wanted))
@@ -91,7 +95,7 @@ def _open_in(uow: CaseUnit, wanted: Sequence[CaseOpening], now: datetime | None)
     ]
     if alerts:
         uow.alerts.raise_alerts(alerts, now or max(a.raised_at for a in alerts))
-    return [_Written(w.case_id, w.new) for w in opened]
+    return opened
 
 
 @dataclass(slots=True)
@@ -270,3 +274,22 @@ def find_hooking(store: Transactions[HookingUnit], now: datetime) -> list[str]:
                 at=now,
             )
     return open_cases(store, list(openings.values()), now)
+
+
+# ---------------------------------------------------------------------------- anomalies
+
+
+def score_anomalies(
+    store: Transactions[AnomalyUnit],
+    day: date,
+    *,
+    area: str | None = None,
+    transformer: str | None = None,
+    kind: AnomalyKind | None = None,
+    min_score: float = 0.0,
+) -> list[Anomaly]:
+    """Every consumer meter's day scored for anomalies (of one area, transformer or kind),
+    highest score first, each with its reason in words."""
+    with store.transaction() as uow:
+        days = uow.anomaly_facts.meter_days(day, area, transformer)
+    return ranked(days, kind, min_score)

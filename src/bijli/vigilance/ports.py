@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from bijli.alerts.ports import Outbox
 from bijli.network.ports import EnergyBook, OutageBook
+from bijli.vigilance.anomalies import MeterDay
 from bijli.vigilance.cases import Case, CaseAction, CaseOpening, Moved, Status, Step
 
 
@@ -171,3 +172,14 @@ class HookingUnit(CaseUnit, Protocol):
 
     @property
     def energy(self) -> EnergyBook: ...
+
+
+class AnomalyFacts(Protocol):
+    def meter_days(self, day: date, area: str | None = None, transformer: str | None = None) -> list[MeterDay]:
+        """Every consumer meter with readings on `day` (of one area or transformer, or all)."""
+        ...
+
+
+class AnomalyUnit(Protocol):
+    @property
+    def anomaly_facts(self) -> AnomalyFacts: ...

@@ -24,9 +24,11 @@ from bijli.web import (
     access_api,
     accounts_api,
     alerts_api,
+    anomalies_api,
     api,
     cases_api,
     commands_api,
+    consumer_pages,
     control,
     control_cases,
     display,
@@ -102,12 +104,14 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(onboarding_api.router(ctx))
     app.include_router(reports_api.router(ctx))
     app.include_router(energy_api.router(ctx))
+    app.include_router(anomalies_api.router(ctx))
     app.include_router(payments_api.router(ctx))
     app.include_router(accounts_api.router(ctx))
     app.include_router(alerts_api.router(ctx))
     app.include_router(events_api.router(ctx))
     app.include_router(cases_api.router(ctx))
     app.include_router(pages.router(ctx, templates))
+    app.include_router(consumer_pages.router(ctx, templates))
     app.include_router(control.router(ctx, templates))
     app.include_router(control_cases.router(ctx, templates))
     app.include_router(recharge.router(ctx, templates))

@@ -21,7 +21,6 @@ from bijli.adapters.db.control import (
     LEVELS,
     METER_EXCEPTIONS,
     METER_SORTS,
-    ControlReads,
     Exception_,
     GroupSort,
     Level,
@@ -40,7 +39,7 @@ from bijli.web.chart import day_chart
 from bijli.web.context import WebContext, relay_state
 from bijli.web.display import day_text, kwh_text
 from bijli.web.limits import FIRST_DAY, LAST_DAY, MAX_OFFSET, in_calendar
-from bijli.web.texts_control import Texts, catalogue, language_of, remember_language
+from bijli.web.texts_control import Texts, language_of
 
 T = TypeVar("T")
 PAGE_SIZE = 50
@@ -116,7 +115,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     """The control room's pages over one platform."""
     pages = APIRouter(include_in_schema=False)
     auth = Auth(ctx)
-    control = ControlReads(ctx.reads.engine)
+    control = ctx.reads.control
 
     def render(request: Request, name: str, values: dict[str, Any]) -> HTMLResponse:
         return render_page(ctx, templates, request, name, values)
@@ -222,7 +221,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "sort": order,
                 "desc": bool(desc),
                 "places": control.places(),
-                "counts": control.count_exceptions(now, ctx.online_since(), STUCK_AFTER),
+                "counts": control.exceptions(now, ctx.online_since(), STUCK_AFTER),
             },
         )
 
@@ -243,7 +242,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "rows": rows,
                 "pager": pager,
                 "q": q,
-                "counts": control.count_exceptions(now, ctx.online_since(), STUCK_AFTER),
+                "counts": control.exceptions(now, ctx.online_since(), STUCK_AFTER),
             },
         )
 
@@ -266,7 +265,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "rows": rows,
                 "pager": pager,
                 "q": q,
-                "counts": control.count_exceptions(now, ctx.online_since(), STUCK_AFTER),
+                "counts": control.exceptions(now, ctx.online_since(), STUCK_AFTER),
             },
         )
 
@@ -288,7 +287,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         who = identity_of(request)
         shown = _day(day) or (ist_day(m.last_interval) if m.last_interval else ist_day(ctx.clock.now()))
         readings = ctx.platform.queries.readings(meter_id, ist_midnight(shown), ist_midnight(shown + timedelta(days=1)))
-        events = [{"row": e, "name": _event_name(e.code)} for e in control.events_of(meter_id)]
+        events = [{"row": e, "name": _event_name(e.code)} for e in ctx.platform.events.meter_events(meter_id, 50)]
         return render(
             request,
             "control_meter.html",
@@ -362,24 +361,23 @@ def render_page(
 ) -> HTMLResponse:
     """A control-room page in the request's language (remembered when `?lang=` chose it)."""
     lang = language_of(request)
-    response = templates.TemplateResponse(
+    texts = Texts(lang)
+    return templates.TemplateResponse(
         request,
         name,
         {
             **values,
             "lang": lang,
-            "t": Texts(lang),
+            "t": texts,
             "d": lambda day: day_text(day, lang),
             "at": lambda moment: moment_text(moment, lang),
             "kwh": energy_text,
-            "known": catalogue(),
+            "known": texts,
             "event_name": _event_name,
             "link": lambda **c: _link(request, **c),
             "now": ctx.clock.now(),
         },
     )
-    remember_language(request, response)
-    return response
 
 
 async def form_fields(request: Request) -> dict[str, str]:

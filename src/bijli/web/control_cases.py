@@ -10,7 +10,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from bijli.access.model import CASE_STEP_PERMISSION, Permission
-from bijli.adapters.db.control import ControlReads
 from bijli.vigilance import handlers as vigilance
 from bijli.vigilance.cases import TRANSITIONS, Severity, StepRefused, StepRequest, SubjectLevel
 from bijli.vigilance.cases import Status as CaseStatus
@@ -41,7 +40,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     """The case pages over one platform."""
     pages = APIRouter(include_in_schema=False)
     auth = Auth(ctx)
-    control = ControlReads(ctx.reads.engine)
+    control = ctx.reads.control
 
     def render(request: Request, name: str, values: dict[str, Any]) -> HTMLResponse:
         return render_page(ctx, templates, request, name, values)
@@ -98,7 +97,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "places": control.places(),
                 "after": control.last_case_action(),
                 "live_area": area,
-                "counts": control.count_exceptions(now, ctx.online_since(), STUCK_AFTER),
+                "counts": control.exceptions(now, ctx.online_since(), STUCK_AFTER),
             },
         )
 

@@ -5,10 +5,12 @@ open-item tables, never the readings of the whole fleet)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -23,6 +25,7 @@ from bijli.kernel.time import INTERVALS_PER_DAY
 from bijli.mdm.meters import MeterStatus
 from bijli.protocol.relay import RelayState
 
+T = TypeVar("T")
 Level = Literal["area", "feeder", "transformer"]
 LEVELS: tuple[Level, ...] = ("area", "feeder", "transformer")
 GroupSort = Literal["name", "meters", "online", "sim2", "failovers", "collection", "energy"]
@@ -111,14 +114,6 @@ class ItemRow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class EventRow:
-    id: int
-    code: int
-    occurred_at: datetime
-    received_at: datetime
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class LedgerRow:
     id: int
     kind: str
@@ -133,11 +128,36 @@ def _like(text: str) -> str:
     return f"{escaped.lower()}%"
 
 
+KEPT_S = 30.0
+"""How long the exception views' counts and the places' names are kept before they are read again
+(every control-room page shows them; a count half a minute old is fine, each view lists the live rows)."""
+
+
 class ControlReads:
     """Read-only questions of the control room's pages."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, kept_s: float = KEPT_S) -> None:
         self.engine = engine
+        self._kept_s = kept_s
+        self._kept: dict[object, tuple[float, object]] = {}
+        self._lock = threading.Lock()
+
+    def _cached(self, key: object, work: Callable[[], T]) -> T:
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None and time.monotonic() - found[0] <= self._kept_s:
+                return cast(T, found[1])
+        value = work()
+        with self._lock:
+            if len(self._kept) > 64:
+                self._kept.clear()
+            self._kept[key] = (time.monotonic(), value)
+        return value
+
+    def exceptions(self, now: datetime, online_since: datetime, stuck_after: timedelta) -> dict[str, int]:
+        """`count_exceptions`, as counted at most `kept_s` seconds ago for a clock in the same half minute."""
+        window = int(now.timestamp() // self._kept_s)  # a clock far from the last one counts anew
+        return self._cached(("exceptions", window), lambda: self.count_exceptions(now, online_since, stuck_after))
 
     def newest_day(self, before: date | None = None) -> date | None:
         """The newest IST day (before `before`, if given) with any reading summed into the daily
@@ -156,7 +176,10 @@ class ControlReads:
             return conn.execute(sa.select(d.meter_id).where(d.day == day).limit(1)).first() is not None
 
     def places(self) -> dict[Level, list[str]]:
-        """Every area, feeder and transformer name, sorted (for the filters' choices)."""
+        """Every area, feeder and transformer name, sorted (for the filters' choices), as read at most `kept_s` ago."""
+        return self._cached("places", self._places)
+
+    def _places(self) -> dict[Level, list[str]]:
         m = t.meters.c
         found: dict[Level, list[str]] = {}
         with self.engine.connect() as conn:
@@ -403,17 +426,6 @@ class ControlReads:
                 )
                 for x in rows
             ], total
-
-    def events_of(self, meter_id: str, limit: int = 50) -> list[EventRow]:
-        """The meter's newest events."""
-        e = t.events.c
-        q = sa.select(e.id, e.code, e.occurred_at, e.received_at).where(e.meter_id == meter_id)
-        with self.engine.connect() as conn:
-            rows = conn.execute(q.order_by(e.occurred_at.desc(), e.id.desc()).limit(limit))
-            return [
-                EventRow(id=int(r.id), code=int(r.code), occurred_at=r.occurred_at, received_at=r.received_at)
-                for r in rows
-            ]
 
     def ledger_of(self, account_no: str, limit: int = 30) -> list[LedgerRow]:
         """The account's newest ledger entries."""

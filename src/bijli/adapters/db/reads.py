@@ -143,6 +143,10 @@ class Reads:
         self._closed_ttl_s = closed_ttl_s
         self._reports: dict[object, tuple[float, object]] = {}
         self._reports_lock = threading.Lock()
+        from bijli.adapters.db.control import ControlReads  # it builds on this module's meter select
+
+        self.control = ControlReads(engine)
+        """The control room's lists and counts (one per platform: its counts are kept for all its pages)."""
 
     def collection(self, day: date, now: datetime) -> Collection:
         """The day's data-collection rate (it reads the whole fleet's day: the dashboard and the

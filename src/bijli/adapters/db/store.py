@@ -20,6 +20,7 @@ from bijli.adapters.db.access import (
 )
 from bijli.adapters.db.accounts import SqlAccounts
 from bijli.adapters.db.alerts import SqlAlerts
+from bijli.adapters.db.anomalies import SqlAnomalyFacts
 from bijli.adapters.db.cases import SqlCaseEvents, SqlCaseEvidence, SqlCases
 from bijli.adapters.db.charging import SqlDayCharges, SqlInstallations, SqlRegisters
 from bijli.adapters.db.commands import SqlCommands
@@ -79,6 +80,7 @@ class SqlUnit:
         self.alerts = SqlAlerts(conn)
         self.supply = SqlSupply(conn)
         self.energy = SqlEnergy(conn)
+        self.anomaly_facts = SqlAnomalyFacts(conn)
         self.outages = SqlOutages(conn)
         self.cases = SqlCases(conn)
         self.vigilance_events = SqlCaseEvents(conn)
