@@ -42,6 +42,7 @@ def find_outages(store: Transactions[OutageUnit], now: datetime) -> OutageReport
     the meters' links, and keep them (one record each, grown or ended as the facts come in)."""
     with store.transaction() as uow:
         book = uow.outages
+        book.hold()  # several `bijli serve` workers: one round at a time, so one record per outage
         # Every open outage, however old, and those begun in the window (one query).
         stored = book.recent(now - LOOKBACK - GATHER)
         since = min([now - LOOKBACK, *(s.outage.started_at for s in stored if s.outage.ended_at is None)]) - GATHER
