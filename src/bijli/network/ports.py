@@ -35,6 +35,10 @@ class OutageBook(Protocol):
         """Meters in service silent or off their own SIM at `now` (`bijli.network.outages.is_displaced`)."""
         ...
 
+    def operators(self) -> list[str]:
+        """The operators the meters' SIMs are on (as their statuses name them)."""
+        ...
+
     def reporting(self, now: datetime) -> dict[tuple[str, str], Reporting]:
         """By (area, operator): meters in service reporting at `now`, and those of them on their own SIM."""
         ...

@@ -116,6 +116,11 @@ class SqlOutages:
             for r in self.conn.execute(q)
         ]
 
+    def operators(self) -> list[str]:
+        s = t.meter_state.c
+        q = sa.select(s.operator).where(s.operator.is_not(None)).distinct().order_by(s.operator)
+        return [str(o) for o in self.conn.execute(q).scalars()]
+
     def reporting(self, now: datetime) -> dict[tuple[str, str], Reporting]:
         m, s = t.meters.c, t.meter_state.c
         silent_since = now - SILENT_AFTER
