@@ -28,6 +28,7 @@ from bijli.web import (
     api,
     cases_api,
     commands_api,
+    consumer_pages,
     control,
     control_cases,
     display,
@@ -110,6 +111,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(events_api.router(ctx))
     app.include_router(cases_api.router(ctx))
     app.include_router(pages.router(ctx, templates))
+    app.include_router(consumer_pages.router(ctx, templates))
     app.include_router(control.router(ctx, templates))
     app.include_router(control_cases.router(ctx, templates))
     app.include_router(recharge.router(ctx, templates))
