@@ -37,6 +37,7 @@ from bijli.web import (
     language,
     login,
     meters_api,
+    my_data,
     onboarding_api,
     pages,
     payments_api,
@@ -112,6 +113,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(cases_api.router(ctx))
     app.include_router(pages.router(ctx, templates))
     app.include_router(consumer_pages.router(ctx, templates))
+    app.include_router(my_data.router(ctx))
     app.include_router(control.router(ctx, templates))
     app.include_router(control_cases.router(ctx, templates))
     app.include_router(recharge.router(ctx, templates))
