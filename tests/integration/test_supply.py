@@ -291,3 +291,56 @@ def test_running_charges_wake_an_account_only_once_they_use_up_its_headroom(stor
     # A charge taken back, or a ledger post, wakes it at once.
     charge(store, account, -100, now + timedelta(minutes=75))
     assert due_at(store, account) == now + timedelta(minutes=75)
+
+
+def cut_ordered(store: Store, meter: str, account: str) -> datetime:
+    """Drive an account from credit to supply's disconnect order (warned, emergency credit
+    over); when it was ordered."""
+    now = INSTALLED
+    post(store, account, EntryKind.RECHARGE, 50_000, "payment:pay-first", now)
+    decide(store, now)
+    post(store, account, EntryKind.DAY_CHARGE, -(balance(store, account) + 1_000), "day:1", now + timedelta(hours=1))
+    decided = now + timedelta(hours=1)
+    decide(store, decided)
+    while (wake := due_at(store, account)) is not None:
+        decide(store, wake)
+        decided = wake
+    assert [c.action for c in commands(store, meter)] == ["cutoff_permit", "relay_disconnect"]
+    return decided
+
+
+def test_a_disconnect_not_yet_sent_is_called_off_when_a_payment_lands(store: Store) -> None:
+    meter = CITY[0].meter_id
+    account = account_of(store, meter)
+    ordered = cut_ordered(store, meter, account)  # the meter is offline: nothing was sent
+    paid = ordered + timedelta(minutes=20)
+    post(store, account, EntryKind.RECHARGE, 100_000, "payment:pay-back", paid)
+    decide(store, paid)
+
+    _, cut = commands(store, meter)
+    assert cut.status == "failed"
+    assert cut.detail.startswith("called off: prepaid balance back to ₹") and "after payment pay-back" in cut.detail
+    assert [c.action for c in commands(store, meter)] == ["cutoff_permit", "relay_disconnect"]  # nothing to reconnect
+    assert relay(store, meter) != 0 and "disconnected" not in kinds(store, account)
+    with store.engine.connect() as conn:
+        s = supply_tables.supply_state.c
+        row = conn.execute(sa.select(supply_tables.supply_state).where(s.account_no == account)).one()
+    assert (row.cut_command_id, row.cut, row.negative_since) == (None, False, None)
+
+
+def test_a_disconnect_already_sent_when_a_payment_lands_settles_first(store: Store) -> None:
+    meter = CITY[0].meter_id
+    account = account_of(store, meter)
+    ordered = cut_ordered(store, meter, account)
+    _, cut = commands(store, meter)
+    with store.transaction() as uow:
+        state = uow.commands.states([cut.command_id])[cut.command_id]
+        assert uow.commands.move(state, Step(Status.SENT, "attempt 1"), ordered)
+    paid = ordered + timedelta(minutes=20)
+    post(store, account, EntryKind.RECHARGE, 100_000, "payment:pay-back", paid)
+    decide(store, paid)
+
+    assert commands(store, meter)[1].status == "sent"
+    with store.engine.connect() as conn:
+        s = supply_tables.supply_state.c
+        assert conn.execute(sa.select(s.cut_command_id).where(s.account_no == account)).scalar_one() == cut.command_id

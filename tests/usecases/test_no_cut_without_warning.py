@@ -35,7 +35,8 @@ class Command:
     args: dict[str, int]
     key: str
     expires_at: datetime
-    outcome: Outcome = Outcome.OPEN
+    outcome: Outcome = Outcome.QUEUED
+    """Queued until it reaches the meter (at once when the meter is online)."""
 
 
 @dataclass
@@ -104,7 +105,7 @@ class World:
         self._offline_policy(t)
 
     def _deliver(self, c: Command, t: datetime) -> None:
-        if c.outcome != Outcome.OPEN:
+        if c.outcome != Outcome.QUEUED:
             return
         if t >= c.expires_at:
             c.outcome = Outcome.ENDED
@@ -166,6 +167,12 @@ class World:
             if self.has_email:
                 self.deliveries.append((aid, "email", t + delay * 2, True))
         state = decision.state
+        for off in decision.call_off:  # ended if it has not reached the meter yet
+            called = self.commands[off.command_id]
+            if called.outcome == Outcome.QUEUED:
+                called.outcome = Outcome.ENDED
+            else:
+                state = dataclasses.replace(state, cut_command_id=off.command_id)
         for order in decision.orders:
             command = self.commands.setdefault(
                 order.idempotency_key, Command(order.action, dict(order.args), order.idempotency_key, order.expires_at)

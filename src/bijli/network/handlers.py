@@ -16,6 +16,7 @@ from bijli.network.outages import (
     Outage,
     OutageLevel,
     covering,
+    ended_operator_outages,
     operator_outages,
     power_outages,
     reconcile,
@@ -53,11 +54,17 @@ def find_outages(store: Transactions[OutageUnit], now: datetime) -> OutageReport
             for o in power_outages(failures, places, book.meters_on() if failures else {})
             if o.started_at >= since + GATHER
         ]
-        links = book.links()
-        operators = sorted({link.operator for link in links if link.operator is not None})
+        displaced, reporting = book.displaced(now), book.reporting(now)
+        operators = sorted({op for _area, op in reporting} | {d.operator for d in displaced if d.operator is not None})
         no_supply = frozenset(f.meter_id for f in failures if f.ended_at is None)
-        operator = operator_outages(links, operators, now, no_supply)
-        saves, drops = reconcile(stored, [*power, *operator], links, now)
+        operator = operator_outages(displaced, reporting, operators, now, no_supply)
+        found = [*power, *operator]
+        back_at = {
+            o.key: back
+            for o in ended_operator_outages(stored, found)
+            if (back := book.returned(o.meter_ids, o.started_at)) is not None
+        }
+        saves, drops = reconcile(stored, found, back_at, now)
         book.drop(drops)  # first: a grown outage may take the key of one it swallowed
         book.save(saves, now)
     return OutageReport(

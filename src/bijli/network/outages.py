@@ -121,7 +121,7 @@ class StoredOutage:
 
 
 def reconcile(
-    stored: Sequence[StoredOutage], found: Sequence[Outage], links: Sequence[Link], now: datetime
+    stored: Sequence[StoredOutage], found: Sequence[Outage], back_at: Mapping[str, datetime], now: datetime
 ) -> tuple[list[StoredOutage], list[int]]:
     """What to save and what to drop, given the outages kept and those found now.
 
@@ -129,7 +129,8 @@ def reconcile(
     that one's id, so a transformer outage that turns out to be its whole feeder's is one record
     that grew, and any other kept one it swallowed is dropped. An operator outage found is the
     open one of the same operator and area (its start and meters kept, new meters added); an
-    open operator outage no longer found has ended when its meters went back to their own SIM.
+    open operator outage no longer found has ended when its meters went back to their own SIM
+    (`back_at`: by outage key, the latest of its meters' returns; `now` when none is known).
     """
     saves: list[StoredOutage] = []
     drops: list[int] = []
@@ -169,24 +170,22 @@ def reconcile(
     for gone in kept_operator.values():
         saves.append(
             StoredOutage(
-                outage_id=gone.outage_id, outage=replace(gone.outage, ended_at=_back_at(gone.outage, links, now))
+                outage_id=gone.outage_id, outage=replace(gone.outage, ended_at=back_at.get(gone.outage.key, now))
             )
         )
     return saves, drops
 
 
-def _back_at(outage: Outage, links: Sequence[Link], now: datetime) -> datetime:
-    """When an operator outage's meters went back to their own SIM (the latest of them), or `now`."""
-    theirs = set(outage.meter_ids)
-    back = [
-        link.switched_at
-        for link in links
-        if link.meter_id in theirs
-        and link.sim == PREFERRED_SIM
-        and link.switched_at is not None
-        and link.switched_at > outage.started_at
+def ended_operator_outages(stored: Sequence[StoredOutage], found: Sequence[Outage]) -> list[Outage]:
+    """The open operator outages kept that are not found any more (their ends are to be looked up)."""
+    going_on = {(o.area, o.subject) for o in found if o.level is OutageLevel.OPERATOR}
+    return [
+        s.outage
+        for s in stored
+        if s.outage.level is OutageLevel.OPERATOR
+        and s.outage.ended_at is None
+        and (s.outage.area, s.outage.subject) not in going_on
     ]
-    return max(back, default=now)
 
 
 def power_outages(
@@ -265,51 +264,80 @@ def _feeders(outages: list[Outage], places: Mapping[str, Place], meters_on: Mapp
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class Reporting:
+    """Of an operator's meters in an area: those reporting at all, and those on their own SIM."""
+
+    reporting: int
+    home: int
+
+
+def is_displaced(link: Link, now: datetime) -> bool:
+    """Silent, or moved off its own SIM: what an operator outage is made of."""
+    silent = link.last_seen is None or link.last_seen < now - SILENT_AFTER
+    moved = link.sim is not None and link.sim != PREFERRED_SIM and link.switched_at is not None
+    return silent or moved
+
+
+def tally(links: Iterable[Link], now: datetime) -> tuple[list[Link], dict[tuple[str, str], Reporting]]:
+    """Links as `operator_outages` takes them: the displaced ones, and the others counted by
+    (area, operator) (what the store does in SQL for a whole fleet)."""
+    displaced: list[Link] = []
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    silent_since = now - SILENT_AFTER
+    for link in links:
+        if link.operator is None:
+            continue
+        if link.last_seen is not None and link.last_seen >= silent_since:
+            counts[(link.area, link.operator)][0] += 1
+        if is_displaced(link, now):
+            displaced.append(link)
+        else:
+            counts[(link.area, link.operator)][1] += 1
+    return displaced, {k: Reporting(reporting=r, home=h) for k, (r, h) in counts.items()}
+
+
 def operator_outages(
-    links: Iterable[Link], operators: Sequence[str], now: datetime, without_supply: frozenset[str] = frozenset()
+    displaced: Iterable[Link],
+    reporting: Mapping[tuple[str, str], Reporting],
+    operators: Sequence[str],
+    now: datetime,
+    without_supply: frozenset[str] = frozenset(),
 ) -> list[Outage]:
     """Operator outages going on at `now`: in an area, an operator's meters moved off it to
-    their other SIM or silent, while the area's other meters report. `operators`: the two
-    operators of the meters' SIMs; `without_supply`: meters whose last gasp is not restored."""
+    their other SIM or silent (`displaced`, see `tally`), while the area's other meters report.
+    `reporting`: by (area, operator) the meters reporting and those on their own SIM;
+    `operators`: the two operators of the meters' SIMs; `without_supply`: meters whose last
+    gasp is not restored (silent for want of supply, not of a network)."""
     silent_since = now - SILENT_AFTER
-    by_area: dict[str, list[Link]] = defaultdict(list)
-    for link in links:
-        if link.meter_id not in without_supply and link.operator is not None:
-            by_area[link.area].append(link)
+    moved: dict[tuple[str, str], list[tuple[str, datetime]]] = defaultdict(list)
+    for link in displaced:
+        if link.meter_id in without_supply or link.operator is None:
+            continue
+        left: str | None
+        if link.last_seen is None or link.last_seen < silent_since:
+            left, since = link.operator, link.last_seen
+        else:
+            left, since = _other(link.operator, operators), link.switched_at
+        if left is not None and since is not None:
+            moved[(link.area, left)].append((link.meter_id, since))
     found: list[Outage] = []
-    for area, area_links in sorted(by_area.items()):
-        displaced: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
-        home: dict[str, int] = defaultdict(int)
-        reporting: dict[str, int] = defaultdict(int)
-        for link in area_links:
-            silent = link.last_seen is None or link.last_seen < silent_since
-            assert link.operator is not None
-            left: str | None
-            if silent:
-                left, since = link.operator, link.last_seen
-            elif link.sim is not None and link.sim != PREFERRED_SIM and link.switched_at is not None:
-                left, since = _other(link.operator, operators), link.switched_at
-                reporting[link.operator] += 1
-            else:
-                home[link.operator] += 1
-                reporting[link.operator] += 1
-                continue
-            if left is not None and since is not None:
-                displaced[left].append((link.meter_id, since))
-        for operator, moved in sorted(displaced.items()):
-            share = len(moved) / (len(moved) + home[operator])
-            others_report = sum(n for op, n in reporting.items() if op != operator) + home[operator] > 0
-            if len(moved) >= OPERATOR_MIN_METERS and share >= OPERATOR_MIN_SHARE and others_report:
-                found.append(
-                    Outage(
-                        level=OutageLevel.OPERATOR,
-                        subject=operator,
-                        area=area,
-                        started_at=min(at for _m, at in moved),
-                        ended_at=None,
-                        meter_ids=tuple(sorted(m for m, _at in moved)),
-                    )
+    nobody = Reporting(reporting=0, home=0)
+    for (area, operator), gone in sorted(moved.items()):
+        home = reporting.get((area, operator), nobody).home
+        share = len(gone) / (len(gone) + home)
+        others = sum(r.reporting for (a, op), r in reporting.items() if a == area and op != operator)
+        if len(gone) >= OPERATOR_MIN_METERS and share >= OPERATOR_MIN_SHARE and others + home > 0:
+            found.append(
+                Outage(
+                    level=OutageLevel.OPERATOR,
+                    subject=operator,
+                    area=area,
+                    started_at=min(at for _m, at in gone),
+                    ended_at=None,
+                    meter_ids=tuple(sorted(m for m, _at in gone)),
                 )
+            )
     return found
 
 

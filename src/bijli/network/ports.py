@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from bijli.network.balance import Balance, TransformerDay
-from bijli.network.outages import Failure, Link, Outage, Place, StoredOutage
+from bijli.network.outages import Failure, Link, Outage, Place, Reporting, StoredOutage
 
 
 class OutageBook(Protocol):
@@ -27,8 +27,16 @@ class OutageBook(Protocol):
         """Meters in service on each transformer, and transformers on each feeder (by their ids)."""
         ...
 
-    def links(self) -> list[Link]:
-        """Every meter in service with its connection as the head-end last knew it."""
+    def displaced(self, now: datetime) -> list[Link]:
+        """Meters in service silent or off their own SIM at `now` (`bijli.network.outages.is_displaced`)."""
+        ...
+
+    def reporting(self, now: datetime) -> dict[tuple[str, str], Reporting]:
+        """By (area, operator): meters in service reporting at `now`, and those of them on their own SIM."""
+        ...
+
+    def returned(self, meter_ids: Sequence[str], after: datetime) -> datetime | None:
+        """The latest moment one of these meters went back to its own SIM after `after`, if any did."""
         ...
 
     def recent(self, since: datetime) -> list[StoredOutage]:

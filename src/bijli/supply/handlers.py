@@ -18,10 +18,12 @@ from datetime import datetime, timedelta
 from bijli.alerts.model import Alert, AlertKind
 from bijli.headend.command_records import (
     CommandRequest,
+    CommandState,
     IdempotencyConflict,
     InvalidCommand,
     MeterNotInService,
 )
+from bijli.headend.commands import Status, Step
 from bijli.headend.handlers import queue_command
 from bijli.kernel.time import ist_day
 from bijli.kernel.unit import Transactions
@@ -92,7 +94,9 @@ def decide_due(
                 )
                 for a in decision.alerts
             ]
-            saved.append(_orders(uow, known.meter_id, decision, now, report))
+            saved.append(
+                _called_off(uow, known.meter_id, decision, _orders(uow, known.meter_id, decision, now, report), now)
+            )
         raised = uow.alerts.raise_alerts(_with_days_left(uow, alerts, facts, now), now) if alerts else []
         uow.supply.save(saved, now)
     report.accounts = len(states)
@@ -162,6 +166,20 @@ def _orders(
             report.reconnects += 1
         else:
             report.permits += 1
+    return state
+
+
+def _called_off(
+    uow: SupplyUnit, meter_id: str | None, decision: Decision, state: SupplyState, now: datetime
+) -> SupplyState:
+    """End the commands the decision calls off while they are still queued (a conditional
+    move, in this transaction: the dispatcher cannot send one and see it ended); one that went
+    out meanwhile stays the state's open command, to settle first."""
+    for off in decision.call_off:
+        queued = CommandState(off.command_id, meter_id or "", "relay_disconnect", Status.QUEUED, 0)
+        if uow.commands.move(queued, Step(Status.FAILED, off.reason), now):
+            continue
+        state = dataclasses.replace(state, cut_command_id=off.command_id)
     return state
 
 

@@ -15,7 +15,8 @@
 - before that, once the warnings are complete, a `cutoff_permit` for a meter that may be
   offline when its time comes (it cuts itself only with one, and not before `after`);
 - the reconnect as soon as the balance is back to `reconnect_at_paise` for a consumer supply cut,
-  keyed `supply:reconnect:<payment_id>` by the payment that brought it back.
+  keyed `supply:reconnect:<payment_id>` by the payment that brought it back; a disconnect
+  still queued then (its meter was not reachable yet) is called off instead of being sent.
 
 Every decision says when the account needs looking at again (`next_check_at`), or None: only a
 fact that changes its balance or relay makes it due again. It also says how far the running
@@ -65,6 +66,8 @@ class Notice(StrEnum):
 class Outcome(StrEnum):
     """What became of a command supply asked for, as far as supply cares."""
 
+    QUEUED = "queued"
+    """Not sent yet: it can still be called off."""
     OPEN = "open"
     CONFIRMED = "confirmed"
     ENDED = "ended"
@@ -150,10 +153,20 @@ class Order:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CallOff:
+    """A command supply asked for and no longer wants: ended before it is sent, if it is still
+    queued (one that went out meanwhile takes its course)."""
+
+    command_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Decision:
     alerts: tuple[Alerting, ...]
     orders: tuple[Order, ...]
     state: SupplyState
+    call_off: tuple[CallOff, ...] = ()
 
 
 def payment_of(reference: str | None) -> str | None:
@@ -273,8 +286,9 @@ def _decide(facts: AccountFacts, state: SupplyState, policy: PrepaidPolicy, now:
         s = dataclasses.replace(s, level_alerted=level, last_warned_at=now)
 
     if facts.balance_paise >= policy.reconnect_at_paise:
-        s = _back_in_credit(facts, s, now, orders)
-        return Decision(alerts=tuple(alerts), orders=tuple(orders), state=s)
+        call_off: list[CallOff] = []
+        s = _back_in_credit(facts, s, now, orders, call_off)
+        return Decision(alerts=tuple(alerts), orders=tuple(orders), state=s, call_off=tuple(call_off))
     if facts.balance_paise >= 0:  # between zero and the reconnect level: nothing to do yet
         return Decision(alerts=tuple(alerts), orders=tuple(orders), state=dataclasses.replace(s, next_check_at=None))
     s = _in_debt(facts, s, policy, now, alerts, orders)
@@ -283,7 +297,7 @@ def _decide(facts: AccountFacts, state: SupplyState, policy: PrepaidPolicy, now:
 
 def _settle_commands(facts: AccountFacts, s: SupplyState, alerts: list[Alerting]) -> SupplyState:
     """Take in what became of supply's open commands."""
-    if s.cut_command_id is not None and facts.cut_outcome not in (None, Outcome.OPEN):
+    if s.cut_command_id is not None and facts.cut_outcome not in (None, Outcome.QUEUED, Outcome.OPEN):
         if facts.cut_outcome == Outcome.CONFIRMED:
             alerts.append(
                 Alerting(
@@ -295,7 +309,7 @@ def _settle_commands(facts: AccountFacts, s: SupplyState, alerts: list[Alerting]
             s = dataclasses.replace(s, cut=True, cut_command_id=None)
         else:
             s = dataclasses.replace(s, cut_command_id=None, attempts=s.attempts + 1)
-    if s.reconnect_command_id is not None and facts.reconnect_outcome not in (None, Outcome.OPEN):
+    if s.reconnect_command_id is not None and facts.reconnect_outcome not in (None, Outcome.QUEUED, Outcome.OPEN):
         if facts.reconnect_outcome == Outcome.CONFIRMED:
             alerts.append(
                 Alerting(
@@ -319,8 +333,17 @@ def _low_balance(facts: AccountFacts, level: int) -> Alerting:
     )
 
 
-def _back_in_credit(facts: AccountFacts, s: SupplyState, now: datetime, orders: list[Order]) -> SupplyState:
-    """The balance is back: the spell ends; a consumer supply cut is reconnected."""
+def _back_in_credit(
+    facts: AccountFacts, s: SupplyState, now: datetime, orders: list[Order], call_off: list[CallOff]
+) -> SupplyState:
+    """The balance is back: the spell ends; a consumer supply cut is reconnected, a disconnect
+    not sent yet is called off."""
+    if s.cut_command_id is not None and facts.cut_outcome == Outcome.QUEUED:
+        payment = payment_of(facts.last_recharge_ref)
+        after = f" after payment {payment}" if payment else ""
+        reason = f"called off: prepaid balance back to {rupees(facts.balance_paise)}{after} before it was sent"
+        call_off.append(CallOff(command_id=s.cut_command_id, reason=reason))
+        s = dataclasses.replace(s, cut_command_id=None)
     cut_by_supply = s.cut or (s.permit_sent and facts.relay == 0)
     if s.negative_since is not None or s.permit_sent:
         s = dataclasses.replace(s, negative_since=None, notices=0, permit_sent=False)

@@ -28,6 +28,7 @@ READING = {
     Permission.READ_ACCOUNTS,
     Permission.READ_AUDIT,
     Permission.RECONCILIATION,  # reads the reconciliation items; resolving them is not a route
+    Permission.VIEW_CASES,  # reads the cases; working them is work_cases and inspect_cases
 }
 
 

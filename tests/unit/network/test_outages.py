@@ -12,6 +12,7 @@ from bijli.network.outages import (
     covering,
     operator_outages,
     power_outages,
+    tally,
 )
 
 T0 = datetime(2026, 12, 4, 8, 30, tzinfo=UTC)
@@ -92,14 +93,14 @@ def _links(area: str, jio: int, airtel: int, *, moved: int = 0, silent: int = 0)
 def test_an_operator_down_in_an_area_is_recognised_from_failover_and_silence() -> None:
     now = T0 + timedelta(hours=1)
     links = _links("CL", 20, 20, moved=15, silent=4) + _links("MR", 20, 20)
-    (outage,) = operator_outages(links, ("Jio", "Airtel"), now)
+    (outage,) = operator_outages(*tally(links, now), ("Jio", "Airtel"), now)
     assert (outage.level, outage.subject, outage.area, outage.meters) == (OutageLevel.OPERATOR, "Jio", "CL", 19)
     assert outage.started_at == T0
 
 
 def test_a_few_meters_off_their_sim_or_silent_are_no_operator_outage() -> None:
     now = T0 + timedelta(hours=1)
-    assert operator_outages(_links("CL", 20, 20, moved=2, silent=2), ("Jio", "Airtel"), now) == []
+    assert operator_outages(*tally(_links("CL", 20, 20, moved=2, silent=2), now), ("Jio", "Airtel"), now) == []
 
 
 def test_a_whole_area_silent_is_not_taken_for_one_operator() -> None:
@@ -108,11 +109,11 @@ def test_a_whole_area_silent_is_not_taken_for_one_operator() -> None:
         Link(meter_id=f"M{n}", area="CL", operator=("Jio", "Airtel")[n % 2], sim=1, switched_at=None, last_seen=T0)
         for n in range(40)
     ]
-    assert operator_outages(everyone, ("Jio", "Airtel"), now) == []
+    assert operator_outages(*tally(everyone, now), ("Jio", "Airtel"), now) == []
 
 
 def test_meters_without_supply_are_not_a_networks_silence() -> None:
     now = T0 + timedelta(hours=1)
     links = _links("CL", 20, 20, silent=20)
-    assert len(operator_outages(links, ("Jio", "Airtel"), now)) == 1
-    assert operator_outages(links, ("Jio", "Airtel"), now, frozenset(f"CLJ{n}" for n in range(20))) == []
+    assert len(operator_outages(*tally(links, now), ("Jio", "Airtel"), now)) == 1
+    assert operator_outages(*tally(links, now), ("Jio", "Airtel"), now, frozenset(f"CLJ{n}" for n in range(20))) == []

@@ -14,7 +14,18 @@ from sqlalchemy.engine import Connection, Engine
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.outage_tables import outages
 from bijli.mdm.meters import MeterStatus
-from bijli.network.outages import GATHER, Failure, Link, Outage, OutageLevel, Place, StoredOutage
+from bijli.network.outages import (
+    GATHER,
+    PREFERRED_SIM,
+    SILENT_AFTER,
+    Failure,
+    Link,
+    Outage,
+    OutageLevel,
+    Place,
+    Reporting,
+    StoredOutage,
+)
 from bijli.protocol.events import EventCode
 from bijli.vigilance.incidents import MeterEvent, pair
 
@@ -71,12 +82,20 @@ class SqlOutages:
             counts[r.feeder] = int(r.n)
         return counts
 
-    def links(self) -> list[Link]:
+    def displaced(self, now: datetime) -> list[Link]:
         m, s = t.meters.c, t.meter_state.c
+        silent_since = now - SILENT_AFTER
         q = (
             sa.select(m.meter_id, m.area, s.operator, s.active_sim, s.switched_at, s.last_seen)
             .select_from(t.meters.join(t.meter_state, s.meter_id == m.meter_id))
-            .where(m.status == MeterStatus.COMMISSIONED.value)
+            .where(m.status == MeterStatus.COMMISSIONED.value, s.operator.is_not(None))
+            .where(
+                sa.or_(
+                    s.last_seen.is_(None),
+                    s.last_seen < silent_since,
+                    sa.and_(s.active_sim != PREFERRED_SIM, s.switched_at.is_not(None)),
+                )
+            )
         )
         return [
             Link(
@@ -89,6 +108,41 @@ class SqlOutages:
             )
             for r in self.conn.execute(q)
         ]
+
+    def reporting(self, now: datetime) -> dict[tuple[str, str], Reporting]:
+        m, s = t.meters.c, t.meter_state.c
+        silent_since = now - SILENT_AFTER
+        reporting = sa.and_(s.last_seen.is_not(None), s.last_seen >= silent_since)
+        home = sa.and_(
+            reporting, sa.or_(s.active_sim.is_(None), s.active_sim == PREFERRED_SIM, s.switched_at.is_(None))
+        )
+        q = (
+            sa.select(
+                m.area,
+                s.operator,
+                sa.func.count().filter(reporting).label("reporting"),
+                sa.func.count().filter(home).label("home"),
+            )
+            .select_from(t.meters.join(t.meter_state, s.meter_id == m.meter_id))
+            .where(m.status == MeterStatus.COMMISSIONED.value, s.operator.is_not(None))
+            .group_by(m.area, s.operator)
+        )
+        return {
+            (r.area, r.operator): Reporting(reporting=int(r.reporting), home=int(r.home)) for r in self.conn.execute(q)
+        }
+
+    def returned(self, meter_ids: Sequence[str], after: datetime) -> datetime | None:
+        s = t.meter_state.c
+        latest: datetime | None = None
+        ids = list(meter_ids)
+        for start in range(0, len(ids), 1000):
+            q = sa.select(sa.func.max(s.switched_at)).where(
+                s.meter_id.in_(ids[start : start + 1000]), s.active_sim == PREFERRED_SIM, s.switched_at > after
+            )
+            back = self.conn.execute(q).scalar_one_or_none()  # max() keeps the column's type: aware UTC
+            if isinstance(back, datetime) and (latest is None or back > latest):
+                latest = back
+        return latest
 
     def recent(self, since: datetime) -> list[StoredOutage]:
         o = outages.c

@@ -195,4 +195,6 @@ def _outcome(status: Status) -> Outcome:
         return Outcome.CONFIRMED
     if status in (Status.FAILED, Status.EXPIRED):
         return Outcome.ENDED
+    if status == Status.QUEUED:
+        return Outcome.QUEUED
     return Outcome.OPEN
