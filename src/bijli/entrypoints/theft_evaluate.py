@@ -19,7 +19,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +38,18 @@ from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SimulatedClock
 from bijli.kernel.time import INTERVAL, epoch
 from bijli.mdm.handlers import run_vee
-from bijli.network.handlers import find_outages
-from bijli.vigilance.handlers import cases, open_due_cases
+from bijli.network.handlers import balance_due, find_outages
+from bijli.vigilance.handlers import cases, find_hooking, open_due_cases
 from bijli.vigilance.ports import CaseFilter
 from bijli.vigilance.rules import shipped_rules
 
 ROUND_S = 60
 """How often, in simulated seconds, the detectors' rounds run."""
 VEE_EVERY_S = 86_400
+BALANCE_EVERY = timedelta(hours=1)
+"""The energy balance (and the hooking cases it flags) once a simulated hour: a day's balance
+is a day's, and each round reads the day's readings again."""
+BALANCE_EVERY_S = int(BALANCE_EVERY.total_seconds())
 PAGE = 1000
 
 
@@ -65,6 +69,8 @@ def detector_rounds() -> list[Round]:
         Round("outages", ROUND_S, lambda p, now: find_outages(p.store, now)),
         Round("cases", ROUND_S, lambda p, now: open_due_cases(p.store, rules, now)),
         Round("vee", VEE_EVERY_S, lambda p, now: run_vee(p.store, now)),
+        Round("balance", BALANCE_EVERY_S, lambda p, now: balance_due(p.store, now, every=BALANCE_EVERY)),
+        Round("hooking", BALANCE_EVERY_S, lambda p, now: find_hooking(p.store, now)),
     ]
 
 
