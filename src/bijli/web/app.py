@@ -28,6 +28,7 @@ from bijli.web import (
     api,
     cases_api,
     commands_api,
+    consumer_pages,
     control,
     control_cases,
     display,
@@ -36,6 +37,7 @@ from bijli.web import (
     language,
     login,
     meters_api,
+    my_data,
     onboarding_api,
     pages,
     payments_api,
@@ -110,6 +112,8 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(events_api.router(ctx))
     app.include_router(cases_api.router(ctx))
     app.include_router(pages.router(ctx, templates))
+    app.include_router(consumer_pages.router(ctx, templates))
+    app.include_router(my_data.router(ctx))
     app.include_router(control.router(ctx, templates))
     app.include_router(control_cases.router(ctx, templates))
     app.include_router(recharge.router(ctx, templates))
