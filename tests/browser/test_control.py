@@ -109,6 +109,7 @@ def test_the_control_rooms_pages_on_a_phone_and_a_desktop(
         "control-silent": "/operations/meters?view=silent",
         "control-commands": "/operations/commands",
         "control-cases": "/operations/cases?status=all",
+        "control-outages": "/operations/outages",
         "control-meter": f"/operations/meters/{meter_id}",
     }
     for case in cases(browser_platform.store, CaseFilter(), 1, 0):  # the journey's case, when it ran first

@@ -115,6 +115,8 @@ LOOKBACK_DAYS = 7
 
 @dataclass(frozen=True, slots=True)
 class BalanceRound:
+    """What a balance round worked out: days (with a transformer meter's readings), transformers, flagged."""
+
     days: int
     transformers: int
     flagged: int
@@ -133,10 +135,12 @@ def balance_due(
     th = th or thresholds()
     with store.transaction() as uow:
         due = uow.energy.days_due(ist_day(now) - timedelta(days=LOOKBACK_DAYS), now, every)
-    transformers = flagged = 0
+    days = transformers = flagged = 0
     for day in due:
         with store.transaction() as uow:
             judged = judge(uow.energy.transformer_days(day), th)
+            if not judged:  # no transformer meter read that day (yet)
+                continue
             uow.energy.save(
                 [
                     DayRecord(
@@ -151,6 +155,7 @@ def balance_due(
                 ],
                 now,
             )
+        days += 1
         transformers += len(judged)
         flagged += sum(j.flagged for j in judged)
-    return BalanceRound(days=len(due), transformers=transformers, flagged=flagged)
+    return BalanceRound(days=days, transformers=transformers, flagged=flagged)
