@@ -160,6 +160,7 @@ class Site:
             .replace("{area}", THEIRS.area)
             .replace("{outage_id}", "1")
             .replace("{case_id}", self.case_id)
+            .replace("{dispute_id}", "1")
         )
 
     def call(self, who: str, op: Op, meter_id: str) -> Any:

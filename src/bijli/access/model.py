@@ -53,6 +53,8 @@ class Permission(StrEnum):
     WORK_CASES = "work_cases"
     """Assign a case, decide it (confirmed theft or false alarm), close or reopen it."""
     INSPECT_CASES = "inspect_cases"
+    ANSWER_DISPUTES = "answer_disputes"
+    """Answer a household's dispute of a day's charge."""
     """Record a case's inspection on site."""
 
 
@@ -87,6 +89,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CLOSE_ACCOUNT,
             P.TRACK_PAYMENTS,
             P.VIEW_CASES,
+            P.ANSWER_DISPUTES,
         }
     ),
     Role.ADMIN: frozenset(Permission),

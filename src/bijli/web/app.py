@@ -33,6 +33,7 @@ from bijli.web import (
     control_cases,
     deductions,
     display,
+    disputes,
     energy_api,
     events_api,
     language,
@@ -117,6 +118,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(consumer_pages.router(ctx, templates))
     app.include_router(my_data.router(ctx))
     app.include_router(deductions.router(ctx, templates))
+    app.include_router(disputes.router(ctx))
     app.include_router(control.router(ctx, templates))
     app.include_router(control_cases.router(ctx, templates))
     app.include_router(recharge.router(ctx, templates))

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from bijli.accounts import disputes
 from bijli.kernel.time import IST, ist_day, ist_midnight
 from bijli.prepaid import handlers as prepaid
 from bijli.prepaid.charging import IntervalCharge
@@ -57,6 +58,68 @@ def slab_shares(version: TariffVersion, charges: Sequence[IntervalCharge]) -> li
     return shares
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DayItems:
+    """A day's charge item by item (paise), with the intervals behind it."""
+
+    day: date
+    version: TariffVersion
+    tariff_name: str
+    intervals: list[IntervalCharge]
+    energy: int
+    fixed: int | None
+    duty: int
+    charge: int | None
+    closed: bool
+    arrears: list[int]
+    """Arrears recovered that day (positive paise)."""
+
+
+def day_items(ctx: WebContext, account_no: str, day: date) -> DayItems | None:
+    """The account's charge of `day` item by item (None: no such account)."""
+    start = ist_midnight(day)
+    found = prepaid.account_ledger(ctx.platform.store, account_no, start, start + timedelta(days=1))
+    if found is None:
+        return None
+    intervals = found.intervals.get(day, [])
+    energy = sum(c.energy_paise for c in intervals)
+    posted = [e for _, e in found.entries if e.kind == DAY_CHARGE and ist_day(e.at) == day]
+    if posted:
+        charge: int | None = -sum(e.amount_paise for e in posted)
+    else:  # a day not on the ledger yet: its running charge
+        charge = prepaid.charge_history(ctx.platform.store, account_no, day, day).get(day, (None, 0))[0]
+    duty = sum(e.duty_paise or 0 for e in posted) if posted else sum(c.duty_paise for c in intervals)
+    return DayItems(
+        day=day,
+        version=found.holder.tariff.on(day),
+        tariff_name=found.holder.tariff.name,
+        intervals=intervals,
+        energy=energy,
+        fixed=None if charge is None else charge - energy - duty,
+        duty=duty,
+        charge=charge,
+        closed=bool(posted),
+        arrears=[-e.amount_paise for _, e in found.entries if e.kind == ARREARS_RECOVERY],
+    )
+
+
+def day_figures(ctx: WebContext, account_no: str, day: date) -> dict[str, str | int | None]:
+    """The day's figures as the household sees them, kept with a dispute as its evidence."""
+    items = day_items(ctx, account_no, day)
+    if items is None:
+        return {}
+    return {
+        "charge_paise": items.charge,
+        "energy_paise": items.energy,
+        "fixed_paise": items.fixed,
+        "duty_paise": items.duty,
+        "energy_wh": sum(c.wh for c in items.intervals),
+        "intervals": len(items.intervals),
+        "tariff_version": items.version.label,
+        "on_ledger": int(items.closed),
+    }
+
+
 def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     """The day's charges page."""
     pages = APIRouter(include_in_schema=False)
@@ -70,22 +133,12 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         meter = ctx.reads.meter(meter_id, balance=False)
         if meter is None or meter.account_no is None:
             raise HTTPException(status_code=404, detail=f"meter {meter_id} has no prepaid account")
-        today = ist_day(ctx.clock.now())
+        now = ctx.clock.now()
+        today = ist_day(now)
         shown = date.fromisoformat(day) if day else (ist_day(meter.last_interval) if meter.last_interval else today)
-        start = ist_midnight(shown)
-        found = prepaid.account_ledger(ctx.platform.store, meter.account_no, start, start + timedelta(days=1))
-        if found is None:
+        items = day_items(ctx, meter.account_no, shown)
+        if items is None:
             raise HTTPException(status_code=404, detail=f"account {meter.account_no} not found")
-        intervals = found.intervals.get(shown, [])
-        version = found.holder.tariff.on(shown)
-        energy = sum(c.energy_paise for c in intervals)
-        posted = [e for _, e in found.entries if e.kind == DAY_CHARGE and ist_day(e.at) == shown]
-        if posted:
-            charge: int | None = -sum(e.amount_paise for e in posted)
-        else:  # a day not on the ledger yet: its running charge
-            charge = prepaid.charge_history(ctx.platform.store, meter.account_no, shown, shown).get(shown, (None, 0))[0]
-        duty = sum(e.duty_paise or 0 for e in posted) if posted else sum(c.duty_paise for c in intervals)
-        fixed = None if charge is None else charge - energy - duty
         return templates.TemplateResponse(
             request,
             "deductions.html",
@@ -95,18 +148,20 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "prev_day": shown - timedelta(days=1),
                 "after_day": shown + timedelta(days=1),
                 "next_day": shown + timedelta(days=1) if shown < today else None,
-                "version": version,
-                "tariff": found.holder.tariff,
-                "shares": slab_shares(version, intervals),
-                "intervals": intervals,
-                "energy": energy,
-                "fixed": fixed,
-                "duty": duty,
-                "charge": charge,
-                "arrears": [e for _, e in found.entries if e.kind == ARREARS_RECOVERY],
-                "entries": [e for _, e in found.entries],
+                "version": items.version,
+                "tariff_name": items.tariff_name,
+                "shares": slab_shares(items.version, items.intervals),
+                "intervals": items.intervals,
+                "energy": items.energy,
+                "fixed": items.fixed,
+                "duty": items.duty,
+                "charge": items.charge,
+                "closed": items.closed,
+                "arrears": items.arrears,
+                "dispute": disputes.dispute_of_day(ctx.platform.store, meter.account_no, shown),
+                "reasons": disputes.REASONS,
                 "ist": IST,
-                "now": ctx.clock.now(),
+                "now": now,
             },
         )
 

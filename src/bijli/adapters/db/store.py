@@ -24,6 +24,7 @@ from bijli.adapters.db.anomalies import SqlAnomalyFacts
 from bijli.adapters.db.cases import SqlCaseEvents, SqlCaseEvidence, SqlCases
 from bijli.adapters.db.charging import SqlDayCharges, SqlInstallations, SqlRegisters
 from bijli.adapters.db.commands import SqlCommands
+from bijli.adapters.db.disputes import SqlDisputes
 from bijli.adapters.db.energy import SqlEnergy
 from bijli.adapters.db.faults import translated
 from bijli.adapters.db.ledger import SqlBillingMonths, SqlLedger
@@ -83,6 +84,7 @@ class SqlUnit:
         self.anomaly_facts = SqlAnomalyFacts(conn)
         self.outages = SqlOutages(conn)
         self.cases = SqlCases(conn)
+        self.disputes = SqlDisputes(conn)
         self.vigilance_events = SqlCaseEvents(conn)
         self.vigilance_evidence = SqlCaseEvidence(conn)
 

@@ -10,6 +10,7 @@ from bijli.adapters.db import (
     alert_tables,  # noqa: F401 - its tables join `metadata`
     archive_tables,  # noqa: F401 - its table joins `metadata`
     case_tables,  # noqa: F401 - its tables join `metadata`
+    disputes,  # noqa: F401 - its table joins `metadata`
     energy_tables,  # noqa: F401 - its table joins `metadata`
     outage_tables,  # noqa: F401 - its table joins `metadata`
     supply_tables,  # noqa: F401 - its table joins `metadata`

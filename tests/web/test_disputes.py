@@ -1,0 +1,83 @@
+"""A household disputes a day's charge in two taps with the day's figures attached; staff see
+it with its seven-day answer clock and answer it; the household sees the answer."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from bijli.access.model import Role
+from bijli.bootstrap import Platform
+from bijli.fleet.city import build_city
+from tests.support.access import form_token
+from tests.web.conftest import DEMO_METERS, LAST_SEEN, SMS, MakeClient, TestClient
+
+ME = build_city(DEMO_METERS)[1]
+NOW = LAST_SEEN + timedelta(minutes=10)
+
+
+def signed_in(platform: Platform, make_client: MakeClient) -> TestClient:
+    client = make_client(platform, role=None)
+    csrf = form_token(client.get("/login").text)
+    client.post("/login/code", data={"mobile": ME.mobile, "csrf": csrf})
+    client.post("/login/consumer", data={"mobile": ME.mobile, "code": SMS.last_code(ME.mobile), "csrf": csrf})
+    return client
+
+
+def test_a_dispute_carries_the_days_figures_and_is_answered_within_its_clock(
+    platform: Platform, make_client: MakeClient
+) -> None:
+    me = signed_in(platform, make_client)
+    page = me.get(f"/consumer/{ME.meter_id}/charges?day=2026-11-02")
+    assert 'data-testid="dispute-open"' in page.text and "Dispute this charge" in page.text
+    sent = me.post(
+        f"/consumer/{ME.meter_id}/disputes",
+        data={"day": "2026-11-02", "reason": "too_high", "csrf": form_token(page.text)},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303 and sent.headers["location"] == f"/consumer/{ME.meter_id}/charges?day=2026-11-02"
+    shown = me.get(sent.headers["location"]).text
+    assert "Answer due by 10 Nov 2026, 00:10 (7 days left)" in shown
+    again = me.post(
+        f"/consumer/{ME.meter_id}/disputes",
+        data={"day": "2026-11-02", "reason": "other", "csrf": form_token(page.text)},
+        follow_redirects=False,
+    )
+    assert again.status_code == 303  # one dispute per day: the second changes nothing
+
+    staff = make_client(platform, role=Role.BILLING)
+    listed = staff.get("/api/v1/disputes").json()["items"]
+    mine = [d for d in listed if d["account_no"] == ME.account_no]
+    assert len(mine) == 1 and mine[0]["reason"] == "too_high" and not mine[0]["overdue"]
+    charge = re.search(r'data-testid="day-charge">₹([\d,]+)\.(\d\d)<', shown)
+    assert charge is not None
+    assert mine[0]["evidence"]["charge_paise"] == int(charge.group(1).replace(",", "")) * 100 + int(charge.group(2))
+    assert mine[0]["evidence"]["intervals"] == 96
+
+    late = make_client(platform, now=NOW + timedelta(days=8), role=Role.AUDITOR)
+    assert late.get("/api/v1/disputes").json()["items"][0]["overdue"] is True
+    assert late.post(f"/api/v1/disputes/{mine[0]['dispute_id']}/answer", json={"answer": "x"}).status_code == 403
+
+    blank = staff.post(f"/api/v1/disputes/{mine[0]['dispute_id']}/answer", json={"answer": "   "})
+    assert blank.status_code == 422
+    answered = staff.post(
+        f"/api/v1/disputes/{mine[0]['dispute_id']}/answer", json={"answer": "Checked: the readings are right."}
+    )
+    assert answered.status_code == 200 and answered.json()["answered_at"] is not None
+    twice = staff.post(f"/api/v1/disputes/{mine[0]['dispute_id']}/answer", json={"answer": "again"})
+    assert twice.status_code == 409
+    assert "Checked: the readings are right." in me.get(sent.headers["location"]).text
+    assert staff.get("/api/v1/disputes").json()["items"] == []
+    assert staff.post("/api/v1/disputes/999999/answer", json={"answer": "x"}).status_code == 404
+
+
+def test_a_stale_form_or_a_bad_reason_raises_nothing(platform: Platform, make_client: MakeClient) -> None:
+    me = signed_in(platform, make_client)
+    stale = me.post(f"/consumer/{ME.meter_id}/disputes", data={"day": "2026-11-01", "csrf": "0" * 64})
+    assert stale.status_code == 403
+    page = me.get(f"/consumer/{ME.meter_id}/charges?day=2026-11-01")
+    bad = me.post(
+        f"/consumer/{ME.meter_id}/disputes", data={"day": "2026-11-01", "reason": "x", "csrf": form_token(page.text)}
+    )
+    assert bad.status_code == 422
+    assert 'data-testid="dispute"' not in me.get(f"/consumer/{ME.meter_id}/charges?day=2026-11-01").text
