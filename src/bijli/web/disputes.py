@@ -19,7 +19,7 @@ from bijli.web.api import PREFIX
 from bijli.web.auth import Auth, form_token_ok, identity_of
 from bijli.web.context import WebContext
 from bijli.web.deductions import day_figures
-from bijli.web.limits import DAY_PATTERN, Limit, Offset, page_of
+from bijli.web.limits import DAY_PATTERN, EDGE, Limit, Offset, Problem, page_of
 
 
 class DisputeOut(BaseModel):
@@ -107,6 +107,7 @@ def router(ctx: WebContext) -> APIRouter:
     @routes.get(
         f"{PREFIX}/disputes",
         response_model=DisputePage,
+        responses=EDGE,
         tags=["v1"],
         dependencies=[Depends(auth.needs(Permission.READ_ACCOUNTS))],
     )
@@ -126,6 +127,11 @@ def router(ctx: WebContext) -> APIRouter:
     @routes.post(
         f"{PREFIX}/disputes/{{dispute_id}}/answer",
         response_model=DisputeOut,
+        responses={
+            **EDGE,
+            404: {"model": Problem, "description": "No such dispute."},
+            409: {"model": Problem, "description": "The dispute was answered already."},
+        },
         tags=["v1"],
         dependencies=[Depends(auth.needs(Permission.ANSWER_DISPUTES))],
     )
@@ -136,7 +142,7 @@ def router(ctx: WebContext) -> APIRouter:
         except LookupError as e:
             raise HTTPException(status_code=404, detail=str(e)) from None
         except DisputeError as e:
-            raise HTTPException(status_code=409 if "already" in str(e) else 422, detail=str(e)) from None
+            raise HTTPException(status_code=409 if "already" in str(e) else 400, detail=str(e)) from None
         return dispute_out(done, ctx.clock.now())
 
     return routes
