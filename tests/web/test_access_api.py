@@ -113,6 +113,7 @@ def test_me_says_who_is_signed_in(platform: Platform, make_client: MakeClient) -
     me = make_client(platform, NOW, role=Role.BILLING, name="billing-system").get("/api/v1/me").json()
     assert (me["name"], me["kind"], me["role"], me["meter_ids"]) == ("token:billing-system", "token", "billing", [])
     assert me["permissions"] == [
+        "answer_disputes",
         "close_account",
         "credit",
         "read_accounts",
@@ -121,4 +122,5 @@ def test_me_says_who_is_signed_in(platform: Platform, make_client: MakeClient) -
         "reconciliation",
         "tariff_push",
         "track_payments",
+        "view_cases",
     ]

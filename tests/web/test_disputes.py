@@ -59,7 +59,7 @@ def test_a_dispute_carries_the_days_figures_and_is_answered_within_its_clock(
     assert late.post(f"/api/v1/disputes/{mine[0]['dispute_id']}/answer", json={"answer": "x"}).status_code == 403
 
     blank = staff.post(f"/api/v1/disputes/{mine[0]['dispute_id']}/answer", json={"answer": "   "})
-    assert blank.status_code == 400
+    assert blank.status_code == 422
     answered = staff.post(
         f"/api/v1/disputes/{mine[0]['dispute_id']}/answer", json={"answer": "Checked: the readings are right."}
     )

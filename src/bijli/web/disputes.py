@@ -19,7 +19,7 @@ from bijli.web.api import PREFIX
 from bijli.web.auth import Auth, form_token_ok, identity_of
 from bijli.web.context import WebContext
 from bijli.web.deductions import day_figures
-from bijli.web.limits import DAY_PATTERN, EDGE, Limit, Offset, Problem, page_of
+from bijli.web.limits import DAY_PATTERN, EDGE, Limit, Offset, Problem, audit_text, page_of
 
 
 class DisputeOut(BaseModel):
@@ -46,7 +46,7 @@ class DisputePage(BaseModel):
 
 
 class AnswerIn(BaseModel):
-    answer: str = Field(min_length=1, max_length=500, description="The utility's answer, told to the household.")
+    answer: Annotated[str, audit_text(500, "The utility's answer, told to the household.")]
 
 
 def dispute_out(d: Dispute, now: datetime) -> DisputeOut:
