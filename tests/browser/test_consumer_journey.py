@@ -142,6 +142,11 @@ def test_a_household_logs_in_recharges_watches_power_return_and_reads_its_statem
     )
     assert pdf == [200, "application/pdf", "%PDF-"]
     screenshot_languages(driver, "statement", statement.split("?")[0])
+    # A day's charges item by item, down to its intervals.
+    driver.get(home)
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "[data-testid=deductions-link]"))
+    assert len(driver.find_elements(By.CSS_SELECTOR, "[data-testid=interval-charges] tbody tr")) == 96
+    screenshot_languages(driver, "charges", driver.current_url)
 
     # Switch to Hindi on the app's own switch: remembered on every later page.
     driver.get(home + "?lang=en")

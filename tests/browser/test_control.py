@@ -109,6 +109,7 @@ def test_the_control_rooms_pages_on_a_phone_and_a_desktop(
         "control-silent": "/operations/meters?view=silent",
         "control-commands": "/operations/commands",
         "control-cases": "/operations/cases?status=all",
+        "control-outages": "/operations/outages",
         "control-meter": f"/operations/meters/{meter_id}",
     }
     for case in cases(browser_platform.store, CaseFilter(), 1, 0):  # the journey's case, when it ran first
@@ -117,8 +118,8 @@ def test_the_control_rooms_pages_on_a_phone_and_a_desktop(
     for name, path in pages.items():
         chrome.get(base_url + path)
         assert chrome.find_element(By.CSS_SELECTOR, "html").get_attribute("lang") == lang
-        switch = chrome.find_element(By.CSS_SELECTOR, "[data-testid=lang-switch]").text
-        assert switch == ("English" if lang == "hi" else "हिंदी")
+        switch = chrome.find_element(By.CSS_SELECTOR, "[data-testid=switch-language]").text
+        assert switch == ("English" if lang == "hi" else "हिन्दी")
         chrome.set_window_size(360, 800)
         wide, seen = chrome.execute_script("const d = document.documentElement; return [d.scrollWidth, d.clientWidth];")
         assert wide <= seen, f"{name} is {wide} px wide on a phone showing {seen} px (it scrolls sideways)"

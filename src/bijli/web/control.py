@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from bijli.access.model import ACTION_PERMISSION, Permission
-from bijli.adapters.db.control import (
+from bijli.adapters.db.control_rows import (
     GROUP_SORTS,
     LEVELS,
     METER_EXCEPTIONS,
