@@ -5,7 +5,6 @@ phone and a desktop, in Hindi and in English."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -14,28 +13,17 @@ from bijli.bootstrap import Platform
 from bijli.headend.records import MeterEvent
 from bijli.kernel.time import epoch
 from bijli.protocol.events import EventCode
-from bijli.vigilance.handlers import open_due_cases
+from bijli.vigilance.handlers import cases, open_due_cases
+from bijli.vigilance.ports import CaseFilter
 from bijli.vigilance.rules import shipped_rules
-from tests.browser.conftest import NOW, OPERATOR, submit
+from tests.browser.conftest import NOW, OPERATOR, screenshot, submit
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
 
 pytestmark = pytest.mark.browser
 
-SIZES = {"phone": (360, 800), "desktop": (1440, 900)}
 WAIT_S = 20
-
-
-def shoot(driver: WebDriver, folder: Path, page: str) -> None:
-    """The page as it stands, saved as ``<page>-<phone|desktop>-<hi|en>.png`` in both sizes."""
-    lang = driver.find_element("css selector", "html").get_attribute("lang")
-    for size, (width, height) in SIZES.items():
-        driver.set_window_size(width, height)
-        full = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(width, max(height, min(int(full) + 120, 5000)))
-        driver.save_screenshot(str(folder / f"{page}-{size}-{lang}.png"))
-    driver.set_window_size(1366, 900)
 
 
 def wait_for(driver: WebDriver, css: str) -> None:
@@ -55,7 +43,7 @@ def magnet_at(platform: Platform, meter_id: str) -> None:
 
 
 def test_an_operator_sees_a_tamper_case_arrive_live_assigns_it_and_disconnects_the_meter(
-    chrome: WebDriver, base_url: str, browser_platform: Platform, screenshots: Path
+    chrome: WebDriver, base_url: str, browser_platform: Platform
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.select import Select
@@ -70,7 +58,7 @@ def test_an_operator_sees_a_tamper_case_arrive_live_assigns_it_and_disconnects_t
     wait_for(chrome, arrived)
     row = chrome.find_element(By.CSS_SELECTOR, arrived).find_element(By.XPATH, "./ancestor::tr")
     assert "New" in row.text and "High" in row.text
-    shoot(chrome, screenshots, "control-cases")
+    screenshot(chrome, "control-cases")
 
     submit(chrome, row.find_element(By.CSS_SELECTOR, "a[href^='/operations/cases/']"))
     Select(chrome.find_element(By.CSS_SELECTOR, "[data-testid=case-step]")).select_by_value("assign")
@@ -83,7 +71,7 @@ def test_an_operator_sees_a_tamper_case_arrive_live_assigns_it_and_disconnects_t
     assert chrome.find_element(By.CSS_SELECTOR, "[data-testid=case-assignee]").text == "je.sharma"
     history = chrome.find_element(By.CSS_SELECTOR, "[data-testid=case-history]").text
     assert OPERATOR in history and "Magnet alarm: site visit today" in history
-    shoot(chrome, screenshots, "control-case")
+    screenshot(chrome, "control-case")
 
     submit(chrome, chrome.find_element(By.CSS_SELECTOR, "[data-testid=case-meter]"))
     Select(chrome.find_element(By.CSS_SELECTOR, "[data-testid=console-action]")).select_by_value("relay_disconnect")
@@ -104,12 +92,12 @@ def test_an_operator_sees_a_tamper_case_arrive_live_assigns_it_and_disconnects_t
     assert (
         "Magnet tamper confirmed on site" in chrome.find_element(By.CSS_SELECTOR, "[data-testid=meter-commands]").text
     )
-    shoot(chrome, screenshots, "control-meter")
+    screenshot(chrome, "control-meter")
 
 
 @pytest.mark.parametrize("lang", ["hi", "en"])
 def test_the_control_rooms_pages_on_a_phone_and_a_desktop(
-    chrome: WebDriver, base_url: str, browser_platform: Platform, screenshots: Path, lang: str
+    chrome: WebDriver, base_url: str, browser_platform: Platform, lang: str
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -121,17 +109,20 @@ def test_the_control_rooms_pages_on_a_phone_and_a_desktop(
         "control-silent": "/operations/meters?view=silent",
         "control-commands": "/operations/commands",
         "control-cases": "/operations/cases?status=all",
+        "control-outages": "/operations/outages",
         "control-meter": f"/operations/meters/{meter_id}",
     }
+    for case in cases(browser_platform.store, CaseFilter(), 1, 0):  # the journey's case, when it ran first
+        pages["control-case"] = f"/operations/cases/{case.case_id}"
     chrome.get(f"{base_url}/operations/meters?lang={lang}")
     for name, path in pages.items():
         chrome.get(base_url + path)
-        if name != "control-overview":
-            assert chrome.find_element(By.CSS_SELECTOR, "html").get_attribute("lang") == lang
-            switch = chrome.find_element(By.CSS_SELECTOR, "[data-testid^=lang-]").text
-            assert switch == ("English" if lang == "hi" else "हिन्दी")
+        assert chrome.find_element(By.CSS_SELECTOR, "html").get_attribute("lang") == lang
+        switch = chrome.find_element(By.CSS_SELECTOR, "[data-testid=switch-language]").text
+        assert switch == ("English" if lang == "hi" else "हिन्दी")
         chrome.set_window_size(360, 800)
         wide, seen = chrome.execute_script("const d = document.documentElement; return [d.scrollWidth, d.clientWidth];")
         assert wide <= seen, f"{name} is {wide} px wide on a phone showing {seen} px (it scrolls sideways)"
-        shoot(chrome, screenshots, name)
+        screenshot(chrome, name)
     chrome.get(f"{base_url}/operations/meters?lang=en")
+    chrome.set_window_size(1366, 900)

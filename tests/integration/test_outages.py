@@ -5,6 +5,7 @@ meter was inside one."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -163,3 +164,19 @@ def test_each_event_says_its_incident(store: Store) -> None:
     assert restored.incident.count == 2 and restored.incident.duration == timedelta(minutes=5)
     tamper_in_area = EventReads(store.engine).events(EventFilter(area="Civil Lines", codes=(201, 202)), 10)
     assert len(tamper_in_area) == 3
+
+
+@pytest.mark.postgres
+def test_rounds_of_several_workers_at_once_keep_one_record_per_outage(pg_url: str) -> None:
+    engine = db.create(pg_url)
+    db.upgrade(engine)
+    store = Store(engine, {})
+    try:
+        commission_city(store, "UP-LMV1-DU", CITY, INSTALLED, DTS)
+        log(store, on("CL-F01-DT01") + on("CL-F01-DT02"), EventCode.POWER_FAILURE, OFF)
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda k: find_outages(store, OFF + timedelta(seconds=5)), range(8)))
+        (outage,) = OutageReads(engine).outages(OutageFilter(), 10)
+        assert (outage.outage.level, outage.outage.meters) == (OutageLevel.FEEDER, 62)
+    finally:
+        engine.dispose()

@@ -9,9 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+import sqlalchemy as sa
 
 from bijli.access.model import Role
+from bijli.adapters.db.energy_tables import energy_days
 from bijli.bootstrap import Platform
+from bijli.network.outages import Outage, OutageLevel, StoredOutage
 from bijli.vigilance.cases import CaseOpening, Severity, SubjectLevel
 from bijli.vigilance.handlers import open_cases
 from tests.web.conftest import DEMO_DAY, DEMO_METERS, LAST_SEEN, MakeClient
@@ -217,3 +220,71 @@ def test_the_case_queue_filters_by_status_and_refuses_an_unknown_one(
     billing = make_client(platform, role=Role.BILLING)
     assert billing.get("/operations/cases").status_code == 200  # billing sees cases, takes no step
     assert 'data-testid="case-step"' not in billing.get(f"/operations/cases/{case_id}").text
+
+
+def test_the_outages_page_lists_an_outage_and_follows_the_outages_list(
+    platform: Platform, make_client: MakeClient
+) -> None:
+    meter = platform.reads.meters(1, 0)[0]
+    began = LAST_SEEN - timedelta(hours=1)
+    outage = Outage(
+        level=OutageLevel.TRANSFORMER,
+        subject=meter.transformer,
+        area=meter.area,
+        started_at=began,
+        ended_at=None,
+        meter_ids=(meter.meter_id,),
+    )
+    with platform.store.transaction() as uow:
+        uow.outages.save([StoredOutage(outage_id=None, outage=outage)], LAST_SEEN)
+    operator = make_client(platform, role=Role.OPERATOR)
+    html = operator.get("/operations/outages").text
+    row = re.search(r'<tr data-outage="\d+">(.*?)</tr>', html, re.S)
+    assert row is not None
+    assert meter.transformer in row.group(1) and "Transformer supply" in row.group(1) and "Going on" in row.group(1)
+    assert 'data-outages="/api/v1/outages"' in html and "control.js" in html
+    assert "Going on" not in operator.get("/operations/outages", params={"state": "ended"}).text.split("<tbody>")[1]
+    assert operator.get("/operations/outages", params={"level": "city"}).status_code == 400
+    hindi = operator.get("/operations/outages", params={"lang": "hi"}).text
+    assert "ट्रांसफ़ॉर्मर की बिजली" in hindi
+    operator.get("/operations/outages", params={"lang": "en"})
+
+
+def test_the_fleet_by_transformer_shows_its_losses_from_the_energy_balance(
+    platform: Platform, make_client: MakeClient
+) -> None:
+    meter = platform.reads.meters(1, 0)[0]
+    with platform.store.transaction() as uow:
+        uow.conn.execute(
+            sa.insert(energy_days).values(
+                transformer=meter.transformer,
+                day=DEMO_DAY,
+                feeder=meter.feeder,
+                area=meter.area,
+                consumers=2,
+                supplied_wh=20_000,
+                supplied_estimated_wh=0,
+                billed_wh=17_000,
+                billed_estimated_wh=0,
+                intervals=96,
+                consumer_intervals=192,
+                slots="[]",
+                flagged=True,
+                computed_at=LAST_SEEN,
+            )
+        )
+    api = make_client(platform)
+    html = api.get("/operations/fleet", params={"by": "transformer", "day": DEMO_DAY.isoformat()}).text
+    row = re.search(rf'<tr data-group="{meter.transformer}">(.*?)</tr>', html, re.S)
+    assert (
+        row is not None
+        and "15.0%" in row.group(1)
+        and "3.000" in row.group(1)
+        and "beyond its threshold" in row.group(1)
+    )
+    by_loss = api.get(
+        "/operations/fleet", params={"by": "transformer", "day": DEMO_DAY.isoformat(), "sort": "losses", "desc": 1}
+    )
+    assert re.findall(r'<tr data-group="([^"]+)">', by_loss.text)[0] == meter.transformer
+    other_day = api.get("/operations/fleet", params={"by": "transformer", "day": "2026-11-01"}).text
+    assert "15.0%" not in other_day and "not metered" in other_day

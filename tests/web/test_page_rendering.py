@@ -59,9 +59,9 @@ def test_consumer_page_shows_balance_and_a_day_of_96_bars(api: TestClient) -> No
     whole, paise = balance.split(".")
     assert re.search(rf'data-testid="balance">₹{int(whole):,}\.{paise}<', r.text)
     assert len(re.findall(r'<rect class="bar[ "]', r.text)) == 96
-    assert '<title id="chart-title">' in r.text
+    assert '<title id="usage-chart-title">' in r.text
     assert "2026-11-02" in r.text  # the day of the latest reading, by default
-    assert "?day=2026-11-01" in r.text
+    assert "day=2026-11-01" in r.text
 
 
 def test_consumer_page_for_a_day_without_readings_has_no_bars(api: TestClient) -> None:

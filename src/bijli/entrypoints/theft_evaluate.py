@@ -5,10 +5,13 @@ Like `bijli scenario run` in process (`scenario_run.run_in_process`): the city's
 in-memory broker, the head-end and the store, on the scenario's simulated clock. Every
 `round_s` simulated seconds the detectors' rounds run, as `bijli serve` runs them: outages
 found from last gasps and the meters' links (`find_outages`), then cases opened from the
-meters' events by the rules (`open_due_cases`); once a day (05:30 IST) the VEE job estimates
-the gaps of meters that are silent. Payments, the supply service and alert delivery are left out (they
-change nothing the detectors see). At the end the cases and outages the platform recorded
-are scored against the truth (`bijli.fleet.detection`) into one JSON line.
+meters' events by the rules (`open_due_cases`); at each interval's end the readings are
+settled (each meter's day added up); every hour the energy balance of the days that changed
+(`balance_due`) and, when a transformer is flagged, its hooking case (`find_hooking`); once
+a day (05:30 IST) the VEE job estimates the gaps of meters that are silent. Payments, the
+supply service and alert delivery are left out (they change nothing the detectors see).
+After the last interval every round runs once more; then the cases and outages the platform
+recorded are scored against the truth (`bijli.fleet.detection`) into one JSON line.
 """
 
 from __future__ import annotations
@@ -36,16 +39,17 @@ from bijli.fleet.scenario import Scenario, ScenarioHooks
 from bijli.fleet.twin import Outgoing
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SimulatedClock
-from bijli.kernel.time import INTERVAL, epoch
-from bijli.mdm.handlers import run_vee
-from bijli.network.handlers import find_outages
-from bijli.vigilance.handlers import cases, open_due_cases
+from bijli.kernel.time import INTERVAL, INTERVAL_S, epoch
+from bijli.mdm.handlers import run_vee, settle_all
+from bijli.network.handlers import balance_due, find_outages
+from bijli.vigilance.handlers import cases, find_hooking, open_due_cases
 from bijli.vigilance.ports import CaseFilter
 from bijli.vigilance.rules import shipped_rules
 
 ROUND_S = 60
 """How often, in simulated seconds, the detectors' rounds run."""
 VEE_EVERY_S = 86_400
+BALANCE_EVERY_S = 3600
 PAGE = 1000
 
 
@@ -64,8 +68,17 @@ def detector_rounds() -> list[Round]:
     return [
         Round("outages", ROUND_S, lambda p, now: find_outages(p.store, now)),
         Round("cases", ROUND_S, lambda p, now: open_due_cases(p.store, rules, now)),
+        Round("settle", INTERVAL_S, lambda p, now: settle_all(p.store, now)),
         Round("vee", VEE_EVERY_S, lambda p, now: run_vee(p.store, now)),
+        Round("balance", BALANCE_EVERY_S, _balance_and_hooking),
     ]
+
+
+def _balance_and_hooking(platform: Platform, now: datetime) -> None:
+    """The energy balance of the days whose readings changed; hooking cases if one is flagged
+    (as `bijli serve`'s balance round)."""
+    if balance_due(platform.store, now).flagged:
+        find_hooking(platform.store, now)
 
 
 async def evaluate(
@@ -84,7 +97,7 @@ async def evaluate(
     write_truth(scenario, twin, truth)
     broker = MemoryBroker()
     clock = SimulatedClock(scenario.begin)
-    # Prepaid settlement (charging the readings to the credit) is left out: no detector reads it.
+    # Settlement (validation, charging, each meter's day added up) is a round of its own below.
     headend = HeadEnd(platform.store, broker, platform.ring, cfg.topic_root, clock, max_wait_s=0.0, settling=False)
     task = asyncio.create_task(headend.run())
     work = detector_rounds() if rounds is None else rounds
@@ -116,6 +129,8 @@ async def evaluate(
                 scenario, twin, sink, ScenarioHooks(), between, round_s, lambda n: bar.update(task_id, completed=n)
             )
         await broker.drain()
+        for r in work:  # the last word of every round, the last day's balance too
+            await asyncio.to_thread(r.run, platform, clock.now())
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -36,11 +36,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
+from pathlib import Path
 from typing import Any, Final, Protocol
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from bijli.kernel.time import IST
 from bijli.kernel.units import Paise, format_rupees
@@ -54,6 +55,10 @@ COUNTED: Final = frozenset({TokenStatus.FORMAT, TokenStatus.AUTHENTICATION})
 MAX_TOKEN_CHARS: Final = 64
 """More than any way of writing 20 digits with separators; longer input is not a token."""
 FORM: Final = "application/x-www-form-urlencoded"
+FONT: Final = Path(__file__).parent / "fonts" / "hotspot-devanagari.woff"
+"""The Devanagari the page uses (31 KB, made by fonts/make_subset.py), served by the hotspot
+itself: a phone on the meter's Wi-Fi reaches nothing else, and many have no Hindi font."""
+FONT_PATH: Final = "/hotspot-devanagari.woff"
 
 VALIDITY_DAYS: Final = tokens.DEFAULT_VALIDITY.days
 MESSAGES: Final[dict[TokenStatus, tuple[str, str]]] = {
@@ -218,6 +223,10 @@ def hotspot_app(meters: HotspotMeters, clock: Callable[[], float]) -> FastAPI:
     async def health() -> dict[str, Any]:
         return {"status": "ok", "meters": meters.hotspot_count(), "now": _iso(float(clock()))}
 
+    @app.get(FONT_PATH)
+    async def font() -> FileResponse:
+        return FileResponse(FONT, media_type="font/woff", headers={"Cache-Control": "public, max-age=86400"})
+
     @app.post("/meters/{meter_id}/button")
     async def press_button(meter_id: str) -> dict[str, Any]:
         known(meter_id)
@@ -318,8 +327,13 @@ def _ist_time(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).astimezone(IST).strftime("%H:%M")
 
 
-STYLE: Final = """
-body{margin:0;font:17px/1.45 system-ui,-apple-system,"Noto Sans","Noto Sans Devanagari",sans-serif;
+STYLE: Final = (
+    (
+        '@font-face{font-family:"hotspot Devanagari";font-display:swap;'
+        f'src:url("{FONT_PATH}") format("woff");unicode-range:U+0900-097F,U+200C-200D,U+20B9,U+25CC}}'
+    )
+    + """
+body{margin:0;font:17px/1.45 "hotspot Devanagari",system-ui,-apple-system,"Noto Sans",sans-serif;
 background:#f3f5f7;color:#1b1f23}
 main{max-width:26rem;margin:0 auto;padding:1rem}
 h1{font-size:1.2rem;margin:.25rem 0 1rem}
@@ -335,6 +349,7 @@ button{font-size:1.1rem;padding:.75rem;border:0;border-radius:.5rem;background:#
 .en{color:#454d55}
 .small{font-size:.9rem;color:#5a636b}
 """
+)
 
 
 def _render(meter_id: str, *, action: str | None, notice: Notice | None, balance: str, open_until: float | None) -> str:

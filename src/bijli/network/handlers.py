@@ -13,9 +13,11 @@ from bijli.kernel.unit import Transactions
 from bijli.network.model import Thresholds, judge, thresholds
 from bijli.network.outages import (
     GATHER,
+    OPERATOR_MIN_METERS,
     Outage,
     OutageLevel,
     covering,
+    displaced_by_operator,
     ended_operator_outages,
     operator_outages,
     power_outages,
@@ -42,9 +44,10 @@ def find_outages(store: Transactions[OutageUnit], now: datetime) -> OutageReport
     the meters' links, and keep them (one record each, grown or ended as the facts come in)."""
     with store.transaction() as uow:
         book = uow.outages
-        open_since = [s.outage.started_at for s in book.recent(now) if s.outage.ended_at is None]
-        since = min([now - LOOKBACK, *open_since]) - GATHER
-        stored = book.recent(since)
+        book.hold()  # several `bijli serve` workers: one round at a time, so one record per outage
+        # Every open outage, however old, and those begun in the window (one query).
+        stored = book.recent(now - LOOKBACK - GATHER)
+        since = min([now - LOOKBACK, *(s.outage.started_at for s in stored if s.outage.ended_at is None)]) - GATHER
         failures = book.power_failures(since)
         places = book.places({f.meter_id for f in failures})
         # A cluster at the window's edge may have lost its first last gasps to it: it is one
@@ -54,10 +57,15 @@ def find_outages(store: Transactions[OutageUnit], now: datetime) -> OutageReport
             for o in power_outages(failures, places, book.meters_on() if failures else {})
             if o.started_at >= since + GATHER
         ]
-        displaced, reporting = book.displaced(now), book.reporting(now)
-        operators = sorted({op for _area, op in reporting} | {d.operator for d in displaced if d.operator is not None})
+        displaced = book.displaced(now)
+        operators = book.operators() if displaced else []
         no_supply = frozenset(f.meter_id for f in failures if f.ended_at is None)
-        operator = operator_outages(displaced, reporting, operators, now, no_supply)
+        groups = displaced_by_operator(displaced, operators, now, no_supply)
+        # The whole fleet's counts only when enough meters left one operator in one area.
+        if any(len(gone) >= OPERATOR_MIN_METERS for gone in groups.values()):
+            operator = operator_outages(displaced, book.reporting(now), operators, now, no_supply)
+        else:
+            operator = []
         found = [*power, *operator]
         back_at = {
             o.key: back
@@ -107,6 +115,8 @@ LOOKBACK_DAYS = 7
 
 @dataclass(frozen=True, slots=True)
 class BalanceRound:
+    """What a balance round worked out: days (with a transformer meter's readings), transformers, flagged."""
+
     days: int
     transformers: int
     flagged: int
@@ -125,10 +135,12 @@ def balance_due(
     th = th or thresholds()
     with store.transaction() as uow:
         due = uow.energy.days_due(ist_day(now) - timedelta(days=LOOKBACK_DAYS), now, every)
-    transformers = flagged = 0
+    days = transformers = flagged = 0
     for day in due:
         with store.transaction() as uow:
             judged = judge(uow.energy.transformer_days(day), th)
+            if not judged:  # no transformer meter read that day (yet)
+                continue
             uow.energy.save(
                 [
                     DayRecord(
@@ -143,6 +155,7 @@ def balance_due(
                 ],
                 now,
             )
+        days += 1
         transformers += len(judged)
         flagged += sum(j.flagged for j in judged)
-    return BalanceRound(days=len(due), transformers=transformers, flagged=flagged)
+    return BalanceRound(days=days, transformers=transformers, flagged=flagged)

@@ -2,11 +2,13 @@
 
 Per interval the loss (energy in less energy billed) is modelled as
 
-    loss = constant + k * energy in + r * (energy in)^2 + lights * night
+    loss = constant + k * energy in + r * (energy in)^2 + evening * [dusk-24:00] + morning * [0:00-dawn]
 
 the constant being the no-load part and anything else drawn all day (a hook), `k` the meters'
-errors within their class, `r` the I²R part that grows with the square of the load and
-`lights` street lights on a schedule (legitimate unmetered load at night). The fit is a
+errors within their class, `r` the I²R part that grows with the square of the load, and the
+night's two halves street lights on a schedule (legitimate unmetered load, as much after
+midnight as before it); an evening drawing more than the morning draws load street lights do
+not explain (a hook for the evening). The fit is a
 score's input, not an energy total: floats are fine here; the balance itself stays in Wh.
 """
 
@@ -38,15 +40,17 @@ class Fit:
     constant_w: float
     """No-load loss plus anything drawn around the clock without a meter."""
     night_w: float
-    """Extra drawn at night only (street lights)."""
+    """Extra drawn all night, dusk to dawn (street lights)."""
+    evening_w: float
+    """Extra drawn in the evening beyond the night's level (a hook for the evening)."""
     proportional: float
     """Share of the energy in lost in proportion to it (meter errors)."""
     quadratic: float
     """Wh lost per (Wh in)² in an interval (the I²R part)."""
     points: int
     residual_wh: tuple[float | None, ...]
-    """Per interval: loss not explained by the technical parts (constant included); None where
-    the transformer's meter did not read."""
+    """Per interval: loss not explained by the technical parts and the street lights (the
+    constant and the evening beyond the night left in); None where the meter did not read."""
 
 
 def _solve(a: list[list[float]], b: list[float]) -> list[float] | None:
@@ -68,7 +72,11 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float] | None:
 
 def fit(slots: Sequence[Slot], night: tuple[time, time] = NIGHT) -> Fit | None:
     """The least-squares split of the day's per-interval losses; None with too few intervals
-    to tell the parts apart (fewer than 12 read by the transformer's meter)."""
+    to tell the parts apart (fewer than 12 read by the transformer's meter).
+
+    The night is fitted as two terms, its evening (from dusk to midnight) and its morning (from
+    midnight to dawn): street lights burn through both alike, so the morning's level is theirs
+    (`night_w`) and what the evening draws beyond it (`evening_w`) is not explained by them."""
     rows: list[tuple[int, float, float]] = []
     for i, s in enumerate(slots[:INTERVALS_PER_DAY]):
         if s.supplied_wh is not None:
@@ -76,12 +84,11 @@ def fit(slots: Sequence[Slot], night: tuple[time, time] = NIGHT) -> Fit | None:
     if len(rows) < 12:
         return None
     scale = max(1.0, max(abs(x) for _, x, _ in rows))  # keeps the normal equations well scaled
-    nights = [1.0 if is_night(i, night) else 0.0 for i, _, _ in rows]
-    has_night = 0 < sum(nights) < len(rows)
-    features = [
-        [1.0, x / scale, (x / scale) ** 2] + ([n] if has_night else [])
-        for (_, x, _), n in zip(rows, nights, strict=True)
-    ]
+    half = INTERVALS_PER_DAY // 2
+    evenings = [1.0 if is_night(i, night) and i >= half else 0.0 for i, _, _ in rows]
+    mornings = [1.0 if is_night(i, night) and i < half else 0.0 for i, _, _ in rows]
+    terms = [t for t in (evenings, mornings) if 0 < sum(t) < len(rows)]
+    features = [[1.0, x / scale, (x / scale) ** 2, *(t[n] for t in terms)] for n, (_, x, _) in enumerate(rows)]
     k = len(features[0])
     ata = [[sum(f[i] * f[j] for f in features) for j in range(k)] for i in range(k)]
     for i in range(1, k):
@@ -91,14 +98,19 @@ def fit(slots: Sequence[Slot], night: tuple[time, time] = NIGHT) -> Fit | None:
     if coef is None:
         return None
     const, lin, quad = coef[0], coef[1], coef[2]
-    lights = coef[3] if has_night else 0.0
+    named = dict(zip([id(t) for t in terms], coef[3:], strict=True))
+    evening_wh, morning_wh = named.get(id(evenings)), named.get(id(mornings))
+    # Street lights: the morning's level (or the evening's, when the day has no morning).
+    lights = morning_wh if morning_wh is not None else (evening_wh or 0.0)
+    beyond = 0.0 if evening_wh is None or morning_wh is None else evening_wh - morning_wh
     by_slot: dict[int, float] = {}
-    for (i, x, y), n in zip(rows, nights, strict=True):
-        technical = lin * (x / scale) + quad * (x / scale) ** 2 + lights * n
+    for n, (i, x, y) in enumerate(rows):
+        technical = lin * (x / scale) + quad * (x / scale) ** 2 + lights * (evenings[n] + mornings[n])
         by_slot[i] = y - technical
     return Fit(
         constant_w=const / HOURS_PER_INTERVAL,
         night_w=lights / HOURS_PER_INTERVAL,
+        evening_w=beyond / HOURS_PER_INTERVAL,
         proportional=lin / scale,
         quadratic=quad / scale**2,
         points=len(rows),

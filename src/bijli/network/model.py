@@ -77,17 +77,13 @@ def judgeable(b: Balance, th: Thresholds) -> bool:
     return b.intervals >= th.min_intervals and b.consumer_intervals_expected > 0 and b.coverage >= th.min_coverage
 
 
-def judge(days: Sequence[TransformerDay], th: Thresholds) -> list[Judged]:
-    """Every transformer's day balanced and fitted; flagged when its unexplained constant loss
-    exceeds its area's median that day by `excess_w` (the day's median over all areas where an
-    area has too few transformers; no reference below three), or its loss share exceeds
-    `loss_pct`."""
-    balances = [transformer_balance(d) for d in days]
-    fits = [fit(d.slots) if judgeable(b, th) else None for d, b in zip(days, balances, strict=True)]
+def _references(days: Sequence[TransformerDay], values: Sequence[float | None]) -> dict[str, float]:
+    """Each area's median of `values` that day (the day's median over all areas where an area
+    has fewer than `REFERENCE_POOL`; none below three)."""
     per_area: dict[str, list[float]] = {}
-    for d, f in zip(days, fits, strict=True):
-        if f is not None:
-            per_area.setdefault(d.area, []).append(f.constant_w)
+    for d, v in zip(days, values, strict=True):
+        if v is not None:
+            per_area.setdefault(d.area, []).append(v)
     everywhere = [w for ws in per_area.values() for w in ws]
     reference: dict[str, float] = {}
     for area, ws in per_area.items():
@@ -95,10 +91,22 @@ def judge(days: Sequence[TransformerDay], th: Thresholds) -> list[Judged]:
             reference[area] = statistics.median(ws)
         elif len(everywhere) >= 3:  # too few in the area to tell: the day's other transformers too
             reference[area] = statistics.median(everywhere)
+    return reference
+
+
+def judge(days: Sequence[TransformerDay], th: Thresholds) -> list[Judged]:
+    """Every transformer's day balanced and fitted; flagged when its unexplained round-the-clock
+    loss, or its evening's loss beyond the night's, exceeds its area's median that day by
+    `excess_w`, or its loss share exceeds `loss_pct`."""
+    balances = [transformer_balance(d) for d in days]
+    fits = [fit(d.slots) if judgeable(b, th) else None for d, b in zip(days, balances, strict=True)]
+    constant = _references(days, [None if f is None else f.constant_w for f in fits])
+    evening = _references(days, [None if f is None else f.evening_w for f in fits])
     out = []
     for d, b, f in zip(days, balances, fits, strict=True):
-        ref = reference.get(d.area)
-        excess = None if f is None or ref is None else round(f.constant_w - ref)
+        excess: int | None = None
+        if f is not None and d.area in constant:
+            excess = round(max(f.constant_w - constant[d.area], f.evening_w - evening.get(d.area, 0.0)))
         pct = b.loss_pct
         flagged = f is not None and (
             (excess is not None and excess >= th.excess_w) or (pct is not None and pct >= th.loss_pct)

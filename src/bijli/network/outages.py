@@ -297,18 +297,10 @@ def tally(links: Iterable[Link], now: datetime) -> tuple[list[Link], dict[tuple[
     return displaced, {k: Reporting(reporting=r, home=h) for k, (r, h) in counts.items()}
 
 
-def operator_outages(
-    displaced: Iterable[Link],
-    reporting: Mapping[tuple[str, str], Reporting],
-    operators: Sequence[str],
-    now: datetime,
-    without_supply: frozenset[str] = frozenset(),
-) -> list[Outage]:
-    """Operator outages going on at `now`: in an area, an operator's meters moved off it to
-    their other SIM or silent (`displaced`, see `tally`), while the area's other meters report.
-    `reporting`: by (area, operator) the meters reporting and those on their own SIM;
-    `operators`: the two operators of the meters' SIMs; `without_supply`: meters whose last
-    gasp is not restored (silent for want of supply, not of a network)."""
+def displaced_by_operator(
+    displaced: Iterable[Link], operators: Sequence[str], now: datetime, without_supply: frozenset[str] = frozenset()
+) -> dict[tuple[str, str], list[tuple[str, datetime]]]:
+    """By (area, the operator they left or fell silent on): the displaced meters and since when."""
     silent_since = now - SILENT_AFTER
     moved: dict[tuple[str, str], list[tuple[str, datetime]]] = defaultdict(list)
     for link in displaced:
@@ -321,6 +313,22 @@ def operator_outages(
             left, since = _other(link.operator, operators), link.switched_at
         if left is not None and since is not None:
             moved[(link.area, left)].append((link.meter_id, since))
+    return moved
+
+
+def operator_outages(
+    displaced: Iterable[Link],
+    reporting: Mapping[tuple[str, str], Reporting],
+    operators: Sequence[str],
+    now: datetime,
+    without_supply: frozenset[str] = frozenset(),
+) -> list[Outage]:
+    """Operator outages going on at `now`: in an area, an operator's meters moved off it to
+    their other SIM or silent (`displaced`, see `tally`), while the area's other meters report.
+    `reporting`: by (area, operator) the meters reporting and those on their own SIM;
+    `operators`: the two operators of the meters' SIMs; `without_supply`: meters whose last
+    gasp is not restored (silent for want of supply, not of a network)."""
+    moved = displaced_by_operator(displaced, operators, now, without_supply)
     found: list[Outage] = []
     nobody = Reporting(reporting=0, home=0)
     for (area, operator), gone in sorted(moved.items()):

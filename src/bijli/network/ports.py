@@ -15,6 +15,10 @@ from bijli.network.outages import Failure, Link, Outage, Place, Reporting, Store
 class OutageBook(Protocol):
     """The outages found, and the facts they are found from."""
 
+    def hold(self) -> None:
+        """Keep other outage rounds waiting until this unit of work ends (one round at a time)."""
+        ...
+
     def power_failures(self, since: datetime, until: datetime | None = None) -> list[Failure]:
         """Meters' losses of supply (last gasp to restoration) that began in [since, until]."""
         ...
@@ -29,6 +33,10 @@ class OutageBook(Protocol):
 
     def displaced(self, now: datetime) -> list[Link]:
         """Meters in service silent or off their own SIM at `now` (`bijli.network.outages.is_displaced`)."""
+        ...
+
+    def operators(self) -> list[str]:
+        """The operators the meters' SIMs are on (as their statuses name them)."""
         ...
 
     def reporting(self, now: datetime) -> dict[tuple[str, str], Reporting]:

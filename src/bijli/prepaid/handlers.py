@@ -214,6 +214,15 @@ def forecasts_in(uow: ForecastUnit, balances: Mapping[str, int], today: date) ->
     return found
 
 
+def charge_history(
+    store: Transactions[ForecastUnit], account_no: str, first: date, last: date
+) -> dict[date, tuple[int, int]]:
+    """The account's charge (paise: energy, fixed charge and duty; a day not closed yet: its
+    running charge) and energy (Wh) per IST day in [first, last]."""
+    with store.transaction() as uow:
+        return uow.day_charges.history([account_no], first, last).get(account_no, {})
+
+
 def monthly_statements(
     store: Transactions[StatementUnit], account_nos: Sequence[str], month: str
 ) -> dict[str, Statement]:

@@ -8,6 +8,7 @@ with the case (`uow.alerts.raise_alerts`), so no alert leaves for a case that wa
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -18,7 +19,7 @@ from bijli.kernel.time import ist_day
 from bijli.kernel.unit import Transactions
 from bijli.network.balance import transformer_balance
 from bijli.network.handlers import outage_at
-from bijli.network.losses import HOURS_PER_INTERVAL, fit
+from bijli.network.losses import fit
 from bijli.network.ports import StoredDay
 from bijli.vigilance.anomalies import Anomaly, AnomalyKind, ranked
 from bijli.vigilance.cases import (
@@ -255,8 +256,10 @@ def find_hooking(store: Transactions[HookingUnit], now: datetime) -> list[str]:
                 continue
             day = s.day.day
             f = fit(s.day.slots)
-            reference_wh = ((s.unexplained_w or 0) - (s.excess_w or 0)) * HOURS_PER_INTERVAL
-            unexplained = [None if r is None else r - reference_wh for r in (f.residual_wh if f else ())]
+            # What the day lost beyond its typical interval: a hook's hours stand out of it.
+            residual = list(f.residual_wh) if f else []
+            typical = statistics.median([r for r in residual if r is not None] or [0.0])
+            unexplained = [None if r is None else r - typical for r in residual]
             history: dict[str, list[Sequence[int | None]]] = {}
             for back in range(1, HOOKING_HISTORY_DAYS + 1):
                 earlier_day = day - timedelta(days=back)

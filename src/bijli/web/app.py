@@ -28,14 +28,17 @@ from bijli.web import (
     api,
     cases_api,
     commands_api,
+    consumer_pages,
     control,
     control_cases,
+    deductions,
     display,
     energy_api,
     events_api,
     language,
     login,
     meters_api,
+    my_data,
     onboarding_api,
     pages,
     payments_api,
@@ -64,6 +67,7 @@ def _templates() -> Jinja2Templates:
         rupees=display.rupees_text,
         count=display.count_text,
         kwh=display.kwh_text,
+        wh=display.wh_text,
         iso=display.iso_utc,
     )
     language.install(templates, language.Catalogue.load())
@@ -110,6 +114,9 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(events_api.router(ctx))
     app.include_router(cases_api.router(ctx))
     app.include_router(pages.router(ctx, templates))
+    app.include_router(consumer_pages.router(ctx, templates))
+    app.include_router(my_data.router(ctx))
+    app.include_router(deductions.router(ctx, templates))
     app.include_router(control.router(ctx, templates))
     app.include_router(control_cases.router(ctx, templates))
     app.include_router(recharge.router(ctx, templates))

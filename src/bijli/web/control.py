@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from bijli.access.model import ACTION_PERMISSION, Permission
-from bijli.adapters.db.control import (
+from bijli.adapters.db.control_rows import (
     GROUP_SORTS,
     LEVELS,
     METER_EXCEPTIONS,
@@ -39,7 +39,7 @@ from bijli.web.chart import day_chart
 from bijli.web.context import WebContext, relay_state
 from bijli.web.display import day_text, kwh_text
 from bijli.web.limits import FIRST_DAY, LAST_DAY, MAX_OFFSET, in_calendar
-from bijli.web.texts_control import Texts, catalogue, language_of, remember_language
+from bijli.web.texts_control import Texts, language_of
 
 T = TypeVar("T")
 PAGE_SIZE = 50
@@ -361,24 +361,23 @@ def render_page(
 ) -> HTMLResponse:
     """A control-room page in the request's language (remembered when `?lang=` chose it)."""
     lang = language_of(request)
-    response = templates.TemplateResponse(
+    texts = Texts(lang)
+    return templates.TemplateResponse(
         request,
         name,
         {
             **values,
             "lang": lang,
-            "t": Texts(lang),
+            "t": texts,
             "d": lambda day: day_text(day, lang),
             "at": lambda moment: moment_text(moment, lang),
             "kwh": energy_text,
-            "known": catalogue(),
+            "known": texts,
             "event_name": _event_name,
             "link": lambda **c: _link(request, **c),
             "now": ctx.clock.now(),
         },
     )
-    remember_language(request, response)
-    return response
 
 
 async def form_fields(request: Request) -> dict[str, str]:

@@ -1,5 +1,6 @@
-"""The control room's cases: the queue (following the cases' live stream), each case's page
-with its evidence and history, and the workflow's next step taken with a reason."""
+"""The control room's cases and outages: the case queue (following the cases' live stream),
+each case's page with its evidence and history, the workflow's next step taken with a reason,
+and the outages (kept up to date from the outages' list while the page is open)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from bijli.access.model import CASE_STEP_PERMISSION, Permission
+from bijli.adapters.db.outages import OutageFilter
+from bijli.network.outages import OutageLevel
 from bijli.vigilance import handlers as vigilance
 from bijli.vigilance.cases import TRANSITIONS, Severity, StepRefused, StepRequest, SubjectLevel
 from bijli.vigilance.cases import Status as CaseStatus
@@ -158,5 +161,51 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         except StepRefused as e:
             raise HTTPException(status_code=409, detail=str(e)) from e
         return RedirectResponse(f"/operations/cases/{case_id}#history", status_code=303)
+
+    @pages.get(
+        "/operations/outages", response_class=HTMLResponse, dependencies=[Depends(auth.needs(Permission.READ_FLEET))]
+    )
+    def outages(
+        request: Request,
+        level: Text = "",
+        area: Text = "",
+        state: Text = "all",
+        page: Annotated[int, Query(ge=1)] = 1,
+    ) -> HTMLResponse:
+        """Outages, the latest begun first: a feeder's or transformer's supply off, or a network down in an area."""
+        kind = choice(level, ("", *(v.value for v in OutageLevel)), "level")
+        shown_state = choice(state, ("all", "ongoing", "ended"), "state")
+        where = OutageFilter(
+            level=kind or None,
+            area=area or None,
+            ongoing=None if shown_state == "all" else shown_state == "ongoing",
+        )
+        offset = offset_of(page)
+        found = ctx.platform.outages.outages(where, PAGE_SIZE + 1, offset)
+        shown = found[:PAGE_SIZE]
+        if page > 1 and not shown:
+            raise HTTPException(status_code=404, detail=f"page {page} is past the last page")
+        pager = Pager(
+            page=page,
+            pages=page + 1 if len(found) > PAGE_SIZE else page,
+            total=offset + len(found),
+            first=offset + 1 if shown else 0,
+            last=offset + len(shown),
+        )
+        now = ctx.clock.now()
+        return render(
+            request,
+            "control_outages.html",
+            {
+                "active": "outages",
+                "outages": shown,
+                "pager": pager,
+                "level": kind,
+                "area": area,
+                "state": shown_state,
+                "places": control.places(),
+                "counts": control.exceptions(now, ctx.online_since(), STUCK_AFTER),
+            },
+        )
 
     return pages

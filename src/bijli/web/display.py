@@ -32,6 +32,11 @@ def kwh_text(energy: Decimal, places: int = 3) -> str:
     return f"{energy.quantize(Decimal(1).scaleb(-places))}"
 
 
+def wh_text(wh: int) -> str:
+    """Watt-hours as kWh to the Wh: 1250 -> ``1.250``."""
+    return kwh_text(Decimal(wh) / 1000)
+
+
 def ist_text(moment: datetime | None, lang: str = "en") -> str:
     """A moment as ``03 Nov 2026, 14:05`` in IST (``03 नवंबर 2026, 14:05`` in Hindi); a dash when unknown."""
     if moment is None:

@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
-from bijli.web.display import day_text, ist_text
+from bijli.web.display import day_text, ist_text, month_text
 
 Lang = Literal["en", "hi"]
 LANGS: Final[tuple[Lang, ...]] = ("en", "hi")
@@ -27,7 +27,7 @@ COOKIE: Final = "bijli_lang"
 COOKIE_AGE: Final = 400 * 24 * 3600
 """A year and more: a household's choice outlives its logins."""
 TEXTS: Final = Path(__file__).parent / "texts"
-NAMES: Final[dict[Lang, str]] = {"en": "English", "hi": "हिंदी"}
+NAMES: Final[dict[Lang, str]] = {"en": "English", "hi": "हिन्दी"}
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -227,5 +227,11 @@ def install(templates: Jinja2Templates, catalogue: Catalogue) -> None:
     def day(context: Context, value: date | None) -> str:
         return "—" if value is None else day_text(value, page_lang(context))
 
-    templates.env.globals.update(t=t, bi=bi, page_lang=current, lang_url=lang_url, lang_names=NAMES)
+    @pass_context
+    def month_name(context: Context, value: date) -> str:
+        return month_text(value, page_lang(context))
+
+    templates.env.globals.update(
+        t=t, bi=bi, page_lang=current, lang_url=lang_url, lang_names=NAMES, month_name=month_name
+    )
     templates.env.filters.update(ist=ist, day=day)

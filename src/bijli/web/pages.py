@@ -6,27 +6,20 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from bijli.access.model import Permission
 from bijli.adapters.db.queries import MeterView
-from bijli.alerts import handlers as alerts
-from bijli.kernel.time import ist_day, ist_midnight
-from bijli.prepaid import handlers as prepaid
-from bijli.web.alerts_api import alert_out
+from bijli.kernel.time import ist_day
 from bijli.web.auth import Auth, identity_of
-from bijli.web.chart import day_chart
 from bijli.web.context import WebContext, relay_state
 from bijli.web.limits import FIRST_DAY, LAST_DAY, in_calendar
 
 PAGE_SIZE = 100
 SILENT_FOR = timedelta(hours=24)
 """The dashboard counts meters silent this long (the non-communicating report's default)."""
-
-RECENT_ALERTS = 10
-"""Alerts the consumer page lists (newer ones arrive on its live feed)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,46 +107,6 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "silent": silent,
                 "newest": newest,
                 "day_asked": asked,
-            },
-        )
-
-    @pages.get("/consumer/{meter_id}", response_class=HTMLResponse, dependencies=[Depends(auth.meter())])
-    def consumer(
-        request: Request,
-        meter_id: Annotated[str, Path(max_length=32)],
-        day: Annotated[str | None, Query(description="An IST day, YYYY-MM-DD.")] = None,
-    ) -> HTMLResponse:
-        meter = ctx.reads.meter(meter_id, balance=False)  # the breakdown below sums the ledger, once
-        if meter is None:
-            raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
-        shown = _day(day) or (ist_day(meter.last_interval) if meter.last_interval else today())
-        readings = ctx.platform.queries.readings(meter_id, ist_midnight(shown), ist_midnight(shown + timedelta(days=1)))
-        balance = ctx.platform.queries.balance(meter.account_no) if meter.account_no else None
-        outlook = None
-        if balance is not None:
-            outlook = prepaid.forecasts(ctx.platform.store, {balance.account_no: balance.balance_paise}, today())[
-                balance.account_no
-            ]
-        recent = (
-            [alert_out(a) for a in alerts.alerts_of(ctx.platform.store, meter.account_no, RECENT_ALERTS, 0)]
-            if meter.account_no
-            else []
-        )
-        return templates.TemplateResponse(
-            request,
-            "consumer.html",
-            {
-                "alerts": recent,
-                "meter": meter,
-                "online": ctx.is_online(meter),
-                "relay": relay_state(meter.relay),
-                "balance": balance,
-                "outlook": outlook,
-                "chart": day_chart(shown, readings),
-                "day": shown,
-                "prev_day": shown - timedelta(days=1),
-                "next_day": shown + timedelta(days=1) if shown < today() else None,
-                "now": ctx.clock.now(),
             },
         )
 

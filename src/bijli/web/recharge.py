@@ -81,6 +81,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             {"token": tok, "digits": group(d) if (d := token_digits(platform.ring.site, tok)) else None}
             for tok in taken.tokens
         ]
-        return page(request, meter_id, paid=paid, payment_id=taken.payment_id, rupees=rupees)
+        track = await run_in_threadpool(payments.tracked, platform.store, taken.payment_id)
+        return page(request, meter_id, paid=paid, payment_id=taken.payment_id, rupees=rupees, track=track)
 
     return pages

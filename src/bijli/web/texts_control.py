@@ -1,51 +1,42 @@
-"""The control room's words in Hindi and English, one language at a time (texts/control.toml),
-and which language a request asks for (`?lang=`, then the language cookie)."""
+"""The control room's words, one language at a time: its keys (``control.*`` in
+``web/texts/control.toml``) read from the site's catalogue in the page's language (`bijli.web.language`)."""
 
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
-from typing import Literal
 
 from fastapi import Request
-from fastapi.responses import Response
 
-from bijli.web.language import Catalogue
+from bijli.web.language import Catalogue, Lang, lang_of
 
-Lang = Literal["en", "hi"]
-LANGS: tuple[Lang, ...] = ("en", "hi")
-LANG_COOKIE = "bijli_lang"
-CATALOGUE = Path(__file__).parent / "texts" / "control.toml"
+PREFIX = "control."
 
 
 @cache
 def catalogue() -> Catalogue:
-    """Every text of the site (web/texts/*.toml merged: the control room's keys beside the
-    shared ``common.*`` ones the base page uses)."""
-    return Catalogue.load(CATALOGUE.parent)
+    """The site's texts, every file of web/texts merged (read once)."""
+    return Catalogue.load()
 
 
 class Texts:
-    """The words of one language: ``t("fleet")``; ``t("of", n=3, total=9)`` fills ``{n}`` and ``{total}``."""
+    """The control room's words (and the base page's full keys) in one language: ``t("fleet")``;
+    ``t("n_of_total", first=1, ...)`` fills the fields."""
 
     def __init__(self, lang: Lang) -> None:
         self.lang = lang
 
     def __call__(self, key: str, **values: object) -> str:
-        return catalogue().text(key, self.lang, **values)
+        return catalogue().text(_full(key), self.lang, **values)
+
+    def __contains__(self, key: str) -> bool:
+        return _full(key) in catalogue()
+
+
+def _full(key: str) -> str:
+    """A control-room key (``fleet``) under its prefix; a full key (``common.skip``, the base page's) as it is."""
+    return key if "." in key else PREFIX + key
 
 
 def language_of(request: Request) -> Lang:
-    """The language asked for by `?lang=`, else remembered in the cookie, else English."""
-    for asked in (request.query_params.get("lang"), request.cookies.get(LANG_COOKIE)):
-        for lang in LANGS:
-            if asked == lang:
-                return lang
-    return "en"
-
-
-def remember_language(request: Request, response: Response) -> None:
-    """Keep a language chosen with `?lang=` for the next pages."""
-    asked = request.query_params.get("lang")
-    if asked in LANGS:
-        response.set_cookie(LANG_COOKIE, asked, max_age=365 * 86400, samesite="lax", httponly=True)
+    """The language the page is shown in (``?lang=``, else the cookie; `bijli.web.language.Language`)."""
+    return lang_of(request)

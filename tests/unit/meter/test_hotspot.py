@@ -258,3 +258,24 @@ def test_health_answers(client: TestClient) -> None:
     reply = client.get("/health")
 
     assert reply.status_code == 200 and reply.json()["status"] == "ok" and reply.json()["meters"] == 4
+
+
+def test_the_page_brings_its_own_devanagari_for_every_hindi_letter_it_can_show(client: TestClient, meter: str) -> None:
+    """A phone without a Hindi font still reads the page: the hotspot serves the font itself."""
+    from io import BytesIO
+    from pathlib import Path
+
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+
+    import bijli.meter.hotspot as hotspot
+
+    client.post(f"/meters/{meter}/button")
+    page = client.get(f"/meters/{meter}/hotspot").text
+    assert f'src:url("{hotspot.FONT_PATH}") format("woff")' in page and '"hotspot Devanagari"' in page
+    font = client.get(hotspot.FONT_PATH)
+    assert font.status_code == 200 and font.headers["content-type"] == "font/woff"
+    assert len(font.content) < 40_000
+    covered = set(TTFont(BytesIO(font.content)).getBestCmap())
+    source = Path(hotspot.__file__).read_text(encoding="utf-8")  # every text the page can show
+    missing = sorted({c for c in source + page if "\u0900" <= c <= "\u097f" and ord(c) not in covered})
+    assert not missing, f"run src/bijli/meter/fonts/make_subset.py: the font lacks {''.join(missing)}"

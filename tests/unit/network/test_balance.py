@@ -24,13 +24,14 @@ def day_of(
     constant_w: float = 120.0,
     lights_w: float = 0.0,
     i2r: float = 6e-6,
+    evening_hook_w: float = 0.0,
     gone: frozenset[int] = frozenset(),
     estimated: frozenset[int] = frozenset(),
 ) -> TransformerDay:
     slots = []
     for n in range(96):
         billed = round(1200 + 4000 * math.sin(n / 96 * math.pi) ** 2)  # a quiet night, a busy day
-        extra = constant_w + (lights_w if is_night(n) else 0.0)
+        extra = constant_w + (lights_w if is_night(n) else 0.0) + (evening_hook_w if n >= 74 else 0.0)
         supplied = round(billed + i2r * billed**2 + extra / 4)
         slots.append(
             Slot(
@@ -118,3 +119,14 @@ def test_the_shipped_thresholds_read_and_bad_ones_are_refused() -> None:
         parse_thresholds('excess_w = 0\nloss_pct = "12"\nmin_intervals = 32\nmin_coverage = "0.9"\n')
     with pytest.raises(ValueError, match="excess_w"):
         parse_thresholds('loss_pct = "12"\nmin_intervals = 32\nmin_coverage = "0.9"\n')
+
+
+def test_a_hook_for_the_evening_stands_out_from_street_lights_that_burn_all_night() -> None:
+    days = [day_of(f"CL-F01-DT0{n}", lights_w=700.0 if n % 2 else 0.0) for n in range(1, 7)]
+    days.append(day_of("CL-F02-DT01", evening_hook_w=300.0))
+    days.append(day_of("CL-F02-DT02", evening_hook_w=300.0, lights_w=900.0))
+    judged = {j.day.transformer: j for j in judge(days, TH)}
+    assert sorted(t for t, j in judged.items() if j.flagged) == ["CL-F02-DT01", "CL-F02-DT02"]
+    f = fit(days[-1].slots)
+    # Within 100 W: the load square, fitted on the energy in, takes a little of each.
+    assert f is not None and f.evening_w == pytest.approx(300, abs=100) and f.night_w == pytest.approx(900, abs=100)

@@ -8,119 +8,38 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Literal, TypeVar, cast
+from typing import TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.case_tables import case_actions
-from bijli.adapters.db.queries import MeterView
+from bijli.adapters.db.control_rows import (
+    GROUP_KEYS,
+    LEVELS,
+    LOW_LEVEL_PCT,
+    METER_EXCEPTIONS,
+    OPEN_STATUSES,
+    CommandRow,
+    GroupRow,
+    GroupSort,
+    ItemRow,
+    LedgerRow,
+    Level,
+    MeterFilter,
+    MeterRow,
+    MeterSort,
+)
+from bijli.adapters.db.energy_tables import energy_days
 from bijli.adapters.db.reads import _meter_select, _meter_view
 from bijli.adapters.db.supply_tables import supply_state
 from bijli.headend.commands import Status
-from bijli.kernel.time import INTERVALS_PER_DAY
 from bijli.mdm.meters import MeterStatus
 from bijli.protocol.relay import RelayState
 
 T = TypeVar("T")
-Level = Literal["area", "feeder", "transformer"]
-LEVELS: tuple[Level, ...] = ("area", "feeder", "transformer")
-GroupSort = Literal["name", "meters", "online", "sim2", "failovers", "collection", "energy"]
-GROUP_SORTS: tuple[GroupSort, ...] = ("name", "meters", "online", "sim2", "failovers", "collection", "energy")
-MeterSort = Literal["meter", "area", "transformer", "last_seen", "signal", "failovers"]
-METER_SORTS: tuple[MeterSort, ...] = ("meter", "area", "transformer", "last_seen", "signal", "failovers")
-Exception_ = Literal["offline", "silent", "low_balance", "disconnected", "decommissioned"]
-METER_EXCEPTIONS: tuple[Exception_, ...] = ("offline", "silent", "low_balance", "disconnected", "decommissioned")
-OPEN_STATUSES = (Status.QUEUED.value, Status.SENT.value, Status.ACKNOWLEDGED.value)
-"""A command in one of these has not reached its end yet."""
-LOW_LEVEL_PCT = 10
-"""A balance the supply service has warned about at this share of the last recharge or below counts as low."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GroupRow:
-    """One area, feeder or transformer: its meters now, and its readings on the day shown."""
-
-    name: str
-    area: str
-    meters: int
-    in_service: int
-    online: int
-    on_sim2: int
-    failovers: int
-    intervals: int
-    """Intervals stored for the day (actual or estimated), of `in_service` x 96 expected."""
-    energy_wh: int
-
-    @property
-    def online_pct(self) -> float:
-        return 100.0 * self.online / self.in_service if self.in_service else 0.0
-
-    @property
-    def sim2_pct(self) -> float:
-        return 100.0 * self.on_sim2 / self.in_service if self.in_service else 0.0
-
-    @property
-    def collection_pct(self) -> float:
-        expected = self.in_service * INTERVALS_PER_DAY
-        return min(100.0, 100.0 * self.intervals / expected) if expected else 0.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MeterFilter:
-    """What the meters list is narrowed to; every field optional."""
-
-    q: str = ""
-    """A meter id, account number or consumer name, or the start of one (case ignored)."""
-    area: str = ""
-    feeder: str = ""
-    transformer: str = ""
-    exception: Exception_ | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MeterRow:
-    """A meter of the list, with the figures the sorts use."""
-
-    meter: MeterView
-    failovers: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CommandRow:
-    command_id: str
-    meter_id: str
-    action: str
-    status: str
-    requested_by: str
-    reason: str
-    created_at: datetime
-    updated_at: datetime
-    detail: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ItemRow:
-    id: int
-    kind: str
-    meter_id: str | None
-    account_no: str | None
-    amount_paise: int | None
-    detail: str
-    opened_at: datetime
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LedgerRow:
-    id: int
-    kind: str
-    amount_paise: int
-    reference: str
-    posted_at: datetime
-    energy_wh: int | None
 
 
 def _like(text: str) -> str:
@@ -201,7 +120,22 @@ class ControlReads:
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[GroupRow], int]:
-        """The fleet grouped by `level`, a page of groups and how many there are in all."""
+        """The fleet grouped by `level`, a page of groups and how many there are in all. The
+        groups of a level and day are worked out at most every `kept_s` seconds (one pass over
+        the fleet), then searched, sorted and paged here: a level has a few hundred groups."""
+        window = int(online_since.timestamp() // self._kept_s)
+        every = self._cached(("groups", level, day, window), lambda: self._groups(level, day, online_since))
+        pattern = q.lower()
+        chosen = [g for g in every if (not area or g.area == area) and g.name.lower().startswith(pattern)]
+        key = GROUP_KEYS[sort]
+        known = sorted((g for g in chosen if key(g) is not None), key=lambda g: g.name)
+        known.sort(key=lambda g: cast(float, key(g)), reverse=descending)
+        unknown = [g for g in chosen if key(g) is None]
+        ordered = [*known, *unknown] if descending else [*unknown, *known]
+        return ordered[offset : offset + limit], len(ordered)
+
+    def _groups(self, level: Level, day: date, online_since: datetime) -> list[GroupRow]:
+        """Every group of `level`: its meters now, its readings of `day` and its energy balance that day."""
         m, s, d = t.meters.c, t.meter_state.c, t.meter_daily.c
         name = m[level]
         in_service = m.status == MeterStatus.COMMISSIONED.value
@@ -217,32 +151,35 @@ class ControlReads:
                 sa.func.sum(sa.case((in_service & (s.active_sim == 2), one), else_=0)).label("on_sim2"),
                 sa.func.coalesce(sa.func.sum(s.failovers), 0).label("failovers"),
                 sa.func.coalesce(sa.func.sum(daily.c.intervals), 0).label("intervals"),
-                sa.func.coalesce(sa.func.sum(daily.c.wh), 0).label("energy_wh"),
+                sa.func.coalesce(
+                    sa.func.sum(sa.case((t.accounts.c.account_no.is_not(None), daily.c.wh), else_=0)), 0
+                ).label("energy_wh"),
             )
             .select_from(
-                t.meters.join(t.meter_state, s.meter_id == m.meter_id).outerjoin(daily, daily.c.meter_id == m.meter_id)
+                t.meters.join(t.meter_state, s.meter_id == m.meter_id)
+                .outerjoin(daily, daily.c.meter_id == m.meter_id)
+                .outerjoin(t.accounts, t.accounts.c.meter_id == m.meter_id)
             )
             .group_by(name)
         )
-        if area:
-            grouped = grouped.where(m.area == area)
-        if q:
-            grouped = grouped.where(sa.func.lower(name).like(_like(q), escape="\\"))
-        g = grouped.subquery()
-        key: sa.ColumnElement[object] = {
-            "name": g.c.name,
-            "meters": g.c.meters,
-            "online": sa.cast(g.c.online, sa.Float) / sa.func.nullif(g.c.in_service, 0),
-            "sim2": sa.cast(g.c.on_sim2, sa.Float) / sa.func.nullif(g.c.in_service, 0),
-            "failovers": g.c.failovers,
-            "collection": sa.cast(g.c.intervals, sa.Float) / sa.func.nullif(g.c.in_service, 0),
-            "energy": g.c.energy_wh,
-        }[sort]
-        ordered = key.desc().nulls_last() if descending else key.asc().nulls_first()
-        page = sa.select(g).order_by(ordered, g.c.name).limit(limit).offset(offset)
+        e = energy_days.c
+        balance = (
+            sa.select(
+                e[level].label("name"),
+                sa.func.sum(e.supplied_wh).label("supplied_wh"),
+                sa.func.sum(e.billed_wh).label("billed_wh"),
+                sa.func.max(sa.case((e.flagged, 1), else_=0)).label("flagged"),
+            )
+            .where(e.day == day)
+            .group_by(e[level])
+            .subquery()
+        )
+        inner = grouped.subquery()
+        q = sa.select(inner, balance.c.supplied_wh, balance.c.billed_wh, balance.c.flagged).select_from(
+            inner.outerjoin(balance, balance.c.name == inner.c.name)
+        )
         with self.engine.connect() as conn:
-            total = int(conn.execute(sa.select(sa.func.count()).select_from(g)).scalar_one())
-            rows = [
+            return [
                 GroupRow(
                     name=str(r.name),
                     area=str(r.area),
@@ -253,10 +190,12 @@ class ControlReads:
                     failovers=int(r.failovers or 0),
                     intervals=int(r.intervals or 0),
                     energy_wh=int(r.energy_wh or 0),
+                    supplied_wh=None if r.supplied_wh is None else int(r.supplied_wh),
+                    billed_wh=None if r.billed_wh is None else int(r.billed_wh),
+                    flagged=bool(r.flagged),
                 )
-                for r in conn.execute(page)
+                for r in conn.execute(q)
             ]
-        return rows, total
 
     def _narrowed(self, f: MeterFilter, now: datetime, online_since: datetime) -> list[sa.ColumnElement[bool]]:
         m, s, a = t.meters.c, t.meter_state.c, t.accounts.c
@@ -321,20 +260,35 @@ class ControlReads:
             "failovers": s.failovers,
         }[sort]
         ordered = key.desc().nulls_last() if descending else key.asc().nulls_first()
-        base = t.meters.join(t.meter_state, s.meter_id == m.meter_id).outerjoin(t.accounts, a.meter_id == m.meter_id)
+        # Only the tables the filter and the sort need: the meters alone page by their own index.
+        base: sa.FromClause = t.meters
+        if sort in ("last_seen", "signal", "failovers") or f.exception in ("offline", "silent", "disconnected"):
+            base = base.join(t.meter_state, s.meter_id == m.meter_id)
+        if f.q or f.exception == "low_balance":
+            base = base.outerjoin(t.accounts, a.meter_id == m.meter_id)
         counted = sa.select(sa.func.count()).select_from(base).where(*where)
         chosen = (
-            sa.select(m.meter_id, s.failovers)
+            sa.select(m.meter_id)
             .select_from(base)
             .where(*where)
             .order_by(ordered, m.meter_id)
             .limit(limit)
             .offset(offset)
         )
+        window = int(now.timestamp() // self._kept_s)
+
+        def count() -> int:
+            with self.engine.connect() as conn:
+                return int(conn.execute(counted).scalar_one())
+
+        total = self._cached(("meters", f, window), count)  # the page's rows are read anew each time
         with self.engine.connect() as conn:
-            total = int(conn.execute(counted).scalar_one())
-            picked = [(str(r.meter_id), int(r.failovers or 0)) for r in conn.execute(chosen)]
-            ids = [meter_id for meter_id, _ in picked]
+            ids = [str(r.meter_id) for r in conn.execute(chosen)]
+            failovers = {
+                str(r.meter_id): r.failovers
+                for r in conn.execute(sa.select(s.meter_id, s.failovers).where(s.meter_id.in_(ids)))
+            }
+            picked = [(i, int(failovers.get(i) or 0)) for i in ids]
             views = {
                 v.meter_id: v
                 for v in (_meter_view(r) for r in conn.execute(_meter_select().where(m.meter_id.in_(ids))))

@@ -69,33 +69,34 @@ class SqlEnergy:
         self.conn = conn
 
     def days_due(self, first: date, now: datetime, every: timedelta) -> list[date]:
-        """IST days from `first` whose consumers' or transformers' actual energy changed since
-        their balance was last worked out (or never was), and not worked out within `every`."""
-        d, e = t.meter_daily.c, energy_days.c
-        changed = (
-            sa.select(d.day, sa.func.max(d.last_received_at).label("changed_at"))
-            .where(d.day >= first, d.day <= ist_day(now))
-            .group_by(d.day)
-            .subquery()
-        )
-        done = (
-            sa.select(e.day, sa.func.min(e.computed_at).label("computed_at"))
-            .where(e.day >= first)
-            .group_by(e.day)
-            .subquery()
-        )
-        q = (
-            sa.select(changed.c.day)
-            .select_from(changed.outerjoin(done, done.c.day == changed.c.day))
-            .where(
-                sa.or_(
-                    done.c.computed_at.is_(None),
-                    sa.and_(done.c.computed_at <= changed.c.changed_at, done.c.computed_at <= now - every),
-                )
+        """IST days from `first` whose readings changed since their balance was last worked out
+        (or never was), and not worked out within `every`. A change is seen in the daily
+        aggregates settlement keeps, and, for today and yesterday, in any meter heard from since
+        (readings not settled yet count too)."""
+        d, e, s = t.meter_daily.c, energy_days.c, t.meter_state.c
+        today = ist_day(now)
+        changed: dict[date, datetime] = {
+            row.day: row.changed_at
+            for row in self.conn.execute(
+                sa.select(d.day, sa.func.max(d.last_received_at).label("changed_at"))
+                .where(d.day >= first, d.day <= today)
+                .group_by(d.day)
             )
-            .order_by(changed.c.day)
+        }
+        heard = self.conn.execute(sa.select(sa.func.max(s.last_seen))).scalar_one()
+        if heard is not None:
+            for day in (today - timedelta(days=1), today):
+                if day >= first and heard >= ist_midnight(day):
+                    changed[day] = max(changed.get(day, heard), heard)
+        done: dict[date, datetime] = {
+            row.day: row.computed_at
+            for row in self.conn.execute(
+                sa.select(e.day, sa.func.min(e.computed_at).label("computed_at")).where(e.day >= first).group_by(e.day)
+            )
+        }
+        return sorted(
+            day for day, at in changed.items() if day not in done or (done[day] <= at and done[day] <= now - every)
         )
-        return [row.day for row in self.conn.execute(q)]
 
     def transformer_days(self, day: date) -> list[TransformerDay]:
         """Every metered transformer's intervals of `day` from the stored readings (actual and

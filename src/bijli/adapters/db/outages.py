@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.outage_tables import outages
+from bijli.adapters.db.sql import is_pg
 from bijli.mdm.meters import MeterStatus
 from bijli.network.outages import (
     GATHER,
@@ -29,6 +30,8 @@ from bijli.network.outages import (
 from bijli.protocol.events import EventCode
 from bijli.vigilance.incidents import MeterEvent, pair
 
+ROUND_LOCK = 0x6F75746167657300
+"""The advisory lock key of the outage rounds ("outages" in ASCII)."""
 _POWER = (int(EventCode.POWER_FAILURE), int(EventCode.POWER_RESTORED))
 
 
@@ -37,6 +40,10 @@ class SqlOutages:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    def hold(self) -> None:
+        if is_pg(self.conn):  # SQLite has one writer at a time anyway
+            self.conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ROUND_LOCK})
 
     def power_failures(self, since: datetime, until: datetime | None = None) -> list[Failure]:
         e = t.events.c
@@ -108,6 +115,11 @@ class SqlOutages:
             )
             for r in self.conn.execute(q)
         ]
+
+    def operators(self) -> list[str]:
+        s = t.meter_state.c
+        q = sa.select(s.operator).where(s.operator.is_not(None)).distinct().order_by(s.operator)
+        return [str(o) for o in self.conn.execute(q).scalars()]
 
     def reporting(self, now: datetime) -> dict[tuple[str, str], Reporting]:
         m, s = t.meters.c, t.meter_state.c

@@ -4,6 +4,7 @@
 (function () {
   "use strict";
   var section = document.querySelector("section[data-live]");
+  if (!section) { return; }
   if (!section || !window.EventSource) { return; }
   var body = section.querySelector("table.cases tbody");
   var state = document.querySelector('[data-testid="live-state"]');
@@ -113,4 +114,96 @@
   feed.addEventListener("case", function (event) {
     try { show(JSON.parse(event.data).case); } catch (e) { /* a torn event: the reconnect resends it */ }
   });
+})();
+
+// The outages, kept up to date: the first page asks the outages' list every few seconds and
+// puts a new outage at the top, and marks one that has ended. Text only, as above.
+(function () {
+  "use strict";
+  var section = document.querySelector("section[data-outages]");
+  if (!section || !window.fetch || section.getAttribute("data-page") !== "1") { return; }
+  var body = section.querySelector("table.outages tbody");
+  var words = JSON.parse(section.getAttribute("data-words") || "{}");
+  var lang = section.getAttribute("data-lang") || "en";
+  var labels = Array.prototype.map.call(section.querySelectorAll("table.outages thead th"), function (th) {
+    return th.textContent;
+  });
+  var months = lang === "hi"
+    ? ["जनवरी", "फ़रवरी", "मार्च", "अप्रैल", "मई", "जून", "जुलाई", "अगस्त", "सितंबर", "अक्टूबर", "नवंबर", "दिसंबर"]
+    : ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  var empty = section.querySelector(".empty-note");
+  var params = ["limit=50"];
+  var level = section.getAttribute("data-level");
+  var area = section.getAttribute("data-area");
+  var state = section.getAttribute("data-state");
+  if (level) { params.push("level=" + encodeURIComponent(level)); }
+  if (area) { params.push("area=" + encodeURIComponent(area)); }
+  if (state === "ongoing") { params.push("ongoing=true"); }
+  if (state === "ended") { params.push("ongoing=false"); }
+  var url = section.getAttribute("data-outages") + "?" + params.join("&");
+
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  function ist(text) {
+    var d = new Date(new Date(text).getTime() + 330 * 60000);
+    return two(d.getUTCDate()) + " " + months[d.getUTCMonth()] + " " + d.getUTCFullYear() + ", " +
+      two(d.getUTCHours()) + ":" + two(d.getUTCMinutes());
+  }
+  function cell(text, cls) {
+    var td = document.createElement("td");
+    if (cls) { td.className = cls; }
+    td.textContent = text;
+    return td;
+  }
+  function badge(o) {
+    var span = document.createElement("span");
+    span.className = "badge " + (o.ongoing ? "offline" : "online");
+    span.textContent = o.ongoing ? words.ongoing : words.ended;
+    return span;
+  }
+  function row(o) {
+    var tr = document.createElement("tr");
+    tr.setAttribute("data-outage", String(o.outage_id));
+    tr.className = "is-new";
+    tr.appendChild(cell(ist(o.started_at), "nowrap"));
+    tr.appendChild(cell(words[o.level] || o.level));
+    tr.appendChild(cell(o.subject, "mono small"));
+    tr.appendChild(cell(o.area));
+    tr.appendChild(cell(String(o.meters), "num"));
+    var st = cell("");
+    st.setAttribute("data-field", "state");
+    st.appendChild(badge(o));
+    tr.appendChild(st);
+    var ended = cell(o.ended_at ? ist(o.ended_at) : "—", "nowrap");
+    ended.setAttribute("data-field", "ended");
+    tr.appendChild(ended);
+    Array.prototype.forEach.call(tr.children, function (td, i) {
+      if (labels[i]) { td.setAttribute("data-label", labels[i]); }
+    });
+    return tr;
+  }
+  function show(o) {
+    var found = body.querySelector('tr[data-outage="' + o.outage_id + '"]');
+    if (!found) {
+      body.insertBefore(row(o), body.firstChild);
+      if (empty) { empty.hidden = true; }
+      return;
+    }
+    var st = found.querySelector('[data-field="state"]');
+    var was = st.textContent;
+    st.textContent = "";
+    st.appendChild(badge(o));
+    found.querySelector('[data-field="ended"]').textContent = o.ended_at ? ist(o.ended_at) : "—";
+    if (was !== st.textContent) { found.className = "is-new"; }
+  }
+  function poll() {
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (page) {
+        if (page) { page.items.slice().reverse().forEach(show); }
+        section.setAttribute("data-polled", String(Date.now()));
+      })
+      .catch(function () { /* the next poll tries again */ })
+      .then(function () { window.setTimeout(poll, 5000); });
+  }
+  poll();
 })();
