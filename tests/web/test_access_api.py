@@ -121,4 +121,5 @@ def test_me_says_who_is_signed_in(platform: Platform, make_client: MakeClient) -
         "reconciliation",
         "tariff_push",
         "track_payments",
+        "view_cases",
     ]
