@@ -283,6 +283,7 @@ def test_openapi_lists_the_contract_paths(api: TestClient) -> None:
         "/api/v1/meters",
         "/api/v1/meters/{meter_id}/replace",
         "/api/v1/accounts/{account_id}/close",
+        "/api/v1/cases/{case_id}/actions",
     }
 
 

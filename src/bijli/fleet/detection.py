@@ -7,8 +7,9 @@ platform opened and the outages it recorded, and gives the figures of `bijli the
   at or after its start (and, when the case names a tamper kind, of that kind); recall is the
   share found, precision the share of the cases attributed to the kind that found one;
 - **time to case**: simulated seconds from a tamper's start to its first case (p50, p99);
-- **hooking**: a hooked transformer is found by a `hooking` case on it; precision is the share
-  of transformers flagged that were hooked;
+- **hooking**: a hooked transformer is found by a `hooking` case on it opened once its first
+  hook was on (a case before it was not about the hook); precision is the share of
+  transformers flagged that were found;
 - **outages**: each power outage (feeder or transformer) and operator outage of the truth is
   found by an outage record of its level and subject beginning near it; records matching no
   outage are false;
@@ -143,25 +144,27 @@ def score(
 def _hooking(facts: Sequence[Mapping[str, Any]], cases: Sequence[FoundCase]) -> dict[str, Any]:
     hooks = [f for f in facts if f.get("kind") == HOOKING]
     hooked = {f["transformer"] for f in hooks}
-    flagged_at: dict[str, float] = {}
+    first = {t: min(_t(f["start"]) for f in hooks if f["transformer"] == t) for t in hooked}
+    opened: dict[str, list[float]] = defaultdict(list)
     for c in cases:
         if c.kind == HOOKING and c.subject_level == "transformer":
-            flagged_at[c.subject_id] = min(c.opened_at, flagged_at.get(c.subject_id, math.inf))
-    flagged = set(flagged_at)
+            opened[c.subject_id].append(c.opened_at)
+    flagged = set(opened)
+    # A hooked transformer is found by a case opened once its hook was on, not by one before it.
+    after = {t: [at for at in opened[t] if at >= first[t] - EARLY_S] for t in hooked & flagged}
+    found = {t for t, ats in after.items() if ats}
     watts: dict[str, set[str]] = defaultdict(set)
     for f in hooks:
         watts[str(round(float(f["watts"])))].add(f["transformer"])
-    first = {t: min(_t(f["start"]) for f in hooks if f["transformer"] == t) for t in hooked}
-    hours = [(flagged_at[t] - first[t]) / 3600 for t in hooked & flagged if flagged_at[t] >= first[t]]
+    hours = [(min(after[t]) - first[t]) / 3600 for t in found]
     return {
         "truth": len(hooked),
         "flagged": len(flagged),
-        "found": len(hooked & flagged),
-        "recall": _ratio(len(hooked & flagged), len(hooked)),
-        "precision": _ratio(len(hooked & flagged), len(flagged)),
-        "recall_by_watts": {
-            w: _ratio(len(ts & flagged), len(ts)) for w, ts in sorted(watts.items(), key=lambda i: float(i[0]))
-        },
+        "flagged_before_the_hook": len((hooked & flagged) - found),
+        "found": len(found),
+        "recall": _ratio(len(found), len(hooked)),
+        "precision": _ratio(len(found), len(flagged)),
+        "recall_by_watts": {w: _ratio(len(watts[w] & found), len(watts[w])) for w in sorted(watts, key=float)},
         "hours_to_case_p50": None if not hours else round(percentile(hours, 50) or 0.0, 1),
     }
 

@@ -58,7 +58,7 @@ def test_hooking_recall_precision_and_by_wattage() -> None:
 
     h = score(truth, found, [])["hooking"]
 
-    assert (h["truth"], h["flagged"], h["found"]) == (3, 3, 2)
+    assert (h["truth"], h["flagged"], h["found"], h["flagged_before_the_hook"]) == (3, 3, 2, 0)
     assert h["recall"] == round(2 / 3, 4)
     assert h["precision"] == round(2 / 3, 4)
     assert h["recall_by_watts"] == {"300": 1.0, "800": 0.0, "3000": 1.0}
@@ -116,3 +116,9 @@ def test_nearest_rank_percentile() -> None:
     assert percentile([], 50) is None
     assert percentile([5.0, 1.0, 3.0], 50) == 3.0
     assert percentile(list(map(float, range(1, 101))), 99) == 99.0
+
+
+def test_a_hooking_case_before_the_hook_began_does_not_find_it() -> None:
+    truth = [hook("DT1", 300, S + 86400)]
+    h = score(truth, [case("hooking", "DT1", S, "transformer")], [])["hooking"]
+    assert (h["flagged"], h["found"], h["flagged_before_the_hook"], h["recall"], h["precision"]) == (1, 0, 1, 0.0, 0.0)

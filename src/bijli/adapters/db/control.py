@@ -260,10 +260,15 @@ class ControlReads:
             "failovers": s.failovers,
         }[sort]
         ordered = key.desc().nulls_last() if descending else key.asc().nulls_first()
-        base = t.meters.join(t.meter_state, s.meter_id == m.meter_id).outerjoin(t.accounts, a.meter_id == m.meter_id)
+        # Only the tables the filter and the sort need: the meters alone page by their own index.
+        base: sa.FromClause = t.meters
+        if sort in ("last_seen", "signal", "failovers") or f.exception in ("offline", "silent", "disconnected"):
+            base = base.join(t.meter_state, s.meter_id == m.meter_id)
+        if f.q or f.exception == "low_balance":
+            base = base.outerjoin(t.accounts, a.meter_id == m.meter_id)
         counted = sa.select(sa.func.count()).select_from(base).where(*where)
         chosen = (
-            sa.select(m.meter_id, s.failovers)
+            sa.select(m.meter_id)
             .select_from(base)
             .where(*where)
             .order_by(ordered, m.meter_id)
@@ -278,8 +283,12 @@ class ControlReads:
 
         total = self._cached(("meters", f, window), count)  # the page's rows are read anew each time
         with self.engine.connect() as conn:
-            picked = [(str(r.meter_id), int(r.failovers or 0)) for r in conn.execute(chosen)]
-            ids = [meter_id for meter_id, _ in picked]
+            ids = [str(r.meter_id) for r in conn.execute(chosen)]
+            failovers = {
+                str(r.meter_id): r.failovers
+                for r in conn.execute(sa.select(s.meter_id, s.failovers).where(s.meter_id.in_(ids)))
+            }
+            picked = [(i, int(failovers.get(i) or 0)) for i in ids]
             views = {
                 v.meter_id: v
                 for v in (_meter_view(r) for r in conn.execute(_meter_select().where(m.meter_id.in_(ids))))
