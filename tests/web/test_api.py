@@ -284,6 +284,7 @@ def test_openapi_lists_the_contract_paths(api: TestClient) -> None:
         "/api/v1/meters/{meter_id}/replace",
         "/api/v1/accounts/{account_id}/close",
         "/api/v1/cases/{case_id}/actions",
+        "/api/v1/disputes/{dispute_id}/answer",
     }
 
 
