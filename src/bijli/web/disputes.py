@@ -135,7 +135,7 @@ def router(ctx: WebContext) -> APIRouter:
         tags=["v1"],
         dependencies=[Depends(auth.needs(Permission.ANSWER_DISPUTES))],
     )
-    def answer(request: Request, dispute_id: Annotated[int, Path(ge=1)], body: AnswerIn) -> DisputeOut:
+    def answer(request: Request, dispute_id: Annotated[int, Path(ge=1, le=2**62)], body: AnswerIn) -> DisputeOut:
         """Answer an open dispute (the household sees it on its charges page); 409 when answered already."""
         try:
             done = use.answer_dispute(store, dispute_id, body.answer, identity_of(request).name, ctx.clock.now())
