@@ -71,6 +71,7 @@ def power_comes_back(platform: Platform, payment_id: str) -> None:
 def test_a_household_logs_in_recharges_watches_power_return_and_reads_its_statement_in_hindi(
     new_chrome: WebDriver, base_url: str, browser_platform: Platform
 ) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.wait import WebDriverWait
 
@@ -99,7 +100,9 @@ def test_a_household_logs_in_recharges_watches_power_return_and_reads_its_statem
     driver.find_element(By.CSS_SELECTOR, "[data-testid=view-month]").click()
     WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=month-total]"))
     driver.find_element(By.CSS_SELECTOR, "[data-testid=unit-rs]").click()
-    WebDriverWait(driver, 10).until(lambda d: "₹" in testid("month-total"))
+    # The part is swapped in again by each click: an element read as it goes is asked for anew.
+    swapped = WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,))
+    swapped.until(lambda d: "₹" in testid("month-total"))
     assert driver.execute_script("return window.journeyMarker") == marker  # no reload
     assert "view=month" in driver.current_url and "unit=rs" in driver.current_url
     screenshot_languages(driver, "consumer-month", driver.current_url)

@@ -73,13 +73,14 @@ def test_consumer_page_charts_a_day_and_shows_the_api_balance(
     chrome: WebDriver, base_url: str, screenshots: Path, api_auth: dict[str, str]
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
 
     meter_id = "KNCL0000001"  # recharged in the demo on its second day
     chrome.get(f"{base_url}/consumer/{meter_id}")
     bars = chrome.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar")
     assert len(bars) == 96
     title = chrome.find_element(By.CSS_SELECTOR, "svg.chart > title")
-    assert "2026-11-02" in title.get_attribute("textContent")  # type: ignore[operator]
+    assert "02 Nov 2026" in title.get_attribute("textContent")  # type: ignore[operator]
     assert all(float(b.get_attribute("height") or 0) >= 0 for b in bars)
 
     api_balance = api_json(base_url, f"/api/v1/meters/{meter_id}/balance", api_auth)
@@ -98,7 +99,10 @@ def test_consumer_page_charts_a_day_and_shows_the_api_balance(
     full_page_screenshot(chrome, screenshots / "consumer.png")
 
     chrome.find_element(By.CSS_SELECTOR, "a[rel=prev]").click()
-    assert chrome.current_url.endswith("?day=2026-11-01")
+    # The day before is swapped in without a reload, and the address follows it.
+    WebDriverWait(chrome, 10).until(lambda d: "day=2026-11-01" in d.current_url)
+    title = chrome.find_element(By.CSS_SELECTOR, "svg.chart > title")
+    assert "01 Nov 2026" in title.get_attribute("textContent")  # type: ignore[operator]
     assert len(chrome.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar")) == 96
 
     chrome.get(f"{base_url}/consumer/{meter_id}")

@@ -52,6 +52,7 @@ def lists(meter_id: str) -> list[tuple[str, dict[str, str], str]]:
         ("/api/v1/cases", {}, "items"),
         ("/api/v1/events", {}, "items"),
         ("/api/v1/outages", {}, "items"),
+        ("/api/v1/disputes", {"state": "all"}, "items"),
     ]
 
 

@@ -61,6 +61,12 @@ class ControlReads:
         self._kept: dict[object, tuple[float, object]] = {}
         self._lock = threading.Lock()
 
+    def forget(self) -> None:
+        """Drop what is kept, so the next page reads the store anew (after a change made
+        outside the usual rounds, such as a correction loaded by hand)."""
+        with self._lock:
+            self._kept.clear()
+
     def _cached(self, key: object, work: Callable[[], T]) -> T:
         with self._lock:
             found = self._kept.get(key)
