@@ -33,6 +33,8 @@ class Slot:
     """Of `billed_wh`, what estimates make up."""
     reporting: int
     """Consumer meters with a reading (actual or estimated) for the interval."""
+    estimated: int = 0
+    """Of `reporting`, the readings VEE estimated."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -183,12 +183,12 @@ def opening(
         opened_at=at,
         reason_code="unexplained_loss",
         reason_en=(
-            f"Transformer {balance.subject} loses about {excess_w} W more than its area's others "
-            f"round the clock since {first_day.isoformat()} (loss {pct}% of the energy in){top}"
+            f"Transformer {balance.subject} loses about {excess_w} W more than on its own usual days "
+            f"since {first_day.isoformat()} (loss {pct}% of the energy in){top}"
         ),
         reason_hi=(
-            f"ट्रांसफ़ॉर्मर {balance.subject} {first_day.isoformat()} से चौबीसों घंटे अपने क्षेत्र के बाकी "
-            f"ट्रांसफ़ॉर्मरों से लगभग {excess_w} W ज़्यादा खो रहा है (नुकसान: आने वाली ऊर्जा का {pct}%){top_hi}"
+            f"ट्रांसफ़ॉर्मर {balance.subject} {first_day.isoformat()} से अपने सामान्य दिनों से "
+            f"लगभग {excess_w} W ज़्यादा खो रहा है (नुकसान: आने वाली ऊर्जा का {pct}%){top_hi}"
         ),
         evidence={
             "day": balance.day.isoformat(),
