@@ -130,11 +130,14 @@ def test_a_flagged_transformer_opens_one_hooking_case_naming_the_consumer_whose_
         feed_day(p, ec, day, hooks_w={dt.transformer: 300.0} if hooked else {}, hook_from=74)
         balance_due(p.store, after(day))
     with p.store.transaction() as uow:
-        flags = {s.day.day: s.flagged for s in uow.energy.stored(DAY, DAY + timedelta(days=4), transformer=dt.transformer)}
+        stored = uow.energy.stored(DAY, DAY + timedelta(days=4), transformer=dt.transformer)
+    flags = {s.day.day: s.flagged for s in stored}
     assert [flags[DAY + timedelta(days=n)] for n in range(5)] == [False, False, True, False, True]
     assert find_hooking(p.store, after(DAY + timedelta(days=4))) == []
     with p.store.transaction() as uow:
-        assert [c.case_id for c in uow.cases.listing(CaseFilter(kind="hooking"), 10, 0)] == opened
+        (still,) = uow.cases.listing(CaseFilter(kind="hooking"), 10, 0)
+    assert still.case_id == opened[0]  # and the day it was flagged again is in its evidence
+    assert [d["day"] for d in still.evidence["flagged_days"]] == [hooked_day.isoformat(), "2026-11-06"]
 
 
 def test_a_day_whose_loss_a_consumers_own_case_explains_opens_no_hooking_case(

@@ -78,8 +78,9 @@ def feed_day(
     scale: Mapping[str, float] | None = None,
 ) -> None:
     """One IST day of every meter's readings, ingested and settled after the day: hooks (from
-    interval `hook_from` to midnight) and street lights (watts) per transformer, a share of the real draw some consumers' meters
-    record (tampering), meters that send nothing, a household's draw scaled (a drop)."""
+    interval `hook_from` to midnight) and street lights (watts) per transformer, a share of the
+    real draw some consumers' meters record (tampering), meters that send nothing, a
+    household's draw scaled (a drop)."""
     hooks_w, lights_w = hooks_w or {}, lights_w or {}
     recorded_share, scale = recorded_share or {}, scale or {}
     start = ist_midnight(day)

@@ -246,6 +246,8 @@ def judge_day(td: TransformerDay, earlier: Sequence[tuple[TransformerDay, bool]]
         flagged = flagged or beyond[-1] >= constant_bar
     excess = round(max(beyond)) if beyond else None
     return Judged(day=td, balance=b, fit=f, usual=base, excess_w=excess, flagged=flagged)
+
+
 def judge(
     days: Sequence[TransformerDay],
     th: Thresholds,

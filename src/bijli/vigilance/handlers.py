@@ -33,7 +33,7 @@ from bijli.vigilance.cases import (
     take_step,
 )
 from bijli.vigilance.hooking import KIND as HOOKING
-from bijli.vigilance.hooking import case_key, opening, rank
+from bijli.vigilance.hooking import case_key, opening, rank, with_flagged_day
 from bijli.vigilance.ports import (
     AnomalyUnit,
     CaseFilter,
@@ -238,8 +238,9 @@ def find_hooking(store: Transactions[HookingUnit], now: datetime) -> list[str]:
     missing energy; the ids of the cases this call opened.
 
     One case per transformer while it is open: a transformer with an open hooking case opens
-    no other, however its flags come and go; a run of flagged days with a case already (open or
-    closed) is left alone (its key is known). A flagged day on which one of the transformer's
+    no other, however its flags come and go (the flagged day is added to that case's evidence
+    instead); a run of flagged days with a case already (open or closed) is left alone (its key
+    is known). A flagged day on which one of the transformer's
     consumers' meters opened a case of its own (a bypass, a magnet: the missing energy is that
     meter's, and already a case) opens none."""
     today = ist_day(now)
@@ -260,7 +261,7 @@ def find_hooking(store: Transactions[HookingUnit], now: datetime) -> list[str]:
         known = uow.cases.known_keys([case_key(t, first) for t, (_, first) in runs.items()])
         for transformer, (s, first) in runs.items():
             key = case_key(transformer, first)
-            if key in known or _open_hooking(uow, transformer):
+            if _still_open(uow, transformer, s) or key in known:
                 continue
             day = s.day.day
             consumers = energy.consumer_intervals(transformer, day)
@@ -289,9 +290,17 @@ def find_hooking(store: Transactions[HookingUnit], now: datetime) -> list[str]:
     return open_cases(store, list(openings.values()), now)
 
 
-def _open_hooking(uow: HookingUnit, transformer: str) -> bool:
-    """Whether the transformer has a hooking case still open."""
-    return bool(uow.cases.listing(CaseFilter(kind=HOOKING, subject_id=transformer, open_only=True), 1, 0))
+def _still_open(uow: HookingUnit, transformer: str, flagged: StoredDay) -> bool:
+    """Whether the transformer has a hooking case still open (the flagged day then goes into
+    its evidence)."""
+    open_cases = uow.cases.listing(CaseFilter(kind=HOOKING, subject_id=transformer, open_only=True), 1, 0)
+    if not open_cases:
+        return False
+    case = open_cases[0]
+    added = with_flagged_day(case.evidence, transformer_balance(flagged.day), flagged.excess_w or 0)
+    if added is not None:
+        uow.cases.add_evidence(case.case_id, added)
+    return True
 
 
 def _explained_by_a_meter_case(uow: HookingUnit, meter_ids: Sequence[str], since: datetime) -> bool:

@@ -157,6 +157,28 @@ def case_key(transformer: str, first_day: date) -> str:
     return f"{KIND}:{transformer}:{first_day.isoformat()}"
 
 
+def flagged_day(balance: Balance, excess_w: int) -> dict[str, Any]:
+    """One flagged day as a hooking case's evidence keeps it."""
+    pct = balance.loss_pct
+    return {
+        "day": balance.day.isoformat(),
+        "excess_w": excess_w,
+        "loss_kwh": kwh(balance.loss_wh),
+        "loss_pct": None if pct is None else str(pct),
+    }
+
+
+def with_flagged_day(evidence: Mapping[str, Any], balance: Balance, excess_w: int) -> dict[str, Any] | None:
+    """An open hooking case's evidence with a flagged day added (or its figures brought up to
+    date); None when it holds the day as it is already."""
+    entry = flagged_day(balance, excess_w)
+    days = [d for d in evidence.get("flagged_days", []) if isinstance(d, dict)]
+    if entry in days:
+        return None
+    kept = [d for d in days if d.get("day") != entry["day"]]
+    return {**evidence, "flagged_days": sorted([*kept, entry], key=lambda d: str(d.get("day")))}
+
+
 def opening(
     *,
     balance: Balance,
@@ -201,6 +223,7 @@ def opening(
             "loss_kwh": kwh(balance.loss_wh),
             "loss_pct": None if pct is None else str(pct),
             "estimated": balance.estimated,
+            "flagged_days": [flagged_day(balance, excess_w)],
             "consumers_ranked": [r.as_evidence() for r in named],
         },
     )

@@ -24,6 +24,7 @@ from bijli.network.model import (
 
 FIRST = date(2026, 12, 1)
 TH = thresholds()
+NOT_IN = Slot(supplied_wh=None, supplied_estimated=False, billed_wh=0, billed_estimated_wh=0, reporting=0)
 HOUSE_W = 650.0
 """A house's evening draw, for a consumer whose readings are missing."""
 
@@ -55,7 +56,7 @@ def day(
     slots = []
     for n in range(96):
         if n >= until:
-            slots.append(Slot(supplied_wh=None, supplied_estimated=False, billed_wh=0, billed_estimated_wh=0, reporting=0))
+            slots.append(NOT_IN)
             continue
         drawn_w = load_w(n) * rng.uniform(0.9, 1.1)
         night = n >= 72 or n < 24
@@ -142,15 +143,15 @@ def test_an_estimate_of_nothing_is_left_out_and_estimates_raise_the_bars() -> No
 
 def test_flagged_days_and_a_hook_too_small_to_flag_stay_out_of_the_usual() -> None:
     clean = usual_days(2)
-    with_flagged = usual(clean + [(day(2, hook_w=3000.0), True)], TH)
+    with_flagged = usual([*clean, (day(2, hook_w=3000.0), True)], TH)
     assert with_flagged is not None and with_flagged.days == 2
     # A small hook's first night (not flagged) is not admitted: the next night is judged
     # against the days before it.
     first_night = day(2, hook_w=120.0)
     assert not judge_day(first_night, clean, TH).flagged
-    u = usual(clean + [(first_night, False)], TH)
+    u = usual([*clean, (first_night, False)], TH)
     assert u is not None and u.days == 2
-    assert judge_day(day(3, hook_w=200.0), clean + [(first_night, False)], TH).flagged
+    assert judge_day(day(3, hook_w=200.0), [*clean, (first_night, False)], TH).flagged
 
 
 def test_a_round_the_clock_excess_is_flagged_on_a_whole_day_only() -> None:

@@ -139,6 +139,9 @@ class SqlCases:
         c = ct.cases.c
         return set(self.conn.execute(sa.select(c.key).where(among(self.conn, c.key, sorted(set(keys))))).scalars())
 
+    def add_evidence(self, case_id: str, evidence: Mapping[str, Any]) -> None:
+        self.conn.execute(sa.update(ct.cases).where(ct.cases.c.case_id == case_id).values(evidence=dict(evidence)))
+
     def one(self, case_id: str) -> Case | None:
         r = self.conn.execute(sa.select(ct.cases).where(ct.cases.c.case_id == case_id)).first()
         return None if r is None else _case(r)
