@@ -35,6 +35,8 @@ class Slot:
     """Consumer meters with a reading (actual or estimated) for the interval."""
     estimated: int = 0
     """Of `reporting`, the readings VEE estimated."""
+    estimated_zero: int = 0
+    """Of `estimated`, those of 0 Wh (VEE had no reference day to estimate from, as a rule)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -124,27 +124,14 @@ class Judged:
         return None if self.fit is None else round(self.fit.evening_w)
 
 
-NOTHING_ESTIMATED = 0.25
-"""Estimates below this share of the actual readings' average stand for no estimate at all (VEE
-estimates nothing where the meter has no reference day)."""
-
-
 def _whole(s: Slot, consumers: int) -> bool:
-    if s.reporting < consumers:
-        return False
-    if not s.estimated:
-        return True
-    actual = s.reporting - s.estimated
-    if actual <= 0:
-        return False
-    average = (s.billed_wh - s.billed_estimated_wh) / actual
-    return s.billed_estimated_wh >= NOTHING_ESTIMATED * average * s.estimated
+    return s.reporting - s.estimated_zero >= consumers
 
 
 def whole_slots(td: TransformerDay) -> tuple[Slot, ...]:
     """The day's intervals with an interval whose consumers' side is not whole (a reading
-    neither in nor estimated yet, or estimated as next to nothing) left out like one the
-    transformer's meter missed."""
+    neither in nor estimated yet, or estimated as nothing: VEE had no reference day) left out
+    like one the transformer's meter missed."""
     return tuple(s if _whole(s, td.consumers) else replace(s, supplied_wh=None) for s in td.slots)
 
 

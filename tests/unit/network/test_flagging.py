@@ -64,11 +64,12 @@ def day(
         load = drawn_w + unmetered_w
         losses_w = constant_w + 0.05 * day_factor * load * load / 43_000
         supplied = round((load + losses_w) / 4 * (1 + rng.gauss(0.0, 0.0008)))
-        billed, reporting, estimated_wh, estimates = round(drawn_w / 4), 50, 0, 0
+        billed, reporting, estimated_wh, estimates, zero = round(drawn_w / 4), 50, 0, 0, 0
         if n in missing:
             billed, reporting = billed - round(HOUSE_W / 4), 49
         elif n in estimated:
             estimated_wh, estimates = round(HOUSE_W / 4 * estimate_share), 1
+            zero = int(estimated_wh == 0)
             billed = billed - round(HOUSE_W / 4) + estimated_wh
         slots.append(
             Slot(
@@ -78,6 +79,7 @@ def day(
                 billed_estimated_wh=estimated_wh,
                 reporting=reporting,
                 estimated=estimates,
+                estimated_zero=zero,
             )
         )
     return TransformerDay(
@@ -129,6 +131,7 @@ def test_a_consumers_missing_readings_never_look_like_theft() -> None:
 
 
 def test_an_estimate_of_nothing_is_left_out_and_estimates_raise_the_bars() -> None:
+    # VEE estimates 0 Wh where a meter has no reference day: as good as missing.
     nothing = day(3, estimated=range(60, 96), estimate_share=0.0)
     assert all(s.supplied_wh is None for s in whole_slots(nothing)[60:96])
     assert not judge_day(nothing, usual_days(), TH).flagged
@@ -203,9 +206,10 @@ def test_the_shipped_thresholds_read_and_bad_ones_are_refused() -> None:
 
 
 def test_a_day_stored_before_estimates_were_counted_still_reads() -> None:
-    from bijli.adapters.db.energy import slots_from_json
+    from bijli.adapters.db.energy import slots_to_json, slots_from_json
 
     old = slots_from_json("[[100,0,90,5,50],[null,0,0,0,0]]")
     assert old[0] == Slot(supplied_wh=100, supplied_estimated=False, billed_wh=90, billed_estimated_wh=5, reporting=50)
-    assert old[0].estimated == 0 and old[1].supplied_wh is None
-    assert replace(old[0], estimated=1).estimated == 1
+    assert old[0].estimated == old[0].estimated_zero == 0 and old[1].supplied_wh is None
+    now = replace(old[0], estimated=2, estimated_zero=1)
+    assert slots_from_json(slots_to_json([now])) == (now,)
