@@ -432,6 +432,17 @@ staff = sa.Table(
     sa.Column("totp_secret", sa.String(64)),
     sa.Column("totp_last_step", sa.BigInteger),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("mobile", sa.String(16)),  # +91XXXXXXXXXX: a case's alert by SMS
+    sa.Column("email", sa.String(254)),  # optional: a case's alert by e-mail too
+    sa.Column("language", sa.String(2), nullable=False, server_default="en"),  # hi | en
+)
+
+staff_areas = sa.Table(
+    "staff_areas",
+    metadata,
+    sa.Column("username", sa.ForeignKey("staff.username"), primary_key=True),
+    sa.Column("area", sa.String(64), primary_key=True),  # an area they work: its cases reach them
+    sa.Index("ix_staff_areas_area", "area"),
 )
 
 api_tokens = sa.Table(
