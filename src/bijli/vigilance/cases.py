@@ -157,7 +157,6 @@ class Case:
 
 
 NO_FIELD_STAFF_EN: Final = "no field staff on record for this area"
-NO_FIELD_STAFF_HI: Final = "इस क्षेत्र के लिए कोई फ़ील्ड कर्मचारी दर्ज नहीं"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

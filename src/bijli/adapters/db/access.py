@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from bijli.access.model import Attempt, P, Role, roles_with
 from bijli.access.ports import ApiToken, BulkRequest, SentCode, Session, StaffMember
 from bijli.adapters.db import schema as t
+from bijli.adapters.db import staff_tables as st
 from bijli.adapters.db.sql import insert_ignoring
 
 
@@ -47,7 +48,7 @@ class SqlStaff(_Table):
         return None if row is None else _staff(row, self._areas([username]).get(username, ()))
 
     def _areas(self, usernames: Sequence[str] | None) -> dict[str, list[str]]:
-        a = t.staff_areas.c
+        a = st.staff_areas.c
         q = sa.select(a.username, a.area).order_by(a.username, a.area)
         if usernames is not None:
             q = q.where(a.username.in_(usernames))
@@ -57,9 +58,11 @@ class SqlStaff(_Table):
         return found
 
     def _set_areas(self, username: str, areas: Sequence[str]) -> None:
-        self.conn.execute(t.staff_areas.delete().where(t.staff_areas.c.username == username))
+        self.conn.execute(st.staff_areas.delete().where(st.staff_areas.c.username == username))
         if areas:
-            self.conn.execute(t.staff_areas.insert(), [{"username": username, "area": a} for a in dict.fromkeys(areas)])
+            self.conn.execute(
+                st.staff_areas.insert(), [{"username": username, "area": a} for a in dict.fromkeys(areas)]
+            )
 
     def set_details(self, member: StaffMember) -> bool:
         done = self._update(
@@ -128,10 +131,10 @@ class SqlFieldStaff(_Table):
     def of_areas(self, areas: Sequence[str]) -> dict[str, list[str]]:
         if not areas:
             return {}
-        a, s = t.staff_areas.c, t.staff.c
+        a, s = st.staff_areas.c, t.staff.c
         q = (
             sa.select(a.area, a.username)
-            .join_from(t.staff_areas, t.staff, a.username == s.username)
+            .join_from(st.staff_areas, t.staff, a.username == s.username)
             .where(a.area.in_(sorted(set(areas))), s.role.in_(CASE_ROLES))
             .order_by(a.area, a.username)
         )

@@ -437,14 +437,6 @@ staff = sa.Table(
     sa.Column("language", sa.String(2), nullable=False, server_default="en"),  # hi | en
 )
 
-staff_areas = sa.Table(
-    "staff_areas",
-    metadata,
-    sa.Column("username", sa.ForeignKey("staff.username"), primary_key=True),
-    sa.Column("area", sa.String(64), primary_key=True),  # an area they work: its cases reach them
-    sa.Index("ix_staff_areas_area", "area"),
-)
-
 api_tokens = sa.Table(
     "api_tokens",
     metadata,
