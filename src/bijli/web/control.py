@@ -33,12 +33,14 @@ from bijli.mdm.meters import UnknownMeter
 from bijli.protocol.events import EventCode
 from bijli.vigilance import handlers as vigilance
 from bijli.vigilance.ports import CaseFilter
+from bijli.web import pager as paging
 from bijli.web.auth import Auth, form_token_ok, identity_of, needs_action
 from bijli.web.chart import day_chart
 from bijli.web.context import WebContext, relay_state
 from bijli.web.display import day_text, kwh_text
 from bijli.web.limits import asked_day
-from bijli.web.pager import Pager, offset_of, past_last
+from bijli.web.pager import Pager as Pager  # the control room's pages take it from here
+from bijli.web.pager import past_last
 from bijli.web.texts_control import Texts, language_of
 
 T = TypeVar("T")
@@ -57,6 +59,11 @@ def choice(value: str, allowed: tuple[T, ...], name: str) -> T:
         if a == value:
             return a
     raise HTTPException(status_code=400, detail=f"{name} {value!r} is not one of {', '.join(map(str, allowed))}")
+
+
+def offset_of(page: int) -> int:
+    """The rows before page `page` of a control room list."""
+    return paging.offset_of(page, PAGE_SIZE)
 
 
 def _link(request: Request, **changes: object) -> str:
@@ -115,7 +122,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             sort=order,
             descending=bool(desc),
             limit=PAGE_SIZE,
-            offset=offset_of(page, PAGE_SIZE),
+            offset=offset_of(page),
         )
         pager = Pager.of(page, total, len(rows), PAGE_SIZE)
         past_last(page, pager)
@@ -163,7 +170,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             sort=order,
             descending=bool(desc),
             limit=PAGE_SIZE,
-            offset=offset_of(page, PAGE_SIZE),
+            offset=offset_of(page),
         )
         pager = Pager.of(page, total, len(found), PAGE_SIZE)
         past_last(page, pager)
@@ -198,9 +205,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     def commands(request: Request, q: Text = "", page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
         """Commands that failed lately, or are stuck."""
         now = ctx.clock.now()
-        rows, total = control.troubled_commands(
-            now, STUCK_AFTER, q=q.strip(), limit=PAGE_SIZE, offset=offset_of(page, PAGE_SIZE)
-        )
+        rows, total = control.troubled_commands(now, STUCK_AFTER, q=q.strip(), limit=PAGE_SIZE, offset=offset_of(page))
         pager = Pager.of(page, total, len(rows), PAGE_SIZE)
         past_last(page, pager)
         return render(
@@ -223,7 +228,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     def reconciliation(request: Request, q: Text = "", page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
         """Reconciliation items still open."""
         now = ctx.clock.now()
-        rows, total = control.open_items(q=q.strip(), limit=PAGE_SIZE, offset=offset_of(page, PAGE_SIZE))
+        rows, total = control.open_items(q=q.strip(), limit=PAGE_SIZE, offset=offset_of(page))
         pager = Pager.of(page, total, len(rows), PAGE_SIZE)
         past_last(page, pager)
         return render(

@@ -21,8 +21,7 @@ from bijli.vigilance.ports import CaseFilter
 from bijli.web.auth import Auth, form_token_ok, identity_of, needs_case_step
 from bijli.web.cases_api import evidence_out, evidence_window
 from bijli.web.context import WebContext
-from bijli.web.control import PAGE_SIZE, STUCK_AFTER, Text, choice, form_fields, render_page
-from bijli.web.pager import Pager, offset_of
+from bijli.web.control import PAGE_SIZE, STUCK_AFTER, Pager, Text, choice, form_fields, offset_of, render_page
 
 CASE_STATUSES = ("open", "all", *(s.value for s in CaseStatus))
 CASE_KINDS = (
@@ -72,7 +71,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             severity=level or None,
             subject_id=q.strip().upper() or None,
         )
-        offset = offset_of(page, PAGE_SIZE)
+        offset = offset_of(page)
         found = vigilance.cases(ctx.platform.store, where, PAGE_SIZE + 1, offset)
         shown = found[:PAGE_SIZE]
         pager = Pager(
@@ -181,7 +180,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             area=area or None,
             ongoing=None if shown_state == "all" else shown_state == "ongoing",
         )
-        offset = offset_of(page, PAGE_SIZE)
+        offset = offset_of(page)
         found = ctx.platform.outages.outages(where, PAGE_SIZE + 1, offset)
         shown = found[:PAGE_SIZE]
         if page > 1 and not shown:
