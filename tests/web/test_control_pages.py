@@ -4,9 +4,10 @@ views, a meter's detail, and the command console with its reason, in one languag
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
@@ -248,6 +249,45 @@ def test_the_outages_page_lists_an_outage_and_follows_the_outages_list(
     hindi = operator.get("/operations/outages", params={"lang": "hi"}).text
     assert "ट्रांसफ़ॉर्मर की बिजली" in hindi
     operator.get("/operations/outages", params={"lang": "en"})
+
+
+def test_the_outages_stream_sends_the_list_at_once_then_what_changes(
+    platform: Platform, make_client: MakeClient
+) -> None:
+    meter = platform.reads.meters(1, 0)[0]
+    outage = Outage(
+        level=OutageLevel.FEEDER,
+        subject=meter.feeder,
+        area=meter.area,
+        started_at=LAST_SEEN - timedelta(minutes=20),
+        ended_at=None,
+        meter_ids=(meter.meter_id,),
+    )
+    with platform.store.transaction() as uow:
+        uow.outages.save([StoredOutage(outage_id=None, outage=outage)], LAST_SEEN)
+    operator = make_client(platform, role=Role.OPERATOR)
+    page = operator.get("/operations/outages").text
+    assert 'data-outages-live="/api/v1/outages/live"' in page
+    stream = operator.get("/api/v1/outages/live", params={"wait": 0, "level": "feeder"})
+    assert stream.headers["content-type"].startswith("text/event-stream")
+    ((name, data),) = sse(stream.text)
+    listed = operator.get("/api/v1/outages", params={"level": "feeder", "limit": 50}).json()["items"]
+    assert name == "outages" and data["ids"] == [o["outage_id"] for o in listed] and data["items"] == listed
+    mine = next(o for o in data["items"] if o["subject"] == meter.feeder)
+    assert mine["ongoing"] is True and mine["meters"] == 1
+    elsewhere = operator.get("/api/v1/outages/live", params={"wait": 0, "area": "Nowhere"}).text
+    assert sse(elsewhere) == [("outages", {"items": [], "ids": []})]
+    assert make_client(platform, role=None).get("/api/v1/outages/live", params={"wait": 0}).status_code == 401
+
+
+def sse(body: str) -> list[tuple[str, Any]]:
+    """A server-sent events body as (event, data as JSON) pairs."""
+    found = []
+    for block in body.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" in fields:
+            found.append((fields["event"], json.loads(fields["data"])))
+    return found
 
 
 def test_the_fleet_by_transformer_shows_its_losses_from_the_energy_balance(

@@ -32,6 +32,7 @@ from bijli.adapters.db.control_rows import (
     MeterRow,
     MeterSort,
 )
+from bijli.adapters.db.disputes import disputes
 from bijli.adapters.db.energy_tables import energy_days
 from bijli.adapters.db.reads import _meter_select, _meter_view
 from bijli.adapters.db.supply_tables import supply_state
@@ -330,6 +331,9 @@ class ControlReads:
             r = t.reconciliation_items.c
             counts["reconciliation"] = int(
                 conn.execute(sa.select(sa.func.count()).where(r.resolved_at.is_(None))).scalar_one()
+            )
+            counts["disputes"] = int(
+                conn.execute(sa.select(sa.func.count()).where(disputes.c.answered_at.is_(None))).scalar_one()
             )
         return counts
 
