@@ -127,3 +127,20 @@ def test_an_expired_or_unknown_link_shows_nothing_and_a_bad_one_is_not_made(
     stale = me.post(f"/consumer/{ME.meter_id}/share", data={"name": "Didi", "csrf": "0" * 64})
     assert stale.status_code == 403
     assert "Didi" not in me.get(f"/consumer/{ME.meter_id}/share").text
+
+
+@pytest.mark.parametrize("page", ["share", "shared"])
+def test_the_share_pages_weigh_under_300_kb_with_everything_they_load(
+    platform: Platform, make_client: MakeClient, page: str
+) -> None:
+    later = NOW + timedelta(hours=1 if page == "share" else 2)  # past the window of login codes sent
+    me = signed_in(platform, make_client, ME.mobile, now=later)
+    _, path = make_link(me, "Weight")
+    client = me if page == "share" else make_client(platform, now=later, role=None)
+    shown = client.get(f"/consumer/{ME.meter_id}/share" if page == "share" else path)
+    assert shown.status_code == 200
+    total = len(shown.content)
+    for ref in set(re.findall(r'(?:src|href)="(/static/[^"]+)"', shown.text)):
+        total += len(client.get(ref).content)
+    total += len(client.get("/static/fonts/noto-sans-devanagari.woff2").content)
+    assert total < 300_000, total
