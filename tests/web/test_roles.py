@@ -42,6 +42,7 @@ QUERY = {
     "/api/v1/accounts/{account_id}/ledger": {"start": "2026-11-01T00:00+05:30", "end": "2026-11-02T00:00+05:30"},
     "/accounts/{account_id}/alerts/live": {"wait": "0"},
     "/api/v1/cases/live": {"wait": "0"},
+    "/api/v1/outages/live": {"wait": "0"},
     "/consumer/{meter_id}/data.csv": {"month": "2026-11"},
     "/consumer/{meter_id}/data.xml": {"month": "2026-11"},
 }

@@ -2,8 +2,9 @@
 meters' events by the rules (a round `bijli serve` runs every second), list them, and take a
 workflow step on one.
 
-Opening a case and telling the consumer are one transaction: the alert goes into the outbox
-with the case (`uow.alerts.raise_alerts`), so no alert leaves for a case that was rolled back.
+Opening a case and telling the consumer and the area's field staff are one transaction: the
+alerts go into the outbox with the case (`uow.alerts.raise_alerts`), so no alert leaves for a
+case that was rolled back; an assignment tells the assignee the same way.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Final
 
-from bijli.alerts.model import Alert, AlertKind
+from bijli.alerts.model import DeliveryState
 from bijli.kernel.time import ist_day
 from bijli.kernel.unit import Transactions
 from bijli.network.balance import transformer_balance
@@ -26,12 +27,13 @@ from bijli.vigilance.cases import (
     Case,
     CaseAction,
     CaseOpening,
+    Step,
     StepRefused,
     StepRequest,
-    SubjectLevel,
     take_step,
 )
 from bijli.vigilance.hooking import case_key, opening, rank
+from bijli.vigilance.notices import assignee_notice, consumer_notice, staff_notices
 from bijli.vigilance.ports import (
     AnomalyUnit,
     CaseFilter,
@@ -78,24 +80,20 @@ def _open_in(uow: CaseUnit, wanted: Sequence[CaseOpening], now: datetime | None)
     for o in wanted:
         o.check()
     opened = uow.cases.open(wanted, now or max(o.opened_at for o in wanted))
-    alerts = [
-        Alert(
-            account_no=o.account_no,
-            kind=AlertKind.TAMPER_REPORTED,
-            fact_key=f"case:{w.case_id}",
-            facts={
-                "case_id": w.case_id,
-                "meter_id": o.subject_id,
-                "what_en": str(o.evidence.get("what_en", o.kind)),
-                "what_hi": str(o.evidence.get("what_hi", o.kind)),
-            },
-            raised_at=now or o.opened_at,
-        )
-        for o, w in zip(wanted, opened, strict=True)
-        if w.new and o.notify_consumer and o.account_no and o.subject_level is SubjectLevel.METER
-    ]
+    fresh = [(o, w.case_id, now or o.opened_at) for o, w in zip(wanted, opened, strict=True) if w.new]
+    alerts = [a for o, case_id, at in fresh if (a := consumer_notice(o, case_id, at)) is not None]
+    told = {case_id: 0 for o, case_id, _ in fresh if o.notify_field_staff}
+    if told:
+        crew = uow.field_staff.of_areas(sorted({o.area for o, case_id, _ in fresh if case_id in told}))
+        alerts += [a for o, case_id, at in fresh for a in staff_notices(o, case_id, crew.get(o.area, []), at)]
     if alerts:
-        uow.alerts.raise_alerts(alerts, now or max(a.raised_at for a in alerts))
+        raised = uow.alerts.raise_alerts(alerts, now or max(a.raised_at for a in alerts))
+        for r in raised:  # told: an alert with a channel to go out on (a mobile or an e-mail on record)
+            if r.staff is not None and any(s is DeliveryState.PENDING for s in r.channels.values()):
+                case_id = r.fact_key.split(":")[1]
+                told[case_id] = told.get(case_id, 0) + 1
+    if told:
+        uow.cases.note_staff_told(told)
     return opened
 
 
@@ -192,6 +190,10 @@ def act(store: Transactions[CaseUnit], case_id: str, request: StepRequest, now: 
         action = uow.cases.move(case, request.step, moved, request.actor, request.reason.strip(), now)
         after = uow.cases.one(case_id)
         assert after is not None
+        if request.step is Step.ASSIGN and after.assignee and uow.field_staff.known([after.assignee]):
+            notice = assignee_notice(after, action.action_id, now)
+            if notice is not None:
+                uow.alerts.raise_alerts([notice], now)
         return after, action
 
 

@@ -203,4 +203,5 @@ def opening(
             "estimated": balance.estimated,
             "consumers_ranked": [r.as_evidence() for r in named],
         },
+        notify_field_staff=True,
     )

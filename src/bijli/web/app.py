@@ -31,6 +31,7 @@ from bijli.web import (
     consumer_pages,
     control,
     control_cases,
+    control_disputes,
     deductions,
     display,
     disputes,
@@ -121,6 +122,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(disputes.router(ctx))
     app.include_router(control.router(ctx, templates))
     app.include_router(control_cases.router(ctx, templates))
+    app.include_router(control_disputes.router(ctx, templates))
     app.include_router(recharge.router(ctx, templates))
     app.include_router(statement_pages.router(ctx, templates))
     app.include_router(login.router(ctx, templates))

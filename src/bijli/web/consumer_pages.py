@@ -23,7 +23,7 @@ from bijli.web.chart import EN_DASH, day_chart
 from bijli.web.context import WebContext, relay_state
 from bijli.web.display import MONTHS_EN
 from bijli.web.language import Lang, lang_of
-from bijli.web.limits import FIRST_DAY, LAST_DAY, in_calendar
+from bijli.web.limits import asked_day, in_calendar
 from bijli.web.usage_chart import Unit, usage_chart
 
 View = Literal["day", "month"]
@@ -36,18 +36,6 @@ MeterId = Annotated[str, Path(max_length=32)]
 DayText = Annotated[str | None, Query(description="An IST day, YYYY-MM-DD.")]
 ViewQuery = Annotated[View, Query(description="day: 15-minute bars; month: the month by day.")]
 UnitQuery = Annotated[Unit, Query(description="kwh or rs (rupees).")]
-
-
-def _day(text: str | None) -> date | None:
-    if text is None or text == "":
-        return None
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise HTTPException(status_code=400, detail=f"day {text!r} is not a date like 2026-11-02") from None
-    if not in_calendar(day):
-        raise HTTPException(status_code=400, detail=f"day {text} is outside {FIRST_DAY} to {LAST_DAY}")
-    return day
 
 
 def age_parts(since: datetime, now: datetime) -> tuple[str, int]:
@@ -117,7 +105,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         if meter is None:
             raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
         now = ctx.clock.now()
-        shown = _day(day) or (ist_day(meter.last_interval) if meter.last_interval else today())
+        shown = asked_day(day) or (ist_day(meter.last_interval) if meter.last_interval else today())
         balance = platform.queries.balance(meter.account_no) if meter.account_no else None
         outlook = None
         if balance is not None:

@@ -81,8 +81,13 @@ class SqlDisputes:
         row = self.conn.execute(disputes.select().where(disputes.c.dispute_id == dispute_id)).first()
         return None if row is None else _dispute(row)
 
-    def listed(self, state: State, limit: int, offset: int) -> list[Dispute]:
+    def listed(self, state: State, limit: int, offset: int, q: str = "") -> list[Dispute]:
         query = disputes.select()
+        if q:
+            start = q.upper().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            query = query.where(
+                sa.or_(disputes.c.account_no.like(start, escape="\\"), disputes.c.meter_id.like(start, escape="\\"))
+            )
         if state == "open":
             query = query.where(disputes.c.answered_at.is_(None)).order_by(disputes.c.due_at, disputes.c.dispute_id)
         else:

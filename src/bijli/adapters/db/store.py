@@ -13,6 +13,7 @@ from bijli.adapters.db.access import (
     SqlApiTokens,
     SqlBulkRequests,
     SqlConsumers,
+    SqlFieldStaff,
     SqlLoginAttempts,
     SqlLoginCodes,
     SqlSessions,
@@ -84,6 +85,7 @@ class SqlUnit:
         self.anomaly_facts = SqlAnomalyFacts(conn)
         self.outages = SqlOutages(conn)
         self.cases = SqlCases(conn)
+        self.field_staff = SqlFieldStaff(conn)
         self.disputes = SqlDisputes(conn)
         self.vigilance_events = SqlCaseEvents(conn)
         self.vigilance_evidence = SqlCaseEvidence(conn)
