@@ -7,8 +7,8 @@ for an account's consumer (`account_no`) or for a staff member (`staff_username`
 `cases.staff_told` is how many of the area's field staff its opening alerted (NULL: the case's
 rule tells no field staff, or it opened before this migration).
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0025
+Revises: 0024
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0024"
-down_revision = "0023"
+revision = "0025"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
@@ -52,7 +52,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().execute(sa.text("SELECT count(*) FROM alerts WHERE account_no IS NULL")).scalar():
-        raise RuntimeError("alerts to staff exist: the schema before 0024 cannot hold them")
+        raise RuntimeError("alerts to staff exist: the schema before 0025 cannot hold them")
     op.drop_index("ix_alerts_staff_username_raised_at", table_name="alerts")
     if op.get_bind().dialect.name == "sqlite":
         # The empty column stays: SQLite drops no column with a foreign key, and a copy of
