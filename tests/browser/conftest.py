@@ -44,6 +44,7 @@ NOW = datetime(2026, 11, 2, 18, 40, tzinfo=UTC)
 """Ten minutes after the demo's last reports: its meters are online."""
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 OPERATOR, ADMIN, PASSWORD = "browser-operator", "browser-admin", "civil-lines-control-2026"
+BILLING = "browser-billing"
 SMS = ConsoleOutbox()
 """What the console SMS provider printed: consumers' login codes."""
 
@@ -62,6 +63,7 @@ def browser_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platf
     asyncio.run(demo.run_headless(platform, meters=DEMO_METERS, days=DEMO_DAYS, start=DEMO_START))
     add_staff(platform.store, OPERATOR, Role.OPERATOR, PASSWORD, NOW)
     add_staff(platform.store, ADMIN, Role.ADMIN, PASSWORD, NOW)
+    add_staff(platform.store, BILLING, Role.BILLING, PASSWORD, NOW)
     yield platform
     platform.store.dispose()
 
@@ -86,6 +88,35 @@ def base_url(browser_platform: Platform) -> Iterator[str]:
     server.should_exit = True
     thread.join(timeout=15)
     sock.close()
+
+
+def staff_login(driver: Any, base_url: str, username: str) -> None:
+    """Log `username` in (a staff member without a second factor) through the login page."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{base_url}/login")
+    form = driver.find_element(By.CSS_SELECTOR, "[data-testid=staff-form]")
+    form.find_element(By.NAME, "username").send_keys(username)
+    form.find_element(By.NAME, "password").send_keys(PASSWORD)
+    submit(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+
+
+def consumer_login(driver: Any, base_url: str, mobile: str) -> None:
+    """Log a household in with its mobile number and the code the SMS brought."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{base_url}/login")
+    driver.find_element(By.ID, "mobile").send_keys(mobile.removeprefix("+91"))
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "[data-testid=mobile-form] button[type=submit]"))
+    driver.find_element(By.ID, "code").send_keys(SMS.last_code(mobile))
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "[data-testid=code-form] button[type=submit]"))
+
+
+def log_out(driver: Any) -> None:
+    """Log out with the top bar's button."""
+    from selenium.webdriver.common.by import By
+
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "form.signed-in button[type=submit]"))
 
 
 def submit(driver: Any, button: Any) -> None:

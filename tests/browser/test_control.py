@@ -4,14 +4,17 @@ phone and a desktop, in Hindi and in English."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
 
+from bijli.adapters.db.outages import OutageFilter
 from bijli.bootstrap import Platform
 from bijli.headend.records import MeterEvent
 from bijli.kernel.time import epoch
+from bijli.network.outages import Outage, OutageLevel, StoredOutage
 from bijli.protocol.events import EventCode
 from bijli.vigilance.handlers import cases, open_due_cases
 from bijli.vigilance.ports import CaseFilter
@@ -93,6 +96,41 @@ def test_an_operator_sees_a_tamper_case_arrive_live_assigns_it_and_disconnects_t
         "Magnet tamper confirmed on site" in chrome.find_element(By.CSS_SELECTOR, "[data-testid=meter-commands]").text
     )
     screenshot(chrome, "control-meter")
+
+
+def test_an_operator_sees_an_outage_begin_and_end_live(
+    chrome: WebDriver, base_url: str, browser_platform: Platform
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    meter = browser_platform.reads.meters(1, 0)[0]
+    chrome.get(f"{base_url}/operations/outages?lang=en")
+    wait_for(chrome, "section[data-outages][data-following='live']")
+    assert "Live" in chrome.find_element(By.CSS_SELECTOR, "[data-testid=outages-state]").text
+    outage = Outage(
+        level=OutageLevel.TRANSFORMER,
+        subject=meter.transformer,
+        area=meter.area,
+        started_at=NOW - timedelta(minutes=5),
+        ended_at=None,
+        meter_ids=(meter.meter_id,),
+    )
+    with browser_platform.store.transaction() as uow:  # as the outages' round keeps one; the page is not reloaded
+        uow.outages.save([StoredOutage(outage_id=None, outage=outage)], NOW)
+    (kept,) = browser_platform.outages.outages(OutageFilter(subject=meter.transformer, ongoing=True), 1, 0)
+    row = f"tr[data-outage='{kept.outage_id}']"
+    wait_for(chrome, row)
+    assert "Going on" in chrome.find_element(By.CSS_SELECTOR, row).text
+    screenshot(chrome, "control-outages-live")
+
+    ended = replace(outage, ended_at=NOW - timedelta(minutes=1))
+    with browser_platform.store.transaction() as uow:
+        uow.outages.save([StoredOutage(outage_id=kept.outage_id, outage=ended)], NOW + timedelta(seconds=1))
+    WebDriverWait(chrome, WAIT_S).until(
+        lambda d: "Ended" in d.find_element(By.CSS_SELECTOR, f"{row} [data-field=state]").text
+    )
+    assert chrome.find_element(By.CSS_SELECTOR, f"{row} [data-field=ended]").text.endswith("00:09")
 
 
 @pytest.mark.parametrize("lang", ["hi", "en"])

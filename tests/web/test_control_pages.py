@@ -4,9 +4,10 @@ views, a meter's detail, and the command console with its reason, in one languag
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
@@ -168,6 +169,7 @@ def a_magnet_case(platform: Platform, meter_id: str, n: int = 1) -> str:
                 reason_code="magnet",
                 reason_en="A magnet was held to the meter",
                 reason_hi="मीटर पर चुंबक लगाया गया",
+                notify_field_staff=True,  # the demo's staff have no area: nobody to tell
             )
         ],
     )
@@ -183,11 +185,14 @@ def test_the_case_queue_lists_open_cases_and_the_case_page_takes_a_step_with_a_r
     queue = operator.get("/operations/cases").text
     assert f'data-case="{case_id}"' in queue and "A magnet was held to the meter" in queue
     assert 'data-live="/api/v1/cases/live"' in queue
+    assert "no field staff on record for this area" in queue  # nobody told, nobody assigned: the room sees it
     hindi = operator.get("/operations/cases", params={"lang": "hi"}).text
     assert "मीटर पर चुंबक लगाया गया" in hindi and "चुंबक" in hindi
+    assert "इस क्षेत्र के लिए कोई फ़ील्ड कर्मचारी दर्ज नहीं" in hindi
     operator.get("/operations/cases", params={"lang": "en"})
 
     page = operator.get(f"/operations/cases/{case_id}").text
+    assert re.search(r'data-testid="case-field-staff">no field staff on record for this area<', page)
     assert 'value="assign"' in page and 'value="confirm"' not in page  # only the steps the workflow allows now
     url = f"/operations/cases/{case_id}/actions"
     assert operator.post(url, data={"action": "assign", "reason": " ", "assignee": "je.sharma"}).status_code == 400
@@ -248,6 +253,45 @@ def test_the_outages_page_lists_an_outage_and_follows_the_outages_list(
     hindi = operator.get("/operations/outages", params={"lang": "hi"}).text
     assert "ट्रांसफ़ॉर्मर की बिजली" in hindi
     operator.get("/operations/outages", params={"lang": "en"})
+
+
+def test_the_outages_stream_sends_the_list_at_once_then_what_changes(
+    platform: Platform, make_client: MakeClient
+) -> None:
+    meter = platform.reads.meters(1, 0)[0]
+    outage = Outage(
+        level=OutageLevel.FEEDER,
+        subject=meter.feeder,
+        area=meter.area,
+        started_at=LAST_SEEN - timedelta(minutes=20),
+        ended_at=None,
+        meter_ids=(meter.meter_id,),
+    )
+    with platform.store.transaction() as uow:
+        uow.outages.save([StoredOutage(outage_id=None, outage=outage)], LAST_SEEN)
+    operator = make_client(platform, role=Role.OPERATOR)
+    page = operator.get("/operations/outages").text
+    assert 'data-outages-live="/api/v1/outages/live"' in page
+    stream = operator.get("/api/v1/outages/live", params={"wait": 0, "level": "feeder"})
+    assert stream.headers["content-type"].startswith("text/event-stream")
+    ((name, data),) = sse(stream.text)
+    listed = operator.get("/api/v1/outages", params={"level": "feeder", "limit": 50}).json()["items"]
+    assert name == "outages" and data["ids"] == [o["outage_id"] for o in listed] and data["items"] == listed
+    mine = next(o for o in data["items"] if o["subject"] == meter.feeder)
+    assert mine["ongoing"] is True and mine["meters"] == 1
+    elsewhere = operator.get("/api/v1/outages/live", params={"wait": 0, "area": "Nowhere"}).text
+    assert sse(elsewhere) == [("outages", {"items": [], "ids": []})]
+    assert make_client(platform, role=None).get("/api/v1/outages/live", params={"wait": 0}).status_code == 401
+
+
+def sse(body: str) -> list[tuple[str, Any]]:
+    """A server-sent events body as (event, data as JSON) pairs."""
+    found = []
+    for block in body.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" in fields:
+            found.append((fields["event"], json.loads(fields["data"])))
+    return found
 
 
 def test_the_fleet_by_transformer_shows_its_losses_from_the_energy_balance(

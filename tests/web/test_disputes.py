@@ -81,3 +81,68 @@ def test_a_stale_form_or_a_bad_reason_raises_nothing(platform: Platform, make_cl
     )
     assert bad.status_code == 422
     assert 'data-testid="dispute"' not in me.get(f"/consumer/{ME.meter_id}/charges?day=2026-11-01").text
+
+
+def test_the_control_room_shows_the_answer_clock_and_the_figures_and_answers_with_a_reason(
+    platform: Platform, make_client: MakeClient
+) -> None:
+    other = build_city(DEMO_METERS)[2]
+    household = make_client(platform, role=None)
+    csrf = form_token(household.get("/login").text)
+    household.post("/login/code", data={"mobile": other.mobile, "csrf": csrf})
+    household.post("/login/consumer", data={"mobile": other.mobile, "code": SMS.last_code(other.mobile), "csrf": csrf})
+    charges = household.get(f"/consumer/{other.meter_id}/charges?day=2026-11-02")
+    household.post(
+        f"/consumer/{other.meter_id}/disputes",
+        data={"day": "2026-11-02", "reason": "not_home", "csrf": form_token(charges.text)},
+    )
+    charge = re.search(r'data-testid="day-charge">(₹[\d,]+\.\d\d)<', charges.text)
+    assert charge is not None
+
+    billing = make_client(platform, role=Role.BILLING, name="billing.rao")
+    platform.reads.control.forget()  # the open disputes' count, kept for half a minute
+    page = billing.get("/operations/disputes", params={"q": other.account_no[:9].lower()}).text
+    card = re.search(r'<article class="card dispute" id="dispute-(\d+)".*?</article>', page, re.S)
+    assert card is not None, page
+    shown = card.group(0)
+    assert "Charge of 02 Nov 2026" in shown and "We were not at home" in shown and "7 d 0 h left" in shown
+    assert f'data-testid="dispute-charge">{charge.group(1)}<' in shown and "96 / 96" in shown
+    assert f"/consumer/{other.meter_id}/charges?day=2026-11-02" in shown and 'data-testid="dispute-send"' in shown
+    assert re.search(r'data-testid="exception-disputes"><span class="exception-count">[1-9]', page)
+    dispute_id = card.group(1)
+
+    late = make_client(platform, now=NOW + timedelta(days=8, hours=2), role=Role.OPERATOR).get("/operations/disputes")
+    overdue = re.search(
+        rf'<article class="card dispute is-overdue" id="dispute-{dispute_id}".*?</article>', late.text, re.S
+    )
+    assert overdue is not None and "Overdue by 1 d 2 h" in overdue.group(0)
+    assert 'data-testid="dispute-send"' not in late.text  # the operator reads, billing answers
+    hindi = billing.get("/operations/disputes", params={"lang": "hi"}).text
+    assert "हम घर पर नहीं थे" in hindi and "दिन" in hindi and "02 नवंबर 2026" in hindi
+    billing.get("/operations/disputes", params={"lang": "en"})
+
+    url = f"/operations/disputes/{dispute_id}/answer"
+    assert billing.post(url, data={"answer": "   "}).status_code == 400
+    assert make_client(platform, role=Role.OPERATOR).post(url, data={"answer": "x"}).status_code == 403
+    done = billing.post(url, data={"answer": "Checked the meter: no load while you were away."}, follow_redirects=False)
+    assert (
+        done.status_code == 303
+        and done.headers["location"] == f"/operations/disputes?answered={dispute_id}#dispute-{dispute_id}"
+    )
+    after = billing.get(done.headers["location"]).text
+    assert f"Dispute {dispute_id} answered" in after
+    assert f'id="dispute-{dispute_id}"' not in after  # no longer open
+    answered = billing.get("/operations/disputes", params={"state": "answered"}).text
+    assert "Checked the meter: no load while you were away." in answered and "by token:billing.rao" in answered
+    assert billing.post(url, data={"answer": "again"}).status_code == 409
+    trail = make_client(platform, role=Role.AUDITOR).get("/api/v1/audit", params={"limit": 1000}).json()["items"]
+    assert {
+        "what": "dispute-answered",
+        "who": "token:billing.rao",
+        "meter_id": other.meter_id,
+        "reference": dispute_id,
+        "detail": "Checked the meter: no load while you were away.",
+    }.items() <= next(e for e in trail if e["what"] == "dispute-answered" and e["reference"] == dispute_id).items()
+    seen = household.get(f"/consumer/{other.meter_id}/charges?day=2026-11-02").text
+    assert "Checked the meter: no load while you were away." in seen
+    assert billing.get("/operations/disputes", params={"state": "lost"}).status_code == 400

@@ -42,6 +42,7 @@ QUERY = {
     "/api/v1/accounts/{account_id}/ledger": {"start": "2026-11-01T00:00+05:30", "end": "2026-11-02T00:00+05:30"},
     "/accounts/{account_id}/alerts/live": {"wait": "0"},
     "/api/v1/cases/live": {"wait": "0"},
+    "/api/v1/outages/live": {"wait": "0"},
     "/consumer/{meter_id}/data.csv": {"month": "2026-11"},
     "/consumer/{meter_id}/data.xml": {"month": "2026-11"},
 }
@@ -161,6 +162,8 @@ class Site:
             .replace("{outage_id}", "1")
             .replace("{case_id}", self.case_id)
             .replace("{dispute_id}", "1")
+            .replace("{link_id}", "1")
+            .replace("{token}", "bijli_not-a-link")
         )
 
     def call(self, who: str, op: Op, meter_id: str) -> Any:

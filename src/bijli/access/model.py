@@ -53,9 +53,9 @@ class Permission(StrEnum):
     WORK_CASES = "work_cases"
     """Assign a case, decide it (confirmed theft or false alarm), close or reopen it."""
     INSPECT_CASES = "inspect_cases"
+    """Record a case's inspection on site."""
     ANSWER_DISPUTES = "answer_disputes"
     """Answer a household's dispute of a day's charge."""
-    """Record a case's inspection on site."""
 
 
 P = Permission

@@ -3,7 +3,7 @@ utility answers within seven days. Pure rules, the repository it needs, and its 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Final, Literal, Protocol
@@ -48,6 +48,11 @@ class Dispute:
         """Whole days left to answer (0 when due today or past)."""
         return max(0, (self.due_at - now).days)
 
+    def clock(self, now: datetime) -> tuple[int, int]:
+        """The answer clock as (days, hours): left until it is due, or past it when overdue."""
+        hours = int(abs(self.due_at - now).total_seconds() // 3600)
+        return hours // 24, hours % 24
+
 
 def clean_text(text: str, what: str) -> str:
     """Free text as kept: trimmed, not blank, no control characters, at most `MAX_TEXT` characters."""
@@ -70,12 +75,17 @@ class Disputes(Protocol):
 
     def get(self, dispute_id: int) -> Dispute | None: ...
 
-    def listed(self, state: State, limit: int, offset: int) -> list[Dispute]:
-        """Oldest due first among open ones; newest first otherwise."""
+    def listed(self, state: State, limit: int, offset: int, q: str = "") -> list[Dispute]:
+        """Oldest due first among open ones (so the overdue lead); newest first otherwise;
+        `q` keeps those whose account number or meter id starts with it (case ignored)."""
         ...
 
     def answer(self, dispute_id: int, answer: str, by: str, at: datetime) -> bool:
         """Answer an open dispute; False when it was answered already."""
+        ...
+
+    def holders(self, account_nos: Sequence[str]) -> dict[str, str]:
+        """The named holders of these accounts, by account number."""
         ...
 
 
@@ -110,9 +120,14 @@ def answer_dispute(store: Transactions[DisputeUnit], dispute_id: int, answer: st
     return answered
 
 
-def disputes(store: Transactions[DisputeUnit], state: State, limit: int, offset: int) -> list[Dispute]:
+def disputes(store: Transactions[DisputeUnit], state: State, limit: int, offset: int, q: str = "") -> list[Dispute]:
     with store.transaction() as uow:
-        return uow.disputes.listed(state, limit, offset)
+        return uow.disputes.listed(state, limit, offset, q)
+
+
+def holders(store: Transactions[DisputeUnit], account_nos: Sequence[str]) -> dict[str, str]:
+    with store.transaction() as uow:
+        return uow.disputes.holders(account_nos)
 
 
 def dispute_of_day(store: Transactions[DisputeUnit], account_no: str, day: date) -> Dispute | None:

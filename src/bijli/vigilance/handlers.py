@@ -2,8 +2,9 @@
 meters' events by the rules (a round `bijli serve` runs every second), list them, and take a
 workflow step on one.
 
-Opening a case and telling the consumer are one transaction: the alert goes into the outbox
-with the case (`uow.alerts.raise_alerts`), so no alert leaves for a case that was rolled back.
+Opening a case and telling the consumer and the area's field staff are one transaction: the
+alerts go into the outbox with the case (`uow.alerts.raise_alerts`), so no alert leaves for a
+case that was rolled back; an assignment tells the assignee the same way.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Final
 
-from bijli.alerts.model import Alert, AlertKind
+from bijli.alerts.model import DeliveryState
 from bijli.kernel.time import ist_day, ist_midnight
 from bijli.kernel.unit import Transactions
 from bijli.network.balance import transformer_balance
@@ -27,6 +28,7 @@ from bijli.vigilance.cases import (
     Case,
     CaseAction,
     CaseOpening,
+    Step,
     StepRefused,
     StepRequest,
     SubjectLevel,
@@ -34,6 +36,7 @@ from bijli.vigilance.cases import (
 )
 from bijli.vigilance.hooking import KIND as HOOKING
 from bijli.vigilance.hooking import case_key, opening, rank, with_flagged_day
+from bijli.vigilance.notices import assignee_notice, consumer_notice, staff_notices
 from bijli.vigilance.ports import (
     AnomalyUnit,
     CaseFilter,
@@ -80,24 +83,20 @@ def _open_in(uow: CaseUnit, wanted: Sequence[CaseOpening], now: datetime | None)
     for o in wanted:
         o.check()
     opened = uow.cases.open(wanted, now or max(o.opened_at for o in wanted))
-    alerts = [
-        Alert(
-            account_no=o.account_no,
-            kind=AlertKind.TAMPER_REPORTED,
-            fact_key=f"case:{w.case_id}",
-            facts={
-                "case_id": w.case_id,
-                "meter_id": o.subject_id,
-                "what_en": str(o.evidence.get("what_en", o.kind)),
-                "what_hi": str(o.evidence.get("what_hi", o.kind)),
-            },
-            raised_at=now or o.opened_at,
-        )
-        for o, w in zip(wanted, opened, strict=True)
-        if w.new and o.notify_consumer and o.account_no and o.subject_level is SubjectLevel.METER
-    ]
+    fresh = [(o, w.case_id, now or o.opened_at) for o, w in zip(wanted, opened, strict=True) if w.new]
+    alerts = [a for o, case_id, at in fresh if (a := consumer_notice(o, case_id, at)) is not None]
+    told = {case_id: 0 for o, case_id, _ in fresh if o.notify_field_staff}
+    if told:
+        crew = uow.field_staff.of_areas(sorted({o.area for o, case_id, _ in fresh if case_id in told}))
+        alerts += [a for o, case_id, at in fresh for a in staff_notices(o, case_id, crew.get(o.area, []), at)]
     if alerts:
-        uow.alerts.raise_alerts(alerts, now or max(a.raised_at for a in alerts))
+        raised = uow.alerts.raise_alerts(alerts, now or max(a.raised_at for a in alerts))
+        for r in raised:  # told: an alert with a channel to go out on (a mobile or an e-mail on record)
+            if r.staff is not None and any(s is DeliveryState.PENDING for s in r.channels.values()):
+                case_id = r.fact_key.split(":")[1]
+                told[case_id] = told.get(case_id, 0) + 1
+    if told:
+        uow.cases.note_staff_told(told)
     return opened
 
 
@@ -194,6 +193,10 @@ def act(store: Transactions[CaseUnit], case_id: str, request: StepRequest, now: 
         action = uow.cases.move(case, request.step, moved, request.actor, request.reason.strip(), now)
         after = uow.cases.one(case_id)
         assert after is not None
+        if request.step is Step.ASSIGN and after.assignee and uow.field_staff.known([after.assignee]):
+            notice = assignee_notice(after, action.action_id, now)
+            if notice is not None:
+                uow.alerts.raise_alerts([notice], now)
         return after, action
 
 
@@ -240,9 +243,9 @@ def find_hooking(store: Transactions[HookingUnit], now: datetime) -> list[str]:
     One case per transformer while it is open: a transformer with an open hooking case opens
     no other, however its flags come and go (the flagged day is added to that case's evidence
     instead); a run of flagged days with a case already (open or closed) is left alone (its key
-    is known). A flagged day on which one of the transformer's
-    consumers' meters opened a case of its own (a bypass, a magnet: the missing energy is that
-    meter's, and already a case) opens none."""
+    is known). A flagged day on which one of the transformer's consumers' meters opened a case
+    of its own (a bypass, a magnet: the missing energy is that meter's, and already a case)
+    opens none."""
     today = ist_day(now)
     openings: dict[str, CaseOpening] = {}
     with store.transaction() as uow:
@@ -293,10 +296,10 @@ def find_hooking(store: Transactions[HookingUnit], now: datetime) -> list[str]:
 def _still_open(uow: HookingUnit, transformer: str, flagged: StoredDay) -> bool:
     """Whether the transformer has a hooking case still open (the flagged day then goes into
     its evidence)."""
-    open_cases = uow.cases.listing(CaseFilter(kind=HOOKING, subject_id=transformer, open_only=True), 1, 0)
-    if not open_cases:
+    still = uow.cases.listing(CaseFilter(kind=HOOKING, subject_id=transformer, open_only=True), 1, 0)
+    if not still:
         return False
-    case = open_cases[0]
+    case = still[0]
     added = with_flagged_day(case.evidence, transformer_balance(flagged.day), flagged.excess_w or 0)
     if added is not None:
         uow.cases.add_evidence(case.case_id, added)

@@ -226,4 +226,5 @@ def opening(
             "flagged_days": [flagged_day(balance, excess_w)],
             "consumers_ranked": [r.as_evidence() for r in named],
         },
+        notify_field_staff=True,
     )

@@ -192,6 +192,10 @@ class Auth:
         the permission depends on the action asked, as on the API."""
         return Guard(self.ctx, Rule(command=True, form=True))
 
+    def needs_form(self, permission: Permission) -> Guard:
+        """A control-room form that needs `permission` (the route checks the form token)."""
+        return Guard(self.ctx, Rule(permission=permission, form=True))
+
     def case_step_form(self) -> Guard:
         """The control room's form for a step on a case (the route checks the form token and
         the permission of the step asked, as on the API)."""

@@ -9,21 +9,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
+from typing import ClassVar
 
 from bijli.adapters.db.queries import ReadingView
 from bijli.kernel.time import INTERVAL, INTERVALS_PER_DAY, IST, ist_midnight
 from bijli.kernel.units import kwh
+from bijli.web.bars import Box, Frame, Framed, Tick, kwh_level, scale
 
-WIDTH = 960
-HEIGHT = 320
-LEFT, RIGHT, TOP, BOTTOM = 56, 24, 30, 44
-PLOT_W = WIDTH - LEFT - RIGHT
-PLOT_H = HEIGHT - TOP - BOTTOM
-SLOT_W = PLOT_W / INTERVALS_PER_DAY
-BAR_W = SLOT_W * 0.72
+FRAME = Frame(width=960, height=320, left=56, right=24, top=30, bottom=44)
+PLOT = FRAME.plot(INTERVALS_PER_DAY)
 HOUR_LABEL_EVERY = 3
-NICE_STEPS_WH = (1, 2, 2.5, 5)
+NICE_STEPS_WH = (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5))
 """An axis step is one of these times a power of ten."""
 TICKS_WANTED = 4
 EN_DASH = "\u2013"
@@ -33,13 +30,9 @@ ESTIMATE_MIN_H = 3.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Bar:
+class Bar(Box):
     """One interval's bar."""
 
-    x: float
-    y: float
-    width: float
-    height: float
     start: datetime
     span: str
     """The interval in IST, e.g. 14:15 to 14:30 (joined by an en dash)."""
@@ -51,14 +44,10 @@ class Bar:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Tick:
-    position: float
-    label: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DayChart:
+class DayChart(Framed):
     """The chart of one IST day."""
+
+    frame: ClassVar[Frame] = FRAME
 
     day: date
     bars: list[Bar]
@@ -76,32 +65,6 @@ class DayChart:
     intervals_received: int
     """Intervals the meter's own readings cover."""
     intervals_estimated: int
-    width: int = WIDTH
-    height: int = HEIGHT
-    left: int = LEFT
-    top: int = TOP
-    plot_width: float = PLOT_W
-    plot_height: int = PLOT_H
-
-    @property
-    def baseline(self) -> float:
-        return TOP + PLOT_H
-
-
-def _axis_step_wh(peak_wh: int) -> Decimal:
-    """A round gridline step so that about `TICKS_WANTED` lines cover the peak."""
-    target = Decimal(max(peak_wh, 1)) / TICKS_WANTED
-    power = Decimal(1).scaleb(target.adjusted())
-    for mult in (*NICE_STEPS_WH, 10):
-        step = Decimal(str(mult)) * power
-        if step >= target:
-            return step
-    return 10 * power  # unreachable: 10 x power always covers the target
-
-
-def _kwh_label(wh: Decimal) -> str:
-    """A gridline's kWh without trailing zeros: 250 Wh -> ``0.25``."""
-    return format((wh / 1000).normalize(), "f")
 
 
 def _slot(moment: datetime, day_start: datetime) -> int:
@@ -112,27 +75,21 @@ def day_chart(day: date, readings: Sequence[ReadingView]) -> DayChart:
     """Bars for the day's intervals (missing ones are left empty), hour labels in IST, kWh gridlines."""
     day_start = ist_midnight(day)
     in_day = [r for r in readings if 0 <= _slot(r.interval_start, day_start) < INTERVALS_PER_DAY]
-    peak_wh = max((r.import_wh for r in in_day), default=0)
-    step = _axis_step_wh(peak_wh)
-    steps = max(1, int((Decimal(max(peak_wh, 1)) / step).to_integral_value(rounding=ROUND_CEILING)))
-    top_wh = step * steps
-
+    axis = scale(max((r.import_wh for r in in_day), default=0), NICE_STEPS_WH, TICKS_WANTED)
     bars = []
     for r in in_day:
-        slot = _slot(r.interval_start, day_start)
         estimated = r.quality == ESTIMATED
-        height = float(Decimal(r.import_wh) / top_wh) * PLOT_H
-        if estimated:  # an estimate of nothing still shows where the gap is
-            height = max(height, ESTIMATE_MIN_H)
+        # an estimate of nothing still shows where the gap is
+        box = PLOT.bar(_slot(r.interval_start, day_start), r.import_wh, axis, ESTIMATE_MIN_H if estimated else 0.0)
         begin = r.interval_start.astimezone(IST)
         end = (r.interval_start + INTERVAL).astimezone(IST)
         energy = kwh(r.import_wh).quantize(Decimal("0.001"))
         bars.append(
             Bar(
-                x=LEFT + slot * SLOT_W + (SLOT_W - BAR_W) / 2,
-                y=TOP + PLOT_H - height,
-                width=BAR_W,
-                height=height,
+                x=box.x,
+                y=box.y,
+                width=box.width,
+                height=box.height,
                 start=r.interval_start,
                 span=f"{begin:%H:%M}{EN_DASH}{end:%H:%M}",
                 label=f"{begin:%H:%M}{EN_DASH}{end:%H:%M} IST: {energy} kWh" + (" (estimated)" if estimated else ""),
@@ -140,9 +97,9 @@ def day_chart(day: date, readings: Sequence[ReadingView]) -> DayChart:
                 estimated=estimated,
             )
         )
-    levels = [Tick(position=TOP + PLOT_H - PLOT_H * i / steps, label=_kwh_label(step * i)) for i in range(steps + 1)]
-    hours = [Tick(position=LEFT + h * 4 * SLOT_W, label=f"{h:02d}:00") for h in range(0, 24 + 1, HOUR_LABEL_EVERY)]
-    hour_marks = [LEFT + h * 4 * SLOT_W for h in range(25)]
+    levels = PLOT.levels(axis, kwh_level)
+    hours = [Tick(position=PLOT.slot_x(h * 4), label=f"{h:02d}:00") for h in range(0, 24 + 1, HOUR_LABEL_EVERY)]
+    hour_marks = [PLOT.slot_x(h * 4) for h in range(25)]
     measured = [b for b in bars if not b.estimated]
     peak = max(measured, key=lambda b: b.kwh, default=None)
     return DayChart(

@@ -5,7 +5,6 @@ command console (every command with its reason, in the commands' audit trail).""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
@@ -34,11 +33,14 @@ from bijli.mdm.meters import UnknownMeter
 from bijli.protocol.events import EventCode
 from bijli.vigilance import handlers as vigilance
 from bijli.vigilance.ports import CaseFilter
+from bijli.web import pager as paging
 from bijli.web.auth import Auth, form_token_ok, identity_of, needs_action
 from bijli.web.chart import day_chart
 from bijli.web.context import WebContext, relay_state
 from bijli.web.display import day_text, kwh_text
-from bijli.web.limits import FIRST_DAY, LAST_DAY, MAX_OFFSET, in_calendar
+from bijli.web.limits import asked_day
+from bijli.web.pager import Pager as Pager  # the control room's pages take it from here
+from bijli.web.pager import past_last
 from bijli.web.texts_control import Texts, language_of
 
 T = TypeVar("T")
@@ -52,33 +54,6 @@ VIEWS = (*METER_EXCEPTIONS, "commands", "reconciliation")
 Text = Annotated[str, Query(max_length=64)]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Pager:
-    page: int
-    pages: int
-    total: int
-    first: int
-    last: int
-
-    @staticmethod
-    def of(page: int, total: int, shown: int, size: int = PAGE_SIZE) -> Pager:
-        pages = max(1, -(-total // size))
-        first = (page - 1) * size + 1 if shown else 0
-        return Pager(page=page, pages=pages, total=total, first=first, last=first + shown - 1 if shown else 0)
-
-
-def _day(text: str | None) -> date | None:
-    if text is None or text == "":
-        return None
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise HTTPException(status_code=400, detail=f"day {text!r} is not a date like 2026-11-02") from None
-    if not in_calendar(day):
-        raise HTTPException(status_code=400, detail=f"day {text} is outside {FIRST_DAY} to {LAST_DAY}")
-    return day
-
-
 def choice(value: str, allowed: tuple[T, ...], name: str) -> T:
     for a in allowed:
         if a == value:
@@ -87,15 +62,8 @@ def choice(value: str, allowed: tuple[T, ...], name: str) -> T:
 
 
 def offset_of(page: int) -> int:
-    offset = (page - 1) * PAGE_SIZE
-    if offset > MAX_OFFSET:
-        raise HTTPException(status_code=400, detail=f"page {page} is past any list bijli keeps")
-    return offset
-
-
-def _past_last(page: int, pager: Pager) -> None:
-    if page > pager.pages:
-        raise HTTPException(status_code=404, detail=f"page {page} is past the last page, {pager.pages}")
+    """The rows before page `page` of a control room list."""
+    return paging.offset_of(page, PAGE_SIZE)
 
 
 def _link(request: Request, **changes: object) -> str:
@@ -122,7 +90,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
 
     def shown_day(day: str | None) -> tuple[date | None, bool]:
         """The day asked for, else the newest with readings (True: it was chosen for the caller)."""
-        asked = _day(day)
+        asked = asked_day(day)
         if asked is not None:
             return asked, False
         return control.newest_day(), True
@@ -156,8 +124,8 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             limit=PAGE_SIZE,
             offset=offset_of(page),
         )
-        pager = Pager.of(page, total, len(rows))
-        _past_last(page, pager)
+        pager = Pager.of(page, total, len(rows), PAGE_SIZE)
+        past_last(page, pager)
         return render(
             request,
             "control_fleet.html",
@@ -196,10 +164,16 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         now = ctx.clock.now()
         f = MeterFilter(q=q.strip(), area=area, feeder=feeder, transformer=transformer, exception=exception)
         found, total = control.meters(
-            f, now, ctx.online_since(), sort=order, descending=bool(desc), limit=PAGE_SIZE, offset=offset_of(page)
+            f,
+            now,
+            ctx.online_since(),
+            sort=order,
+            descending=bool(desc),
+            limit=PAGE_SIZE,
+            offset=offset_of(page),
         )
-        pager = Pager.of(page, total, len(found))
-        _past_last(page, pager)
+        pager = Pager.of(page, total, len(found), PAGE_SIZE)
+        past_last(page, pager)
         rows = [
             {
                 "meter": r.meter,
@@ -232,8 +206,8 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         """Commands that failed lately, or are stuck."""
         now = ctx.clock.now()
         rows, total = control.troubled_commands(now, STUCK_AFTER, q=q.strip(), limit=PAGE_SIZE, offset=offset_of(page))
-        pager = Pager.of(page, total, len(rows))
-        _past_last(page, pager)
+        pager = Pager.of(page, total, len(rows), PAGE_SIZE)
+        past_last(page, pager)
         return render(
             request,
             "control_commands.html",
@@ -255,8 +229,8 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         """Reconciliation items still open."""
         now = ctx.clock.now()
         rows, total = control.open_items(q=q.strip(), limit=PAGE_SIZE, offset=offset_of(page))
-        pager = Pager.of(page, total, len(rows))
-        _past_last(page, pager)
+        pager = Pager.of(page, total, len(rows), PAGE_SIZE)
+        past_last(page, pager)
         return render(
             request,
             "control_items.html",
@@ -285,7 +259,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         if m is None:
             raise HTTPException(status_code=404, detail=f"meter {meter_id} not found")
         who = identity_of(request)
-        shown = _day(day) or (ist_day(m.last_interval) if m.last_interval else ist_day(ctx.clock.now()))
+        shown = asked_day(day) or (ist_day(m.last_interval) if m.last_interval else ist_day(ctx.clock.now()))
         readings = ctx.platform.queries.readings(meter_id, ist_midnight(shown), ist_midnight(shown + timedelta(days=1)))
         events = [{"row": e, "name": _event_name(e.code)} for e in ctx.platform.events.meter_events(meter_id, 50)]
         return render(

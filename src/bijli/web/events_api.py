@@ -3,10 +3,14 @@ with the incident it belongs to, and the outages found from them."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from bijli.access.model import Permission
@@ -21,6 +25,11 @@ from bijli.web.context import WebContext
 from bijli.web.limits import EDGE, Limit, Moment, Offset, Paged, Problem, invalid, page_of
 
 Class = Literal["tamper", "power", "relay", "transaction"]
+LIVE_WAIT_S = 25
+"""How long one live-stream response stays open (an EventSource then reconnects)."""
+LIVE_POLL_S = 1.0
+LIVE_ROWS = 50
+"""The outages a live stream follows: the control room's first page."""
 KINDS = sorted({kind_of(c) for c in EventCode if not is_restoration(c)})
 """Incident kinds a caller may ask for (each with its restoration)."""
 
@@ -235,6 +244,44 @@ def router(ctx: WebContext) -> APIRouter:
         rows = platform.outages.outages(which, limit + 1, offset)
         page, next_offset = page_of(rows, limit, offset)
         return OutagePage(items=[outage_out(o) for o in page], limit=limit, offset=offset, next_offset=next_offset)
+
+    @api.get("/outages/live", include_in_schema=False, dependencies=fleet)
+    async def outages_live(
+        level: Annotated[Literal["feeder", "transformer", "operator"] | None, Query()] = None,
+        area: Place = None,
+        ongoing: Annotated[bool | None, Query()] = None,
+        wait: Annotated[int, Query(ge=0, le=60, description="Seconds to stay open.")] = LIVE_WAIT_S,
+    ) -> StreamingResponse:
+        """The latest 50 outages (by `level`, `area`, `ongoing`) as server-sent events, for
+        `wait` seconds: an event ``outages`` at once with all of them, then one whenever any
+        begins, changes, ends or goes, holding those that are new or changed (``items``) and
+        the ids of the whole list in order (``ids``: an outage not among them has left it)."""
+        which = OutageFilter(level=level, area=area, ongoing=ongoing)
+
+        async def events() -> AsyncIterator[str]:
+            yield f"retry: {int(LIVE_POLL_S * 1000)}\n\n"
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + wait
+            seen: dict[int, datetime] = {}
+            first = True
+            while True:
+                rows = await asyncio.to_thread(platform.outages.outages, which, LIVE_ROWS, 0)
+                now_seen = {v.outage_id: v.updated_at for v in rows}
+                if first or now_seen != seen:
+                    changed = [outage_out(v) for v in rows if seen.get(v.outage_id) != v.updated_at]
+                    data = {
+                        "items": [o.model_dump(mode="json") for o in changed],
+                        "ids": [v.outage_id for v in rows],
+                    }
+                    yield f"event: outages\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+                    seen, first = now_seen, False
+                if loop.time() >= deadline:
+                    return
+                await asyncio.sleep(min(LIVE_POLL_S, max(0.0, deadline - loop.time())))
+
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        )
 
     @api.get("/outages/{outage_id}", response_model=OutageDetail, responses=NO_OUTAGE, dependencies=fleet)
     def outage(outage_id: Annotated[int, Path(ge=1, le=2**62)]) -> OutageDetail:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Query
+from fastapi import HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.constants import REF_PREFIX
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJsonSchema
@@ -116,6 +116,20 @@ def _moment_in_calendar(moment: datetime) -> datetime:
 def in_calendar(day: date) -> bool:
     """Whether bijli answers for `day` (from 2000 to 2100)."""
     return FIRST_DAY <= day <= LAST_DAY
+
+
+def asked_day(text: str | None) -> date | None:
+    """The day a page's ``?day=`` names (YYYY-MM-DD), None when it names none; 400 for a day
+    that is not a date or is outside the calendar bijli answers for."""
+    if text is None or text == "":
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(status_code=400, detail=f"day {text!r} is not a date like 2026-11-02") from None
+    if not in_calendar(day):
+        raise HTTPException(status_code=400, detail=f"day {text} is outside {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 Day = Annotated[

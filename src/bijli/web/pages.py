@@ -15,7 +15,8 @@ from bijli.adapters.db.queries import MeterView
 from bijli.kernel.time import ist_day
 from bijli.web.auth import Auth, identity_of
 from bijli.web.context import WebContext, relay_state
-from bijli.web.limits import FIRST_DAY, LAST_DAY, in_calendar
+from bijli.web.limits import asked_day
+from bijli.web.pager import Pager, past_last
 
 PAGE_SIZE = 100
 SILENT_FOR = timedelta(hours=24)
@@ -29,27 +30,6 @@ class MeterRow:
     meter: MeterView
     online: bool
     relay: str | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Pager:
-    page: int
-    pages: int
-    total: int
-    first: int
-    last: int
-
-
-def _day(text: str | None) -> date | None:
-    if text is None or text == "":
-        return None
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise HTTPException(status_code=400, detail=f"day {text!r} is not a date like 2026-11-02") from None
-    if not in_calendar(day):
-        raise HTTPException(status_code=400, detail=f"day {text} is outside {FIRST_DAY} to {LAST_DAY}")
-    return day
 
 
 def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
@@ -78,15 +58,12 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         day: Annotated[str | None, Query(max_length=10, description="An IST day, YYYY-MM-DD.")] = None,
     ) -> HTMLResponse:
         fleet = ctx.reads.fleet(ctx.online_since())
-        pages_total = max(1, -(-fleet.meters // PAGE_SIZE))
-        if page > pages_total:
-            raise HTTPException(status_code=404, detail=f"page {page} is past the last page, {pages_total}")
-        offset = (page - 1) * PAGE_SIZE
-        meters = ctx.reads.meters(PAGE_SIZE, offset)
+        past_last(page, Pager.of(page, fleet.meters, 0, PAGE_SIZE))  # before the store is asked for the rows
+        meters = ctx.reads.meters(PAGE_SIZE, (page - 1) * PAGE_SIZE)
         rows = [MeterRow(meter=m, online=ctx.is_online(m), relay=relay_state(m.relay)) for m in meters]
-        pager = Pager(page=page, pages=pages_total, total=fleet.meters, first=offset + 1, last=offset + len(rows))
+        pager = Pager.of(page, fleet.meters, len(rows), PAGE_SIZE)
         now = ctx.clock.now()
-        asked = _day(day)
+        asked = asked_day(day)
         yesterday = ist_day(now) - timedelta(days=1)
         shown = asked or yesterday
         newest = None

@@ -8,25 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
-from typing import Literal
+from decimal import Decimal
+from typing import ClassVar, Literal
 
+from bijli.web.bars import Box, Frame, Framed, Tick, kwh_level, scale
 from bijli.web.display import rupees_text
 
 Unit = Literal["kwh", "rs"]
-WIDTH, HEIGHT = 960, 300
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 24, 40
-PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-NICE = (1, 2, 5, 10)
+FRAME = Frame(width=960, height=300, left=64, right=16, top=24, bottom=40)
+NICE = (Decimal(1), Decimal(2), Decimal(5))
+"""A gridline step is one of these times a power of ten, a whole Wh or paisa at the least."""
 TICKS = 4
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
+class Bar(Box):
     label: str
     """What the slot is: ``14:15 to 14:30`` or ``04 Dec``."""
     value: str
@@ -35,28 +31,17 @@ class Bar:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Tick:
-    position: float
-    label: str
+class UsageChart(Framed):
+    """The usage of a day or a month, in kWh or in rupees."""
 
+    frame: ClassVar[Frame] = FRAME
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UsageChart:
     unit: Unit
     bars: list[Bar]
     levels: list[Tick]
     marks: list[Tick]
     total: str
     """The sum of the measured bars, as shown (estimates left out)."""
-    width: int = WIDTH
-    height: int = HEIGHT
-    left: int = LEFT
-    top: int = TOP
-    plot_width: int = PLOT_W
-
-    @property
-    def baseline(self) -> int:
-        return TOP + PLOT_H
 
 
 def shown(amount: int, unit: Unit) -> str:
@@ -66,21 +51,9 @@ def shown(amount: int, unit: Unit) -> str:
     return f"{(Decimal(amount) / 1000).quantize(Decimal('0.001'))}"
 
 
-def _step(top: int) -> int:
-    """A round gridline step (1, 2 or 5 times a power of ten) so that about `TICKS` lines cover `top`."""
-    target = max(top, 1) / TICKS
-    power = 1
-    while True:
-        for mult in NICE:
-            if mult * power >= target:
-                return mult * power
-        power *= 10
-
-
-def _level(amount: int, unit: Unit) -> str:
-    if unit == "rs":
-        return f"₹{Decimal(amount) / 100:f}".rstrip("0").rstrip(".") if amount % 100 else f"₹{amount // 100}"
-    return format((Decimal(amount) / 1000).normalize(), "f")
+def _rupees_level(paise: Decimal) -> str:
+    """A gridline's rupees without trailing zeros: 250 paise -> ``₹2.5``."""
+    return f"₹{paise / 100:f}".rstrip("0").rstrip(".") if paise % 100 else f"₹{int(paise) // 100}"
 
 
 def usage_chart(
@@ -93,30 +66,24 @@ def usage_chart(
 ) -> UsageChart:
     """Bars for `slots` places (``amounts``: slot -> Wh or paise; missing slots stay empty),
     `labels` naming each slot, `marks` the slots labelled along the bottom."""
-    slot_w = PLOT_W / slots
-    bar_w = slot_w * 0.72
-    peak = max(amounts.values(), default=0)
-    step = _step(peak)
-    steps = max(1, int((Decimal(max(peak, 1)) / step).to_integral_value(rounding=ROUND_CEILING)))
-    top = step * steps
+    plot = FRAME.plot(slots)
+    axis = scale(max(amounts.values(), default=0), NICE, TICKS, finest=Decimal(1))
     bars = []
     for slot in sorted(amounts):
-        amount = amounts[slot]
-        height = PLOT_H * amount / top
-        if slot in estimated:
-            height = max(height, 3.0)  # an estimate of nothing still shows where the gap is
+        # an estimate of nothing still shows where the gap is
+        box = plot.bar(slot, amounts[slot], axis, 3.0 if slot in estimated else 0.0)
         bars.append(
             Bar(
-                x=LEFT + slot * slot_w + (slot_w - bar_w) / 2,
-                y=TOP + PLOT_H - height,
-                width=bar_w,
-                height=height,
+                x=box.x,
+                y=box.y,
+                width=box.width,
+                height=box.height,
                 label=labels[slot],
-                value=shown(amount, unit),
+                value=shown(amounts[slot], unit),
                 estimated=slot in estimated,
             )
         )
-    levels = [Tick(position=TOP + PLOT_H - PLOT_H * i / steps, label=_level(step * i, unit)) for i in range(steps + 1)]
-    ticks = [Tick(position=LEFT + slot * slot_w + slot_w / 2, label=text) for slot, text in sorted(marks.items())]
+    levels = plot.levels(axis, _rupees_level if unit == "rs" else kwh_level)
+    ticks = [Tick(position=plot.slot_x(slot + 0.5), label=text) for slot, text in sorted(marks.items())]
     total = sum(a for s, a in amounts.items() if s not in estimated)
     return UsageChart(unit=unit, bars=bars, levels=levels, marks=ticks, total=shown(total, unit))

@@ -206,7 +206,7 @@ def test_the_shipped_thresholds_read_and_bad_ones_are_refused() -> None:
 
 
 def test_a_day_stored_before_estimates_were_counted_still_reads() -> None:
-    from bijli.adapters.db.energy import slots_to_json, slots_from_json
+    from bijli.adapters.db.energy import slots_from_json, slots_to_json
 
     old = slots_from_json("[[100,0,90,5,50],[null,0,0,0,0]]")
     assert old[0] == Slot(supplied_wh=100, supplied_estimated=False, billed_wh=90, billed_estimated_wh=5, reporting=50)

@@ -4,7 +4,6 @@
 (function () {
   "use strict";
   var section = document.querySelector("section[data-live]");
-  if (!section) { return; }
   if (!section || !window.EventSource) { return; }
   var body = section.querySelector("table.cases tbody");
   var state = document.querySelector('[data-testid="live-state"]');
@@ -79,11 +78,15 @@
     var st = cell(words[c.status] || c.status);
     st.setAttribute("data-field", "status");
     tr.appendChild(st);
-    var who = cell(c.assignee || "—");
+    var who = cell(assignee(c));
     who.setAttribute("data-field", "assignee");
     tr.appendChild(who);
     tr.appendChild(cell(lang === "hi" ? c.reason_hi : c.reason_en, "small wide-cell"));
     return labelled(tr);
+  }
+  function assignee(c) {
+    // Nobody to work it: the area had no field staff on record when it opened.
+    return c.assignee || (c.field_staff_told === 0 ? words.no_staff : "—");
   }
   function show(c) {
     var found = body.querySelector('tr[data-case="' + c.case_id + '"]');
@@ -93,7 +96,7 @@
     }
     if (found) {
       found.querySelector('[data-field="status"]').textContent = words[c.status] || c.status;
-      found.querySelector('[data-field="assignee"]').textContent = c.assignee || "—";
+      found.querySelector('[data-field="assignee"]').textContent = assignee(c);
       found.className = "is-new";
       return;
     }
@@ -116,8 +119,10 @@
   });
 })();
 
-// The outages, kept up to date: the first page asks the outages' list every few seconds and
-// puts a new outage at the top, and marks one that has ended. Text only, as above.
+// The outages, live: the first page follows the outages' stream (server-sent events): a new
+// outage appears at the top, one that ends says so, one that goes is taken off, in the
+// stream's order. Where the stream cannot be had, the page asks the outages' list every 5 s
+// instead. Text only, as above.
 (function () {
   "use strict";
   var section = document.querySelector("section[data-outages]");
@@ -125,6 +130,7 @@
   var body = section.querySelector("table.outages tbody");
   var words = JSON.parse(section.getAttribute("data-words") || "{}");
   var lang = section.getAttribute("data-lang") || "en";
+  var note = document.querySelector('[data-testid="outages-state"]');
   var labels = Array.prototype.map.call(section.querySelectorAll("table.outages thead th"), function (th) {
     return th.textContent;
   });
@@ -132,7 +138,7 @@
     ? ["जनवरी", "फ़रवरी", "मार्च", "अप्रैल", "मई", "जून", "जुलाई", "अगस्त", "सितंबर", "अक्टूबर", "नवंबर", "दिसंबर"]
     : ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   var empty = section.querySelector(".empty-note");
-  var params = ["limit=50"];
+  var params = [];
   var level = section.getAttribute("data-level");
   var area = section.getAttribute("data-area");
   var state = section.getAttribute("data-state");
@@ -140,7 +146,7 @@
   if (area) { params.push("area=" + encodeURIComponent(area)); }
   if (state === "ongoing") { params.push("ongoing=true"); }
   if (state === "ended") { params.push("ongoing=false"); }
-  var url = section.getAttribute("data-outages") + "?" + params.join("&");
+  var query = params.join("&");
 
   function two(n) { return (n < 10 ? "0" : "") + n; }
   function ist(text) {
@@ -166,7 +172,14 @@
     tr.className = "is-new";
     tr.appendChild(cell(ist(o.started_at), "nowrap"));
     tr.appendChild(cell(words[o.level] || o.level));
-    tr.appendChild(cell(o.subject, "mono small"));
+    var subject = cell(o.level === "operator" ? o.subject : "", "mono small");
+    if (o.level !== "operator") {
+      var a = document.createElement("a");
+      a.href = "/operations/meters?" + o.level + "=" + encodeURIComponent(o.subject);
+      a.textContent = o.subject;
+      subject.appendChild(a);
+    }
+    tr.appendChild(subject);
     tr.appendChild(cell(o.area));
     tr.appendChild(cell(String(o.meters), "num"));
     var st = cell("");
@@ -181,8 +194,9 @@
     });
     return tr;
   }
+  function find(id) { return body.querySelector('tr[data-outage="' + id + '"]'); }
   function show(o) {
-    var found = body.querySelector('tr[data-outage="' + o.outage_id + '"]');
+    var found = find(o.outage_id);
     if (!found) {
       body.insertBefore(row(o), body.firstChild);
       if (empty) { empty.hidden = true; }
@@ -193,17 +207,60 @@
     st.textContent = "";
     st.appendChild(badge(o));
     found.querySelector('[data-field="ended"]').textContent = o.ended_at ? ist(o.ended_at) : "—";
+    found.querySelector("td.num").textContent = String(o.meters);
     if (was !== st.textContent) { found.className = "is-new"; }
   }
+  function arrange(ids) {
+    // The stream's order, and nothing else: an outage that left the list (swallowed by a
+    // bigger one, or pushed past the first page) leaves the table.
+    var keep = {};
+    ids.forEach(function (id) {
+      var tr = find(id);
+      if (tr) { body.appendChild(tr); keep[String(id)] = true; }
+    });
+    Array.prototype.forEach.call(body.querySelectorAll("tr[data-outage]"), function (tr) {
+      if (!keep[tr.getAttribute("data-outage")]) { tr.parentNode.removeChild(tr); }
+    });
+    if (empty) { empty.hidden = ids.length > 0; }
+  }
+
+  var polling = false;
   function poll() {
-    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+    polling = true;
+    section.setAttribute("data-following", "poll");
+    fetch(section.getAttribute("data-outages") + "?limit=50" + (query ? "&" + query : ""),
+      { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (page) {
-        if (page) { page.items.slice().reverse().forEach(show); }
+        if (page) {
+          page.items.slice().reverse().forEach(show);
+          arrange(page.items.map(function (o) { return o.outage_id; }));
+        }
         section.setAttribute("data-polled", String(Date.now()));
       })
       .catch(function () { /* the next poll tries again */ })
       .then(function () { window.setTimeout(poll, 5000); });
   }
-  poll();
+  var live = section.getAttribute("data-outages-live");
+  if (!window.EventSource || !live) { poll(); return; }
+  var feed = new EventSource(live + (query ? "?" + query : ""));
+  feed.addEventListener("open", function () {
+    if (note) { note.textContent = words.live || ""; }
+    section.setAttribute("data-following", "live");
+  });
+  feed.addEventListener("error", function () {
+    if (feed.readyState === 2 && !polling) {  // refused for good (not a reconnect): ask the list instead
+      if (note) { note.textContent = words.poll || ""; }
+      poll();
+    } else if (note && feed.readyState !== 1) {
+      note.textContent = words.lost || "";
+    }
+  });
+  feed.addEventListener("outages", function (event) {
+    var data;
+    try { data = JSON.parse(event.data); } catch (e) { return; }  // a torn event: the reconnect resends all
+    data.items.slice().reverse().forEach(show);
+    arrange(data.ids);
+    section.setAttribute("data-updated", String(Date.now()));
+  });
 })();
