@@ -109,7 +109,7 @@ def event_worker_for(platform: Platform, headend: HeadEnd) -> HeadEnd | None:
         SystemClock(),
         max_batch=EVENT_BATCH,
         max_wait_s=EVENT_WAIT_S,
-        name=f"{headend.name}/events",
+        name=f"{headend.name[:57]}/events",  # ingest_batches.worker holds 64 characters
         settling=False,
     )
 
