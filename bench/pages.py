@@ -6,11 +6,11 @@ month of their 15-minute readings (loaded the way `bench.readings` loads them: a
 time on the server, each month indexed once and attached), their daily totals, each meter's
 state (a few offline, silent, on the second SIM or disconnected), their consumers and
 accounts with a month of ledger (an opening, a recharge, a debit a day), low balances the
-supply service warned about, failed and stuck commands, reconciliation items, open cases and
-open disputes.
+supply service warned about, failed and stuck commands, reconciliation items, open cases,
+open disputes and share links.
 
 Then it asks every page the app serves (each GET page route, its path filled with a random
-meter, account, month or case, and the control room's lists with their search, filters,
+meter, account, month, case or share link, and the control room's lists with their search, filters,
 views and sorts) `--samples` times in process, after one first call each, and prints each
 page's server time: the first call, p50 and p95 against the 200 ms limit; one JSON line.
 """
@@ -45,6 +45,7 @@ from bench.readings import METER_PREFIX
 from bench.readings import build as build_readings
 from bijli.access.handlers import create_token
 from bijli.access.model import Role
+from bijli.access.sharing import make_link
 from bijli.accounts.disputes import Dispute, raise_dispute
 from bijli.adapters.db import engine as db
 from bijli.bootstrap import bootstrap
@@ -278,6 +279,25 @@ def some_disputes(platform_store: object, meter_ids: list[str], day: date, now: 
     return min(300, len(meter_ids))
 
 
+def some_share_links(platform_store: object, meter_ids: list[str], now: datetime, rng: random.Random) -> list[str]:
+    """Share links to a few households' views, made through the use case: their tokens (shown
+    once, so made anew each run; the links of earlier runs are dropped first)."""
+    with platform_store.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(sa.text("DELETE FROM share_links WHERE made_by = 'bench'"))
+    tokens = []
+    for m in rng.sample(meter_ids, min(100, len(meter_ids))):
+        _, token = make_link(
+            platform_store,  # type: ignore[arg-type]
+            account_no="A" + m,
+            meter_id=m,
+            name="Family",
+            made_by="bench",
+            now=now - timedelta(days=1),
+        )
+        tokens.append(token)
+    return tokens
+
+
 # ---------------------------------------------------------------------- measuring
 
 
@@ -314,7 +334,9 @@ def _fixed(url: str) -> Asker:
     return lambda _rng: url
 
 
-def askers(app: FastAPI, meter_ids: list[str], case_ids: list[str], month: str, day: str) -> dict[str, Asker]:
+def askers(
+    app: FastAPI, meter_ids: list[str], case_ids: list[str], tokens: list[str], month: str, day: str
+) -> dict[str, Asker]:
     """Each page's name and how to make one request of it."""
     meter_page = max(1, len(meter_ids) // PAGE_SIZE // 2)
     group_page = max(1, len(meter_ids) // PER_TRANSFORMER // PAGE_SIZE // 2)
@@ -331,6 +353,7 @@ def askers(app: FastAPI, meter_ids: list[str], case_ids: list[str], month: str, 
                 .replace("{account_id}", "A" + meter)
                 .replace("{month}", month)
                 .replace("{case_id}", rng.choice(case_ids))
+                .replace("{token}", rng.choice(tokens))
             )
             if "{" in path:  # a page the bench cannot ask is a page not measured: said, not skipped
                 raise BenchError(f"the bench does not know how to fill {path} ({pattern}): teach bench/pages.py")
@@ -440,6 +463,7 @@ def run(
         try:
             case_ids = some_cases(platform.store, ids, now, rng)
             some_disputes(platform.store, ids, (end - timedelta(days=2)).astimezone(IST).date(), now, rng)
+            tokens = some_share_links(platform.store, ids, now, rng)
             with platform.store.engine.connect() as conn:
                 readings = int(conn.execute(sa.text("SELECT count(*) FROM readings")).scalar_one())
             app = create_app(platform, clock=SimulatedClock(now))
@@ -448,7 +472,7 @@ def run(
             )
             last_day: date = (end - timedelta(days=1)).astimezone(IST).date()
             month = f"{first.astimezone(IST).date():%Y-%m}"
-            pages = askers(app, ids, case_ids, month, (last_day - timedelta(days=3)).isoformat())
+            pages = askers(app, ids, case_ids, tokens, month, (last_day - timedelta(days=3)).isoformat())
             figures = asyncio.run(measure(app, token, pages, samples, seed))
         finally:
             platform.close()

@@ -4,16 +4,16 @@ reports) reads that day's blocks of its month's partition, not the month. Readin
 time order, round after round, so a block range summary of a few kilobytes a month is enough;
 it costs ingest next to nothing. SQLite keeps its tables as they are.
 
-Revision ID: 0026
-Revises: 0025
+Revision ID: 0027
+Revises: 0026
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0026"
-down_revision = "0025"
+revision = "0027"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 
