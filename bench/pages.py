@@ -6,11 +6,11 @@ month of their 15-minute readings (loaded the way `bench.readings` loads them: a
 time on the server, each month indexed once and attached), their daily totals, each meter's
 state (a few offline, silent, on the second SIM or disconnected), their consumers and
 accounts with a month of ledger (an opening, a recharge, a debit a day), low balances the
-supply service warned about, failed and stuck commands, reconciliation items, open cases,
-open disputes and share links.
+supply service warned about, failed and stuck commands, reconciliation items, open cases, and
+households' disputes (some overdue) and share links.
 
 Then it asks every page the app serves (each GET page route, its path filled with a random
-meter, account, month, case or share link, and the control room's lists with their search, filters,
+meter, account, month or case, and the control room's lists with their search, filters,
 views and sorts) `--samples` times in process, after one first call each, and prints each
 page's server time: the first call, p50 and p95 against the 200 ms limit; one JSON line.
 """
@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import sqlalchemy as sa
@@ -246,55 +246,27 @@ def some_cases(platform_store: object, meter_ids: list[str], now: datetime, rng:
     return open_cases(platform_store, openings)  # type: ignore[arg-type]
 
 
-def _evidence(wh: int) -> dict[str, str | int | None]:
-    """A day's figures as the charges page gives them to a dispute (`bijli.web.deductions.day_figures`),
-    for a day of `wh` charged as the bench's ledger charges it."""
-    energy, fixed, duty = wh * 7 // 10, 380, wh * 7 // 200 + 18
-    return {
-        "charge_paise": energy + fixed + duty,
-        "energy_paise": energy,
-        "fixed_paise": fixed,
-        "duty_paise": duty,
-        "energy_wh": wh,
-        "intervals": 96,
-        "tariff_version": "bench",
-        "on_ledger": 1,
-    }
-
-
-def some_disputes(platform_store: object, meter_ids: list[str], day: date, now: datetime, rng: random.Random) -> int:
-    """Open disputes of a day's charge on a few accounts (raised once: a store reused keeps them)."""
-    for m in rng.sample(meter_ids, min(300, len(meter_ids))):
+def some_shares(store: Any, meter_ids: list[str], now: datetime, rng: random.Random) -> list[str]:
+    """Households' disputes and share links on a few accounts, through their use cases; the
+    links' tokens, for the shared view's address."""
+    with store.engine.begin() as conn:  # a token is shown once: the links of runs before are dropped, not piled up
+        conn.execute(sa.text("DELETE FROM share_links WHERE made_by = 'bench'"))
+    tokens = []
+    for n, m in enumerate(rng.sample(meter_ids, min(200, len(meter_ids)))):
+        raised = now - timedelta(hours=rng.randrange(1, 24 * 9))
         dispute = Dispute(
             dispute_id=0,
             account_no="A" + m,
             meter_id=m,
-            day=day,
-            reason=rng.choice(("too_high", "not_home", "meter_fault")),
-            raised_by="+9171" + m[-8:],
-            raised_at=now - timedelta(minutes=rng.randrange(10, 6 * 24 * 60)),
-            evidence=_evidence(rng.randrange(3_000, 12_000)),
+            day=(raised - timedelta(days=1)).astimezone(IST).date(),
+            reason="too_high",
+            raised_by="bench",
+            raised_at=raised,
+            evidence={"charge_paise": 4_000 + n, "energy_wh": 6_000, "intervals": 96, "tariff_version": "bench"},
         )
-        raise_dispute(platform_store, dispute)  # type: ignore[arg-type]
-    return min(300, len(meter_ids))
-
-
-def some_share_links(platform_store: object, meter_ids: list[str], now: datetime, rng: random.Random) -> list[str]:
-    """Share links to a few households' views, made through the use case: their tokens (shown
-    once, so made anew each run; the links of earlier runs are dropped first)."""
-    with platform_store.engine.begin() as conn:  # type: ignore[attr-defined]
-        conn.execute(sa.text("DELETE FROM share_links WHERE made_by = 'bench'"))
-    tokens = []
-    for m in rng.sample(meter_ids, min(100, len(meter_ids))):
-        _, token = make_link(
-            platform_store,  # type: ignore[arg-type]
-            account_no="A" + m,
-            meter_id=m,
-            name="Family",
-            made_by="bench",
-            now=now - timedelta(days=1),
-        )
-        tokens.append(token)
+        raise_dispute(store, dispute)
+        if n < 20:
+            tokens.append(make_link(store, account_no="A" + m, meter_id=m, name="Papa", made_by="bench", now=raised)[1])
     return tokens
 
 
@@ -335,7 +307,7 @@ def _fixed(url: str) -> Asker:
 
 
 def askers(
-    app: FastAPI, meter_ids: list[str], case_ids: list[str], tokens: list[str], month: str, day: str
+    app: FastAPI, meter_ids: list[str], case_ids: list[str], month: str, day: str, tokens: list[str]
 ) -> dict[str, Asker]:
     """Each page's name and how to make one request of it."""
     meter_page = max(1, len(meter_ids) // PAGE_SIZE // 2)
@@ -356,7 +328,7 @@ def askers(
                 .replace("{token}", rng.choice(tokens))
             )
             if "{" in path:  # a page the bench cannot ask is a page not measured: said, not skipped
-                raise BenchError(f"the bench does not know how to fill {path} ({pattern}): teach bench/pages.py")
+                raise BenchError(f"the bench does not know how to fill {pattern}: teach bench/pages.py")
             return f"{path}?{query}" if query else path
 
         return url
@@ -374,6 +346,7 @@ def askers(
         "/operations/meters?view=low_balance": "/operations/meters?view=low_balance",
         "/operations/meters?view=disconnected": "/operations/meters?view=disconnected",
         "/operations/cases?status=all": "/operations/cases?status=all",
+        "/operations/disputes?state=all": "/operations/disputes?state=all",
     }
     for name, url in variants.items():
         found[name] = _fixed(url)
@@ -462,8 +435,7 @@ def run(
         platform = bootstrap(scratch_settings(database_url, Path(tmp)))
         try:
             case_ids = some_cases(platform.store, ids, now, rng)
-            some_disputes(platform.store, ids, (end - timedelta(days=2)).astimezone(IST).date(), now, rng)
-            tokens = some_share_links(platform.store, ids, now, rng)
+            tokens = some_shares(platform.store, ids, now, rng)
             with platform.store.engine.connect() as conn:
                 readings = int(conn.execute(sa.text("SELECT count(*) FROM readings")).scalar_one())
             app = create_app(platform, clock=SimulatedClock(now))
@@ -472,7 +444,7 @@ def run(
             )
             last_day: date = (end - timedelta(days=1)).astimezone(IST).date()
             month = f"{first.astimezone(IST).date():%Y-%m}"
-            pages = askers(app, ids, case_ids, tokens, month, (last_day - timedelta(days=3)).isoformat())
+            pages = askers(app, ids, case_ids, month, (last_day - timedelta(days=3)).isoformat(), tokens)
             figures = asyncio.run(measure(app, token, pages, samples, seed))
         finally:
             platform.close()

@@ -56,7 +56,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             last=offset + len(shown),
         )
         now = ctx.clock.now()
-        names = {m.meter_id: m.consumer_name for m in ctx.reads.meters_of(d.meter_id for d in shown).values()}
+        names = use.holders(store, [d.account_no for d in shown])
         return render_page(
             ctx,
             templates,

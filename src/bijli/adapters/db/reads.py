@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TypeVar, cast
@@ -200,16 +200,6 @@ class Reads:
         with self.engine.connect() as conn:
             row = conn.execute(q).first()
         return None if row is None else _meter_view(row)
-
-    def meters_of(self, meter_ids: Iterable[str]) -> dict[str, MeterView]:
-        """The meters named, by id, without their balances: one query for a page's rows (an
-        unknown id is left out, as `meter` gives None for it)."""
-        ids = sorted(set(meter_ids))
-        if not ids:
-            return {}
-        q = _meter_select(balance=False).where(t.meters.c.meter_id.in_(ids))
-        with self.engine.connect() as conn:
-            return {v.meter_id: v for v in (_meter_view(r) for r in conn.execute(q))}
 
     def fleet(self, online_since: datetime) -> FleetCounts:
         """How many meters, how many heard from since `online_since`, and the sum of all balances."""
