@@ -135,6 +135,14 @@ def test_the_control_room_shows_the_answer_clock_and_the_figures_and_answers_wit
     answered = billing.get("/operations/disputes", params={"state": "answered"}).text
     assert "Checked the meter: no load while you were away." in answered and "by token:billing.rao" in answered
     assert billing.post(url, data={"answer": "again"}).status_code == 409
+    trail = make_client(platform, role=Role.AUDITOR).get("/api/v1/audit", params={"limit": 1000}).json()["items"]
+    assert {
+        "what": "dispute-answered",
+        "who": "token:billing.rao",
+        "meter_id": other.meter_id,
+        "reference": dispute_id,
+        "detail": "Checked the meter: no load while you were away.",
+    }.items() <= next(e for e in trail if e["what"] == "dispute-answered" and e["reference"] == dispute_id).items()
     seen = household.get(f"/consumer/{other.meter_id}/charges?day=2026-11-02").text
     assert "Checked the meter: no load while you were away." in seen
     assert billing.get("/operations/disputes", params={"state": "lost"}).status_code == 400

@@ -103,6 +103,8 @@ def test_a_family_member_reads_the_account_by_the_link_until_it_is_revoked(
     assert gone.status_code == 410 and "This link was revoked" in gone.text
     assert ME.consumer_name not in gone.text and "₹" not in gone.text
     assert f'data-link="{papa.link_id}" data-state="revoked"' in me.get(f"/consumer/{ME.meter_id}/share").text
+    staff = make_client(platform, role=Role.OPERATOR).get(f"/consumer/{ME.meter_id}/share").text
+    assert f'data-link="{papa.link_id}"' in staff and 'data-testid="share-make"' not in staff  # staff read the list
 
     trail = make_client(platform, role=Role.AUDITOR).get("/api/v1/audit", params={"limit": 1000}).json()["items"]
     mine = {(e["what"], e["who"], e["reference"]) for e in trail if e["meter_id"] == ME.meter_id}

@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from bijli.access import sharing as use
+from bijli.access.model import Permission
 from bijli.access.sharing import DEFAULT_DAYS, LIFETIMES, MAX_NAME, ShareError, ShareLink
 from bijli.adapters.db.queries import MeterView
 from bijli.kernel.time import ist_day
@@ -62,6 +63,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "default_days": DEFAULT_DAYS,
                 "max_name": MAX_NAME,
                 "now": ctx.clock.now(),
+                "may_share": identity_of(request).can(Permission.READ_OWN),
             },
             status_code=400 if problem else 200,
             headers=NO_STORE,
