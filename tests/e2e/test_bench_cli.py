@@ -114,6 +114,15 @@ def test_bench_days_left_small_run_prints_the_error_at_3_days() -> None:
     assert figures["within_target"] == (error < 20)
 
 
+def test_bench_hooking_small_run_scores_the_hooks() -> None:
+    figures = last_json_line(run_bijli(["bench", "hooking", "--meters", "400", "--days", "3"], timeout=300))
+    assert (figures["meters"], figures["transformers"]) == (400, 8)
+    hooking = figures["hooking"]
+    assert hooking["truth"] == 4 and hooking["found"] + len(figures["missed"]) == 4
+    assert hooking["flagged"] == hooking["found"] + len(figures["flagged_not_hooked"])
+    assert 0 <= hooking["recall"] <= 1 and positive(figures["wall_s"])
+
+
 def test_bench_supply_small_run_decides_for_every_account(pg_url: str) -> None:
     out = run_bijli(["bench", "supply", "--meters", "60", "--workers", "2", "--database-url", pg_url], timeout=120)
     figures = last_json_line(out)

@@ -29,6 +29,8 @@ BENCHMARKS = {
     "billing": "Whole 15-minute rounds charged per second on PostgreSQL, beside the bare upsert; one JSON line.",
     "statements": "A month's statements for every account of a city (24,000 by default), per second; one JSON line.",
     "days-left": "The days-left forecast backtested on the twin's consumption: error at 3 days; one JSON line.",
+    "hooking": "The hooking detector replayed hourly on the theft city's lossy network (24,000 meters by default): "
+    "recall and precision; one JSON line.",
     "supply": "Supply decisions per second on PostgreSQL for every due account of a city; one JSON line.",
     "archive": "A closed month of the readings bench store to Parquet and read back: bytes a reading; one JSON line.",
     "alerts": "The alerts outbox at a city's size: alerts raised and deliveries sent per second; one JSON line.",
