@@ -4,13 +4,17 @@ and a desktop; the household revokes it and the link then says so and shows noth
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
 
+from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
+from bijli.prepaid.handlers import record_recharge
 from tests.browser.conftest import (
     DEMO_METERS,
+    NOW,
     consumer_login,
     log_out,
     screenshot,
@@ -26,10 +30,13 @@ pytestmark = pytest.mark.browser
 HOUSEHOLD = build_city(DEMO_METERS)[7]
 
 
-def test_a_household_shares_its_account_with_papa_and_revokes_the_link(new_chrome: WebDriver, base_url: str) -> None:
+def test_a_household_shares_its_account_with_papa_and_revokes_the_link(
+    new_chrome: WebDriver, base_url: str, browser_platform: Platform
+) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.select import Select
 
+    record_recharge(browser_platform.store, HOUSEHOLD.account_no, 45_000, "pay-share-papa", NOW - timedelta(hours=2))
     driver = new_chrome
     consumer_login(driver, base_url, HOUSEHOLD.mobile)
     driver.get(f"{base_url}/consumer/{HOUSEHOLD.meter_id}?lang=en")
@@ -51,6 +58,8 @@ def test_a_household_shares_its_account_with_papa_and_revokes_the_link(new_chrom
     assert driver.find_element(By.CSS_SELECTOR, "[data-testid=balance]").text.startswith("₹")
     assert "as of" in driver.find_element(By.CSS_SELECTOR, "[data-testid=as-of]").text
     assert len(driver.find_elements(By.CSS_SELECTOR, "[data-testid=usage-chart] rect.bar")) == 96
+    recharges = driver.find_element(By.CSS_SELECTOR, "[data-testid=shared-recharges]").text
+    assert "02 Nov 2026, 22:10" in recharges and "₹450.00" in recharges
     page = driver.find_element(By.TAG_NAME, "main").text
     assert HOUSEHOLD.account_no not in page and HOUSEHOLD.meter_id not in page
     assert not driver.find_elements(By.CSS_SELECTOR, "main form, main a[href*='/recharge'], main a[download]")
