@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bijli.alerts.ports import Outbox
 from bijli.network.ports import EnergyBook, OutageBook
@@ -66,6 +66,11 @@ class CaseBook(Protocol):
 
     def known_keys(self, keys: Sequence[str]) -> set[str]:
         """Which of these keys already have a case."""
+        ...
+
+    def add_evidence(self, case_id: str, evidence: Mapping[str, Any]) -> None:
+        """Replace a case's evidence (a detector adding what it saw since; its status and
+        audit stay as they are)."""
         ...
 
     def note_staff_told(self, told: Mapping[str, int]) -> None:

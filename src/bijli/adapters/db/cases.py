@@ -140,6 +140,9 @@ class SqlCases:
         c = ct.cases.c
         return set(self.conn.execute(sa.select(c.key).where(among(self.conn, c.key, sorted(set(keys))))).scalars())
 
+    def add_evidence(self, case_id: str, evidence: Mapping[str, Any]) -> None:
+        self.conn.execute(sa.update(ct.cases).where(ct.cases.c.case_id == case_id).values(evidence=dict(evidence)))
+
     def note_staff_told(self, told: Mapping[str, int]) -> None:
         c = ct.cases.c
         for case_id, n in sorted(told.items()):
