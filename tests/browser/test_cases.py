@@ -41,6 +41,7 @@ def test_a_new_case_and_its_steps_appear_on_the_cases_page_live(
                 reason_code="energy_missing",
                 reason_en="18% of the energy into DT-CL-0001 is billed to nobody",
                 reason_hi="DT-CL-0001 में आई ऊर्जा का 18% किसी के बिल में नहीं",
+                notify_field_staff=True,  # and Civil Lines has no field staff on record here
             )
         ],
     )
@@ -49,6 +50,8 @@ def test_a_new_case_and_its_steps_appear_on_the_cases_page_live(
     rows = chrome.find_elements(By.CSS_SELECTOR, "tr[data-case]")
     assert len(rows) == before + 1 and rows[0].get_attribute("data-case") == case_id  # the newest on top
     assert "DT-CL-0001" in rows[0].text and "High" in rows[0].text
+    nobody = chrome.find_element(By.CSS_SELECTOR, f'{row} [data-field="assignee"]').text
+    assert nobody == "no field staff on record for this area"  # the control room sees nobody was told
 
     act(browser_platform.store, case_id, StepRequest(step=Step.ASSIGN, actor="op", reason="r", assignee="fe-ravi"), NOW)
     status = f'{row} [data-field="status"]'

@@ -19,7 +19,7 @@ from bijli.protocol.events import EventCode
 from bijli.vigilance.handlers import cases, open_due_cases
 from bijli.vigilance.ports import CaseFilter
 from bijli.vigilance.rules import shipped_rules
-from tests.browser.conftest import NOW, OPERATOR, screenshot, submit
+from tests.browser.conftest import NOW, OPERATOR, screenshot, staff_login, submit
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -131,6 +131,33 @@ def test_an_operator_sees_an_outage_begin_and_end_live(
         lambda d: "Ended" in d.find_element(By.CSS_SELECTOR, f"{row} [data-field=state]").text
     )
     assert chrome.find_element(By.CSS_SELECTOR, f"{row} [data-field=ended]").text.endswith("00:09")
+
+
+def test_without_the_stream_the_outages_page_asks_the_list_instead(
+    new_chrome: WebDriver, base_url: str, browser_platform: Platform
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    # A browser (or a proxy in between) without server-sent events: the page falls back.
+    new_chrome.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": "delete window.EventSource;"})
+    staff_login(new_chrome, base_url, OPERATOR)
+    new_chrome.get(f"{base_url}/operations/outages?lang=en")
+    wait_for(new_chrome, "section[data-outages][data-following='poll'][data-polled]")
+    meter = browser_platform.reads.meters(2, 0)[1]
+    outage = Outage(
+        level=OutageLevel.FEEDER,
+        subject=meter.feeder,
+        area=meter.area,
+        started_at=NOW - timedelta(minutes=7),
+        ended_at=None,
+        meter_ids=(meter.meter_id,),
+    )
+    with browser_platform.store.transaction() as uow:
+        uow.outages.save([StoredOutage(outage_id=None, outage=outage)], NOW)
+    (kept,) = browser_platform.outages.outages(OutageFilter(subject=meter.feeder, level="feeder"), 1, 0)
+    wait_for(new_chrome, f"tr[data-outage='{kept.outage_id}']")
+    row = new_chrome.find_element(By.CSS_SELECTOR, f"tr[data-outage='{kept.outage_id}']").text
+    assert "Feeder supply" in row and "Going on" in row
 
 
 @pytest.mark.parametrize("lang", ["hi", "en"])

@@ -1,9 +1,12 @@
 """`bijli theft evaluate` at CI size: theft-city on 400 meters for three days, real PostgreSQL.
 
 The Done-when of issue 14 at this size: every tamper becomes a case, no theft case comes
-from a power outage or failure, each case comes within a round of its tamper, and the
-feeder power outage and the operator outage give one outage record each; hooking recall and
-precision are checked last (an expected failure while the balance falls short of them).
+from a power outage or failure, each case comes within a round of its tamper, the feeder
+power outage and the operator outage give one outage record each, and hooking recall >= 0.9
+with precision >= 0.8 (8 transformers, 4 of them hooked with 300 W to 3 kW from the second
+evening, 4 not, with street lights, offline meters and a bypass on the same network).
+Rounds every 900 simulated seconds (one per interval) keep it to a few minutes; the round
+only bounds the time to case here (the live figure is `bijli bench time-to-case`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from bijli.fleet.scenario import load
 from tests.conftest import BIJLI
 
 THEFT_CITY = Path(__file__).resolve().parents[2] / "scenarios" / "theft-city.toml"
-METERS, DAYS, ROUND_S = 400, 3.0, 300
+METERS, DAYS, ROUND_S = 400, 3.0, 900
 
 
 @pytest.fixture
@@ -62,13 +65,12 @@ def test_theft_city_at_ci_size_meets_the_done_when(figures: dict[str, Any], tmp_
     assert len(energy) == 8 * 3
     assert all(f["load_losses_wh"] > 0 and f["no_load_losses_wh"] > 0 for f in energy)
     assert sum(f["hooked_wh"] for f in energy) > 0
-    # Hooking: the balance flags transformers and opens hooking cases; at this size (4 of 8
-    # transformers hooked, 2 to 4 nights in) the Done-when (recall >= 0.9, precision >= 0.8)
-    # is not met yet: said so, not hidden.
+    # Hooking: each transformer against its own usual days; every hook found after it began
+    # (the 300 W one too), no clean transformer flagged, none before its hook.
     hooking = figures["hooking"]
-    assert hooking["truth"] == 4 and hooking["flagged"] >= 1
-    if not (hooking["recall"] >= 0.9 and (hooking["precision"] or 0) >= 0.8):
-        pytest.xfail(f"hooking short of the Done-when at {METERS} meters: {hooking}")
+    assert hooking["truth"] == 4 and hooking["flagged_before_the_hook"] == 0
+    assert hooking["recall"] >= 0.9 and hooking["precision"] >= 0.8, hooking
+    assert figures["false_cases"] == 0
 
 
 def test_the_command_refuses_a_bad_scenario_or_round_with_its_reason(tmp_path: Path) -> None:

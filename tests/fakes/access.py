@@ -41,6 +41,16 @@ class MemoryStaff(_Access):
     def set_password(self, username: str, password_hash: str) -> bool:
         return self._change(username, password_hash=password_hash)
 
+    def set_details(self, member: StaffMember) -> bool:
+        return self._change(
+            member.username,
+            role=member.role,
+            areas=member.areas,
+            mobile=member.mobile,
+            email=member.email,
+            language=member.language,
+        )
+
     def set_totp(self, username: str, secret: str | None) -> bool:
         self.a.totp_steps.pop(username, None)
         return self._change(username, totp_secret=secret)

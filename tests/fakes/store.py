@@ -205,11 +205,15 @@ class MemorySettlementQueue(_Repo):
             self.s.queue[self.s.next_batch] = list(readings[at : at + self.CHUNK])
             self.s.next_batch += 1
 
-    def claim(self, limit: int) -> list[QueuedBatch]:
+    def newest(self) -> int | None:
+        return max(self.s.queue, default=None)
+
+    def claim(self, limit: int, last: int | None = None) -> list[QueuedBatch]:
         return [
             QueuedBatch(batch_id, [(m, utc_from_epoch(at), sent) for m, at, sent in items])
-            for batch_id, items in sorted(self.s.queue.items())[:limit]
-        ]
+            for batch_id, items in sorted(self.s.queue.items())
+            if last is None or batch_id <= last
+        ][:limit]
 
     def done(self, batch_ids: Sequence[int]) -> None:
         for batch_id in batch_ids:

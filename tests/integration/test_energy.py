@@ -15,7 +15,9 @@ from bijli.bootstrap import Platform, bootstrap
 from bijli.kernel.time import ist_midnight
 from bijli.network.balance import added_up, transformer_balance
 from bijli.network.handlers import balance_due
-from bijli.vigilance.handlers import find_hooking
+from bijli.vigilance.cases import CaseOpening, Severity, SubjectLevel
+from bijli.vigilance.handlers import find_hooking, open_cases
+from bijli.vigilance.ports import CaseFilter
 from tests.support.energy import EnergyCity, energy_city, feed_day
 
 DAY = date(2026, 11, 2)
@@ -60,7 +62,9 @@ def test_usage_above_the_meter_never_adds_the_transformer_meters_to_their_consum
 def test_each_transformers_day_balances_energy_in_against_energy_billed(city: tuple[Platform, EnergyCity]) -> None:
     p, ec = city
     hooked = ec.transformers[1].transformer
-    feed_day(p, ec, DAY, hooks_w={hooked: 600.0})
+    # A first day has no usual to compare with: only a round-the-clock excess beyond the
+    # first day's bar (1,500 W) is flagged.
+    feed_day(p, ec, DAY, hooks_w={hooked: 1800.0})
     done = balance_due(p.store, after(DAY))
     assert (done.days, done.transformers) == (1, 4)
     with p.store.transaction() as uow:
@@ -74,7 +78,7 @@ def test_each_transformers_day_balances_energy_in_against_energy_billed(city: tu
         assert b.billed_wh == sum(round(Decimal(r["kwh"]) * 1000) for r in per_meter if r["meter"] in mine)
         assert 0 < b.loss_wh < b.supplied_wh
     assert [t for t, s in days.items() if s.flagged] == [hooked]
-    assert days[hooked].excess_w is not None and 450 <= days[hooked].excess_w <= 750
+    assert days[hooked].excess_w is not None and 1800 <= days[hooked].excess_w <= 2100
     area = added_up("area", "all", DAY, [transformer_balance(s.day) for s in days.values()])
     assert area.transformers == 4 and area.loss_wh == sum(transformer_balance(s.day).loss_wh for s in days.values())
 
@@ -99,7 +103,12 @@ def test_a_flagged_transformer_opens_one_hooking_case_naming_the_consumer_whose_
         day = DAY + timedelta(days=n)
         late = n == 2
         feed_day(
-            p, ec, day, hooks_w={dt.transformer: 300.0} if late else {}, recorded_share={thief: 0.3} if late else {}
+            p,
+            ec,
+            day,
+            hooks_w={dt.transformer: 300.0} if late else {},
+            hook_from=74,  # 18:30
+            recorded_share={thief: 0.3} if late else {},
         )
         balance_due(p.store, after(day))
     hooked_day = DAY + timedelta(days=2)
@@ -115,3 +124,51 @@ def test_a_flagged_transformer_opens_one_hooking_case_naming_the_consumer_whose_
     assert ranked[0]["meter_id"] == thief and ranked[0]["drop"] > 0.5
     assert "less than its usual day" in ranked[0]["reason_en"] and ranked[0]["reason_hi"]
     assert case.evidence["first_day"] == hooked_day.isoformat()
+    # Flags that come and go open no second case while the first is open.
+    for n, hooked in ((3, False), (4, True)):
+        day = DAY + timedelta(days=n)
+        feed_day(p, ec, day, hooks_w={dt.transformer: 300.0} if hooked else {}, hook_from=74)
+        balance_due(p.store, after(day))
+    with p.store.transaction() as uow:
+        stored = uow.energy.stored(DAY, DAY + timedelta(days=4), transformer=dt.transformer)
+    flags = {s.day.day: s.flagged for s in stored}
+    assert [flags[DAY + timedelta(days=n)] for n in range(5)] == [False, False, True, False, True]
+    assert find_hooking(p.store, after(DAY + timedelta(days=4))) == []
+    with p.store.transaction() as uow:
+        (still,) = uow.cases.listing(CaseFilter(kind="hooking"), 10, 0)
+    assert still.case_id == opened[0]  # and the day it was flagged again is in its evidence
+    assert [d["day"] for d in still.evidence["flagged_days"]] == [hooked_day.isoformat(), "2026-11-06"]
+
+
+def test_a_day_whose_loss_a_consumers_own_case_explains_opens_no_hooking_case(
+    city: tuple[Platform, EnergyCity],
+) -> None:
+    p, ec = city
+    dt = ec.transformers[2]
+    bypassed = ec.on(dt.transformer)[3]
+    feed_day(p, ec, DAY)
+    balance_due(p.store, after(DAY))
+    day = DAY + timedelta(days=1)
+    feed_day(p, ec, day, hooks_w={dt.transformer: 1000.0}, hook_from=76)
+    balance_due(p.store, after(day))
+    at = ist_midnight(day) + timedelta(hours=19)
+    open_cases(
+        p.store,
+        [
+            CaseOpening(
+                key=f"bypass:{bypassed.meter_id}:{at.isoformat()}",
+                kind="bypass",
+                severity=Severity.HIGH,
+                subject_level=SubjectLevel.METER,
+                subject_id=bypassed.meter_id,
+                area=dt.area,
+                opened_at=at,
+                reason_code="bypass",
+                reason_en="Current bypassing the meter",
+                reason_hi="मीटर को बायपास करती धारा",
+            )
+        ],
+    )
+    with p.store.transaction() as uow:
+        assert [s.flagged for s in uow.energy.stored(day, day, transformer=dt.transformer)] == [True]
+    assert find_hooking(p.store, after(day)) == []

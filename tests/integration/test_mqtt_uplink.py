@@ -143,3 +143,40 @@ def test_on_arrival_sees_every_message_before_its_batch_is_taken(mosquitto: str,
 
     seen, taken = asyncio.run(scenario())
     assert seen == taken == [payload for _, payload in items]
+
+
+@pytest.mark.mosquitto
+def test_event_frames_pass_a_backlog_of_readings_in_a_lane_of_their_own(mosquitto: str, topic_root: str) -> None:
+    client_id = f"headend-{uuid.uuid4().hex[:8]}"
+    readings = [(topics.uplink(topic_root, f"KNMR{n:07d}", "reading"), f"r{n}".encode()) for n in range(1, 2001)]
+    tamper = (topics.uplink(topic_root, "KNCL0000001", "event"), b"magnet")
+
+    async def scenario() -> tuple[list[bytes], int, list[bytes]]:
+        uplink = MqttUplink(
+            BrokerAddress.parse(mosquitto),
+            topics.uplink_filter(topic_root),
+            client_id,
+            asyncio.get_running_loop(),
+            event_lane=True,
+        )
+        await uplink.start()
+        lane = uplink.event_lane()
+        await asyncio.to_thread(_publish, mosquitto, [*readings, tamper])  # the event after 2,000 readings
+        event = await asyncio.wait_for(lane.next_batch(500, 0.02), timeout=15)  # none of the readings held it
+        await lane.ack(event)
+        backlog = await _take(uplink, len(readings))
+        await uplink.ack(backlog)
+        await asyncio.sleep(0.2)
+        await uplink.close()
+        # Both lanes acknowledged on the one connection: nothing comes again.
+        again = await _connect(mosquitto, topic_root, client_id)
+        await asyncio.to_thread(_publish, mosquitto, [(topics.uplink(topic_root, "KNCL0000002", "reading"), b"last")])
+        last = await _take(again, 1)
+        await again.ack(last)
+        await again.close()
+        return [d.payload for d in event], len({d.payload for d in backlog}), [d.payload for d in last]
+
+    event, backlog, last = asyncio.run(scenario())
+    assert event == [b"magnet"]
+    assert backlog == 2000
+    assert last == [b"last"]

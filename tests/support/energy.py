@@ -71,14 +71,16 @@ def feed_day(
     day: date,
     *,
     hooks_w: Mapping[str, float] | None = None,
+    hook_from: int = 0,
     lights_w: Mapping[str, float] | None = None,
     recorded_share: Mapping[str, float] | None = None,
     silent: Sequence[str] = (),
     scale: Mapping[str, float] | None = None,
 ) -> None:
-    """One IST day of every meter's readings, ingested and settled after the day: hooks and
-    street lights (watts) per transformer, a share of the real draw some consumers' meters
-    record (tampering), meters that send nothing, a household's draw scaled (a drop)."""
+    """One IST day of every meter's readings, ingested and settled after the day: hooks (from
+    interval `hook_from` to midnight) and street lights (watts) per transformer, a share of the
+    real draw some consumers' meters record (tampering), meters that send nothing, a
+    household's draw scaled (a drop)."""
     hooks_w, lights_w = hooks_w or {}, lights_w or {}
     recorded_share, scale = recorded_share or {}, scale or {}
     start = ist_midnight(day)
@@ -98,7 +100,7 @@ def feed_day(
             records[c.meter_id] = recs
         recs = []
         for s in range(INTERVALS_PER_DAY):
-            extra_w = NO_LOAD_W + hooks_w.get(d.transformer, 0.0)
+            extra_w = NO_LOAD_W + (hooks_w.get(d.transformer, 0.0) if s >= hook_from else 0.0)
             if is_night(s):
                 extra_w += lights_w.get(d.transformer, 0.0)
             wh = round(real_sum[s] + I2R * real_sum[s] ** 2 + extra_w / 4)

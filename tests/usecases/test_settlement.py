@@ -9,7 +9,7 @@ import pytest
 from bijli.headend.handlers import ingest_batch
 from bijli.headend.ports import Delivery
 from bijli.kernel.time import INTERVAL, ist_day
-from bijli.mdm.handlers import settle, settle_all
+from bijli.mdm.handlers import queued_until, settle, settle_all
 from bijli.mdm.vee import Flag
 from bijli.prepaid.handlers import QUIET, record_recharge
 from tests.support.frames import reading
@@ -112,3 +112,15 @@ def test_a_recharge_is_credited_once_however_often_it_is_reported(world: World) 
     for _ in range(3):
         record_recharge(world.store, ACCOUNT, 50_000, "UPI-2026-11-02-0001", NOW)
     assert world.probe.balance(ACCOUNT) == OPENING + 50_000
+
+
+def test_settling_up_to_a_batch_leaves_what_was_queued_after_it(world: World) -> None:
+    frames = world.frames(CL1, 1, [START + k * INTERVAL for k in range(2)])
+    ingest_batch(world.store, frames[:1], world.ring, "bijli", NOW)
+    last = queued_until(world.store)
+    ingest_batch(world.store, frames[1:], world.ring, "bijli", NOW)  # queued after the moment `last` names
+
+    assert last is not None and settle_all(world.store, NOW, last) == 1
+    assert world.probe.queued() == 1 and world.probe.daily_wh(CL1) == 100
+    assert settle_all(world.store, NOW) == 1 and world.probe.daily_wh(CL1) == 200
+    assert queued_until(world.store) is None

@@ -92,6 +92,7 @@ def test_a_magnet_is_a_case_with_its_evidence_and_its_consumer_is_told(platform:
     assert case["evidence"]["intervals"][0]["voltage_v"] == "230.1"
     assert case["evidence"]["chart_svg"].startswith("<svg") and ">201</text>" in case["evidence"]["chart_svg"]
     assert [(h["step"], h["actor"]) for h in case["history"]] == [("open", "platform")]
+    assert (case["field_staff_told"], case["field_staff_note"]) == (0, "no field staff on record for this area")
     alerts = api.get(f"/api/v1/accounts/{MINE.account_no}/alerts").json()["items"]
     assert [a["kind"] for a in alerts] == ["tamper_reported"]
     assert MINE.meter_id in alerts[0]["text"] and case["case_id"] in alerts[0]["text"]

@@ -169,6 +169,7 @@ def a_magnet_case(platform: Platform, meter_id: str, n: int = 1) -> str:
                 reason_code="magnet",
                 reason_en="A magnet was held to the meter",
                 reason_hi="मीटर पर चुंबक लगाया गया",
+                notify_field_staff=True,  # the demo's staff have no area: nobody to tell
             )
         ],
     )
@@ -184,11 +185,14 @@ def test_the_case_queue_lists_open_cases_and_the_case_page_takes_a_step_with_a_r
     queue = operator.get("/operations/cases").text
     assert f'data-case="{case_id}"' in queue and "A magnet was held to the meter" in queue
     assert 'data-live="/api/v1/cases/live"' in queue
+    assert "no field staff on record for this area" in queue  # nobody told, nobody assigned: the room sees it
     hindi = operator.get("/operations/cases", params={"lang": "hi"}).text
     assert "मीटर पर चुंबक लगाया गया" in hindi and "चुंबक" in hindi
+    assert "इस क्षेत्र के लिए कोई फ़ील्ड कर्मचारी दर्ज नहीं" in hindi
     operator.get("/operations/cases", params={"lang": "en"})
 
     page = operator.get(f"/operations/cases/{case_id}").text
+    assert re.search(r'data-testid="case-field-staff">no field staff on record for this area<', page)
     assert 'value="assign"' in page and 'value="confirm"' not in page  # only the steps the workflow allows now
     url = f"/operations/cases/{case_id}/actions"
     assert operator.post(url, data={"action": "assign", "reason": " ", "assignee": "je.sharma"}).status_code == 400

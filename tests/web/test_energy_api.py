@@ -32,7 +32,8 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, E
     for n in range(3):
         day = FIRST + timedelta(days=n)
         silent = {ec.on(hooked)[5].meter_id: 0.0} if n == 2 else {}
-        feed_day(p, ec, day, hooks_w={hooked: 500.0} if n else {}, lights_w={lit: 400.0}, recorded_share=silent)
+        hooks = {hooked: 500.0} if n else {}
+        feed_day(p, ec, day, hooks_w=hooks, hook_from=74, lights_w={lit: 400.0}, recorded_share=silent)
         balance_due(p.store, ist_midnight(day) + timedelta(days=1, minutes=10))
     yield p, ec
     p.store.dispose()
@@ -66,7 +67,7 @@ def test_the_hooked_transformer_is_flagged_from_the_day_the_hook_came(
     before = api.get(f"/api/v1/transformers/{hooked}/balance", params={"day": "2026-11-01"}).json()
     after = api.get(f"/api/v1/transformers/{hooked}/balance", params={"day": DAY.isoformat()}).json()
     assert before["flagged"] == 0 and after["flagged"] == 1
-    assert 350 <= after["excess_w"] <= 650
+    assert 250 <= after["excess_w"] <= 650  # the evening beyond its usual (the load square takes a little)
     assert Decimal(after["trend"]["points_per_day"]) > 0
     lit = api.get(f"/api/v1/transformers/{ec.transformers[3].transformer}/balance", params={"day": DAY.isoformat()})
     assert lit.json()["flagged"] == 0 and 300 <= lit.json()["night_w"] <= 500  # street lights explained

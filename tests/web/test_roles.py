@@ -162,6 +162,8 @@ class Site:
             .replace("{outage_id}", "1")
             .replace("{case_id}", self.case_id)
             .replace("{dispute_id}", "1")
+            .replace("{link_id}", "1")
+            .replace("{token}", "bijli_not-a-link")
         )
 
     def call(self, who: str, op: Op, meter_id: str) -> Any:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Final
 
 from bijli.access import secrets
 from bijli.access.model import (
@@ -29,9 +32,13 @@ from bijli.access.ports import (
     mobile_subject,
     staff_subject,
 )
+from bijli.accounts.model import is_email
 from bijli.kernel.unit import Transactions
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,47}$")
+MAX_AREA: Final = 64
+MAX_EMAIL: Final = 254
+LANGUAGES: Final = ("hi", "en")
 CODE_TEXT = "bijli: your login code is {code}. It works once, for 5 minutes. Never share it."
 
 
@@ -187,16 +194,75 @@ def staff_role(text: str) -> Role:
     return role
 
 
-def add_staff(store: Transactions[AccessUnit], username: str, role: Role, password: str, now: datetime) -> None:
-    """A new staff member. AccessError for a bad name or a name taken; WeakPassword."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StaffDetails:
+    """What to set of a staff member besides their password (None: leave it as it is)."""
+
+    role: Role | None = None
+    areas: Sequence[str] | None = None
+    mobile: str | None = None
+    """A mobile number, or "" to remove it."""
+    email: str | None = None
+    """An e-mail address, or "" to remove it."""
+    language: str | None = None
+
+
+def _with_details(member: StaffMember, details: StaffDetails) -> StaffMember:
+    """The member with `details` applied, each checked (AccessError says what is wrong)."""
+    areas = member.areas
+    if details.areas is not None:
+        areas = tuple(dict.fromkeys(" ".join(a.split()) for a in details.areas))
+        if any(not a or len(a) > MAX_AREA or not a.isprintable() for a in areas):
+            raise AccessError(f"an area is 1 to {MAX_AREA} printable characters, e.g. Civil Lines")
+    mobile = member.mobile
+    if details.mobile is not None:
+        mobile = normal_mobile(details.mobile) if details.mobile.strip() else None
+        if details.mobile.strip() and mobile is None:
+            raise AccessError("that is not a mobile number: ten digits, starting with 6, 7, 8 or 9")
+    email = member.email
+    if details.email is not None:
+        email = details.email.strip() or None
+        if email is not None and (len(email) > MAX_EMAIL or not is_email(email)):
+            raise AccessError(f"that is not an e-mail address (name@domain): {email!r}")
+    language = member.language
+    if details.language is not None:
+        if details.language not in LANGUAGES:
+            raise AccessError(f"a language is one of {', '.join(LANGUAGES)}")
+        language = details.language
+    return replace(member, role=details.role or member.role, areas=areas, mobile=mobile, email=email, language=language)
+
+
+def add_staff(
+    store: Transactions[AccessUnit],
+    username: str,
+    role: Role,
+    password: str,
+    now: datetime,
+    details: StaffDetails | None = None,
+) -> StaffMember:
+    """A new staff member, with their areas, mobile, e-mail and language if given. AccessError
+    for a bad name, a name taken or a detail that is not right; WeakPassword."""
     check_name(username, "user name")
+    member = StaffMember(username=username, role=role, password_hash="", totp_secret=None, created_at=now)
+    member = _with_details(member, details or StaffDetails())
     secrets.check_password_strength(password, username)
-    member = StaffMember(
-        username=username, role=role, password_hash=secrets.hash_password(password), totp_secret=None, created_at=now
-    )
+    member = replace(member, password_hash=secrets.hash_password(password))
     with store.transaction() as uow:
         if not uow.staff.add(member):
             raise AccessError(f"there is a staff member called {username} already")
+    return member
+
+
+def set_staff(store: Transactions[AccessUnit], username: str, details: StaffDetails) -> StaffMember:
+    """Change a staff member's role, areas, mobile, e-mail or language; the member as it now
+    stands. AccessError for no such member or a detail that is not right."""
+    with store.transaction() as uow:
+        member = uow.staff.get(username)
+        if member is None:
+            raise AccessError(f"no staff member called {username}")
+        changed = _with_details(member, details)
+        uow.staff.set_details(changed)
+        return changed
 
 
 def change_password(store: Transactions[AccessUnit], username: str, password: str) -> None:

@@ -18,6 +18,12 @@ class StaffMember:
     password_hash: str
     totp_secret: str | None
     created_at: datetime
+    areas: tuple[str, ...] = ()
+    """The areas they work: a case opened there alerts them (if their role works cases)."""
+    mobile: str | None = None
+    email: str | None = None
+    language: str = "en"
+    """hi | en: the language of their alerts."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +78,11 @@ class StaffAccounts(Protocol):
         ...
 
     def set_password(self, username: str, password_hash: str) -> bool: ...
+    def set_details(self, member: StaffMember) -> bool:
+        """Store a member's role, areas, mobile, e-mail and language as given (not the password
+        or second factor); False if there is no such member."""
+        ...
+
     def set_totp(self, username: str, secret: str | None) -> bool: ...
     def use_totp_step(self, username: str, step: int) -> bool:
         """Record a TOTP step as used; False if it (or a later one) was used already: a code works once."""

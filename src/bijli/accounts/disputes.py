@@ -3,7 +3,7 @@ utility answers within seven days. Pure rules, the repository it needs, and its 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Final, Literal, Protocol
@@ -84,6 +84,10 @@ class Disputes(Protocol):
         """Answer an open dispute; False when it was answered already."""
         ...
 
+    def holders(self, account_nos: Sequence[str]) -> dict[str, str]:
+        """The named holders of these accounts, by account number."""
+        ...
+
 
 class DisputeUnit(Protocol):
     @property
@@ -119,6 +123,11 @@ def answer_dispute(store: Transactions[DisputeUnit], dispute_id: int, answer: st
 def disputes(store: Transactions[DisputeUnit], state: State, limit: int, offset: int, q: str = "") -> list[Dispute]:
     with store.transaction() as uow:
         return uow.disputes.listed(state, limit, offset, q)
+
+
+def holders(store: Transactions[DisputeUnit], account_nos: Sequence[str]) -> dict[str, str]:
+    with store.transaction() as uow:
+        return uow.disputes.holders(account_nos)
 
 
 def dispute_of_day(store: Transactions[DisputeUnit], account_no: str, day: date) -> Dispute | None:

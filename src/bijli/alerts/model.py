@@ -37,6 +37,9 @@ class AlertKind(StrEnum):
     - ``payment_received``: ``payment_id``, ``amount_paise``, ``balance_paise``
     - ``tamper_reported``: ``case_id``, ``meter_id``, ``what_en``, ``what_hi`` (what the meter
       reported, in words)
+    - ``case_opened`` (to field staff): ``case_id``, ``subject_id``, ``case_kind``, ``severity``,
+      ``place``, ``path`` (the case's page), ``what_en``, ``what_hi``
+    - ``case_assigned`` (to the assignee): the same facts as ``case_opened``
     """
 
     LOW_BALANCE = "low_balance"
@@ -45,7 +48,12 @@ class AlertKind(StrEnum):
     RECONNECTED = "reconnected"
     PAYMENT_RECEIVED = "payment_received"
     TAMPER_REPORTED = "tamper_reported"
+    CASE_OPENED = "case_opened"
+    CASE_ASSIGNED = "case_assigned"
 
+
+STAFF_KINDS: Final = frozenset({AlertKind.CASE_OPENED, AlertKind.CASE_ASSIGNED})
+"""The kinds that go to staff members (SMS and e-mail; no consumer page to feed)."""
 
 WARNINGS: Final = frozenset({AlertKind.LOW_BALANCE, AlertKind.DISCONNECT_NOTICE})
 """The kinds that count as a warning for the rule "no cut without warning"."""
@@ -66,13 +74,21 @@ Fact = int | str
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Alert:
-    """An alert to raise: `fact_key` is unique per fact (e.g. ``low_balance:10:<recharge ref>``)."""
+    """An alert to raise: `fact_key` is unique per fact (e.g. ``low_balance:10:<recharge ref>``).
 
-    account_no: str
+    It is for an account's consumer (`account_no`) or for a staff member (`staff`, a user name):
+    one of the two."""
+
+    account_no: str | None = None
+    staff: str | None = None
     kind: AlertKind
     fact_key: str
     facts: Mapping[str, Fact] = field(default_factory=dict)
     raised_at: datetime
+
+    def __post_init__(self) -> None:
+        if (self.account_no is None) == (self.staff is None):
+            raise ValueError(f"alert {self.fact_key}: for an account or for a staff member, one of the two")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,10 +96,11 @@ class RaisedAlert:
     """An alert the outbox wrote now, with the id the store gave it and its channels' first states."""
 
     alert_id: int
-    account_no: str
+    account_no: str | None
     kind: AlertKind
     fact_key: str
     channels: Mapping[Channel, DeliveryState]
+    staff: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,20 +115,22 @@ class SentWarning:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Addresses:
-    """Where a consumer can be reached, and in which language."""
+    """Where a consumer (or a staff member) can be reached, and in which language."""
 
     mobile: str | None
     email: str | None
     language: str
+    web: bool = True
+    """A consumer page's live feed (staff follow the cases' live stream instead)."""
 
 
 def first_states(to: Addresses) -> dict[Channel, DeliveryState]:
     """Each channel's first state: pending where the consumer has an address (the web feed
-    always), skipped where not."""
+    always, for a consumer), skipped where not."""
     return {
         Channel.SMS: DeliveryState.PENDING if to.mobile else DeliveryState.SKIPPED,
         Channel.EMAIL: DeliveryState.PENDING if to.email else DeliveryState.SKIPPED,
-        Channel.WEB: DeliveryState.PENDING,
+        Channel.WEB: DeliveryState.PENDING if to.web else DeliveryState.SKIPPED,
     }
 
 
@@ -158,13 +177,14 @@ class Due:
     channel: Channel
     attempts: int
     """Tries including this one."""
-    account_no: str
+    account_no: str | None
     kind: AlertKind
     facts: Mapping[str, Fact]
     language: str
     raised_at: datetime
     to: str | None
     """The address on this channel now (None: the consumer has none any more)."""
+    staff: str | None = None
 
 
 class Outcome(StrEnum):
@@ -234,10 +254,11 @@ class AlertRecord:
     """A raised alert with its deliveries (what the API and the consumer page list)."""
 
     alert_id: int
-    account_no: str
+    account_no: str | None
     kind: AlertKind
     fact_key: str
     facts: Mapping[str, Fact]
     language: str
     raised_at: datetime
     deliveries: tuple[Delivery, ...]
+    staff: str | None = None

@@ -100,6 +100,34 @@ TEMPLATES: Final[Mapping[tuple[AlertKind, str], Template]] = {
         "बिजली: खाता {account_no} के मीटर {meter_id} ने {raised_at} को {what} की सूचना दी। केस {case_id} खुला है, "
         "फ़ील्ड कर्मचारी मीटर की जाँच करेंगे।",
     ),
+    (AlertKind.CASE_OPENED, "en"): Template(
+        "1107176500000000701",
+        "Case {case_id}: {what} at {subject_id} ({severity})",
+        "bijli: case {case_id} opened on {raised_at}, {severity} severity: {what} at {subject_id}, {place}. "
+        "Details: {path}",
+    ),
+    (AlertKind.CASE_OPENED, "hi"): Template(
+        "1107176500000000702",
+        "केस {case_id}: {subject_id} पर {what} ({severity})",
+        "बिजली: केस {case_id} {raised_at} को खुला, गंभीरता {severity}: {subject_id}, {place} पर {what}। विवरण: {path}",
+    ),
+    (AlertKind.CASE_ASSIGNED, "en"): Template(
+        "1107176500000000801",
+        "Case {case_id} is assigned to you",
+        "bijli: case {case_id} ({what} at {subject_id}, {place}, {severity} severity) was assigned to you on "
+        "{raised_at}. Details: {path}",
+    ),
+    (AlertKind.CASE_ASSIGNED, "hi"): Template(
+        "1107176500000000802",
+        "केस {case_id} आपको सौंपा गया",
+        "बिजली: केस {case_id} ({subject_id}, {place} पर {what}, गंभीरता {severity}) {raised_at} को आपको सौंपा गया। "
+        "विवरण: {path}",
+    ),
+}
+
+SEVERITY_WORDS: Final[Mapping[str, Mapping[str, str]]] = {
+    "en": {"high": "high", "medium": "medium", "low": "low"},
+    "hi": {"high": "उच्च", "medium": "मध्यम", "low": "कम"},
 }
 
 
@@ -128,8 +156,11 @@ class Rendered:
     text: str
 
 
-def render(kind: AlertKind, facts: Mapping[str, Fact], language: str, account_no: str, raised_at: datetime) -> Rendered:
-    """The alert's text in `language` (English for a language without texts)."""
+def render(
+    kind: AlertKind, facts: Mapping[str, Fact], language: str, account_no: str | None, raised_at: datetime
+) -> Rendered:
+    """The alert's text in `language` (English for a language without texts); `account_no` is
+    None for an alert to a staff member."""
     lang = language if language in LANGUAGES else "en"
     template = TEMPLATES[(kind, lang)]
     days = facts.get("days_left")
@@ -140,7 +171,7 @@ def render(kind: AlertKind, facts: Mapping[str, Fact], language: str, account_no
     else:
         days_left = f", enough for about {days} days"
     fields = {
-        "account_no": account_no,
+        "account_no": account_no or "",
         "balance": rupees_text(int(facts.get("balance_paise", 0))),
         "amount": rupees_text(int(facts.get("amount_paise", 0))),
         "level_pct": str(facts.get("level_pct", "")),
@@ -151,6 +182,10 @@ def render(kind: AlertKind, facts: Mapping[str, Fact], language: str, account_no
         "case_id": str(facts.get("case_id", "")),
         "meter_id": str(facts.get("meter_id", "")),
         "what": str(facts.get(f"what_{lang}", facts.get("what_en", ""))),
+        "subject_id": str(facts.get("subject_id", "")),
+        "severity": SEVERITY_WORDS[lang].get(str(facts.get("severity", "")), str(facts.get("severity", ""))),
+        "place": str(facts.get("place", "")),
+        "path": str(facts.get("path", "")),
     }
     return Rendered(
         template_id=template.template_id,

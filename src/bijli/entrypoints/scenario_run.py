@@ -23,6 +23,7 @@ from rich.progress import Progress
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.memory import MemoryBroker
 from bijli.adapters.db.scenario_truth import committed_deliveries, converted_at
+from bijli.adapters.db.upkeep import autovacuum_stand_in
 from bijli.adapters.dev_gateway import signed_event
 from bijli.alerts.handlers import BATCH as ALERT_BATCH
 from bijli.alerts.handlers import deliver_due
@@ -170,6 +171,8 @@ async def run_in_process(
         to(t)
         if t % 900 == 0:
             rounds[0] += 1
+            # The store as a deployed server keeps it, where this one has no autovacuum.
+            await asyncio.to_thread(autovacuum_stand_in, platform.store.engine)
             if vee_every and rounds[0] % vee_every == 0:
                 await asyncio.to_thread(run_vee, platform.store, clock.now())
         downlink.deliver()  # held for meters that are back

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import socket
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import uvicorn
 from rich.console import Console
@@ -83,9 +83,35 @@ async def headend_for(platform: Platform, address: BrokerAddress, worker: str = 
         topics.shared_uplink_filter(root, headend_group(secret, root)) if address.mqtt5 else topics.uplink_filter(root),
         headend_client_id(secret, root, worker),
         asyncio.get_running_loop(),
+        event_lane=True,
     )
     await uplink.start()
     return HeadEnd(platform.store, uplink, platform.ring, root, SystemClock(), name=f"{socket.gethostname()}/{worker}")
+
+
+EVENT_BATCH: Final = 500
+EVENT_WAIT_S: Final = 0.02
+"""The event lane's batches: small and quick (event frames are few; a tamper should not wait)."""
+
+
+def event_worker_for(platform: Platform, headend: HeadEnd) -> HeadEnd | None:
+    """A head-end worker of its own for the meters' event frames, on the same connection as
+    `headend` (its uplink's event lane): a tamper's frame is stored at once, in a small batch
+    of its own, however many readings wait before it. None for an uplink without one (JetStream)."""
+    uplink = headend.uplink
+    if not isinstance(uplink, MqttUplink):
+        return None
+    return HeadEnd(
+        platform.store,
+        uplink.event_lane(),
+        platform.ring,
+        headend.root,
+        SystemClock(),
+        max_batch=EVENT_BATCH,
+        max_wait_s=EVENT_WAIT_S,
+        name=f"{headend.name[:57]}/events",  # ingest_batches.worker holds 64 characters
+        settling=False,
+    )
 
 
 async def jetstream_headend_for(platform: Platform, address: NatsAddress, worker: str = "1") -> HeadEnd:
@@ -260,6 +286,9 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
             address = platform.settings.broker_address()
             headend = await headend_for(platform, address, worker)
         tasks.append(asyncio.create_task(headend.run()))
+        events = event_worker_for(platform, headend)
+        if events is not None:
+            tasks.append(asyncio.create_task(events.run()))
         tasks.append(asyncio.create_task(vee_every(platform, vee_period_s)))
         tasks.append(asyncio.create_task(reconcile_every(platform, RECONCILE_EVERY.total_seconds())))
         tasks.append(asyncio.create_task(balance_every(platform)))

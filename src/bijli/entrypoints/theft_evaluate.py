@@ -31,7 +31,9 @@ from rich.progress import Progress
 
 from bijli.adapters.brokers.memory import MemoryBroker
 from bijli.adapters.db.outages import OutageFilter
+from bijli.adapters.db.upkeep import autovacuum_stand_in
 from bijli.bootstrap import Platform
+from bijli.entrypoints.settler import settler_for
 from bijli.fleet.commissioning import commission_city
 from bijli.fleet.detection import FoundCase, FoundOutage, score
 from bijli.fleet.run import run_scenario, twin_for, write_ledger, write_truth
@@ -50,6 +52,8 @@ ROUND_S = 60
 """How often, in simulated seconds, the detectors' rounds run."""
 VEE_EVERY_S = 86_400
 BALANCE_EVERY_S = 3600
+UPKEEP_EVERY_S = INTERVAL_S
+"""How often the store's upkeep runs where the server has no autovacuum (`autovacuum_stand_in`)."""
 PAGE = 1000
 
 
@@ -60,6 +64,11 @@ class Round:
     name: str
     every_s: int
     run: Callable[[Platform, datetime], object]
+    settles: bool = False
+    """Settlement: handed to the run's settler (`bijli.entrypoints.settler`), a process of its
+    own on PostgreSQL, while the next interval's frames come in."""
+    after_settling: bool = False
+    """Reads what settlement writes: waits for the settler first."""
 
 
 def detector_rounds() -> list[Round]:
@@ -68,9 +77,9 @@ def detector_rounds() -> list[Round]:
     return [
         Round("outages", ROUND_S, lambda p, now: find_outages(p.store, now)),
         Round("cases", ROUND_S, lambda p, now: open_due_cases(p.store, rules, now)),
-        Round("settle", INTERVAL_S, lambda p, now: settle_all(p.store, now)),
-        Round("vee", VEE_EVERY_S, lambda p, now: run_vee(p.store, now)),
-        Round("balance", BALANCE_EVERY_S, _balance_and_hooking),
+        Round("settle", INTERVAL_S, lambda p, now: settle_all(p.store, now), settles=True),
+        Round("vee", VEE_EVERY_S, lambda p, now: run_vee(p.store, now), after_settling=True),
+        Round("balance", BALANCE_EVERY_S, _balance_and_hooking, after_settling=True),
     ]
 
 
@@ -102,6 +111,8 @@ async def evaluate(
     task = asyncio.create_task(headend.run())
     work = detector_rounds() if rounds is None else rounds
     spent = dict.fromkeys([r.name for r in work], 0.0)
+    upkeep_s = [0.0]
+    settler = settler_for(platform)
 
     def to(t: float) -> None:
         clock.set(max(clock.now(), datetime.fromtimestamp(t, UTC)))
@@ -114,13 +125,25 @@ async def evaluate(
         if task.done():
             task.result()
 
+    async def run(r: Round, now: datetime) -> None:
+        tick = time.monotonic()
+        if r.settles:
+            await settler.settle(now)
+        else:
+            if r.after_settling:
+                await settler.wait()
+            await asyncio.to_thread(r.run, platform, now)
+        spent[r.name] += time.monotonic() - tick
+
     async def between(t: float) -> None:
         to(t)
+        if int(t) % UPKEEP_EVERY_S == 0:  # the store as a deployed server keeps it (no platform work)
+            tick = time.monotonic()
+            await asyncio.to_thread(autovacuum_stand_in, platform.store.engine)
+            upkeep_s[0] += time.monotonic() - tick
         for r in work:
             if int(t) % r.every_s == 0:
-                tick = time.monotonic()
-                await asyncio.to_thread(r.run, platform, clock.now())
-                spent[r.name] += time.monotonic() - tick
+                await run(r, clock.now())
 
     try:
         with Progress(console=console, transient=True) as bar:
@@ -130,8 +153,10 @@ async def evaluate(
             )
         await broker.drain()
         for r in work:  # the last word of every round, the last day's balance too
-            await asyncio.to_thread(r.run, platform, clock.now())
+            await run(r, clock.now())
+        await settler.wait()
     finally:
+        settler.close()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -148,6 +173,8 @@ async def evaluate(
         "frames": report.frames,
         "round_s": round_s,
         "rounds_s": {k: round(v, 1) for k, v in spent.items()},
+        "settling_s": round(settler.busy_s, 1),
+        "upkeep_s": round(upkeep_s[0], 1),
         "wall_s": round(time.monotonic() - began, 1),
         "truth": str(truth),
     }

@@ -47,10 +47,13 @@ class SettleReport:
     days_closed: int
 
 
-def settle(store: Transactions[SettlementUnit], now: datetime, batches: int = BATCHES_AT_ONCE) -> SettleReport:
-    """Settle up to `batches` of the oldest queued ingest batches (that no other settler holds)."""
+def settle(
+    store: Transactions[SettlementUnit], now: datetime, batches: int = BATCHES_AT_ONCE, last: int | None = None
+) -> SettleReport:
+    """Settle up to `batches` of the oldest queued ingest batches (that no other settler holds;
+    with `last`, only batches queued up to that one: `queued_until`)."""
     with store.transaction() as uow:
-        claimed = uow.settlement.claim(batches)
+        claimed = uow.settlement.claim(batches, last)
         if not claimed:
             return SettleReport(0, 0, 0, close_days(uow, now))
         sent_at = {(m, at): sent for batch in claimed for m, at, sent in batch.readings}
@@ -67,13 +70,20 @@ def settle(store: Transactions[SettlementUnit], now: datetime, batches: int = BA
     return SettleReport(len(claimed), len(rows), len(flagged), closed)
 
 
-def settle_all(store: Transactions[SettlementUnit], now: datetime) -> int:
-    """Settle until the queue is empty and every day due is on the ledger; how many readings
-    that took."""
+def settle_all(store: Transactions[SettlementUnit], now: datetime, last: int | None = None) -> int:
+    """Settle until the queue is empty (with `last`: of the batches queued up to that one) and
+    every day due is on the ledger; how many readings that took."""
     done = 0
-    while (report := settle(store, now)).batches or report.days_closed:
+    while (report := settle(store, now, last=last)).batches or report.days_closed:
         done += report.readings
     return done
+
+
+def queued_until(store: Transactions[SettlementUnit]) -> int | None:
+    """The newest batch waiting to be settled now (for `settle_all(last=...)`: what was queued
+    by a moment, settled while ingest goes on)."""
+    with store.transaction() as uow:
+        return uow.settlement.newest()
 
 
 def _validate(

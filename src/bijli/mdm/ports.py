@@ -96,9 +96,13 @@ class SettlementQueue(Protocol):
 
     def enqueue(self, readings: Sequence[QueuedReading], now: datetime) -> None: ...
 
-    def claim(self, limit: int) -> list[QueuedBatch]:
-        """The oldest waiting batches (up to `limit`) that no other settler holds, held until
-        the unit of work ends."""
+    def newest(self) -> int | None:
+        """The id of the newest waiting batch (None: none waits)."""
+        ...
+
+    def claim(self, limit: int, last: int | None = None) -> list[QueuedBatch]:
+        """The oldest waiting batches (up to `limit`; with `last`, of those up to that id) that
+        no other settler holds, held until the unit of work ends."""
         ...
 
     def done(self, batch_ids: Sequence[int]) -> None: ...

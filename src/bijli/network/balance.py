@@ -33,6 +33,10 @@ class Slot:
     """Of `billed_wh`, what estimates make up."""
     reporting: int
     """Consumer meters with a reading (actual or estimated) for the interval."""
+    estimated: int = 0
+    """Of `reporting`, the readings VEE estimated."""
+    estimated_zero: int = 0
+    """Of `estimated`, those of 0 Wh (VEE had no reference day to estimate from, as a rule)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,12 +5,13 @@ balance worked out as readings settle."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Final
 
 from bijli.kernel.time import ist_day
 from bijli.kernel.unit import Transactions
-from bijli.network.model import Thresholds, judge, thresholds
+from bijli.network.balance import TransformerDay
+from bijli.network.model import USUAL_LOOKBACK_DAYS, Thresholds, judge, thresholds
 from bijli.network.outages import (
     GATHER,
     OPERATOR_MIN_METERS,
@@ -23,7 +24,7 @@ from bijli.network.outages import (
     power_outages,
     reconcile,
 )
-from bijli.network.ports import DayRecord, EnergyUnit, OutageBook, OutageUnit
+from bijli.network.ports import DayRecord, EnergyBook, EnergyUnit, OutageBook, OutageUnit
 
 LOOKBACK: Final = timedelta(hours=6)
 """Outages begun this long ago are looked at again each round (open ones, however old)."""
@@ -113,6 +114,14 @@ LOOKBACK_DAYS = 7
 """How far back late readings still change a day's balance."""
 
 
+def _earlier(energy: EnergyBook, day: date) -> dict[str, list[tuple[TransformerDay, bool]]]:
+    """Each transformer's stored days before `day` (its usual is made of them), with whether each was flagged."""
+    out: dict[str, list[tuple[TransformerDay, bool]]] = {}
+    for s in energy.stored(day - timedelta(days=USUAL_LOOKBACK_DAYS), day - timedelta(days=1)):
+        out.setdefault(s.day.transformer, []).append((s.day, s.flagged))
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class BalanceRound:
     """What a balance round worked out: days (with a transformer meter's readings), transformers, flagged."""
@@ -131,14 +140,14 @@ def balance_due(
 ) -> BalanceRound:
     """Work out (again) the balance of every IST day whose readings changed since it was last
     worked out, at most once per `every`: each transformer's intervals, losses, their split
-    and whether they are flagged. One unit of work per day."""
+    and whether they are flagged against its own earlier days. One unit of work per day."""
     th = th or thresholds()
     with store.transaction() as uow:
         due = uow.energy.days_due(ist_day(now) - timedelta(days=LOOKBACK_DAYS), now, every)
     days = transformers = flagged = 0
     for day in due:
         with store.transaction() as uow:
-            judged = judge(uow.energy.transformer_days(day), th)
+            judged = judge(uow.energy.transformer_days(day), th, _earlier(uow.energy, day))
             if not judged:  # no transformer meter read that day (yet)
                 continue
             uow.energy.save(

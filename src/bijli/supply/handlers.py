@@ -109,13 +109,13 @@ def _with_days_left(
 ) -> list[Alert]:
     """Low-balance alerts with the days of credit left at the account's own pace
     (`bijli.prepaid.forecast`), where there is enough history to tell."""
-    low = {a.account_no for a in alerts if a.kind == AlertKind.LOW_BALANCE}
+    low = {a.account_no for a in alerts if a.kind == AlertKind.LOW_BALANCE and a.account_no is not None}
     if not low:
         return alerts
     told = forecasts_in(uow, {a: facts[a].balance_paise for a in sorted(low)}, ist_day(now))
     found = []
     for a in alerts:
-        days = told[a.account_no].days if a.kind == AlertKind.LOW_BALANCE else None
+        days = told[a.account_no].days if a.kind == AlertKind.LOW_BALANCE and a.account_no is not None else None
         found.append(a if days is None else dataclasses.replace(a, facts={**a.facts, "days_left": str(days)}))
     return found
 

@@ -106,6 +106,8 @@ class CaseOpening:
     account_no: str | None = None
     notify_consumer: bool = False
     """Raise an alert to the account's consumer (through the alerts outbox) when it opens."""
+    notify_field_staff: bool = False
+    """Raise an alert to each of the area's field staff (those whose role works cases) when it opens."""
 
     def check(self) -> None:
         """Raise `InvalidOpening` if this cannot be a case."""
@@ -144,6 +146,17 @@ class Case:
     reason_en: str
     reason_hi: str
     evidence: Mapping[str, Any]
+    staff_told: int | None = None
+    """How many of the area's field staff its opening alerted (0: none on record there; None:
+    its opening was to tell no field staff)."""
+
+    @property
+    def no_field_staff(self) -> bool:
+        """Opened to tell the area's field staff, and none was on record to be told."""
+        return self.staff_told == 0
+
+
+NO_FIELD_STAFF_EN: Final = "no field staff on record for this area"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

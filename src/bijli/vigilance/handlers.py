@@ -2,8 +2,9 @@
 meters' events by the rules (a round `bijli serve` runs every second), list them, and take a
 workflow step on one.
 
-Opening a case and telling the consumer are one transaction: the alert goes into the outbox
-with the case (`uow.alerts.raise_alerts`), so no alert leaves for a case that was rolled back.
+Opening a case and telling the consumer and the area's field staff are one transaction: the
+alerts go into the outbox with the case (`uow.alerts.raise_alerts`), so no alert leaves for a
+case that was rolled back; an assignment tells the assignee the same way.
 """
 
 from __future__ import annotations
@@ -14,24 +15,28 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Final
 
-from bijli.alerts.model import Alert, AlertKind
-from bijli.kernel.time import ist_day
+from bijli.alerts.model import DeliveryState
+from bijli.kernel.time import ist_day, ist_midnight
 from bijli.kernel.unit import Transactions
 from bijli.network.balance import transformer_balance
 from bijli.network.handlers import outage_at
 from bijli.network.losses import fit
+from bijli.network.model import whole_slots
 from bijli.network.ports import StoredDay
 from bijli.vigilance.anomalies import Anomaly, AnomalyKind, ranked
 from bijli.vigilance.cases import (
     Case,
     CaseAction,
     CaseOpening,
+    Step,
     StepRefused,
     StepRequest,
     SubjectLevel,
     take_step,
 )
-from bijli.vigilance.hooking import case_key, opening, rank
+from bijli.vigilance.hooking import KIND as HOOKING
+from bijli.vigilance.hooking import case_key, opening, rank, with_flagged_day
+from bijli.vigilance.notices import assignee_notice, consumer_notice, staff_notices
 from bijli.vigilance.ports import (
     AnomalyUnit,
     CaseFilter,
@@ -78,24 +83,20 @@ def _open_in(uow: CaseUnit, wanted: Sequence[CaseOpening], now: datetime | None)
     for o in wanted:
         o.check()
     opened = uow.cases.open(wanted, now or max(o.opened_at for o in wanted))
-    alerts = [
-        Alert(
-            account_no=o.account_no,
-            kind=AlertKind.TAMPER_REPORTED,
-            fact_key=f"case:{w.case_id}",
-            facts={
-                "case_id": w.case_id,
-                "meter_id": o.subject_id,
-                "what_en": str(o.evidence.get("what_en", o.kind)),
-                "what_hi": str(o.evidence.get("what_hi", o.kind)),
-            },
-            raised_at=now or o.opened_at,
-        )
-        for o, w in zip(wanted, opened, strict=True)
-        if w.new and o.notify_consumer and o.account_no and o.subject_level is SubjectLevel.METER
-    ]
+    fresh = [(o, w.case_id, now or o.opened_at) for o, w in zip(wanted, opened, strict=True) if w.new]
+    alerts = [a for o, case_id, at in fresh if (a := consumer_notice(o, case_id, at)) is not None]
+    told = {case_id: 0 for o, case_id, _ in fresh if o.notify_field_staff}
+    if told:
+        crew = uow.field_staff.of_areas(sorted({o.area for o, case_id, _ in fresh if case_id in told}))
+        alerts += [a for o, case_id, at in fresh for a in staff_notices(o, case_id, crew.get(o.area, []), at)]
     if alerts:
-        uow.alerts.raise_alerts(alerts, now or max(a.raised_at for a in alerts))
+        raised = uow.alerts.raise_alerts(alerts, now or max(a.raised_at for a in alerts))
+        for r in raised:  # told: an alert with a channel to go out on (a mobile or an e-mail on record)
+            if r.staff is not None and any(s is DeliveryState.PENDING for s in r.channels.values()):
+                case_id = r.fact_key.split(":")[1]
+                told[case_id] = told.get(case_id, 0) + 1
+    if told:
+        uow.cases.note_staff_told(told)
     return opened
 
 
@@ -192,6 +193,10 @@ def act(store: Transactions[CaseUnit], case_id: str, request: StepRequest, now: 
         action = uow.cases.move(case, request.step, moved, request.actor, request.reason.strip(), now)
         after = uow.cases.one(case_id)
         assert after is not None
+        if request.step is Step.ASSIGN and after.assignee and uow.field_staff.known([after.assignee]):
+            notice = assignee_notice(after, action.action_id, now)
+            if notice is not None:
+                uow.alerts.raise_alerts([notice], now)
         return after, action
 
 
@@ -231,17 +236,23 @@ HOOKING_HISTORY_DAYS: Final = 7
 
 
 def find_hooking(store: Transactions[HookingUnit], now: datetime) -> list[str]:
-    """Open a hooking case (subject: the transformer) for every run of flagged days of a
-    transformer that has none yet, its consumers ranked by how well their own pattern explains
-    the missing energy; the ids of the cases this call opened (a run with a case already is
-    left alone: its key is known)."""
+    """Open a hooking case (subject: the transformer) for a transformer flagged on `now`'s IST
+    day or the day before, its consumers ranked by how well their own pattern explains the
+    missing energy; the ids of the cases this call opened.
+
+    One case per transformer while it is open: a transformer with an open hooking case opens
+    no other, however its flags come and go (the flagged day is added to that case's evidence
+    instead); a run of flagged days with a case already (open or closed) is left alone (its key
+    is known). A flagged day on which one of the transformer's consumers' meters opened a case
+    of its own (a bypass, a magnet: the missing energy is that meter's, and already a case)
+    opens none."""
     today = ist_day(now)
     openings: dict[str, CaseOpening] = {}
     with store.transaction() as uow:
         energy = uow.energy
         flagged = energy.flagged(today - timedelta(days=HOOKING_DAYS_BACK), today)
         runs: dict[str, tuple[StoredDay, date]] = {}
-        for s in flagged:
+        for s in sorted(flagged, key=lambda s: s.day.day):
             earlier = energy.stored(
                 s.day.day - timedelta(days=HOOKING_HISTORY_DAYS), s.day.day, transformer=s.day.transformer
             )
@@ -249,13 +260,17 @@ def find_hooking(store: Transactions[HookingUnit], now: datetime) -> list[str]:
             first = s.day.day
             while (prev := by_day.get(first - timedelta(days=1))) is not None and prev.flagged:
                 first -= timedelta(days=1)
-            runs[case_key(s.day.transformer, first)] = (s, first)  # the run's latest day wins
-        known = uow.cases.known_keys(list(runs))
-        for key, (s, first) in runs.items():
-            if key in known:
+            runs[s.day.transformer] = (s, first)  # the latest flagged day wins
+        known = uow.cases.known_keys([case_key(t, first) for t, (_, first) in runs.items()])
+        for transformer, (s, first) in runs.items():
+            key = case_key(transformer, first)
+            if _still_open(uow, transformer, s) or key in known:
                 continue
             day = s.day.day
-            f = fit(s.day.slots)
+            consumers = energy.consumer_intervals(transformer, day)
+            if _explained_by_a_meter_case(uow, list(consumers), ist_midnight(day)):
+                continue
+            f = fit(whole_slots(s.day))
             # What the day lost beyond its typical interval: a hook's hours stand out of it.
             residual = list(f.residual_wh) if f else []
             typical = statistics.median([r for r in residual if r is not None] or [0.0])
@@ -263,9 +278,8 @@ def find_hooking(store: Transactions[HookingUnit], now: datetime) -> list[str]:
             history: dict[str, list[Sequence[int | None]]] = {}
             for back in range(1, HOOKING_HISTORY_DAYS + 1):
                 earlier_day = day - timedelta(days=back)
-                for meter_id, series in energy.consumer_intervals(s.day.transformer, earlier_day).items():
+                for meter_id, series in energy.consumer_intervals(transformer, earlier_day).items():
                     history.setdefault(meter_id, []).append(series)
-            ranked = rank(unexplained, energy.consumer_intervals(s.day.transformer, day), history)
             openings[key] = opening(
                 balance=transformer_balance(s.day),
                 area=s.day.area,
@@ -273,10 +287,32 @@ def find_hooking(store: Transactions[HookingUnit], now: datetime) -> list[str]:
                 excess_w=s.excess_w or 0,
                 unexplained_w=s.unexplained_w,
                 night_w=s.night_w,
-                ranked=ranked,
+                ranked=rank(unexplained, consumers, history),
                 at=now,
             )
     return open_cases(store, list(openings.values()), now)
+
+
+def _still_open(uow: HookingUnit, transformer: str, flagged: StoredDay) -> bool:
+    """Whether the transformer has a hooking case still open (the flagged day then goes into
+    its evidence)."""
+    still = uow.cases.listing(CaseFilter(kind=HOOKING, subject_id=transformer, open_only=True), 1, 0)
+    if not still:
+        return False
+    case = still[0]
+    added = with_flagged_day(case.evidence, transformer_balance(flagged.day), flagged.excess_w or 0)
+    if added is not None:
+        uow.cases.add_evidence(case.case_id, added)
+    return True
+
+
+def _explained_by_a_meter_case(uow: HookingUnit, meter_ids: Sequence[str], since: datetime) -> bool:
+    """Whether one of these meters opened a case of its own since `since`."""
+    for meter_id in meter_ids:
+        for case in uow.cases.listing(CaseFilter(subject_id=meter_id), 5, 0):
+            if case.subject_level is SubjectLevel.METER and case.opened_at >= since:
+                return True
+    return False
 
 
 # ---------------------------------------------------------------------------- anomalies

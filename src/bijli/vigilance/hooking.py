@@ -157,6 +157,28 @@ def case_key(transformer: str, first_day: date) -> str:
     return f"{KIND}:{transformer}:{first_day.isoformat()}"
 
 
+def flagged_day(balance: Balance, excess_w: int) -> dict[str, Any]:
+    """One flagged day as a hooking case's evidence keeps it."""
+    pct = balance.loss_pct
+    return {
+        "day": balance.day.isoformat(),
+        "excess_w": excess_w,
+        "loss_kwh": kwh(balance.loss_wh),
+        "loss_pct": None if pct is None else str(pct),
+    }
+
+
+def with_flagged_day(evidence: Mapping[str, Any], balance: Balance, excess_w: int) -> dict[str, Any] | None:
+    """An open hooking case's evidence with a flagged day added (or its figures brought up to
+    date); None when it holds the day as it is already."""
+    entry = flagged_day(balance, excess_w)
+    days = [d for d in evidence.get("flagged_days", []) if isinstance(d, dict)]
+    if entry in days:
+        return None
+    kept = [d for d in days if d.get("day") != entry["day"]]
+    return {**evidence, "flagged_days": sorted([*kept, entry], key=lambda d: str(d.get("day")))}
+
+
 def opening(
     *,
     balance: Balance,
@@ -183,12 +205,12 @@ def opening(
         opened_at=at,
         reason_code="unexplained_loss",
         reason_en=(
-            f"Transformer {balance.subject} loses about {excess_w} W more than its area's others "
-            f"round the clock since {first_day.isoformat()} (loss {pct}% of the energy in){top}"
+            f"Transformer {balance.subject} loses about {excess_w} W more than on its own usual days "
+            f"since {first_day.isoformat()} (loss {pct}% of the energy in){top}"
         ),
         reason_hi=(
-            f"ट्रांसफ़ॉर्मर {balance.subject} {first_day.isoformat()} से चौबीसों घंटे अपने क्षेत्र के बाकी "
-            f"ट्रांसफ़ॉर्मरों से लगभग {excess_w} W ज़्यादा खो रहा है (नुकसान: आने वाली ऊर्जा का {pct}%){top_hi}"
+            f"ट्रांसफ़ॉर्मर {balance.subject} {first_day.isoformat()} से अपने सामान्य दिनों से "
+            f"लगभग {excess_w} W ज़्यादा खो रहा है (नुकसान: आने वाली ऊर्जा का {pct}%){top_hi}"
         ),
         evidence={
             "day": balance.day.isoformat(),
@@ -201,6 +223,8 @@ def opening(
             "loss_kwh": kwh(balance.loss_wh),
             "loss_pct": None if pct is None else str(pct),
             "estimated": balance.estimated,
+            "flagged_days": [flagged_day(balance, excess_w)],
             "consumers_ranked": [r.as_evidence() for r in named],
         },
+        notify_field_staff=True,
     )

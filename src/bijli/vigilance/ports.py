@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bijli.alerts.ports import Outbox
 from bijli.network.ports import EnergyBook, OutageBook
@@ -68,6 +68,26 @@ class CaseBook(Protocol):
         """Which of these keys already have a case."""
         ...
 
+    def add_evidence(self, case_id: str, evidence: Mapping[str, Any]) -> None:
+        """Replace a case's evidence (a detector adding what it saw since; its status and
+        audit stay as they are)."""
+        ...
+
+    def note_staff_told(self, told: Mapping[str, int]) -> None:
+        """Record, per case id, how many of its area's field staff its opening alerted."""
+        ...
+
+
+class FieldStaff(Protocol):
+    def of_areas(self, areas: Sequence[str]) -> dict[str, list[str]]:
+        """Per area, the user names of the staff who work it with a role that works cases
+        (inspects, assigns or decides them), by name; an area with none is absent."""
+        ...
+
+    def known(self, usernames: Sequence[str]) -> set[str]:
+        """Which of these are staff members' user names."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoredEvent:
@@ -121,6 +141,8 @@ class CaseUnit(Protocol):
     def cases(self) -> CaseBook: ...
     @property
     def alerts(self) -> Outbox: ...
+    @property
+    def field_staff(self) -> FieldStaff: ...
 
 
 class DueCaseUnit(CaseUnit, Protocol):

@@ -256,4 +256,5 @@ def _opening(
         },
         account_no=place.account_no,
         notify_consumer="consumer" in rule.notify and place.account_no is not None,
+        notify_field_staff="field_staff" in rule.notify,
     )

@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
@@ -40,11 +40,15 @@ class DeliveryOut(BaseModel):
     last_error: str = Field(description="Why the last try failed (empty if none did).")
 
 
+ConsumerKind = Literal[
+    "low_balance", "disconnect_notice", "disconnected", "reconnected", "payment_received", "tamper_reported"
+]
+"""The kinds an account's alerts have (the staff kinds, case_opened and case_assigned, go to staff)."""
+
+
 class AlertOut(BaseModel):
     alert_id: int
-    kind: Literal[
-        "low_balance", "disconnect_notice", "disconnected", "reconnected", "payment_received", "tamper_reported"
-    ]
+    kind: ConsumerKind
     raised_at: datetime
     language: str = Field(description="The consumer's language when it was raised: hi or en.")
     subject: str = Field(description="The alert's title, in that language.")
@@ -62,7 +66,7 @@ def alert_out(a: AlertRecord) -> AlertOut:
     text = render(a.kind, a.facts, a.language, a.account_no, a.raised_at)
     return AlertOut(
         alert_id=a.alert_id,
-        kind=a.kind.value,
+        kind=cast(ConsumerKind, a.kind.value),
         raised_at=a.raised_at.astimezone(UTC),
         language=a.language,
         subject=text.subject,

@@ -46,6 +46,7 @@ from bijli.web import (
     payments_api,
     recharge,
     reports_api,
+    sharing,
     statement_pages,
 )
 from bijli.web.auth import Auth, SignInRequired, secure
@@ -120,6 +121,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(my_data.router(ctx))
     app.include_router(deductions.router(ctx, templates))
     app.include_router(disputes.router(ctx))
+    app.include_router(sharing.router(ctx, templates))
     app.include_router(control.router(ctx, templates))
     app.include_router(control_cases.router(ctx, templates))
     app.include_router(control_disputes.router(ctx, templates))

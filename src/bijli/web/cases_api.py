@@ -18,7 +18,16 @@ from bijli.access.model import Permission
 from bijli.kernel.time import INTERVAL, ist_day, ist_midnight
 from bijli.protocol.relay import RelayState, RelayWord
 from bijli.vigilance import handlers as vigilance
-from bijli.vigilance.cases import Case, CaseAction, Status, Step, StepRefused, StepRequest, SubjectLevel
+from bijli.vigilance.cases import (
+    NO_FIELD_STAFF_EN,
+    Case,
+    CaseAction,
+    Status,
+    Step,
+    StepRefused,
+    StepRequest,
+    SubjectLevel,
+)
 from bijli.vigilance.ports import CaseFilter, Surroundings
 from bijli.web.api import PREFIX
 from bijli.web.auth import Auth, identity_of, needs_case_step
@@ -56,6 +65,13 @@ class CaseOut(BaseModel):
     reason_code: str
     reason_en: str
     reason_hi: str
+    field_staff_told: int | None = Field(
+        description="How many of the area's field staff its opening alerted (SMS, e-mail); "
+        "0: none was on record for the area; null: its rule tells no field staff."
+    )
+    field_staff_note: str | None = Field(
+        description=f'"{NO_FIELD_STAFF_EN}" when its opening found no one to tell; null otherwise.'
+    )
 
 
 class ActionOut(BaseModel):
@@ -133,6 +149,8 @@ def case_out(c: Case) -> CaseOut:
         reason_code=c.reason_code,
         reason_en=c.reason_en,
         reason_hi=c.reason_hi,
+        field_staff_told=c.staff_told,
+        field_staff_note=NO_FIELD_STAFF_EN if c.no_field_staff else None,
     )
 
 

@@ -19,12 +19,12 @@ from bijli.prepaid import handlers as prepaid
 from bijli.protocol.reporting import ONLINE_WITHIN
 from bijli.web.alerts_api import alert_out
 from bijli.web.auth import Auth
-from bijli.web.chart import EN_DASH, day_chart
+from bijli.web.chart import EN_DASH, DayChart, day_chart
 from bijli.web.context import WebContext, relay_state
 from bijli.web.display import MONTHS_EN
 from bijli.web.language import Lang, lang_of
 from bijli.web.limits import asked_day, in_calendar
-from bijli.web.usage_chart import Unit, usage_chart
+from bijli.web.usage_chart import Unit, UsageChart, usage_chart
 
 View = Literal["day", "month"]
 RECENT_ALERTS = 10
@@ -54,6 +54,26 @@ def _month_days(day: date) -> tuple[date, date]:
     return first, following - timedelta(days=1)
 
 
+def _day_labels(day: date) -> tuple[list[str], dict[int, str]]:
+    """A day's 96 intervals as ``00:00-00:15`` (IST, an en dash between), and the chart's marks every three hours."""
+    start = ist_midnight(day)
+    begins = [(start + k * INTERVAL).astimezone(IST) for k in range(INTERVALS_PER_DAY + 1)]
+    labels = [f"{begins[k]:%H:%M}{EN_DASH}{begins[k + 1]:%H:%M}" for k in range(INTERVALS_PER_DAY)]
+    return labels, {k: labels[k][:5] for k in range(0, INTERVALS_PER_DAY, 12)}
+
+
+def day_usage(ctx: WebContext, meter_id: str, day: date) -> tuple[UsageChart, DayChart]:
+    """A meter's IST day in kWh by the 15 minutes (estimates marked), and the day's figures."""
+    start = ist_midnight(day)
+    readings = ctx.platform.queries.readings(meter_id, start, ist_midnight(day + timedelta(days=1)))
+    labels, marks = _day_labels(day)
+    slots = {int((r.interval_start - start) / INTERVAL): r for r in readings}
+    slots = {k: r for k, r in slots.items() if 0 <= k < INTERVALS_PER_DAY}
+    estimated = frozenset(k for k, r in slots.items() if r.quality == "estimated")
+    chart = usage_chart(INTERVALS_PER_DAY, {k: r.import_wh for k, r in slots.items()}, "kwh", labels, marks, estimated)
+    return chart, day_chart(day, readings)
+
+
 def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     """The consumer app's routes over one platform."""
     pages = APIRouter(include_in_schema=False)
@@ -69,24 +89,17 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         if unit == "rs" and account is None:
             unit = "kwh"
         if view == "day":
-            start = ist_midnight(shown)
-            readings = platform.queries.readings(meter.meter_id, start, ist_midnight(shown + timedelta(days=1)))
-            kwh_chart = day_chart(shown, readings)
-            begins = [(start + k * INTERVAL).astimezone(IST) for k in range(INTERVALS_PER_DAY + 1)]
-            labels = [f"{begins[k]:%H:%M}{EN_DASH}{begins[k + 1]:%H:%M}" for k in range(INTERVALS_PER_DAY)]
-            marks = {k: labels[k][:5] for k in range(0, INTERVALS_PER_DAY, 12)}
             if unit == "rs" and account is not None:
-                found = prepaid.account_ledger(platform.store, account, start, start + timedelta(days=1))
+                start = ist_midnight(shown)
+                end = ist_midnight(shown + timedelta(days=1))
+                kwh_chart = day_chart(shown, platform.queries.readings(meter.meter_id, start, end))
+                labels, marks = _day_labels(shown)
+                found = prepaid.account_ledger(platform.store, account, start, end)
                 charges = found.intervals.get(shown, []) if found is not None else []
                 amounts = {int((c.interval_start - start) / INTERVAL): c.total_paise for c in charges}
                 chart = usage_chart(INTERVALS_PER_DAY, amounts, "rs", labels, marks)
             else:
-                slots = {int((r.interval_start - start) / INTERVAL): r for r in readings}
-                slots = {k: r for k, r in slots.items() if 0 <= k < INTERVALS_PER_DAY}
-                estimated = frozenset(k for k, r in slots.items() if r.quality == "estimated")
-                chart = usage_chart(
-                    INTERVALS_PER_DAY, {k: r.import_wh for k, r in slots.items()}, "kwh", labels, marks, estimated
-                )
+                chart, kwh_chart = day_usage(ctx, meter.meter_id, shown)
             return {"view": view, "unit": unit, "chart": chart, "day_stats": kwh_chart}
         first, last = _month_days(shown)
         history = {}

@@ -21,7 +21,8 @@ from bijli.vigilance.ports import CaseFilter
 from bijli.web.auth import Auth, form_token_ok, identity_of, needs_case_step
 from bijli.web.cases_api import evidence_out, evidence_window
 from bijli.web.context import WebContext
-from bijli.web.control import PAGE_SIZE, STUCK_AFTER, Pager, Text, choice, form_fields, offset_of, render_page
+from bijli.web.control import PAGE_SIZE, STUCK_AFTER, Text, choice, form_fields, offset_of, render_page
+from bijli.web.pager import peeked
 
 CASE_STATUSES = ("open", "all", *(s.value for s in CaseStatus))
 CASE_KINDS = (
@@ -71,18 +72,8 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             severity=level or None,
             subject_id=q.strip().upper() or None,
         )
-        offset = offset_of(page)
-        found = vigilance.cases(ctx.platform.store, where, PAGE_SIZE + 1, offset)
-        shown = found[:PAGE_SIZE]
-        pager = Pager(
-            page=page,
-            pages=page + 1 if len(found) > PAGE_SIZE else page,
-            total=offset + len(found),
-            first=offset + 1 if shown else 0,
-            last=offset + len(shown),
-        )
-        if page > 1 and not shown:
-            raise HTTPException(status_code=404, detail=f"page {page} is past the last page")
+        found = vigilance.cases(ctx.platform.store, where, PAGE_SIZE + 1, offset_of(page))
+        shown, pager = peeked(found, page, PAGE_SIZE)
         now = ctx.clock.now()
         return render(
             request,
@@ -180,18 +171,8 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             area=area or None,
             ongoing=None if shown_state == "all" else shown_state == "ongoing",
         )
-        offset = offset_of(page)
-        found = ctx.platform.outages.outages(where, PAGE_SIZE + 1, offset)
-        shown = found[:PAGE_SIZE]
-        if page > 1 and not shown:
-            raise HTTPException(status_code=404, detail=f"page {page} is past the last page")
-        pager = Pager(
-            page=page,
-            pages=page + 1 if len(found) > PAGE_SIZE else page,
-            total=offset + len(found),
-            first=offset + 1 if shown else 0,
-            last=offset + len(shown),
-        )
+        found = ctx.platform.outages.outages(where, PAGE_SIZE + 1, offset_of(page))
+        shown, pager = peeked(found, page, PAGE_SIZE)
         now = ctx.clock.now()
         return render(
             request,

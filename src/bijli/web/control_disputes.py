@@ -16,7 +16,8 @@ from bijli.accounts import disputes as use
 from bijli.accounts.disputes import MAX_TEXT, DisputeError, State
 from bijli.web.auth import Auth, form_token_ok, identity_of
 from bijli.web.context import WebContext
-from bijli.web.control import PAGE_SIZE, STUCK_AFTER, Pager, Text, choice, form_fields, offset_of, render_page
+from bijli.web.control import PAGE_SIZE, STUCK_AFTER, Text, choice, form_fields, offset_of, render_page
+from bijli.web.pager import peeked
 
 STATES: tuple[State, ...] = ("open", "answered", "all")
 DisputeId = Annotated[int, Path(ge=1, le=2**62)]
@@ -43,20 +44,10 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         """Disputes, the open ones by their answer clock (overdue first), each with its figures
         and, for whoever may answer, the answer's form."""
         shown_state: State = choice(state, STATES, "state")
-        offset = offset_of(page)
-        found = use.disputes(store, shown_state, PAGE_SIZE + 1, offset, q.strip())
-        shown = found[:PAGE_SIZE]
-        if page > 1 and not shown:
-            raise HTTPException(status_code=404, detail=f"page {page} is past the last page")
-        pager = Pager(
-            page=page,
-            pages=page + 1 if len(found) > PAGE_SIZE else page,
-            total=offset + len(found),
-            first=offset + 1 if shown else 0,
-            last=offset + len(shown),
-        )
+        found = use.disputes(store, shown_state, PAGE_SIZE + 1, offset_of(page), q.strip())
+        shown, pager = peeked(found, page, PAGE_SIZE)
         now = ctx.clock.now()
-        names = {m.meter_id: m.consumer_name for d in shown if (m := ctx.reads.meter(d.meter_id, balance=False))}
+        names = use.holders(store, [d.account_no for d in shown])
         return render_page(
             ctx,
             templates,

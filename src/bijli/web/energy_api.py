@@ -63,7 +63,7 @@ class BalanceOut(BaseModel):
     coverage: str = Field(description="Share of the consumers' meter-intervals in, 0 to 1.")
     flagged: int = Field(description="Transformers flagged as losing more than the network explains.")
     excess_w: int | None = Field(
-        default=None, description="A transformer: unexplained watts beyond its area's reference."
+        default=None, description="A transformer: watts lost beyond its own usual days (evening or round the clock)."
     )
     unexplained_w: int | None = Field(default=None, description="A transformer: fitted round-the-clock loss, watts.")
     night_w: int | None = Field(

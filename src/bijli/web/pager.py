@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from fastapi import HTTPException
 
 from bijli.web.limits import MAX_OFFSET
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,3 +41,20 @@ def past_last(page: int, pager: Pager) -> None:
     """404 for a page past the list's last."""
     if page > pager.pages:
         raise HTTPException(status_code=404, detail=f"page {page} is past the last page, {pager.pages}")
+
+
+def peeked(rows: Sequence[T], page: int, size: int) -> tuple[list[T], Pager]:
+    """A page of a list read one row past it (`rows`: from the page's first row, up to `size`
+    + 1, where counting the whole list would cost too much) and where it stands: one page more
+    while a row lies beyond; 404 for a page past the last."""
+    shown = list(rows[:size])
+    if page > 1 and not shown:
+        raise HTTPException(status_code=404, detail=f"page {page} is past the last page")
+    offset = (page - 1) * size
+    return shown, Pager(
+        page=page,
+        pages=page + 1 if len(rows) > size else page,
+        total=offset + len(rows),
+        first=offset + 1 if shown else 0,
+        last=offset + len(shown),
+    )

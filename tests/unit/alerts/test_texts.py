@@ -11,6 +11,7 @@ from bijli.alerts.model import (
     FIRST_RETRY,
     LONGEST_RETRY,
     MAX_ATTEMPTS,
+    STAFF_KINDS,
     Addresses,
     AlertKind,
     Channel,
@@ -40,12 +41,36 @@ def test_every_kind_has_a_text_in_each_language_with_a_template_of_its_own() -> 
     assert len(set(ids)) == len(ids) and all(len(i) == 19 and i.isdigit() for i in ids)
 
 
-@pytest.mark.parametrize("kind", list(AlertKind))
+@pytest.mark.parametrize("kind", sorted(set(AlertKind) - STAFF_KINDS))
 def test_a_text_fills_every_field(kind: AlertKind) -> None:
     for lang in LANGUAGES:
         text = render(kind, FACTS, lang, "KESCOCL0000001", AT)
         assert "{" not in text.text and "}" not in text.text and "KESCOCL0000001" in text.text + text.subject
         assert text.template_id == TEMPLATES[(kind, lang)].template_id
+
+
+CASE = {
+    "case_id": "C-0A1B2C3D4E5F",
+    "subject_id": "KNCL0000001",
+    "case_kind": "magnet",
+    "severity": "high",
+    "place": "Civil Lines, CL-F01-DT01",
+    "path": "/operations/cases/C-0A1B2C3D4E5F",
+    "what_en": "a magnet held against the meter",
+    "what_hi": "मीटर पर चुंबक",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(STAFF_KINDS))
+def test_a_staff_text_names_the_case_its_meter_place_severity_and_page(kind: AlertKind) -> None:
+    en, hi = (render(kind, CASE, lang, None, AT) for lang in ("en", "hi"))
+    for text in (en, hi):
+        assert "{" not in text.text and "}" not in text.text
+        assert all(CASE[f] in text.text for f in ("case_id", "subject_id", "place", "path"))
+    assert (
+        "a magnet held against the meter" in en.text and "high severity" in en.text and "04 Dec 2026, 18:00" in en.text
+    )
+    assert "मीटर पर चुंबक" in hi.text and "उच्च" in hi.text and "04 दिसंबर 2026, 18:00" in hi.text
 
 
 def test_amounts_read_in_lakhs_and_times_in_ist() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -17,6 +16,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from bijli.adapters.brokers.address import BrokerAddress
+from bijli.adapters.brokers.arrivals import Arrivals, Lane
 from bijli.adapters.brokers.mqtt_packets import PUBACK, PUBLISH, MalformedPacket, packet_at, pubacks, read_publish
 from bijli.headend.ports import BrokerDown, Delivery
 
@@ -43,6 +43,8 @@ PAHO_PRIVATE_MEMBERS: Final = (
 they are tested against, and tests/unit/adapters/test_paho_private_members.py checks each
 one's shape on the installed paho."""
 PUBACKS_PER_WRITE = 4096
+EVENT_SUFFIX: Final = "/up/event"
+"""The meters' event frames (tamper, power failure, ...): `topics.uplink(root, meter, "event")`."""
 FLUSH_FILTER = "$bijli/flush"
 """A filter the head-end never subscribes to: unsubscribing from it is a round trip to the broker."""
 
@@ -157,22 +159,21 @@ class MqttUplink:
         loop: asyncio.AbstractEventLoop,
         *,
         on_arrival: Callable[[Delivery], None] | None = None,
+        event_lane: bool = False,
     ) -> None:
         """`on_arrival`, if given, sees each message the moment it arrives, before it joins a
         batch: for measuring (the benchmarks time each message from arrival to commit). It is
-        called on paho's network thread, so it must be quick and must not raise."""
+        called on paho's network thread, so it must be quick and must not raise.
+
+        `event_lane`: the meters' event frames (topics ending ``/up/event``) wait in a lane of
+        their own (`event_lane()`, for a worker of its own) instead of behind the readings."""
         self._address = address
         self._filter = topic_filter
         self._loop = loop
         self._on_arrival = on_arrival
-        # Messages arrive on paho's thread and wait here; the event loop is woken once when
-        # the first arrives and once when a batch is full, not for every message.
-        self._pending: list[Delivery] = []
-        self._pending_lock = threading.Lock()
-        self._any_pending = asyncio.Event()
-        self._full = asyncio.Event()
-        self._want = 1
-        self._last_arrival = self._oldest = time.monotonic()
+        # Messages arrive on paho's thread and wait here for the head-end's next batch.
+        self._arrivals = Arrivals(loop)
+        self._events = Arrivals(loop) if event_lane else None
         self._connected = threading.Event()
         self._closing = False
         self._failed: str | None = None
@@ -258,16 +259,17 @@ class MqttUplink:
         delivery = Delivery(topic, payload, (mid, qos))
         if self._on_arrival is not None:
             self._on_arrival(delivery)
-        self._last_arrival = now = time.monotonic()
-        with self._pending_lock:
-            self._pending.append(delivery)
-            waiting = len(self._pending)
-            if waiting == 1:
-                self._oldest = now
-        if waiting == 1:
-            self._loop.call_soon_threadsafe(self._any_pending.set)
-        elif waiting == self._want:
-            self._loop.call_soon_threadsafe(self._full.set)
+        if self._events is not None and topic.endswith(EVENT_SUFFIX):
+            self._events.put(delivery)
+        else:
+            self._arrivals.put(delivery)
+
+    def event_lane(self) -> Lane:
+        """The lane the meters' event frames wait in (made with `event_lane=True`), as an
+        uplink of its own for a head-end worker of its own; acknowledged on this connection."""
+        if self._events is None:
+            raise ValueError("this uplink keeps no lane for event frames")
+        return Lane(self._events, self.ack)
 
     def _on_publish(self, _client: paho.Client, _userdata: object, mid: int, reason: object, _p: object) -> None:
         with self._publish_lock:
@@ -315,31 +317,13 @@ class MqttUplink:
             raise BrokerDown(f"MQTT broker refused a publish to {topic}: {reason}")
 
     async def next_batch(self, max_messages: int, max_wait_s: float) -> list[Delivery]:
-        # The batch fills until the oldest message in it has waited `max_wait_s`: under a
-        # flood the messages keep coming meanwhile, and a larger batch costs less per message
-        # to store; what arrived while the last batch was being stored has waited already.
-        self._want = max_messages
-        await self._any_pending.wait()
-        if len(self._pending) < max_messages:
-            self._full.clear()
-            left = self._oldest + max_wait_s - time.monotonic()
-            if len(self._pending) < max_messages and left > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._full.wait(), left)
-        with self._pending_lock:
-            batch = self._pending[:max_messages]
-            del self._pending[:max_messages]
-            if self._pending:
-                self._oldest = time.monotonic()  # (they are older, but a backlog fills the next batch at once)
-            else:
-                self._any_pending.clear()
-        return batch
+        return await self._arrivals.next_batch(max_messages, max_wait_s)
 
     def waiting(self) -> int:
-        return len(self._pending)
+        return self._arrivals.waiting()
 
     def idle_s(self) -> float:
-        return 0.0 if self._pending else time.monotonic() - self._last_arrival
+        return self._arrivals.idle_s()
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         """Acknowledge a committed batch: its PUBACKs go out in one write.

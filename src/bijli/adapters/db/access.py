@@ -4,15 +4,18 @@ bulk_requests; and consumers found by mobile number in `accounts`."""
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bijli.access.model import Attempt, Role
+from bijli.access.model import Attempt, P, Role, roles_with
 from bijli.access.ports import ApiToken, BulkRequest, SentCode, Session, StaffMember
 from bijli.adapters.db import schema as t
+from bijli.adapters.db import staff_tables as st
 from bijli.adapters.db.sql import insert_ignoring
 
 
@@ -21,20 +24,57 @@ class _Table:
         self.conn = conn
 
 
-def _staff(row: Any) -> StaffMember:
+def _staff(row: Any, areas: Sequence[str] = ()) -> StaffMember:
     return StaffMember(
         username=row.username,
         role=Role(row.role),
         password_hash=row.password_hash,
         totp_secret=row.totp_secret,
         created_at=row.created_at,
+        areas=tuple(areas),
+        mobile=row.mobile,
+        email=row.email,
+        language=row.language,
     )
+
+
+CASE_ROLES: Final = sorted(r.value for r in {*roles_with(P.WORK_CASES), *roles_with(P.INSPECT_CASES)})
+"""The roles that work cases: an area's staff with one of these hear of its cases."""
 
 
 class SqlStaff(_Table):
     def get(self, username: str) -> StaffMember | None:
         row = self.conn.execute(sa.select(t.staff).where(t.staff.c.username == username)).first()
-        return None if row is None else _staff(row)
+        return None if row is None else _staff(row, self._areas([username]).get(username, ()))
+
+    def _areas(self, usernames: Sequence[str] | None) -> dict[str, list[str]]:
+        a = st.staff_areas.c
+        q = sa.select(a.username, a.area).order_by(a.username, a.area)
+        if usernames is not None:
+            q = q.where(a.username.in_(usernames))
+        found: dict[str, list[str]] = defaultdict(list)
+        for r in self.conn.execute(q):
+            found[r.username].append(r.area)
+        return found
+
+    def _set_areas(self, username: str, areas: Sequence[str]) -> None:
+        self.conn.execute(st.staff_areas.delete().where(st.staff_areas.c.username == username))
+        if areas:
+            self.conn.execute(
+                st.staff_areas.insert(), [{"username": username, "area": a} for a in dict.fromkeys(areas)]
+            )
+
+    def set_details(self, member: StaffMember) -> bool:
+        done = self._update(
+            member.username,
+            role=member.role.value,
+            mobile=member.mobile,
+            email=member.email,
+            language=member.language,
+        )
+        if done:
+            self._set_areas(member.username, member.areas)
+        return done
 
     def add(self, member: StaffMember) -> bool:
         before = self.get(member.username)
@@ -50,10 +90,14 @@ class SqlStaff(_Table):
                     "password_hash": member.password_hash,
                     "totp_secret": member.totp_secret,
                     "created_at": member.created_at,
+                    "mobile": member.mobile,
+                    "email": member.email,
+                    "language": member.language,
                 }
             ],
             ["username"],
         )
+        self._set_areas(member.username, member.areas)
         return True
 
     def _update(self, username: str, **values: Any) -> bool:
@@ -76,7 +120,34 @@ class SqlStaff(_Table):
         return done.rowcount == 1
 
     def all(self) -> list[StaffMember]:
-        return [_staff(r) for r in self.conn.execute(sa.select(t.staff).order_by(t.staff.c.username))]
+        areas = self._areas(None)
+        rows = self.conn.execute(sa.select(t.staff).order_by(t.staff.c.username))
+        return [_staff(r, areas.get(r.username, ())) for r in rows]
+
+
+class SqlFieldStaff(_Table):
+    """Who hears of a case: the staff of its area whose role works cases (`CASE_ROLES`)."""
+
+    def of_areas(self, areas: Sequence[str]) -> dict[str, list[str]]:
+        if not areas:
+            return {}
+        a, s = st.staff_areas.c, t.staff.c
+        q = (
+            sa.select(a.area, a.username)
+            .join_from(st.staff_areas, t.staff, a.username == s.username)
+            .where(a.area.in_(sorted(set(areas))), s.role.in_(CASE_ROLES))
+            .order_by(a.area, a.username)
+        )
+        found: dict[str, list[str]] = defaultdict(list)
+        for r in self.conn.execute(q):
+            found[r.area].append(r.username)
+        return dict(found)
+
+    def known(self, usernames: Sequence[str]) -> set[str]:
+        if not usernames:
+            return set()
+        s = t.staff.c
+        return set(self.conn.execute(sa.select(s.username).where(s.username.in_(sorted(set(usernames))))).scalars())
 
 
 def _token(row: Any) -> ApiToken:

@@ -10,13 +10,15 @@ alerts = sa.Table(
     "alerts",
     metadata,
     sa.Column("alert_id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("account_no", sa.ForeignKey("accounts.account_no"), nullable=False),
+    sa.Column("account_no", sa.ForeignKey("accounts.account_no")),  # for a consumer, or
+    sa.Column("staff_username", sa.ForeignKey("staff.username")),  # for a staff member
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("fact_key", sa.String(160), nullable=False, unique=True),  # one alert per fact
     sa.Column("facts", sa.JSON, nullable=False),
     sa.Column("language", sa.String(2), nullable=False),  # the consumer's when raised: hi | en
     sa.Column("raised_at", UtcDateTime, nullable=False),
     sa.Index("ix_alerts_account_no_raised_at", "account_no", "raised_at"),
+    sa.Index("ix_alerts_staff_username_raised_at", "staff_username", "raised_at"),
 )
 
 alert_deliveries = sa.Table(

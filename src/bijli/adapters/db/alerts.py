@@ -41,7 +41,7 @@ _DUE = (DeliveryState.PENDING.value, DeliveryState.SENDING.value)
 
 
 class UnknownAccount(ValueError):
-    """An alert for an account the store does not hold."""
+    """An alert for an account (or a staff member) the store does not hold."""
 
 
 class SqlAlerts:
@@ -58,17 +58,26 @@ class SqlAlerts:
             unique.setdefault(alert.fact_key, alert)
         if not unique:
             return []
-        to = self._addresses(sorted({a.account_no for a in unique.values()}))
-        missing = sorted({a.account_no for a in unique.values()} - to.keys())
+        accounts = self._addresses(sorted({a.account_no for a in unique.values() if a.account_no is not None}))
+        staff = self._staff_addresses(sorted({a.staff for a in unique.values() if a.staff is not None}))
+        missing = sorted({a.account_no for a in unique.values() if a.account_no is not None} - accounts.keys())
         if missing:
             raise UnknownAccount(f"no account {', '.join(missing[:5])}")
+        missing = sorted({a.staff for a in unique.values() if a.staff is not None} - staff.keys())
+        if missing:
+            raise UnknownAccount(f"no staff member {', '.join(missing[:5])}")
+
+        def to(a: Alert) -> Addresses:
+            return accounts[a.account_no] if a.account_no is not None else staff[a.staff or ""]
+
         rows = [
             {
                 "account_no": a.account_no,
+                "staff_username": a.staff,
                 "kind": a.kind.value,
                 "fact_key": a.fact_key,
                 "facts": dict(a.facts),
-                "language": to[a.account_no].language,
+                "language": to(a).language,
                 "raised_at": a.raised_at,
             }
             for a in unique.values()
@@ -81,10 +90,15 @@ class SqlAlerts:
         deliveries = []
         for key, alert_id in sorted(written.items(), key=lambda kv: kv[1]):
             alert = unique[key]
-            states = first_states(to[alert.account_no])
+            states = first_states(to(alert))
             raised.append(
                 RaisedAlert(
-                    alert_id=alert_id, account_no=alert.account_no, kind=alert.kind, fact_key=key, channels=states
+                    alert_id=alert_id,
+                    account_no=alert.account_no,
+                    staff=alert.staff,
+                    kind=alert.kind,
+                    fact_key=key,
+                    channels=states,
                 )
             )
             deliveries += [
@@ -102,6 +116,8 @@ class SqlAlerts:
         return raised
 
     def _addresses(self, account_nos: Sequence[str]) -> dict[str, Addresses]:
+        if not account_nos:
+            return {}
         a, c = t.accounts.c, t.consumers.c
         q = (
             sa.select(a.account_no, c.mobile, c.email, c.language)
@@ -110,6 +126,16 @@ class SqlAlerts:
         )
         return {
             r.account_no: Addresses(mobile=r.mobile or None, email=r.email or None, language=r.language)
+            for r in self.conn.execute(q)
+        }
+
+    def _staff_addresses(self, usernames: Sequence[str]) -> dict[str, Addresses]:
+        if not usernames:
+            return {}
+        s = t.staff.c
+        q = sa.select(s.username, s.mobile, s.email, s.language).where(among(self.conn, s.username, usernames))
+        return {
+            r.username: Addresses(mobile=r.mobile or None, email=r.email or None, language=r.language, web=False)
             for r in self.conn.execute(q)
         }
 
@@ -179,11 +205,23 @@ class SqlAlerts:
         return self._due(attempts)
 
     def _due(self, attempts: Mapping[tuple[int, str], int]) -> list[Due]:
-        a, acc, c = at.alerts.c, t.accounts.c, t.consumers.c
+        a, acc, c, s = at.alerts.c, t.accounts.c, t.consumers.c, t.staff.c
         q = (
-            sa.select(a.alert_id, a.account_no, a.kind, a.facts, a.language, a.raised_at, c.mobile, c.email)
-            .join_from(at.alerts, t.accounts, a.account_no == acc.account_no)
-            .join(t.consumers, acc.consumer_id == c.consumer_id)
+            sa.select(
+                a.alert_id,
+                a.account_no,
+                a.staff_username,
+                a.kind,
+                a.facts,
+                a.language,
+                a.raised_at,
+                sa.func.coalesce(c.mobile, s.mobile).label("mobile"),
+                sa.func.coalesce(c.email, s.email).label("email"),
+            )
+            .select_from(at.alerts)
+            .outerjoin(t.accounts, a.account_no == acc.account_no)
+            .outerjoin(t.consumers, acc.consumer_id == c.consumer_id)
+            .outerjoin(t.staff, a.staff_username == s.username)
             .where(among(self.conn, a.alert_id, sorted({k[0] for k in attempts})))
         )
         alerts = {int(r.alert_id): r for r in self.conn.execute(q)}
@@ -198,6 +236,7 @@ class SqlAlerts:
                     channel=ch,
                     attempts=tries,
                     account_no=r.account_no,
+                    staff=r.staff_username,
                     kind=AlertKind(r.kind),
                     facts=dict(r.facts),
                     language=r.language,
@@ -286,6 +325,7 @@ class SqlAlerts:
             AlertRecord(
                 alert_id=int(r.alert_id),
                 account_no=r.account_no,
+                staff=r.staff_username,
                 kind=AlertKind(r.kind),
                 fact_key=r.fact_key,
                 facts=dict(r.facts),

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bijli.adapters.db import schema as t
+from bijli.adapters.db.disputes import disputes
+from bijli.adapters.db.sharing import share_links
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -17,10 +20,11 @@ class AuditEntry:
     at: datetime
     who: str
     what: str
-    """``command:<action>``, ``status:<from>-><to>``, ``bulk:<action>`` or ``bulk-approved``/``bulk-refused``."""
+    """``command:<action>``, ``status:<from>-><to>``, ``bulk:<action>``, ``bulk-approved``/``bulk-refused``,
+    ``share-made``/``share-revoked`` or ``dispute-answered``."""
     meter_id: str | None
     reference: str
-    """The command id, bulk request id or status change id it comes from."""
+    """The command id, bulk request id, status change id, share link id or dispute id it comes from."""
     detail: str
 
 
@@ -60,8 +64,31 @@ def _trail() -> sa.Subquery:
             b.request_id,
             b.note,
         ).where(b.decided_at.is_not(None)),
+        *_households(),
     ]
     return sa.union_all(*parts).subquery("trail")
+
+
+def _households() -> list[sa.Select[Any]]:
+    """Share links made and revoked (the detail: the link's name), and disputes answered
+    (the detail: the answer)."""
+    k, d = share_links.c, disputes.c
+    text = sa.String()
+    named = sa.func.coalesce(k.name, "")
+    return [
+        sa.select(k.made_at, k.made_by, sa.literal("share-made"), k.meter_id, sa.cast(k.link_id, text), named),
+        sa.select(
+            k.revoked_at, k.revoked_by, sa.literal("share-revoked"), k.meter_id, sa.cast(k.link_id, text), named
+        ).where(k.revoked_at.is_not(None)),
+        sa.select(
+            d.answered_at,
+            d.answered_by,
+            sa.literal("dispute-answered"),
+            d.meter_id,
+            sa.cast(d.dispute_id, text),
+            d.answer,
+        ).where(d.answered_at.is_not(None)),
+    ]
 
 
 class AuditTrail:

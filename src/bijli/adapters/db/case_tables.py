@@ -26,6 +26,7 @@ cases = sa.Table(
     sa.Column("reason_en", sa.String(512), nullable=False),
     sa.Column("reason_hi", sa.String(512), nullable=False),
     sa.Column("evidence", sa.JSON, nullable=False),
+    sa.Column("staff_told", sa.SmallInteger),  # field staff its opening alerted (NULL: none were to be)
     sa.Index("ix_cases_opened_at", "opened_at"),
     sa.Index("ix_cases_status_opened_at", "status", "opened_at"),
     sa.Index("ix_cases_subject_id", "subject_id"),

@@ -56,6 +56,7 @@ def _case(r: Any) -> Case:
         reason_en=r.reason_en,
         reason_hi=r.reason_hi,
         evidence=r.evidence or {},
+        staff_told=r.staff_told,
     )
 
 
@@ -138,6 +139,14 @@ class SqlCases:
             return set()
         c = ct.cases.c
         return set(self.conn.execute(sa.select(c.key).where(among(self.conn, c.key, sorted(set(keys))))).scalars())
+
+    def add_evidence(self, case_id: str, evidence: Mapping[str, Any]) -> None:
+        self.conn.execute(sa.update(ct.cases).where(ct.cases.c.case_id == case_id).values(evidence=dict(evidence)))
+
+    def note_staff_told(self, told: Mapping[str, int]) -> None:
+        c = ct.cases.c
+        for case_id, n in sorted(told.items()):
+            self.conn.execute(ct.cases.update().where(c.case_id == case_id).values(staff_told=n))
 
     def one(self, case_id: str) -> Case | None:
         r = self.conn.execute(sa.select(ct.cases).where(ct.cases.c.case_id == case_id)).first()

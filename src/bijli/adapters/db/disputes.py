@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bijli.accounts.disputes import Dispute, State
+from bijli.adapters.db import schema as t
 from bijli.adapters.db.schema import BigId, UtcDateTime, metadata
 
 disputes = sa.Table(
@@ -103,3 +105,11 @@ class SqlDisputes:
             .values(answer=answer, answered_by=by, answered_at=at)
         )
         return done.rowcount == 1
+
+    def holders(self, account_nos: Sequence[str]) -> dict[str, str]:
+        wanted = sorted(set(account_nos))
+        if not wanted:
+            return {}
+        a = t.accounts.c
+        q = sa.select(a.account_no, a.consumer_name).where(a.account_no.in_(wanted))
+        return {r.account_no: r.consumer_name for r in self.conn.execute(q)}

@@ -30,17 +30,37 @@ def served() -> sa.Subquery:
     return sa.select(t.installations.c.meter_id).distinct().subquery("served")
 
 
-def _slots_json(slots: Sequence[Slot]) -> str:
+def slots_to_json(slots: Sequence[Slot]) -> str:
     return json.dumps(
-        [[s.supplied_wh, int(s.supplied_estimated), s.billed_wh, s.billed_estimated_wh, s.reporting] for s in slots],
+        [
+            [
+                s.supplied_wh,
+                int(s.supplied_estimated),
+                s.billed_wh,
+                s.billed_estimated_wh,
+                s.reporting,
+                s.estimated,
+                s.estimated_zero,
+            ]
+            for s in slots
+        ],
         separators=(",", ":"),
     )
 
 
 def slots_from_json(text: str) -> tuple[Slot, ...]:
+    """Slots as stored (days stored before the estimated readings were counted have five figures)."""
     return tuple(
-        Slot(supplied_wh=a, supplied_estimated=bool(b), billed_wh=c, billed_estimated_wh=d, reporting=e)
-        for a, b, c, d, e in json.loads(text)
+        Slot(
+            supplied_wh=a,
+            supplied_estimated=bool(b),
+            billed_wh=c,
+            billed_estimated_wh=d,
+            reporting=e,
+            estimated=f,
+            estimated_zero=g,
+        )
+        for a, b, c, d, e, f, g in ([*row, 0, 0][:7] for row in json.loads(text))
     )
 
 
@@ -116,6 +136,8 @@ class SqlEnergy:
                 sa.func.sum(r.import_wh).label("wh"),
                 sa.func.sum(sa.case((estimated, r.import_wh), else_=0)).label("estimated_wh"),
                 sa.func.count().label("n"),
+                sa.func.sum(sa.case((estimated, 1), else_=0)).label("estimated_n"),
+                sa.func.sum(sa.case((sa.and_(estimated, r.import_wh == 0), 1), else_=0)).label("estimated_zero"),
             )
             .select_from(t.readings.join(t.meters, m.meter_id == r.meter_id).outerjoin(s, s.c.meter_id == r.meter_id))
             .where(r.interval_start >= start, r.interval_start < end)
@@ -123,14 +145,20 @@ class SqlEnergy:
         )
         where: dict[str, tuple[str, str]] = {}
         supplied: dict[str, dict[int, tuple[int, bool]]] = {}
-        billed: dict[str, dict[int, tuple[int, int, int]]] = {}
+        billed: dict[str, dict[int, tuple[int, int, int, int, int]]] = {}
         for row in self.conn.execute(q):
             slot = int((row.interval_start - start) / INTERVAL)
             where[row.transformer] = (row.feeder, row.area)
             if row.dt:
                 supplied.setdefault(row.transformer, {})[slot] = (int(row.wh), int(row.estimated_wh) > 0)
             else:
-                billed.setdefault(row.transformer, {})[slot] = (int(row.wh), int(row.estimated_wh), int(row.n))
+                billed.setdefault(row.transformer, {})[slot] = (
+                    int(row.wh),
+                    int(row.estimated_wh),
+                    int(row.n),
+                    int(row.estimated_n),
+                    int(row.estimated_zero),
+                )
         i = t.installations.c
         consumers: dict[str, int] = dict(
             self.conn.execute(
@@ -147,7 +175,7 @@ class SqlEnergy:
             slots = []
             for n in range(INTERVALS_PER_DAY):
                 wh_in, est_in = ins.get(n, (None, False))
-                wh, est, reporting = outs.get(n, (0, 0, 0))
+                wh, est, reporting, estimated_n, estimated_zero = outs.get(n, (0, 0, 0, 0, 0))
                 slots.append(
                     Slot(
                         supplied_wh=wh_in,
@@ -155,6 +183,8 @@ class SqlEnergy:
                         billed_wh=wh,
                         billed_estimated_wh=est,
                         reporting=reporting,
+                        estimated=estimated_n,
+                        estimated_zero=estimated_zero,
                     )
                 )
             feeder, area = where[transformer]
@@ -190,7 +220,7 @@ class SqlEnergy:
                     "billed_estimated_wh": b.billed_estimated_wh,
                     "intervals": b.intervals,
                     "consumer_intervals": b.consumer_intervals,
-                    "slots": _slots_json(td.slots),
+                    "slots": slots_to_json(td.slots),
                     "unexplained_w": rec.unexplained_w,
                     "night_w": rec.night_w,
                     "excess_w": rec.excess_w,

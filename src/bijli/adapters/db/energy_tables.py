@@ -26,7 +26,7 @@ energy_days = sa.Table(
     sa.Column("slots", sa.Text, nullable=False),
     sa.Column("unexplained_w", sa.Integer),  # the fitted constant loss (no-load and hooks); NULL: no fit
     sa.Column("night_w", sa.Integer),  # the fitted night-only loss (street lights)
-    sa.Column("excess_w", sa.Integer),  # unexplained watts beyond the area's reference that day
+    sa.Column("excess_w", sa.Integer),  # watts lost beyond the transformer's own usual days
     sa.Column("flagged", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("computed_at", UtcDateTime, nullable=False),
     sa.Index("ix_energy_days_day_area", "day", "area"),

@@ -432,6 +432,9 @@ staff = sa.Table(
     sa.Column("totp_secret", sa.String(64)),
     sa.Column("totp_last_step", sa.BigInteger),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("mobile", sa.String(16)),  # +91XXXXXXXXXX: a case's alert by SMS
+    sa.Column("email", sa.String(254)),  # optional: a case's alert by e-mail too
+    sa.Column("language", sa.String(2), nullable=False, server_default="en"),  # hi | en
 )
 
 api_tokens = sa.Table(

@@ -38,9 +38,14 @@ class SqlSettlementQueue:
                 [{"enqueued_at": now, "readings": _encoder.encode(chunk)} for chunk in chunks],
             )
 
-    def claim(self, limit: int) -> list[QueuedBatch]:
+    def newest(self) -> int | None:
+        return self.conn.execute(sa.select(sa.func.max(t.settlement_queue.c.id))).scalar_one_or_none()
+
+    def claim(self, limit: int, last: int | None = None) -> list[QueuedBatch]:
         q = t.settlement_queue.c
         query = sa.select(q.id, q.readings).order_by(q.id).limit(limit)
+        if last is not None:
+            query = query.where(q.id <= last)
         if is_pg(self.conn):
             query = query.with_for_update(skip_locked=True)
         return [

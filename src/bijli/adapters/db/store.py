@@ -13,6 +13,7 @@ from bijli.adapters.db.access import (
     SqlApiTokens,
     SqlBulkRequests,
     SqlConsumers,
+    SqlFieldStaff,
     SqlLoginAttempts,
     SqlLoginCodes,
     SqlSessions,
@@ -36,6 +37,7 @@ from bijli.adapters.db.readings import SqlDailyUsage, SqlReadingEdits, SqlReadin
 from bijli.adapters.db.received import SqlIngestLog, SqlQuarantine, SqlReceived
 from bijli.adapters.db.registry import SqlRegistry
 from bijli.adapters.db.settlement_queue import SqlSettlementQueue
+from bijli.adapters.db.sharing import SqlShareLinks
 from bijli.adapters.db.statements import SqlStatementBooks
 from bijli.adapters.db.supply import SqlSupply
 from bijli.adapters.db.tracking import SqlPaymentTrails
@@ -84,7 +86,9 @@ class SqlUnit:
         self.anomaly_facts = SqlAnomalyFacts(conn)
         self.outages = SqlOutages(conn)
         self.cases = SqlCases(conn)
+        self.field_staff = SqlFieldStaff(conn)
         self.disputes = SqlDisputes(conn)
+        self.share_links = SqlShareLinks(conn)
         self.vigilance_events = SqlCaseEvents(conn)
         self.vigilance_evidence = SqlCaseEvidence(conn)
 

@@ -21,7 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bijli.adapters.db import schema as t
-from bijli.adapters.db.sql import is_pg
+from bijli.adapters.db.arrays import literal
+from bijli.adapters.db.sql import is_pg, raw
 from bijli.adapters.db.supply_tables import supply_state
 from bijli.headend.commands import Status
 from bijli.prepaid.model import ARREARS_KINDS, EntryKind
@@ -67,8 +68,16 @@ def mark_charged(conn: Connection, charged: Mapping[str, int], now: datetime) ->
     written. A charge taken back (negative) makes its account due at once, headroom or not."""
     if not charged:
         return
-    dialect = postgresql if is_pg(conn) else sqlite
-    stmt = dialect.insert(supply_state)
+    if is_pg(conn):  # the same statement, the batch as two arrays (settlement's hot path)
+        wanted = sorted(charged)
+        params = {
+            "now": now,
+            "account_no": literal("text", wanted),
+            "grown": literal("int", [charged[a] for a in wanted]),
+        }
+        raw(conn, _PG_MARK_CHARGED, params)
+        return
+    stmt = sqlite.insert(supply_state)
     s = supply_state.c
     grown = stmt.excluded.headroom_paise  # the increment rides in the new row's headroom
     left = s.headroom_paise - grown
@@ -83,6 +92,20 @@ def mark_charged(conn: Connection, charged: Mapping[str, int], now: datetime) ->
     )
     # A new row is due now; its first decision sets its headroom.
     conn.execute(stmt, [{"account_no": a, "next_check_at": now, "headroom_paise": charged[a]} for a in sorted(charged)])
+
+
+_PG_MARK_CHARGED = (
+    "INSERT INTO supply_state AS s (account_no, next_check_at, headroom_paise) "
+    "SELECT u.account_no, %(now)s, u.grown "
+    "FROM unnest(CAST(%(account_no)s AS text[]), CAST(%(grown)s AS bigint[])) AS u(account_no, grown) "
+    "ON CONFLICT (account_no) DO UPDATE SET "
+    "headroom_paise = s.headroom_paise - EXCLUDED.headroom_paise, "
+    "next_check_at = CASE WHEN (s.headroom_paise - EXCLUDED.headroom_paise <= 0 OR EXCLUDED.headroom_paise < 0) "
+    "AND (s.next_check_at IS NULL OR s.next_check_at > %(now)s) "
+    "THEN EXCLUDED.next_check_at ELSE s.next_check_at END "
+    "WHERE s.headroom_paise IS NOT NULL OR EXCLUDED.headroom_paise < 0"
+)
+"""`mark_charged` on PostgreSQL: the increment rides in the new row's headroom, as above."""
 
 
 def mark_meters_due(conn: Connection, meter_ids: Iterable[str], now: datetime) -> None:

@@ -13,6 +13,7 @@ from bijli.adapters.db import (
     disputes,  # noqa: F401 - its table joins `metadata`
     energy_tables,  # noqa: F401 - its table joins `metadata`
     outage_tables,  # noqa: F401 - its table joins `metadata`
+    staff_tables,  # noqa: F401 - its table joins `metadata`
     supply_tables,  # noqa: F401 - its table joins `metadata`
 )
 from bijli.adapters.db.schema import metadata

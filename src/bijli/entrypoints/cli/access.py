@@ -18,6 +18,7 @@ from rich.table import Table
 from bijli import settings as settings_mod
 from bijli.access import handlers as access
 from bijli.access.model import STAFF_ROLES, Role
+from bijli.access.ports import StaffMember
 from bijli.access.secrets import WeakPassword, totp_uri
 from bijli.entrypoints.cli.options import DatabaseUrl, DataDir, console
 from bijli.entrypoints.cli.platform import opened
@@ -31,6 +32,17 @@ app.add_typer(staff_app, name="staff")
 
 ROLES = ", ".join(r.value for r in STAFF_ROLES)
 RoleOption = Annotated[str, typer.Option("--role", help=f"One of: {ROLES}.")]
+AreaOption = Annotated[
+    list[str] | None,
+    typer.Option("--area", help='An area they work (repeat for several): its cases alert them, e.g. "Civil Lines".'),
+]
+MobileOption = Annotated[
+    str | None, typer.Option("--mobile", help='Their mobile number, for cases\' alerts by SMS ("" removes it).')
+]
+EmailOption = Annotated[
+    str | None, typer.Option("--email", help='Their e-mail address, for cases\' alerts by e-mail ("" removes it).')
+]
+LanguageOption = Annotated[str | None, typer.Option("--language", help="hi or en: the language of their alerts.")]
 PasswordStdin = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from standard input's first line (scripts).")
 ]
@@ -112,19 +124,62 @@ def token_revoke(
 def staff_add(
     username: Annotated[str, typer.Argument(help="Lower-case user name, e.g. sharma.")],
     role: RoleOption,
+    area: AreaOption = None,
+    mobile: MobileOption = None,
+    email: EmailOption = None,
+    language: LanguageOption = None,
     password_stdin: PasswordStdin = False,
     data_dir: DataDir = Path(".bijli-demo"),
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Add a staff member; the password is asked for (at least 12 characters)."""
+    """Add a staff member; the password is asked for (at least 12 characters). Field staff get
+    their areas, mobile number (and e-mail): the cases opened there alert them."""
     chosen = _role(role)
+    details = access.StaffDetails(areas=area, mobile=mobile, email=email, language=language or "en")
     password = _password(password_stdin, username)
     with opened(_settings(data_dir, database_url)) as platform:
         try:
-            access.add_staff(platform.store, username, chosen, password, datetime.now(UTC))
+            member = access.add_staff(platform.store, username, chosen, password, datetime.now(UTC), details)
         except (access.AccessError, WeakPassword) as e:
             raise _fail(str(e)) from None
-    console.print(f"staff member {escape(username)} added as {chosen.value}")
+    console.print(f"staff member {escape(username)} added as {chosen.value}{escape(_reach(member))}")
+
+
+@staff_app.command("set")
+def staff_set(
+    username: Annotated[str, typer.Argument(help="The staff member's user name.")],
+    role: Annotated[str | None, typer.Option("--role", help=f"A new role, one of: {ROLES}.")] = None,
+    area: AreaOption = None,
+    no_areas: Annotated[bool, typer.Option("--no-areas", help="They work no area any more.")] = False,
+    mobile: MobileOption = None,
+    email: EmailOption = None,
+    language: LanguageOption = None,
+    data_dir: DataDir = Path(".bijli-demo"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Change a staff member's role, areas (`--area` replaces them all), mobile, e-mail or language."""
+    if area and no_areas:
+        raise typer.BadParameter("--area or --no-areas, not both", param_hint="--no-areas")
+    details = access.StaffDetails(
+        role=None if role is None else _role(role),
+        areas=[] if no_areas else area,
+        mobile=mobile,
+        email=email,
+        language=language,
+    )
+    with opened(_settings(data_dir, database_url)) as platform:
+        try:
+            member = access.set_staff(platform.store, username, details)
+        except access.AccessError as e:
+            raise _fail(str(e)) from None
+    console.print(f"staff member {escape(username)} is {member.role.value}{escape(_reach(member))}")
+
+
+def _reach(member: StaffMember) -> str:
+    """`` in Civil Lines, +919812345678, en`` (what tells whether cases will reach them)."""
+    where = f" in {', '.join(member.areas)}" if member.areas else ", in no area"
+    contact = ", ".join(x for x in (member.mobile, member.email) if x) or "no mobile or e-mail"
+    return f"{where}, {contact}, {member.language}"
 
 
 @staff_app.command("password")
@@ -166,10 +221,19 @@ def staff_totp(
 
 @staff_app.command("list")
 def staff_list(data_dir: DataDir = Path(".bijli-demo"), database_url: DatabaseUrl = None) -> None:
-    """Staff members, their roles and whether they use a second factor."""
+    """Staff members: roles, areas, mobile, e-mail, language, whether they use a second factor."""
     with opened(_settings(data_dir, database_url)) as platform:
         found = access.staff_members(platform.store)
-    table = Table("user name", "role", "second factor", "added (IST)")
+    table = Table("user name", "role", "areas", "mobile", "e-mail", "language", "second factor", "added (IST)")
     for m in found:
-        table.add_row(m.username, m.role.value, "TOTP" if m.totp_secret else "—", _ist(m.created_at))
+        table.add_row(
+            m.username,
+            m.role.value,
+            escape(", ".join(m.areas)) or "—",
+            m.mobile or "—",
+            escape(m.email or "—"),
+            m.language,
+            "TOTP" if m.totp_secret else "—",
+            _ist(m.created_at),
+        )
     console.print(table)

@@ -78,11 +78,15 @@
     var st = cell(words[c.status] || c.status);
     st.setAttribute("data-field", "status");
     tr.appendChild(st);
-    var who = cell(c.assignee || "—");
+    var who = cell(assignee(c));
     who.setAttribute("data-field", "assignee");
     tr.appendChild(who);
     tr.appendChild(cell(lang === "hi" ? c.reason_hi : c.reason_en, "small wide-cell"));
     return labelled(tr);
+  }
+  function assignee(c) {
+    // Nobody to work it: the area had no field staff on record when it opened.
+    return c.assignee || (c.field_staff_told === 0 ? words.no_staff : "—");
   }
   function show(c) {
     var found = body.querySelector('tr[data-case="' + c.case_id + '"]');
@@ -92,7 +96,7 @@
     }
     if (found) {
       found.querySelector('[data-field="status"]').textContent = words[c.status] || c.status;
-      found.querySelector('[data-field="assignee"]').textContent = c.assignee || "—";
+      found.querySelector('[data-field="assignee"]').textContent = assignee(c);
       found.className = "is-new";
       return;
     }

@@ -1,0 +1,108 @@
+"""Settlement in a process of its own, for the in-process runs (`bijli theft evaluate`).
+
+`bijli serve` settles beside ingest: its settlement works in its own worker while the
+head-end goes on taking frames. An in-process run on PostgreSQL does the same with one worker
+process (`BackgroundSettler`): at each interval's end it hands the worker what is queued by
+then (`queued_until`), settled as of that moment (`settle_all(now, last=...)`), and goes on
+with the next interval's frames while the worker settles on the other core. Whatever reads
+what settlement writes (the energy balance, VEE, the run's end) waits for it first (`wait`),
+so each sees the store as when settlement ran in line. On SQLite (one writer at a time) it
+settles in line (`InlineSettler`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import datetime
+from typing import Protocol
+
+from bijli.adapters.db import engine as db
+from bijli.adapters.db.store import Store
+from bijli.bootstrap import Platform
+from bijli.mdm.handlers import queued_until, settle_all
+from bijli.prepaid.tariff import builtin_tariffs
+
+_store: Store | None = None
+
+
+class Settler(Protocol):
+    busy_s: float
+    """Wall seconds settlement itself took."""
+    waited_s: float
+    """Wall seconds the run waited for it."""
+
+    async def settle(self, now: datetime) -> None:
+        """Settle what is queued now, as of `now` (in the background, where it can)."""
+        ...
+
+    async def wait(self) -> None:
+        """Until what `settle` was handed is settled."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class InlineSettler:
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.busy_s = self.waited_s = 0.0
+
+    async def settle(self, now: datetime) -> None:
+        tick = time.monotonic()
+        await asyncio.to_thread(settle_all, self.platform.store, now)
+        self.busy_s += time.monotonic() - tick
+        self.waited_s += time.monotonic() - tick
+
+    async def wait(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def _open(url: str) -> None:
+    global _store
+    _store = Store(db.create(url), builtin_tariffs())
+
+
+def _settle(now: datetime, last: int | None) -> float:
+    assert _store is not None
+    tick = time.monotonic()
+    settle_all(_store, now, last)
+    return time.monotonic() - tick
+
+
+class BackgroundSettler:
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.busy_s = self.waited_s = 0.0
+        url = platform.settings.database_url
+        self._pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), initializer=_open, initargs=(url,))
+        self._pending: Future[float] | None = None
+
+    async def settle(self, now: datetime) -> None:
+        await self.wait()  # one settlement at a time, in the order of the intervals
+        last = await asyncio.to_thread(queued_until, self.platform.store)
+        # Nothing queued: the days due are still closed (`close_days`), and nothing else.
+        self._pending = self._pool.submit(_settle, now, 0 if last is None else last)
+
+    async def wait(self) -> None:
+        if self._pending is None:
+            return
+        tick = time.monotonic()
+        self.busy_s += await asyncio.wrap_future(self._pending)
+        self.waited_s += time.monotonic() - tick
+        self._pending = None
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
+
+
+def settler_for(platform: Platform) -> Settler:
+    """A worker process on PostgreSQL, settlement in line on SQLite."""
+    if platform.store.engine.dialect.name == "postgresql":
+        return BackgroundSettler(platform)
+    return InlineSettler(platform)
