@@ -51,6 +51,7 @@ def test_a_household_shares_its_account_with_papa_and_revokes_the_link(
     assert link.startswith(f"{base_url}/shared/")
     screenshot(driver, "share-made")
     screenshot_languages(driver, "share", share_page)
+    assert fits_a_phone(driver), "the share page scrolls sideways on a phone"
     log_out(driver)
 
     driver.get(link + "?lang=en")  # nobody signed in
@@ -64,10 +65,7 @@ def test_a_household_shares_its_account_with_papa_and_revokes_the_link(
     assert HOUSEHOLD.account_no not in page and HOUSEHOLD.meter_id not in page
     assert not driver.find_elements(By.CSS_SELECTOR, "main form, main a[href*='/recharge'], main a[download]")
     screenshot_languages(driver, "shared", link)
-    driver.set_window_size(360, 800)
-    wide, seen = driver.execute_script("const d = document.documentElement; return [d.scrollWidth, d.clientWidth];")
-    assert wide <= seen, f"the shared view is {wide} px wide on a phone showing {seen} px"
-    driver.set_window_size(1366, 900)
+    assert fits_a_phone(driver), "the shared view scrolls sideways on a phone"
 
     consumer_login(driver, base_url, HOUSEHOLD.mobile)
     driver.get(share_page)
@@ -78,3 +76,13 @@ def test_a_household_shares_its_account_with_papa_and_revokes_the_link(
     assert driver.find_element(By.CSS_SELECTOR, "[data-testid=shared-gone] h1").text == "This link was revoked"
     assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid=balance]")
     screenshot_languages(driver, "shared-revoked", link)
+
+
+def fits_a_phone(driver: WebDriver) -> bool:
+    """Whether the page, laid out 360 px wide, is no wider than the screen."""
+    driver.set_window_size(360, 800)
+    try:
+        wide, seen = driver.execute_script("const d = document.documentElement; return [d.scrollWidth, d.clientWidth];")
+    finally:
+        driver.set_window_size(1366, 900)
+    return bool(wide <= seen)

@@ -53,6 +53,8 @@ def test_disputes_are_kept_once_listed_by_due_time_and_answered_once(platform: P
 
     done = use.answer_dispute(platform.store, later.dispute_id, "Checked.", "billing.rao", NOW + timedelta(days=2))
     assert done.answer == "Checked." and done.answered_at == NOW + timedelta(days=2)
+    answered = [(e.what, e.who, e.reference, e.detail) for e in platform.audit.entries(10, 0)]
+    assert ("dispute-answered", "billing.rao", str(later.dispute_id), "Checked.") in answered
     with pytest.raises(DisputeError, match="answered already"):
         use.answer_dispute(platform.store, later.dispute_id, "Again.", "billing.rao", NOW + timedelta(days=3))
     assert [d.dispute_id for d in use.disputes(platform.store, "open", 10, 0)] == [earlier.dispute_id]

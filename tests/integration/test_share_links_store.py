@@ -63,6 +63,12 @@ def test_links_are_kept_by_hash_listed_revoked_once_and_show_the_latest_recharge
         use.revoke_link(platform.store, home.account_no, papa.link_id, home.mobile, NOW + timedelta(hours=2))
     gone, shown = use.opened(platform.store, token, NOW + timedelta(hours=1))
     assert gone is not None and gone.state(NOW) == "revoked" and gone.revoked_by == home.mobile and shown == []
+    trail = [(e.what, e.who, e.reference, e.detail, e.at) for e in platform.audit.entries(100, 0)]
+    assert trail[:3] == [
+        ("share-revoked", home.mobile, str(papa.link_id), "Papa", NOW + timedelta(hours=1)),
+        ("share-made", home.mobile, str(later.link_id), "", NOW + timedelta(minutes=1)),
+        ("share-made", home.mobile, str(papa.link_id), "Papa", NOW),
+    ]
 
     for n in range(MAX_LIVE - 1):  # `later` is live: up to the limit, then no more
         use.make_link(

@@ -146,3 +146,48 @@ def test_the_control_room_shows_the_answer_clock_and_the_figures_and_answers_wit
     seen = household.get(f"/consumer/{other.meter_id}/charges?day=2026-11-02").text
     assert "Checked the meter: no load while you were away." in seen
     assert billing.get("/operations/disputes", params={"state": "lost"}).status_code == 400
+
+
+def test_a_full_page_of_disputes_weighs_under_300_kb_in_hindi_with_everything_it_loads(
+    platform: Platform, make_client: MakeClient
+) -> None:
+    from datetime import date
+
+    from bijli.accounts import disputes as use
+    from bijli.accounts.disputes import Dispute
+
+    figures: dict[str, str | int | None] = {
+        "charge_paise": 16_133_00,
+        "energy_paise": 13_531_00,
+        "fixed_paise": 3_371,
+        "duty_paise": 769,
+        "energy_wh": 24_601,
+        "intervals": 96,
+        "tariff_version": "UPERC-TO-2019-20",
+        "on_ledger": 1,
+    }
+    raised = []
+    for n in range(50):
+        home = build_city(DEMO_METERS)[n % DEMO_METERS]
+        dispute = Dispute(
+            dispute_id=0,
+            account_no=home.account_no,
+            meter_id=home.meter_id,
+            day=date(2026, 9, 1) + timedelta(days=n),
+            reason="meter_fault",
+            raised_by=home.mobile,
+            raised_at=NOW - timedelta(hours=n),
+            evidence=figures,
+        )
+        raised.append(use.raise_dispute(platform.store, dispute)[0])
+    billing = make_client(platform, role=Role.BILLING)
+    page = billing.get("/operations/disputes", params={"lang": "hi"})
+    billing.get("/operations/disputes", params={"lang": "en"})
+    assert page.text.count('<article class="card dispute') == 50
+    total = len(page.content) + len(billing.get("/static/fonts/noto-sans-devanagari.woff2").content)
+    for ref in set(re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)):
+        total += len(billing.get(ref).content)
+    for d in raised:  # answered, so the other tests see no open dispute of theirs
+        use.answer_dispute(platform.store, d.dispute_id, "Checked.", "billing", NOW)
+    # 253,561 bytes when written: 50 cards in Hindi (the Devanagari font is most of it)
+    assert total < 300_000, total

@@ -88,6 +88,15 @@ class ControlReads:
         with self._lock:
             self._kept.clear()
 
+    @property
+    def kept_s(self) -> float:
+        """How long a count is kept before it is read again."""
+        return self._kept_s
+
+    def kept(self, key: object, work: Callable[[], T]) -> T:
+        """`work()`, as worked out at most `kept_s` ago under `key` (dropped by `forget`)."""
+        return self._cached(key, work)
+
     def _cached(self, key: object, work: Callable[[], T]) -> T:
         with self._lock:
             found = self._kept.get(key)

@@ -202,7 +202,14 @@ class Reads:
         return None if row is None else _meter_view(row)
 
     def fleet(self, online_since: datetime) -> FleetCounts:
-        """How many meters, how many heard from since `online_since`, and the sum of all balances."""
+        """How many meters, how many heard from since `online_since` (as counted at most the
+        control room's `kept_s`, half a minute, ago: one pass over the fleet's state, which every
+        view of the dashboard would otherwise make), and the sum of all balances (up to date)."""
+        window = int(online_since.timestamp() // self.control.kept_s)  # a clock far from the last one counts anew
+        meters, online, out = self.control.kept(("fleet", window), lambda: self._count_fleet(online_since))
+        return FleetCounts(meters=meters, online=online, out_of_service=out, balance_paise=self.ledger_total.paise())
+
+    def _count_fleet(self, online_since: datetime) -> tuple[int, int, int]:
         s, m = t.meter_state.c, t.meters.c
         in_service = m.status == MeterStatus.COMMISSIONED.value
         q = sa.select(
@@ -212,6 +219,4 @@ class Reads:
         ).select_from(t.meter_state.join(t.meters, m.meter_id == s.meter_id))
         with self.engine.connect() as conn:
             meters, online, out = conn.execute(q).one()
-        return FleetCounts(
-            meters=int(meters), online=int(online), out_of_service=int(out), balance_paise=self.ledger_total.paise()
-        )
+        return int(meters), int(online), int(out)
