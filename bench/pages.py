@@ -41,7 +41,7 @@ from sqlalchemy.engine import Engine
 
 from bench import BenchError
 from bench.database import dedicated_database, scratch_settings
-from bench.readings import METER_PREFIX
+from bench.readings import METER_PREFIX, percentile
 from bench.readings import build as build_readings
 from bijli.access.handlers import create_token
 from bijli.access.model import Role
@@ -273,11 +273,6 @@ def some_shares(store: Any, meter_ids: list[str], now: datetime, rng: random.Ran
 # ---------------------------------------------------------------------- measuring
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 QUERY_VALUES = ("month", "day")
 """Required query parameters the bench knows how to fill (a page needing another is left out)."""
 
@@ -385,7 +380,7 @@ async def measure(app: FastAPI, token: str, pages: dict[str, Asker], samples: in
             figures[name] = {
                 "first_ms": round(first_ms, 1),
                 "p50_ms": round(statistics.median(times), 1),
-                "p95_ms": round(_percentile(times, 0.95), 1),
+                "p95_ms": round(percentile(times, 0.95), 1),
                 "max_ms": round(max(times), 1),
                 "html_bytes": size,
                 "status": status,

@@ -182,7 +182,8 @@ def _days(first: datetime, end: datetime) -> list[datetime]:
     return [first + timedelta(days=d) for d in range((end - first).days)]
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The value at fraction `q` of the way through the sorted values (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
@@ -190,7 +191,7 @@ def _percentile(values: list[float], q: float) -> float:
 def _figures(prefix: str, ms: list[float]) -> dict[str, float]:
     return {
         f"{prefix}_p50_ms": round(statistics.median(ms), 2),
-        f"{prefix}_p99_ms": round(_percentile(ms, 0.99), 2),
+        f"{prefix}_p99_ms": round(percentile(ms, 0.99), 2),
         f"{prefix}_max_ms": round(max(ms), 2),
     }
 
@@ -306,7 +307,7 @@ def run(
         "target_ms": TARGET_MS,
         "load_average_at_start": round(load, 2),
     }
-    figures["meets_target"] = max(_percentile(query_ms, 0.99), _percentile(api_ms, 0.99)) < TARGET_MS
+    figures["meets_target"] = max(percentile(query_ms, 0.99), percentile(api_ms, 0.99)) < TARGET_MS
     return figures
 
 

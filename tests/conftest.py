@@ -13,13 +13,17 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 
+from bijli.access import secrets
 from bijli.adapters import keyfile
+from bijli.adapters.db import engine as db_engine
 
 PG_ADMIN_URL = os.environ.get("BIJLI_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 MQTT_HOST, MQTT_PORT = "127.0.0.1", int(os.environ.get("BIJLI_TEST_MQTT_PORT", "1883"))
@@ -50,31 +54,110 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def new_pg_database() -> Iterator[Callable[[], str]]:
-    """Makes new, empty PostgreSQL databases for one test; all dropped afterwards."""
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashes() -> Iterator[None]:
+    """Passwords and codes hashed in the tests' own process cost little: argon2id still, salted,
+    at the least work (a login takes milliseconds, not a good fraction of a second). What the
+    tests show, the right secret taken and a wrong one refused, does not depend on the work
+    factor; the `bijli` processes the end-to-end tests start hash at the real one."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(secrets, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+        yield
+
+
+def _pg_url(name: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[sa.Engine]:
+    """The PostgreSQL server's maintenance connection, for making and dropping databases."""
     require("PostgreSQL on 127.0.0.1:5432", port_open("127.0.0.1", 5432))
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    names: list[str] = []
-
-    def make() -> str:
-        name = f"bijli_test_{uuid.uuid4().hex[:12]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        names.append(name)
-        return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-    yield make
-    with admin.connect() as conn:
-        for name in names:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    yield admin
     admin.dispose()
 
 
+class Dropper:
+    """Drops the tests' databases in the background, a few at once: PostgreSQL 15 makes every
+    DROP DATABASE wait for a checkpoint (a second or more), which the next tests need not wait
+    for, and drops waiting together share one."""
+
+    def __init__(self, admin: sa.Engine) -> None:
+        self.admin = admin
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="drop-test-databases")
+        self.drops: list[Future[None]] = []
+
+    def drop(self, names: list[str]) -> None:
+        self.drops += [self.pool.submit(self._drop, name) for name in names]
+
+    def _drop(self, name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def close(self) -> None:
+        """Wait for every drop asked for; fail the run if one could not be made."""
+        self.pool.shutdown(wait=True)
+        failures = [str(d.exception()) for d in self.drops if d.exception() is not None]
+        assert not failures, f"test databases left behind: {failures}"
+
+
+@pytest.fixture(scope="session")
+def pg_dropper(pg_admin: sa.Engine) -> Iterator[Dropper]:
+    dropper = Dropper(pg_admin)
+    yield dropper
+    dropper.close()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin: sa.Engine) -> Iterator[str]:
+    """A database brought up to the newest schema once a run, by every migration in turn; the
+    tests' databases are copies of it (a copy costs a fraction of running the migrations again)."""
+    name = f"bijli_test_template_{uuid.uuid4().hex[:12]}"
+    with pg_admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        engine = db_engine.create(_pg_url(name))
+        try:
+            db_engine.upgrade(engine)
+        finally:
+            engine.dispose()  # a database is copied only while nobody is connected to it
+        yield name
+    finally:
+        with pg_admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture
-def pg_url(new_pg_database: Callable[[], str]) -> str:
-    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+def new_pg_database(
+    request: pytest.FixtureRequest, pg_admin: sa.Engine, pg_dropper: Dropper
+) -> Iterator[Callable[..., str]]:
+    """Makes new PostgreSQL databases for one test, all dropped afterwards: each with the newest
+    schema already, or empty with ``empty=True`` (for a test of the migrations themselves)."""
+    names: list[str] = []
+
+    def make(empty: bool = False) -> str:
+        name = f"bijli_test_{uuid.uuid4().hex[:12]}"
+        copy = "" if empty else f' TEMPLATE "{request.getfixturevalue("pg_template")}"'
+        with pg_admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"{copy}'))
+        names.append(name)
+        return _pg_url(name)
+
+    yield make
+    pg_dropper.drop(names)
+
+
+@pytest.fixture
+def pg_url(new_pg_database: Callable[..., str]) -> str:
+    """A new PostgreSQL database for one test with the newest schema, dropped afterwards."""
     return new_pg_database()
+
+
+@pytest.fixture
+def empty_pg_url(new_pg_database: Callable[..., str]) -> str:
+    """A new, empty PostgreSQL database for one test (no schema yet), dropped afterwards."""
+    return new_pg_database(empty=True)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

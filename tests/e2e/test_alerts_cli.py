@@ -88,8 +88,8 @@ def test_alert_providers_that_cannot_work_are_refused_before_anything_runs(data_
     assert "is empty" in refused("--sms-gateway-key-file", str(empty))
 
 
-def test_bench_alerts_small_run_sends_every_alert_once(pg_url: str) -> None:
-    out = run_bijli(["bench", "alerts", "--accounts", "120", "--batch", "50", "--database-url", pg_url])
+def test_bench_alerts_small_run_sends_every_alert_once(empty_pg_url: str) -> None:
+    out = run_bijli(["bench", "alerts", "--accounts", "120", "--batch", "50", "--database-url", empty_pg_url])
     figures = json.loads(out.strip().splitlines()[-1])
     assert figures["alerts"] == figures["sms_written"] == 120
     assert (figures["sent"], figures["not_sent"], figures["sms_written_twice"]) == (240, 0, 0)

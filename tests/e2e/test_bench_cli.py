@@ -15,6 +15,12 @@ from tests.conftest import require, run_bijli
 pytestmark = [pytest.mark.postgres, pytest.mark.mosquitto]
 
 
+@pytest.fixture
+def pg_url(empty_pg_url: str) -> str:
+    """A benchmark builds its own store: it takes an empty database, or one named for it."""
+    return empty_pg_url
+
+
 def positive(value: object) -> bool:
     return isinstance(value, int | float) and value > 0
 

@@ -32,7 +32,8 @@ LINE = [
     "power_back_max_s",
     "days_left_error_at_3_days_pct",
 ]
-METERS = 160
+METERS = 80
+"""Enough for cuts, payments and days-left forecasts in six days; more meters prove nothing more."""
 DAYS = 6.0
 """Monday 02 Nov to Saturday 07 Nov: low balances run out, emergency credit ends, cuts fall due."""
 

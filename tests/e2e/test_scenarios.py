@@ -24,7 +24,8 @@ from bijli.meter.modem import DEFAULT_TIMERS
 from bijli.protocol.frames import ReadingFrame, StatusFrame
 
 DAY = date(2026, 11, 2)
-METERS = 200
+METERS = 120
+"""Two transformers an area (fifty consumers to one), as at any larger size."""
 
 
 def at(hour: int, minute: int = 0) -> datetime:

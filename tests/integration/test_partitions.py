@@ -162,8 +162,8 @@ def test_retention_keeps_at_least_one_month() -> None:
         partitions.retire(None, 0, NOW)  # type: ignore[arg-type]
 
 
-def test_the_migration_keeps_what_was_stored_and_can_be_undone(pg_url: str) -> None:
-    engine = db.create(pg_url)
+def test_the_migration_keeps_what_was_stored_and_can_be_undone(empty_pg_url: str) -> None:
+    engine = db.create(empty_pg_url)
     db.upgrade(engine, "0003")
     with engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO meters VALUES ('KNCL0000001', 'A', 'F', 'T', 1, 'commissioned', now())"))
