@@ -19,7 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 
+from bijli.access import secrets
 from bijli.adapters import keyfile
 from bijli.adapters.db import engine as db_engine
 
@@ -50,6 +52,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashes() -> Iterator[None]:
+    """Passwords and codes hashed in the tests' own process cost little: argon2id still, salted,
+    at the least work (a login takes milliseconds, not a good fraction of a second). What the
+    tests show, the right secret taken and a wrong one refused, does not depend on the work
+    factor; the `bijli` processes the end-to-end tests start hash at the real one."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(secrets, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+        yield
 
 
 def _pg_url(name: str) -> str:

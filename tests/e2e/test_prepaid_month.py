@@ -51,7 +51,8 @@ def test_the_month_at_ci_size_keeps_the_promises_by_the_ground_truth(platform: P
         run_in_process(platform, scenario, tmp_path / "truth.jsonl", Console(quiet=True), vee_every=None)
     )
 
-    assert list(line)[: len(LINE)] == LINE
+    assert list(line)[: len(LINE) + 1] == [*LINE, "recharges_short_of_debt"]
+    assert 0 <= line["recharges_short_of_debt"] <= line["recharges"]
     assert line["disconnects"] > 0 and line["recharges"] > 0
     assert line["commands_sent"] >= line["recharges"] + line["disconnects"]
     assert line["alerts"] >= line["recharges"] + 3 * line["disconnects"]  # each cut warned three times
@@ -70,7 +71,8 @@ def test_scenario_run_takes_meters_and_days_and_prints_the_line(tmp_path: Path) 
     )
     assert result.exit_code == 0, result.output
     line = json.loads(result.stdout.strip().splitlines()[-1])
-    assert list(line)[: len(LINE)] == LINE
+    assert list(line)[: len(LINE) + 1] == [*LINE, "recharges_short_of_debt"]
+    assert 0 <= line["recharges_short_of_debt"] <= line["recharges"]
     assert (line["meters"], line["intervals"]) == (6, 24)
 
 

@@ -3,6 +3,7 @@ SQLite and PostgreSQL. The same tests, the same outcomes."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -64,6 +65,18 @@ OUTAGES: dict[str, Callable[[], Exception]] = {
 """What each store raises when it cannot be reached, as its driver raises it (through SQLAlchemy)."""
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store brought up to the newest schema once a run; each world's store is a copy."""
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    engine = db.create(db.sqlite_url(folder))
+    db.upgrade(engine)
+    with engine.connect() as conn:  # everything into the file itself, nothing left in its log
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return folder / "bijli.db"
+
+
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def world(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """A store of each kind in turn, with a city of four consumers commissioned."""
@@ -74,7 +87,11 @@ def world(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
         store = fake.MemoryStore(tariffs)
         probe: Any = MemoryProbe(store)
     else:
-        url = request.getfixturevalue("pg_url") if request.param == "postgres" else db.sqlite_url(tmp_path)
+        if request.param == "postgres":
+            url = request.getfixturevalue("pg_url")
+        else:
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "bijli.db")
+            url = db.sqlite_url(tmp_path)
         engine = db.create(url)
         db.upgrade(engine)
         store = sql_store.Store(engine, tariffs)

@@ -72,6 +72,15 @@ def test_meters_are_searched_sorted_and_paged_on_the_server(api: TestClient) -> 
     assert api.get("/operations/meters", params={"page": 2}).status_code == 404
 
 
+def test_meters_sorted_by_their_state_page_through_every_meter_once(platform: Platform, api: TestClient) -> None:
+    every = meter_ids(api.get("/operations/meters").text)
+    platform.reads.control.forget()
+    for sort in ("last_seen", "signal", "failovers"):
+        for desc in (0, 1):
+            shown = meter_ids(api.get("/operations/meters", params={"sort": sort, "desc": desc}).text)
+            assert sorted(shown) == every
+
+
 def test_a_meter_is_found_by_its_consumers_name(platform: Platform, api: TestClient) -> None:
     meter = platform.reads.meters(1, 0)[0]
     assert meter.consumer_name

@@ -208,7 +208,9 @@ async def run_in_process(
             await task
     write_ledger(twin, truth)
     end = twin.now
-    verdict = judge(twin, hooks.payments, inbox, _committed(platform), policy.friendly, end, _days_left)
+    verdict = judge(
+        twin, hooks.payments, inbox, _committed(platform), policy.friendly, end, _days_left, policy.reconnect_at_paise
+    )
     summary = {**verdict, **_summary(platform, scenario, twin, report.frames, truth)}
     summary["tokens_accepted_at_meters"] = sum(1 for r in hooks.token_results if r["status"] == 0)
     summary["commands_sent"] = dispatcher.totals.sent

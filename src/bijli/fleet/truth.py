@@ -92,9 +92,11 @@ def judge(
     friendly: Callable[[datetime], bool],
     end: float,
     forecast: Forecast | None,
+    reconnect_at_paise: int = 0,
 ) -> dict[str, Any]:
     """The scenario's JSON line. `expected`: (account no, alert key, channel) the consumers should
-    have received (every fact the platform committed an alert for, on every channel it reaches)."""
+    have received (every fact the platform committed an alert for, on every channel it reaches).
+    `reconnect_at_paise`: the policy's level a balance must be back to for supply to return."""
     account = [c.account_no for c in twin.consumers]
     pays_at: dict[int, list[float]] = defaultdict(list)
     for p in payments:
@@ -128,7 +130,7 @@ def judge(
         if kind == "payment_received" and channel == "sms":
             told[acc].add(key)
     lost = max(lost, sum(max(0, n - len(told[acc])) for acc, n in paid.items()))
-    back = _power_back(twin, payments, end)
+    back, short = _power_back(twin, payments, end, reconnect_at_paise)
     return {
         "disconnects": len(cuts),
         "disconnects_in_protected_time": protected,
@@ -140,24 +142,36 @@ def judge(
         "power_back_p95_s": _rank(back, 0.95),
         "power_back_max_s": max(back) if back else None,
         "days_left_error_at_3_days_pct": days_left_error(twin, forecast) if forecast is not None else None,
+        "recharges_short_of_debt": short,
     }
 
 
-def _power_back(twin: WatchedTwin, payments: Sequence[Mapping[str, Any]], end: float) -> list[float]:
-    """Seconds from each payment made while the meter was cut off to its relay closing (to the
-    end of the run if it never did)."""
+def _power_back(
+    twin: WatchedTwin, payments: Sequence[Mapping[str, Any]], end: float, reconnect_at_paise: int = 0
+) -> tuple[list[float], int]:
+    """Seconds from each payment that could bring supply back to the meter's relay closing (to
+    the end of the run if it never did), and how many payments made while the meter was cut
+    off could not.
+
+    A payment made while the relay was open brings supply back only if it takes the meter's
+    balance (as the meter itself held it at that moment) back to the policy's reconnect level;
+    a smaller one rightly leaves the power off, and is not timed: the power-back clock starts
+    at the payment that does clear the debt."""
     closes: dict[int, list[float]] = defaultdict(list)
     for i, t, closed in twin.relay_log:
         if closed:
             closes[i].append(t)
-    found = []
+    found, short = [], 0
     for p in payments:
         if not p["relay_open"]:
+            continue
+        if int(p["balance_paise"]) + int(p["paise"]) < reconnect_at_paise:
+            short += 1
             continue
         at, i = float(p["at"]), twin.index[p["meter_id"]]
         after = [t for t in closes.get(i, []) if t >= at]
         found.append(round((min(after) if after else end) - at, 1))
-    return found
+    return found, short
 
 
 def _rank(values: Sequence[float], q: float) -> float | None:

@@ -9,6 +9,11 @@ nothing is fetched from elsewhere.
 
 from __future__ import annotations
 
+import copy
+import io
+import re
+import threading
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,26 +32,96 @@ LMARGIN, NEXT, RIGHT, TOP = "LMARGIN", "NEXT", "RIGHT", "TOP"
 """Where fpdf2 puts the cursor after a cell (its `XPos` and `YPos` by name)."""
 
 
-def _document(title: str, lang: str) -> FPDF:
-    # Imported here, not with the module: the web app starts (and serves everything else) on
-    # an install that has not yet taken the PDF libraries in.
-    from fpdf import FPDF
-    from fpdf.fonts import TTFFont
+FONT_FILES = {"": "noto-sans-latin-devanagari-regular.ttf", "B": "noto-sans-latin-devanagari-bold.ttf"}
 
-    pdf = FPDF(format="A4", unit="mm")
+RIGHT_TO_LEFT = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Letters written right to left and the marks that change direction: a text with none of them
+is one left-to-right run, whatever its mix of Latin, Devanagari, digits and signs."""
+
+_kept = threading.local()
+"""Each thread's fonts as parsed for layout (a font's shaper is not shared between threads)."""
+
+
+def _document(title: str, lang: str) -> FPDF:
+    pdf = _pdf_class()(format="A4", unit="mm")
     pdf.set_title(title)
     pdf.set_lang("hi-IN" if lang == "hi" else "en-IN")
     pdf.set_creator("bijli")
-    pdf.add_font(FONT, "", FONTS / "noto-sans-latin-devanagari-regular.ttf")
-    pdf.add_font(FONT, "B", FONTS / "noto-sans-latin-devanagari-bold.ttf")
+    for style, font in _fonts().items():
+        mine = copy.copy(font)  # the parsed font, shaper and widths; this document's own glyphs
+        mine.i = len(pdf.fonts) + 1
+        mine.subset = type(font.subset)(mine)
+        mine.missing_glyphs = []
+        mine.biggest_size_pt = 0
+        pdf.fonts[FONT + style] = mine
     pdf.set_text_shaping(True)
-    for font in pdf.fonts.values():
-        if isinstance(font, TTFFont):
-            _embed_outlines_only(font.ttfont)
     pdf.set_margins(16, 16, 16)
     pdf.set_auto_page_break(True, 16)
     pdf.add_page()
     return pdf
+
+
+def _fonts() -> dict[str, Any]:
+    """The two fonts parsed once a thread: their character map, widths and HarfBuzz face. A
+    statement only lays out its text with them; its own copy of the font file is read at output,
+    where fpdf2 cuts the glyphs it used out of it (`_embed_outlines_only`)."""
+    fonts: dict[str, Any] | None = getattr(_kept, "fonts", None)
+    if fonts is None:
+        from fpdf import FPDF
+
+        parser = FPDF()
+        for style, name in FONT_FILES.items():
+            parser.add_font(FONT, style, FONTS / name)
+        fonts = {style: parser.fonts[FONT + style] for style in FONT_FILES}
+        for style, font in fonts.items():
+            font.ttfont.close()  # the file stays open for what a lazy font has not read yet
+            font.ttfont = _parsed(FONT_FILES[style])
+            _ = font.ttfont["hmtx"]  # read now, not by two documents at once
+            font.ttfont.getGlyphOrder()
+            _ = font.hbfont
+        _kept.fonts = fonts
+    return fonts
+
+
+@cache
+def _font_bytes(name: str) -> bytes:
+    return (FONTS / name).read_bytes()
+
+
+def _parsed(name: str) -> Any:
+    """A font file as fontTools reads it, table by table when first asked for."""
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+
+    return TTFont(io.BytesIO(_font_bytes(name)), recalcTimestamp=False, lazy=True)
+
+
+@cache
+def _pdf_class() -> type[FPDF]:
+    # Imported here, not with the module: the web app starts (and serves everything else) on
+    # an install that has not yet taken the PDF libraries in.
+    from fpdf import FPDF
+    from fpdf.enums import TextDirection
+
+    class StatementPDF(FPDF):
+        """fpdf2's document, with the fonts kept between statements and no bidirectional
+        analysis of text that has nothing written right to left (a quarter of the layout)."""
+
+        def _preload_bidirectional_text(self, text: str, markdown: bool) -> Any:
+            if RIGHT_TO_LEFT.search(text) or not self.text_shaping:
+                return super()._preload_bidirectional_text(text, markdown)
+            self.text_shaping["paragraph_direction"] = TextDirection.LTR
+            self.text_shaping["fragment_direction"] = TextDirection.LTR
+            return self._preload_font_styles(text, markdown)
+
+        def output(self, *args: Any, **kwargs: Any) -> Any:
+            for style, name in FONT_FILES.items():
+                font: Any = self.fonts[FONT + style]
+                # fpdf2 subsets the font it embeds in place: each document cuts its own copy.
+                font.ttfont = _parsed(name)
+                _embed_outlines_only(font.ttfont)
+            return super().output(*args, **kwargs)
+
+    return StatementPDF
 
 
 LAYOUT_TABLES = ("GSUB", "GPOS", "GDEF")

@@ -100,15 +100,40 @@ def test_power_back_runs_from_the_payment_to_the_relay_closing() -> None:
     tw.set_relay(1, False, T0 + 10 * H)
     tw.set_relay(0, True, T0 + 12 * H + 240)
     payments = [
-        {"meter_id": tw.meter_ids[0], "at": T0 + 12 * H, "relay_open": True, "paise": 50_000},
-        {"meter_id": tw.meter_ids[1], "at": T0 + 13 * H, "relay_open": True, "paise": 50_000},
-        {"meter_id": tw.meter_ids[2], "at": T0 + 13 * H, "relay_open": False, "paise": 50_000},
+        {"meter_id": tw.meter_ids[0], "at": T0 + 12 * H, "relay_open": True, "paise": 50_000, "balance_paise": -9_000},
+        {"meter_id": tw.meter_ids[1], "at": T0 + 13 * H, "relay_open": True, "paise": 50_000, "balance_paise": -9_000},
+        {"meter_id": tw.meter_ids[2], "at": T0 + 13 * H, "relay_open": False, "paise": 50_000, "balance_paise": 100},
     ]
     tw.advance(T0 + 14 * H)
     v = verdict(tw, Inbox(), payments)
     assert v["recharges"] == 3
     assert v["power_back_max_s"] == 3600.0  # never back: counted to the end of the run
     assert v["power_back_p95_s"] == 3600.0
+    assert v["recharges_short_of_debt"] == 0
+
+
+def test_a_payment_too_small_to_clear_the_debt_is_not_timed_the_one_that_clears_it_is() -> None:
+    # Cut off owing Rs 301.50; Rs 300 leaves the balance below zero and the power rightly off;
+    # a day later Rs 500 clears it and the relay closes 240 s after that payment.
+    tw = twin()
+    tw.set_relay(0, False, T0 + 10 * H)
+    short = {"meter_id": tw.meter_ids[0], "at": T0 + 12 * H, "relay_open": True, "paise": 30_000}
+    clears = {"meter_id": tw.meter_ids[0], "at": T0 + 40 * H, "relay_open": True, "paise": 50_000}
+    tw.set_relay(0, True, T0 + 40 * H + 240)
+    tw.advance(T0 + 48 * H)
+    v = verdict(tw, Inbox(), [{**short, "balance_paise": -30_150}, {**clears, "balance_paise": -30_150 + 30_000}])
+    assert (v["power_back_p95_s"], v["power_back_max_s"]) == (240.0, 240.0)
+    assert v["recharges_short_of_debt"] == 1
+    assert v["recharges"] == 2
+
+
+def test_a_payment_that_brings_the_balance_exactly_to_the_reconnect_level_is_timed() -> None:
+    tw = twin()
+    tw.set_relay(0, False, T0 + 10 * H)
+    paid = {"meter_id": tw.meter_ids[0], "at": T0 + 12 * H, "relay_open": True, "paise": 30_000}
+    tw.advance(T0 + 14 * H)
+    v = verdict(tw, Inbox(), [{**paid, "balance_paise": -30_000}])
+    assert (v["power_back_max_s"], v["recharges_short_of_debt"]) == (7200.0, 0)  # never back: a slow one
 
 
 def test_a_message_received_twice_is_duplicated_and_one_never_received_is_lost() -> None:
@@ -221,3 +246,34 @@ def test_prompt_payers_pay_when_low_and_those_cut_off_pay_after_the_delay() -> N
         action.apply(tw, hooks)
     assert sum(p["relay_open"] for p in hooks.payments) == int((running.kind == 2).sum())
     assert all(tw.balance[:40] == 51_000)
+
+
+def test_a_consumer_paying_what_was_owed_at_sight_is_short_after_the_next_days_fixed_charge() -> None:
+    # Cut off owing Rs 299.90, seen at 17:00; Rs 300 paid eight hours later, after midnight's
+    # fixed charge: still below zero, so the power stays off and that payment is not timed.
+    tw = twin()
+    tw.advance(T0 + 17 * H)
+    tw.mirrors.balance[0] = -29_990
+    tw.set_relay(0, False, T0 + 17 * H, for_credit=True)
+    habits = PaymentHabits(
+        begin=None,
+        span=None,
+        amounts=(30_000,),
+        prompt=0.0,
+        below=3_000,
+        after_cut=1.0,
+        delay=(8 * H, 8 * H),
+        typed_after=None,
+        seed=1,
+    )
+    hooks = ScenarioHooks()
+    (pay,) = [a for a in habits.start(tw, hooks).due(T0 + 17 * H, T0 + 17 * H + 900) if tw.meter_ids[0] in a.what]
+    for n in range(17 * 4, 25 * 4):  # the intervals up to 01:00, midnight's among them
+        tw.close_interval(MONDAY + n * INTERVAL)
+    pay.apply(tw, hooks)
+    (paid,) = hooks.payments
+    assert paid["relay_open"] and paid["paise"] == 30_000
+    assert paid["balance_paise"] + paid["paise"] < 0
+    assert not tw.relay[0]
+    v = verdict(tw, Inbox(), hooks.payments)
+    assert (v["recharges_short_of_debt"], v["power_back_max_s"]) == (1, None)

@@ -72,6 +72,9 @@ KEPT_S = 30.0
 """How long the exception views' counts and the places' names are kept before they are read again
 (every control-room page shows them; a count half a minute old is fine, each view lists the live rows)."""
 
+STATE_SORTS: frozenset[MeterSort] = frozenset({"last_seen", "signal", "failovers"})
+"""The meters' sorts by their live state, whose order is kept `KEPT_S` like the counts."""
+
 
 class ControlReads:
     """Read-only questions of the control room's pages."""
@@ -290,28 +293,35 @@ class ControlReads:
         ordered = key.desc().nulls_last() if descending else key.asc().nulls_first()
         # Only the tables the filter and the sort need: the meters alone page by their own index.
         base: sa.FromClause = t.meters
-        if sort in ("last_seen", "signal", "failovers") or f.exception in ("offline", "silent", "disconnected"):
+        if sort in STATE_SORTS or f.exception in ("offline", "silent", "disconnected"):
             base = base.join(t.meter_state, s.meter_id == m.meter_id)
         if f.exception == "low_balance":
             base = base.outerjoin(t.accounts, a.meter_id == m.meter_id)
         counted = sa.select(sa.func.count()).select_from(base).where(*where)
-        chosen = (
-            sa.select(m.meter_id)
-            .select_from(base)
-            .where(*where)
-            .order_by(ordered, m.meter_id)
-            .limit(limit)
-            .offset(offset)
-        )
+        in_order = sa.select(m.meter_id).select_from(base).where(*where).order_by(ordered, m.meter_id)
         window = int(now.timestamp() // self._kept_s)
 
         def count() -> int:
             with self.engine.connect() as conn:
                 return int(conn.execute(counted).scalar_one())
 
+        def order() -> tuple[str, ...]:
+            with self.engine.connect() as conn:
+                return tuple(str(r.meter_id) for r in conn.execute(in_order))
+
         total = self._cached(("meters", f, window), count)  # the page's rows are read anew each time
+        kept_order: tuple[str, ...] | None = None
+        if sort in STATE_SORTS:
+            # A sort by the meters' live state sorts every state the filter lets through (24,000
+            # for the whole fleet) whatever the page, so the order is kept like the count and a
+            # page deep in it costs what the first does. (An index on the state would cost every
+            # reading's update of it; bench/README.md, `bijli bench pages`.)
+            kept_order = self._cached(("order", f, sort, descending, window), order)
         with self.engine.connect() as conn:
-            ids = [str(r.meter_id) for r in conn.execute(chosen)]
+            if kept_order is not None:
+                ids = list(kept_order[offset : offset + limit])
+            else:
+                ids = [str(r.meter_id) for r in conn.execute(in_order.limit(limit).offset(offset))]
             failovers = {
                 str(r.meter_id): r.failovers
                 for r in conn.execute(sa.select(s.meter_id, s.failovers).where(s.meter_id.in_(ids)))
