@@ -202,7 +202,10 @@ def main(
     scenario: Annotated[Path, typer.Option(help="The scenario (TOML).")] = Path("scenarios/theft-city.toml"),
     meters: Annotated[int, typer.Option(min=100, help="Consumer meters, instead of the file's.")] = 24_000,
     days: Annotated[float, typer.Option(min=1.0, help="Simulated days, instead of the file's.")] = 4.0,
-    seed: Annotated[int | None, typer.Option(help="The scenario's seed, instead of the file's.")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="The twin's seed (city, loads, network), instead of the file's; the events stay the file's."),
+    ] = None,
 ) -> None:
     """The hooking detector replayed on the twin's lossy network; one JSON line."""
     wall = time.perf_counter()
