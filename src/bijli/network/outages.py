@@ -43,6 +43,9 @@ SILENT_AFTER: Final = timedelta(minutes=20)
 OPERATOR_MIN_METERS: Final = 5
 OPERATOR_MIN_SHARE: Final = 0.5
 """Of an operator's meters in the area, this share displaced or silent makes an operator outage."""
+OPERATOR_GATHER: Final = timedelta(minutes=5)
+"""An operator outage's meters leave within this of each other; one silent longer before (a dead
+modem, a meter off for its own reasons) does not move the outage's start back."""
 PREFERRED_SIM: Final = 1
 
 
@@ -341,12 +344,24 @@ def operator_outages(
                     level=OutageLevel.OPERATOR,
                     subject=operator,
                     area=area,
-                    started_at=min(at for _m, at in gone),
+                    started_at=_went_down(gone, home),
                     ended_at=None,
                     meter_ids=tuple(sorted(m for m, _at in gone)),
                 )
             )
     return found
+
+
+def _went_down(gone: Sequence[tuple[str, datetime]], home: int) -> datetime:
+    """When the operator went down: the first of the run of departures (none more than
+    `OPERATOR_GATHER` apart) that made the outage, so a meter silent for hours before, for its
+    own reasons, does not date the outage back to its own silence."""
+    times = sorted(at for _m, at in gone)
+    needed = max(OPERATOR_MIN_METERS, math.ceil(OPERATOR_MIN_SHARE * (len(times) + home)))
+    first = min(needed, len(times)) - 1
+    while first > 0 and times[first] - times[first - 1] <= OPERATOR_GATHER:
+        first -= 1
+    return times[first]
 
 
 def _other(operator: str, operators: Sequence[str]) -> str | None:

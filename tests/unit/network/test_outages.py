@@ -98,6 +98,18 @@ def test_an_operator_down_in_an_area_is_recognised_from_failover_and_silence() -
     assert outage.started_at == T0
 
 
+def test_an_operator_outage_starts_when_its_meters_left_not_when_a_long_silent_one_did() -> None:
+    now = T0 + timedelta(hours=1)
+    links = _links("CL", 20, 20, moved=15, silent=4)
+    dead = [
+        Link(meter_id=f"CLD{n}", area="CL", operator="Jio", sim=1, switched_at=None, last_seen=T0 - timedelta(hours=n))
+        for n in (3, 5, 9)
+    ]
+    (outage,) = operator_outages(*tally(links + dead, now), ("Jio", "Airtel"), now)
+    assert outage.started_at == T0
+    assert outage.meters == 22
+
+
 def test_a_few_meters_off_their_sim_or_silent_are_no_operator_outage() -> None:
     now = T0 + timedelta(hours=1)
     assert operator_outages(*tally(_links("CL", 20, 20, moved=2, silent=2), now), ("Jio", "Airtel"), now) == []
