@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from bench import BenchError
+from bench.command import OwnDatabaseUrl, measured
 from bench.database import dedicated_database, scratch_settings
 from bijli.adapters.db import engine as db
 from bijli.adapters.sms.file import FileSms
@@ -176,16 +177,10 @@ def main(
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="Alerts raised per transaction.")] = 1000,
     workers: Annotated[int, typer.Option(min=1, max=32, help="Delivery workers at once.")] = 2,
     parallel: Annotated[int, typer.Option(min=1, max=64, help="Messages each worker sends at a time.")] = PARALLEL,
-    database_url: Annotated[
-        str, typer.Option("--database-url", help="PostgreSQL database of the benchmark's own.")
-    ] = DEFAULT_URL,
+    database_url: OwnDatabaseUrl = DEFAULT_URL,
 ) -> None:
     """The alerts outbox at a city's size: raised and delivered per second; one JSON line."""
-    try:
-        figures = run(database_url, accounts=accounts, batch=batch, workers=workers, parallel=parallel)
-    except BenchError as e:
-        Console(stderr=True).print(f"[red]{e}[/red]")
-        raise typer.Exit(1) from e
+    figures = measured(lambda: run(database_url, accounts=accounts, batch=batch, workers=workers, parallel=parallel))
     typer.echo(json.dumps(figures))
 
 

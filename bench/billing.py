@@ -4,7 +4,8 @@ charged on PostgreSQL, beside the bare write they cannot do without.
 Every meter of a city is commissioned, then each round's readings (one per meter) are stored
 and queued for settlement the way ingest leaves them (not timed). Settlement is then timed
 round by round, as the head-end runs it (`bijli.mdm.handlers.settle`, 500 readings a
-transaction, `--settlers` threads sharing the queue): validation flags, each reading's charge
+transaction, `--settlers` processes sharing the queue, as head-end workers do): validation
+flags, each reading's charge
 added to its account's running day charge, the daily aggregates. The limit measured in the
 same run is the one write charging cannot avoid: one upsert of a round's day charges by a
 single statement (`day_charges_upsert_per_s`). Then the day is closed onto the ledger (one
@@ -20,15 +21,13 @@ quoting it).
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import statistics
-import tempfile
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Annotated
 
 import numpy as np
@@ -36,9 +35,12 @@ import typer
 from rich.console import Console
 
 from bench import BenchError
-from bench.database import dedicated_database, scratch_settings
+from bench.command import RunDatabaseUrl, measured
+from bench.database import dedicated_database, scratch_platform
+from bijli.adapters.db import engine as db
 from bijli.adapters.db.charging import SqlDayCharges
-from bijli.bootstrap import Platform, bootstrap
+from bijli.adapters.db.store import Store
+from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
 from bijli.fleet.commissioning import commission_city
 from bijli.kernel.time import INTERVAL, epoch, ist_midnight, month_key
@@ -48,6 +50,7 @@ from bijli.mdm.model import IntervalRow
 from bijli.mdm.ports import SettlementUnit
 from bijli.prepaid.charging import DayCharge
 from bijli.prepaid.handlers import monthly_statements
+from bijli.prepaid.tariff import builtin_tariffs
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/bijli_bench_billing"
 TARGET_METERS = 750_000
@@ -64,13 +67,8 @@ def run(
     say = progress or (lambda _msg: None)
     load = os.getloadavg()[0]
     dedicated_database(database_url, fresh=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = replace(scratch_settings(database_url, Path(tmp)), broker_url="none")
-        platform = bootstrap(cfg)
-        try:
-            figures = _run(platform, meters, rounds, settlers, say)
-        finally:
-            platform.close()
+    with scratch_platform(database_url) as platform:
+        figures = _run(platform, meters, rounds, settlers, say)
     figures["load_average_at_start"] = round(load, 2)
     return figures
 
@@ -88,19 +86,26 @@ def _run(platform: Platform, meters: int, rounds: int, settlers: int, say: Calla
     ids = [c.meter_id for c in city]
     first = ist_midnight(day) + 40 * INTERVAL  # 10:00 IST
     settle_s: list[float] = []
+    settle_cpu_s: list[float] = []
     upsert_s: list[float] = []
-    for r in range(rounds):
-        start = first + r * INTERVAL
-        wh = rng.integers(0, 400, size=meters).astype(np.int64)
-        registers += wh
-        _store_round(store, ids, start, wh, registers)
-        t = time.perf_counter()
-        settled = _settle_round(store, start + INTERVAL, settlers)
-        settle_s.append(time.perf_counter() - t)
-        if settled != meters:
-            raise BenchError(f"round {r + 1}: {settled} readings settled, {meters} stored")
-        upsert_s.append(_upsert_limit(store, ids, day, r))
-        say(f"round {r + 1}: settled in {settle_s[-1]:.2f} s; the day charges' upsert alone {upsert_s[-1]:.2f} s")
+    spawn = multiprocessing.get_context("spawn")
+    url = platform.settings.database_url
+    with ProcessPoolExecutor(settlers, spawn, initializer=_open_settler, initargs=(url,)) as pool:
+        for _ in as_completed([pool.submit(time.sleep, 0.2) for _ in range(settlers)]):
+            pass  # every settler up before the first round is timed
+        for r in range(rounds):
+            start = first + r * INTERVAL
+            wh = rng.integers(0, 400, size=meters).astype(np.int64)
+            registers += wh
+            _store_round(store, ids, start, wh, registers)
+            t = time.perf_counter()
+            settled, cpu_s = _settle_round(pool, start + INTERVAL, settlers)
+            settle_s.append(time.perf_counter() - t)
+            settle_cpu_s.append(cpu_s)
+            if settled != meters:
+                raise BenchError(f"round {r + 1}: {settled} readings settled, {meters} stored")
+            upsert_s.append(_upsert_limit(store, ids, day, r))
+            say(f"round {r + 1}: settled in {settle_s[-1]:.2f} s; the day charges' upsert alone {upsert_s[-1]:.2f} s")
     t = time.perf_counter()
     settle_all(store, ist_midnight(day + timedelta(days=1)) + timedelta(hours=3))  # the day closes
     close_s = time.perf_counter() - t
@@ -122,6 +127,7 @@ def _run(platform: Platform, meters: int, rounds: int, settlers: int, say: Calla
         "rounds": rounds,
         "settlers": settlers,
         "round_settle_s": round(round_s, 3),
+        "settle_cpu_us_per_reading": round(statistics.median(settle_cpu_s) / meters * 1e6),
         "rounds_per_s": round(1 / round_s, 4),
         "readings_charged_per_s": round(meters / round_s),
         "projected_round_s_750k": round(per_meter_s * TARGET_METERS, 1),
@@ -154,26 +160,30 @@ def _store_round(
             uow.settlement.enqueue([(r.meter_id, at, at + 960) for r in rows], now)
 
 
-def _settle_round(store: Transactions[SettlementUnit], now: datetime, settlers: int) -> int:
-    """Settle the queue as head-ends do (500 readings a transaction), with `settlers` threads."""
-    done = [0] * settlers
-    failures: list[BaseException] = []
+_settler_store: Store | None = None
 
-    def work(k: int) -> None:
-        try:
-            while (report := settle(store, now, 1)).batches:
-                done[k] += report.readings
-        except BaseException as e:  # reported after the join
-            failures.append(e)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(settlers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
-    return sum(done)
+def _open_settler(url: str) -> None:
+    global _settler_store
+    _settler_store = Store(db.create(url), builtin_tariffs())
+
+
+def _settle_queue(now: datetime) -> tuple[int, float]:
+    """In a settler process: settle until the queue is empty (500 readings a transaction);
+    the readings it settled and the CPU seconds it took (its own, not the database's)."""
+    assert _settler_store is not None
+    done = 0
+    cpu = time.process_time()
+    while (report := settle(_settler_store, now, 1)).batches:
+        done += report.readings
+    return done, time.process_time() - cpu
+
+
+def _settle_round(pool: ProcessPoolExecutor, now: datetime, settlers: int) -> tuple[int, float]:
+    """Settle the queue as head-end workers do, each in a process of its own, sharing the
+    queue (`SKIP LOCKED`)."""
+    done = [f.result() for f in [pool.submit(_settle_queue, now) for _ in range(settlers)]]
+    return sum(n for n, _ in done), sum(cpu for _, cpu in done)
 
 
 def _upsert_limit(store: Transactions[SettlementUnit], ids: list[str], day: date, r: int) -> float:
@@ -207,17 +217,11 @@ console = Console(stderr=True)
 def main(
     meters: Annotated[int, typer.Option(min=1, help="Consumer meters, each with an account.")] = 24_000,
     rounds: Annotated[int, typer.Option(min=1, help="15-minute rounds settled, one after another.")] = 4,
-    settlers: Annotated[int, typer.Option(min=1, help="Threads settling the queue together.")] = 2,
-    database_url: Annotated[
-        str, typer.Option("--database-url", help="PostgreSQL database for the run (a bijli_bench… one is made anew).")
-    ] = DEFAULT_URL,
+    settlers: Annotated[int, typer.Option(min=1, help="Processes settling the queue together.")] = 2,
+    database_url: RunDatabaseUrl = DEFAULT_URL,
 ) -> None:
     """Whole 15-minute rounds charged per second on PostgreSQL, beside the bare upsert; one JSON line."""
-    try:
-        figures = run(meters, rounds, settlers, database_url, progress=console.print)
-    except BenchError as e:
-        console.print(f"[red]{e}[/red]")
-        raise typer.Exit(1) from e
+    figures = measured(lambda: run(meters, rounds, settlers, database_url, progress=console.print), console)
     figures["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     print(json.dumps(figures))
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -10,6 +13,7 @@ from sqlalchemy.engine import Engine, make_url
 from bench import BenchError
 from bijli import settings as settings_mod
 from bijli.adapters.db import engine as db
+from bijli.bootstrap import Platform, bootstrap
 
 
 def _admin(url: str) -> Engine:
@@ -62,3 +66,14 @@ def dedicated_database(url: str, *, fresh: bool) -> None:
 def scratch_settings(url: str, data_dir: Path) -> settings_mod.Settings:
     """Settings for a benchmark's own platform (a throwaway data folder and site keys)."""
     return settings_mod.build(data_dir=data_dir, database_url=url, broker_url="none", new_site=True)
+
+
+@contextmanager
+def scratch_platform(url: str) -> Iterator[Platform]:
+    """A benchmark's own platform over the database at `url` (as `scratch_settings`), closed after."""
+    with tempfile.TemporaryDirectory() as tmp:
+        platform = bootstrap(scratch_settings(url, Path(tmp)))
+        try:
+            yield platform
+        finally:
+            platform.close()

@@ -44,6 +44,7 @@ from rich.console import Console
 from sqlalchemy.engine import Engine
 
 from bench import BenchError
+from bench.command import RunDatabaseUrl, measured
 from bench.database import dedicated_database, scratch_settings
 from bench.ingest_broker import bare_subscriber, mosquitto, uplink_subscriber
 from bench.ingest_frames import copy_rows, fleet_rounds, meters_for
@@ -425,9 +426,7 @@ def main(
     repeat: Annotated[
         int, typer.Option(min=1, help="Broker and ingest measured this many times, in turn; medians reported.")
     ] = 3,
-    database_url: Annotated[
-        str, typer.Option("--database-url", help="PostgreSQL database for the run (a bijli_bench… one is made anew).")
-    ] = DEFAULT_URL,
+    database_url: RunDatabaseUrl = DEFAULT_URL,
     broker_url: Annotated[
         str | None, typer.Option("--broker-url", help="MQTT 5 broker to measure (default: a Mosquitto of its own).")
     ] = None,
@@ -458,11 +457,7 @@ def main(
     if broker not in ("mqtt", "nats") or (broker == "nats" and broker_url) or (kill_worker and broker != "nats"):
         console.print("[red]--broker is mqtt or nats; --broker-url is for mqtt, --kill-worker for nats[/red]")
         raise typer.Exit(2)
-    try:
-        figures = run(options, progress=console.print)
-    except BenchError as e:
-        console.print(f"[red]{e}[/red]")
-        raise typer.Exit(1) from e
+    figures = measured(lambda: run(options, progress=console.print), console)
     print(json.dumps(figures))
 
 

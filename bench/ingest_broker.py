@@ -20,9 +20,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from bench import BenchError
+from bench.ingest_uplink import acknowledge_only
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.mqtt import MqttUplink
-from bijli.kernel.heap import settle_heap
 
 BROKER_CONF = """\
 listener {port} 127.0.0.1
@@ -118,19 +118,4 @@ async def _acknowledge_only(
     broker_url: str, topic_filter: str, client_id: str, ready: Event, stop: Event, seen: Any
 ) -> None:
     uplink = MqttUplink(BrokerAddress.parse(broker_url), topic_filter, client_id, asyncio.get_running_loop())
-    await uplink.start()
-    settle_heap()
-    ready.set()
-    counted = 0
-    while not stop.is_set():
-        try:
-            batch = await asyncio.wait_for(uplink.next_batch(5000, 0.05), 0.2)
-        except TimeoutError:
-            continue
-        await uplink.ack(batch)
-        now = time.time()
-        if not counted:
-            seen[1] = now
-        counted += len(batch)
-        seen[0], seen[2] = counted, now
-    await uplink.close()
+    await acknowledge_only(uplink, ready, stop, seen)

@@ -10,7 +10,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.synchronize import Event
 from pathlib import Path
@@ -20,10 +20,9 @@ import nats
 from nats.errors import TimeoutError as NatsTimeout
 
 from bench import BenchError
+from bench.ingest_uplink import TimedUplink, acknowledge_only
 from bijli.adapters.brokers.jetstream import MQTT_STREAM, JetStreamUplink
 from bijli.adapters.brokers.nats_address import NatsAddress
-from bijli.headend.ports import Delivery
-from bijli.kernel.heap import settle_heap
 from bijli.protocol import topics
 
 ACK_WAIT_S = 5
@@ -110,57 +109,11 @@ def uplink_consumer(nats_url: str, root: str, ready: Event, stop: Event, seen: A
 
 async def _uplink_only(nats_url: str, root: str, ready: Event, stop: Event, seen: Any) -> None:
     uplink = JetStreamUplink(NatsAddress.parse(nats_url), topics.uplink_filter(root), f"uplink-{root}")
-    await uplink.start()
-    settle_heap()
-    ready.set()
-    counted = 0
-    while not stop.is_set():
-        try:
-            batch = await asyncio.wait_for(uplink.next_batch(5000, 0.05), 0.2)
-        except TimeoutError:
-            continue
-        await uplink.ack(batch)
-        now = time.time()
-        if not counted:
-            seen[1] = now
-        counted += len(batch)
-        seen[0], seen[2] = counted, now
-    await uplink.close()
+    await acknowledge_only(uplink, ready, stop, seen)
 
 
-class TimedJetStream:
-    """The head-end's JetStream uplink, noting when each message was fetched and when its
-    batch was acknowledged (just after the commit), and how long the worker spent storing."""
+class TimedJetStream(TimedUplink):
+    """The head-end's JetStream uplink, timed: a message arrived when its batch was fetched."""
 
     def __init__(self, nats_url: str, root: str, durable: str) -> None:
-        self.inner = JetStreamUplink(NatsAddress.parse(nats_url), topics.uplink_filter(root), durable)
-        self.arrivals: list[float] = []
-        self.commits: list[float] = []
-        self.busy_s = 0.0
-        self._batch_at = 0.0
-        self._fetched_at = 0.0
-
-    async def start(self) -> None:
-        await self.inner.start()
-
-    async def next_batch(self, max_messages: int, max_wait_s: float) -> list[Delivery]:
-        batch = await self.inner.next_batch(max_messages, max_wait_s)
-        self._fetched_at = time.time()
-        self._batch_at = time.perf_counter()
-        return batch
-
-    async def ack(self, deliveries: Sequence[Delivery]) -> None:
-        now = time.time()
-        self.busy_s += time.perf_counter() - self._batch_at
-        self.arrivals += [self._fetched_at] * len(deliveries)
-        self.commits += [now] * len(deliveries)
-        await self.inner.ack(deliveries)
-
-    def waiting(self) -> int:
-        return self.inner.waiting()
-
-    def idle_s(self) -> float:
-        return self.inner.idle_s()
-
-    async def close(self) -> None:
-        await self.inner.close()
+        super().__init__(JetStreamUplink(NatsAddress.parse(nats_url), topics.uplink_filter(root), durable))

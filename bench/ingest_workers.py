@@ -20,6 +20,7 @@ from typing import Any
 from bench import BenchError
 from bench.ingest_nats import TimedJetStream
 from bench.ingest_store import STALL_S
+from bench.ingest_uplink import TimedUplink
 from bijli import settings as settings_mod
 from bijli.adapters import keyfile
 from bijli.adapters.brokers.address import BrokerAddress
@@ -35,47 +36,20 @@ from bijli.protocol.keys import SiteKeys
 GROUP = "headend"
 
 
-class TimedUplink:
-    """The head-end's MQTT uplink, also noting when each message arrived and when its batch was
-    acknowledged (just after the commit), and how long the worker spent storing batches."""
+class TimedMqtt(TimedUplink):
+    """The head-end's MQTT uplink, timed: a message arrived when the uplink received it."""
 
     def __init__(self, address: BrokerAddress, topic_filter: str, client_id: str) -> None:
         self._arrived: dict[Delivery, float] = {}
-        self.arrivals: list[float] = []
-        self.commits: list[float] = []
-        self.busy_s = 0.0
-        self._batch_at = 0.0
-        self.mqtt = MqttUplink(
-            address, topic_filter, client_id, asyncio.get_running_loop(), on_arrival=self._note_arrival
+        super().__init__(
+            MqttUplink(address, topic_filter, client_id, asyncio.get_running_loop(), on_arrival=self._note_arrival)
         )
 
     def _note_arrival(self, delivery: Delivery) -> None:
         self._arrived[delivery] = time.time()
 
-    async def start(self) -> None:
-        await self.mqtt.start()
-
-    async def next_batch(self, max_messages: int, max_wait_s: float) -> list[Delivery]:
-        batch = await self.mqtt.next_batch(max_messages, max_wait_s)
-        self._batch_at = time.perf_counter()
-        return batch
-
-    async def ack(self, deliveries: Sequence[Delivery]) -> None:
-        now = time.time()
-        self.busy_s += time.perf_counter() - self._batch_at
-        for d in deliveries:
-            self.arrivals.append(self._arrived.pop(d, now))
-            self.commits.append(now)
-        await self.mqtt.ack(deliveries)
-
-    def waiting(self) -> int:
-        return self.mqtt.waiting()
-
-    def idle_s(self) -> float:
-        return self.mqtt.idle_s()
-
-    async def close(self) -> None:
-        await self.mqtt.close()
+    def arrived(self, delivery: Delivery, now: float) -> float:
+        return self._arrived.pop(delivery, now)
 
 
 def _peak_rss_mb() -> float:
@@ -112,12 +86,12 @@ async def _work(
         keyfile.save(keyfile.path_in(Path(tmp)), site)
         cfg = settings_mod.build(data_dir=Path(tmp), database_url=database_url, broker_url=broker_url, topic_root=root)
         platform = bootstrap(cfg, migrate=False)
-        uplink: TimedUplink | TimedJetStream
+        uplink: TimedUplink
         if broker_url.startswith("nats://"):  # every worker on the one durable consumer
             uplink = TimedJetStream(broker_url, root, f"{GROUP}-{root}")
         else:
             address = BrokerAddress.parse(broker_url)
-            uplink = TimedUplink(address, topics.shared_uplink_filter(root, GROUP), f"bijli-{root}-headend-{index}")
+            uplink = TimedMqtt(address, topics.shared_uplink_filter(root, GROUP), f"bijli-{root}-headend-{index}")
         await uplink.start()
         headend = HeadEnd(platform.store, uplink, platform.ring, root, SystemClock(), name=f"bench/{index}")
         settle_heap()  # as `bijli serve` does

@@ -18,14 +18,12 @@ import json
 import os
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -36,13 +34,13 @@ from rich.console import Console
 from sqlalchemy.engine import Engine
 
 from bench import BenchError
-from bench.database import dedicated_database, scratch_settings
+from bench.command import OwnDatabaseUrl, Reuse, measured
+from bench.database import dedicated_database, scratch_platform
 from bijli.access.handlers import create_token
 from bijli.access.model import Role
 from bijli.adapters.db import engine as db
 from bijli.adapters.db import partitions
 from bijli.adapters.db.queries import Queries
-from bijli.bootstrap import bootstrap
 from bijli.kernel.time import INTERVALS_PER_DAY, IST, ist_midnight
 from bijli.web.app import create_app
 
@@ -139,6 +137,8 @@ def build(engine: Engine, meters: int, first: datetime, end: datetime, log: list
             conn.execute(sa.text(f'ALTER TABLE "{name}" ADD PRIMARY KEY (meter_id, interval_start)'))
             # The parent's time index (migration 0027), made here so that attaching finds it.
             conn.execute(sa.text(f'CREATE INDEX ON "{name}" USING brin (interval_start)'))
+            # And its estimates (migration 0029): none here, so the index is empty.
+            conn.execute(sa.text(f"CREATE INDEX ON \"{name}\" (interval_start, meter_id) WHERE quality <> 'actual'"))
             conn.execute(sa.text(f'VACUUM (FREEZE, ANALYZE) "{name}"'))
 
     with ThreadPoolExecutor(LOADERS) as pool:
@@ -275,21 +275,15 @@ def run(
     ids = [f"{METER_PREFIX}{m:07d}" for m in range(1, meters + 1)]
     day_starts = _days(first, end)
     picks = [(rng.choice(ids), rng.choice(day_starts)) for _ in range(samples)]
-    with tempfile.TemporaryDirectory() as tmp:
-        platform = bootstrap(scratch_settings(database_url, Path(tmp)))
-        try:
-            size = stored_bytes(platform.store.engine)
-            measure_query(platform.queries, picks[:10])  # open the pool's connections
-            query_ms, query_rows = measure_query(platform.queries, picks)
-            api_picks = [(rng.choice(ids), rng.choice(day_starts)) for _ in range(samples)]
-            web = create_app(platform)
-            token = create_token(
-                platform.store, f"bench-{uuid.uuid4().hex[:8]}", Role.AUDITOR, "bench", datetime.now(UTC)
-            )
-            asyncio.run(measure_api(web, token, api_picks[:10]))
-            api_ms, api_rows = asyncio.run(measure_api(web, token, api_picks))
-        finally:
-            platform.close()
+    with scratch_platform(database_url) as platform:
+        size = stored_bytes(platform.store.engine)
+        measure_query(platform.queries, picks[:10])  # open the pool's connections
+        query_ms, query_rows = measure_query(platform.queries, picks)
+        api_picks = [(rng.choice(ids), rng.choice(day_starts)) for _ in range(samples)]
+        web = create_app(platform)
+        token = create_token(platform.store, f"bench-{uuid.uuid4().hex[:8]}", Role.AUDITOR, "bench", datetime.now(UTC))
+        asyncio.run(measure_api(web, token, api_picks[:10]))
+        api_ms, api_rows = asyncio.run(measure_api(web, token, api_picks))
     figures: dict[str, object] = {
         "readings": stored,
         "meters": meters,
@@ -320,18 +314,14 @@ def main(
     readings: Annotated[int, typer.Option(min=1, help="Readings to store (about; whole meter-days).")] = 100_000_000,
     days: Annotated[int, typer.Option(min=1, help="Days the readings cover, ending at the start of today (IST).")] = 30,
     samples: Annotated[int, typer.Option(min=1, help="Meter-days asked for, each way.")] = 1000,
-    reuse: Annotated[bool, typer.Option("--reuse", help="Keep a store built before with the same size.")] = False,
-    database_url: Annotated[
-        str, typer.Option("--database-url", help="PostgreSQL database of the benchmark's own.")
-    ] = DEFAULT_URL,
+    reuse: Reuse = False,
+    database_url: OwnDatabaseUrl = DEFAULT_URL,
 ) -> None:
     """One meter's 24 hours through the store's query and the API, at many stored readings; one JSON line."""
     log: list[str] = []
-    try:
-        figures = run(database_url, readings=readings, days=days, samples=samples, reuse=reuse, log=log)
-    except BenchError as e:
-        console.print(f"[red]{e}[/red]")
-        raise typer.Exit(1) from e
+    figures = measured(
+        lambda: run(database_url, readings=readings, days=days, samples=samples, reuse=reuse, log=log), console
+    )
     for line in log:
         console.print(line)
     print(json.dumps(figures))

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy.engine import Engine
 
-from bench import BenchError
+from bench.command import OwnDatabaseUrl, measured
 from bench.database import dedicated_database, scratch_settings
 from bijli.adapters.db import engine as db
 from bijli.bootstrap import bootstrap
@@ -214,16 +214,10 @@ def main(
     accounts: Annotated[int, typer.Option(min=1, help="Accounts, each with a month of ledger.")] = TARGET_STATEMENTS,
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="Accounts per transaction.")] = 1000,
     pdfs: Annotated[int, typer.Option(min=0, help="Statements also rendered as PDF (half Hindi).")] = 20,
-    database_url: Annotated[
-        str, typer.Option("--database-url", help="PostgreSQL database of the benchmark's own.")
-    ] = DEFAULT_URL,
+    database_url: OwnDatabaseUrl = DEFAULT_URL,
 ) -> None:
     """A month's statements for every account of a city, per second; one JSON line."""
-    try:
-        figures = run(database_url, accounts=accounts, batch=batch, pdfs=pdfs)
-    except BenchError as e:
-        Console(stderr=True).print(f"[red]{e}[/red]")
-        raise typer.Exit(1) from e
+    figures = measured(lambda: run(database_url, accounts=accounts, batch=batch, pdfs=pdfs))
     typer.echo(json.dumps(figures))
 
 

@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated
 
 import numpy as np
@@ -32,8 +29,9 @@ import typer
 from rich.console import Console
 
 from bench import BenchError
-from bench.database import dedicated_database, scratch_settings
-from bijli.bootstrap import Platform, bootstrap
+from bench.command import RunDatabaseUrl, measured
+from bench.database import dedicated_database, scratch_platform
+from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
 from bijli.fleet.commissioning import commission_city
 from bijli.prepaid.model import EntryKind, LedgerEntry
@@ -54,13 +52,8 @@ def run(
     say = progress or (lambda _msg: None)
     load = os.getloadavg()[0]
     dedicated_database(database_url, fresh=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = replace(scratch_settings(database_url, Path(tmp)), broker_url="none")
-        platform = bootstrap(cfg)
-        try:
-            figures = _run(platform, meters, workers, say)
-        finally:
-            platform.close()
+    with scratch_platform(database_url) as platform:
+        figures = _run(platform, meters, workers, say)
     figures["load_average_at_start"] = round(load, 2)
     return figures
 
@@ -147,16 +140,10 @@ console = Console(stderr=True)
 def main(
     meters: Annotated[int, typer.Option(min=1, help="Consumer meters, each with an account.")] = 24_000,
     workers: Annotated[int, typer.Option(min=1, help="Supply workers sharing the due queue.")] = 2,
-    database_url: Annotated[
-        str, typer.Option("--database-url", help="PostgreSQL database for the run (a bijli_bench… one is made anew).")
-    ] = DEFAULT_URL,
+    database_url: RunDatabaseUrl = DEFAULT_URL,
 ) -> None:
     """Supply decisions per second on PostgreSQL for every due account of a city; one JSON line."""
-    try:
-        figures = run(meters, workers, database_url, progress=console.print)
-    except BenchError as e:
-        console.print(f"[red]{e}[/red]")
-        raise typer.Exit(1) from e
+    figures = measured(lambda: run(meters, workers, database_url, progress=console.print), console)
     figures["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     print(json.dumps(figures))
 

@@ -40,6 +40,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from bench import BenchError
+from bench.command import OwnDatabaseUrl, measured
 from bench.database import dedicated_database
 from bench.ingest_frames import fleet_rounds
 from bench.ingest_publisher import publish_all
@@ -291,16 +292,14 @@ def main(
     load_meters: Annotated[int, typer.Option(min=0, help="More meters whose readings load the stack meanwhile.")] = 0,
     load_rounds: Annotated[int, typer.Option(min=0, help="Past 15-minute rounds of their readings.")] = 4,
     load_rate: Annotated[float, typer.Option(min=1.0, help="Their readings published per second.")] = 1000.0,
-    database_url: Annotated[
-        str, typer.Option("--database-url", help="PostgreSQL database of the benchmark's own.")
-    ] = DEFAULT_URL,
+    database_url: OwnDatabaseUrl = DEFAULT_URL,
     broker_url: Annotated[
         str, typer.Option("--broker-url", help="The MQTT broker meters and bijli serve use.")
     ] = DEFAULT_BROKER,
 ) -> None:
     """Time from a tamper's event frame to its case through the API, live; one JSON line."""
-    try:
-        figures = run(
+    figures = measured(
+        lambda: run(
             database_url,
             broker_url,
             meters=meters,
@@ -311,9 +310,7 @@ def main(
             load_rounds=load_rounds,
             load_rate=load_rate,
         )
-    except BenchError as e:
-        Console(stderr=True).print(f"[red]{e}[/red]")
-        raise typer.Exit(1) from e
+    )
     typer.echo(json.dumps(figures))
 
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real services on this machine, free ports, the bijli command.
+"""Shared fixtures: the real services on this machine, free ports, the bijli command, and the
+SMS gateway and mail server the alert tests deliver to.
 
 A test that needs PostgreSQL or Mosquitto skips when the service is missing on a developer's
 machine, and fails under CI (CI=true), where every service is mandatory.
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -24,6 +26,10 @@ from argon2 import PasswordHasher
 from bijli.access import secrets
 from bijli.adapters import keyfile
 from bijli.adapters.db import engine as db_engine
+from tests.support.sms_gateway import Gateway, running_gateway
+
+if TYPE_CHECKING:
+    from tests.support.mailbox import Mailbox
 
 PG_ADMIN_URL = os.environ.get("BIJLI_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 MQTT_HOST, MQTT_PORT = "127.0.0.1", int(os.environ.get("BIJLI_TEST_MQTT_PORT", "1883"))
@@ -196,6 +202,11 @@ def api_token(store_args: list[str], role: str = "admin", name: str = "e2e") -> 
     return {"Authorization": f"Bearer {out.strip().splitlines()[-1]}"}
 
 
+SERVE_STARTS_WITHIN_S = 120
+"""How long `bijli serve` may take to migrate, warm up and listen before a test says it hung
+(a few seconds on a quiet machine; far more with every core taken)."""
+
+
 @pytest.fixture
 def bijli_server() -> Iterator[Callable[[list[str]], str]]:
     """Start `bijli serve …` in the background; yields a starter returning its base URL."""
@@ -206,7 +217,7 @@ def bijli_server() -> Iterator[Callable[[list[str]], str]]:
         proc = subprocess.Popen([*BIJLI, "serve", *args, "--port", str(port)])
         procs.append(proc)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + SERVE_STARTS_WITHIN_S
         while time.monotonic() < deadline:
             assert proc.poll() is None, "bijli serve exited early"
             try:
@@ -215,7 +226,7 @@ def bijli_server() -> Iterator[Callable[[list[str]], str]]:
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise AssertionError("bijli serve did not answer within 60 s")
+        raise AssertionError(f"bijli serve did not answer within {SERVE_STARTS_WITHIN_S} s")
 
     yield start
     for proc in procs:
@@ -234,6 +245,23 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture
+def gateway() -> Iterator[Gateway]:
+    """A local HTTP SMS gateway that keeps every request it takes."""
+    with running_gateway() as g:
+        yield g
+
+
+@pytest.fixture
+def mailbox(tmp_path: Path) -> Iterator[Mailbox]:
+    """A real SMTP server in a process of its own, killed at the end; what it accepted, in a file."""
+    from tests.support.mailbox import Mailbox  # not at the top: it takes `port_open` from here
+
+    box = Mailbox(free_port(), tmp_path / "mailbox.jsonl").start()
+    yield box
+    box.kill()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ from tests.support.access import ConsoleOutbox, bearer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+BRITISH_LOCALE = "/usr/lib/chromium/locales/en-GB.pak"
+"""Chromium's English for India (Debian's chromium-l10n): without it the browser is American."""
 CHROME_ARGS = (
     "--headless=new",
     "--no-sandbox",
@@ -51,7 +53,10 @@ SMS = ConsoleOutbox()
 
 def _browser_missing() -> str | None:
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if shutil.which(p) is None]
-    return f"{' and '.join(missing)} not installed (apt-get install chromium chromium-driver)" if missing else None
+    if not Path(BRITISH_LOCALE).exists():
+        missing.append(BRITISH_LOCALE)
+    needed = "apt-get install chromium chromium-driver chromium-l10n"
+    return f"{' and '.join(missing)} not installed ({needed})" if missing else None
 
 
 @pytest.fixture(scope="session")
@@ -119,13 +124,43 @@ def log_out(driver: Any) -> None:
     submit(driver, driver.find_element(By.CSS_SELECTOR, "form.signed-in button[type=submit]"))
 
 
-def submit(driver: Any, button: Any) -> None:
-    """Click a form's submit button and wait for the page it leads to."""
-    from selenium.webdriver.support import expected_conditions
+LIVE_WAIT_S = 20
+
+
+def until(driver: Any, condition: Callable[[Any], Any], seconds: float = LIVE_WAIT_S) -> Any:
+    """Wait for `condition` on a page that changes under it: an element the page has just
+    replaced (a live row, a form's next page) is asked again at the next poll."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.wait import WebDriverWait
 
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, seconds, ignored_exceptions=ignored).until(condition)
+
+
+def left_behind(element: Any) -> Callable[[Any], bool]:
+    """True once `element`'s page has gone. Chromium's driver says so as a stale element or,
+    asked while the next page replaces it, as an inspector error that the node is no longer
+    in the document."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    def gone(_driver: Any) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            if "does not belong to the document" in (error.msg or ""):
+                return True
+            raise
+        return False
+
+    return gone
+
+
+def submit(driver: Any, button: Any) -> None:
+    """Click a form's submit button and wait for the page it leads to."""
     button.click()
-    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(button))
+    until(driver, left_behind(button), 15)
 
 
 @pytest.fixture(scope="session")
@@ -177,7 +212,11 @@ def _chromium() -> Iterator[Any]:
     options.binary_location = CHROMIUM
     for arg in CHROME_ARGS:
         options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    # India's English, as a browser in Kanpur: a date field reads 02/11/2026 for 2 November, not
+    # 11/02/2026. Chromium on Linux takes its locale from the environment (and needs Debian's
+    # chromium-l10n for any but American English).
+    service = Service(executable_path=CHROMEDRIVER, env={**os.environ, "LANGUAGE": "en_IN", "LANG": "en_IN.UTF-8"})
+    driver = webdriver.Chrome(service=service, options=options)
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()
@@ -187,6 +226,16 @@ def _chromium() -> Iterator[Any]:
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+OUT_OF_SIGHT = """
+const seen = document.documentElement.clientWidth;
+return [...document.querySelectorAll("table tbody tr:first-child > *")]
+  .filter(cell => !cell.closest("details:not([open])"))  // folded away by the reader's choice
+  .filter(cell => { const r = cell.getBoundingClientRect(); return r.width === 0 || r.right > seen + 1; })
+  .map(cell => cell.textContent.trim().slice(0, 40));
+"""
+"""The cells of each table's first row that a phone does not show: hidden, or past the screen's edge."""
 
 
 SIZES: dict[str, tuple[int, int]] = {"phone": (360, 800), "desktop": (1440, 900)}
@@ -208,6 +257,9 @@ def screenshot(driver: Any, page: str, sizes: tuple[str, ...] = ("phone", "deskt
             width, height = SIZES[size]
             metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": size == "phone"}
             driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+            if size == "phone":
+                hidden = driver.execute_script(OUT_OF_SIGHT)
+                assert hidden == [], f"{page}: a table's figures are out of sight on a phone: {hidden}"
             tall = int(driver.execute_script("return document.documentElement.scrollHeight"))
             metrics["height"] = max(height, min(tall, TALLEST))
             driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
@@ -217,6 +269,16 @@ def screenshot(driver: Any, page: str, sizes: tuple[str, ...] = ("phone", "deskt
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     return written
+
+
+PHONE = (360, 800)
+
+
+def as_phone(driver: Any) -> None:
+    """The window made a phone's, once the page is laid out at its width (the browser resizes
+    after `set_window_size` returns)."""
+    driver.set_window_size(*PHONE)
+    until(driver, lambda d: d.execute_script("return document.documentElement.clientWidth") <= PHONE[0], 10)
 
 
 def screenshot_languages(driver: Any, page: str, url: str) -> list[Path]:

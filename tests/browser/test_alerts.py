@@ -12,7 +12,7 @@ import pytest
 from bijli.alerts.handlers import LiveFeed, deliver_due
 from bijli.alerts.model import Alert, AlertKind, Channel
 from bijli.bootstrap import Platform
-from tests.browser.conftest import NOW
+from tests.browser.conftest import NOW, until
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -24,7 +24,6 @@ def test_a_new_alert_appears_on_the_consumer_page_live(
     chrome: WebDriver, base_url: str, browser_platform: Platform, screenshots: Path
 ) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.wait import WebDriverWait
 
     meter_id = "KNCL0000003"
     meter = browser_platform.reads.meter(meter_id, balance=False)
@@ -63,9 +62,7 @@ def test_a_new_alert_appears_on_the_consumer_page_live(
         )
     deliver_due(browser_platform.store, {Channel.WEB: LiveFeed()}, NOW + timedelta(minutes=1))
 
-    WebDriverWait(chrome, 20).until(
-        lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-testid=alerts] li.alert-item")) == 2
-    )
+    until(chrome, lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-testid=alerts] li.alert-item")) == 2)
     items = chrome.find_elements(By.CSS_SELECTOR, "[data-testid=alerts] li.alert-item")
     assert "pay-live-1" in items[0].text and "₹500.00" in items[0].text  # the newest on top
     assert "web: sent" in items[0].text.lower()

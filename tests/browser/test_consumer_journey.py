@@ -14,11 +14,10 @@ from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
 from bijli.headend.command_records import CommandRecord, CommandRequest, CommandState, new_command
 from bijli.headend.commands import Status, Step
-from bijli.headend.records import MeterEvent
-from bijli.kernel.time import epoch
 from bijli.payments.tracker import reconnect_key
 from bijli.protocol.events import EventCode
-from tests.browser.conftest import DEMO_METERS, NOW, SMS, screenshot, screenshot_languages, submit
+from tests.browser.conftest import DEMO_METERS, NOW, SMS, as_phone, screenshot, screenshot_languages, submit, until
+from tests.support.ingest import receive_events
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -41,11 +40,8 @@ def advance(platform: Platform, key: str, status: Status, seconds: int) -> Comma
 
 def cut_off(platform: Platform) -> None:
     """The supply service cut the meter a day ago (its relay's event is stored)."""
-    with platform.store.transaction() as uow:
-        uow.received.add_events(
-            [MeterEvent(meter_id=ME.meter_id, code=EventCode.LOAD_SWITCH_DISCONNECTED, occurred_at=epoch(NOW) - 86400)],
-            NOW - timedelta(days=1),
-        )
+    a_day_ago = NOW - timedelta(days=1)
+    receive_events(platform.store, a_day_ago, (ME.meter_id, EventCode.LOAD_SWITCH_DISCONNECTED, a_day_ago))
 
 
 def power_comes_back(platform: Platform, payment_id: str) -> None:
@@ -71,9 +67,7 @@ def power_comes_back(platform: Platform, payment_id: str) -> None:
 def test_a_household_logs_in_recharges_watches_power_return_and_reads_its_statement_in_hindi(
     new_chrome: WebDriver, base_url: str, browser_platform: Platform
 ) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.wait import WebDriverWait
 
     driver = new_chrome
     cut_off(browser_platform)
@@ -98,16 +92,15 @@ def test_a_household_logs_in_recharges_watches_power_return_and_reads_its_statem
     # The month by day in rupees, swapped in without leaving the page.
     marker = driver.execute_script("window.journeyMarker = 1; return window.journeyMarker")
     driver.find_element(By.CSS_SELECTOR, "[data-testid=view-month]").click()
-    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=month-total]"))
+    until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=month-total]"))
     driver.find_element(By.CSS_SELECTOR, "[data-testid=unit-rs]").click()
     # The part is swapped in again by each click: an element read as it goes is asked for anew.
-    swapped = WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,))
-    swapped.until(lambda d: "₹" in testid("month-total"))
+    until(driver, lambda d: "₹" in testid("month-total"))
     assert driver.execute_script("return window.journeyMarker") == marker  # no reload
     assert "view=month" in driver.current_url and "unit=rs" in driver.current_url
     screenshot_languages(driver, "consumer-month", driver.current_url)
     screenshot_languages(driver, "consumer", home)
-    driver.set_window_size(360, 800)  # a phone: nothing runs off the side
+    as_phone(driver)  # nothing runs off the side
     assert driver.execute_script("return document.documentElement.scrollWidth") <= 360 + 1
     driver.set_window_size(1366, 900)
 
@@ -127,7 +120,7 @@ def test_a_household_logs_in_recharges_watches_power_return_and_reads_its_statem
     # The meter takes the credit and closes its relay: the tracker shows it without a reload.
     power_comes_back(browser_platform, payment_id)
     restored = driver.find_element(By.CSS_SELECTOR, "[data-testid=step-power_restored]")
-    WebDriverWait(driver, 15).until(lambda _: restored.get_attribute("class") == "done")
+    until(driver, lambda _: restored.get_attribute("class") == "done")
     assert [li.get_attribute("class") for li in driver.find_elements(By.CSS_SELECTOR, ".tracker li")] == ["done"] * 4
     assert testid("power-back") == "Power came back 9 s after the payment."
     screenshot(driver, "recharge-tracker")

@@ -12,37 +12,22 @@ import pytest
 
 from bijli.adapters.db.outages import OutageFilter
 from bijli.bootstrap import Platform
-from bijli.headend.records import MeterEvent
-from bijli.kernel.time import epoch
 from bijli.network.outages import Outage, OutageLevel, StoredOutage
-from bijli.protocol.events import EventCode
-from bijli.vigilance.handlers import cases, open_due_cases
+from bijli.vigilance.handlers import cases
 from bijli.vigilance.ports import CaseFilter
-from bijli.vigilance.rules import shipped_rules
-from tests.browser.conftest import NOW, OPERATOR, screenshot, staff_login, submit
+from tests.browser.conftest import NOW, OPERATOR, OUT_OF_SIGHT, as_phone, screenshot, staff_login, submit, until
+from tests.support.cases import hold_magnet
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
 
 pytestmark = pytest.mark.browser
 
-WAIT_S = 20
-
 
 def wait_for(driver: WebDriver, css: str) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.wait import WebDriverWait
 
-    WebDriverWait(driver, WAIT_S).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css)))
-
-
-def magnet_at(platform: Platform, meter_id: str) -> None:
-    """A magnet held to the meter: its event stored as the head-end stores it, then the cases' round."""
-    at = NOW - timedelta(minutes=3)
-    with platform.store.transaction() as uow:
-        uow.received.add_events([MeterEvent(meter_id=meter_id, code=EventCode.MAGNET, occurred_at=epoch(at))], NOW)
-    open_due_cases(platform.store, shipped_rules(), NOW)
+    until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, css))
 
 
 def test_an_operator_sees_a_tamper_case_arrive_live_assigns_it_and_disconnects_the_meter(
@@ -56,7 +41,8 @@ def test_an_operator_sees_a_tamper_case_arrive_live_assigns_it_and_disconnects_t
     wait_for(chrome, "section[data-live][data-connected='1']")
     assert not chrome.find_elements(By.CSS_SELECTOR, f"tr[data-case] a[href='/operations/meters/{meter_id}']")
 
-    magnet_at(browser_platform, meter_id)  # the page is not reloaded: the case arrives on the live stream
+    # A magnet held to the meter; the page is not reloaded: the case arrives on the live stream.
+    hold_magnet(browser_platform.store, meter_id, NOW - timedelta(minutes=3), NOW, NOW)
     arrived = f"tr[data-case].is-new a[href='/operations/meters/{meter_id}']"
     wait_for(chrome, arrived)
     row = chrome.find_element(By.CSS_SELECTOR, arrived).find_element(By.XPATH, "./ancestor::tr")
@@ -102,7 +88,6 @@ def test_an_operator_sees_an_outage_begin_and_end_live(
     chrome: WebDriver, base_url: str, browser_platform: Platform
 ) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.wait import WebDriverWait
 
     meter = browser_platform.reads.meters(1, 0)[0]
     chrome.get(f"{base_url}/operations/outages?lang=en")
@@ -127,9 +112,7 @@ def test_an_operator_sees_an_outage_begin_and_end_live(
     ended = replace(outage, ended_at=NOW - timedelta(minutes=1))
     with browser_platform.store.transaction() as uow:
         uow.outages.save([StoredOutage(outage_id=kept.outage_id, outage=ended)], NOW + timedelta(seconds=1))
-    WebDriverWait(chrome, WAIT_S).until(
-        lambda d: "Ended" in d.find_element(By.CSS_SELECTOR, f"{row} [data-field=state]").text
-    )
+    until(chrome, lambda d: "Ended" in d.find_element(By.CSS_SELECTOR, f"{row} [data-field=state]").text)
     assert chrome.find_element(By.CSS_SELECTOR, f"{row} [data-field=ended]").text.endswith("00:09")
 
 
@@ -176,18 +159,24 @@ def test_the_control_rooms_pages_on_a_phone_and_a_desktop(
         "control-cases": "/operations/cases?status=all",
         "control-outages": "/operations/outages",
         "control-meter": f"/operations/meters/{meter_id}",
+        "control-reconciliation": "/operations/reconciliation",
     }
-    for case in cases(browser_platform.store, CaseFilter(), 1, 0):  # the journey's case, when it ran first
-        pages["control-case"] = f"/operations/cases/{case.case_id}"
+    journeys_case = None
+    for journeys_case in cases(browser_platform.store, CaseFilter(), 1, 0):  # when the journey ran first
+        pages["control-case"] = f"/operations/cases/{journeys_case.case_id}"
     chrome.get(f"{base_url}/operations/meters?lang={lang}")
     for name, path in pages.items():
         chrome.get(base_url + path)
         assert chrome.find_element(By.CSS_SELECTOR, "html").get_attribute("lang") == lang
         switch = chrome.find_element(By.CSS_SELECTOR, "[data-testid=switch-language]").text
         assert switch == ("English" if lang == "hi" else "हिन्दी")
-        chrome.set_window_size(360, 800)
+        as_phone(chrome)
         wide, seen = chrome.execute_script("const d = document.documentElement; return [d.scrollWidth, d.clientWidth];")
         assert wide <= seen, f"{name} is {wide} px wide on a phone showing {seen} px (it scrolls sideways)"
+        assert chrome.execute_script(OUT_OF_SIGHT) == [], f"{name}: a table's figures are hidden on a phone"
+        if name == "control-case" and journeys_case is not None:  # why it opened, in the page's language
+            opened = journeys_case.reason_hi if lang == "hi" else journeys_case.reason_en
+            assert opened in chrome.find_element(By.CSS_SELECTOR, "[data-testid=case-history]").text
         screenshot(chrome, name)
     chrome.get(f"{base_url}/operations/meters?lang=en")
     chrome.set_window_size(1366, 900)

@@ -13,6 +13,7 @@ from bijli.fleet.city import build_city
 from tests.browser.conftest import (
     BILLING,
     DEMO_METERS,
+    as_phone,
     consumer_login,
     log_out,
     screenshot,
@@ -58,7 +59,7 @@ def test_billing_answers_a_households_dispute_from_the_control_room(
     assert int(count) >= 1
     dispute_id = card.get_attribute("data-dispute")
     screenshot_languages(driver, "control-disputes", f"{base_url}/operations/disputes")
-    driver.set_window_size(360, 800)
+    as_phone(driver)
     wide, seen = driver.execute_script("const d = document.documentElement; return [d.scrollWidth, d.clientWidth];")
     assert wide <= seen, f"the disputes page is {wide} px wide on a phone showing {seen} px"
     driver.set_window_size(1366, 900)

@@ -15,6 +15,7 @@ from bijli.prepaid.handlers import record_recharge
 from tests.browser.conftest import (
     DEMO_METERS,
     NOW,
+    as_phone,
     consumer_login,
     log_out,
     screenshot,
@@ -80,7 +81,7 @@ def test_a_household_shares_its_account_with_papa_and_revokes_the_link(
 
 def fits_a_phone(driver: WebDriver) -> bool:
     """Whether the page, laid out 360 px wide, is no wider than the screen."""
-    driver.set_window_size(360, 800)
+    as_phone(driver)
     try:
         wide, seen = driver.execute_script("const d = document.documentElement; return [d.scrollWidth, d.clientWidth];")
     finally:

@@ -28,9 +28,9 @@ from bijli.alerts.model import Alert, AlertKind
 from bijli.bootstrap import Platform, bootstrap
 from bijli.fleet.city import build_city
 from bijli.fleet.commissioning import commission_city
-from tests.conftest import BIJLI, free_port
+from tests.conftest import BIJLI
 from tests.support.mailbox import Mailbox
-from tests.support.sms_gateway import Gateway, running_gateway
+from tests.support.sms_gateway import Gateway
 
 NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 CONSUMERS = 40
@@ -71,17 +71,10 @@ def site(pg_url: str, tmp_path: Path) -> Iterator[Platform]:
 
 
 @pytest.fixture
-def gateway() -> Iterator[Gateway]:
-    with running_gateway() as g:
-        g.delay_s = 0.01
-        yield g
-
-
-@pytest.fixture
-def mailbox(tmp_path: Path) -> Iterator[Mailbox]:
-    box = Mailbox(free_port(), tmp_path / "mailbox.jsonl").start()
-    yield box
-    box.kill()
+def gateway(gateway: Gateway) -> Gateway:
+    """The SMS gateway, 10 ms a request: a worker is busy with one when it is killed."""
+    gateway.delay_s = 0.01
+    return gateway
 
 
 @pytest.fixture

@@ -10,11 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from bijli import settings
-from bijli.bootstrap import bootstrap
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
 from tests.conftest import api_token, run_bijli, wait_until
+from tests.support.sites import commissioned_platform
 
 CITY = build_city(2)
 
@@ -25,8 +23,7 @@ def sms_lines(data_dir: Path) -> list[dict[str, str]]:
 
 
 def test_bijli_serve_delivers_a_payments_alert(data_dir: Path, bijli_server: Callable[[list[str]], str]) -> None:
-    platform = bootstrap(settings.build(data_dir=data_dir, broker_url="memory"))
-    commission_city(platform.store, platform.settings.tariff_code, CITY, datetime.now(UTC) - timedelta(days=1))
+    platform = commissioned_platform(data_dir, CITY, datetime.now(UTC) - timedelta(days=1), new_site=False)
     platform.store.dispose()
     account = CITY[0].account_no
     base = bijli_server(["--data-dir", str(data_dir)])
@@ -53,8 +50,7 @@ def test_bijli_serve_delivers_a_payments_alert(data_dir: Path, bijli_server: Cal
 
 
 def test_bijli_alerts_deliver_once_prints_its_round(data_dir: Path) -> None:
-    platform = bootstrap(settings.build(data_dir=data_dir, broker_url="memory"))
-    commission_city(platform.store, platform.settings.tariff_code, CITY, datetime.now(UTC) - timedelta(days=1))
+    platform = commissioned_platform(data_dir, CITY, datetime.now(UTC) - timedelta(days=1), new_site=False)
     platform.store.dispose()
     run_bijli(["pay", CITY[1].account_no, "100", "--data-dir", str(data_dir)])
 

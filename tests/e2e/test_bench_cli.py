@@ -90,7 +90,13 @@ def test_bench_billing_small_run_settles_every_round_and_closes_the_day(pg_url: 
     out = run_bijli(["bench", "billing", "--meters", "300", "--rounds", "2", "--database-url", pg_url], timeout=180)
     figures = last_json_line(out)
     assert (figures["meters"], figures["rounds"]) == (300, 2)
-    for field in ("round_settle_s", "rounds_per_s", "readings_charged_per_s", "projected_round_s_750k"):
+    for field in (
+        "round_settle_s",
+        "settle_cpu_us_per_reading",
+        "rounds_per_s",
+        "readings_charged_per_s",
+        "projected_round_s_750k",
+    ):
         assert positive(figures[field]), field
     assert positive(figures["day_charges_upsert_per_s"]) and positive(figures["ratio_to_upsert"])
     assert figures["days_closed"] == 300  # one debit per account for the day

@@ -12,21 +12,19 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from bijli import settings
 from bijli.accounts.handlers import close_account
 from bijli.accounts.model import Closing
 from bijli.adapters import keyfile
 from bijli.adapters.brokers import mosquitto_passwords
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.mqtt import MqttUplink
-from bijli.bootstrap import bootstrap
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
 from bijli.fleet.links import MeterConnections
 from bijli.headend.ports import BrokerDown
 from bijli.protocol import topics
 from tests.conftest import run_bijli
 from tests.support.secure_broker import secure_broker
+from tests.support.sites import commissioned_platform
 
 ROOT = "bijli"
 CITY = build_city(3)
@@ -46,8 +44,7 @@ def test_the_file_made_from_the_register_lets_in_the_meters_in_service_and_the_h
     data = tmp_path / "data"
     data.mkdir()
     site = keyfile.create(keyfile.path_in(data))
-    platform = bootstrap(settings.build(data_dir=data, broker_url="none"))
-    commission_city(platform.store, platform.settings.tariff_code, CITY, AT)
+    platform = commissioned_platform(data, CITY, AT, broker_url="none", new_site=False)
     gone = CITY[2]  # its account closed: the meter is out of service
     close_account(
         platform.store,

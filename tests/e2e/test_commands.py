@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from bijli import settings
 from bijli.access.model import Role
-from bijli.bootstrap import bootstrap
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
-from bijli.fleet.twin import FleetTwin, TwinOptions
-from bijli.kernel.time import INTERVAL_S, epoch, utc_from_epoch
-from bijli.prepaid.tariff import builtin_tariffs
+from bijli.fleet.twin import FleetTwin
+from bijli.kernel.time import epoch
 from tests.conftest import wait_until
 from tests.support.access import log_in_staff
-from tests.support.live_fleet import LiveFleet
+from tests.support.live_fleet import LiveFleet, live_platform, site_twin
 
 CITY = build_city(4)
 OFFLINE, ONLINE = "KNCL0000001", "KNMR0000001"  # Civil Lines loses both networks; Mall Road keeps them
@@ -38,13 +34,7 @@ CIVIL_LINES = "Civil Lines"
 def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_confirmed(
     pg_url: str, mosquitto: str, topic_root: str, data_dir: Path, bijli_server: Callable[[list[str]], str]
 ) -> None:
-    platform = bootstrap(
-        settings.build(
-            data_dir=data_dir, database_url=pg_url, broker_url=mosquitto, topic_root=topic_root, new_site=True
-        )
-    )
-    commission_city(platform.store, platform.settings.tariff_code, CITY, datetime.now(UTC) - timedelta(days=1))
-    secret = platform.settings.site_keys
+    platform = live_platform(data_dir, CITY, pg_url, mosquitto, topic_root)
     base = bijli_server(
         ["--database-url", pg_url, "--broker-url", mosquitto, "--topic-root", topic_root, "--data-dir", str(data_dir)]
     )
@@ -52,15 +42,7 @@ def test_a_disconnect_for_an_offline_meter_is_carried_out_when_it_returns_and_co
     log_in_staff(api, platform, "sharma", Role.OPERATOR, root=base)  # an operator, through /login
 
     now = time.time()
-    twin = FleetTwin(
-        CITY,
-        [],
-        secret,
-        builtin_tariffs()[platform.settings.tariff_code],
-        start=utc_from_epoch(int(now) - int(now) % INTERVAL_S),
-        root=topic_root,
-        options=TwinOptions(drift_ppm=0),
-    )
+    twin = site_twin(platform, CITY, topic_root, now)
     for operator in twin.options.operators:  # Civil Lines has no network at all from the start
         twin.network(operator, CIVIL_LINES, False, now)
     fleet = LiveFleet(twin, mosquitto, topic_root)

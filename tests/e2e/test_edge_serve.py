@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import BIJLI, free_port, wait_until
+from tests.conftest import BIJLI, SERVE_STARTS_WITHIN_S, free_port, wait_until
 
 BIG = 200 * 1024 * 1024
 CHUNK = 1024 * 1024
@@ -33,7 +33,7 @@ def server(data_dir: Path) -> Iterator[tuple[int, int]]:
         except httpx.HTTPError:
             return False
 
-    wait_until(answers, 60, "bijli serve to answer")
+    wait_until(answers, SERVE_STARTS_WITHIN_S, "bijli serve to answer")
     yield port, proc.pid
     proc.terminate()
     try:

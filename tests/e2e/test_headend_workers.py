@@ -17,17 +17,15 @@ import pytest
 import sqlalchemy as sa
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bijli import settings
 from bijli.adapters.db.engine import normalise_url
-from bijli.bootstrap import bootstrap
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
 from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
 from bijli.kernel.time import INTERVAL, ist_midnight
 from bijli.prepaid.tariff import builtin_tariffs
-from tests.conftest import BIJLI, MQTT_HOST, MQTT_PORT, free_port, wait_until
+from tests.conftest import BIJLI, MQTT_HOST, MQTT_PORT, SERVE_STARTS_WITHIN_S, free_port, wait_until
 from tests.e2e.money import check_accounts
 from tests.support.keys import SITE, as_env
+from tests.support.sites import commissioned_platform
 
 SECRET = SITE
 METERS, INTERVALS = 40, 12
@@ -72,10 +70,9 @@ def prepare() -> Iterator[Callable[[str, Path], sa.Engine]]:
     engines: list[sa.Engine] = []
 
     def make(database_url: str, data_dir: Path) -> sa.Engine:
-        platform = bootstrap(
-            settings.build(data_dir=data_dir, database_url=database_url, broker_url="none", new_site=True)
+        platform = commissioned_platform(
+            data_dir, build_city(METERS), START - timedelta(days=1), database_url=database_url, broker_url="none"
         )
-        commission_city(platform.store, platform.settings.tariff_code, build_city(METERS), START - timedelta(days=1))
         platform.store.dispose()
         engines.append(sa.create_engine(normalise_url(database_url)))
         return engines[-1]
@@ -133,7 +130,7 @@ def workers() -> Iterator[Callable[[list[str]], subprocess.Popen[bytes]]]:
             except httpx.HTTPError:
                 return False
 
-        wait_until(healthy, 60, "bijli serve to answer")
+        wait_until(healthy, SERVE_STARTS_WITHIN_S, "bijli serve to answer")
         return proc
 
     yield start

@@ -11,26 +11,19 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from bijli import settings
 from bijli.access.model import Role
 from bijli.adapters import keyfile
-from bijli.bootstrap import bootstrap
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
-from bijli.fleet.twin import FleetTwin, TwinOptions
 from bijli.headend.key_change import key_counts
-from bijli.kernel.time import INTERVAL_S, utc_from_epoch
-from bijli.prepaid.tariff import builtin_tariffs
 from tests.conftest import run_bijli, wait_until
-from tests.e2e.test_commands import LiveFleet
 from tests.support.access import bearer
+from tests.support.live_fleet import LiveFleet, live_platform, site_twin
 
 CITY = build_city(12)
 
@@ -40,23 +33,12 @@ CITY = build_city(12)
 def test_keys_rotate_moves_a_running_fleet_and_retire_drops_the_old_version(
     pg_url: str, mosquitto: str, topic_root: str, data_dir: Path, bijli_server: Callable[[list[str]], str]
 ) -> None:
-    platform = bootstrap(
-        settings.build(data_dir=data_dir, database_url=pg_url, broker_url=mosquitto, topic_root=topic_root)
-    )
-    commission_city(platform.store, platform.settings.tariff_code, CITY, datetime.now(UTC) - timedelta(days=1))
+    platform = live_platform(data_dir, CITY, pg_url, mosquitto, topic_root, new_site=False)
     store = ["--database-url", pg_url, "--data-dir", str(data_dir)]
     base = bijli_server(["--broker-url", mosquitto, "--topic-root", topic_root, *store])
     api = httpx.Client(base_url=f"{base}/api/v1", timeout=10, headers=bearer(platform, Role.OPERATOR))
     now = time.time()
-    twin = FleetTwin(
-        CITY,
-        [],
-        platform.settings.site_keys,
-        builtin_tariffs()[platform.settings.tariff_code],
-        start=utc_from_epoch(int(now) - int(now) % INTERVAL_S),
-        root=topic_root,
-        options=TwinOptions(drift_ppm=0),
-    )
+    twin = site_twin(platform, CITY, topic_root, now)
     fleet = LiveFleet(twin, mosquitto, topic_root)
     meter_ids = [c.meter_id for c in CITY]
 

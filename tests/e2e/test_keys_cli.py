@@ -12,14 +12,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bijli import settings
 from bijli.adapters import keyfile
-from bijli.bootstrap import bootstrap
 from bijli.entrypoints.cli import app
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
 from bijli.kernel.time import IST
 from bijli.protocol.tokens import TokenStatus, UsedTokens, redeem
+from tests.support.sites import commissioned_platform
 
 runner = CliRunner()
 CITY = build_city(4)
@@ -35,8 +33,7 @@ def keys_from_the_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def site_dir(data_dir: Path) -> Path:
     """A data folder with keys and a store of four meters in service."""
-    p = bootstrap(settings.build(data_dir=data_dir, broker_url="none"))
-    commission_city(p.store, p.settings.tariff_code, CITY, datetime.now(UTC) - timedelta(days=1))
+    p = commissioned_platform(data_dir, CITY, datetime.now(UTC) - timedelta(days=1), broker_url="none", new_site=False)
     p.close()
     return data_dir
 

@@ -3,44 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 
 import pytest
-from typer.testing import CliRunner
 
-from bijli import settings
-from bijli.bootstrap import Platform, bootstrap
+from bijli.bootstrap import Platform
 from bijli.entrypoints.cli import app
-from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
+from tests.support.cli import bijli_said, runner
 from tests.support.commands import ask
 
 METER = "KNCL0000001"
-runner = CliRunner()
-
-
-@pytest.fixture
-def platform(database_url: str | None, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
-    """A store of either kind in the data folder, four meters commissioned a month ago."""
-    monkeypatch.delenv("BIJLI_DATABASE_URL", raising=False)
-    p = bootstrap(settings.build(data_dir=data_dir, database_url=database_url, broker_url="none", new_site=True))
-    commission_city(p.store, p.settings.tariff_code, build_city(4), datetime.now(UTC) - timedelta(days=30))
-    yield p
-    p.store.dispose()
-
-
-@pytest.fixture
-def store(platform: Platform, database_url: str | None, data_dir: Path) -> list[str]:
-    """The options that point the command at the platform's store."""
-    return ["--data-dir", str(data_dir), *(["--database-url", database_url] if database_url else [])]
 
 
 def meters(*args: str) -> tuple[int, str]:
     """Run `bijli meters …` in a wide terminal: its exit code and everything it wrote, on one line."""
-    out = runner.invoke(app, ["meters", *args], env={"COLUMNS": "160"})
-    return out.exit_code, " ".join(out.output.replace("│", " ").split())
+    return bijli_said("meters", *args, columns=160)
 
 
 def test_decommission_then_recommission_and_the_history_tells_who_and_why(store: list[str]) -> None:

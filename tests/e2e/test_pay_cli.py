@@ -7,19 +7,16 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bijli import settings
-from bijli.bootstrap import bootstrap
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
 from bijli.protocol import tokens
 from tests.conftest import run_bijli
+from tests.support.sites import commissioned_platform
 
 CITY = build_city(2)
 
 
 def test_bijli_pay_credits_once_and_prints_the_token(data_dir: Path) -> None:
-    platform = bootstrap(settings.build(data_dir=data_dir, broker_url="memory"))
-    commission_city(platform.store, platform.settings.tariff_code, CITY, datetime.now(UTC) - timedelta(days=1))
+    platform = commissioned_platform(data_dir, CITY, datetime.now(UTC) - timedelta(days=1), new_site=False)
     account, meter = CITY[0].account_no, CITY[0].meter_id
     before = platform.queries.balance(account).balance_paise
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,22 +21,18 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from bijli import settings
-from bijli.bootstrap import bootstrap
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
-from bijli.fleet.twin import FleetTwin, TwinOptions
-from bijli.kernel.time import INTERVAL_S, utc_from_epoch
-from bijli.prepaid.tariff import builtin_tariffs
+from bijli.fleet.twin import FleetTwin
+from bijli.kernel.time import INTERVAL_S
 from bijli.protocol.tokens import TokenStatus
 from tests.conftest import api_token, run_bijli, wait_until
-from tests.support.live_fleet import LiveFleet
+from tests.support.live_fleet import LiveFleet, live_platform, site_twin
 
 CITY = build_city(4)
 OFFLINE, ONLINE = CITY[0], CITY[1]  # Civil Lines loses both networks; Mall Road keeps them
 assert (OFFLINE.area, ONLINE.area) == ("Civil Lines", "Mall Road")
 WITHIN_ONE_INTERVAL_S = 150
-"""The test takes well under this; it starts early enough in an interval to end in it."""
+"""The test takes well under this; its meters start at least this long before their interval ends."""
 
 
 def _paise(rupees: str) -> int:
@@ -49,34 +44,26 @@ def _paise(rupees: str) -> int:
 def test_a_payment_reaches_the_meter_once_pushed_or_typed_and_the_balances_agree(
     pg_url: str, mosquitto: str, topic_root: str, data_dir: Path, bijli_server: Callable[[list[str]], str]
 ) -> None:
-    platform = bootstrap(
-        settings.build(
-            data_dir=data_dir, database_url=pg_url, broker_url=mosquitto, topic_root=topic_root, new_site=True
-        )
-    )
-    commission_city(platform.store, platform.settings.tariff_code, CITY, datetime.now(UTC) - timedelta(days=1))
+    platform = live_platform(data_dir, CITY, pg_url, mosquitto, topic_root)
     store_args = ["--database-url", pg_url, "--data-dir", str(data_dir)]
     base = bijli_server([*store_args, "--broker-url", mosquitto, "--topic-root", topic_root])
     api = httpx.Client(base_url=f"{base}/api/v1", timeout=10, headers=api_token(store_args, role="admin"))
 
     # The meters charge their mirrors as each 15 minutes closes, the ledger once the head-end
-    # has settled the readings: the exact comparisons below are made within one interval.
-    left = INTERVAL_S - time.time() % INTERVAL_S
-    if left < WITHIN_ONE_INTERVAL_S:
-        time.sleep(left + 1)
-    now = time.time()
-    twin = FleetTwin(
-        CITY,
-        [],
-        platform.settings.site_keys,
-        builtin_tariffs()[platform.settings.tariff_code],
-        start=utc_from_epoch(int(now) - int(now) % INTERVAL_S),
-        root=topic_root,
-        options=TwinOptions(drift_ppm=0),
-    )
+    # has settled the readings: the exact comparisons below are made within one interval of the
+    # meters' clocks. When less than WITHIN_ONE_INTERVAL_S is left of it, those clocks are set
+    # back to leave that much, instead of waiting for the next (the head-end takes a meter's
+    # clock behind its own, and a meter takes a token issued up to ten minutes ahead of it).
+    behind = max(0.0, WITHIN_ONE_INTERVAL_S - (INTERVAL_S - time.time() % INTERVAL_S))
+
+    def meters_now() -> float:
+        return time.time() - behind
+
+    now = meters_now()
+    twin = site_twin(platform, CITY, topic_root, now)
     for operator in twin.options.operators:
         twin.network(operator, OFFLINE.area, False, now)
-    fleet = LiveFleet(twin, mosquitto, topic_root)
+    fleet = LiveFleet(twin, mosquitto, topic_root, meters_now)
 
     def api_balance(meter_id: str) -> int:
         return _paise(api.get(f"/meters/{meter_id}/balance").json()["balance"])
@@ -108,7 +95,7 @@ def test_a_payment_reaches_the_meter_once_pushed_or_typed_and_the_balances_agree
             return dict(conn.execute(sa.text("SELECT payment_id, status FROM tokens_issued")).all())  # type: ignore[arg-type]
 
     try:
-        fleet.do(lambda tw: tw.broker(True, time.time()))
+        fleet.do(lambda tw: tw.broker(True, meters_now()))
         wait_until(lambda: api.get(f"/meters/{ONLINE.meter_id}").json()["online"], 30, "the online meter reports")
         assert agree(ONLINE.meter_id) and agree(OFFLINE.meter_id)
 
@@ -140,7 +127,7 @@ def test_a_payment_reaches_the_meter_once_pushed_or_typed_and_the_balances_agree
         assert meter_balance(OFFLINE.meter_id) == offline_before  # the meter has not heard of it yet
 
         def at_hotspot(tw: FleetTwin) -> int:
-            t = time.time()
+            t = meters_now()
             tw.press_button(OFFLINE.meter_id, t)
             return int(tw.redeem(OFFLINE.meter_id, offline_token["token"], t + 1).status)
 
@@ -152,7 +139,7 @@ def test_a_payment_reaches_the_meter_once_pushed_or_typed_and_the_balances_agree
 
         # The network returns: the queued push reaches the meter, which has the token already.
         def networks_return(tw: FleetTwin) -> None:
-            t = time.time()
+            t = meters_now()
             for operator in tw.options.operators:
                 tw.network(operator, OFFLINE.area, True, t)
             tw.advance(t + tw.options.timers.register_s)
@@ -181,7 +168,7 @@ def test_a_payment_reaches_the_meter_once_pushed_or_typed_and_the_balances_agree
             return {m: (int(fc), int(checked)) for m, fc, checked in found}
 
         sent_before = {m: fc for m, (fc, _) in status_counters().items()}
-        fleet.do(lambda tw: [tw.send_status(tw.index[m.meter_id], time.time()) for m in (OFFLINE, ONLINE)])
+        fleet.do(lambda tw: [tw.send_status(tw.index[m.meter_id], meters_now()) for m in (OFFLINE, ONLINE)])
         wait_until(
             lambda: all(fc > sent_before[m] and checked == fc for m, (fc, checked) in status_counters().items()),
             30,

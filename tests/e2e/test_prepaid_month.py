@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from bijli import settings
 from bijli.bootstrap import Platform, bootstrap
 from bijli.entrypoints.cli import app
 from bijli.entrypoints.scenario_run import run_in_process
+from bijli.entrypoints.settler import BackgroundSettler, InlineSettler
 from bijli.fleet.scenario import load
 
 MONTH = Path(__file__).parents[2] / "scenarios" / "prepaid-month.toml"
@@ -79,3 +80,28 @@ def test_scenario_run_takes_meters_and_days_and_prints_the_line(tmp_path: Path) 
 def test_scenario_run_refuses_a_size_of_nothing(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["scenario", "run", str(MONTH), "--meters", "0", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2
+
+
+@pytest.mark.postgres
+def test_the_month_settled_beside_a_worker_process_judges_as_settled_in_line(
+    new_pg_database: Callable[..., str], tmp_path: Path
+) -> None:
+    """On PostgreSQL the run settles in a worker process as well as its own: every balance the
+    supply service reads is the one settlement in line would have left, so the line is the same."""
+    scenario = load(MONTH, meters=30, days=5.0)
+    lines = []
+    for name, settler_of in (("in_line", InlineSettler), ("worker", BackgroundSettler)):
+        url = new_pg_database()
+        p = bootstrap(settings.build(data_dir=tmp_path / name, database_url=url, new_site=True))
+        settler = settler_of(p)
+        try:
+            truth = tmp_path / f"{name}.jsonl"
+            lines.append(
+                asyncio.run(run_in_process(p, scenario, truth, Console(quiet=True), vee_every=None, settler=settler))
+            )
+        finally:
+            settler.close()
+            p.store.dispose()
+    in_line, worker = ({k: v for k, v in line.items() if k != "truth"} for line in lines)
+    assert in_line["alerts"] > 0 and in_line["recharges"] > 0
+    assert worker == in_line

@@ -3,48 +3,24 @@ frames of a meter that was put into service after it had started sending."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
-from bijli import settings
-from bijli.bootstrap import Platform, bootstrap
-from bijli.entrypoints.cli import app
+from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
 from bijli.fleet.commissioning import commission_city
 from bijli.headend.handlers import ingest_batch
 from bijli.headend.ports import Delivery
 from bijli.kernel.time import INTERVAL, IST, epoch, utc_from_epoch
+from tests.support.cli import bijli_said
 from tests.support.frames import reading
 
 LATE = "KNCL0000003"
 """A meter that sends before it is commissioned."""
-runner = CliRunner()
-
-
-@pytest.fixture
-def platform(database_url: str | None, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
-    """A store of either kind in the data folder, four meters commissioned a month ago."""
-    monkeypatch.delenv("BIJLI_DATABASE_URL", raising=False)
-    p = bootstrap(settings.build(data_dir=data_dir, database_url=database_url, broker_url="none", new_site=True))
-    commission_city(p.store, p.settings.tariff_code, build_city(4), datetime.now(UTC) - timedelta(days=30))
-    yield p
-    p.store.dispose()
-
-
-@pytest.fixture
-def store(platform: Platform, database_url: str | None, data_dir: Path) -> list[str]:
-    """The options that point the command at the platform's store."""
-    return ["--data-dir", str(data_dir), *(["--database-url", database_url] if database_url else [])]
 
 
 def quarantine(*args: str) -> tuple[int, str]:
     """Run `bijli quarantine …` in a wide terminal: its exit code and everything it wrote, on one line."""
-    out = runner.invoke(app, ["quarantine", *args], env={"COLUMNS": "200"})
-    return out.exit_code, " ".join(out.output.replace("│", " ").split())
+    return bijli_said("quarantine", *args)
 
 
 def send_early(p: Platform, frames: int) -> datetime:

@@ -8,14 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from bijli import settings
 from bijli.access.handlers import staff_members
 from bijli.bootstrap import Platform, bootstrap
-from bijli.entrypoints.cli import app
+from tests.support.cli import bijli_said
 
-runner = CliRunner()
 PASSWORD = "a long enough password 42\n"
 
 
@@ -27,14 +25,8 @@ def platform(database_url: str | None, data_dir: Path, monkeypatch: pytest.Monke
     p.store.dispose()
 
 
-@pytest.fixture
-def store(platform: Platform, database_url: str | None, data_dir: Path) -> list[str]:
-    return ["--data-dir", str(data_dir), *(["--database-url", database_url] if database_url else [])]
-
-
 def staff(*args: str, stdin: str | None = None) -> tuple[int, str]:
-    out = runner.invoke(app, ["access", "staff", *args], input=stdin, env={"COLUMNS": "200"})
-    return out.exit_code, " ".join(out.output.replace("│", " ").split())
+    return bijli_said("access", "staff", *args, stdin=stdin)
 
 
 def test_field_staff_get_areas_a_mobile_an_email_and_a_language(platform: Platform, store: list[str]) -> None:

@@ -8,11 +8,15 @@ fake has no locks, as use-case tests run one at a time.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+import msgspec
 
 from bijli.accounts.model import Account, AccountStatus, AccountTerms, Consumer, Installation, MeterSite
 from bijli.headend.command_records import CommandRecord, CommandState, HistoryEntry
@@ -51,6 +55,16 @@ from tests.fakes.access import (
 
 LastBefore = tuple[str, datetime, datetime]
 EVER = (datetime(1970, 1, 2, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
+
+
+T = TypeVar("T")
+
+
+def replace(obj: T, **changes: Any) -> T:
+    """A copy with `changes`, of a dataclass or a msgspec struct (the hot path's rows)."""
+    if isinstance(obj, msgspec.Struct):
+        return msgspec.structs.replace(obj, **changes)
+    return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
 
 
 @dataclass(slots=True)
@@ -193,6 +207,8 @@ class MemoryDaily(_Repo):
                     wh=was.wh + d.wh,
                     intervals=was.intervals + d.intervals,
                     last_received_at=max(was.last_received_at, d.last_received_at),
+                    in_8h=was.in_8h + d.in_8h,
+                    in_24h=was.in_24h + d.in_24h,
                 )
             self.s.daily[(d.meter_id, d.day)] = d
 

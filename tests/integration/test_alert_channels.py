@@ -4,7 +4,6 @@ every text, retries, refusals) and an SMTP server (aiosmtpd), and the file provi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,11 +17,11 @@ from bijli.adapters.sms.gateway import HttpSmsGateway
 from bijli.alerts.handlers import LiveFeed, alerts_of, deliver_due
 from bijli.alerts.model import AlertKind, Channel, DeliveryState
 from bijli.alerts.ports import Message
-from bijli.alerts.texts import TEMPLATES
+from bijli.alerts.texts import templates
 from tests.conftest import free_port
 from tests.support.alerts import NOW, accounts, alert_store, low, set_consumer
 from tests.support.mailbox import Mailbox
-from tests.support.sms_gateway import Gateway, running_gateway
+from tests.support.sms_gateway import Gateway
 
 ENTITY = "1101176500000000001"
 
@@ -30,19 +29,6 @@ ENTITY = "1101176500000000001"
 @pytest.fixture
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return alert_store(request, db.sqlite_url(tmp_path))
-
-
-@pytest.fixture
-def gateway() -> Iterator[Gateway]:
-    with running_gateway() as g:
-        yield g
-
-
-@pytest.fixture
-def mailbox(tmp_path: Path) -> Iterator[Mailbox]:
-    box = Mailbox(free_port(), tmp_path / "mailbox.jsonl").start()
-    yield box
-    box.kill()
 
 
 def states(store: Store, account: str) -> dict[Channel, tuple[DeliveryState, int, str]]:
@@ -67,7 +53,7 @@ def test_the_sms_gateway_gets_the_dlt_ids_and_a_stable_client_reference(store: S
     assert len(gateway.requests) == 3 and len(gateway.delivered) == 1
     body = gateway.delivered[f"bijli-alert-{raised.alert_id}-sms"]
     assert body["dlt_entity_id"] == ENTITY and body["sender"] == "BIJLIU" and body["unicode"] is True
-    assert body["dlt_template_id"] == TEMPLATES[(AlertKind.LOW_BALANCE, "hi")].template_id
+    assert body["dlt_template_id"] == templates()[(AlertKind.LOW_BALANCE, "hi")].template_id
     assert body["to"].startswith("+91") and "₹1,29,366.00" in body["text"]
     assert {r["client_ref"] for r in gateway.requests} == {f"bijli-alert-{raised.alert_id}-sms"}
 

@@ -27,9 +27,8 @@ from bijli.alerts.model import (
     SentWarning,
 )
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
-from bijli.prepaid.tariff import builtin_tariffs
 from tests.support.alerts import INSTALLED, NOW, Recorder, accounts, alert_store, low, set_consumer
+from tests.support.sites import commissioned_store
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -179,11 +178,8 @@ def _sent(due: Due) -> Result:
 
 @pytest.mark.postgres
 def test_two_workers_never_claim_the_same_delivery(pg_url: str) -> None:
-    engine = db.create(pg_url)
-    db.upgrade(engine)
-    store = Store(engine, builtin_tariffs())
+    store = commissioned_store(pg_url, build_city(3), INSTALLED)
     try:
-        commission_city(store, "UP-LMV1-DU", build_city(3), INSTALLED)
         with store.transaction() as uow:
             uow.alerts.raise_alerts([low(a) for a in accounts(store)], NOW)
         with store.transaction() as one, store.transaction() as two:
@@ -192,7 +188,7 @@ def test_two_workers_never_claim_the_same_delivery(pg_url: str) -> None:
         assert len(first) == 4 and len(second) == 2
         assert not {(d.alert_id, d.channel) for d in first} & {(d.alert_id, d.channel) for d in second}
     finally:
-        engine.dispose()
+        store.engine.dispose()
 
 
 def test_the_alert_tables_come_and_go_with_their_migration(store: Store) -> None:

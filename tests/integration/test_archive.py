@@ -12,19 +12,18 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from bijli import settings
 from bijli.access.handlers import create_token
 from bijli.access.model import Role
 from bijli.adapters.db import archive, partitions
 from bijli.adapters.db import engine as db_engine
 from bijli.adapters.db.settlement_queue import SqlSettlementQueue
-from bijli.bootstrap import Platform, bootstrap
+from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
 from bijli.kernel.time import INTERVAL, IST, ist_midnight
 from bijli.mdm.model import IntervalRow
 from bijli.web.app import create_app
 from tests.conftest import run_bijli
+from tests.support.sites import commissioned_platform
 from tests.web.conftest import TestClient
 
 pytestmark = pytest.mark.postgres
@@ -40,8 +39,9 @@ def days_of(month: date) -> list[datetime]:
 
 @pytest.fixture
 def platform(pg_url: str, tmp_path: Path) -> Iterator[Platform]:
-    p = bootstrap(settings.build(data_dir=tmp_path, database_url=pg_url, broker_url="none", new_site=True))
-    commission_city(p.store, p.settings.tariff_code, build_city(3), ist_midnight(LAST_MONTH) - timedelta(days=40))
+    p = commissioned_platform(
+        tmp_path, build_city(3), ist_midnight(LAST_MONTH) - timedelta(days=40), database_url=pg_url, broker_url="none"
+    )
     yield p
     p.store.dispose()
 

@@ -22,35 +22,25 @@ from bijli.adapters.mail.smtp import SmtpMail
 from bijli.alerts.handlers import deliver_due
 from bijli.alerts.model import AlertKind, Channel, DeliveryState
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
-from bijli.headend.records import MeterEvent
-from bijli.kernel.time import epoch
-from bijli.prepaid.tariff import builtin_tariffs
-from bijli.vigilance.cases import CaseOpening, Severity, Step, StepRequest, SubjectLevel
-from bijli.vigilance.handlers import act, case_with_history, cases, open_cases, open_due_cases
+from bijli.vigilance.cases import Step, StepRequest
+from bijli.vigilance.handlers import act, case_with_history, cases, open_cases
 from bijli.vigilance.ports import CaseFilter
-from bijli.vigilance.rules import shipped_rules
 from tests.conftest import free_port
 from tests.support.alerts import Recorder
+from tests.support.cases import hold_magnet, hooking, tamper
 from tests.support.mailbox import Mailbox
+from tests.support.sites import commissioned_store
 
 NOW = datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
 CITY = build_city(4)
 CIVIL_LINES = CITY[0]  # KNCL0000001, Civil Lines
+INSTALLED = NOW - timedelta(days=30)
 PASSWORD = "a long enough password 42"
-
-
-def new_store(url: str) -> Store:
-    engine = db.create(url)
-    db.upgrade(engine)
-    store = Store(engine, builtin_tariffs())
-    commission_city(store, "UP-LMV1-DU", CITY, NOW - timedelta(days=30))
-    return store
 
 
 @pytest.fixture
 def store(database_url: str | None, tmp_path: Path) -> Iterator[Store]:
-    s = new_store(database_url or db.sqlite_url(tmp_path))
+    s = commissioned_store(database_url or db.sqlite_url(tmp_path), CITY, INSTALLED)
     yield s
     s.engine.dispose()
 
@@ -76,13 +66,9 @@ def crew(store: Store) -> None:
     staff(store, "fe-mall", Role.FIELD_ENGINEER, "Mall Road", mobile="9822222222")
 
 
-def magnet(store: Store, meter: str, at: datetime = NOW) -> str:
+def magnet(store: Store, meter: str) -> str:
     """A magnet on `meter`, received and turned into its case by the round; the case id."""
-    with store.transaction() as uow:
-        uow.received.add_events(
-            [MeterEvent(meter_id=meter, code=201, occurred_at=epoch(at - timedelta(seconds=2)))], at
-        )
-    (case_id,) = open_due_cases(store, shipped_rules(), at + timedelta(seconds=1)).opened
+    (case_id,) = hold_magnet(store, meter, NOW - timedelta(seconds=2), NOW, NOW + timedelta(seconds=1))
     return case_id
 
 
@@ -134,30 +120,13 @@ def test_a_magnet_tells_the_areas_field_staff_who_work_cases_in_their_language(s
 
 def test_the_case_and_its_staff_alerts_roll_back_together(store: Store) -> None:
     crew(store)
-    good = CaseOpening(
-        key="hooking:CL-F01-DT01:2026-11-01",
-        kind="hooking",
-        severity=Severity.HIGH,
-        subject_level=SubjectLevel.TRANSFORMER,
-        subject_id="CL-F01-DT01",
-        area="Civil Lines",
-        opened_at=NOW,
-        reason_code="energy_missing",
-        reason_en="18% of the energy into CL-F01-DT01 is billed to nobody",
-        reason_hi="CL-F01-DT01 में आई ऊर्जा का 18% किसी के बिल में नहीं",
-        notify_field_staff=True,
-    )
-    broken = CaseOpening(  # its consumer's alert names an account the store does not hold
-        key="magnet:KNCL0000002:1",
-        kind="magnet",
-        severity=Severity.HIGH,
-        subject_level=SubjectLevel.METER,
-        subject_id="KNCL0000002",
-        area="Civil Lines",
-        opened_at=NOW,
-        reason_code="magnet",
-        reason_en="Meter KNCL0000002 reported a magnet held against the meter.",
-        reason_hi="मीटर KNCL0000002 ने मीटर पर चुंबक की सूचना दी।",
+    good = hooking("CL-F01-DT01", "Civil Lines", NOW, "hooking:CL-F01-DT01:2026-11-01", notify_field_staff=True)
+    broken = tamper(  # its consumer's alert names an account the store does not hold
+        "magnet",
+        "KNCL0000002",
+        "Civil Lines",
+        NOW,
+        "magnet:KNCL0000002:1",
         account_no="NO-SUCH-ACCOUNT",
         notify_consumer=True,
         notify_field_staff=True,
@@ -196,7 +165,7 @@ def test_an_assignment_tells_the_assignee_once_per_assignment(store: Store) -> N
 
 @pytest.mark.postgres
 def test_a_field_officers_email_arrives_once_for_a_magnet_case(pg_url: str, tmp_path: Path) -> None:
-    store = new_store(pg_url)
+    store = commissioned_store(pg_url, CITY, INSTALLED)
     box = Mailbox(free_port(), tmp_path / "mailbox.jsonl").start()
     try:
         crew(store)

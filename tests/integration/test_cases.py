@@ -15,14 +15,13 @@ from bijli.adapters.db import alert_tables
 from bijli.adapters.db import engine as db
 from bijli.adapters.db.store import Store
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
-from bijli.headend.records import MeterEvent
-from bijli.kernel.time import epoch
-from bijli.prepaid.tariff import builtin_tariffs
 from bijli.vigilance.cases import CaseOpening, Severity, Status, Step, StepRefused, StepRequest, SubjectLevel
 from bijli.vigilance.handlers import act, case_with_history, cases, live_actions, open_cases, open_due_cases
 from bijli.vigilance.ports import CaseFilter
 from bijli.vigilance.rules import shipped_rules
+from tests.support import cases as opening
+from tests.support.ingest import receive_events
+from tests.support.sites import commissioned_store
 
 NOW = datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
 CITY = build_city(4)
@@ -30,20 +29,9 @@ CITY = build_city(4)
 
 @pytest.fixture
 def store(database_url: str | None, tmp_path: Path) -> Iterator[Store]:
-    engine = db.create(database_url or db.sqlite_url(tmp_path))
-    db.upgrade(engine)
-    store = Store(engine, builtin_tariffs())
-    commission_city(store, "UP-LMV1-DU", CITY, NOW - timedelta(days=30))
+    store = commissioned_store(database_url or db.sqlite_url(tmp_path), CITY, NOW - timedelta(days=30))
     yield store
-    engine.dispose()
-
-
-def receive(store: Store, received_at: datetime, *events: tuple[str, int, datetime]) -> None:
-    """What the head-end's ingest writes for these events."""
-    with store.transaction() as uow:
-        uow.received.add_events(
-            [MeterEvent(meter_id=m, code=c, occurred_at=epoch(at)) for m, c, at in events], received_at
-        )
+    store.engine.dispose()
 
 
 def alert_kinds(store: Store, account: str) -> list[str]:
@@ -53,17 +41,11 @@ def alert_kinds(store: Store, account: str) -> list[str]:
 
 
 def hooking(key: str) -> CaseOpening:
-    return CaseOpening(
-        key=key,
-        kind="hooking",
-        severity=Severity.HIGH,
-        subject_level=SubjectLevel.TRANSFORMER,
-        subject_id="DT-CL-001",
-        area="Civil Lines",
-        opened_at=NOW,
-        reason_code="energy_missing",
-        reason_en="18% of the energy into DT-CL-001 is billed to nobody",
-        reason_hi="DT-CL-001 में आई ऊर्जा का 18% किसी के बिल में नहीं",
+    return opening.hooking(
+        "DT-CL-001",
+        "Civil Lines",
+        NOW,
+        key,
         evidence={"missing_wh": 41_000, "ranked": [{"meter_id": CITY[0].meter_id, "score": 0.8}]},
     )
 
@@ -81,10 +63,11 @@ def test_a_case_is_opened_once_per_key_and_says_so_in_its_history(store: Store) 
 
 def test_a_magnet_opens_one_case_and_alerts_its_consumer_and_repeats_open_nothing_more(store: Store) -> None:
     meter, account = CITY[0].meter_id, CITY[0].account_no
-    receive(store, NOW, (meter, 201, NOW - timedelta(seconds=2)), (CITY[1].meter_id, 101, NOW - timedelta(seconds=2)))
+    went = NOW - timedelta(seconds=2)
+    receive_events(store, NOW, (meter, 201, went), (CITY[1].meter_id, 101, went))
     done = open_due_cases(store, shipped_rules(), NOW + timedelta(seconds=1))
     assert len(done.opened) == 1
-    receive(store, NOW + timedelta(minutes=1), (meter, 201, NOW + timedelta(seconds=50)))
+    receive_events(store, NOW + timedelta(minutes=1), (meter, 201, NOW + timedelta(seconds=50)))
     assert open_due_cases(store, shipped_rules(), NOW + timedelta(minutes=1, seconds=1)).opened == []
     found = cases(store, CaseFilter(subject_id=meter), 10, 0)
     assert [(c.kind, c.severity, c.account_no) for c in found] == [("magnet", Severity.HIGH, account)]
@@ -92,7 +75,7 @@ def test_a_magnet_opens_one_case_and_alerts_its_consumer_and_repeats_open_nothin
     assert alert_kinds(store, account) == ["tamper_reported"]
     assert alert_kinds(store, CITY[1].account_no) == []
     # After its restoration, the magnet again is a new incident: a new case.
-    receive(
+    receive_events(
         store,
         NOW + timedelta(minutes=3),
         (meter, 202, NOW + timedelta(minutes=2)),
@@ -103,16 +86,17 @@ def test_a_magnet_opens_one_case_and_alerts_its_consumer_and_repeats_open_nothin
 
 def test_an_event_committed_late_is_still_seen_by_the_next_round(store: Store) -> None:
     meter = CITY[2].meter_id
-    receive(store, NOW, (meter, 65, NOW))
+    receive_events(store, NOW, (meter, 65, NOW))
     open_due_cases(store, shipped_rules(), NOW + timedelta(seconds=1))
-    receive(store, NOW - timedelta(seconds=5), (meter, 251, NOW - timedelta(seconds=6)))  # stamped before the cursor
+    late = NOW - timedelta(seconds=5)  # stamped before the cursor
+    receive_events(store, late, (meter, 251, late - timedelta(seconds=1)))
     assert len(open_due_cases(store, shipped_rules(), NOW + timedelta(seconds=2)).opened) == 1
     assert {c.kind for c in cases(store, CaseFilter(subject_id=meter), 10, 0)} == {"bypass", "cover_open"}
 
 
 def test_many_events_at_one_instant_are_taken_batch_after_batch(store: Store) -> None:
     events = [(c.meter_id, code, NOW - timedelta(seconds=i)) for i, c in enumerate(CITY) for code in (201, 207, 65)]
-    receive(store, NOW, *events)
+    receive_events(store, NOW, *events)
     assert len(open_due_cases(store, shipped_rules(), NOW, limit=5).opened) == 12
 
 
@@ -140,9 +124,9 @@ def test_a_disturbed_neutral_inside_a_transformer_outage_opens_nothing_but_one_a
     a, b, alone = CITY[0], CITY[2], CITY[1]
     assert a.transformer == b.transformer != alone.transformer
     went = NOW - timedelta(minutes=5)
-    receive(store, NOW, (a.meter_id, 101, went), (b.meter_id, 101, went + timedelta(seconds=20)))
-    receive(store, NOW, (a.meter_id, 203, went + timedelta(seconds=30)), (alone.meter_id, 203, went))
-    receive(store, NOW, (a.meter_id, 201, went + timedelta(seconds=40)))  # a magnet is theft, outage or not
+    receive_events(store, NOW, (a.meter_id, 101, went), (b.meter_id, 101, went + timedelta(seconds=20)))
+    receive_events(store, NOW, (a.meter_id, 203, went + timedelta(seconds=30)), (alone.meter_id, 203, went))
+    receive_events(store, NOW, (a.meter_id, 201, went + timedelta(seconds=40)))  # a magnet is theft, outage or not
     open_due_cases(store, shipped_rules(), NOW + timedelta(seconds=1))
     assert {c.kind for c in cases(store, CaseFilter(subject_id=a.meter_id), 10, 0)} == {"magnet"}
     assert {c.kind for c in cases(store, CaseFilter(subject_id=alone.meter_id), 10, 0)} == {"neutral_disturbance"}

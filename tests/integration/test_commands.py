@@ -18,14 +18,12 @@ import aiomqtt
 import pytest
 import sqlalchemy as sa
 
-from bijli import settings
 from bijli.access.model import Role
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.mqtt import MqttUplink
 from bijli.adapters.db import schema as t
-from bijli.bootstrap import Platform, bootstrap
+from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
 from bijli.fleet.twin import FleetTwin, TwinOptions
 from bijli.headend import command_records as db
 from bijli.headend.command_records import CommandRecord, CommandRequest
@@ -43,6 +41,7 @@ from bijli.protocol.frames import COMMAND_ACTIONS, CUTOFF_PERMIT, KEY_CHANGE, Ac
 from bijli.web.app import create_app
 from bijli.web.commands_api import Action, ShownAction
 from tests.support.access import log_in_staff
+from tests.support.sites import commissioned_platform
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
@@ -62,8 +61,7 @@ S = Status
 def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
     """A platform over an empty store of either kind, the city commissioned."""
     url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
-    p = bootstrap(settings.build(data_dir=tmp_path / "data", database_url=url, broker_url="memory", new_site=True))
-    commission_city(p.store, p.settings.tariff_code, CITY, START - timedelta(days=30))
+    p = commissioned_platform(tmp_path / "data", CITY, START - timedelta(days=30), database_url=url)
     yield p
     p.store.dispose()
 

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bijli import settings
 from bijli.adapters.db.control_rows import MeterFilter
-from bijli.bootstrap import Platform, bootstrap
+from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
+from tests.support.sites import commissioned_platform
 
 NOW = datetime(2026, 12, 4, 6, 30, tzinfo=UTC)
 CITY = build_city(12)
@@ -21,10 +20,7 @@ CITY = build_city(12)
 
 @pytest.fixture
 def platform(database_url: str | None, tmp_path: Path) -> Iterator[Platform]:
-    p = bootstrap(
-        settings.build(data_dir=tmp_path / "data", database_url=database_url, broker_url="memory", new_site=True)
-    )
-    commission_city(p.store, p.settings.tariff_code, CITY, NOW - timedelta(days=3))
+    p = commissioned_platform(tmp_path / "data", CITY, NOW - timedelta(days=3), database_url=database_url)
     yield p
     p.store.dispose()
 

@@ -9,16 +9,19 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bijli import settings
+from bijli.adapters.db import energy
+from bijli.adapters.db.energy_tables import energy_days
 from bijli.bootstrap import Platform, bootstrap
 from bijli.kernel.time import ist_midnight
 from bijli.network.balance import added_up, transformer_balance
 from bijli.network.handlers import balance_due
-from bijli.vigilance.cases import CaseOpening, Severity, SubjectLevel
 from bijli.vigilance.handlers import find_hooking, open_cases
 from bijli.vigilance.ports import CaseFilter
-from tests.support.energy import EnergyCity, energy_city, feed_day
+from tests.support.cases import tamper
+from tests.support.energy import EnergyCity, deliver, energy_city, feed_day
 
 DAY = date(2026, 11, 2)
 INSTALLED = datetime(2026, 10, 1, 6, 30, tzinfo=UTC)
@@ -93,6 +96,48 @@ def test_a_day_is_worked_out_again_only_when_its_readings_changed(city: tuple[Pl
     assert ec.transformers[0].transformer not in first  # no meter of its own read that day
 
 
+def worked_out(p: Platform) -> dict[tuple[str, date], tuple[object, ...]]:
+    """Every stored transformer day: what it holds, and when it was worked out."""
+    with p.store.transaction() as uow:
+        return {
+            (s.day.transformer, s.day.day): (s.day, s.unexplained_w, s.night_w, s.excess_w, s.flagged, s.computed_at)
+            for s in uow.energy.stored(DAY, DAY + timedelta(days=7))
+        }
+
+
+def test_a_late_reading_works_out_again_only_its_transformers_day_as_a_full_recompute_would(
+    city: tuple[Platform, EnergyCity], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, ec = city
+    late_dt = ec.transformers[1].transformer
+    offline = ec.on(late_dt)[4].meter_id
+    backlog = feed_day(p, ec, DAY, silent=[offline])
+    balance_due(p.store, after(DAY))
+    for n in (1, 2):
+        feed_day(p, ec, DAY + timedelta(days=n))
+        balance_due(p.store, after(DAY + timedelta(days=n)))
+    before = worked_out(p)
+    assert before[(late_dt, DAY)][3] is None  # a consumer's day missing: not judged
+    # Two days later the meter is back and its backlog of the first day comes in.
+    back = after(DAY + timedelta(days=3)) + timedelta(hours=2)
+    deliver(p, ec, backlog, back)
+    done = balance_due(p.store, back)
+    now = worked_out(p)
+    assert {k for k in now if now[k][-1] != before[k][-1]} == {(late_dt, DAY)}  # read again: that one
+    assert done.transformers == 3  # and its two later days judged again against it
+    assert now[(late_dt, DAY)][3] is not None
+    assert now[(late_dt, DAY + timedelta(days=1))][3] != before[(late_dt, DAY + timedelta(days=1))][3]
+    assert all(now[k] == before[k] for k in now if k[0] != late_dt)
+    # Every day of every transformer worked out anew gives the same (on SQLite, its
+    # transformers' days read whole, as when too many meters are due to name them).
+    monkeypatch.setattr(energy, "SQLITE_NAMED_METERS", 0)
+    with p.store.engine.begin() as conn:
+        conn.execute(sa.delete(energy_days))
+    assert balance_due(p.store, back + timedelta(minutes=10)).transformers == 4 * 3
+    anew = worked_out(p)
+    assert {k: v[:-1] for k, v in anew.items()} == {k: v[:-1] for k, v in now.items()}
+
+
 def test_a_flagged_transformer_opens_one_hooking_case_naming_the_consumer_whose_pattern_explains_it(
     city: tuple[Platform, EnergyCity],
 ) -> None:
@@ -152,23 +197,7 @@ def test_a_day_whose_loss_a_consumers_own_case_explains_opens_no_hooking_case(
     feed_day(p, ec, day, hooks_w={dt.transformer: 1000.0}, hook_from=76)
     balance_due(p.store, after(day))
     at = ist_midnight(day) + timedelta(hours=19)
-    open_cases(
-        p.store,
-        [
-            CaseOpening(
-                key=f"bypass:{bypassed.meter_id}:{at.isoformat()}",
-                kind="bypass",
-                severity=Severity.HIGH,
-                subject_level=SubjectLevel.METER,
-                subject_id=bypassed.meter_id,
-                area=dt.area,
-                opened_at=at,
-                reason_code="bypass",
-                reason_en="Current bypassing the meter",
-                reason_hi="मीटर को बायपास करती धारा",
-            )
-        ],
-    )
+    open_cases(p.store, [tamper("bypass", bypassed.meter_id, dt.area, at)])
     with p.store.transaction() as uow:
         assert [s.flagged for s in uow.energy.stored(day, day, transformer=dt.transformer)] == [True]
     assert find_hooking(p.store, after(day)) == []

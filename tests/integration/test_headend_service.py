@@ -9,21 +9,18 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bijli import settings
 from bijli.adapters.brokers.memory import MemoryBroker
-from bijli.bootstrap import bootstrap
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SimulatedClock
 from tests.support.frames import reading
+from tests.support.sites import commissioned_platform
 
 START = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 
 
 def test_one_message_the_store_refuses_does_not_hold_up_the_rest(tmp_path: Path) -> None:
-    platform = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory", new_site=True))
-    commission_city(platform.store, platform.settings.tariff_code, build_city(2), START - timedelta(days=1))
+    platform = commissioned_platform(tmp_path, build_city(2), START - timedelta(days=1))
     with platform.store.engine.begin() as conn:  # the store turns down one particular reading
         conn.execute(
             sa.text(

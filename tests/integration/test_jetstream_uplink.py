@@ -1,6 +1,7 @@
 """The JetStream uplink on a real nats-server: what its MQTT listener acknowledges to a meter is
-stored (it survives the server's SIGKILL), workers share one durable consumer, and what a dead
-worker fetched goes to another after the ack wait."""
+stored (it survives the server's SIGKILL), workers share one durable consumer, what a dead
+worker fetched goes to another after the ack wait, and the meters' event frames come through
+a consumer of their own, past any backlog of readings."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bijli.adapters.brokers.address import BrokerUrlError
-from bijli.adapters.brokers.jetstream import JetStreamUplink, topic_of, uplink_subject
+from bijli.adapters.brokers.jetstream import JetStreamUplink, subject_matches, topic_of, uplink_subject
 from bijli.adapters.brokers.nats_address import NatsAddress
-from bijli.headend.ports import BrokerDown, Delivery
+from bijli.headend.ports import BrokerDown, Delivery, Uplink
 from bijli.protocol import topics
 from tests.conftest import free_port, port_open, require, wait_until
 from tests.support.nats_cluster import NATS_SERVER, NatsCluster, nats_node  # noqa: F401  (fixture)
@@ -25,7 +26,9 @@ from tests.support.secure_broker import HOST, make_certificates
 FRAMES = 200
 
 
-def publish(port: int, root: str, n: int, start: int = 0, credentials: tuple[str, str] | None = None) -> None:
+def publish(
+    port: int, root: str, n: int, start: int = 0, credentials: tuple[str, str] | None = None, kind: str = "interval"
+) -> None:
     """`n` QoS 1 frames from a meter, each waited on for its PUBACK."""
     client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
     if credentials is not None:
@@ -34,7 +37,7 @@ def publish(port: int, root: str, n: int, start: int = 0, credentials: tuple[str
     client.loop_start()
     try:
         for i in range(start, start + n):
-            info = client.publish(topics.uplink(root, f"M-{i % 7}", "interval"), f"frame {i}".encode(), qos=1)
+            info = client.publish(topics.uplink(root, f"M-{i % 7}", kind), f"{kind} {i}".encode(), qos=1)
             info.wait_for_publish(10)
             assert info.is_published()
     finally:
@@ -42,7 +45,7 @@ def publish(port: int, root: str, n: int, start: int = 0, credentials: tuple[str
         client.loop_stop()
 
 
-async def take(uplink: JetStreamUplink, n: int, timeout_s: float, ack: bool = True) -> list[Delivery]:
+async def take(uplink: Uplink, n: int, timeout_s: float, ack: bool = True) -> list[Delivery]:
     got: list[Delivery] = []
     deadline = time.monotonic() + timeout_s
     while len(got) < n and time.monotonic() < deadline:
@@ -59,6 +62,12 @@ async def take(uplink: JetStreamUplink, n: int, timeout_s: float, ack: bool = Tr
 def test_subjects_and_topics() -> None:
     assert uplink_subject("r/v1/m/+/up/+") == "$MQTT.msgs.r.v1.m.*.up.*"
     assert topic_of("$MQTT.msgs.r.v1.m.M-1.up.interval") == "r/v1/m/M-1/up/interval"
+    events = uplink_subject(topics.event_filter("r"))
+    assert subject_matches("$MQTT.msgs.r.v1.m.M-1.up.event", events)
+    assert not subject_matches("$MQTT.msgs.r.v1.m.M-1.up.reading", events)
+    assert not subject_matches("$MQTT.msgs.r.v1.m.M-1.up.event.x", events)
+    assert not subject_matches("$MQTT.msgs.rr.v1.m.M-1.up.event", events)
+    assert subject_matches("$MQTT.msgs.r.v1.m.M-1.up.event", "$MQTT.msgs.r.>")
     address = NatsAddress.parse("nats://127.0.0.1:4222,127.0.0.1:4223?replicas=3&ack_wait=5")
     assert address.servers == ("nats://127.0.0.1:4222", "nats://127.0.0.1:4223")
     assert (address.replicas, address.ack_wait_s) == (3, 5.0)
@@ -92,7 +101,7 @@ def test_what_the_mqtt_listener_acknowledged_survives_a_kill_9(
             await uplink.close()
 
     got = asyncio.run(read_all())
-    assert sorted(d.payload for d in got) == sorted(f"frame {i}".encode() for i in range(FRAMES))
+    assert sorted(d.payload for d in got) == sorted(f"interval {i}".encode() for i in range(FRAMES))
     assert {d.topic for d in got} == {topics.uplink(topic_root, f"M-{m}", "interval") for m in range(7)}
 
 
@@ -120,7 +129,7 @@ def test_a_dead_workers_messages_go_to_another_after_the_ack_wait(
 
     held, rest, again, _ = asyncio.run(run())
     assert len(held) >= 50
-    assert sorted(d.payload for d in rest) == sorted(f"frame {i}".encode() for i in range(FRAMES))
+    assert sorted(d.payload for d in rest) == sorted(f"interval {i}".encode() for i in range(FRAMES))
     assert not again  # each acknowledged once, never handed out again
 
 
@@ -160,7 +169,7 @@ def test_the_head_end_signs_in_to_nats_over_tls_and_is_refused_without_its_passw
         with pytest.raises(BrokerDown):
             asyncio.run(connect(plain.signed_in("headend-1", "s3cret-pw", None)))  # no TLS: refused
         got = asyncio.run(connect(plain.signed_in("headend-1", "s3cret-pw", ca)))
-        assert sorted(d.payload for d in got) == [f"frame {i}".encode() for i in range(5)]
+        assert sorted(d.payload for d in got) == [f"interval {i}".encode() for i in range(5)]
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -171,3 +180,73 @@ def test_a_nats_address_keeps_its_password_out_of_its_text() -> None:
     assert "s3cret-pw" not in repr(address) and "s3cret-pw" not in str(address)
     with pytest.raises(BrokerUrlError, match="without a user name"):
         NatsAddress.parse("nats://127.0.0.1:4222").signed_in(None, "s3cret-pw", None)
+
+
+def laned(address: NatsAddress, root: str) -> JetStreamUplink:
+    return JetStreamUplink(address, topics.uplink_filter(root), "workers", event_filter=topics.event_filter(root))
+
+
+def test_event_frames_pass_a_backlog_of_readings_in_a_consumer_of_their_own(
+    nats_node: NatsCluster,  # noqa: F811
+    topic_root: str,
+) -> None:
+    """2,000 readings wait in the stream, then a tamper's event frame: the event lane has it at
+    once; the readings lane hands out the readings and never the event; once both lanes have
+    acknowledged, a worker that starts again on the same consumers gets nothing again."""
+    address = NatsAddress.parse(nats_node.url())
+    port = nats_node.nodes[0].mqtt_port
+
+    async def run() -> tuple[list[Delivery], float, list[Delivery], list[Delivery]]:
+        first = laned(address, topic_root)
+        await first.start()
+        await asyncio.to_thread(publish, port, topic_root, 2000, 0, None, "reading")
+        await asyncio.to_thread(publish, port, topic_root, 1, 0, None, "event")  # after the backlog
+        began = time.monotonic()
+        event = await take(first.event_lane(), 1, 10)
+        waited = time.monotonic() - began
+        backlog = await take(first, 2001, 60)
+        await first.close()
+        again = laned(address, topic_root)
+        await again.start()
+        try:
+            nothing = await take(again, 1, 2) + await take(again.event_lane(), 1, 2)
+        finally:
+            await again.close()
+        return event, waited, backlog, nothing
+
+    event, waited, backlog, nothing = asyncio.run(run())
+    assert [(d.topic, d.payload) for d in event] == [(topics.uplink(topic_root, "M-0", "event"), b"event 0")]
+    assert waited < 2  # not behind the 2,000 readings
+    assert sorted(d.payload for d in backlog) == sorted(f"reading {i}".encode() for i in range(2000))
+    assert not nothing
+
+
+def test_an_event_a_dead_worker_fetched_goes_to_another_and_no_worker_gets_it_twice(
+    nats_node: NatsCluster,  # noqa: F811
+    topic_root: str,
+) -> None:
+    """At least once and only once through the event consumer: a worker that dies holding an
+    event frame leaves it to the other after the ack wait; the readings lanes of both pass the
+    event frames on unstored, so no event reaches a head-end through both consumers."""
+    address = NatsAddress.parse(nats_node.url(ack_wait_s=2))
+    port = nats_node.nodes[0].mqtt_port
+
+    async def run() -> tuple[list[Delivery], list[Delivery], list[Delivery], list[Delivery]]:
+        dead, alive = laned(address, topic_root), laned(address, topic_root)
+        await dead.start()
+        await alive.start()
+        await asyncio.to_thread(publish, port, topic_root, 30, 0, None, "event")
+        held = await take(dead.event_lane(), 10, 10, ack=False)  # fetched, never acknowledged
+        await dead.close()
+        await asyncio.to_thread(publish, port, topic_root, 20, 0, None, "reading")
+        readings = await take(alive, 20, 10)
+        events = await take(alive.event_lane(), 30, 15)
+        again = await take(alive.event_lane(), 1, 3) + await take(alive, 1, 1)
+        await alive.close()
+        return held, readings, events, again
+
+    held, readings, events, again = asyncio.run(run())
+    assert len(held) >= 10
+    assert sorted(d.payload for d in readings) == sorted(f"reading {i}".encode() for i in range(20))
+    assert sorted(d.payload for d in events) == sorted(f"event {i}".encode() for i in range(30))
+    assert not again

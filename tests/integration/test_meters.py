@@ -11,13 +11,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bijli import settings
 from bijli.accounts.handlers import change_status
 from bijli.adapters.db import engine as db_engine
 from bijli.adapters.db import schema as t
-from bijli.bootstrap import Platform, bootstrap
+from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
 from bijli.headend.command_records import CommandRecord, MeterNotInService
 from bijli.headend.commands import DispatchPolicy, Status
 from bijli.headend.handlers import ingest_batch, record_acks
@@ -28,6 +26,7 @@ from bijli.mdm.meters import MeterStatus, RefusedChange, StatusChange, UnknownMe
 from bijli.protocol.frames import AckFrame
 from tests.support import commands as support
 from tests.support.frames import reading
+from tests.support.sites import commissioned_platform
 
 START = datetime(2026, 11, 2, 4, 30, tzinfo=UTC)  # Monday 10:00 IST
 HEAD = db_engine.head_revision()
@@ -41,10 +40,7 @@ POLICY = DispatchPolicy()
 @pytest.fixture
 def platform(database_url: str | None, tmp_path: Path) -> Iterator[Platform]:
     """A platform over a store of either kind, four meters commissioned a month ago."""
-    p = bootstrap(
-        settings.build(data_dir=tmp_path / "data", database_url=database_url, broker_url="memory", new_site=True)
-    )
-    commission_city(p.store, p.settings.tariff_code, CITY, START - timedelta(days=30))
+    p = commissioned_platform(tmp_path / "data", CITY, START - timedelta(days=30), database_url=database_url)
     yield p
     p.store.dispose()
 

@@ -5,25 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.mqtt import MqttUplink
 from bijli.headend.ports import Delivery
 from bijli.protocol import topics
-
-
-def _publish(url: str, items: list[tuple[str, bytes]]) -> None:
-    address = BrokerAddress.parse(url)
-    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
-    client.connect(address.host, address.port)
-    client.loop_start()
-    for topic, payload in items:
-        client.publish(topic, payload, qos=1).wait_for_publish(10)
-    client.disconnect()
-    client.loop_stop()
+from tests.support.meters_mqtt import publish
 
 
 async def _connect(url: str, root: str, client_id: str) -> MqttUplink:
@@ -46,7 +34,7 @@ def test_messages_not_acknowledged_are_delivered_again_after_a_reconnect(mosquit
 
     async def scenario() -> tuple[list[bytes], list[bytes], list[bytes]]:
         uplink = await _connect(mosquitto, topic_root, client_id)
-        await asyncio.to_thread(_publish, mosquitto, [(topic, b"one"), (topic, b"two")])
+        await asyncio.to_thread(publish, mosquitto, [(topic, b"one"), (topic, b"two")])
         first = await _take(uplink, 2)
         await uplink.close()  # gone before its commit: nothing acknowledged
 
@@ -57,7 +45,7 @@ def test_messages_not_acknowledged_are_delivered_again_after_a_reconnect(mosquit
         await uplink.close()
 
         uplink = await _connect(mosquitto, topic_root, client_id)
-        await asyncio.to_thread(_publish, mosquitto, [(topic, b"three")])
+        await asyncio.to_thread(publish, mosquitto, [(topic, b"three")])
         last = await _take(uplink, 1)
         await uplink.ack(last)
         await uplink.close()
@@ -76,13 +64,13 @@ def test_a_large_batch_acknowledged_in_one_write_is_never_delivered_again(mosqui
 
     async def scenario() -> tuple[int, list[bytes]]:
         uplink = await _connect(mosquitto, topic_root, client_id)
-        await asyncio.to_thread(_publish, mosquitto, items)
+        await asyncio.to_thread(publish, mosquitto, items)
         batch = await _take(uplink, len(items))
         await uplink.ack(batch)
         await uplink.close()
 
         uplink = await _connect(mosquitto, topic_root, client_id)
-        await asyncio.to_thread(_publish, mosquitto, [(items[0][0], b"after")])
+        await asyncio.to_thread(publish, mosquitto, [(items[0][0], b"after")])
         after = await _take(uplink, 1)
         await uplink.ack(after)
         await uplink.close()
@@ -102,7 +90,7 @@ def test_the_uplink_is_not_quiet_while_messages_wait_for_a_batch(mosquitto: str,
 
     async def scenario() -> tuple[float, float, float]:
         uplink = await _connect(mosquitto, topic_root, client_id)
-        await asyncio.to_thread(_publish, mosquitto, [(topic, b"one"), (topic, b"two")])
+        await asyncio.to_thread(publish, mosquitto, [(topic, b"one"), (topic, b"two")])
         async with asyncio.timeout(15):
             while uplink.waiting() < 2:
                 await asyncio.sleep(0.01)
@@ -134,7 +122,7 @@ def test_on_arrival_sees_every_message_before_its_batch_is_taken(mosquitto: str,
             on_arrival=lambda d: seen.append(d.payload),
         )
         await uplink.start()
-        await asyncio.to_thread(_publish, mosquitto, items)
+        await asyncio.to_thread(publish, mosquitto, items)
         batch = await _take(uplink, len(items))
         arrived_first = list(seen)
         await uplink.ack(batch)
@@ -161,7 +149,7 @@ def test_event_frames_pass_a_backlog_of_readings_in_a_lane_of_their_own(mosquitt
         )
         await uplink.start()
         lane = uplink.event_lane()
-        await asyncio.to_thread(_publish, mosquitto, [*readings, tamper])  # the event after 2,000 readings
+        await asyncio.to_thread(publish, mosquitto, [*readings, tamper])  # the event after 2,000 readings
         event = await asyncio.wait_for(lane.next_batch(500, 0.02), timeout=15)  # none of the readings held it
         await lane.ack(event)
         backlog = await _take(uplink, len(readings))
@@ -170,7 +158,7 @@ def test_event_frames_pass_a_backlog_of_readings_in_a_lane_of_their_own(mosquitt
         await uplink.close()
         # Both lanes acknowledged on the one connection: nothing comes again.
         again = await _connect(mosquitto, topic_root, client_id)
-        await asyncio.to_thread(_publish, mosquitto, [(topics.uplink(topic_root, "KNCL0000002", "reading"), b"last")])
+        await asyncio.to_thread(publish, mosquitto, [(topics.uplink(topic_root, "KNCL0000002", "reading"), b"last")])
         last = await _take(again, 1)
         await again.ack(last)
         await again.close()

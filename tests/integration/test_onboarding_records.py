@@ -14,8 +14,7 @@ from bijli.adapters.db import engine as db
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.store import Store
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
-from bijli.prepaid.tariff import builtin_tariffs
+from tests.support.sites import commissioned_store
 
 INSTALLED = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
 
@@ -23,11 +22,8 @@ INSTALLED = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     url = request.getfixturevalue("pg_url") if request.param == "postgres" else db.sqlite_url(tmp_path)
-    engine = db.create(url)
-    db.upgrade(engine)
-    s = Store(engine, builtin_tariffs())
-    commission_city(s, "UP-LMV1-DU", build_city(3), INSTALLED)
-    request.addfinalizer(engine.dispose)
+    s = commissioned_store(url, build_city(3), INSTALLED)
+    request.addfinalizer(s.engine.dispose)
     return s
 
 

@@ -18,10 +18,10 @@ from bijli.adapters.db.event_reads import EventFilter, EventReads
 from bijli.adapters.db.outages import OutageFilter, OutageReads
 from bijli.adapters.db.store import Store
 from bijli.fleet.city import build_city, transformer_meters
-from bijli.fleet.commissioning import commission_city
 from bijli.network.handlers import find_outages, outage_at
 from bijli.network.outages import OutageLevel
 from bijli.protocol.events import EventCode
+from tests.support.sites import commissioned_store
 
 INSTALLED = datetime(2026, 1, 5, 4, 30, tzinfo=UTC)
 OFF = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
@@ -38,12 +38,9 @@ def on(transformer: str) -> list[str]:
 
 @pytest.fixture
 def store(database_url: str | None, tmp_path: Path) -> Iterator[Store]:
-    engine = db.create(database_url or db.sqlite_url(tmp_path))
-    db.upgrade(engine)
-    store = Store(engine, {})
-    commission_city(store, "UP-LMV1-DU", CITY, INSTALLED, DTS)
+    store = commissioned_store(database_url or db.sqlite_url(tmp_path), CITY, INSTALLED, DTS, tariffs={})
     yield store
-    engine.dispose()
+    store.engine.dispose()
 
 
 def log(store: Store, meters: Sequence[str], code: EventCode, at: datetime) -> None:
@@ -168,11 +165,9 @@ def test_each_event_says_its_incident(store: Store) -> None:
 
 @pytest.mark.postgres
 def test_rounds_of_several_workers_at_once_keep_one_record_per_outage(pg_url: str) -> None:
-    engine = db.create(pg_url)
-    db.upgrade(engine)
-    store = Store(engine, {})
+    store = commissioned_store(pg_url, CITY, INSTALLED, DTS, tariffs={})
+    engine = store.engine
     try:
-        commission_city(store, "UP-LMV1-DU", CITY, INSTALLED, DTS)
         log(store, on("CL-F01-DT01") + on("CL-F01-DT02"), EventCode.POWER_FAILURE, OFF)
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(lambda k: find_outages(store, OFF + timedelta(seconds=5)), range(8)))

@@ -17,10 +17,10 @@ from bijli.adapters.db import engine as db
 from bijli.adapters.db import partitions
 from bijli.bootstrap import Platform, bootstrap
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
 from bijli.kernel.time import INTERVAL, ist_midnight
 from bijli.mdm.model import IntervalRow
 from tests.conftest import run_bijli
+from tests.support.sites import commissioned_platform
 
 pytestmark = pytest.mark.postgres
 
@@ -44,8 +44,7 @@ def reading(start: datetime, wh: int = 100, meter: str = METER) -> IntervalRow:
 
 @pytest.fixture
 def platform(pg_url: str, tmp_path: Path) -> Iterator[Platform]:
-    p = bootstrap(settings.build(data_dir=tmp_path, database_url=pg_url, broker_url="none", new_site=True))
-    commission_city(p.store, p.settings.tariff_code, build_city(2), noon(month(-30)))
+    p = commissioned_platform(tmp_path, build_city(2), noon(month(-30)), database_url=pg_url, broker_url="none")
     yield p
     p.store.dispose()
 

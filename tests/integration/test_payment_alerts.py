@@ -9,21 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from bijli import settings
 from bijli.alerts.handlers import alerts_of
 from bijli.alerts.model import AlertKind, Channel, DeliveryState
-from bijli.bootstrap import Platform, bootstrap
-from bijli.fleet.commissioning import commission_city
+from bijli.bootstrap import Platform
 from bijli.payments.model import PaymentStatus
 from tests.integration.test_payments import CITY, ME, NOW, balance, pay
+from tests.support.sites import commissioned_platform
 
 
 @pytest.fixture
 def platform(database_url: str | None, tmp_path: Path) -> Iterator[Platform]:
-    p = bootstrap(
-        settings.build(data_dir=tmp_path / "data", database_url=database_url, broker_url="memory", new_site=True)
-    )
-    commission_city(p.store, p.settings.tariff_code, CITY, NOW - timedelta(days=3))
+    p = commissioned_platform(tmp_path / "data", CITY, NOW - timedelta(days=3), database_url=database_url)
     yield p
     p.store.dispose()
 

@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bijli import settings
 from bijli.access.model import Role
-from bijli.bootstrap import Platform, bootstrap
+from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
 from bijli.headend.command_records import CommandRecord, CommandRequest, CommandState, new_command
 from bijli.headend.commands import Status, Step
 from bijli.headend.records import MeterEvent, TokenRedemption
@@ -24,6 +22,8 @@ from bijli.payments.tracker import State, reconnect_key
 from bijli.protocol.events import EventCode
 from bijli.web.app import create_app
 from tests.support.access import bearer
+from tests.support.ingest import receive_events
+from tests.support.sites import commissioned_platform
 from tests.web.conftest import TestClient
 
 NOW = datetime(2026, 12, 4, 6, 30, tzinfo=UTC)
@@ -33,10 +33,7 @@ ME = CITY[0]
 
 @pytest.fixture
 def platform(database_url: str | None, tmp_path: Path) -> Iterator[Platform]:
-    p = bootstrap(
-        settings.build(data_dir=tmp_path / "data", database_url=database_url, broker_url="memory", new_site=True)
-    )
-    commission_city(p.store, p.settings.tariff_code, CITY, NOW - timedelta(days=3))
+    p = commissioned_platform(tmp_path / "data", CITY, NOW - timedelta(days=3), database_url=database_url)
     yield p
     p.store.dispose()
 
@@ -74,15 +71,8 @@ def steps(p: Platform, payment_id: str) -> list[tuple[str, str, datetime | None]
 
 
 def test_a_disconnected_meter_s_payment_is_tracked_to_its_power_restored(platform: Platform) -> None:
-    with platform.store.transaction() as uow:  # the supply service cut the meter two days ago
-        uow.received.add_events(
-            [
-                MeterEvent(
-                    meter_id=ME.meter_id, code=EventCode.LOAD_SWITCH_DISCONNECTED, occurred_at=epoch(NOW) - 172_800
-                )
-            ],
-            NOW - timedelta(days=2),
-        )
+    two_days_ago = NOW - timedelta(days=2)  # the supply service cut the meter
+    receive_events(platform.store, two_days_ago, (ME.meter_id, EventCode.LOAD_SWITCH_DISCONNECTED, two_days_ago))
     pay(platform, "pay-t1")
     assert steps(platform, "pay-t1") == [
         ("received", "done", NOW),
@@ -140,11 +130,8 @@ def test_a_disconnected_meter_s_payment_is_tracked_to_its_power_restored(platfor
 def test_a_token_typed_at_an_offline_meter_credits_it_and_its_own_reconnection_restores_power(
     platform: Platform,
 ) -> None:
-    with platform.store.transaction() as uow:
-        uow.received.add_events(
-            [MeterEvent(meter_id=ME.meter_id, code=EventCode.LOAD_SWITCH_DISCONNECTED, occurred_at=epoch(NOW) - 3600)],
-            NOW - timedelta(hours=1),
-        )
+    an_hour_ago = NOW - timedelta(hours=1)
+    receive_events(platform.store, an_hour_ago, (ME.meter_id, EventCode.LOAD_SWITCH_DISCONNECTED, an_hour_ago))
     pay(platform, "pay-t2")
     found = tracked(platform.store, "pay-t2")
     assert found is not None
@@ -184,11 +171,7 @@ def test_a_payment_while_supply_is_on_needs_no_reconnect(platform: Platform) -> 
 
 
 def test_a_retried_reconnect_is_the_one_tracked(platform: Platform) -> None:
-    with platform.store.transaction() as uow:
-        uow.received.add_events(
-            [MeterEvent(meter_id=ME.meter_id, code=EventCode.LOAD_SWITCH_DISCONNECTED, occurred_at=epoch(NOW) - 60)],
-            NOW,
-        )
+    receive_events(platform.store, NOW, (ME.meter_id, EventCode.LOAD_SWITCH_DISCONNECTED, NOW - timedelta(minutes=1)))
     pay(platform, "pay-t4")
     first, retry = (
         CommandRequest(

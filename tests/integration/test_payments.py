@@ -12,13 +12,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bijli import settings
 from bijli.accounts.handlers import close_account
 from bijli.accounts.model import Closing
 from bijli.adapters.db import schema as t
-from bijli.bootstrap import Platform, bootstrap
+from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
 from bijli.headend.handlers import ingest_batch
 from bijli.headend.ports import Delivery
 from bijli.kernel.time import epoch
@@ -35,6 +33,7 @@ from bijli.payments.model import (
 from bijli.protocol import topics
 from bijli.protocol.codec import seal
 from bijli.protocol.frames import PROTOCOL_VERSION, Redemption, StatusFrame, TokenFrame
+from tests.support.sites import commissioned_platform
 
 NOW = datetime(2026, 12, 4, 6, 30, tzinfo=UTC)
 CITY = build_city(2)
@@ -43,10 +42,7 @@ ME = CITY[0]
 
 @pytest.fixture
 def platform(database_url: str | None, tmp_path: Path) -> Iterator[Platform]:
-    p = bootstrap(
-        settings.build(data_dir=tmp_path / "data", database_url=database_url, broker_url="memory", new_site=True)
-    )
-    commission_city(p.store, p.settings.tariff_code, CITY, NOW - timedelta(days=3))
+    p = commissioned_platform(tmp_path / "data", CITY, NOW - timedelta(days=3), database_url=database_url)
     yield p
     p.store.dispose()
 

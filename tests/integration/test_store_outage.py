@@ -12,10 +12,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import paho.mqtt.client as paho
 import pytest
 import sqlalchemy as sa
-from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.pool import NullPool
 
 from bijli import settings
@@ -31,6 +29,7 @@ from bijli.kernel.unit import Backoff, StoreUnavailable
 from bijli.protocol import topics
 from tests.conftest import PG_ADMIN_URL
 from tests.support.frames import reading
+from tests.support.meters_mqtt import publish
 
 START = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 NOW = START + timedelta(days=1)
@@ -60,18 +59,6 @@ class RecordedAcks:
 
     async def close(self) -> None:
         await self.uplink.close()
-
-
-def publish(url: str, items: Sequence[tuple[str, bytes]]) -> None:
-    """Publish at QoS 1 as meters do, each taken by the broker before the next."""
-    address = BrokerAddress.parse(url)
-    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
-    client.connect(address.host, address.port)
-    client.loop_start()
-    for topic, payload in items:
-        client.publish(topic, payload, qos=1).wait_for_publish(10)
-    client.disconnect()
-    client.loop_stop()
 
 
 async def until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:

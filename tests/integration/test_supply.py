@@ -21,15 +21,14 @@ from bijli.alerts.handlers import LiveFeed, deliver_due
 from bijli.alerts.model import Channel
 from bijli.alerts.ports import Message
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
 from bijli.headend.command_records import CommandRecord
 from bijli.headend.commands import Status, Step
 from bijli.kernel.time import IST, epoch
 from bijli.prepaid.charging import DayCharge
 from bijli.prepaid.model import EntryKind, LedgerEntry
 from bijli.prepaid.policy import uppcl
-from bijli.prepaid.tariff import builtin_tariffs
 from bijli.supply.handlers import decide_all_due, decide_due
+from tests.support.sites import commissioned_store
 
 INSTALLED = datetime(2026, 1, 5, 4, 30, tzinfo=UTC)  # a Monday, 10:00 IST
 CITY = build_city(4)
@@ -61,12 +60,9 @@ def decide(store: Store, now: datetime) -> None:
 
 @pytest.fixture
 def store(database_url: str | None, tmp_path: Path) -> Iterator[Store]:
-    engine = db.create(database_url or db.sqlite_url(tmp_path))
-    db.upgrade(engine)
-    store = Store(engine, builtin_tariffs())
-    commission_city(store, "UP-LMV1-DU", CITY, INSTALLED - timedelta(days=400))
+    store = commissioned_store(database_url or db.sqlite_url(tmp_path), CITY, INSTALLED - timedelta(days=400))
     yield store
-    engine.dispose()
+    store.engine.dispose()
 
 
 def account_of(store: Store, meter_id: str) -> str:

@@ -1,4 +1,5 @@
-"""Signing in from tests: bearer tokens, and staff logged in through /login as a browser would."""
+"""Signing in from tests: bearer tokens, and staff and households logged in through /login as a
+browser would."""
 
 from __future__ import annotations
 
@@ -42,6 +43,17 @@ def log_in_staff(client: httpx.Client, platform: Platform, username: str, role: 
     )
     assert r.status_code == 303, r.text
     client.headers[CSRF_HEADER] = csrf_for(client.cookies[SESSION_COOKIE])
+
+
+def log_in_consumer(client: httpx.Client, mobile: str, outbox: ConsoleOutbox) -> None:
+    """Log `client` in as the household with `mobile` through /login, with the code that the
+    console SMS provider printed to `outbox`."""
+    csrf = form_token(client.get("/login").text)
+    sent = client.post("/login/code", data={"mobile": mobile, "csrf": csrf})
+    assert sent.status_code == 200, sent.text
+    code = outbox.last_code(mobile)
+    done = client.post("/login/consumer", data={"mobile": mobile, "code": code, "csrf": csrf}, follow_redirects=False)
+    assert done.status_code == 303, done.text
 
 
 class ConsoleOutbox(io.StringIO):

@@ -7,14 +7,12 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from bijli.adapters.db import engine as db
 from bijli.adapters.db import schema as t
 from bijli.adapters.db.store import Store
 from bijli.alerts.model import Alert, AlertKind
 from bijli.alerts.ports import Message, SendFailed
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
-from bijli.prepaid.tariff import builtin_tariffs
+from tests.support.sites import commissioned_store
 
 NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 INSTALLED = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
@@ -22,11 +20,8 @@ INSTALLED = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
 
 def alert_store(request: pytest.FixtureRequest, url: str) -> Store:
     """A store at `url` with a city of three consumers, disposed of after the test."""
-    engine = db.create(url)
-    db.upgrade(engine)
-    s = Store(engine, builtin_tariffs())
-    commission_city(s, "UP-LMV1-DU", build_city(3), INSTALLED)
-    request.addfinalizer(engine.dispose)
+    s = commissioned_store(url, build_city(3), INSTALLED)
+    request.addfinalizer(s.engine.dispose)
     return s
 
 

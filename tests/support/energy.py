@@ -76,11 +76,11 @@ def feed_day(
     recorded_share: Mapping[str, float] | None = None,
     silent: Sequence[str] = (),
     scale: Mapping[str, float] | None = None,
-) -> None:
+) -> dict[str, list[IntervalRecord]]:
     """One IST day of every meter's readings, ingested and settled after the day: hooks (from
     interval `hook_from` to midnight) and street lights (watts) per transformer, a share of the
-    real draw some consumers' meters record (tampering), meters that send nothing, a
-    household's draw scaled (a drop)."""
+    real draw some consumers' meters record (tampering), meters that send nothing (their
+    readings are returned, to be delivered late), a household's draw scaled (a drop)."""
     hooks_w, lights_w = hooks_w or {}, lights_w or {}
     recorded_share, scale = recorded_share or {}, scale or {}
     start = ist_midnight(day)
@@ -107,12 +107,15 @@ def feed_day(
             ec.registers[d.meter_id] += wh
             recs.append(_record(start + s * INTERVAL, wh, ec.registers[d.meter_id]))
         records[d.meter_id] = recs
-    now = start + timedelta(days=1, minutes=5)
+    deliver(p, ec, {m: recs for m, recs in records.items() if m not in silent}, start + timedelta(days=1, minutes=5))
+    return {m: recs for m, recs in records.items() if m in silent}
+
+
+def deliver(p: Platform, ec: EnergyCity, records: Mapping[str, list[IntervalRecord]], now: datetime) -> None:
+    """Meters' readings sent at `now`, ingested and settled."""
     deliveries = []
     keys = p.settings.site_keys
     for meter_id, recs in records.items():
-        if meter_id in silent:
-            continue
         fc = ec.counters[meter_id] = ec.counters.get(meter_id, 0) + 1
         frame = ReadingFrame(v=PROTOCOL_VERSION, m=meter_id, fc=fc, ts=epoch(now) - 60, intervals=recs)
         deliveries.append(Delivery(topics.uplink("bijli", meter_id, "reading"), seal(keys.frame_key(meter_id), frame)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import replace
 from datetime import timedelta
 
 from bijli.adapters.brokers.memory import MemoryBroker
@@ -42,6 +43,23 @@ def test_a_batch_delivered_twice_is_stored_once_and_its_replay_quarantined(world
     assert (again.readings_stored, again.quarantined) == (0, 4)
     assert len(world.probe.readings(CL1)) == 4
     assert world.probe.quarantine() == ["replayed"] * 4
+
+
+def test_a_batch_the_broker_hands_over_again_after_its_commit_is_kept_nowhere_twice(world: World) -> None:
+    # A worker stopped between the batch's commit and its acknowledgement: JetStream hands the
+    # same messages over again. They are not replays: nothing goes to the quarantine.
+    batch = world.frames(CL1, 1, starts(4))
+    first = ingest_batch(world.store, batch, world.ring, "bijli", NOW)
+    again = ingest_batch(world.store, [replace(d, redelivered=True) for d in batch], world.ring, "bijli", NOW)
+
+    assert (first.readings_stored, first.quarantined) == (4, 0)
+    assert (again.received, again.readings_stored, again.quarantined) == (4, 0, 0)
+    assert len(world.probe.readings(CL1)) == 4
+    assert world.probe.quarantine() == []
+    # A message handed over again that is refused for another reason is kept as before.
+    late = Delivery(*reading(SECRET, MR1, 1, NOW + timedelta(hours=1)), redelivered=True)
+    assert ingest_batch(world.store, [late], world.ring, "bijli", NOW).quarantined == 1
+    assert world.probe.quarantine() == ["clock-ahead"]
 
 
 def test_the_same_interval_in_a_new_frame_is_a_duplicate_not_a_second_reading(world: World) -> None:

@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bijli import settings
 from bijli.access.model import Role
-from bijli.bootstrap import Platform, bootstrap
+from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
 from tests.support.access import log_in_staff
+from tests.support.sites import commissioned_platform
 from tests.web.conftest import MakeClient
 
 if TYPE_CHECKING:
@@ -27,8 +26,7 @@ CITY = [c.meter_id for c in build_city(4)]
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
     """A store of its own (these tests change it), four meters commissioned a month ago."""
-    p = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory", new_site=True))
-    commission_city(p.store, p.settings.tariff_code, build_city(4), NOW - timedelta(days=30))
+    p = commissioned_platform(tmp_path, build_city(4), NOW - timedelta(days=30))
     yield p
     p.store.dispose()
 

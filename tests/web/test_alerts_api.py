@@ -10,23 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from bijli import settings
 from bijli.access.model import Role
 from bijli.alerts.handlers import deliver_due
-from bijli.bootstrap import Platform, bootstrap
-from bijli.fleet.commissioning import commission_city
+from bijli.bootstrap import Platform
 from bijli.kernel.clock import SimulatedClock
 from bijli.payments.model import PaymentStatus
 from bijli.web.app import create_app
 from tests.support.access import bearer
+from tests.support.sites import commissioned_platform
 from tests.web.conftest import TestClient
 from tests.web.test_statement_payments import CITY, MINE, NOW, pay
 
 
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
-    made = bootstrap(settings.build(data_dir=tmp_path / "data", broker_url="memory", new_site=True))
-    commission_city(made.store, made.settings.tariff_code, CITY, NOW - timedelta(days=2))
+    made = commissioned_platform(tmp_path / "data", CITY, NOW - timedelta(days=2))
     yield made
     made.store.dispose()
 

@@ -11,19 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from bijli import settings
 from bijli.access.model import Role
 from bijli.adapters.db import schema as t
-from bijli.bootstrap import Platform, bootstrap
+from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
-from bijli.headend.records import MeterEvent
 from bijli.kernel.clock import SimulatedClock
-from bijli.kernel.time import INTERVAL, epoch
-from bijli.vigilance.handlers import open_due_cases
-from bijli.vigilance.rules import shipped_rules
+from bijli.kernel.time import INTERVAL
 from bijli.web.app import create_app
 from tests.support.access import bearer
+from tests.support.cases import hold_magnet
+from tests.support.sites import commissioned_platform
 from tests.web.conftest import TestClient
 from tests.web.test_alerts_api import events
 
@@ -35,13 +32,8 @@ MAGNET_AT = NOW - timedelta(minutes=40)
 
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
-    made = bootstrap(settings.build(data_dir=tmp_path / "data", broker_url="memory", new_site=True))
-    commission_city(made.store, made.settings.tariff_code, CITY, NOW - timedelta(days=2))
+    made = commissioned_platform(tmp_path / "data", CITY, NOW - timedelta(days=2))
     with made.store.transaction() as uow:
-        uow.received.add_events(
-            [MeterEvent(meter_id=MINE.meter_id, code=201, occurred_at=epoch(MAGNET_AT))],
-            MAGNET_AT + timedelta(seconds=1),
-        )
         start = MAGNET_AT.replace(minute=0)
         uow.conn.execute(
             t.readings.insert(),
@@ -61,7 +53,7 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
                 for i in range(4)
             ],
         )
-    open_due_cases(made.store, shipped_rules(), NOW)
+    hold_magnet(made.store, MINE.meter_id, MAGNET_AT, MAGNET_AT + timedelta(seconds=1), NOW)
     yield made
     made.store.dispose()
 

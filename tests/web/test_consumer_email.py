@@ -11,21 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from bijli import settings
 from bijli.access.model import Role
 from bijli.accounts import sheet
 from bijli.accounts.model import Consumer, Refused, check_consumer
-from bijli.bootstrap import Platform, bootstrap
-from bijli.fleet.commissioning import commission_city
+from bijli.bootstrap import Platform
 from tests.support.sheets import HEADER, sheet_row
+from tests.support.sites import commissioned_platform
 from tests.web.conftest import MakeClient
 from tests.web.test_onboarding_api import CITY, CONSUMER, NOW
 
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Platform]:
-    platform = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory", new_site=True))
-    commission_city(platform.store, platform.settings.tariff_code, CITY, NOW - timedelta(days=30))
+    platform = commissioned_platform(tmp_path, CITY, NOW - timedelta(days=30))
     yield platform
     platform.close()
 

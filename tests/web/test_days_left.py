@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bijli import settings
 from bijli.access.model import Role
-from bijli.bootstrap import Platform, bootstrap
+from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
 from bijli.kernel.time import ist_day
 from bijli.prepaid.charging import DayCharge
+from tests.support.sites import commissioned_platform
 from tests.web.conftest import MakeClient
 
 NOW = datetime(2026, 12, 4, 6, 30, tzinfo=UTC)  # 12:00 IST, a Friday
@@ -25,8 +24,7 @@ DAILY = 4_000  # ₹40.00 a day
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Platform]:
-    platform = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory", new_site=True))
-    commission_city(platform.store, platform.settings.tariff_code, CITY, NOW - timedelta(days=60))
+    platform = commissioned_platform(tmp_path, CITY, NOW - timedelta(days=60))
     yield platform
     platform.close()
 

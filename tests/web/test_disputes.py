@@ -9,7 +9,8 @@ from datetime import timedelta
 from bijli.access.model import Role
 from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
-from tests.support.access import form_token
+from tests.support.access import form_token, log_in_consumer
+from tests.support.disputes import a_dispute
 from tests.web.conftest import DEMO_METERS, LAST_SEEN, SMS, MakeClient, TestClient
 
 ME = build_city(DEMO_METERS)[1]
@@ -18,9 +19,7 @@ NOW = LAST_SEEN + timedelta(minutes=10)
 
 def signed_in(platform: Platform, make_client: MakeClient) -> TestClient:
     client = make_client(platform, role=None)
-    csrf = form_token(client.get("/login").text)
-    client.post("/login/code", data={"mobile": ME.mobile, "csrf": csrf})
-    client.post("/login/consumer", data={"mobile": ME.mobile, "code": SMS.last_code(ME.mobile), "csrf": csrf})
+    log_in_consumer(client, ME.mobile, SMS)
     return client
 
 
@@ -88,9 +87,7 @@ def test_the_control_room_shows_the_answer_clock_and_the_figures_and_answers_wit
 ) -> None:
     other = build_city(DEMO_METERS)[2]
     household = make_client(platform, role=None)
-    csrf = form_token(household.get("/login").text)
-    household.post("/login/code", data={"mobile": other.mobile, "csrf": csrf})
-    household.post("/login/consumer", data={"mobile": other.mobile, "code": SMS.last_code(other.mobile), "csrf": csrf})
+    log_in_consumer(household, other.mobile, SMS)
     charges = household.get(f"/consumer/{other.meter_id}/charges?day=2026-11-02")
     household.post(
         f"/consumer/{other.meter_id}/disputes",
@@ -154,7 +151,6 @@ def test_a_full_page_of_disputes_weighs_under_300_kb_in_hindi_with_everything_it
     from datetime import date
 
     from bijli.accounts import disputes as use
-    from bijli.accounts.disputes import Dispute
 
     figures: dict[str, str | int | None] = {
         "charge_paise": 16_133_00,
@@ -169,16 +165,8 @@ def test_a_full_page_of_disputes_weighs_under_300_kb_in_hindi_with_everything_it
     raised = []
     for n in range(50):
         home = build_city(DEMO_METERS)[n % DEMO_METERS]
-        dispute = Dispute(
-            dispute_id=0,
-            account_no=home.account_no,
-            meter_id=home.meter_id,
-            day=date(2026, 9, 1) + timedelta(days=n),
-            reason="meter_fault",
-            raised_by=home.mobile,
-            raised_at=NOW - timedelta(hours=n),
-            evidence=figures,
-        )
+        day = date(2026, 9, 1) + timedelta(days=n)
+        dispute = a_dispute(home, day, NOW - timedelta(hours=n), figures, "meter_fault")
         raised.append(use.raise_dispute(platform.store, dispute)[0])
     billing = make_client(platform, role=Role.BILLING)
     page = billing.get("/operations/disputes", params={"lang": "hi"})

@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bijli import settings
-from bijli.bootstrap import Platform, bootstrap
+from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
 from bijli.kernel.time import INTERVAL
 from bijli.mdm.handlers import run_vee
 from tests.support.ingest import deliver_reading
+from tests.support.sites import commissioned_platform
 from tests.web.conftest import MakeClient
 
 if TYPE_CHECKING:
@@ -31,8 +30,7 @@ WINDOW = {"start": "2026-11-02T00:30:00Z", "end": "2026-11-02T03:00:00Z"}
 
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
-    p = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory", new_site=True))
-    commission_city(p.store, p.settings.tariff_code, build_city(2), START)
+    p = commissioned_platform(tmp_path, build_city(2), START)
     yield p
     p.store.dispose()
 

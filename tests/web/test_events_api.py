@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING
 import pytest
 import sqlalchemy as sa
 
-from bijli import settings
 from bijli.access.model import Role
 from bijli.adapters.db import schema as t
-from bijli.bootstrap import Platform, bootstrap
+from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city, transformer_meters
-from bijli.fleet.commissioning import commission_city
 from bijli.network.handlers import find_outages
 from bijli.protocol.events import EventCode
+from tests.support.sites import commissioned_platform
 from tests.web.conftest import MakeClient
 
 if TYPE_CHECKING:
@@ -41,8 +40,7 @@ def log(platform: Platform, rows: list[tuple[str, EventCode, datetime]]) -> None
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
     """Six meters an area: a magnet on one Civil Lines meter, the Mall Road transformer's supply off for 45 min."""
-    p = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory", new_site=True))
-    commission_city(p.store, p.settings.tariff_code, CITY, NOW - timedelta(days=30), DTS)
+    p = commissioned_platform(tmp_path, CITY, NOW - timedelta(days=30), DTS)
     off, back = NOW - timedelta(hours=2), NOW - timedelta(hours=2) + timedelta(minutes=45)
     mall = MR + [d.meter_id for d in DTS if d.area == "Mall Road"]
     log(

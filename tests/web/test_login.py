@@ -45,7 +45,8 @@ def test_anonymous_pages_lead_to_the_login_page_and_back(anonymous: TestClient) 
     assert r.headers["location"] == f"/login?next=%2Fconsumer%2F{CITY[0].meter_id}%3Fday%3D2026-11-02"
     page = anonymous.get(r.headers["location"])
     assert page.status_code == 200
-    assert "Log in" in page.text and "लॉग इन" in page.text
+    assert "<title>Log in · bijli</title>" in page.text and "लॉग इन" not in page.text  # one language at a time
+    assert 'lang="hi" data-testid="switch-language">हिन्दी</a>' in page.text  # and the way to the other
     assert f'name="next" value="/consumer/{CITY[0].meter_id}?day=2026-11-02"' in page.text
 
 

@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from bijli import settings
 from bijli.access.model import Role
-from bijli.bootstrap import Platform, bootstrap
+from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
+from tests.support.sites import commissioned_platform
 from tests.web.conftest import MakeClient, TestClient
 
 NOW = datetime(2026, 11, 20, 6, 30, tzinfo=UTC)
@@ -38,8 +37,7 @@ METER = {
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Platform]:
-    platform = bootstrap(settings.build(data_dir=tmp_path, broker_url="memory", new_site=True))
-    commission_city(platform.store, platform.settings.tariff_code, CITY, NOW - timedelta(days=30))
+    platform = commissioned_platform(tmp_path, CITY, NOW - timedelta(days=30))
     yield platform
     platform.close()
 

@@ -20,7 +20,7 @@ from bijli.kernel.clock import SimulatedClock
 from bijli.payments.model import SIGNATURE_HEADER, PaymentEvent, PaymentStatus, event_body, sign
 from bijli.protocol import tokens
 from bijli.web.app import create_app
-from tests.support.access import ConsoleOutbox, bearer, form_token
+from tests.support.access import ConsoleOutbox, bearer, form_token, log_in_consumer
 from tests.web.conftest import TestClient
 
 NOW = datetime(2026, 12, 4, 6, 30, tzinfo=UTC)
@@ -42,9 +42,7 @@ def site(tmp_path: Path) -> Iterator[tuple[Platform, ConsoleOutbox]]:
 
 def consumer(platform: Platform, outbox: ConsoleOutbox) -> TestClient:
     client = TestClient(create_app(platform, clock=SimulatedClock(NOW)), base_url="http://localhost")
-    csrf = form_token(client.get("/login").text)
-    client.post("/login/code", data={"mobile": MINE.mobile, "csrf": csrf})
-    client.post("/login/consumer", data={"mobile": MINE.mobile, "code": outbox.last_code(MINE.mobile), "csrf": csrf})
+    log_in_consumer(client, MINE.mobile, outbox)
     return client
 
 

@@ -10,19 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bijli import settings
 from bijli.access.handlers import create_token
 from bijli.access.model import ACTION_PERMISSION, CASE_STEP_PERMISSION, Role
-from bijli.bootstrap import Platform, bootstrap
+from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
 from bijli.kernel.clock import SimulatedClock
 from bijli.payments.model import SIGNATURE_HEADER, PaymentEvent, PaymentStatus, event_body, sign
-from bijli.vigilance.cases import CaseOpening, Severity, SubjectLevel
 from bijli.vigilance.handlers import open_cases
 from bijli.web.app import create_app
 from bijli.web.auth import CSRF_HEADER, SESSION_COOKIE, route_rules
-from tests.support.access import ConsoleOutbox, form_token
+from tests.support.access import ConsoleOutbox, form_token, log_in_consumer
+from tests.support.cases import tamper
+from tests.support.sites import commissioned_platform
 from tests.web.conftest import TestClient
 
 if TYPE_CHECKING:
@@ -86,10 +85,9 @@ class Site:
         self.outbox = ConsoleOutbox()
         from bijli.adapters.sms.console import ConsoleSms
 
-        self.platform: Platform = bootstrap(
-            settings.build(data_dir=tmp, broker_url="memory", new_site=True), sms=ConsoleSms(self.outbox)
+        self.platform: Platform = commissioned_platform(
+            tmp, CITY, NOW - timedelta(days=30), sms=ConsoleSms(self.outbox)
         )
-        commission_city(self.platform.store, self.platform.settings.tariff_code, CITY, NOW - timedelta(days=30))
         self.app = create_app(self.platform, clock=SimulatedClock(NOW))
         self.clients = {"anonymous": TestClient(self.app, base_url="http://localhost")}
         for role in Role:
@@ -105,7 +103,8 @@ class Site:
         )
         self.request_id = bulk.json()["request_id"]
         self.payments = 0
-        (self.case_id,) = open_cases(self.platform.store, [a_case_opening()])
+        opening = tamper("magnet", THEIRS.meter_id, THEIRS.area, NOW, f"magnet:{THEIRS.meter_id}:1")
+        (self.case_id,) = open_cases(self.platform.store, [opening])
         for consumer in (MINE, THEIRS):  # a payment of each, to track
             self.pay(f"pay-roles-of-{consumer.meter_id}", consumer.account_no, "admin")
 
@@ -115,14 +114,7 @@ class Site:
 
     def consumer(self, mobile: str) -> TestClient:
         client = TestClient(self.app, base_url="http://localhost")
-        csrf = form_token(client.get("/login").text)
-        client.post("/login/code", data={"mobile": mobile, "csrf": csrf})
-        done = client.post(
-            "/login/consumer",
-            data={"mobile": mobile, "code": self.outbox.last_code(mobile), "csrf": csrf},
-            follow_redirects=False,
-        )
-        assert done.status_code == 303
+        log_in_consumer(client, mobile, self.outbox)
         client.headers[CSRF_HEADER] = form_token(client.get(f"/consumer/{MINE.meter_id}").text)
         assert client.cookies.get(SESSION_COOKIE)
         return client
@@ -185,21 +177,6 @@ class Site:
         return client.request(
             method, self.url(path, meter_id), params=QUERY.get(path), json=body, follow_redirects=False
         )
-
-
-def a_case_opening() -> CaseOpening:
-    return CaseOpening(
-        key=f"magnet:{THEIRS.meter_id}:1",
-        kind="magnet",
-        severity=Severity.HIGH,
-        subject_level=SubjectLevel.METER,
-        subject_id=THEIRS.meter_id,
-        area=THEIRS.area,
-        opened_at=NOW,
-        reason_code="magnet",
-        reason_en="a magnet",
-        reason_hi="चुंबक",
-    )
 
 
 @pytest.fixture(scope="module")

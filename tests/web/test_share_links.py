@@ -18,7 +18,7 @@ from bijli.access.model import Role
 from bijli.adapters.db.sharing import share_links
 from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
-from tests.support.access import form_token
+from tests.support.access import form_token, log_in_consumer
 from tests.web.conftest import DEMO_METERS, LAST_SEEN, SMS, MakeClient, TestClient
 
 CITY = build_city(DEMO_METERS)
@@ -28,9 +28,7 @@ NOW = LAST_SEEN + timedelta(minutes=10)
 
 def signed_in(platform: Platform, make_client: MakeClient, mobile: str, **kwargs: object) -> TestClient:
     client = make_client(platform, role=None, **kwargs)
-    csrf = form_token(client.get("/login").text)
-    client.post("/login/code", data={"mobile": mobile, "csrf": csrf})
-    client.post("/login/consumer", data={"mobile": mobile, "code": SMS.last_code(mobile), "csrf": csrf})
+    log_in_consumer(client, mobile, SMS)
     return client
 
 

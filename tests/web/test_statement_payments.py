@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from bijli import settings
 from bijli.access.model import Role
-from bijli.bootstrap import Platform, bootstrap
+from bijli.bootstrap import Platform
 from bijli.fleet.city import build_city
-from bijli.fleet.commissioning import commission_city
 from bijli.kernel.clock import SimulatedClock
 from bijli.payments.model import SIGNATURE_HEADER, PaymentEvent, PaymentStatus, event_body, sign
 from bijli.web.app import create_app
 from tests.support.access import bearer
+from tests.support.sites import commissioned_platform
 from tests.web.conftest import TestClient
 
 NOW = datetime(2026, 12, 4, 6, 30, tzinfo=UTC)
@@ -26,8 +25,7 @@ MINE = CITY[0]
 
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
-    made = bootstrap(settings.build(data_dir=tmp_path / "data", broker_url="memory", new_site=True))
-    commission_city(made.store, made.settings.tariff_code, CITY, NOW - timedelta(days=2))
+    made = commissioned_platform(tmp_path / "data", CITY, NOW - timedelta(days=2))
     yield made
     made.store.dispose()
 

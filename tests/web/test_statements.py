@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -17,7 +18,7 @@ from bijli.fleet.city import build_city
 from bijli.kernel.time import IST
 from bijli.prepaid.model import fixed_price
 from bijli.prepaid.tariff import builtin_tariffs
-from tests.support.access import form_token
+from tests.support.access import log_in_consumer
 from tests.web.conftest import DEMO_METERS, SMS, MakeClient
 
 if TYPE_CHECKING:
@@ -40,12 +41,7 @@ def statement(api: TestClient, account_no: str, month: str = "2026-11") -> dict[
 
 def consumer_client(platform: Platform, make_client: MakeClient, mobile: str) -> TestClient:
     client = make_client(platform, role=None)
-    csrf = form_token(client.get("/login").text)
-    client.post("/login/code", data={"mobile": mobile, "csrf": csrf})
-    done = client.post(
-        "/login/consumer", data={"mobile": mobile, "code": SMS.last_code(mobile), "csrf": csrf}, follow_redirects=False
-    )
-    assert done.status_code == 303
+    log_in_consumer(client, mobile, SMS)
     return client
 
 
@@ -192,3 +188,13 @@ def test_the_pdf_is_the_same_statement_with_its_hindi_shaped(api: TestClient) ->
     clusters = shaped_clusters(hindi.content)
     assert any("\u094d" in c for c in clusters), "no conjunct: the Devanagari was not shaped"
     assert not [c for c in shaped_clusters(english.content) if "\u094d" in c]
+
+
+def test_statements_made_on_several_threads_at_once_are_the_statement_made_alone(api: TestClient) -> None:
+    url = f"/accounts/{MINE.account_no}/statements/2026-11/pdf"
+    langs = ["hi", "en"] * 4
+    alone = {lang: api.get(url, params={"lang": lang}).content for lang in ("hi", "en")}
+    with ThreadPoolExecutor(4) as pool:  # each thread shapes with its own HarfBuzz font over the shared parse
+        together = list(pool.map(lambda lang: api.get(url, params={"lang": lang}).content, langs))
+    assert [pdf_text(body) for body in together] == [pdf_text(alone[lang]) for lang in langs]
+    assert [shaped_clusters(body) for body in together] == [shaped_clusters(alone[lang]) for lang in langs]

@@ -1,17 +1,20 @@
 """The alerts' texts in English and Hindi, one registered DLT template each, rendered purely.
 
 India's DLT rules let an SMS through only when its text matches a template the sender
-registered (variables as ``{#var#}``); each text here is one such template, its id in
-`TEMPLATES`. A site registers these texts under its own principal entity and writes the ids
-it was given into `TEMPLATES` (the ids below are the reference deployment's). Amounts read
+registered (variables as ``{#var#}``); each text of ``alerts/texts.toml`` is one such template,
+with its id. A site registers these texts under its own principal entity and writes the ids
+it was given into that file (the ids shipped are the reference deployment's). Amounts read
 in rupees grouped in lakhs (``₹1,29,366.00``), times in IST (``04 Dec 2026, 18:00``).
 """
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
 from typing import Final
 
 from bijli.alerts.model import AlertKind, Fact
@@ -32,103 +35,26 @@ class Template:
     text: str
 
 
-TEMPLATES: Final[Mapping[tuple[AlertKind, str], Template]] = {
-    (AlertKind.LOW_BALANCE, "en"): Template(
-        "1107176500000000101",
-        "Low balance on account {account_no}",
-        "bijli: account {account_no} has {balance} left, {level_pct}% of your last recharge{days_left}. "
-        "Recharge soon to keep your supply on.",
-    ),
-    (AlertKind.LOW_BALANCE, "hi"): Template(
-        "1107176500000000102",
-        "खाता {account_no} में बैलेंस कम है",
-        "बिजली: खाता {account_no} में {balance} बचे हैं, आपके पिछले रिचार्ज का {level_pct}%{days_left}। "
-        "बिजली चालू रखने के लिए जल्द रिचार्ज करें।",
-    ),
-    (AlertKind.DISCONNECT_NOTICE, "en"): Template(
-        "1107176500000000201",
-        "Supply to account {account_no} may be disconnected",
-        "bijli: account {account_no} stands at {balance}. Supply may be disconnected after {cut_after} "
-        "unless you recharge.",
-    ),
-    (AlertKind.DISCONNECT_NOTICE, "hi"): Template(
-        "1107176500000000202",
-        "खाता {account_no} की बिजली कट सकती है",
-        "बिजली: खाता {account_no} का बैलेंस {balance} है। रिचार्ज न होने पर {cut_after} के बाद बिजली काटी जा सकती है।",
-    ),
-    (AlertKind.DISCONNECTED, "en"): Template(
-        "1107176500000000301",
-        "Supply to account {account_no} disconnected",
-        "bijli: supply to account {account_no} was disconnected on {raised_at} for a balance of {balance}. "
-        "Recharge and it comes back within minutes.",
-    ),
-    (AlertKind.DISCONNECTED, "hi"): Template(
-        "1107176500000000302",
-        "खाता {account_no} की बिजली काटी गई",
-        "बिजली: खाता {account_no} की बिजली {raised_at} को {balance} बैलेंस के कारण काटी गई। "
-        "रिचार्ज करें, कुछ ही मिनटों में बिजली लौट आएगी।",
-    ),
-    (AlertKind.RECONNECTED, "en"): Template(
-        "1107176500000000401",
-        "Supply to account {account_no} restored",
-        "bijli: supply to account {account_no} was restored on {raised_at}. Balance: {balance}.",
-    ),
-    (AlertKind.RECONNECTED, "hi"): Template(
-        "1107176500000000402",
-        "खाता {account_no} की बिजली बहाल",
-        "बिजली: खाता {account_no} की बिजली {raised_at} को बहाल हो गई। बैलेंस: {balance}।",
-    ),
-    (AlertKind.PAYMENT_RECEIVED, "en"): Template(
-        "1107176500000000501",
-        "Payment of {amount} received for account {account_no}",
-        "bijli: {amount} received for account {account_no} (payment {payment_id}) on {raised_at}. Balance: {balance}.",
-    ),
-    (AlertKind.PAYMENT_RECEIVED, "hi"): Template(
-        "1107176500000000502",
-        "खाता {account_no} के लिए {amount} का भुगतान मिला",
-        "बिजली: खाता {account_no} के लिए {amount} का भुगतान (भुगतान {payment_id}) {raised_at} को मिला। बैलेंस: {balance}।",
-    ),
-    (AlertKind.TAMPER_REPORTED, "en"): Template(
-        "1107176500000000601",
-        "Meter {meter_id} reported {what}",
-        "bijli: meter {meter_id} of account {account_no} reported {what} on {raised_at}. Case {case_id} is open "
-        "and field staff will inspect the meter.",
-    ),
-    (AlertKind.TAMPER_REPORTED, "hi"): Template(
-        "1107176500000000602",
-        "मीटर {meter_id} ने {what} की सूचना दी",
-        "बिजली: खाता {account_no} के मीटर {meter_id} ने {raised_at} को {what} की सूचना दी। केस {case_id} खुला है, "
-        "फ़ील्ड कर्मचारी मीटर की जाँच करेंगे।",
-    ),
-    (AlertKind.CASE_OPENED, "en"): Template(
-        "1107176500000000701",
-        "Case {case_id}: {what} at {subject_id} ({severity})",
-        "bijli: case {case_id} opened on {raised_at}, {severity} severity: {what} at {subject_id}, {place}. "
-        "Details: {path}",
-    ),
-    (AlertKind.CASE_OPENED, "hi"): Template(
-        "1107176500000000702",
-        "केस {case_id}: {subject_id} पर {what} ({severity})",
-        "बिजली: केस {case_id} {raised_at} को खुला, गंभीरता {severity}: {subject_id}, {place} पर {what}। विवरण: {path}",
-    ),
-    (AlertKind.CASE_ASSIGNED, "en"): Template(
-        "1107176500000000801",
-        "Case {case_id} is assigned to you",
-        "bijli: case {case_id} ({what} at {subject_id}, {place}, {severity} severity) was assigned to you on "
-        "{raised_at}. Details: {path}",
-    ),
-    (AlertKind.CASE_ASSIGNED, "hi"): Template(
-        "1107176500000000802",
-        "केस {case_id} आपको सौंपा गया",
-        "बिजली: केस {case_id} ({subject_id}, {place} पर {what}, गंभीरता {severity}) {raised_at} को आपको सौंपा गया। "
-        "विवरण: {path}",
-    ),
-}
+TEXTS_FILE: Final = "texts.toml"
+
+
+@cache
+def templates() -> Mapping[tuple[AlertKind, str], Template]:
+    """`alerts/texts.toml` as shipped, read once: each kind's template by (kind, language)."""
+    tree = tomllib.loads(resources.files("bijli.alerts").joinpath(TEXTS_FILE).read_text(encoding="utf-8"))
+    return {
+        (AlertKind(kind), lang): Template(t["template_id"], t["subject"], t["text"])
+        for kind, languages in tree.items()
+        for lang, t in languages.items()
+    }
+
 
 SEVERITY_WORDS: Final[Mapping[str, Mapping[str, str]]] = {
     "en": {"high": "high", "medium": "medium", "low": "low"},
     "hi": {"high": "उच्च", "medium": "मध्यम", "low": "कम"},
 }
+DAYS_LEFT: Final[Mapping[str, str]] = {"en": ", enough for about {days} days", "hi": ", लगभग {days} दिन के लिए"}
+"""What a low-balance text adds when the days of credit left are known."""
 
 
 def lakhs(whole: int) -> str:
@@ -162,14 +88,9 @@ def render(
     """The alert's text in `language` (English for a language without texts); `account_no` is
     None for an alert to a staff member."""
     lang = language if language in LANGUAGES else "en"
-    template = TEMPLATES[(kind, lang)]
+    template = templates()[(kind, lang)]
     days = facts.get("days_left")
-    if days is None or days == "":
-        days_left = ""
-    elif lang == "hi":
-        days_left = f", लगभग {days} दिन के लिए"
-    else:
-        days_left = f", enough for about {days} days"
+    days_left = "" if days is None or days == "" else DAYS_LEFT[lang].format(days=days)
     fields = {
         "account_no": account_no or "",
         "balance": rupees_text(int(facts.get("balance_paise", 0))),

@@ -29,8 +29,9 @@ from bijli.alerts.handlers import BATCH as ALERT_BATCH
 from bijli.alerts.handlers import deliver_due
 from bijli.alerts.model import Channel
 from bijli.alerts.ports import Senders
-from bijli.alerts.texts import TEMPLATES
+from bijli.alerts.texts import templates
 from bijli.bootstrap import Platform
+from bijli.entrypoints.settler import Settler, settler_for
 from bijli.fleet.commissioning import commission_city
 from bijli.fleet.links import MeterConnections
 from bijli.fleet.run import run_scenario, twin_for, write_ledger, write_truth
@@ -120,6 +121,7 @@ async def run_in_process(
     observe: Callable[[list[Outgoing]], None] | None = None,
     vee_every: int | None = 4,
     round_s: int = ROUND_S,
+    settler: Settler | None = None,
 ) -> dict[str, object]:
     """The scenario into this platform's store through an in-process head-end.
 
@@ -128,7 +130,9 @@ async def run_in_process(
     Every `round_s` simulated seconds the platform's own work runs on the same clock: the
     supply service's decisions for the accounts that are due, the command dispatcher (commands
     reach the twins), the ingest of what the meters answered, the outages found (last gasps,
-    failover), and the alerts' delivery.
+    failover), and the alerts' delivery. What the meters send is settled by `settler` (default
+    `settler_for`: beside a worker process on PostgreSQL, in line on SQLite), all of it before
+    each round.
     """
     cfg = platform.settings
     policy = TwinOptions().policy  # the prepaid policy the meters and the supply service share
@@ -144,7 +148,9 @@ async def run_in_process(
     broker = MemoryBroker()
     clock = SimulatedClock(scenario.begin)
     # Each round is published whole before the head-end is waited on: no need to wait for more.
-    headend = HeadEnd(platform.store, broker, platform.ring, cfg.topic_root, clock, max_wait_s=0.0)
+    # Settlement is the run's settler's (a worker process of its own on PostgreSQL).
+    headend = HeadEnd(platform.store, broker, platform.ring, cfg.topic_root, clock, max_wait_s=0.0, settling=False)
+    settler = settler or settler_for(platform)
     task = asyncio.create_task(headend.run())
     downlink = TwinDownlink(twin, clock)
     dispatcher = Dispatcher(platform.dispatch, downlink, platform.ring, cfg.topic_root, clock)
@@ -158,14 +164,17 @@ async def run_in_process(
     async def sink(frames: list[Outgoing]) -> None:
         if observe is not None:
             observe(frames)
-        for frame in frames:
-            to(frame.at)
-            await broker.publish(frame.topic, frame.payload)
-        # The head-end takes each round at the round's time, so its clock checks are honest.
-        await broker.drain()
-        await headend.settle_all()
-        if task.done():
-            task.result()
+        # A chunk at a time, each settled (by the worker, where there is one) while the
+        # head-end takes the next.
+        for first in range(0, len(frames), headend.max_batch):
+            for frame in frames[first : first + headend.max_batch]:
+                to(frame.at)
+                await broker.publish(frame.topic, frame.payload)
+            # The head-end takes each round at the round's time, so its clock checks are honest.
+            await broker.drain()
+            if task.done():
+                task.result()
+            await settler.start(clock.now())
 
     async def between(t: float) -> None:
         to(t)
@@ -173,8 +182,10 @@ async def run_in_process(
             rounds[0] += 1
             # The store as a deployed server keeps it, where this one has no autovacuum.
             await asyncio.to_thread(autovacuum_stand_in, platform.store.engine)
-            if vee_every and rounds[0] % vee_every == 0:
-                await asyncio.to_thread(run_vee, platform.store, clock.now())
+        # What the meters sent is settled before anything reads a balance.
+        await settler.catch_up(clock.now())
+        if t % 900 == 0 and vee_every and rounds[0] % vee_every == 0:
+            await asyncio.to_thread(run_vee, platform.store, clock.now())
         downlink.deliver()  # held for meters that are back
         decided = await asyncio.to_thread(decide_all_due, platform.store, policy, clock.now())
         supplied.disconnects += decided.disconnects
@@ -201,8 +212,9 @@ async def run_in_process(
 
             report = await run_scenario(scenario, twin, sink, hooks, between, round_s, progress)
         await broker.drain()
-        await headend.settle_all()
+        await settler.catch_up(clock.now())
     finally:
+        settler.close()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -258,7 +270,7 @@ def _days_left(balance_paise: int, history: Mapping[date, int], today: date) -> 
 
 def _handsets(inbox: Inbox, twin: FleetTwin, now: Callable[[], float]) -> Senders:
     """The alert providers of a scenario run: every message lands in the consumer's inbox."""
-    kinds = {t.template_id: str(kind) for (kind, _lang), t in TEMPLATES.items()}
+    kinds = {t.template_id: str(kind) for (kind, _lang), t in templates().items()}
     mobiles = {c.mobile: c.account_no for c in twin.consumers}
     return {
         Channel.SMS: Handset(inbox, Channel.SMS.value, mobiles, kinds, now),

@@ -6,20 +6,24 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Final, cast
+from typing import Any, Final, Protocol, cast, runtime_checkable
 
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 
 from bijli.adapters.brokers.address import BrokerAddress
 from bijli.adapters.brokers.mqtt import MqttUplink
 from bijli.adapters.brokers.nats_address import NatsAddress
+from bijli.adapters.db.control import KEPT_S
 from bijli.alerts.handlers import BATCH, DELIVER_EVERY, PARALLEL, deliver_due
 from bijli.bootstrap import Platform
 from bijli.headend.dispatcher import Dispatcher
 from bijli.headend.handlers import ask_for_profile
-from bijli.headend.ports import Downlink
+from bijli.headend.ports import Downlink, Uplink
 from bijli.headend.service import HeadEnd
 from bijli.kernel.clock import SystemClock
 from bijli.kernel.unit import StoreUnavailable
@@ -34,6 +38,8 @@ from bijli.vigilance.handlers import OPEN_EVERY, find_hooking, open_due_cases
 from bijli.vigilance.rules import shipped_rules
 
 log = logging.getLogger(__name__)
+READY_LAG_S = 0.05
+"""The ready round starts this long after each half minute begins (on the same clock as the windows' keys)."""
 
 
 def web_server(platform: Platform) -> uvicorn.Server:
@@ -41,7 +47,7 @@ def web_server(platform: Platform) -> uvicorn.Server:
     from bijli.web.app import create_app
 
     config = uvicorn.Config(
-        create_app(platform),
+        create_app(platform, warm=True),  # before it listens: no page's first view waits for a template or font
         host=platform.settings.host,
         port=platform.settings.port,
         log_level="warning",
@@ -94,12 +100,20 @@ EVENT_WAIT_S: Final = 0.02
 """The event lane's batches: small and quick (event frames are few; a tamper should not wait)."""
 
 
+@runtime_checkable
+class LanedUplink(Protocol):
+    """An uplink that keeps the meters' event frames in a lane of their own."""
+
+    def event_lane(self) -> Uplink: ...
+
+
 def event_worker_for(platform: Platform, headend: HeadEnd) -> HeadEnd | None:
     """A head-end worker of its own for the meters' event frames, on the same connection as
-    `headend` (its uplink's event lane): a tamper's frame is stored at once, in a small batch
-    of its own, however many readings wait before it. None for an uplink without one (JetStream)."""
+    `headend` (its uplink's event lane: on Mosquitto the frames' queue of their own, on
+    JetStream their own durable consumer): a tamper's frame is stored at once, in a small
+    batch of its own, however many readings wait before it. None for an uplink without one."""
     uplink = headend.uplink
-    if not isinstance(uplink, MqttUplink):
+    if not isinstance(uplink, LanedUplink):
         return None
     return HeadEnd(
         platform.store,
@@ -116,13 +130,33 @@ def event_worker_for(platform: Platform, headend: HeadEnd) -> HeadEnd | None:
 
 async def jetstream_headend_for(platform: Platform, address: NatsAddress, worker: str = "1") -> HeadEnd:
     """A head-end worker ingesting from NATS JetStream: every worker of the site fetches from
-    the same durable pull consumer (named like `headend_group`), a work queue."""
+    the same durable pull consumer (named like `headend_group`), a work queue, and the meters'
+    event frames from a second one of their own (for `event_worker_for`)."""
     from bijli.adapters.brokers.jetstream import JetStreamUplink  # the NATS client only where it is used
 
     root = platform.settings.topic_root
-    uplink = JetStreamUplink(address, topics.uplink_filter(root), headend_group(platform.settings.site_keys, root))
+    uplink = JetStreamUplink(
+        address,
+        topics.uplink_filter(root),
+        headend_group(platform.settings.site_keys, root),
+        event_filter=topics.event_filter(root),
+    )
     await uplink.start()
     return HeadEnd(platform.store, uplink, platform.ring, root, SystemClock(), name=f"{socket.gethostname()}/{worker}")
+
+
+async def ready_every(keep_ready: Callable[[], None], period_s: float = KEPT_S) -> None:
+    """The dashboard's and the control room's kept figures worked out again at the start of
+    every `period_s` (the half minute they are kept, so each window's are there before a view
+    asks; `bijli.web.ready`)."""
+    while True:
+        await asyncio.sleep(period_s - time.time() % period_s + READY_LAG_S)
+        try:
+            await asyncio.to_thread(keep_ready)
+        except StoreUnavailable as e:  # views work out what they need meanwhile
+            log.warning("store unavailable (%s); the kept figures are worked out by the views until it is back", e)
+        except Exception:  # a failed round is logged and tried again next time
+            log.exception("working out the kept figures failed")
 
 
 async def vee_every(platform: Platform, period_s: float) -> None:
@@ -306,6 +340,7 @@ async def run_serve(platform: Platform, console: Console, worker: str = "1", vee
     tasks.append(asyncio.create_task(deliver_every(platform, DELIVER_EVERY.total_seconds())))
     console.print(f"alerts delivered by {', '.join(sorted(platform.alert_channels))}")
     server = web_server(platform)
+    tasks.append(asyncio.create_task(ready_every(cast(FastAPI, server.config.app).state.keep_ready)))
     console.print(f"web and API on [bold]http://{platform.settings.host}:{platform.settings.port}/[/bold]")
     console.print("staff and consumers log in at /login; other systems send a token (bijli access token create)")
     try:

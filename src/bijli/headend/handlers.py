@@ -179,9 +179,10 @@ def ingest_batch(
         parsed = parse_topics(root, deliveries)
         registry = uow.meters.counters_for(meters_named(root, deliveries, parsed))
         screened = screen(deliveries, registry, ring, root, now, parsed)
-        uow.quarantine.keep([_quarantined(r) for r in screened.rejected], now)
+        refused = [r for r in screened.rejected if not delivered_again(r)]
+        uow.quarantine.keep([_quarantined(r) for r in refused], now)
         stored, _ = store_screened(uow, screened, now)
-        report = replace(stored, received=len(deliveries), quarantined=len(screened.rejected))
+        report = replace(stored, received=len(deliveries), quarantined=len(refused))
         uow.ingest_log.add(
             BatchLog(
                 worker=worker,
@@ -194,6 +195,14 @@ def ingest_batch(
             )
         )
     return report
+
+
+def delivered_again(r: Rejected) -> bool:
+    """A message the broker hands over again whose frame counter is taken: its first delivery
+    was taken (stored, or kept in the quarantine) and its acknowledgement lost, as when a worker
+    stops between a batch's commit and its ack. It is acknowledged and kept nowhere a second
+    time. A frame sent again by a meter or by anyone else is a new message, and a replay."""
+    return r.delivery.redelivered and r.refusal.code == "replayed"
 
 
 def store_screened(uow: IngestUnit, screened: Screened, now: datetime) -> tuple[IngestReport, set[EpochKey]]:

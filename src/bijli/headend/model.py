@@ -19,7 +19,7 @@ from bijli.mdm.meters import MeterStatus
 from bijli.prepaid.model import Connection
 from bijli.protocol import keys, topics
 from bijli.protocol.codec import FrameKey, Refusal, open_frame
-from bijli.protocol.frames import KIND_OF, REGISTER_MODULUS, ReadingFrame, UplinkFrame
+from bijli.protocol.frames import KIND_OF, REGISTER_MODULUS, EventFrame, ReadingFrame, UplinkFrame
 from bijli.protocol.keys import SiteKeys, UnknownKeyVersion
 
 log = logging.getLogger(__name__)
@@ -224,7 +224,10 @@ def screen(
         meter_id = item.frame.m
         last = out.last_fc.get(meter_id, registry[meter_id].last_fc)
         window = out.fc_window.get(meter_id, registry[meter_id].fc_window)
-        fresh, last, window = (admit_kept if kept else admit)(last, window, item.frame.fc)
+        if isinstance(item.frame, EventFrame) and not kept:
+            fresh = untaken(last, window, item.frame.fc)  # the counter stays where it is
+        else:
+            fresh, last, window = (admit_kept if kept else admit)(last, window, item.frame.fc)
         if not fresh:
             detail = f"frame counter {item.frame.fc} was accepted before, or is too far below {last}, the highest"
             out.rejected.append(Rejected(item.delivery, meter_id, Refusal("replayed", detail)))
@@ -263,6 +266,20 @@ def admit(last: int, window: int, fc: int) -> tuple[bool, int, int]:
     if behind == 0 or behind > REPLAY_WINDOW or window >> (behind - 1) & 1:
         return False, last, window
     return True, last, window | 1 << (behind - 1)
+
+
+def untaken(last: int, window: int, fc: int) -> bool:
+    """Whether an event frame's counter `fc` is not one the meter's counters show taken by
+    another frame. An event frame does not move its meter's counters: it may pass its own
+    meter's older frames (it has a lane of its own), which then stay within the window
+    however many they are; each event is kept once by the events table's key (meter, code,
+    when), so an event frame that comes again stores nothing new."""
+    if fc <= 0:
+        return False
+    behind = last - fc
+    if behind < 0 or behind > REPLAY_WINDOW:
+        return True
+    return behind != 0 and not window >> (behind - 1) & 1
 
 
 def admit_kept(last: int, window: int, fc: int) -> tuple[bool, int, int]:

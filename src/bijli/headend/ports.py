@@ -28,11 +28,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One message as the broker handed it over; `token` is what acknowledges it."""
+    """One message as the broker handed it over; `token` is what acknowledges it.
+    `redelivered`: the broker says it handed this very message over before, unacknowledged
+    (JetStream counts each message's deliveries; a meter or anyone sending a frame again makes a
+    new message, never a redelivery)."""
 
     topic: str
     payload: bytes
     token: object = None
+    redelivered: bool = False
 
 
 class Uplink(Protocol):

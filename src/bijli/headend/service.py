@@ -12,21 +12,11 @@ from typing import Protocol
 from bijli.headend.handlers import NOTHING, IngestReport, ingest_batch, quarantine_unprocessable
 from bijli.headend.model import KeyRing
 from bijli.headend.outage import StoreOutage
-from bijli.headend.ports import (
-    Commands,
-    Delivery,
-    IngestLog,
-    MeterCounters,
-    MeterKeys,
-    Quarantine,
-    Received,
-    Uplink,
-)
+from bijli.headend.ports import Delivery, IngestUnit, MeterCounters, Uplink
 from bijli.kernel.clock import Clock
 from bijli.kernel.unit import Backoff, StoreUnavailable, Transactions
 from bijli.mdm.handlers import SettleReport, settle, settle_all
-from bijli.mdm.ports import DailyUsage, ReadingEdits, Readings, SettlementQueue, Supplies
-from bijli.prepaid.ports import BillingMonths, DayCharges, Installations, Ledger, Registers
+from bijli.mdm.ports import SettlementUnit, Supplies
 
 log = logging.getLogger(__name__)
 
@@ -35,39 +25,11 @@ class HeadEndMeters(MeterCounters, Supplies, Protocol):
     """The meters' state as ingest writes it and settlement reads it."""
 
 
-class HeadEndUnit(Protocol):
+class HeadEndUnit(IngestUnit, SettlementUnit, Protocol):
     """What a head-end's ingest and settlement need of one transaction."""
 
     @property
-    def readings(self) -> Readings: ...
-    @property
-    def edits(self) -> ReadingEdits: ...
-    @property
-    def daily(self) -> DailyUsage: ...
-    @property
-    def settlement(self) -> SettlementQueue: ...
-    @property
     def meters(self) -> HeadEndMeters: ...
-    @property
-    def received(self) -> Received: ...
-    @property
-    def quarantine(self) -> Quarantine: ...
-    @property
-    def ingest_log(self) -> IngestLog: ...
-    @property
-    def commands(self) -> Commands: ...
-    @property
-    def ledger(self) -> Ledger: ...
-    @property
-    def billing_months(self) -> BillingMonths: ...
-    @property
-    def registers(self) -> Registers: ...
-    @property
-    def installations(self) -> Installations: ...
-    @property
-    def day_charges(self) -> DayCharges: ...
-    @property
-    def meter_keys(self) -> MeterKeys: ...
 
 
 @dataclass(slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime, timedelta, timezone
 
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
@@ -20,11 +21,13 @@ def epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
+@functools.lru_cache(maxsize=4096)  # a round's readings share their interval's start
 def ist_day(moment: datetime) -> date:
     """The IST calendar day a moment falls on."""
     return moment.astimezone(IST).date()
 
 
+@functools.lru_cache(maxsize=1024)
 def ist_midnight(day: date) -> datetime:
     """Midnight IST at the start of a day, as aware UTC."""
     return datetime(day.year, day.month, day.day, tzinfo=IST).astimezone(UTC)

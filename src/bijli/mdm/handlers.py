@@ -26,6 +26,7 @@ from bijli.kernel.unit import Transactions
 from bijli.mdm.meters import MeterStatus, out_of_service
 from bijli.mdm.model import DayUsage, EditAction, Quality, ReadingEdit, ReadingKey, StoredReading, edit
 from bijli.mdm.ports import MeterSupply, SettlementUnit, VeeUnit
+from bijli.mdm.reports import received_within
 from bijli.mdm.vee import Anchor, Flag, Observed, estimate_gap, flag_names, gaps, slot_of, validate
 from bijli.prepaid.charging import Metered
 from bijli.prepaid.handlers import charge, close_days
@@ -70,11 +71,13 @@ def settle(
     return SettleReport(len(claimed), len(rows), len(flagged), closed)
 
 
-def settle_all(store: Transactions[SettlementUnit], now: datetime, last: int | None = None) -> int:
+def settle_all(
+    store: Transactions[SettlementUnit], now: datetime, last: int | None = None, batches: int = BATCHES_AT_ONCE
+) -> int:
     """Settle until the queue is empty (with `last`: of the batches queued up to that one) and
-    every day due is on the ledger; how many readings that took."""
+    every day due is on the ledger, `batches` a transaction; how many readings that took."""
     done = 0
-    while (report := settle(store, now, last=last)).batches or report.days_closed:
+    while (report := settle(store, now, batches, last)).batches or report.days_closed:
         done += report.readings
     return done
 
@@ -131,12 +134,21 @@ def _flag_edit(row: StoredReading, flags: int, now: datetime) -> ReadingEdit:
 
 
 def _daily_usage(rows: Sequence[StoredReading], now: datetime) -> list[DayUsage]:
+    """Each meter's day: the energy and intervals settled, and of those how many were received
+    in time for the collection report (by the reading's own arrival, not its settling)."""
     days: dict[tuple[str, date], list[int]] = {}
     for row in rows:
-        acc = days.setdefault((row.meter_id, ist_day(row.interval_start)), [0, 0])
+        day = ist_day(row.interval_start)
+        in_8h, in_24h = received_within(day, row.received_at or now)
+        acc = days.setdefault((row.meter_id, day), [0, 0, 0, 0])
         acc[0] += row.import_wh
         acc[1] += 1
-    return [DayUsage(meter_id=m, day=d, wh=wh, intervals=n, last_received_at=now) for (m, d), (wh, n) in days.items()]
+        acc[2] += in_8h
+        acc[3] += in_24h
+    return [
+        DayUsage(meter_id=m, day=d, wh=wh, intervals=n, last_received_at=now, in_8h=in8, in_24h=in24)
+        for (m, d), (wh, n, in8, in24) in days.items()
+    ]
 
 
 # ---------------------------------------------------------------------------- VEE

@@ -49,8 +49,7 @@ class IntervalRow(msgspec.Struct, frozen=True, gc=False):
         return (self.meter_id, self.interval_start)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StoredReading:
+class StoredReading(msgspec.Struct, frozen=True, kw_only=True):
     """A reading as stored, actual or estimated."""
 
     meter_id: str
@@ -119,12 +118,16 @@ def edit(
     )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DayUsage:
-    """Actual energy added to one meter's IST day."""
+class DayUsage(msgspec.Struct, frozen=True, kw_only=True):
+    """Actual energy added to one meter's IST day, and how many of its intervals were received
+    in time for the collection report (`bijli.mdm.reports.COLLECTED_WITHIN`)."""
 
     meter_id: str
     day: date
     wh: int
     intervals: int
     last_received_at: datetime
+    in_8h: int = 0
+    """Of `intervals`, those received within 8 hours of the day's end."""
+    in_24h: int = 0
+    """Of `intervals`, those received within 24 hours of the day's end."""

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+import msgspec
+
 from bijli.mdm.meters import StatusChange
 from bijli.mdm.model import DayUsage, EpochKey, IntervalRow, ReadingEdit, ReadingKey, StoredReading
 from bijli.prepaid.model import Connection
-from bijli.prepaid.ports import BillingMonths, DayCharges, Installations, Ledger, Registers
+from bijli.prepaid.ports import ChargingUnit
 
 QueuedReading = tuple[str, int, int]
 """(meter id, interval start, when the meter sent it), epoch seconds."""
@@ -25,8 +27,7 @@ class QueuedBatch:
     """(meter id, interval start, when the meter sent it in epoch seconds)."""
 
 
-@dataclass(frozen=True, slots=True)
-class MeterSupply:
+class MeterSupply(msgspec.Struct, frozen=True):
     """What settlement needs of a meter: its consumer's connection (None for a transformer's
     meter) and the relay state it last reported."""
 
@@ -124,8 +125,8 @@ class StatusHistory(Protocol):
         ...
 
 
-class SettlementUnit(Protocol):
-    """What settling a queued batch writes, in one transaction."""
+class SettlementUnit(ChargingUnit, Protocol):
+    """What settling a queued batch writes, in one transaction: charging's, and the readings'."""
 
     @property
     def readings(self) -> Readings: ...
@@ -137,16 +138,6 @@ class SettlementUnit(Protocol):
     def settlement(self) -> SettlementQueue: ...
     @property
     def meters(self) -> Supplies: ...
-    @property
-    def ledger(self) -> Ledger: ...
-    @property
-    def billing_months(self) -> BillingMonths: ...
-    @property
-    def registers(self) -> Registers: ...
-    @property
-    def installations(self) -> Installations: ...
-    @property
-    def day_charges(self) -> DayCharges: ...
 
 
 class VeeUnit(Protocol):

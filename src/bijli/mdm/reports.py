@@ -7,10 +7,23 @@ The figures as the reports give them (pure); the queries that work them out are
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from bijli.kernel.time import ist_midnight
+
 Level = Literal["meter", "transformer", "feeder", "area"]
+WITHIN_8H = timedelta(hours=8)
+WITHIN_24H = timedelta(hours=24)
+"""The collection report's marks: a day's intervals received within 8 h and within 24 h of its
+end (after 24 h a day's figures move only with a meter's late backfill)."""
+
+
+def received_within(day: date, received_at: datetime) -> tuple[bool, bool]:
+    """Whether an interval of the IST `day` received at `received_at` came within 8 h and
+    within 24 h of the day's end."""
+    end = ist_midnight(day + timedelta(days=1))
+    return received_at <= end + WITHIN_8H, received_at <= end + WITHIN_24H
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
+
 from bijli.kernel.time import INTERVAL, INTERVAL_S
 from bijli.protocol.frames import REGISTER_MODULUS
 
@@ -56,8 +58,7 @@ def flag_names(flags: int) -> list[str]:
     return [name for flag, name in FLAG_NAMES.items() if flags & flag]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Observed:
+class Observed(msgspec.Struct, frozen=True, kw_only=True):
     """What validation needs to know of one actual reading."""
 
     import_wh: int

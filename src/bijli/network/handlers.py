@@ -4,6 +4,7 @@ balance worked out as readings settle."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Final
@@ -11,7 +12,7 @@ from typing import Final
 from bijli.kernel.time import ist_day
 from bijli.kernel.unit import Transactions
 from bijli.network.balance import TransformerDay
-from bijli.network.model import USUAL_LOOKBACK_DAYS, Thresholds, judge, thresholds
+from bijli.network.model import USUAL_LOOKBACK_DAYS, Judged, Thresholds, judge, thresholds
 from bijli.network.outages import (
     GATHER,
     OPERATOR_MIN_METERS,
@@ -114,21 +115,35 @@ LOOKBACK_DAYS = 7
 """How far back late readings still change a day's balance."""
 
 
-def _earlier(energy: EnergyBook, day: date) -> dict[str, list[tuple[TransformerDay, bool]]]:
-    """Each transformer's stored days before `day` (its usual is made of them), with whether each was flagged."""
+def _earlier(
+    energy: EnergyBook, day: date, transformers: Collection[str]
+) -> dict[str, list[tuple[TransformerDay, bool]]]:
+    """These transformers' stored days before `day` (their usual is made of them), with whether each was flagged."""
     out: dict[str, list[tuple[TransformerDay, bool]]] = {}
-    for s in energy.stored(day - timedelta(days=USUAL_LOOKBACK_DAYS), day - timedelta(days=1)):
+    first, last = day - timedelta(days=USUAL_LOOKBACK_DAYS), day - timedelta(days=1)
+    for s in energy.stored(first, last, among=transformers):
         out.setdefault(s.day.transformer, []).append((s.day, s.flagged))
     return out
 
 
 @dataclass(frozen=True, slots=True)
 class BalanceRound:
-    """What a balance round worked out: days (with a transformer meter's readings), transformers, flagged."""
+    """What a balance round worked out: days (with a transformer meter's readings), transformers' days, flagged."""
 
     days: int
     transformers: int
     flagged: int
+
+
+def _record(j: Judged) -> DayRecord:
+    return DayRecord(
+        day=j.day,
+        balance=j.balance,
+        unexplained_w=j.unexplained_w,
+        night_w=j.night_w,
+        excess_w=j.excess_w,
+        flagged=j.flagged,
+    )
 
 
 def balance_due(
@@ -138,33 +153,34 @@ def balance_due(
     every: timedelta = BALANCE_EVERY,
     th: Thresholds | None = None,
 ) -> BalanceRound:
-    """Work out (again) the balance of every IST day whose readings changed since it was last
-    worked out, at most once per `every`: each transformer's intervals, losses, their split
-    and whether they are flagged against its own earlier days. One unit of work per day."""
+    """Work out (again) each transformer's IST days whose meters' readings changed since it was
+    last worked out, at most once per `every`: its intervals (its meters' readings only), losses,
+    their split and whether they are flagged against its own earlier days. Its later days
+    already stored are judged again from their stored intervals (their usual may have changed),
+    so the result is the same as working every day of every transformer out again. One unit of
+    work per day, oldest first."""
     th = th or thresholds()
+    today = ist_day(now)
     with store.transaction() as uow:
-        due = uow.energy.days_due(ist_day(now) - timedelta(days=LOOKBACK_DAYS), now, every)
+        due = uow.energy.due(today - timedelta(days=LOOKBACK_DAYS), now, every)
     days = transformers = flagged = 0
-    for day in due:
-        with store.transaction() as uow:
-            judged = judge(uow.energy.transformer_days(day), th, _earlier(uow.energy, day))
-            if not judged:  # no transformer meter read that day (yet)
-                continue
-            uow.energy.save(
-                [
-                    DayRecord(
-                        day=j.day,
-                        balance=j.balance,
-                        unexplained_w=j.unexplained_w,
-                        night_w=j.night_w,
-                        excess_w=j.excess_w,
-                        flagged=j.flagged,
-                    )
-                    for j in judged
-                ],
-                now,
-            )
-        days += 1
-        transformers += len(judged)
-        flagged += sum(j.flagged for j in judged)
+    redone: set[str] = set()  # transformers with an earlier day worked out this round
+    day = min(due, default=today + timedelta(days=1))
+    while day <= today:
+        fresh = due.get(day, set())
+        later = redone - fresh
+        if fresh or later:
+            with store.transaction() as uow:
+                energy = uow.energy
+                earlier = _earlier(energy, day, fresh | later)
+                judged = judge(energy.transformer_days(day, fresh), th, earlier) if fresh else []
+                again = judge([s.day for s in energy.stored(day, day, among=later)], th, earlier) if later else []
+                energy.save([_record(j) for j in judged], now)
+                energy.rejudge([_record(j) for j in again])
+            if judged or again:
+                days += 1
+            transformers += len(judged) + len(again)
+            flagged += sum(j.flagged for j in judged) + sum(j.flagged for j in again)
+            redone |= {j.day.transformer for j in judged}
+        day += timedelta(days=1)
     return BalanceRound(days=days, transformers=transformers, flagged=flagged)

@@ -3,7 +3,7 @@ and the energy accounting's (the readings as transformers' days, a table for the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -94,15 +94,20 @@ class StoredDay:
 
 
 class EnergyBook(Protocol):
-    def days_due(self, first: date, now: datetime, every: timedelta) -> list[date]:
-        """IST days from `first` whose energy changed since their balance was worked out."""
+    def due(self, first: date, now: datetime, every: timedelta) -> dict[date, set[str]]:
+        """By IST day from `first`, the transformers whose meters' energy changed since that
+        day of theirs was worked out (and not within `every`)."""
         ...
 
-    def transformer_days(self, day: date) -> list[TransformerDay]:
-        """Every metered transformer's intervals of `day`, from the readings."""
+    def transformer_days(self, day: date, transformers: Collection[str] | None = None) -> list[TransformerDay]:
+        """The metered transformers' intervals of `day` (of these, or of all), from the readings."""
         ...
 
     def save(self, records: Sequence[DayRecord], now: datetime) -> None: ...
+
+    def rejudge(self, records: Sequence[DayRecord]) -> None:
+        """A new judgement of stored days (intervals and when worked out unchanged)."""
+        ...
 
     def stored(
         self,
@@ -111,6 +116,8 @@ class EnergyBook(Protocol):
         transformer: str | None = None,
         feeder: str | None = None,
         area: str | None = None,
+        *,
+        among: Collection[str] | None = None,
     ) -> list[StoredDay]: ...
 
     def flagged(self, first: date, last: date) -> list[StoredDay]: ...

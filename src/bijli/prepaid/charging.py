@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import msgspec
+
 from bijli.kernel.time import INTERVAL, ist_day, ist_midnight, month_key
 from bijli.kernel.units import Paise, Wh
 from bijli.prepaid.model import EntryKind, LedgerEntry, energy_price, fixed_price
@@ -24,8 +26,7 @@ from bijli.prepaid.tariff import Tariff
 from bijli.protocol.frames import REGISTER_MODULUS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Installation:
+class Installation(msgspec.Struct, frozen=True, kw_only=True):
     """A meter's time on an account: charged from `installed_at` (counting from the opening
     register) until `removed_at` (None while it is installed). The record is the accounts
     area's; charging reads it."""
@@ -48,8 +49,7 @@ class Installation:
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Account:
+class Account(msgspec.Struct, frozen=True, kw_only=True):
     """An account as charging sees it: its connection and its meters' installations, oldest first."""
 
     account_no: str
@@ -72,8 +72,7 @@ class Account:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class MonthOpening:
+class MonthOpening(msgspec.Struct, frozen=True):
     """The register a month's energy counts from, for the meter in place at the month's start."""
 
     wh_total: Wh
@@ -82,8 +81,7 @@ class MonthOpening:
     None for an opening recorded before openings were facts (it is never moved)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Metered:
+class Metered(msgspec.Struct, frozen=True):
     """An actual reading as charging needs it."""
 
     meter_id: str
@@ -93,8 +91,7 @@ class Metered:
     """The import register at the interval's end."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IntervalCharge:
+class IntervalCharge(msgspec.Struct, frozen=True, kw_only=True):
     """One interval's charge: derived, never stored; the same every time it is recomputed."""
 
     account_no: str
@@ -113,8 +110,7 @@ class IntervalCharge:
         return self.energy_paise + self.duty_paise
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DayCharge:
+class DayCharge(msgspec.Struct, frozen=True, kw_only=True):
     """An account's charges for one IST day (or what a day's charges grow by): positive paise."""
 
     account_no: str
@@ -164,8 +160,7 @@ def since(register: Wh, opening: Wh) -> Wh:
     return 0 if wh >= REGISTER_MODULUS // 2 else wh
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
+class Position(msgspec.Struct, frozen=True):
     """Where an installation's energy sits in its account's month."""
 
     opening_wh_total: Wh

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import msgspec
+
 from bijli.kernel.time import days_in_month, ist_day
 from bijli.kernel.units import Paise, Wh, to_paise
 from bijli.prepaid.tariff import Tariff
@@ -76,8 +78,7 @@ class LedgerEntry:
     """The label of the tariff version a charge was made with."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Connection:
+class Connection(msgspec.Struct, frozen=True, kw_only=True):
     """What the tariff needs to know of a consumer's connection."""
 
     account_no: str
@@ -86,8 +87,7 @@ class Connection:
     tariff: Tariff
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Priced:
+class Priced(msgspec.Struct, frozen=True, kw_only=True):
     """What some energy or a day's fixed charge costs: the charge and the duty on it, paise."""
 
     charge_paise: Paise

@@ -30,6 +30,11 @@ def uplink_filter(root: str) -> str:
     return f"{root}/{VERSION}/m/+/up/+"
 
 
+def event_filter(root: str) -> str:
+    """The subscription that takes every meter's event frames (tampers, power failures, ...)."""
+    return f"{root}/{VERSION}/m/+/up/event"
+
+
 def shared_uplink_filter(root: str, group: str) -> str:
     """The shared subscription a group of head-end workers splits the uplink with."""
     return f"$share/{group}/{uplink_filter(root)}"

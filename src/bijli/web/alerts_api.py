@@ -4,8 +4,6 @@ feed the consumer page follows (server-sent events)."""
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Literal, cast
 
@@ -21,6 +19,7 @@ from bijli.web.api import PREFIX
 from bijli.web.auth import Auth
 from bijli.web.context import WebContext
 from bijli.web.limits import EDGE, Limit, Offset, Paged, page_of
+from bijli.web.live import event_stream, resume_after, sse
 
 LIVE_WAIT_S = 25
 """How long one live-feed response stays open (the browser's EventSource then reconnects,
@@ -127,25 +126,14 @@ def router(ctx: WebContext) -> APIRouter:
         is sent (event ``alert``, id = the alert id), for `wait` seconds; a reconnecting
         browser resumes after the `Last-Event-ID` it sends."""
         await asyncio.to_thread(known, account_id)  # off the event loop: a query
-        start = int(last_event_id) if last_event_id is not None and last_event_id.isdigit() else after
+        seen = resume_after(last_event_id, after)
 
-        async def events() -> AsyncIterator[str]:
-            seen = start
-            yield f"retry: {int(LIVE_POLL_S * 1000)}\n\n"
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + wait
-            while True:
-                found = await asyncio.to_thread(alerts.feed_of, ctx.platform.store, account_id, seen)
-                for a in found:
-                    seen = max(seen, a.alert_id)
-                    data = json.dumps(alert_out(a).model_dump(mode="json"), ensure_ascii=False)
-                    yield f"id: {a.alert_id}\nevent: alert\ndata: {data}\n\n"
-                if loop.time() >= deadline:
-                    return
-                await asyncio.sleep(min(LIVE_POLL_S, max(0.0, deadline - loop.time())))
+        def poll() -> list[str]:
+            nonlocal seen
+            found = alerts.feed_of(ctx.platform.store, account_id, seen)
+            seen = max([seen, *(a.alert_id for a in found)])
+            return [sse("alert", alert_out(a).model_dump(mode="json"), a.alert_id) for a in found]
 
-        return StreamingResponse(
-            events(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-        )
+        return event_stream(poll, LIVE_POLL_S, wait)
 
     return api

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -44,10 +45,12 @@ from bijli.web import (
     onboarding_api,
     pages,
     payments_api,
+    ready,
     recharge,
     reports_api,
     sharing,
     statement_pages,
+    statement_pdf,
 )
 from bijli.web.auth import Auth, SignInRequired, secure
 from bijli.web.context import WebContext
@@ -88,11 +91,24 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith(api.PREFIX + "/") or request.url.path == "/openapi.json"
 
 
-def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
+def create_app(platform: Platform, *, clock: Clock | None = None, warm: bool = False) -> FastAPI:
     """The ASGI app over `platform`, behind its edge (`bijli.web.edge`: the Host names of the
-    settings, security headers, body limit); `clock` (default: the wall clock) decides who is online."""
+    settings, security headers, body limit); `clock` (default: the wall clock) decides who is online.
+
+    The statement PDF's libraries and fonts are taken in once a process, in the background;
+    `warm` (`bijli serve`) does that before returning, compiles every page's template too and
+    works out the figures the dashboard and the control room keep (`ready.keep_ready`), so that
+    no page's first view waits for any of them. `app.state.keep_ready` works those figures out
+    again (`bijli serve` does, every half minute)."""
     ctx = WebContext(platform=platform, clock=clock or SystemClock())
     templates = _templates()
+    if warm:
+        statement_pdf.warm()
+        for name in templates.env.list_templates(extensions=["html"]):
+            templates.env.get_template(name)
+        ready.keep_ready(ctx)
+    else:
+        statement_pdf.warm_later()
     app = FastAPI(
         title="bijli",
         version=bijli.__version__,
@@ -133,6 +149,7 @@ def create_app(platform: Platform, *, clock: Clock | None = None) -> FastAPI:
     def openapi() -> dict[str, Any]:
         return app.openapi()
 
+    app.state.keep_ready = functools.partial(ready.keep_ready, ctx)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     settings = platform.settings
     app.add_middleware(language.Language)

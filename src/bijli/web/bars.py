@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,12 +23,19 @@ class Tick:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Box:
-    """Where one bar is drawn."""
+    """Where one bar is drawn, and whether it shows an estimate."""
 
     x: float
     y: float
     width: float
     height: float
+    estimated: bool = False
+    """Filled in by meter data management until the meter's own reading arrives; not billed."""
+
+
+B = TypeVar("B", bound=Box)
+ESTIMATE_MIN_H = 3.0
+"""An estimate's bar is at least this tall: an estimate of nothing still shows where the gap is."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,15 +82,18 @@ class Plot:
         """Where a slot (or a point within the slots) begins."""
         return self.left + slot * self.slot_width
 
-    def bar(self, slot: int, amount: int, scale: Scale, least: float = 0.0) -> Box:
-        """The bar of `amount` in its slot, centred, at least `least` pixels tall."""
-        height = max(float(Decimal(amount) / scale.top) * self.height, least)
+    def bar(self, kind: type[B], slot: int, amount: int, scale: Scale, *, estimated: bool, **fields: Any) -> B:
+        """The bar of `amount` in its slot, centred (an estimate's at least `ESTIMATE_MIN_H` tall):
+        a `kind`, a chart's own bar, its other `fields` given."""
+        height = max(float(Decimal(amount) / scale.top) * self.height, ESTIMATE_MIN_H if estimated else 0.0)
         width = self.slot_width * self.fill
-        return Box(
+        return kind(
             x=self.slot_x(slot) + (self.slot_width - width) / 2,
             y=self.top + self.height - height,
             width=width,
             height=height,
+            estimated=estimated,
+            **fields,
         )
 
     def levels(self, scale: Scale, label: Callable[[Decimal], str]) -> list[Tick]:

@@ -4,9 +4,6 @@ a workflow step, and the live stream the operations page and other systems follo
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -34,6 +31,7 @@ from bijli.web.auth import Auth, identity_of, needs_case_step
 from bijli.web.case_chart import case_svg
 from bijli.web.context import WebContext
 from bijli.web.limits import EDGE, Limit, Offset, Paged, Problem, audit_text, page_of
+from bijli.web.live import event_stream, resume_after, sse
 
 LIVE_WAIT_S = 25
 """How long one live-stream response stays open (an EventSource then reconnects with the last
@@ -264,29 +262,25 @@ def router(ctx: WebContext) -> APIRouter:
         """Cases as they open and move, as server-sent events: event ``case`` with the case and
         the step (id = the step's action id), for `wait` seconds; a reconnecting client resumes
         after the `Last-Event-ID` it sends; `area` keeps one area's (its field staff's view)."""
-        start = int(last_event_id) if last_event_id is not None and last_event_id.isdigit() else after
+        seen = resume_after(last_event_id, after)
 
-        async def events() -> AsyncIterator[str]:
-            seen = start
-            yield f"retry: {int(LIVE_POLL_S * 1000)}\n\n"
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + wait
-            while True:
-                found = await asyncio.to_thread(vigilance.live_actions, store, seen, area)
-                for action, case in found:
-                    seen = max(seen, action.action_id)
-                    data = {
+        def poll() -> list[str]:
+            nonlocal seen
+            found = vigilance.live_actions(store, seen, area)
+            seen = max([seen, *(action.action_id for action, _ in found)])
+            return [
+                sse(
+                    "case",
+                    {
                         "case": case_out(case).model_dump(mode="json"),
                         "action": action_out(action).model_dump(mode="json"),
-                    }
-                    yield f"id: {action.action_id}\nevent: case\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-                if loop.time() >= deadline:
-                    return
-                await asyncio.sleep(min(LIVE_POLL_S, max(0.0, deadline - loop.time())))
+                    },
+                    action.action_id,
+                )
+                for action, case in found
+            ]
 
-        return StreamingResponse(
-            events(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-        )
+        return event_stream(poll, LIVE_POLL_S, wait)
 
     @api.get("/cases/{case_id}", response_model=CaseDetail, responses=NOT_FOUND, dependencies=view)
     def one_case(case_id: CaseId) -> CaseDetail:

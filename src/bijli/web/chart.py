@@ -26,7 +26,6 @@ TICKS_WANTED = 4
 EN_DASH = "\u2013"
 ESTIMATED = "estimated"
 """A reading's quality when meter data management filled the gap."""
-ESTIMATE_MIN_H = 3.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,8 +38,6 @@ class Bar(Box):
     label: str
     """What a screen reader or a hover tells: the span in IST and its kWh."""
     kwh: Decimal
-    estimated: bool = False
-    """Filled in by meter data management until the meter's own reading arrives; not billed."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,22 +76,20 @@ def day_chart(day: date, readings: Sequence[ReadingView]) -> DayChart:
     bars = []
     for r in in_day:
         estimated = r.quality == ESTIMATED
-        # an estimate of nothing still shows where the gap is
-        box = PLOT.bar(_slot(r.interval_start, day_start), r.import_wh, axis, ESTIMATE_MIN_H if estimated else 0.0)
         begin = r.interval_start.astimezone(IST)
         end = (r.interval_start + INTERVAL).astimezone(IST)
         energy = kwh(r.import_wh).quantize(Decimal("0.001"))
         bars.append(
-            Bar(
-                x=box.x,
-                y=box.y,
-                width=box.width,
-                height=box.height,
+            PLOT.bar(
+                Bar,
+                _slot(r.interval_start, day_start),
+                r.import_wh,
+                axis,
+                estimated=estimated,
                 start=r.interval_start,
                 span=f"{begin:%H:%M}{EN_DASH}{end:%H:%M}",
                 label=f"{begin:%H:%M}{EN_DASH}{end:%H:%M} IST: {energy} kWh" + (" (estimated)" if estimated else ""),
                 kwh=energy,
-                estimated=estimated,
             )
         )
     levels = PLOT.levels(axis, kwh_level)

@@ -5,14 +5,17 @@ command console (every command with its reason, in the commands' audit trail).""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from fastapi.types import DecoratedCallable
 
 from bijli.access.model import ACTION_PERMISSION, Permission
 from bijli.adapters.db.control_rows import (
@@ -41,17 +44,18 @@ from bijli.web.display import day_text, kwh_text
 from bijli.web.limits import asked_day
 from bijli.web.pager import Pager as Pager  # the control room's pages take it from here
 from bijli.web.pager import past_last
+from bijli.web.ready import STUCK_AFTER as STUCK_AFTER  # the control room's pages take it from here
 from bijli.web.texts_control import Texts, language_of
 
 T = TypeVar("T")
 PAGE_SIZE = 50
-STUCK_AFTER = timedelta(hours=1)
-"""A command still open this long after it was asked is listed as stuck."""
 CONSOLE_ACTIONS = ("relay_disconnect", "relay_connect", "read_now", "time_sync")
 """What the console asks of one meter (actions with arguments go through the API)."""
 MAX_REASON = 256
 VIEWS = (*METER_EXCEPTIONS, "commands", "reconciliation")
 Text = Annotated[str, Query(max_length=64)]
+PageNo = Annotated[int, Query(ge=1)]
+Descending = Annotated[int, Query(ge=0, le=1)]
 
 
 def choice(value: str, allowed: tuple[T, ...], name: str) -> T:
@@ -64,6 +68,23 @@ def choice(value: str, allowed: tuple[T, ...], name: str) -> T:
 def offset_of(page: int) -> int:
     """The rows before page `page` of a control room list."""
     return paging.offset_of(page, PAGE_SIZE)
+
+
+def fleet_page(pages: APIRouter, auth: Auth, path: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """A control-room page at `path` for whoever may read the fleet."""
+    return pages.get(path, response_class=HTMLResponse, dependencies=[Depends(auth.needs(Permission.READ_FLEET))])
+
+
+def counted(page: int, shown: int, total: int) -> Pager:
+    """Where page `page` of a counted list stands, `shown` of its `total` rows on it; 404 past its last page."""
+    pager = Pager.of(page, total, shown, PAGE_SIZE)
+    past_last(page, pager)
+    return pager
+
+
+def exception_counts(ctx: WebContext, now: datetime) -> dict[str, int]:
+    """How many meters, commands and items each exception view in the control room's bar lists at `now`."""
+    return ctx.reads.control.exceptions(now, ctx.online_since(), STUCK_AFTER)
 
 
 def _link(request: Request, **changes: object) -> str:
@@ -85,8 +106,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     auth = Auth(ctx)
     control = ctx.reads.control
 
-    def render(request: Request, name: str, values: dict[str, Any]) -> HTMLResponse:
-        return render_page(ctx, templates, request, name, values)
+    render = partial(render_page, ctx, templates)
 
     def shown_day(day: str | None) -> tuple[date | None, bool]:
         """The day asked for, else the newest with readings (True: it was chosen for the caller)."""
@@ -95,9 +115,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             return asked, False
         return control.newest_day(), True
 
-    @pages.get(
-        "/operations/fleet", response_class=HTMLResponse, dependencies=[Depends(auth.needs(Permission.READ_FLEET))]
-    )
+    @fleet_page(pages, auth, "/operations/fleet")
     def fleet(
         request: Request,
         by: Text = "area",
@@ -105,8 +123,8 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         q: Text = "",
         area: Text = "",
         sort: Text = "name",
-        desc: Annotated[int, Query(ge=0, le=1)] = 0,
-        page: Annotated[int, Query(ge=1)] = 1,
+        desc: Descending = 0,
+        page: PageNo = 1,
     ) -> HTMLResponse:
         """The fleet grouped by area, feeder or transformer on a day."""
         level: Level = choice(by, LEVELS, "by")
@@ -124,8 +142,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             limit=PAGE_SIZE,
             offset=offset_of(page),
         )
-        pager = Pager.of(page, total, len(rows), PAGE_SIZE)
-        past_last(page, pager)
+        pager = counted(page, len(rows), total)
         return render(
             request,
             "control_fleet.html",
@@ -144,9 +161,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             },
         )
 
-    @pages.get(
-        "/operations/meters", response_class=HTMLResponse, dependencies=[Depends(auth.needs(Permission.READ_FLEET))]
-    )
+    @fleet_page(pages, auth, "/operations/meters")
     def meters(
         request: Request,
         q: Text = "",
@@ -155,8 +170,8 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         transformer: Text = "",
         view: Text = "",
         sort: Text = "meter",
-        desc: Annotated[int, Query(ge=0, le=1)] = 0,
-        page: Annotated[int, Query(ge=1)] = 1,
+        desc: Descending = 0,
+        page: PageNo = 1,
     ) -> HTMLResponse:
         """Every meter, or those an exception view lists, searched, filtered, sorted and paged."""
         exception: Exception_ | None = choice(view, METER_EXCEPTIONS, "view") if view else None
@@ -172,8 +187,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             limit=PAGE_SIZE,
             offset=offset_of(page),
         )
-        pager = Pager.of(page, total, len(found), PAGE_SIZE)
-        past_last(page, pager)
+        pager = counted(page, len(found), total)
         rows = [
             {
                 "meter": r.meter,
@@ -195,19 +209,16 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "sort": order,
                 "desc": bool(desc),
                 "places": control.places(),
-                "counts": control.exceptions(now, ctx.online_since(), STUCK_AFTER),
+                "counts": exception_counts(ctx, now),
             },
         )
 
-    @pages.get(
-        "/operations/commands", response_class=HTMLResponse, dependencies=[Depends(auth.needs(Permission.READ_FLEET))]
-    )
-    def commands(request: Request, q: Text = "", page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
+    @fleet_page(pages, auth, "/operations/commands")
+    def commands(request: Request, q: Text = "", page: PageNo = 1) -> HTMLResponse:
         """Commands that failed lately, or are stuck."""
         now = ctx.clock.now()
         rows, total = control.troubled_commands(now, STUCK_AFTER, q=q.strip(), limit=PAGE_SIZE, offset=offset_of(page))
-        pager = Pager.of(page, total, len(rows), PAGE_SIZE)
-        past_last(page, pager)
+        pager = counted(page, len(rows), total)
         return render(
             request,
             "control_commands.html",
@@ -216,21 +227,16 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "rows": rows,
                 "pager": pager,
                 "q": q,
-                "counts": control.exceptions(now, ctx.online_since(), STUCK_AFTER),
+                "counts": exception_counts(ctx, now),
             },
         )
 
-    @pages.get(
-        "/operations/reconciliation",
-        response_class=HTMLResponse,
-        dependencies=[Depends(auth.needs(Permission.READ_FLEET))],
-    )
-    def reconciliation(request: Request, q: Text = "", page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
+    @fleet_page(pages, auth, "/operations/reconciliation")
+    def reconciliation(request: Request, q: Text = "", page: PageNo = 1) -> HTMLResponse:
         """Reconciliation items still open."""
         now = ctx.clock.now()
         rows, total = control.open_items(q=q.strip(), limit=PAGE_SIZE, offset=offset_of(page))
-        pager = Pager.of(page, total, len(rows), PAGE_SIZE)
-        past_last(page, pager)
+        pager = counted(page, len(rows), total)
         return render(
             request,
             "control_items.html",
@@ -239,15 +245,11 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "rows": rows,
                 "pager": pager,
                 "q": q,
-                "counts": control.exceptions(now, ctx.online_since(), STUCK_AFTER),
+                "counts": exception_counts(ctx, now),
             },
         )
 
-    @pages.get(
-        "/operations/meters/{meter_id}",
-        response_class=HTMLResponse,
-        dependencies=[Depends(auth.needs(Permission.READ_FLEET))],
-    )
+    @fleet_page(pages, auth, "/operations/meters/{meter_id}")
     def meter(
         request: Request,
         meter_id: Annotated[str, Path(max_length=32)],

@@ -4,9 +4,10 @@ and the outages (kept up to date from the outages' list while the page is open).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
@@ -21,7 +22,17 @@ from bijli.vigilance.ports import CaseFilter
 from bijli.web.auth import Auth, form_token_ok, identity_of, needs_case_step
 from bijli.web.cases_api import evidence_out, evidence_window
 from bijli.web.context import WebContext
-from bijli.web.control import PAGE_SIZE, STUCK_AFTER, Text, choice, form_fields, offset_of, render_page
+from bijli.web.control import (
+    PAGE_SIZE,
+    PageNo,
+    Text,
+    choice,
+    exception_counts,
+    fleet_page,
+    form_fields,
+    offset_of,
+    render_page,
+)
 from bijli.web.pager import peeked
 
 CASE_STATUSES = ("open", "all", *(s.value for s in CaseStatus))
@@ -46,8 +57,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     auth = Auth(ctx)
     control = ctx.reads.control
 
-    def render(request: Request, name: str, values: dict[str, Any]) -> HTMLResponse:
-        return render_page(ctx, templates, request, name, values)
+    render = partial(render_page, ctx, templates)
 
     case_viewer = [Depends(auth.needs(Permission.VIEW_CASES))]
 
@@ -59,7 +69,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         area: Text = "",
         severity: Text = "",
         q: Text = "",
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: PageNo = 1,
     ) -> HTMLResponse:
         """The case queue, newest first, following the cases' live stream."""
         wanted = choice(status, CASE_STATUSES, "status")
@@ -91,7 +101,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "places": control.places(),
                 "after": control.last_case_action(),
                 "live_area": area,
-                "counts": control.exceptions(now, ctx.online_since(), STUCK_AFTER),
+                "counts": exception_counts(ctx, now),
             },
         )
 
@@ -153,15 +163,13 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
             raise HTTPException(status_code=409, detail=str(e)) from e
         return RedirectResponse(f"/operations/cases/{case_id}#history", status_code=303)
 
-    @pages.get(
-        "/operations/outages", response_class=HTMLResponse, dependencies=[Depends(auth.needs(Permission.READ_FLEET))]
-    )
+    @fleet_page(pages, auth, "/operations/outages")
     def outages(
         request: Request,
         level: Text = "",
         area: Text = "",
         state: Text = "all",
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: PageNo = 1,
     ) -> HTMLResponse:
         """Outages, the latest begun first: a feeder's or transformer's supply off, or a network down in an area."""
         kind = choice(level, ("", *(v.value for v in OutageLevel)), "level")
@@ -185,7 +193,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "area": area,
                 "state": shown_state,
                 "places": control.places(),
-                "counts": control.exceptions(now, ctx.online_since(), STUCK_AFTER),
+                "counts": exception_counts(ctx, now),
             },
         )
 

@@ -16,7 +16,7 @@ from bijli.accounts import disputes as use
 from bijli.accounts.disputes import MAX_TEXT, DisputeError, State
 from bijli.web.auth import Auth, form_token_ok, identity_of
 from bijli.web.context import WebContext
-from bijli.web.control import PAGE_SIZE, STUCK_AFTER, Text, choice, form_fields, offset_of, render_page
+from bijli.web.control import PAGE_SIZE, PageNo, Text, choice, exception_counts, form_fields, offset_of, render_page
 from bijli.web.pager import peeked
 
 STATES: tuple[State, ...] = ("open", "answered", "all")
@@ -39,7 +39,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         state: Text = "open",
         q: Text = "",
         answered: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: PageNo = 1,
     ) -> HTMLResponse:
         """Disputes, the open ones by their answer clock (overdue first), each with its figures
         and, for whoever may answer, the answer's form."""
@@ -63,7 +63,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "answered": answered,
                 "may_answer": identity_of(request).can(Permission.ANSWER_DISPUTES),
                 "max_text": MAX_TEXT,
-                "counts": ctx.reads.control.exceptions(now, ctx.online_since(), STUCK_AFTER),
+                "counts": exception_counts(ctx, now),
             },
         )
 

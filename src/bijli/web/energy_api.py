@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi.types import DecoratedCallable
 from pydantic import BaseModel, Field
 
 from bijli.access.model import Permission
@@ -189,34 +190,23 @@ def router(ctx: WebContext) -> APIRouter:
             ]
         return out
 
-    @api.get(
-        "/transformers/{transformer_id}/balance",
-        summary="A transformer's energy balance of one IST day",
-        response_model=BalanceOut,
-        responses=NO_BALANCE,
-    )
+    def balance_route(path: str, summary: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """A route answering one subject's balance of one IST day (404 when the day has none)."""
+        return api.get(path, summary=summary, response_model=BalanceOut, responses=NO_BALANCE)
+
+    @balance_route("/transformers/{transformer_id}/balance", "A transformer's energy balance of one IST day")
     def transformer(transformer_id: Subject, day: DayQuery = None) -> BalanceOut:
         """Energy in (its own meter) against energy billed (its consumers' meters) per interval
         and for the day, the loss and its split, the trend over the last days. 404 when the day
         has no balance (yet)."""
         return balance("transformer", transformer_id, day)
 
-    @api.get(
-        "/feeders/{feeder_id}/balance",
-        summary="A feeder's energy balance of one IST day",
-        response_model=BalanceOut,
-        responses=NO_BALANCE,
-    )
+    @balance_route("/feeders/{feeder_id}/balance", "A feeder's energy balance of one IST day")
     def feeder(feeder_id: Subject, day: DayQuery = None) -> BalanceOut:
         """Its metered transformers' balances added up."""
         return balance("feeder", feeder_id, day)
 
-    @api.get(
-        "/areas/{area}/balance",
-        summary="An area's energy balance of one IST day",
-        response_model=BalanceOut,
-        responses=NO_BALANCE,
-    )
+    @balance_route("/areas/{area}/balance", "An area's energy balance of one IST day")
     def area(area: Subject, day: DayQuery = None) -> BalanceOut:
         """Its metered transformers' balances added up."""
         return balance("area", area, day)

@@ -3,9 +3,6 @@ with the incident it belongs to, and the outages found from them."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -23,6 +20,7 @@ from bijli.web.api import PREFIX
 from bijli.web.auth import Auth
 from bijli.web.context import WebContext
 from bijli.web.limits import EDGE, Limit, Moment, Offset, Paged, Problem, invalid, page_of
+from bijli.web.live import event_stream, sse
 
 Class = Literal["tamper", "power", "relay", "transaction"]
 LIVE_WAIT_S = 25
@@ -257,31 +255,21 @@ def router(ctx: WebContext) -> APIRouter:
         begins, changes, ends or goes, holding those that are new or changed (``items``) and
         the ids of the whole list in order (``ids``: an outage not among them has left it)."""
         which = OutageFilter(level=level, area=area, ongoing=ongoing)
+        seen: dict[int, datetime] | None = None  # None: nothing sent yet
 
-        async def events() -> AsyncIterator[str]:
-            yield f"retry: {int(LIVE_POLL_S * 1000)}\n\n"
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + wait
-            seen: dict[int, datetime] = {}
-            first = True
-            while True:
-                rows = await asyncio.to_thread(platform.outages.outages, which, LIVE_ROWS, 0)
-                now_seen = {v.outage_id: v.updated_at for v in rows}
-                if first or now_seen != seen:
-                    changed = [outage_out(v) for v in rows if seen.get(v.outage_id) != v.updated_at]
-                    data = {
-                        "items": [o.model_dump(mode="json") for o in changed],
-                        "ids": [v.outage_id for v in rows],
-                    }
-                    yield f"event: outages\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-                    seen, first = now_seen, False
-                if loop.time() >= deadline:
-                    return
-                await asyncio.sleep(min(LIVE_POLL_S, max(0.0, deadline - loop.time())))
+        def poll() -> list[str]:
+            nonlocal seen
+            rows = platform.outages.outages(which, LIVE_ROWS, 0)
+            now_seen = {v.outage_id: v.updated_at for v in rows}
+            if seen is not None and now_seen == seen:
+                return []
+            before = seen or {}
+            changed = [outage_out(v) for v in rows if before.get(v.outage_id) != v.updated_at]
+            seen = now_seen
+            data = {"items": [o.model_dump(mode="json") for o in changed], "ids": [v.outage_id for v in rows]}
+            return [sse("outages", data)]
 
-        return StreamingResponse(
-            events(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-        )
+        return event_stream(poll, LIVE_POLL_S, wait)
 
     @api.get("/outages/{outage_id}", response_model=OutageDetail, responses=NO_OUTAGE, dependencies=fleet)
     def outage(outage_id: Annotated[int, Path(ge=1, le=2**62)]) -> OutageDetail:

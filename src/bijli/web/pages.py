@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -17,10 +17,10 @@ from bijli.web.auth import Auth, identity_of
 from bijli.web.context import WebContext, relay_state
 from bijli.web.limits import asked_day
 from bijli.web.pager import Pager, past_last
+from bijli.web.ready import SILENT_FOR, dashboard_day
+from bijli.web.texts_control import Texts, language_of
 
 PAGE_SIZE = 100
-SILENT_FOR = timedelta(hours=24)
-"""The dashboard counts meters silent this long (the non-communicating report's default)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,7 +36,6 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
     """The pages' routes over one platform."""
     pages = APIRouter(include_in_schema=False)
     auth = Auth(ctx)
-    control = ctx.reads.control
 
     def today() -> date:
         return ist_day(ctx.clock.now())
@@ -64,13 +63,8 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
         pager = Pager.of(page, fleet.meters, len(rows), PAGE_SIZE)
         now = ctx.clock.now()
         asked = asked_day(day)
-        yesterday = ist_day(now) - timedelta(days=1)
-        shown = asked or yesterday
-        newest = None
-        if asked is None and not control.has_day(yesterday):  # old data: its newest whole day, said so
-            newest = control.newest_day(before=ist_day(now))
-            shown = newest or yesterday
-        collection = ctx.reads.collection(shown, now)
+        shown, newest = dashboard_day(ctx, asked)  # old data: its newest whole day, said so
+        collection = ctx.reads.collection(shown)
         silent = ctx.reads.silent(now, SILENT_FOR)
         return templates.TemplateResponse(
             request,
@@ -84,6 +78,7 @@ def router(ctx: WebContext, templates: Jinja2Templates) -> APIRouter:
                 "silent": silent,
                 "newest": newest,
                 "day_asked": asked,
+                "t": Texts(language_of(request)),  # the control room's words its lists share
             },
         )
 

@@ -118,11 +118,10 @@ def router(ctx: WebContext) -> APIRouter:
     @api.get("/reports/collection", summary="Data-collection rate of one IST day", response_model=CollectionReport)
     def collection(day: DayQuery = None) -> dict[str, Any]:
         """Meters whose 96 intervals of the day were stored within 8 h and within 24 h of its end
-        (default: yesterday). Worked out at most every 5 minutes while the day is open, every
-        hour once its 24 hours to report are over."""
+        (default: yesterday), from each meter's day as settlement keeps it; as of at most 30 s ago."""
         now = ctx.clock.now()
         chosen = day or ist_day(now) - timedelta(days=1)
-        return ctx.reads.collection(chosen, now).as_dict()
+        return ctx.reads.collection(chosen).as_dict()
 
     @api.get("/reports/non-communicating", summary="Meters not heard from", response_model=NonCommunicating)
     def non_communicating(

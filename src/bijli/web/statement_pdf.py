@@ -39,7 +39,32 @@ RIGHT_TO_LEFT = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc\u200e\u200f
 is one left-to-right run, whatever its mix of Latin, Devanagari, digits and signs."""
 
 _kept = threading.local()
-"""Each thread's fonts as parsed for layout (a font's shaper is not shared between threads)."""
+"""Each thread's fonts for layout: the process's parsed fonts with a HarfBuzz shaper of the
+thread's own (a font's shaper is not shared between threads)."""
+_parsing = threading.Lock()
+_parsed_once: dict[str, Any] | None = None
+"""The fonts as parsed once a process (`_parsed_fonts`)."""
+_warming = False
+"""Whether `warm_later` has started (once a process)."""
+
+
+def warm() -> None:
+    """Take the PDF libraries in and parse the fonts now (for the calling thread, and once for
+    the process), so that the first statement asked for is made as fast as the others.
+    `bijli serve` calls it before it listens (`create_app(warm=True)`); the app factory
+    otherwise in the background (`warm_later`)."""
+    _pdf_class()
+    _fonts()
+
+
+def warm_later() -> None:
+    """`warm`, in a thread of its own: once a process, and nothing waits for it."""
+    global _warming
+    with _parsing:
+        if _warming:
+            return
+        _warming = True
+    threading.Thread(target=warm, name="statement-fonts", daemon=True).start()
 
 
 def _document(title: str, lang: str) -> FPDF:
@@ -62,25 +87,84 @@ def _document(title: str, lang: str) -> FPDF:
 
 
 def _fonts() -> dict[str, Any]:
-    """The two fonts parsed once a thread: their character map, widths and HarfBuzz face. A
-    statement only lays out its text with them; its own copy of the font file is read at output,
-    where fpdf2 cuts the glyphs it used out of it (`_embed_outlines_only`)."""
+    """The two fonts for this thread's layout: the process's parsed fonts (`_parsed_fonts`)
+    with a HarfBuzz shaper of the thread's own, made from the font file in well under a
+    millisecond."""
     fonts: dict[str, Any] | None = getattr(_kept, "fonts", None)
     if fonts is None:
-        from fpdf import FPDF
-
-        parser = FPDF()
-        for style, name in FONT_FILES.items():
-            parser.add_font(FONT, style, FONTS / name)
-        fonts = {style: parser.fonts[FONT + style] for style in FONT_FILES}
-        for style, font in fonts.items():
-            font.ttfont.close()  # the file stays open for what a lazy font has not read yet
-            font.ttfont = _parsed(FONT_FILES[style])
-            _ = font.ttfont["hmtx"]  # read now, not by two documents at once
-            font.ttfont.getGlyphOrder()
+        fonts = {}
+        for style, parsed in _parsed_fonts().items():
+            font = copy.copy(parsed)
+            font.__class__ = _shaping_kept()  # the same font, its shapes kept (`_shaping_kept`)
+            font._hbfont = None  # fpdf2 makes the shaper when first asked: here, this thread's own
             _ = font.hbfont
+            fonts[style] = font
         _kept.fonts = fonts
+        _kept.shapes = {}
     return fonts
+
+
+KEPT_SHAPES = 4096
+"""Texts whose shaping a thread keeps (then it starts afresh): a statement's labels, dates and
+amounts recur within it and from one statement to the next."""
+
+
+@cache
+def _shaping_kept() -> type[Any]:
+    from fpdf.fonts import TTFFont
+
+    class ShapingKept(TTFFont):
+        """fpdf2's font, keeping what HarfBuzz made of each text it shaped (in the thread's
+        `_kept.shapes`): fpdf2 shapes a cell's text once to measure it and again to set it,
+        and a statement's words and figures recur. The same glyphs and positions come back,
+        so the page is the same; a tenth of a statement's time goes."""
+
+        __slots__ = ()
+
+        def perform_harfbuzz_shaping(self, text: str, font_size_pt: float, params: Any) -> Any:
+            shapes: dict[object, Any] = _kept.shapes
+            given = params or {}
+            key = (
+                self.fontkey,
+                text,
+                font_size_pt,
+                given.get("fragment_direction"),
+                given.get("script"),
+                given.get("language"),
+                tuple(sorted((given.get("features") or {}).items())),
+            )
+            found = shapes.get(key)
+            if found is None:
+                if len(shapes) >= KEPT_SHAPES:
+                    shapes.clear()
+                infos, positions = super().perform_harfbuzz_shaping(text, font_size_pt, params)
+                found = shapes[key] = (infos, positions)
+            return found
+
+    return ShapingKept
+
+
+def _parsed_fonts() -> dict[str, Any]:
+    """The two fonts parsed once a process: their character map, widths and tables as layout
+    reads them, all read in here (afterwards threads only look them up). A statement only lays
+    out its text with them; its own copy of the font file is read at output, where fpdf2 cuts
+    the glyphs it used out of it (`_embed_outlines_only`)."""
+    with _parsing:
+        global _parsed_once
+        if _parsed_once is None:
+            from fpdf import FPDF
+
+            parser = FPDF()
+            for style, name in FONT_FILES.items():
+                parser.add_font(FONT, style, FONTS / name)
+            fonts: dict[str, Any] = {style: parser.fonts[FONT + style] for style in FONT_FILES}
+            for style, font in fonts.items():
+                font.ttfont.close()  # the file stays open for what a lazy font has not read yet
+                font.ttfont = _parsed(FONT_FILES[style])
+                _ = font.ttfont["hmtx"]  # read now, not by two documents at once
+                font.ttfont.getGlyphOrder()
+            _parsed_once = fonts
+        return _parsed_once
 
 
 @cache

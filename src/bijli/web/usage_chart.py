@@ -27,7 +27,6 @@ class Bar(Box):
     """What the slot is: ``14:15 to 14:30`` or ``04 Dec``."""
     value: str
     """Its figure as shown: ``0.125`` kWh or ``₹0.82``."""
-    estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,17 +69,15 @@ def usage_chart(
     axis = scale(max(amounts.values(), default=0), NICE, TICKS, finest=Decimal(1))
     bars = []
     for slot in sorted(amounts):
-        # an estimate of nothing still shows where the gap is
-        box = plot.bar(slot, amounts[slot], axis, 3.0 if slot in estimated else 0.0)
         bars.append(
-            Bar(
-                x=box.x,
-                y=box.y,
-                width=box.width,
-                height=box.height,
+            plot.bar(
+                Bar,
+                slot,
+                amounts[slot],
+                axis,
+                estimated=slot in estimated,
                 label=labels[slot],
                 value=shown(amounts[slot], unit),
-                estimated=slot in estimated,
             )
         )
     levels = plot.levels(axis, _rupees_level if unit == "rs" else kwh_level)

@@ -22,7 +22,7 @@ from bijli.alerts.model import (
     first_states,
     retry_at,
 )
-from bijli.alerts.texts import LANGUAGES, TEMPLATES, lakhs, render, rupees_text
+from bijli.alerts.texts import LANGUAGES, lakhs, render, rupees_text, templates
 
 AT = datetime(2026, 12, 4, 12, 30, tzinfo=UTC)  # 18:00 IST
 FACTS = {
@@ -36,8 +36,8 @@ FACTS = {
 
 
 def test_every_kind_has_a_text_in_each_language_with_a_template_of_its_own() -> None:
-    assert set(TEMPLATES) == {(k, lang) for k in AlertKind for lang in LANGUAGES}
-    ids = [t.template_id for t in TEMPLATES.values()]
+    assert set(templates()) == {(k, lang) for k in AlertKind for lang in LANGUAGES}
+    ids = [t.template_id for t in templates().values()]
     assert len(set(ids)) == len(ids) and all(len(i) == 19 and i.isdigit() for i in ids)
 
 
@@ -46,7 +46,7 @@ def test_a_text_fills_every_field(kind: AlertKind) -> None:
     for lang in LANGUAGES:
         text = render(kind, FACTS, lang, "KESCOCL0000001", AT)
         assert "{" not in text.text and "}" not in text.text and "KESCOCL0000001" in text.text + text.subject
-        assert text.template_id == TEMPLATES[(kind, lang)].template_id
+        assert text.template_id == templates()[(kind, lang)].template_id
 
 
 CASE = {

@@ -111,6 +111,33 @@ def test_a_frame_further_below_than_the_window_is_replayed() -> None:
     assert reasons(out) == ["replayed"]
 
 
+def event(fc: int, code: int = 251) -> EventFrame:
+    return EventFrame(v=1, m=CL1, fc=fc, ts=T, events=[Event(code=code, at=T - 5)])
+
+
+def test_an_event_that_passes_its_meters_older_frames_leaves_every_one_of_them_to_be_taken() -> None:
+    # The event lane stores a tamper at once, before a meter's day of readings still waiting.
+    first = run(delivered(event(fc=211)))
+    assert [a.frame.fc for a in first.accepted] == [211]
+    before = registry()[CL1]
+    assert (first.last_fc[CL1], first.fc_window[CL1]) == (before.last_fc, before.fc_window)  # moves no counter
+
+    backlog = [delivered(reading(CL1, fc)) for fc in range(11, 211)]  # 200 frames, all below it
+    out = run(*backlog)
+
+    assert [a.frame.fc for a in out.accepted] == list(range(11, 211))
+    assert reasons(out) == []
+
+
+def test_an_event_frame_on_a_counter_another_frame_took_is_replayed() -> None:
+    records = {CL1: MeterRecord(meter_id=CL1, status="commissioned", last_fc=20, connection=None, fc_window=0b1)}
+
+    out = run(delivered(event(fc=20)), delivered(event(fc=19)), delivered(event(fc=18)), records=records)
+
+    assert [a.frame.fc for a in out.accepted] == [18]  # 20 and 19 were readings' counters
+    assert reasons(out) == ["replayed", "replayed"]
+
+
 @pytest.mark.parametrize("fc", [10, 9, 1, 0, -1])
 def test_frame_whose_counter_is_not_above_the_last_accepted_is_replayed(fc: int) -> None:
     out = run(delivered(reading(fc=fc)))

@@ -12,7 +12,6 @@ from bijli.vigilance.cases import (
     STEPS,
     TRANSITIONS,
     Case,
-    CaseOpening,
     InvalidOpening,
     Severity,
     Status,
@@ -25,6 +24,7 @@ from bijli.vigilance.cases import (
 )
 from bijli.vigilance.ports import MeterPlace, StoredEvent
 from bijli.vigilance.rules import InvalidRules, openings, parse_rules, shipped_rules
+from tests.support.cases import hooking
 
 AT = datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
 PLACE = MeterPlace(meter_id="KNCL0000001", area="Civil Lines", feeder="F1", transformer="T1", account_no="A1")
@@ -105,18 +105,7 @@ def test_a_case_id_is_derived_from_its_key() -> None:
 
 
 def test_an_opening_without_a_key_is_refused() -> None:
-    o = CaseOpening(
-        key="",
-        kind="hooking",
-        severity=Severity.HIGH,
-        subject_level=SubjectLevel.TRANSFORMER,
-        subject_id="T1",
-        area="Civil Lines",
-        opened_at=AT,
-        reason_code="hooking",
-        reason_en="energy missing",
-        reason_hi="ऊर्जा गायब",
-    )
+    o = hooking("T1", "Civil Lines", AT, key="")
     with pytest.raises(InvalidOpening):
         o.check()
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bijli.adapters.db import schema as t
-from bijli.adapters.db.energy import served
+from bijli.adapters.db.energy import serves_account
 from bijli.kernel.time import ist_midnight
 from bijli.protocol.events import EventCode
 from bijli.vigilance.anomalies import MeterDay
@@ -29,7 +29,6 @@ class SqlAnomalyFacts:
         """Every consumer meter with readings on `day` (of one area or transformer, or all)."""
         start, end = ist_midnight(day), ist_midnight(day + timedelta(days=1))
         r, m = t.readings.c, t.meters.c
-        s = served()
         zero = r.import_wh == 0
         q = (
             sa.select(
@@ -43,8 +42,7 @@ class SqlAnomalyFacts:
                 sa.func.sum(r.export_wh).label("export_wh"),
             )
             .join(t.meters, m.meter_id == r.meter_id)
-            .join(s, s.c.meter_id == r.meter_id)
-            .where(r.interval_start >= start, r.interval_start < end)
+            .where(r.interval_start >= start, r.interval_start < end, serves_account(r.meter_id))
             .group_by(r.meter_id, m.area, m.transformer)
         )
         if area is not None:

@@ -128,7 +128,7 @@ class SqlInstallations:
             .order_by(a.account_no, i.installed_at, i.id)
         )
         rows: dict[str, list[Any]] = {}
-        for r in self.conn.execute(q):
+        for r in self.conn.execute(q).all():
             rows.setdefault(r.account_no, []).append(r)
         return {
             account_no: Account(
@@ -187,7 +187,7 @@ class SqlDayCharges:
         q = sa.select(d.account_no, d.day).where(
             among(self.conn, d.account_no, sorted({a for a, _ in wanted})), d.day.in_(sorted({x for _, x in wanted}))
         )
-        return {(a, x) for a, x in self.conn.execute(q)} & wanted
+        return {(a, x) for a, x in self.conn.execute(q).all()} & wanted
 
     def add(self, days: Sequence[DayCharge], now: datetime) -> None:
         if not days:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import TypeVar, cast
 
@@ -72,6 +73,8 @@ KEPT_S = 30.0
 """How long the exception views' counts and the places' names are kept before they are read again
 (every control-room page shows them; a count half a minute old is fine, each view lists the live rows)."""
 
+KEPT_AT_ONCE = 64
+"""Figures kept at once (each search keeps its count): past it the oldest go, not all of them."""
 STATE_SORTS: frozenset[MeterSort] = frozenset({"last_seen", "signal", "failovers"})
 """The meters' sorts by their live state, whose order is kept `KEPT_S` like the counts."""
 
@@ -84,6 +87,7 @@ class ControlReads:
         self._kept_s = kept_s
         self._kept: dict[object, tuple[float, object]] = {}
         self._lock = threading.Lock()
+        self._round = threading.local()
 
     def forget(self) -> None:
         """Drop what is kept, so the next page reads the store anew (after a change made
@@ -96,6 +100,16 @@ class ControlReads:
         """How long a count is kept before it is read again."""
         return self._kept_s
 
+    @contextmanager
+    def refreshing(self) -> Iterator[None]:
+        """Within it (in the calling thread), every figure asked for is worked out anew and kept,
+        however recently it was (the ready round, `bijli.web.ready`)."""
+        self._round.fresh = True
+        try:
+            yield
+        finally:
+            self._round.fresh = False
+
     def kept(self, key: object, work: Callable[[], T]) -> T:
         """`work()`, as worked out at most `kept_s` ago under `key` (dropped by `forget`)."""
         return self._cached(key, work)
@@ -103,13 +117,17 @@ class ControlReads:
     def _cached(self, key: object, work: Callable[[], T]) -> T:
         with self._lock:
             found = self._kept.get(key)
-            if found is not None and time.monotonic() - found[0] <= self._kept_s:
+            fresh = getattr(self._round, "fresh", False)
+            if found is not None and not fresh and time.monotonic() - found[0] <= self._kept_s:
                 return cast(T, found[1])
         value = work()
         with self._lock:
-            if len(self._kept) > 64:
-                self._kept.clear()
-            self._kept[key] = (time.monotonic(), value)
+            moment = time.monotonic()
+            if len(self._kept) >= KEPT_AT_ONCE:  # the oldest go (those run out first), down to half
+                by_age = sorted(self._kept, key=lambda k: self._kept[k][0])
+                for old in by_age[: len(by_age) - KEPT_AT_ONCE // 2]:
+                    del self._kept[old]
+            self._kept[key] = (moment, value)
         return value
 
     def exceptions(self, now: datetime, online_since: datetime, stuck_after: timedelta) -> dict[str, int]:

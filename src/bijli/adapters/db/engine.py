@@ -48,9 +48,11 @@ def create(url: str, statement_timeout_s: float | None = None) -> Engine:
             cur.close()
 
         return engine
-    connect_args = {}
+    # Sessions in UTC whatever the server's default: timestamps come back in UTC as stored.
+    options = ["-c TimeZone=UTC"]
     if statement_timeout_s is not None and statement_timeout_s > 0:
-        connect_args["options"] = f"-c statement_timeout={max(1, round(statement_timeout_s * 1000))}"
+        options.append(f"-c statement_timeout={max(1, round(statement_timeout_s * 1000))}")
+    connect_args = {"options": " ".join(options)}
     return sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args=connect_args)
 
 

@@ -105,7 +105,7 @@ class SqlBillingMonths:
             q = q.with_for_update()
         found = {
             (r.account_no, r.month): MonthOpening(int(r.opening_wh_total), r.opening_read_at)
-            for r in self.conn.execute(q)
+            for r in self.conn.execute(q).all()
         }
         return {k: v for k, v in found.items() if k in wanted}
 

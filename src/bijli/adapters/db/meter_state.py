@@ -98,7 +98,26 @@ class SqlMeterState:
         return {m: MeterRecord(m, s.status, s.last_fc, None, fc_window=s.fc_window) for m, s in self._rows(ids)}
 
     def supplies(self, meter_ids: Iterable[str]) -> dict[str, MeterSupply]:
-        return {m: MeterSupply(m, s.connection, s.relay) for m, s in self._rows(sorted(set(meter_ids)))}
+        ids = sorted(set(meter_ids))
+        if not ids:
+            return {}
+        s, a = t.meter_state.c, t.accounts.c
+        q = (
+            sa.select(s.meter_id, s.relay, a.account_no, a.sanctioned_load_w, a.tariff_code)
+            .join(t.accounts, a.meter_id == s.meter_id, isouter=True)
+            .where(among(self.conn, s.meter_id, ids))
+        )
+        tariffs = self._tariffs
+        return {
+            m: MeterSupply(
+                m,
+                None
+                if account_no is None
+                else Supply(account_no=account_no, meter_id=m, sanctioned_load_w=load, tariff=tariffs[code]),
+                relay,
+            )
+            for m, relay, account_no, load, code in self.conn.execute(q).all()
+        }
 
     def _rows(self, ids: list[str]) -> list[tuple[str, MeterRecord]]:
         if not ids:
@@ -120,7 +139,7 @@ class SqlMeterState:
             .order_by(t.meters.c.meter_id)
         )
         found = []
-        for row in self.conn.execute(q):
+        for row in self.conn.execute(q).all():
             supply = None
             if row.account_no is not None:
                 supply = Supply(

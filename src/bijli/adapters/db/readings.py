@@ -59,13 +59,22 @@ PG_COPY_TYPES = [
     "int4",
 ]
 DAILY = Columns(
-    (("meter_id", "text"), ("day", "date"), ("wh", "int"), ("intervals", "int"), ("last_received_at", "epoch"))
+    (
+        ("meter_id", "text"),
+        ("day", "date"),
+        ("wh", "int"),
+        ("intervals", "int"),
+        ("last_received_at", "epoch"),
+        ("in_8h", "int"),
+        ("in_24h", "int"),
+    )
 )
 _PG_ADD_DAILY = (
     f"INSERT INTO meter_daily ({', '.join(n for n, _ in DAILY.columns)}) "
     f"SELECT {DAILY.values()} FROM {DAILY.source()} ON CONFLICT (meter_id, day) DO UPDATE SET "
     "wh = meter_daily.wh + excluded.wh, intervals = meter_daily.intervals + excluded.intervals, "
-    "last_received_at = excluded.last_received_at"
+    "last_received_at = excluded.last_received_at, in_8h = meter_daily.in_8h + excluded.in_8h, "
+    "in_24h = meter_daily.in_24h + excluded.in_24h"
 )
 _STORED = (
     "meter_id",
@@ -85,7 +94,20 @@ _VALUES = _STORED[2:]
 
 def _stored(row: Any) -> StoredReading:
     """A row selected as `_STORED` (its columns in that order)."""
-    return StoredReading(**dict(zip(_STORED, row, strict=True)))
+    meter_id, start, wh, vah, export, voltage, current, total, quality, flags, received = row
+    return StoredReading(
+        meter_id=meter_id,
+        interval_start=start,
+        import_wh=wh,
+        import_vah=vah,
+        export_wh=export,
+        voltage_dv=voltage,
+        current_ma=current,
+        import_wh_total=total,
+        quality=quality,
+        flags=flags,
+        received_at=received,
+    )
 
 
 def _columns(reading: StoredReading) -> dict[str, Any]:
@@ -180,7 +202,7 @@ class SqlReadings:
         q = sa.select(*(r[c] for c in _STORED)).where(
             among(self.conn, r.meter_id, sorted(by_meter)), r.interval_start.between(lo, hi)
         )
-        return {(row.meter_id, row.interval_start): _stored(row) for row in self.conn.execute(q)}
+        return {(row[0], row[1]): _stored(row) for row in self.conn.execute(q).all()}
 
     def at(self, keys: Iterable[ReadingKey]) -> dict[ReadingKey, StoredReading]:
         wanted = set(keys)
@@ -307,7 +329,8 @@ class SqlReadingEdits:
 
 
 class SqlDailyUsage:
-    """The `meter_daily` table: each meter's actual energy per IST day."""
+    """The `meter_daily` table: each meter's actual energy per IST day, and its intervals
+    received within 8 h and 24 h of the day's end (the collection report's figures)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -325,11 +348,15 @@ class SqlDailyUsage:
                     "wh": d.wh,
                     "intervals": d.intervals,
                     "last_received_at": d.last_received_at,
+                    "in_8h": d.in_8h,
+                    "in_24h": d.in_24h,
                 }
             else:
                 into["wh"] += d.wh
                 into["intervals"] += d.intervals
                 into["last_received_at"] = max(into["last_received_at"], d.last_received_at)
+                into["in_8h"] += d.in_8h
+                into["in_24h"] += d.in_24h
         rows = list(merged.values())
         if is_pg(self.conn):  # one statement over arrays
             raw(self.conn, _PG_ADD_DAILY, DAILY.params(rows))
@@ -341,6 +368,8 @@ class SqlDailyUsage:
                 "wh": t.meter_daily.c.wh + stmt.excluded.wh,
                 "intervals": t.meter_daily.c.intervals + stmt.excluded.intervals,
                 "last_received_at": stmt.excluded.last_received_at,
+                "in_8h": t.meter_daily.c.in_8h + stmt.excluded.in_8h,
+                "in_24h": t.meter_daily.c.in_24h + stmt.excluded.in_24h,
             },
         )
         self.conn.execute(stmt, rows)

@@ -22,15 +22,12 @@ from bijli.adapters.db.charging import open_charges, running_charges
 from bijli.adapters.db.faults import describe
 from bijli.adapters.db.queries import MeterView
 from bijli.adapters.db.reports import SqlReports
-from bijli.kernel.time import ist_midnight
 from bijli.kernel.unit import StoreUnavailable
 from bijli.mdm.meters import MeterStatus
 from bijli.mdm.reports import Collection
 from bijli.prepaid.model import ARREARS_KINDS
 
 T = TypeVar("T")
-COLLECTION_WINDOW = timedelta(hours=24)
-"""After a day's end, how long its readings count as collected in time (the report's last mark)."""
 KEPT_REPORTS = 512
 """Reports kept at once: a caller walking through the years cannot make the cache grow without end."""
 
@@ -115,10 +112,11 @@ class LedgerTotal:
         self._total = 0
         self._counted_at: float | None = None
 
-    def paise(self) -> int:
+    def paise(self, ahead_s: float = 0.0) -> int:
+        """The total (in paise); recounted in full when the recount is due, or due within `ahead_s`."""
         with self._lock:
             moment = time.monotonic()
-            if self._counted_at is None or moment - self._counted_at > self._recount_after_s:
+            if self._counted_at is None or moment - self._counted_at > self._recount_after_s - ahead_s:
                 self._last_id, self._total, self._counted_at = 0, 0, moment
             q = sa.select(sa.func.coalesce(sa.func.sum(t.ledger.c.amount_paise), 0), sa.func.max(t.ledger.c.id)).where(
                 t.ledger.c.id > self._last_id
@@ -135,12 +133,12 @@ class LedgerTotal:
 class Reads:
     """Read-only questions from the web layer."""
 
-    def __init__(self, engine: Engine, reports_ttl_s: float = 300.0, closed_ttl_s: float = 3600.0) -> None:
+    def __init__(self, engine: Engine, reports_ttl_s: float = 300.0, collection_ttl_s: float = 30.0) -> None:
         self.engine = engine
         self.reports = SqlReports(engine)
         self.ledger_total = LedgerTotal(engine)
         self._reports_ttl_s = reports_ttl_s
-        self._closed_ttl_s = closed_ttl_s
+        self._collection_ttl_s = collection_ttl_s
         self._reports: dict[object, tuple[float, object]] = {}
         self._reports_lock = threading.Lock()
         from bijli.adapters.db.control import ControlReads  # it builds on this module's meter select
@@ -148,13 +146,11 @@ class Reads:
         self.control = ControlReads(engine)
         """The control room's lists and counts (one per platform: its counts are kept for all its pages)."""
 
-    def collection(self, day: date, now: datetime) -> Collection:
-        """The day's data-collection rate (it reads the whole fleet's day: the dashboard and the
-        API must not do that on every view). Worked out at most every `reports_ttl_s` seconds
-        while the day is open, and every `closed_ttl_s` once its 24 hours to report are over
-        (only a meter's late backfill still moves its figures then)."""
-        closed = now >= ist_midnight(day + timedelta(days=1)) + COLLECTION_WINDOW
-        ttl = self._closed_ttl_s if closed else self._reports_ttl_s
+    def collection(self, day: date, fresh: bool = False) -> Collection:
+        """The day's data-collection rate, from each meter's day as settlement keeps it (one row
+        a meter, tens of milliseconds at fleet size), as of at most `collection_ttl_s` ago: the
+        dashboard's views in between share one answer (`fresh`: worked out now, and kept)."""
+        ttl = 0.0 if fresh else self._collection_ttl_s
         return self._kept(("collection", day), lambda: self.reports.collection(day), ttl)
 
     def silent(self, now: datetime, silent_for: timedelta) -> int:

@@ -165,16 +165,28 @@ class SqlRegistry:
         return dict(found)
 
 
-def in_service_throughout(start: datetime, end: datetime) -> sa.ColumnElement[bool]:
-    """For a query over `meters`: the meter was commissioned for the whole of [start, end).
-    The SQL of `bijli.mdm.meters.in_service_throughout`, meter by meter."""
+def in_service_throughout(start: datetime, end: datetime) -> tuple[sa.Subquery, sa.ColumnElement[bool]]:
+    """For a query over `meters`: whether the meter was commissioned for the whole of [start,
+    end). The SQL of `bijli.mdm.meters.in_service_throughout`, for the whole fleet at once: each
+    meter's first status change after `start` (a subquery to join on `meter_id`, outer: most
+    meters have none), and the condition on it (its status before that change, or its status
+    now without one, was commissioned; and that change came at `end` or later)."""
     ch, m = t.meter_status_changes.c, t.meters.c
-    first_after = (
-        sa.select(ch.from_status)
-        .where(ch.meter_id == m.meter_id, ch.at > start)
-        .order_by(ch.at, ch.id)
-        .limit(1)
-        .scalar_subquery()
+    numbered = (
+        sa.select(
+            ch.meter_id,
+            ch.from_status,
+            ch.at,
+            sa.func.row_number().over(partition_by=ch.meter_id, order_by=(ch.at, ch.id)).label("n"),
+        )
+        .where(ch.at > start)
+        .subquery()
     )
-    changed_within = sa.exists().where(ch.meter_id == m.meter_id, ch.at > start, ch.at < end)
-    return sa.and_(sa.func.coalesce(first_after, m.status) == MeterStatus.COMMISSIONED.value, ~changed_within)
+    first_after = (
+        sa.select(numbered.c.meter_id, numbered.c.from_status, numbered.c.at).where(numbered.c.n == 1).subquery()
+    )
+    in_service = sa.and_(
+        sa.func.coalesce(first_after.c.from_status, m.status) == MeterStatus.COMMISSIONED.value,
+        sa.or_(first_after.c.at.is_(None), first_after.c.at >= end),
+    )
+    return first_after, in_service

@@ -13,7 +13,7 @@ from bijli.adapters.db.registry import in_service_throughout
 from bijli.kernel.time import INTERVALS_PER_DAY, ist_midnight
 from bijli.mdm.meters import MeterStatus
 from bijli.mdm.model import Quality
-from bijli.mdm.reports import Collection, Level, kwh_text
+from bijli.mdm.reports import WITHIN_8H, WITHIN_24H, Collection, Level, kwh_text
 from bijli.protocol.reporting import ONLINE_WITHIN
 
 
@@ -23,15 +23,56 @@ def collection(engine: Engine, day: date) -> Collection:
     Of the meters installed by the day's start and in service all day long: a meter
     decommissioned (or recommissioned) during the day could not send all of it, and one
     decommissioned later still counts for the days it served.
+
+    From each meter's day as settlement keeps it (`meter_daily`: its actual intervals and
+    how many came within 8 h and 24 h of the day's end) and the day's estimates still
+    standing (a partial index on the readings that are not actual): one row per meter, not
+    the day's readings. `recount_collection` works the same figures out from the readings.
     """
     start, end = ist_midnight(day), ist_midnight(day + timedelta(days=1))
+    d, r = t.meter_daily.c, t.readings.c
+    estimated = (
+        sa.select(r.meter_id, sa.func.count().label("n"))
+        .where(r.quality != Quality.ACTUAL.value, r.interval_start >= start, r.interval_start < end)
+        .group_by(r.meter_id)
+        .subquery()
+    )
+    settled = (
+        sa.select(
+            d.meter_id,
+            d.in_8h.label("in8"),
+            d.in_24h.label("in24"),
+            d.intervals.label("now"),
+        )
+        .where(d.day == day)
+        .subquery()
+    )
+    per_meter = (
+        sa.select(
+            sa.func.coalesce(settled.c.meter_id, estimated.c.meter_id).label("meter_id"),
+            sa.func.coalesce(settled.c.in8, 0).label("in8"),
+            sa.func.coalesce(settled.c.in24, 0).label("in24"),
+            sa.func.coalesce(settled.c.now, 0).label("now"),
+            (sa.func.coalesce(settled.c.now, 0) + sa.func.coalesce(estimated.c.n, 0)).label("any"),
+        )
+        .select_from(settled.join(estimated, estimated.c.meter_id == settled.c.meter_id, full=True))
+        .subquery()
+    )
+    return _collection(engine, day, per_meter)
+
+
+def recount_collection(engine: Engine, day: date) -> Collection:
+    """`collection` worked out from the day's readings themselves (the whole fleet's day: 2.3
+    million rows at 24,000 meters), to check the kept figures against."""
+    start, end = ist_midnight(day), ist_midnight(day + timedelta(days=1))
+    in_8h, in_24h = end + WITHIN_8H, end + WITHIN_24H
     r = t.readings.c
     actual = r.quality == Quality.ACTUAL.value
     per_meter = (
         sa.select(
             r.meter_id,
-            sa.func.sum(sa.case((actual & (r.received_at <= end + timedelta(hours=8)), 1), else_=0)).label("in8"),
-            sa.func.sum(sa.case((actual & (r.received_at <= end + timedelta(hours=24)), 1), else_=0)).label("in24"),
+            sa.func.sum(sa.case((actual & (r.received_at <= in_8h), 1), else_=0)).label("in8"),
+            sa.func.sum(sa.case((actual & (r.received_at <= in_24h), 1), else_=0)).label("in24"),
             sa.func.sum(sa.case((actual, 1), else_=0)).label("now"),
             sa.func.count().label("any"),
         )
@@ -39,6 +80,13 @@ def collection(engine: Engine, day: date) -> Collection:
         .group_by(r.meter_id)
         .subquery()
     )
+    return _collection(engine, day, per_meter)
+
+
+def _collection(engine: Engine, day: date, per_meter: sa.Subquery) -> Collection:
+    """The report over each meter's counts of the day (`per_meter`: meter_id, in8, in24, now, any)."""
+    start, end = ist_midnight(day), ist_midnight(day + timedelta(days=1))
+    first_change, in_service = in_service_throughout(start, end)
     full = INTERVALS_PER_DAY
     q = (
         sa.select(
@@ -50,8 +98,12 @@ def collection(engine: Engine, day: date) -> Collection:
             sa.func.coalesce(sa.func.sum(per_meter.c.now), 0),
             sa.func.coalesce(sa.func.sum(per_meter.c.any - per_meter.c.now), 0),
         )
-        .select_from(t.meters.outerjoin(per_meter, per_meter.c.meter_id == t.meters.c.meter_id))
-        .where(in_service_throughout(start, end), t.meters.c.installed_at <= start)
+        .select_from(
+            t.meters.outerjoin(first_change, first_change.c.meter_id == t.meters.c.meter_id).outerjoin(
+                per_meter, per_meter.c.meter_id == t.meters.c.meter_id
+            )
+        )
+        .where(in_service, t.meters.c.installed_at <= start)
     )
     with engine.connect() as conn:
         meters, in8, in24, now, any_, n_actual, n_estimated = conn.execute(q).one()
@@ -200,6 +252,9 @@ class SqlReports:
 
     def collection(self, day: date) -> Collection:
         return collection(self.engine, day)
+
+    def recount_collection(self, day: date) -> Collection:
+        return recount_collection(self.engine, day)
 
     def non_communicating(
         self, now: datetime, silent_for: timedelta, limit: int | None = None, offset: int = 0

@@ -34,8 +34,8 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
+        if value is None or value.tzinfo is UTC:  # PostgreSQL's: its sessions are in UTC (`engine.create`)
+            return value  # type: ignore[no-any-return]
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
@@ -212,8 +212,7 @@ billing_months = sa.Table(
     sa.Column("account_no", sa.ForeignKey("accounts.account_no"), primary_key=True),
     sa.Column("month", sa.String(7), primary_key=True),
     sa.Column("opening_wh_total", sa.BigInteger, nullable=False),
-    # When the opening register was read (a reading's end, or the installation); NULL: an
-    # opening recorded before migration 0013, kept as it is.
+    # When the opening register was read (a reading's end, or the installation); NULL: before 0013.
     sa.Column("opening_read_at", UtcDateTime),
 )
 
@@ -346,6 +345,7 @@ reading_edits = sa.Table(
     sa.Column("reason", sa.String(128), nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Index("ix_reading_edits_meter_id_interval_start", "meter_id", "interval_start"),
+    sa.Index("ix_reading_edits_at", "at"),  # the edits since a moment: the energy balance's late estimates
 )
 
 meter_daily = sa.Table(
@@ -356,6 +356,7 @@ meter_daily = sa.Table(
     sa.Column("wh", sa.BigInteger, nullable=False),
     sa.Column("intervals", sa.Integer, nullable=False),
     sa.Column("last_received_at", UtcDateTime, nullable=False),
+    *(sa.Column(n, sa.Integer, nullable=False, server_default="0") for n in ("in_8h", "in_24h")),  # in by 8 h, 24 h
     sa.Index("ix_meter_daily_day", "day"),  # the control room's fleet on one day, and the newest day
 )
 

@@ -50,7 +50,7 @@ class SqlSettlementQueue:
             query = query.with_for_update(skip_locked=True)
         return [
             QueuedBatch(row.id, [(m, utc_from_epoch(at), sent) for m, at, sent in _decoder.decode(row.readings)])
-            for row in self.conn.execute(query)
+            for row in self.conn.execute(query).all()
         ]
 
     def done(self, batch_ids: Sequence[int]) -> None:

@@ -3,12 +3,15 @@ and the options that name the alert providers, shared with `bijli serve`."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import signal
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -57,23 +60,23 @@ SmtpPasswordFile = Annotated[
 
 
 def alert_settings(
-    sms: str,
-    gateway_url: str | None,
-    gateway_key_file: Path | None,
-    sender: str | None,
-    entity_id: str | None,
-    smtp_url: str | None,
-    mail_from: str | None,
-    smtp_password_file: Path | None,
+    alert_sms: AlertSms = "file",
+    sms_gateway_url: SmsGatewayUrl = None,
+    sms_gateway_key_file: SmsGatewayKeyFile = None,
+    sms_sender: SmsSenderId = None,
+    dlt_entity_id: DltEntityId = None,
+    smtp_url: SmtpUrl = None,
+    mail_from: MailFrom = None,
+    smtp_password_file: SmtpPasswordFile = None,
 ) -> alert_channels.AlertSettings:
     """The providers the options name, or exit 2 saying what cannot work."""
     try:
         return alert_channels.build(
-            sms=sms,
-            gateway_url=gateway_url,
-            gateway_key_file=gateway_key_file,
-            gateway_sender=sender,
-            dlt_entity_id=entity_id,
+            sms=alert_sms,
+            gateway_url=sms_gateway_url,
+            gateway_key_file=sms_gateway_key_file,
+            gateway_sender=sms_sender,
+            dlt_entity_id=dlt_entity_id,
             smtp_url=smtp_url,
             mail_from=mail_from,
             smtp_password_file=smtp_password_file,
@@ -83,18 +86,35 @@ def alert_settings(
         raise typer.Exit(2) from e
 
 
+NamedAlerts = Callable[[], alert_channels.AlertSettings]
+"""The alert providers the options name (exit 2 when they cannot work)."""
+
+
+def with_alert_options(command: Callable[..., None]) -> Callable[..., None]:
+    """`command` with the options that name the alert providers (those of `alert_settings`) in
+    place of its `alerts` parameter, which is given `alert_settings` of them to call."""
+    own = inspect.signature(command, eval_str=True)
+    options = inspect.signature(alert_settings, eval_str=True).parameters
+    params: list[inspect.Parameter] = []
+    for p in own.parameters.values():
+        params += options.values() if p.name == "alerts" else [p]
+
+    @functools.wraps(command)
+    def with_options(**given: Any) -> None:
+        chosen = {name: given.pop(name) for name in options}
+        command(alerts=functools.partial(alert_settings, **chosen), **given)
+
+    with_options.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]  # what typer reads
+    with_options.__annotations__ = {p.name: p.annotation for p in params} | {"return": own.return_annotation}
+    return with_options
+
+
 @app.command()
+@with_alert_options
 def deliver(
     data_dir: DataDir = Path(".bijli-demo"),
     database_url: DatabaseUrl = None,
-    alert_sms: AlertSms = "file",
-    sms_gateway_url: SmsGatewayUrl = None,
-    sms_gateway_key_file: SmsGatewayKeyFile = None,
-    sms_sender: SmsSenderId = None,
-    dlt_entity_id: DltEntityId = None,
-    smtp_url: SmtpUrl = None,
-    mail_from: MailFrom = None,
-    smtp_password_file: SmtpPasswordFile = None,
+    alerts: NamedAlerts = alert_settings,
     once: Annotated[bool, typer.Option("--once", help="One round, then print its JSON line and stop.")] = False,
     parallel: Annotated[int, typer.Option(min=1, max=64, help="Messages sent at a time.")] = PARALLEL,
     period: Annotated[float, typer.Option(min=0.05, help="Seconds between rounds.")] = DELIVER_EVERY.total_seconds(),
@@ -106,18 +126,9 @@ def deliver(
     ] = SITE_RETRIES.lease.total_seconds(),
 ) -> None:
     """Deliver due alerts until stopped (SIGTERM or Ctrl-C end it between messages)."""
-    alerts = alert_settings(
-        alert_sms,
-        sms_gateway_url,
-        sms_gateway_key_file,
-        sms_sender,
-        dlt_entity_id,
-        smtp_url,
-        mail_from,
-        smtp_password_file,
-    )
+    settings = alerts()
     try:
-        cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url="none", alerts=alerts)
+        cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url="none", alerts=settings)
     except KeyFileError as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from e

@@ -22,13 +22,21 @@ def report_collection(
     data_dir: DataDir = Path(".bijli-demo"),
     database_url: DatabaseUrl = None,
     silent_hours: Annotated[int, typer.Option(help="List meters silent for this many hours.")] = 24,
+    recount: Annotated[
+        bool,
+        typer.Option(
+            "--recount", help="Work the rate out from the day's readings (slow at fleet size), not the daily figures."
+        ),
+    ] = False,
 ) -> None:
     """The data-collection rate of a day and the meters not heard from; one JSON line."""
     from datetime import UTC, datetime, timedelta
 
     cfg = settings_mod.build(data_dir=data_dir, database_url=database_url, broker_url="none")
     with opened(cfg) as platform:
-        result = platform.reports.collection(date.fromisoformat(day)).as_dict()
+        asked = date.fromisoformat(day)
+        report = platform.reports.recount_collection(asked) if recount else platform.reports.collection(asked)
+        result = report.as_dict()
         silent = platform.reports.non_communicating(datetime.now(UTC), timedelta(hours=silent_hours))
         result["non_communicating"] = [m["meter_id"] for m in silent]
     print(json.dumps(result))

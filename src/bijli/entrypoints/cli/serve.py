@@ -11,17 +11,7 @@ import typer
 from bijli import settings as settings_mod
 from bijli.adapters.brokers.address import BrokerUrlError
 from bijli.adapters.keyfile import KeyFileError
-from bijli.entrypoints.cli.alerts import (
-    AlertSms,
-    DltEntityId,
-    MailFrom,
-    SmsGatewayKeyFile,
-    SmsGatewayUrl,
-    SmsSenderId,
-    SmtpPasswordFile,
-    SmtpUrl,
-    alert_settings,
-)
+from bijli.entrypoints.cli.alerts import NamedAlerts, alert_settings, with_alert_options
 from bijli.entrypoints.cli.options import (
     BrokerCa,
     BrokerPasswordFile,
@@ -34,6 +24,7 @@ from bijli.entrypoints.cli.platform import opened
 from bijli.kernel.heap import settle_heap
 
 
+@with_alert_options
 def serve(
     data_dir: DataDir = Path(".bijli-demo"),
     database_url: DatabaseUrl = None,
@@ -89,14 +80,7 @@ def serve(
             "request answered 503 (PostgreSQL); 0: no limit.",
         ),
     ] = 30.0,
-    alert_sms: AlertSms = "file",
-    sms_gateway_url: SmsGatewayUrl = None,
-    sms_gateway_key_file: SmsGatewayKeyFile = None,
-    sms_sender: SmsSenderId = None,
-    dlt_entity_id: DltEntityId = None,
-    smtp_url: SmtpUrl = None,
-    mail_from: MailFrom = None,
-    smtp_password_file: SmtpPasswordFile = None,
+    alerts: NamedAlerts = alert_settings,
 ) -> None:
     """Run the platform: web and API, alert delivery, and ingest from a broker when one is given."""
     from bijli.entrypoints.serve import run_serve
@@ -105,19 +89,10 @@ def serve(
         raise typer.BadParameter("none or console", param_hint="--sms")
     if sms == "console":
         console.print("[yellow]--sms console prints consumers' login codes on this terminal: for trials only[/yellow]")
-    alerts = alert_settings(
-        alert_sms,
-        sms_gateway_url,
-        sms_gateway_key_file,
-        sms_sender,
-        dlt_entity_id,
-        smtp_url,
-        mail_from,
-        smtp_password_file,
-    )
+    settings = alerts()
     try:
         cfg = settings_mod.build(
-            alerts=alerts,
+            alerts=settings,
             data_dir=data_dir,
             database_url=database_url,
             broker_url=broker_url or "none",
