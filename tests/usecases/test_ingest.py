@@ -62,6 +62,31 @@ def test_a_batch_the_broker_hands_over_again_after_its_commit_is_kept_nowhere_tw
     assert world.probe.quarantine() == ["clock-ahead"]
 
 
+def test_messages_handed_over_again_after_later_ones_were_stored_are_stored_however_far_behind(
+    world: World,
+) -> None:
+    # A worker died holding a meter's first frames uncommitted; the next worker stored the
+    # meter's later frames before the broker handed those first ones over again, by then more
+    # counters below the highest than the replay window tells apart. They were never stored:
+    # they are stored now, and a copy of them handed over once more stores nothing twice.
+    later_now = START + timedelta(days=1)
+    frames = world.frames(CL1, 1, starts(80))
+    held, stored = frames[:10], frames[10:]
+    assert ingest_batch(world.store, stored, world.ring, "bijli", later_now).readings_stored == 70
+
+    again = [replace(d, redelivered=True) for d in held]
+    first = ingest_batch(world.store, again, world.ring, "bijli", later_now)
+    once_more = ingest_batch(world.store, again, world.ring, "bijli", later_now)
+
+    assert (first.readings_stored, first.quarantined) == (10, 0)
+    assert (once_more.readings_stored, once_more.readings_duplicate, once_more.quarantined) == (0, 10, 0)
+    assert len(world.probe.readings(CL1)) == 80
+    assert world.probe.quarantine() == []
+    # Sent again by anyone (not handed over again by the broker), they are replays.
+    assert ingest_batch(world.store, held, world.ring, "bijli", later_now).quarantined == 10
+    assert world.probe.quarantine() == ["replayed"] * 10
+
+
 def test_the_same_interval_in_a_new_frame_is_a_duplicate_not_a_second_reading(world: World) -> None:
     ingest_batch(world.store, world.frames(CL1, 1, starts(2)), world.ring, "bijli", NOW)
     resent = ingest_batch(world.store, world.frames(CL1, 50, starts(2)), world.ring, "bijli", NOW)

@@ -191,7 +191,10 @@ def screen(
 
     `parsed`: the deliveries' topics already parsed (`parse_topics`), if they are.
     `kept`: the deliveries come from the quarantine, set aside for a reason in `SET_ASIDE`
-    (`admit_kept` decides their counters).
+    (`admit_kept` decides their counters). `admit_kept` also decides a delivery the broker
+    hands over again (`Delivery.redelivered`): its first delivery may never have been stored
+    (a worker died holding it) while the meter's later frames were, so one too far below the
+    highest counter for the window to tell is taken, by its own keys, not refused.
     """
     out = Screened()
     authentic: list[Accepted] = []
@@ -227,7 +230,8 @@ def screen(
         if isinstance(item.frame, EventFrame) and not kept:
             fresh = untaken(last, window, item.frame.fc)  # the counter stays where it is
         else:
-            fresh, last, window = (admit_kept if kept else admit)(last, window, item.frame.fc)
+            judge = admit_kept if kept or item.delivery.redelivered else admit
+            fresh, last, window = judge(last, window, item.frame.fc)
         if not fresh:
             detail = f"frame counter {item.frame.fc} was accepted before, or is too far below {last}, the highest"
             out.rejected.append(Rejected(item.delivery, meter_id, Refusal("replayed", detail)))
@@ -283,11 +287,12 @@ def untaken(last: int, window: int, fc: int) -> bool:
 
 
 def admit_kept(last: int, window: int, fc: int) -> tuple[bool, int, int]:
-    """`admit` for a frame kept in the quarantine: a frame set aside never advanced its meter's
-    counter (`SET_ASIDE`), so one too far below the highest for the window to tell is still
-    new; it is taken without moving the counter (everything a frame writes is kept once by its
-    own key). Within the window, and above it, `admit` decides: a counter accepted meanwhile
-    (the same frame delivered again) is a replay."""
+    """`admit` for a frame kept in the quarantine, or handed over again by the broker: a frame
+    set aside never advanced its meter's counter (`SET_ASIDE`), and one the broker hands over
+    again may never have been stored, so one too far below the highest for the window to tell
+    is still new; it is taken without moving the counter (everything a frame writes is kept
+    once by its own key). Within the window, and above it, `admit` decides: a counter accepted
+    meanwhile (the same frame delivered again) is a replay."""
     if fc > 0 and last - fc > REPLAY_WINDOW:
         return True, last, window
     return admit(last, window, fc)
