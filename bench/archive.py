@@ -158,7 +158,7 @@ def run(
         "source_bytes_per_reading": round(result.source_bytes / result.rows, 1) if result.rows else None,
         "twin_readings": twin_rows,
         "twin_bytes_per_reading": round(twin_bytes / twin_rows, 2),
-        "archive_s": round(took, 1),
+        "archive_s": round(took, 3),
         "archived_per_s": round(result.rows / took),
         "samples": len(picks),
         "rows_per_answer": len(after[0]) if after else 0,
