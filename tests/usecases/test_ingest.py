@@ -60,6 +60,10 @@ def test_a_batch_the_broker_hands_over_again_after_its_commit_is_kept_nowhere_tw
     late = Delivery(*reading(SECRET, MR1, 1, NOW + timedelta(hours=1)), redelivered=True)
     assert ingest_batch(world.store, [late], world.ring, "bijli", NOW).quarantined == 1
     assert world.probe.quarantine() == ["clock-ahead"]
+    # So is a counter below 1: no meter takes one, so none was taken before.
+    zero = Delivery(*reading(SECRET, MR1, 0, START), redelivered=True)
+    assert ingest_batch(world.store, [zero], world.ring, "bijli", NOW).quarantined == 1
+    assert world.probe.quarantine() == ["clock-ahead", "replayed"]
 
 
 def test_messages_handed_over_again_after_later_ones_were_stored_are_stored_however_far_behind(

@@ -201,8 +201,9 @@ def delivered_again(r: Rejected) -> bool:
     """A message the broker hands over again whose frame counter is taken: its first delivery
     was taken (stored, or kept in the quarantine) and its acknowledgement lost, as when a worker
     stops between a batch's commit and its ack. It is acknowledged and kept nowhere a second
-    time. A frame sent again by a meter or by anyone else is a new message, and a replay."""
-    return r.delivery.redelivered and r.refusal.code == "replayed"
+    time. A frame sent again by a meter or by anyone else is a new message, and a replay; so
+    is a counter below 1, which no meter takes, however it comes."""
+    return r.delivery.redelivered and r.taken
 
 
 def store_screened(uow: IngestUnit, screened: Screened, now: datetime) -> tuple[IngestReport, set[EpochKey]]:

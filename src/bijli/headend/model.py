@@ -56,6 +56,8 @@ class Rejected:
     delivery: Delivery
     meter_id: str | None
     refusal: Refusal
+    taken: bool = False
+    """A `replayed` frame whose counter the meter's counters show taken (not one below 1)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +236,7 @@ def screen(
             fresh, last, window = judge(last, window, item.frame.fc)
         if not fresh:
             detail = f"frame counter {item.frame.fc} was accepted before, or is too far below {last}, the highest"
-            out.rejected.append(Rejected(item.delivery, meter_id, Refusal("replayed", detail)))
+            out.rejected.append(Rejected(item.delivery, meter_id, Refusal("replayed", detail), item.frame.fc > 0))
             continue
         out.last_fc[meter_id], out.fc_window[meter_id] = last, window
         problem = check_content(item.frame, now)
