@@ -37,11 +37,10 @@ def site_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BIJLI_SITE_KEYS", as_env(SECRET))
 
 
-def city_frames(root: str) -> list[Outgoing]:
-    """A small city's frames over three hours, Mall Road silent for one of them (backlogs)."""
-    city = build_city(METERS)
-    twin = FleetTwin(
-        city,
+def city_twin(root: str) -> FleetTwin:
+    """The small city's twin from `START`, publishing under `root`, its counters from 1000."""
+    return FleetTwin(
+        build_city(METERS),
         [],
         SECRET,
         builtin_tariffs()["UP-LMV1-DU"],
@@ -50,6 +49,11 @@ def city_frames(root: str) -> list[Outgoing]:
         first_counter=1000,
         options=TwinOptions(drift_ppm=0),
     )
+
+
+def city_frames(root: str) -> list[Outgoing]:
+    """A small city's frames over three hours, Mall Road silent for one of them (backlogs)."""
+    twin = city_twin(root)
     frames: list[Outgoing] = []
     for n in range(INTERVALS):
         t = START + n * INTERVAL

@@ -17,16 +17,14 @@ import pytest
 import sqlalchemy as sa
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bijli.fleet.city import build_city
-from bijli.fleet.twin import FleetTwin, Outgoing, TwinOptions
+from bijli.fleet.twin import Outgoing
 from bijli.kernel.time import INTERVAL
-from bijli.prepaid.tariff import builtin_tariffs
 from bijli.protocol.events import EventCode
 from tests.conftest import wait_until
 from tests.e2e.test_headend_workers import (  # noqa: F401  (fixtures)
     METERS,
-    SECRET,
     START,
+    city_twin,
     count,
     prepare,
     site_keys,
@@ -42,16 +40,7 @@ DAY = 96
 def day_and_tampers(root: str) -> tuple[list[Outgoing], list[Outgoing], list[Outgoing], list[str]]:
     """A day of the city's frames, then a magnet on meter 0, then a cover opened on meter 1
     (and those meters' ids)."""
-    twin = FleetTwin(
-        build_city(METERS),
-        [],
-        SECRET,
-        builtin_tariffs()["UP-LMV1-DU"],
-        start=START,
-        root=root,
-        first_counter=1000,
-        options=TwinOptions(drift_ppm=0),
-    )
+    twin = city_twin(root)
     day: list[Outgoing] = []
     for n in range(DAY):
         twin.close_interval(START + n * INTERVAL)
