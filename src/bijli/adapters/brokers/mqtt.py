@@ -175,6 +175,7 @@ class MqttUplink:
         self._arrivals = Arrivals(loop)
         self._events = Arrivals(loop) if event_lane else None
         self._connected = threading.Event()
+        self._subscribed = threading.Event()
         self._closing = False
         self._failed: str | None = None
         protocol = paho.MQTTv5 if address.mqtt5 else paho.MQTTv311
@@ -199,6 +200,7 @@ class MqttUplink:
         self._client.on_delivery = self._on_delivery
         self._client.on_publish = self._on_publish
         self._client.on_unsubscribe = self._on_unsubscribe
+        self._client.on_subscribe = self._on_subscribe
         self._flushed: dict[int, threading.Event] = {}
         # Downlink publishes waiting for the broker's PUBACK, by message id. The broker may
         # answer before `publish` has registered its waiter; such answers wait in `_answered`.
@@ -208,7 +210,9 @@ class MqttUplink:
         self._abandoned: set[int] = set()
 
     async def start(self, timeout_s: float = 10.0) -> None:
-        """Connect and subscribe; raises BrokerDown if the broker does not answer."""
+        """Connect and subscribe, returning once the broker has granted the subscription (a
+        frame published after that reaches the head-end); raises BrokerDown if the broker does
+        not answer, or refuses the connection or the subscription."""
         properties = None
         if self._address.mqtt5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -228,6 +232,10 @@ class MqttUplink:
             raise BrokerDown(f"MQTT broker {self._address}: {e}") from e
         self._client.loop_start()
         connected = await asyncio.to_thread(self._connected.wait, timeout_s)
+        if connected and not self._failed:
+            subscribed = await asyncio.to_thread(self._subscribed.wait, timeout_s)
+            if not subscribed and not self._failed:
+                self._failed = f"MQTT broker did not grant the subscription to {self._filter} in time"
         if not connected or self._failed:
             self._client.loop_stop()
             self._client.release()
@@ -239,6 +247,15 @@ class MqttUplink:
         else:
             client.subscribe(self._filter, qos=1)
         self._connected.set()
+
+    def _on_subscribe(self, _client: paho.Client, _userdata: object, _mid: int, reasons: Any, _p: object) -> None:
+        if any(getattr(r, "is_failure", False) for r in reasons):
+            why = f"MQTT broker refused the head-end's subscription to {self._filter}: {reasons}"
+            if self._subscribed.is_set():  # on a reconnection: nothing arrives until it is granted
+                log.error(why)
+            else:
+                self._failed = why
+        self._subscribed.set()
 
     def _on_disconnect(
         self, _client: paho.Client, _userdata: object, _flags: object, reason: object, _p: object
